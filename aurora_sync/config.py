@@ -1,0 +1,209 @@
+"""`sync.toml`: read, validated on entry; every error names the key, the bad value and what is accepted."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stored_procs.spec import Place, TableSpec
+from sync_contract.errors import ContractError
+from sync_contract.identifiers import split_qualified, validate_identifier
+from sync_contract.types import MAX_NUMBER_PRECISION
+
+DEFAULT_MAX_FILE_MB = 128
+_SECTIONS = {"source", "s3", "snowflake", "exporter", "tables"}
+_TABLE_KEYS = {"source", "primary_key", "watermark_column", "mode", "target", "numeric_scale", "columns"}
+_EXPORTER_KEYS = {"lambda_function", "lambda_endpoint_url", "region", "strategy", "max_file_mb"}
+_SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"sync config {key}: {message}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class S3Config:
+    bucket: str
+    prefix: str
+    region: str
+    endpoint_url: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    """Without `lambda_function` the exporter runs in this process against `source.dsn`."""
+
+    lambda_function: str | None = None
+    lambda_endpoint_url: str | None = None
+    region: str | None = None
+    strategy: str = "copy"
+    max_file_bytes: int = DEFAULT_MAX_FILE_MB * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    source_dsn: str
+    s3: S3Config
+    snowflake_connect: dict[str, Any]
+    database: str
+    control_schema: str
+    stage: str | None
+    storage_integration: str | None
+    exporter: ExporterConfig
+    tables: list[TableSpec] = field(default_factory=list)
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # table -> columns to export
+
+    @property
+    def place(self) -> Place:
+        return Place.create(self.database, self.control_schema, self.stage)
+
+
+def load_config(path: Path) -> SyncConfig:
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise ConfigError("(file)", f"{path} does not exist") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("(file)", f"{path} is not valid TOML: {err}") from err
+    return parse_config(doc)
+
+
+def parse_config(doc: dict[str, Any]) -> SyncConfig:
+    if unknown := sorted(set(doc) - _SECTIONS):
+        raise ConfigError(unknown[0], f"unknown section; sections are {', '.join(sorted(_SECTIONS))}")
+    source = _section(doc, "source")
+    dsn = _str(source.get("dsn"), "source.dsn")
+    s3 = _section(doc, "s3")
+    prefix = s3.get("prefix", "")
+    if not isinstance(prefix, str) or (prefix and not prefix.endswith("/")) or prefix.startswith("/"):
+        raise ConfigError("s3.prefix", f"must be empty or end with '/', e.g. 'aurora-sync/'; got {prefix!r}")
+    s3_config = S3Config(
+        bucket=_str(s3.get("bucket"), "s3.bucket"),
+        prefix=prefix,
+        region=_str(s3.get("region", "us-east-1"), "s3.region"),
+        endpoint_url=s3.get("endpoint_url"),
+    )
+    sf = _section(doc, "snowflake")
+    connect = {k: v for k, v in sf.items() if k not in _SNOWFLAKE_OWN}
+    if not connect:
+        raise ConfigError("snowflake", "needs connection_name or connect() arguments (account, user, ...)")
+    exporter = _exporter(doc.get("exporter", {}))
+    raw_tables = doc.get("tables")
+    if not isinstance(raw_tables, list) or not raw_tables:
+        raise ConfigError("tables", "at least one [[tables]] entry is required")
+    tables, columns = [], {}
+    for i, t in enumerate(raw_tables):
+        spec, cols = _table(t, f"tables[{i}]")
+        tables.append(spec)
+        if cols:
+            columns[spec.source] = cols
+    sources = [t.source for t in tables]
+    if dupes := sorted({s for s in sources if sources.count(s) > 1}):
+        raise ConfigError("tables", f"{dupes[0]} is configured twice")
+    return SyncConfig(
+        source_dsn=dsn,
+        s3=s3_config,
+        snowflake_connect=connect,
+        database=_ident(sf.get("database"), "snowflake.database"),
+        control_schema=_ident(sf.get("control_schema", "AURORA_SYNC"), "snowflake.control_schema"),
+        stage=sf.get("stage"),
+        storage_integration=sf.get("storage_integration"),
+        exporter=exporter,
+        tables=tables,
+        columns=columns,
+    )
+
+
+def _exporter(value: Any) -> ExporterConfig:
+    if not isinstance(value, dict):
+        raise ConfigError("exporter", "must be a table")
+    if unknown := sorted(set(value) - _EXPORTER_KEYS):
+        raise ConfigError(f"exporter.{unknown[0]}", f"unknown key; keys are {', '.join(sorted(_EXPORTER_KEYS))}")
+    strategy = value.get("strategy", "copy")
+    if strategy not in ("copy", "aws_s3"):
+        raise ConfigError("exporter.strategy", f"must be 'copy' or 'aws_s3', got {strategy!r}")
+    max_mb = value.get("max_file_mb", DEFAULT_MAX_FILE_MB)
+    if not isinstance(max_mb, int) or not 5 <= max_mb <= 5000:
+        raise ConfigError("exporter.max_file_mb", f"must be an integer between 5 and 5000, got {max_mb!r}")
+    return ExporterConfig(
+        lambda_function=value.get("lambda_function"),
+        lambda_endpoint_url=value.get("lambda_endpoint_url"),
+        region=value.get("region"),
+        strategy=strategy,
+        max_file_bytes=max_mb * 1024 * 1024,
+    )
+
+
+def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise ConfigError(key, "must be a table")
+    if unknown := sorted(set(value) - _TABLE_KEYS):
+        raise ConfigError(f"{key}.{unknown[0]}", f"unknown key; keys are {', '.join(sorted(_TABLE_KEYS))}")
+    try:
+        schema, name = split_qualified(_str(value.get("source"), f"{key}.source"), "source table")
+    except ContractError as err:
+        raise ConfigError(f"{key}.source", str(err)) from err
+    mode = value.get("mode", "incremental")
+    if mode not in ("incremental", "full"):
+        raise ConfigError(f"{key}.mode", f"must be 'incremental' or 'full', got {mode!r}")
+    pk = value.get("primary_key")
+    if not isinstance(pk, list) or not pk:
+        raise ConfigError(f"{key}.primary_key", "must be a non-empty list of column names, e.g. [\"id\"]")
+    watermark = value.get("watermark_column")
+    if mode == "incremental" and not watermark:
+        raise ConfigError(f"{key}.watermark_column", "is required for mode = \"incremental\" (or use mode = \"full\")")
+    if mode == "full" and watermark:
+        raise ConfigError(f"{key}.watermark_column", "must be omitted for mode = \"full\"")
+    target_schema = target_table = ""
+    if target := value.get("target"):
+        try:
+            target_schema, target_table = split_qualified(_str(target, f"{key}.target"), "target table")
+        except ContractError as err:
+            raise ConfigError(f"{key}.target", str(err)) from err
+    scales = value.get("numeric_scale", {})
+    if not isinstance(scales, dict) or not all(
+        isinstance(v, int) and 0 <= v <= MAX_NUMBER_PRECISION for v in scales.values()
+    ):
+        raise ConfigError(f"{key}.numeric_scale", f"must map column names to scales 0..{MAX_NUMBER_PRECISION}")
+    columns = value.get("columns", [])
+    if not isinstance(columns, list):
+        raise ConfigError(f"{key}.columns", "must be a list of column names")
+    spec = TableSpec(
+        source_schema=schema,
+        source_table=name,
+        primary_key=tuple(_ident(c, f"{key}.primary_key") for c in pk),
+        mode=mode,
+        watermark_column=_ident(watermark, f"{key}.watermark_column") if watermark else None,
+        target_schema=target_schema,
+        target_table=target_table,
+        numeric_scale=dict(scales),
+    )
+    return spec, tuple(_ident(c, f"{key}.columns") for c in columns)
+
+
+def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    value = doc.get(name)
+    if not isinstance(value, dict):
+        raise ConfigError(name, f"the [{name}] section is missing")
+    return value
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _ident(value: Any, key: str) -> str:
+    try:
+        return validate_identifier(_str(value, key), key)
+    except ContractError as err:
+        raise ConfigError(key, str(err)) from err

@@ -1,0 +1,97 @@
+"""One sync cycle, in the order of the Task graph: request exports, intake, load each table, finalize."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aurora_sync.config import SyncConfig
+from aurora_sync.export_client import Exporter
+from lambda_exporter.event import ExportRequest, S3Target
+from stored_procs import ledger
+from stored_procs.intake import intake
+from stored_procs.load import load_table
+from stored_procs.spec import TableSpec
+from stored_procs.sql import create_stage
+from stored_procs.statement import run
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TableReport:
+    spec: TableSpec
+    export: dict[str, Any] | None = None
+    load: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or (self.load is not None and self.load["status"] == "FAILED")
+
+
+@dataclass
+class CycleReport:
+    run_id: str
+    tables: list[TableReport]
+    duration_s: float = 0.0
+
+    @property
+    def failed(self) -> list[TableReport]:
+        return [t for t in self.tables if t.failed]
+
+
+def prepare(session: Any, config: SyncConfig) -> None:
+    """Create the control schema, its tables and (unless configured) the stage; record the table specs."""
+    place = config.place
+    ledger.ensure_control(session, place)
+    if config.stage is None:
+        run(session, create_stage(place, config.s3.url, config.storage_integration))
+    for spec in config.tables:
+        ledger.save_table_spec(session, place, spec)
+
+
+def export_request(config: SyncConfig, spec: TableSpec, low: str | None) -> ExportRequest:
+    return ExportRequest(
+        schema=spec.source_schema,
+        table=spec.source_table,
+        mode=spec.mode,
+        s3=S3Target(config.s3.bucket, config.s3.prefix, config.s3.region, config.s3.endpoint_url),
+        watermark_column=spec.watermark_column,
+        low=low,
+        primary_key=spec.primary_key,
+        columns=config.columns.get(spec.source, ()),
+        strategy=config.exporter.strategy,
+        max_file_bytes=config.exporter.max_file_bytes,
+    )
+
+
+def run_cycle(session: Any, config: SyncConfig, exporter: Exporter, progress: Progress = lambda _: None) -> CycleReport:
+    started = time.monotonic()
+    run_id = f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    place = config.place
+    progress("preparing control schema")
+    prepare(session, config)
+    reports = [TableReport(spec) for spec in config.tables]
+
+    for report in reports:
+        progress(f"exporting {report.spec.source}")
+        low = ledger.get_watermark(session, place, report.spec)
+        try:
+            report.export = exporter.export(export_request(config, report.spec, low))
+        except Exception as err:  # one table's failure must not stop the others
+            report.errors.append(f"export failed: {err}")
+
+    progress("intake of manifests")
+    taken = intake(session, place, config.tables)
+    for report in reports:
+        if why := taken.errors.get(report.spec.source):
+            report.errors.append(why)
+
+    for report in reports:
+        progress(f"loading {report.spec.source}")
+        report.load = load_table(session, place, config.database, report.spec, run_id)
+    return CycleReport(run_id, reports, time.monotonic() - started)

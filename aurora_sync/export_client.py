@@ -1,0 +1,56 @@
+"""Request one export: through the Lambda Invoke API (AWS or the loopback endpoint), or in-process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+import boto3
+
+from lambda_exporter.event import ExportRequest
+from lambda_exporter.exporter import run_export
+from lambda_exporter.source import connect
+
+
+class ExportFailed(RuntimeError):
+    """The exporter reported an error; the message is the exporter's own."""
+
+
+class Exporter(Protocol):
+    def export(self, request: ExportRequest) -> dict[str, Any]: ...
+
+
+class LambdaExporter:
+    def __init__(self, function_name: str, region: str, endpoint_url: str | None = None) -> None:
+        self.function_name = function_name
+        self._client = boto3.client("lambda", region_name=region, endpoint_url=endpoint_url)
+
+    def export(self, request: ExportRequest) -> dict[str, Any]:
+        response = self._client.invoke(
+            FunctionName=self.function_name,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(request.to_event()).encode(),
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            detail = payload if isinstance(payload, dict) else {}
+            raise ExportFailed(f"{detail.get('errorType', 'Error')}: {detail.get('errorMessage', payload)}")
+        if not isinstance(payload, dict):
+            raise ExportFailed(f"exporter {self.function_name} returned {payload!r}, expected an object")
+        return payload
+
+
+class LocalExporter:
+    """Runs the exporter's code in this process, against the config's source DSN."""
+
+    def __init__(self, dsn: str, s3_endpoint_url: str | None) -> None:
+        self._dsn = dsn
+        self._endpoint = s3_endpoint_url
+
+    def export(self, request: ExportRequest) -> dict[str, Any]:
+        s3 = boto3.client("s3", region_name=request.s3.region, endpoint_url=request.s3.endpoint_url or self._endpoint)
+        conn = connect(self._dsn)
+        try:
+            return run_export(conn, s3, request).to_dict()
+        finally:
+            conn.close()

@@ -1,0 +1,53 @@
+"""Entry point of the fakesnow server process of the embedded stack.
+
+Two emulator workarounds live here, and only here (DESIGN.md section 7):
+- DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
+- DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
+  loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
+  the same (`allow_quoted_nulls=false`, `all_varchar=true`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+
+def _patch_csv_reader() -> None:
+    from fakesnow import copy_into
+    from sqlglot import exp
+
+    original = copy_into.ReadCSV.read_expression
+
+    def read_expression(self: Any, url: str) -> exp.Expr:
+        expr = original(self, url)
+        expr.append("expressions", copy_into.FileTypeHandler.make_eq("allow_quoted_nulls", False))
+        expr.append("expressions", copy_into.FileTypeHandler.make_eq("all_varchar", True))
+        return expr
+
+    copy_into.ReadCSV.read_expression = read_expression  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--s3-endpoint", required=True)
+    parser.add_argument("--region", default="us-east-1")
+    args = parser.parse_args()
+
+    import fakesnow.server
+    import s3fs
+    import uvicorn
+
+    filesystem = s3fs.S3FileSystem(
+        endpoint_url=args.s3_endpoint, client_kwargs={"region_name": args.region}, use_listings_cache=False
+    )
+    fakesnow.server.shared_fs.duck_conn.register_filesystem(filesystem)
+    _patch_csv_reader()
+    logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
+    uvicorn.run(fakesnow.server.app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The embedded stack as one context manager: start everything on loopback, write a sync config for
+it, stop everything and remove every file it made."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from aurora_sync.stack.postgres import EmbeddedPostgres
+from aurora_sync.stack.process import LOOPBACK, ManagedProcess, free_port, port_open
+
+REGION = "us-east-1"
+BUCKET = "aurora-sync-exports"
+PREFIX = "aurora-sync/"
+FUNCTION = "aurora-sync-exporter"
+DATABASE = "ANALYTICS"
+CONTROL_SCHEMA = "AURORA_SYNC"
+# moto accepts any credentials; these keep boto3 from looking for real ones
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - not a secret: moto's dummy credentials
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    pg_dsn: str
+    s3_endpoint: str
+    snowflake: dict[str, Any]
+    lambda_endpoint: str
+    workdir: Path
+
+
+class EmbeddedStack:
+    """PostgreSQL + moto S3 + fakesnow + loopback Lambda, each bound to 127.0.0.1."""
+
+    def __init__(self, keep_logs: Path | None = None) -> None:
+        self.keep_logs = keep_logs
+        self.workdir = Path(tempfile.mkdtemp(prefix="aurora-sync-stack-"))
+        self.workdir.chmod(0o711)  # PostgreSQL runs as an unprivileged user when we are root
+        self._exit = ExitStack()
+        self._procs: list[ManagedProcess] = []
+        self._saved_env: dict[str, str | None] = {}
+        self.endpoints: Endpoints | None = None
+
+    def __enter__(self) -> Endpoints:
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _start(self) -> Endpoints:
+        for key, value in {**FAKE_AWS_ENV, "TMPDIR": str(self.workdir / "tmp")}.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            if key != "TMPDIR":
+                os.environ[key] = value
+        (self.workdir / "tmp").mkdir()
+        child_env = {**FAKE_AWS_ENV, "TMPDIR": str(self.workdir / "tmp")}
+        pg = self._exit.enter_context(EmbeddedPostgres(self.workdir / "pg"))
+
+        s3_port = free_port()
+        moto = self._spawn("moto", [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(s3_port)], child_env)
+        s3_endpoint = f"http://{LOOPBACK}:{s3_port}"
+        moto.wait_ready(lambda: _http_ok(s3_endpoint + "/moto-api/"))
+        boto3.client("s3", endpoint_url=s3_endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
+
+        sf_port = free_port()
+        fakesnow = self._spawn(
+            "fakesnow",
+            [sys.executable, "-m", "aurora_sync.stack.fakesnow_main", "--port", str(sf_port),
+             "--s3-endpoint", s3_endpoint, "--region", REGION],
+            child_env,
+        )
+        fakesnow.wait_ready(lambda: port_open(sf_port))
+
+        lambda_port = free_port()
+        exporter = self._spawn(
+            "lambda",
+            [sys.executable, "-m", "aurora_sync.stack.lambda_main", "--port", str(lambda_port),
+             "--function-name", FUNCTION],
+            {**child_env, "AURORA_SYNC_SOURCE_DSN": pg.dsn, "AURORA_SYNC_S3_ENDPOINT_URL": s3_endpoint},
+        )
+        exporter.wait_ready(lambda: port_open(lambda_port))
+
+        self.endpoints = Endpoints(
+            pg_dsn=pg.dsn,
+            s3_endpoint=s3_endpoint,
+            snowflake={
+                "account": "fakesnow", "user": "fake", "password": "snow",  # noqa: S106 - emulator login
+                "host": LOOPBACK, "port": sf_port, "protocol": "http",
+            },
+            lambda_endpoint=f"http://{LOOPBACK}:{lambda_port}",
+            workdir=self.workdir,
+        )
+        return self.endpoints
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
+        proc = ManagedProcess(name=name, argv=argv, log_path=self.workdir / "logs" / f"{name}.log", env=env)
+        proc.start()
+        self._procs.append(proc)
+        return proc
+
+    def config_toml(self, tables_toml: str) -> str:
+        """A sync.toml pointing at this stack, followed by the given [[tables]] entries."""
+        ep = self.endpoints
+        assert ep is not None
+        sf = ep.snowflake
+        return f"""# written by the embedded stack; every endpoint is on {LOOPBACK}
+[source]
+dsn = "{ep.pg_dsn}"
+
+[s3]
+bucket = "{BUCKET}"
+prefix = "{PREFIX}"
+endpoint_url = "{ep.s3_endpoint}"
+region = "{REGION}"
+
+[snowflake]
+account = "{sf['account']}"
+user = "{sf['user']}"
+password = "{sf['password']}"
+host = "{sf['host']}"
+port = {sf['port']}
+protocol = "{sf['protocol']}"
+database = "{DATABASE}"
+control_schema = "{CONTROL_SCHEMA}"
+
+[exporter]
+lambda_function = "{FUNCTION}"
+lambda_endpoint_url = "{ep.lambda_endpoint}"
+
+{tables_toml}"""
+
+    def close(self) -> None:
+        for proc in reversed(self._procs):
+            proc.stop()
+        self._procs.clear()
+        self._exit.close()
+        if self.keep_logs is not None and (self.workdir / "logs").exists():
+            shutil.copytree(self.workdir / "logs", self.keep_logs, dirs_exist_ok=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+            return bool(response.status < 500)
+    except OSError:
+        return False

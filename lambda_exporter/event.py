@@ -1,0 +1,142 @@
+"""The invocation event (version 1): validated on entry, unknown fields rejected, errors name the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lambda_exporter.errors import EventError
+from sync_contract.errors import IdentifierError
+from sync_contract.identifiers import validate_identifier
+
+EVENT_VERSION = 1
+DEFAULT_MAX_FILE_BYTES = 128 * 1024 * 1024  # compressed; inside Snowflake's 100-250 MB band
+MIN_MAX_FILE_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part
+
+_FIELDS = {
+    "version", "table", "mode", "primary_key", "watermark_column", "low", "columns",
+    "s3", "strategy", "max_file_bytes",
+}
+_S3_FIELDS = {"bucket", "prefix", "region", "endpoint_url"}
+
+
+@dataclass(frozen=True)
+class S3Target:
+    bucket: str
+    prefix: str  # "" or ends with "/"
+    region: str
+    endpoint_url: str | None = None
+
+    def key(self, relative: str) -> str:
+        return f"{self.prefix}{relative}"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    schema: str
+    table: str
+    mode: str
+    s3: S3Target
+    watermark_column: str | None = None
+    low: str | None = None
+    primary_key: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    strategy: str = "copy"
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+
+    def to_event(self) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "version": EVENT_VERSION,
+            "table": {"schema": self.schema, "name": self.table},
+            "mode": self.mode,
+            "low": self.low,
+            "strategy": self.strategy,
+            "max_file_bytes": self.max_file_bytes,
+            "s3": {"bucket": self.s3.bucket, "prefix": self.s3.prefix, "region": self.s3.region},
+        }
+        if self.s3.endpoint_url:
+            event["s3"]["endpoint_url"] = self.s3.endpoint_url
+        if self.watermark_column:
+            event["watermark_column"] = self.watermark_column
+        if self.primary_key:
+            event["primary_key"] = list(self.primary_key)
+        if self.columns:
+            event["columns"] = list(self.columns)
+        return event
+
+
+def parse_event(event: Any) -> ExportRequest:
+    if not isinstance(event, dict):
+        raise EventError("$", f"the event must be a JSON object, got {type(event).__name__}")
+    if unknown := sorted(set(event) - _FIELDS):
+        raise EventError(unknown[0], f"unknown field; accepted fields are {', '.join(sorted(_FIELDS))}")
+    if event.get("version") != EVENT_VERSION:
+        raise EventError("version", f"must be {EVENT_VERSION}, got {event.get('version')!r}")
+    table = event.get("table")
+    if not isinstance(table, dict) or set(table) != {"schema", "name"}:
+        raise EventError("table", 'must be {"schema": "...", "name": "..."}')
+    mode = event.get("mode", "incremental")
+    if mode not in ("incremental", "full"):
+        raise EventError("mode", f"must be 'incremental' or 'full', got {mode!r}")
+    watermark = event.get("watermark_column")
+    if mode == "incremental" and not watermark:
+        raise EventError("watermark_column", "is required when mode is 'incremental'")
+    if mode == "full" and watermark:
+        raise EventError("watermark_column", "must be omitted when mode is 'full'")
+    low = event.get("low")
+    if low is not None and not isinstance(low, str):
+        raise EventError("low", f"must be a string or null, got {low!r}")
+    strategy = event.get("strategy", "copy")
+    if strategy not in ("copy", "aws_s3"):
+        raise EventError("strategy", f"must be 'copy' or 'aws_s3', got {strategy!r}")
+    max_bytes = event.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < MIN_MAX_FILE_BYTES:
+        raise EventError("max_file_bytes", f"must be an integer >= {MIN_MAX_FILE_BYTES}, got {max_bytes!r}")
+    return ExportRequest(
+        schema=_ident(table.get("schema"), "table.schema"),
+        table=_ident(table.get("name"), "table.name"),
+        mode=mode,
+        s3=_s3(event.get("s3")),
+        watermark_column=_ident(watermark, "watermark_column") if watermark else None,
+        low=low,
+        primary_key=_names(event.get("primary_key", []), "primary_key"),
+        columns=_names(event.get("columns", []), "columns"),
+        strategy=strategy,
+        max_file_bytes=max_bytes,
+    )
+
+
+def _s3(value: Any) -> S3Target:
+    if not isinstance(value, dict):
+        raise EventError("s3", 'must be {"bucket": ..., "prefix": ..., "region": ...}')
+    if unknown := sorted(set(value) - _S3_FIELDS):
+        raise EventError(f"s3.{unknown[0]}", f"unknown field; accepted: {', '.join(sorted(_S3_FIELDS))}")
+    bucket, prefix, region = value.get("bucket"), value.get("prefix", ""), value.get("region")
+    if not isinstance(bucket, str) or not bucket or "/" in bucket:
+        raise EventError("s3.bucket", f"must be a bucket name, got {bucket!r}")
+    if not isinstance(prefix, str) or prefix.startswith("/") or (prefix and not prefix.endswith("/")):
+        raise EventError("s3.prefix", f"must be empty or a key prefix ending in '/', got {prefix!r}")
+    if "=" in prefix:
+        raise EventError("s3.prefix", f"must not contain key=value segments, got {prefix!r}")
+    if not isinstance(region, str) or not region:
+        raise EventError("s3.region", f"must be an AWS region name, got {region!r}")
+    endpoint = value.get("endpoint_url")
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise EventError("s3.endpoint_url", f"must be a URL string, got {endpoint!r}")
+    return S3Target(bucket=bucket, prefix=prefix, region=region, endpoint_url=endpoint)
+
+
+def _ident(value: Any, field: str) -> str:
+    try:
+        return validate_identifier(value, field)
+    except IdentifierError as err:
+        raise EventError(field, str(err)) from err
+
+
+def _names(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise EventError(field, f"must be a list of column names, got {value!r}")
+    names = tuple(_ident(v, f"{field}[{i}]") for i, v in enumerate(value))
+    if len(set(names)) != len(names):
+        raise EventError(field, "lists a column twice")
+    return names

@@ -1,0 +1,115 @@
+"""PostgreSQL SQL of an export, from pure functions: text with %s placeholders plus its parameters.
+
+Identifiers go through `sync_contract.identifiers.quote_ident` (PostgreSQL and Snowflake quote alike).
+Values are always parameters; the caller binds them (psycopg2 `mogrify` where the statement cannot
+take parameters, such as `COPY (SELECT ...)` or the text handed to `aws_s3.query_export_to_s3`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sync_contract.identifiers import quote_ident, quote_qualified
+from sync_contract.manifest import Column
+from sync_contract.types import Kind, map_type
+
+# Session settings that make PostgreSQL's text output exact and unambiguous for the loader.
+SESSION_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("TimeZone", "UTC"),
+    ("DateStyle", "ISO, YMD"),
+    ("IntervalStyle", "iso_8601"),
+    ("extra_float_digits", "1"),
+    ("bytea_output", "hex"),
+    ("client_encoding", "UTF8"),
+)
+
+COLUMNS_SQL = """
+SELECT a.attname,
+       CASE WHEN t.typtype = 'e' THEN 'text'
+            WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
+            WHEN et.typtype = 'e' THEN 'text[]'
+            ELSE format_type(a.atttypid, a.atttypmod) END AS normalised_type,
+       format_type(a.atttypid, a.atttypmod) AS source_type,
+       NOT a.attnotnull AS nullable,
+       a.attnum AS ordinal
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+""".strip()
+
+PRIMARY_KEY_SQL = """
+SELECT a.attname
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE n.nspname = %s AND c.relname = %s AND i.indisprimary
+ORDER BY array_position(i.indkey::int2[], a.attnum)
+""".strip()
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str
+    params: tuple[object, ...] = ()
+
+
+def session_statements() -> list[Statement]:
+    return [Statement("SELECT set_config(%s, %s, false)", (name, value)) for name, value in SESSION_SETTINGS]
+
+
+def select_expression(column: Column) -> str:
+    """How one column is written to the CSV so the loader can restore it exactly."""
+    name = quote_ident(column.name)
+    kind = map_type(column.type, column.name).kind
+    if kind == Kind.ARRAY:
+        return f"to_json({name})"
+    if kind == Kind.BINARY:
+        return f"encode({name}, 'hex')"
+    if kind == Kind.MONEY:
+        return f"{name}::numeric"
+    if kind == Kind.TIMESTAMP_TZ:
+        return f"""to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+    return name
+
+
+def export_select(
+    schema: str, table: str, columns: Sequence[Column], watermark: str | None, low: str | None, high: str | None
+) -> Statement:
+    """SELECT of exactly the manifest's columns, in order, restricted to the window (low, high]."""
+    exprs = ", ".join(f"{select_expression(c)} AS {quote_ident(c.name)}" for c in columns)
+    text = f"SELECT {exprs} FROM {quote_qualified(schema, table)}"
+    if watermark is None:
+        return Statement(text)
+    wm = quote_ident(watermark)
+    if low is None:
+        return Statement(f"{text} WHERE {wm} <= %s", (high,))
+    return Statement(f"{text} WHERE {wm} > %s AND {wm} <= %s", (low, high))
+
+
+def window_high(schema: str, table: str, watermark: str, low: str | None) -> Statement:
+    """The window's high bound: the newest watermark value above `low`, or NULL when nothing changed."""
+    wm = quote_ident(watermark)
+    text = f"SELECT max({wm})::text FROM {quote_qualified(schema, table)}"
+    if low is None:
+        return Statement(text)
+    return Statement(f"{text} WHERE {wm} > %s", (low,))
+
+
+def snapshot_fingerprint(schema: str, table: str) -> Statement:
+    """Row count plus an order-independent sum of row hashes: equal fingerprints, equal snapshots."""
+    return Statement(
+        "SELECT count(*)::text || ':' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint"
+        f"::numeric), 0)::text FROM {quote_qualified(schema, table)} AS t"
+    )
+
+
+def copy_to_stdout(select_sql: str) -> str:
+    """`select_sql` must already have its parameters bound."""
+    return f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv, HEADER false, FORCE_QUOTE *)"

@@ -1,0 +1,96 @@
+"""The source database: connection, session settings, table introspection, the export window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+from lambda_exporter.errors import SourceError
+from lambda_exporter.query import (
+    COLUMNS_SQL,
+    PRIMARY_KEY_SQL,
+    Statement,
+    session_statements,
+    snapshot_fingerprint,
+    window_high,
+)
+from sync_contract.errors import ContractError
+from sync_contract.manifest import Column
+from sync_contract.types import map_type
+from sync_contract.watermark import watermark_kind
+
+Connection = psycopg2.extensions.connection
+
+
+def connect(dsn: str, connect_timeout: int = 10) -> Connection:
+    conn = psycopg2.connect(dsn, connect_timeout=connect_timeout, application_name="aurora-sync-exporter")
+    for stmt in session_statements():
+        _execute(conn, stmt)
+    conn.commit()
+    return conn
+
+
+def begin_snapshot(conn: Connection) -> None:
+    """One REPEATABLE READ, read-only snapshot for the window query and the export itself."""
+    conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+
+
+def _execute(conn: Connection, stmt: Statement) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(stmt.text, stmt.params)
+        return cur.fetchall() if cur.description else []
+
+
+def describe_table(
+    conn: Connection,
+    schema: str,
+    table: str,
+    primary_key: Sequence[str],
+    columns: Sequence[str],
+    watermark: str | None,
+) -> list[Column]:
+    """The manifest's columns: every mapped column (or those named), with primary-key positions."""
+    rows = _execute(conn, Statement(COLUMNS_SQL, (schema, table)))
+    if not rows:
+        raise SourceError(
+            f"table {schema}.{table} does not exist in the source database (or this user cannot see it); "
+            "check the table name in the sync configuration and the exporter's grants"
+        )
+    by_name = {r[0]: r for r in rows}
+    for name in [*primary_key, *columns, *([watermark] if watermark else [])]:
+        if name not in by_name:
+            raise SourceError(f"column {name!r} does not exist in {schema}.{table}; columns are {sorted(by_name)}")
+    pk = list(primary_key) or [r[0] for r in _execute(conn, Statement(PRIMARY_KEY_SQL, (schema, table)))]
+    if not pk:
+        raise SourceError(
+            f"table {schema}.{table} has no primary key; declare primary_key for it in the sync configuration"
+        )
+    wanted = (set(columns) | set(pk) | ({watermark} if watermark else set())) if columns else set(by_name)
+    result = []
+    for name, normalised, source_type, nullable, ordinal in rows:
+        if name not in wanted:
+            continue
+        try:
+            map_type(normalised, name)
+        except ContractError as err:
+            raise SourceError(f"table {schema}.{table}: {err}") from err
+        position = pk.index(name) + 1 if name in pk else None
+        result.append(Column(name, normalised, source_type, bool(nullable), int(ordinal), position))
+    if watermark:
+        try:
+            watermark_kind(by_name[watermark][1], watermark)
+        except ContractError as err:
+            raise SourceError(f"table {schema}.{table}: {err}") from err
+    return result
+
+
+def incremental_high(conn: Connection, schema: str, table: str, watermark: str, low: str | None) -> str | None:
+    rows = _execute(conn, window_high(schema, table, watermark, low))
+    return rows[0][0] if rows else None
+
+
+def full_fingerprint(conn: Connection, schema: str, table: str) -> str:
+    return str(_execute(conn, snapshot_fingerprint(schema, table))[0][0])

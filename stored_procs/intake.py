@@ -1,0 +1,78 @@
+"""INTAKE: COPY new manifests (JSON) from the stage into the inbox, validate, record them in the ledger.
+
+Each step is idempotent: COPY's load history skips files already copied; the ledger is keyed by
+export id; the inbox is emptied only of documents the ledger holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from stored_procs import ledger
+from stored_procs.spec import Place, TableSpec
+from stored_procs.sql import copy_manifests
+from stored_procs.statement import Stmt, run
+from sync_contract.errors import ContractError
+from sync_contract.manifest import manifest_prefix, parse_manifest
+
+
+@dataclass
+class IntakeResult:
+    new: list[str] = field(default_factory=list)
+    invalid: list[dict[str, str]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # table -> why its manifests could not be copied
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"new_manifests": len(self.new), "export_ids": self.new, "invalid": self.invalid,
+                "errors": self.errors}
+
+
+def intake(session: Any, place: Place, specs: list[TableSpec]) -> IntakeResult:
+    result = IntakeResult()
+    for spec in specs:
+        try:
+            run(session, copy_manifests(place, manifest_prefix(spec.source_schema, spec.source_table)))
+        except Exception as err:  # one table's bad folder must not stop the others
+            result.errors[spec.source] = f"COPY of manifests failed: {err}"
+    configured = {(s.source_schema, s.source_table) for s in specs}
+    known = ledger.known_export_ids(session, place)
+    for (doc_text,) in run(session, Stmt(f"SELECT DOC AS D FROM {place.control('INBOX')}")):
+        _take(session, place, doc_text, known, configured, result)
+    run(
+        session,
+        Stmt(
+            f"DELETE FROM {place.control('INBOX')} WHERE CAST(DOC:export_id AS VARCHAR) IN "
+            f"(SELECT EXPORT_ID FROM {place.control('MANIFESTS')}) OR DOC:export_id IS NULL"
+        ),
+    )
+    return result
+
+
+def _take(
+    session: Any, place: Place, doc_text: str, known: set[str], configured: set[tuple[str, str]],
+    result: IntakeResult,
+) -> None:
+    doc: Any = None
+    try:
+        doc = json.loads(doc_text)
+        manifest = parse_manifest(doc)
+    except (ContractError, json.JSONDecodeError) as err:
+        raw_id = doc.get("export_id") if isinstance(doc, dict) else None
+        export = raw_id if isinstance(raw_id, str) and raw_id else "invalid-" + _digest(doc_text)
+        if export not in known:
+            ledger.record_invalid_manifest(session, place, export, doc_text, str(err))
+            known.add(export)
+            result.invalid.append({"export_id": export, "error": str(err)})
+        return
+    if manifest.export_id in known or (manifest.schema, manifest.table) not in configured:
+        return  # already in the ledger, or waits in the inbox until its table is configured
+    ledger.record_manifest(session, place, manifest, manifest.to_json())
+    known.add(manifest.export_id)
+    result.new.append(manifest.export_id)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

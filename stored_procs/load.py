@@ -1,0 +1,236 @@
+"""LOAD one table: apply its pending manifests in window order, fail closed, advance the watermark.
+
+Per manifest: COPY the listed files into a VARCHAR staging table, check the rows loaded against the
+manifest, create or evolve the target, MERGE (one row per key, newest watermark wins), mark the
+manifest LOADED, then advance the watermark. Every step can be re-run after a crash: the staging
+table is rebuilt, the MERGE changes nothing the second time, the watermark only moves forward and
+is repaired from the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from stored_procs import ledger, sql
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import run
+from sync_contract.manifest import Manifest, parse_manifest
+from sync_contract.types import Kind
+from sync_contract.watermark import is_after, later, watermark_kind
+
+
+class LoadError(RuntimeError):
+    """A batch that must not be merged; the message names the export, the table and the reason."""
+
+
+@dataclass
+class Counts:
+    loaded: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.loaded += other.loaded
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.deleted += other.deleted
+
+    def as_dict(self) -> dict[str, int]:
+        return {"loaded": self.loaded, "inserted": self.inserted, "updated": self.updated, "deleted": self.deleted}
+
+
+@dataclass
+class TableLoad:
+    spec: TableSpec
+    run_id: str
+    watermark_before: str | None = None
+    watermark_after: str | None = None
+    manifests: int = 0
+    rows_exported: int = 0
+    counts: Counts = field(default_factory=Counts)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return "FAILED"
+        return "SUCCEEDED" if self.manifests else "NO_CHANGE"
+
+
+def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_id: str) -> dict[str, Any]:
+    started_at, started = ledger.now(), time.monotonic()
+    result = TableLoad(spec, run_id)
+    try:
+        _load_pending(session, place, database, spec, result)
+    except Exception as err:  # recorded in RUNS; the caller goes on with the other tables
+        result.errors.append(f"{type(err).__name__}: {err}")
+    summary = {
+        "run_id": run_id,
+        "source_schema": spec.source_schema,
+        "source_table": spec.source_table,
+        "target": f"{spec.target_schema}.{spec.target_table}",
+        "started_at": started_at,
+        "finished_at": ledger.now(),
+        "status": result.status,
+        "manifests": result.manifests,
+        "rows_exported": result.rows_exported,
+        "rows_loaded": result.counts.loaded,
+        "rows_inserted": result.counts.inserted,
+        "rows_updated": result.counts.updated,
+        "rows_deleted": result.counts.deleted,
+        "watermark_before": result.watermark_before,
+        "watermark_after": result.watermark_after,
+        "duration_s": round(time.monotonic() - started, 3),
+        "error": "; ".join(result.errors) or None,
+    }
+    ledger.record_run(session, place, summary)
+    return summary
+
+
+def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
+    entries = ledger.pending_manifests(session, place, spec)
+    manifests = [(e, parse_manifest(json.loads(e.doc))) for e in entries]
+    kind = _watermark_kind(manifests)
+    watermark = _repaired_watermark(session, place, spec, kind)
+    result.watermark_before = result.watermark_after = watermark
+    if spec.mode == "full":
+        manifests = _newest_only(session, place, manifests, result.run_id)
+    elif kind is not None:
+        manifests.sort(key=lambda em: _window_order(kind, em[1]))
+    for entry, manifest in manifests:
+        if kind is not None and not is_after(kind, manifest.window.high, watermark):
+            ledger.mark_status(session, place, entry.export_id, ledger.SUPERSEDED, None, result.run_id)
+            continue
+        try:
+            if kind is not None and is_after(kind, manifest.window.low, watermark):
+                raise LoadError(
+                    f"export {manifest.export_id} of {spec.source} starts after the loaded watermark "
+                    f"({manifest.window.low!r} > {watermark!r}): rows in between were never exported; "
+                    "it is kept unloaded until an export covering the gap arrives"
+                )
+            counts = apply_manifest(session, place, database, spec, manifest)
+        except Exception as err:
+            status = ledger.QUARANTINED if entry.attempts + 1 >= ledger.MAX_ATTEMPTS else ledger.FAILED
+            ledger.mark_status(session, place, entry.export_id, status, str(err), result.run_id)
+            result.errors.append(str(err))
+            continue
+        ledger.mark_loaded(session, place, entry.export_id, result.run_id, counts.as_dict())
+        watermark = later(kind, watermark, manifest.window.high) if kind is not None else manifest.window.high
+        ledger.set_watermark(session, place, spec, watermark, manifest.export_id)
+        result.manifests += 1
+        result.rows_exported += manifest.rows
+        result.counts.add(counts)
+        result.watermark_after = watermark
+
+
+def _watermark_kind(manifests: list[tuple[ledger.LedgerEntry, Manifest]]) -> Kind | None:
+    for _, m in manifests:
+        if m.mode == "incremental" and m.window.column:
+            column = next(c for c in m.columns if c.name == m.window.column)
+            return watermark_kind(column.type, column.name)
+    return None
+
+
+def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind | None) -> str | None:
+    """The stored watermark, moved up to the newest LOADED window if a crash left it behind."""
+    stored = ledger.get_watermark(session, place, spec)
+    if kind is None:
+        return stored
+    repaired = stored
+    for high in ledger.loaded_highs(session, place, spec):
+        repaired = later(kind, repaired, high)
+    if repaired != stored:
+        ledger.set_watermark(session, place, spec, repaired, "repair")
+    return repaired
+
+
+def _window_order(kind: Kind, manifest: Manifest) -> tuple[Any, str]:
+    from sync_contract.watermark import sort_key
+
+    assert manifest.window.high is not None
+    return sort_key(kind, manifest.window.high), manifest.created_at
+
+
+def _newest_only(
+    session: Any, place: Place, manifests: list[tuple[ledger.LedgerEntry, Manifest]], run_id: str
+) -> list[tuple[ledger.LedgerEntry, Manifest]]:
+    """Full mode: every manifest is a whole snapshot; only the newest needs loading."""
+    if len(manifests) <= 1:
+        return manifests
+    ordered = sorted(manifests, key=lambda em: (em[1].created_at, em[1].export_id))
+    for entry, _ in ordered[:-1]:
+        ledger.mark_status(session, place, entry.export_id, ledger.SUPERSEDED, None, run_id)
+    return ordered[-1:]
+
+
+def apply_manifest(session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest) -> Counts:
+    columns = sql.target_columns(spec, manifest)
+    _ensure_target(session, database, spec, columns)
+    run(session, sql.create_staging(place, spec, len(columns)))
+    loaded = _copy_files(session, place, spec, manifest)
+    staged = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
+    if loaded != manifest.rows or staged != manifest.rows:
+        raise LoadError(
+            f"export {manifest.export_id} of {spec.source}: COPY loaded {loaded} rows and staging holds {staged}, "
+            f"but the manifest says {manifest.rows}; nothing was merged and the watermark did not move"
+        )
+    _check_scales(session, place, spec, manifest)
+    merged = run(session, sql.merge(place, spec, manifest, database))
+    counts = Counts(loaded=loaded, inserted=int(merged[0][0]), updated=int(merged[0][1]) if len(merged[0]) > 1 else 0)
+    if manifest.mode == "full":
+        deleted = run(session, sql.delete_missing(place, spec, manifest, database))
+        counts.deleted = int(deleted[0][0]) if deleted else 0
+    run(session, sql.drop_staging(place, spec))
+    return counts
+
+
+def _ensure_target(session: Any, database: str, spec: TableSpec, columns: list[tuple[str, Any]]) -> None:
+    run(session, sql.create_target_schema(spec, database))
+    run(session, sql.create_target(spec, database, columns))
+    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    for name, mapping in columns:
+        if name not in existing:
+            run(session, sql.add_column(spec, database, name, mapping))
+
+
+def _copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> int:
+    expected = {f.key: f.rows for f in manifest.files}
+    loaded = 0
+    keys = [f.key for f in manifest.files]
+    for start in range(0, len(keys), sql.MAX_FILES_PER_COPY):
+        batch = keys[start : start + sql.MAX_FILES_PER_COPY]
+        rows = run(session, sql.copy_data(place, spec, batch, manifest.format.compression))
+        results = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in rows]
+        results = [{k.lower(): v for k, v in r.items()} for r in results]
+        ledger.record_files(session, place, manifest.export_id, results)
+        for r in results:
+            key = next((k for k in batch if str(r["file"]).endswith(k)), None)
+            if r["status"] != "LOADED" or key is None:
+                raise LoadError(
+                    f"export {manifest.export_id} of {spec.source}: file {r['file']} was {r['status']} "
+                    f"({r.get('first_error') or 'not one of the manifest files'}); nothing was merged"
+                )
+            if expected[key] is not None and int(r["rows_loaded"]) != expected[key]:
+                raise LoadError(
+                    f"export {manifest.export_id} of {spec.source}: file {key} loaded {r['rows_loaded']} rows, "
+                    f"its manifest entry says {expected[key]}; nothing was merged"
+                )
+            loaded += int(r["rows_loaded"])
+    return loaded
+
+
+def _check_scales(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> None:
+    stmt = sql.scale_violations(place, spec, manifest)
+    if stmt is None:
+        return
+    row = run(session, stmt)[0]
+    bad = {name: int(v or 0) for name, v in row.as_dict().items() if v}
+    if bad:
+        raise LoadError(
+            f"export {manifest.export_id} of {spec.source}: unbounded numeric values do not fit the target scale "
+            f"exactly ({bad}); set a wider numeric_scale for these columns; nothing was merged"
+        )

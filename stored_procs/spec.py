@@ -1,0 +1,87 @@
+"""Where things live in Snowflake, and what is configured for each replicated table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sync_contract.identifiers import quote_qualified, slug, split_qualified, target_name
+from sync_contract.types import DEFAULT_UNBOUNDED_NUMERIC_SCALE
+
+
+@dataclass(frozen=True)
+class Place:
+    """The control schema (state) and the external stage the exports are read from."""
+
+    database: str
+    control_schema: str
+    stage_schema: str
+    stage_name: str
+
+    @classmethod
+    def create(cls, database: str, control_schema: str, stage: str | None = None) -> Place:
+        if stage is None:
+            return cls(database, control_schema, control_schema, "EXPORT_STAGE")
+        parts = stage.split(".")
+        if len(parts) == 3:
+            if parts[0] != database:
+                raise ValueError(f"stage {stage!r} must live in database {database!r}")
+            return cls(database, control_schema, parts[1], parts[2])
+        schema, name = split_qualified(stage, "stage")
+        return cls(database, control_schema, schema, name)
+
+    def control(self, name: str) -> str:
+        return quote_qualified(self.database, self.control_schema, name)
+
+    @property
+    def schema(self) -> str:
+        return quote_qualified(self.database, self.control_schema)
+
+    @property
+    def stage(self) -> str:
+        return quote_qualified(self.database, self.stage_schema, self.stage_name)
+
+    def stage_path(self, relative: str = "") -> str:
+        """`@"DB"."S"."STAGE"/relative`: relative paths come from `sync_contract.manifest` (no quotes)."""
+        if "'" in relative or " " in relative or ".." in relative:
+            raise ValueError(f"stage path {relative!r} is not a contract path")
+        return f"@{self.stage}/{relative}" if relative else f"@{self.stage}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    source_schema: str
+    source_table: str
+    primary_key: tuple[str, ...]
+    mode: str = "incremental"
+    watermark_column: str | None = None
+    target_schema: str = ""
+    target_table: str = ""
+    numeric_scale: dict[str, int] = field(default_factory=dict)  # unbounded numeric columns
+    default_numeric_scale: int = DEFAULT_UNBOUNDED_NUMERIC_SCALE
+
+    def __post_init__(self) -> None:
+        if not self.target_schema:
+            object.__setattr__(self, "target_schema", target_name(self.source_schema))
+        if not self.target_table:
+            object.__setattr__(self, "target_table", target_name(self.source_table))
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_schema}.{self.source_table}"
+
+    @property
+    def slug(self) -> str:
+        return slug(self.source_schema, self.source_table)
+
+    def target(self, database: str) -> str:
+        return quote_qualified(database, self.target_schema, self.target_table)
+
+    def target_schema_ref(self, database: str) -> str:
+        return quote_qualified(database, self.target_schema)
+
+    def scale_for(self, column: str) -> int:
+        return self.numeric_scale.get(column, self.default_numeric_scale)
+
+    @property
+    def staging_name(self) -> str:
+        return "_STG_" + self.slug.upper().replace("-", "_")

@@ -1,0 +1,231 @@
+"""Snowflake SQL of the load path, from pure functions.
+
+Identifiers pass through `sync_contract.identifiers`; values are `?` binds. The same text runs on
+Snowflake and on the emulator (DESIGN.md section 7: `CAST(? AS T)`, every selected expression
+aliased, functions computed inside MERGE's USING subquery, FILES as quoted literals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import Stmt
+from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.manifest import Manifest
+from sync_contract.types import Kind, TypeMapping, map_type
+
+MAX_FILES_PER_COPY = 1000
+
+CONTROL_TABLES: dict[str, str] = {
+    "SYNC_TABLES": """SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, TARGET_SCHEMA VARCHAR, TARGET_TABLE VARCHAR,
+        MODE VARCHAR, PRIMARY_KEY VARCHAR, WATERMARK_COLUMN VARCHAR, ENABLED BOOLEAN, UPDATED_AT TIMESTAMP_NTZ""",
+    "MANIFESTS": """EXPORT_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, MODE VARCHAR,
+        WINDOW_COLUMN VARCHAR, WINDOW_LOW VARCHAR, WINDOW_HIGH VARCHAR, CHUNK_INDEX NUMBER, CHUNK_COUNT NUMBER,
+        ROWS_EXPORTED NUMBER, FILE_COUNT NUMBER, BYTES NUMBER, CREATED_AT VARCHAR, STATUS VARCHAR,
+        ATTEMPTS NUMBER, ERROR VARCHAR, DOC VARCHAR, INTAKE_AT TIMESTAMP_NTZ, LOADED_AT TIMESTAMP_NTZ,
+        ROWS_LOADED NUMBER, ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, RUN_ID VARCHAR""",
+    "WATERMARKS": """SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, WATERMARK_COLUMN VARCHAR, WATERMARK VARCHAR,
+        EXPORT_ID VARCHAR, UPDATED_AT TIMESTAMP_NTZ""",
+    "RUNS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, STARTED_AT TIMESTAMP_NTZ,
+        FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, MANIFESTS NUMBER, ROWS_EXPORTED NUMBER, ROWS_LOADED NUMBER,
+        ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, WATERMARK_BEFORE VARCHAR,
+        WATERMARK_AFTER VARCHAR, DURATION_S FLOAT, ERROR VARCHAR""",
+    "LOAD_FILES": """EXPORT_ID VARCHAR, FILE VARCHAR, STATUS VARCHAR, ROWS_PARSED NUMBER, ROWS_LOADED NUMBER,
+        ERRORS_SEEN NUMBER, FIRST_ERROR VARCHAR, LOADED_AT TIMESTAMP_NTZ""",
+    "INBOX": "DOC VARIANT",
+}
+
+# PostgreSQL CSV (FORMAT csv, FORCE_QUOTE *): NULL is the only unquoted empty field, `""` is ''.
+CSV_FORMAT = (
+    "TYPE=CSV FIELD_DELIMITER=',' FIELD_OPTIONALLY_ENCLOSED_BY='\"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=() "
+    "ESCAPE_UNENCLOSED_FIELD=NONE SKIP_HEADER={skip} COMPRESSION={compression}"
+)
+
+
+# --------------------------------------------------------------------------- control objects
+
+
+def control_ddl(place: Place) -> list[Stmt]:
+    stmts = [Stmt(f"CREATE SCHEMA IF NOT EXISTS {place.schema}")]
+    stmts += [
+        Stmt(f"CREATE TABLE IF NOT EXISTS {place.control(name)} ({' '.join(cols.split())})")
+        for name, cols in CONTROL_TABLES.items()
+    ]
+    return stmts
+
+
+def create_stage(place: Place, url: str, storage_integration: str | None) -> Stmt:
+    """The stage on the export bucket. Never credentials in SQL: a storage integration, or none
+    (the emulator reads S3 itself)."""
+    if "'" in url or not url.startswith("s3://") or not url.endswith("/"):
+        raise ValueError(f"stage URL {url!r} must look like s3://bucket/prefix/")
+    integration = f" STORAGE_INTEGRATION = {quote_ident(storage_integration)}" if storage_integration else ""
+    return Stmt(f"CREATE STAGE IF NOT EXISTS {place.stage} URL = '{url}'{integration}")
+
+
+# --------------------------------------------------------------------------- intake
+
+
+def copy_manifests(place: Place, manifest_folder: str) -> Stmt:
+    return Stmt(f"COPY INTO {place.control('INBOX')} FROM {place.stage_path(manifest_folder)} FILE_FORMAT=(TYPE=JSON)")
+
+
+# --------------------------------------------------------------------------- load
+
+
+def staging_columns(count: int) -> list[str]:
+    """Staging columns are positional (C1..Cn), all VARCHAR: the cast happens in the MERGE source."""
+    return [f"C{i}" for i in range(1, count + 1)]
+
+
+def create_staging(place: Place, spec: TableSpec, count: int) -> Stmt:
+    cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in staging_columns(count))
+    return Stmt(f"CREATE OR REPLACE TRANSIENT TABLE {place.control(spec.staging_name)} ({cols})")
+
+
+def copy_data(place: Place, spec: TableSpec, files: Sequence[str], compression: str) -> Stmt:
+    if not files or len(files) > MAX_FILES_PER_COPY:
+        raise ValueError(f"COPY takes 1..{MAX_FILES_PER_COPY} files, got {len(files)}")
+    for f in files:
+        if "'" in f or "\\" in f:
+            raise ValueError(f"file key {f!r} is not a contract key")
+    listed = ", ".join(f"'{f}'" for f in files)
+    fmt = CSV_FORMAT.format(skip=0, compression="GZIP" if compression == "gzip" else "NONE")
+    return Stmt(
+        f"COPY INTO {place.control(spec.staging_name)} FROM {place.stage_path()} FILES=({listed}) "
+        f"FILE_FORMAT=({fmt}) ON_ERROR=ABORT_STATEMENT FORCE=TRUE"
+    )
+
+
+def count_rows(table: str) -> Stmt:
+    return Stmt(f"SELECT COUNT(*) AS N FROM {table}")
+
+
+def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeMapping]]:
+    """(target column name, mapping) in manifest order; target names are upper-cased source names."""
+    out = [
+        (target_name(c.name), map_type(c.type, c.name, unbounded_numeric_scale=spec.scale_for(c.name)))
+        for c in manifest.columns
+    ]
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"columns of {spec.source} collide once upper-cased in Snowflake: {dupes}")
+    return out
+
+
+def create_target_schema(spec: TableSpec, database: str) -> Stmt:
+    return Stmt(f"CREATE SCHEMA IF NOT EXISTS {spec.target_schema_ref(database)}")
+
+
+def create_target(spec: TableSpec, database: str, columns: Sequence[tuple[str, TypeMapping]]) -> Stmt:
+    cols = ", ".join(f"{quote_ident(n)} {m.snowflake_type}" for n, m in columns)
+    return Stmt(f"CREATE TABLE IF NOT EXISTS {spec.target(database)} ({cols})")
+
+
+def existing_columns(spec: TableSpec, database: str) -> Stmt:
+    return Stmt(
+        f"SELECT COLUMN_NAME AS NAME FROM {quote_ident(database)}.INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        (spec.target_schema, spec.target_table),
+    )
+
+
+def add_column(spec: TableSpec, database: str, name: str, mapping: TypeMapping) -> Stmt:
+    return Stmt(f"ALTER TABLE {spec.target(database)} ADD COLUMN {quote_ident(name)} {mapping.snowflake_type}")
+
+
+def cast_expression(staged: str, mapping: TypeMapping) -> str:
+    """Convert one staged VARCHAR to its target type; never a silent rounding (see scale checks)."""
+    col = quote_ident(staged)
+    kind = mapping.kind
+    if kind == Kind.JSON:
+        return f"PARSE_JSON({col})"
+    if kind == Kind.ARRAY:
+        return f"CAST(PARSE_JSON({col}) AS ARRAY)"
+    if kind == Kind.BINARY:
+        return f"TO_BINARY({col}, 'HEX')"
+    if kind in (Kind.TEXT, Kind.TEXT_REPR, Kind.MONEY):
+        return col
+    return f"CAST({col} AS {mapping.snowflake_type})"
+
+
+def scale_violations(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt | None:
+    """Rows whose unbounded-numeric values would not fit NUMBER(38,s) exactly (rounding, overflow)."""
+    checks = []
+    staged = staging_columns(len(manifest.columns))
+    for col, stg, (_, mapping) in zip(manifest.columns, staged, target_columns(spec, manifest), strict=True):
+        if mapping.unbounded_scale is None:
+            continue
+        s = mapping.unbounded_scale
+        c = quote_ident(stg)
+        frac = f"RTRIM(SPLIT_PART({c}, '.', 2), '0')"
+        whole = f"LTRIM(REPLACE(SPLIT_PART({c}, '.', 1), '-', ''), '0')"
+        checks.append(
+            f"SUM(IFF({c} IS NOT NULL AND (LENGTH({frac}) > {s} OR LENGTH({whole}) > {38 - s}), 1, 0)) "
+            f"AS {quote_ident(col.name.upper() + '_VIOLATIONS')}"
+        )
+    if not checks:
+        return None
+    return Stmt(f"SELECT {', '.join(checks)} FROM {place.control(spec.staging_name)}")
+
+
+def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:
+    """The staged batch converted to target types, one row per primary key: the newest watermark wins.
+
+    A nested SELECT with ROW_NUMBER instead of QUALIFY: the emulator cannot run QUALIFY inside MERGE.
+    """
+    cols = target_columns(spec, manifest)
+    staged = staging_columns(len(cols))
+    exprs = {name: cast_expression(stg, m) for stg, (name, m) in zip(staged, cols, strict=True)}
+    pk = [target_name(c) for c in manifest.primary_key]
+    partition = ", ".join(exprs[c] for c in pk)
+    wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
+    order = f"{exprs[wm]} DESC" if wm else partition
+    inner = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in exprs.items())
+    outer = ", ".join(quote_ident(name) for name in exprs)
+    return (
+        f"SELECT {outer} FROM (SELECT {inner}, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) "
+        f"AS \"_AURORA_SYNC_RN\" FROM {place.control(spec.staging_name)}) AS d WHERE \"_AURORA_SYNC_RN\" = 1"
+    )
+
+
+def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
+    """Upsert the deduplicated batch. An existing row is updated only by a row at least as new as it
+    (by watermark) and only when a value differs, so re-running a batch changes nothing."""
+    cols = [name for name, _ in target_columns(spec, manifest)]
+    pk = [target_name(c) for c in manifest.primary_key]
+    wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
+    on = " AND ".join(f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in pk)
+    non_key = [c for c in cols if c not in pk]
+    differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in non_key)
+    newer = f"s.{quote_ident(wm)} >= t.{quote_ident(wm)}" if wm else ""
+    condition = " AND ".join(f"({part})" for part in (newer, differs) if part)
+    sets = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in non_key)
+    names = ", ".join(quote_ident(c) for c in cols)
+    values = ", ".join(f"s.{quote_ident(c)}" for c in cols)
+    matched = f"WHEN MATCHED AND {condition} THEN UPDATE SET {sets} " if non_key else ""
+    return Stmt(
+        f"MERGE INTO {spec.target(database)} AS t USING ({deduplicated_source(place, spec, manifest)}) AS s ON {on} "
+        f"{matched}WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+    )
+
+
+def delete_missing(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
+    """Full mode: remove target rows whose key is not in the snapshot just staged."""
+    cols = target_columns(spec, manifest)
+    staged = staging_columns(len(cols))
+    by_name = {name: (stg, m) for stg, (name, m) in zip(staged, cols, strict=True)}
+    keys = [target_name(c) for c in manifest.primary_key]
+    match = " AND ".join(
+        f"{cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys
+    )
+    return Stmt(
+        f"DELETE FROM {spec.target(database)} AS t WHERE NOT EXISTS "
+        f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"
+    )
+
+
+def drop_staging(place: Place, spec: TableSpec) -> Stmt:
+    return Stmt(f"DROP TABLE IF EXISTS {place.control(spec.staging_name)}")

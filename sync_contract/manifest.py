@@ -1,0 +1,285 @@
+"""The manifest contract, version 1 (DESIGN.md section 3; JSON Schema in docs/manifest.schema.json).
+
+A manifest is written after every data file of an export exists; its presence is the commit marker.
+`parse_manifest` validates a decoded document and names the first offending field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sync_contract import MANIFEST_VERSION
+from sync_contract.errors import ManifestError
+from sync_contract.identifiers import slug
+
+MODES = ("incremental", "full", "keys")
+STRATEGIES = ("copy", "aws_s3")
+COMPRESSIONS = ("gzip", "none")
+# how the window's high bound was chosen
+BOUNDS = ("max_watermark", "snapshot_fingerprint")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # normalised PostgreSQL type the mapping uses (domains resolved, enums as text)
+    source_type: str  # the declared type as format_type() prints it
+    nullable: bool
+    ordinal: int
+    primary_key_position: int | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    column: str | None
+    low: str | None  # exclusive
+    high: str | None  # inclusive
+    bound: str
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    type: str = "csv"
+    compression: str = "gzip"
+    header: bool = False
+    delimiter: str = ","
+    quote: str = '"'
+    null: str = ""  # an unquoted empty field; every non-NULL value is quoted (FORCE_QUOTE *)
+    encoding: str = "UTF8"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    key: str  # relative to the export prefix (the stage root)
+    rows: int | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    export_id: str
+    created_at: str
+    exporter_version: str
+    strategy: str
+    schema: str
+    table: str
+    mode: str
+    columns: tuple[Column, ...]
+    window: Window
+    files: tuple[DataFile, ...]
+    rows: int
+    bytes: int
+    chunk_index: int = 0
+    chunk_count: int = 1
+    format: FileFormat = field(default_factory=FileFormat)
+    manifest_version: int = MANIFEST_VERSION
+
+    @property
+    def primary_key(self) -> list[str]:
+        keyed = [c for c in self.columns if c.primary_key_position is not None]
+        return [c.name for c in sorted(keyed, key=lambda c: c.primary_key_position or 0)]
+
+    @property
+    def qualified_table(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manifest_version": self.manifest_version,
+            "export_id": self.export_id,
+            "created_at": self.created_at,
+            "exporter_version": self.exporter_version,
+            "strategy": self.strategy,
+            "table": {"schema": self.schema, "name": self.table},
+            "mode": self.mode,
+            "chunk": {"index": self.chunk_index, "count": self.chunk_count},
+            "columns": [asdict(c) for c in self.columns],
+            "window": asdict(self.window),
+            "format": asdict(self.format),
+            "files": [asdict(f) for f in self.files],
+            "rows": self.rows,
+            "bytes": self.bytes,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def export_id(schema: str, table: str, mode: str, low: str | None, high: str | None, chunk: int = 0) -> str:
+    """Deterministic from (table, window, chunk): a retried export overwrites the same keys."""
+    material = json.dumps([schema, table, mode, low, high, chunk], separators=(",", ":"))
+    return "x" + hashlib.sha256(material.encode()).hexdigest()[:31]
+
+
+def data_prefix(schema: str, table: str, export: str) -> str:
+    return f"data/{slug(schema, table)}/{export}/"
+
+
+def manifest_prefix(schema: str, table: str) -> str:
+    return f"manifests/{slug(schema, table)}/"
+
+
+def manifest_key(schema: str, table: str, export: str) -> str:
+    return f"{manifest_prefix(schema, table)}{export}.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+def parse_manifest_json(text: str) -> Manifest:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ManifestError("$", f"is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from err
+    return parse_manifest(doc)
+
+
+def parse_manifest(doc: Any) -> Manifest:
+    """Validate a decoded manifest; raises ManifestError naming the field path."""
+    obj = _obj(doc, "$")
+    version = obj.get("manifest_version")
+    if version != MANIFEST_VERSION:
+        raise ManifestError(
+            "manifest_version",
+            f"unknown version {version!r}; this release reads version {MANIFEST_VERSION}: "
+            "upgrade aurora-snowflake-sync on the Snowflake side before the exporter",
+        )
+    table = _obj(obj.get("table"), "table")
+    chunk = _obj(obj.get("chunk", {"index": 0, "count": 1}), "chunk")
+    columns = tuple(_column(c, f"columns[{i}]") for i, c in enumerate(_list(obj.get("columns"), "columns")))
+    files = tuple(_file(f, f"files[{i}]") for i, f in enumerate(_list(obj.get("files"), "files", allow_empty=True)))
+    fmt = _format(_obj(obj.get("format"), "format"))
+    manifest = Manifest(
+        export_id=_str(obj.get("export_id"), "export_id"),
+        created_at=_str(obj.get("created_at"), "created_at"),
+        exporter_version=_str(obj.get("exporter_version"), "exporter_version"),
+        strategy=_choice(obj.get("strategy"), "strategy", STRATEGIES),
+        schema=_str(table.get("schema"), "table.schema"),
+        table=_str(table.get("name"), "table.name"),
+        mode=_choice(obj.get("mode"), "mode", MODES),
+        columns=columns,
+        window=_window(_obj(obj.get("window"), "window")),
+        files=files,
+        rows=_count(obj.get("rows"), "rows"),
+        bytes=_count(obj.get("bytes"), "bytes"),
+        chunk_index=_count(chunk.get("index"), "chunk.index"),
+        chunk_count=_count(chunk.get("count"), "chunk.count"),
+        format=fmt,
+    )
+    _check_consistency(manifest)
+    return manifest
+
+
+def _check_consistency(m: Manifest) -> None:
+    if not m.columns:
+        raise ManifestError("columns", "must list at least one column")
+    names = [c.name for c in m.columns]
+    if len(set(names)) != len(names):
+        raise ManifestError("columns", "column names must be unique")
+    positions = sorted(c.primary_key_position for c in m.columns if c.primary_key_position is not None)
+    if positions != list(range(1, len(positions) + 1)):
+        raise ManifestError("columns", "primary_key_position values must be 1..n without gaps")
+    if not positions:
+        raise ManifestError("columns", "no column has a primary_key_position; a primary key is required")
+    if m.mode == "incremental" and m.window.column not in names:
+        raise ManifestError("window.column", f"{m.window.column!r} is not one of the manifest's columns")
+    if m.chunk_index >= m.chunk_count:
+        raise ManifestError("chunk.index", f"{m.chunk_index} is not below chunk.count {m.chunk_count}")
+    if m.rows > 0 and not m.files:
+        raise ManifestError("files", f"is empty but rows is {m.rows}")
+    known = [f.rows for f in m.files]
+    if m.files and all(r is not None for r in known) and sum(r or 0 for r in known) != m.rows:
+        raise ManifestError("rows", f"is {m.rows} but the files' rows add up to {sum(r or 0 for r in known)}")
+    prefix = data_prefix(m.schema, m.table, m.export_id)
+    for i, f in enumerate(m.files):
+        if not f.key.startswith(prefix) or ".." in f.key or "'" in f.key:
+            raise ManifestError(f"files[{i}].key", f"{f.key!r} is not under this export's folder {prefix!r}")
+
+
+def _column(doc: Any, path: str) -> Column:
+    obj = _obj(doc, path)
+    pk = obj.get("primary_key_position")
+    return Column(
+        name=_str(obj.get("name"), f"{path}.name"),
+        type=_str(obj.get("type"), f"{path}.type"),
+        source_type=_str(obj.get("source_type", obj.get("type")), f"{path}.source_type"),
+        nullable=_bool(obj.get("nullable"), f"{path}.nullable"),
+        ordinal=_count(obj.get("ordinal"), f"{path}.ordinal"),
+        primary_key_position=None if pk is None else _count(pk, f"{path}.primary_key_position"),
+    )
+
+
+def _window(obj: dict[str, Any]) -> Window:
+    return Window(
+        column=_opt_str(obj.get("column"), "window.column"),
+        low=_opt_str(obj.get("low"), "window.low"),
+        high=_opt_str(obj.get("high"), "window.high"),
+        bound=_choice(obj.get("bound"), "window.bound", BOUNDS),
+    )
+
+
+def _format(obj: dict[str, Any]) -> FileFormat:
+    expected = FileFormat()
+    if obj.get("type") != "csv":
+        raise ManifestError("format.type", f"must be 'csv', got {obj.get('type')!r}")
+    for name in ("delimiter", "quote", "null", "encoding"):
+        if obj.get(name) != getattr(expected, name):
+            raise ManifestError(f"format.{name}", f"must be {getattr(expected, name)!r}, got {obj.get(name)!r}")
+    return FileFormat(
+        compression=_choice(obj.get("compression"), "format.compression", COMPRESSIONS),
+        header=_bool(obj.get("header"), "format.header"),
+    )
+
+
+def _file(doc: Any, path: str) -> DataFile:
+    obj = _obj(doc, path)
+    rows, size = obj.get("rows"), obj.get("bytes")
+    return DataFile(
+        key=_str(obj.get("key"), f"{path}.key"),
+        rows=None if rows is None else _count(rows, f"{path}.rows"),
+        bytes=None if size is None else _count(size, f"{path}.bytes"),
+    )
+
+
+def _obj(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ManifestError(path, f"must be an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, path: str, allow_empty: bool = False) -> list[Any]:
+    if not isinstance(value, list) or (not value and not allow_empty):
+        raise ManifestError(path, "must be a non-empty list" if not allow_empty else "must be a list")
+    return value
+
+
+def _str(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ManifestError(path, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _opt_str(value: Any, path: str) -> str | None:
+    return None if value is None else _str(value, path)
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ManifestError(path, f"must be true or false, got {value!r}")
+    return value
+
+
+def _count(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ManifestError(path, f"must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ManifestError(path, f"must be one of {', '.join(choices)}; got {value!r}")
+    return str(value)

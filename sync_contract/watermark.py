@@ -1,0 +1,55 @@
+"""Watermark values: which column types may carry one, and how two values compare.
+
+Values travel as PostgreSQL's text form (the exporter's session runs with TimeZone UTC and
+DateStyle ISO), so they are exact and bindable back into PostgreSQL unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from sync_contract.errors import ContractError
+from sync_contract.types import Kind, map_type
+
+WATERMARK_KINDS = (Kind.INTEGER, Kind.NUMBER, Kind.DATE, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
+
+
+def watermark_kind(pg_type: str, column: str) -> Kind:
+    kind = map_type(pg_type, column).kind
+    if kind not in WATERMARK_KINDS:
+        raise ContractError(
+            f"watermark column {column!r} has type {pg_type!r}; a watermark must be an integer, numeric, "
+            "date or timestamp column that grows on every insert and update (e.g. updated_at)"
+        )
+    return kind
+
+
+def sort_key(kind: Kind, value: str) -> Decimal | date | datetime:
+    """A value that orders watermarks of one column correctly."""
+    try:
+        if kind in (Kind.INTEGER, Kind.NUMBER):
+            return Decimal(value)
+        if kind == Kind.DATE:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value)
+    except (ValueError, InvalidOperation) as err:
+        raise ContractError(f"watermark value {value!r} is not a valid {kind.value}") from err
+
+
+def later(kind: Kind, a: str | None, b: str | None) -> str | None:
+    """The later of two watermarks (None is the beginning of time)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if sort_key(kind, b) > sort_key(kind, a) else a
+
+
+def is_after(kind: Kind, a: str | None, b: str | None) -> bool:
+    """True when watermark `a` is strictly later than `b`."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return sort_key(kind, a) > sort_key(kind, b)
