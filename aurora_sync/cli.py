@@ -1,0 +1,94 @@
+"""`aurora-sync`: run a cycle, reconcile, run the demo, or hold the embedded stack open."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from rich.console import Console
+
+from aurora_sync.config import ConfigError, SyncConfig, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aurora-sync", description="Aurora PostgreSQL -> Snowflake batch sync")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="run one sync cycle: export, intake, load, validate")
+    run_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
+    rec_p = sub.add_parser("reconcile", help="compare every configured table between source and target")
+    rec_p.add_argument("--config", type=Path, required=True)
+    demo_p = sub.add_parser("demo", help="the whole pipeline on the embedded stack with generated data")
+    demo_p.add_argument("--orders", type=int, default=20_000, help="size of the generated orders table")
+    demo_p.add_argument("--keep-logs", type=Path, help="copy the stack's server logs here before cleaning up")
+    stack_p = sub.add_parser("stack", help="start the embedded stack, write a sync.toml for it, wait for Ctrl-C")
+    stack_p.add_argument("--write-config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "demo":
+            from aurora_sync.demo import run_demo
+
+            return run_demo(console, args.orders, args.keep_logs)
+        if args.command == "stack":
+            return _hold_stack(console, args.write_config)
+        config = load_config(args.config)
+        return _run(console, config) if args.command == "run" else _reconcile(console, config)
+    except ConfigError as err:
+        console.print(f"[red]{err}[/]")
+        return 2
+
+
+def _run(console: Console, config: SyncConfig) -> int:
+    from aurora_sync.cycle import run_cycle
+    from aurora_sync.export_client import Exporter, LambdaExporter, LocalExporter
+    from aurora_sync.report import print_cycle
+    from aurora_sync.snowflake import snowpark_session
+
+    exporter: Exporter
+    if config.exporter.lambda_function:
+        exporter = LambdaExporter(
+            config.exporter.lambda_function, config.exporter.region or config.s3.region,
+            config.exporter.lambda_endpoint_url,
+        )
+    else:
+        exporter = LocalExporter(config.source_dsn, config.s3.endpoint_url)
+    with console.status("sync cycle") as status, snowpark_session(config.snowflake_connect, config.database) as s:
+        report = run_cycle(s, config, exporter, lambda step: status.update(step))
+    print_cycle(console, report, "sync cycle")
+    return 1 if report.failed else 0
+
+
+def _reconcile(console: Console, config: SyncConfig) -> int:
+    from aurora_sync.reconcile import reconcile
+    from aurora_sync.report import print_reconciliation
+    from aurora_sync.snowflake import snowpark_session
+
+    with console.status("reconciling"), snowpark_session(config.snowflake_connect, config.database) as s:
+        results = reconcile(s, config.source_dsn, config.database, config.tables, config.columns)
+    print_reconciliation(console, results)
+    return 0 if all(r.clean for r in results) else 1
+
+
+def _hold_stack(console: Console, path: Path) -> int:
+    from aurora_sync.demo_data import TABLES_TOML
+    from aurora_sync.stack.stack import EmbeddedStack
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack = EmbeddedStack()
+    with stack as endpoints:
+        path.write_text(stack.config_toml(TABLES_TOML))
+        console.print(f"embedded stack up; config written to {path}; PostgreSQL at {endpoints.pg_dsn}")
+        console.print("create the demo tables yourself or run `aurora-sync run --config ...`; Ctrl-C stops it")
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

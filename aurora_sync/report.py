@@ -1,0 +1,59 @@
+"""What the CLI prints: a per-table cycle summary and a reconciliation, as rich tables."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from aurora_sync.cycle import CycleReport
+from aurora_sync.reconcile import TableReconciliation
+
+
+def _short(value: str | None, width: int = 26) -> str:
+    if value is None:
+        return "-"
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def print_cycle(console: Console, report: CycleReport, title: str) -> None:
+    table = Table(title=f"{title} ({report.run_id}, {report.duration_s:.1f}s)", title_justify="left")
+    for col in ("table", "status", "exported", "loaded", "inserted", "updated", "deleted",
+                "watermark before", "watermark after", "duration"):
+        table.add_column(col, justify="right" if col in {"exported", "loaded", "inserted", "updated",
+                                                           "deleted", "duration"} else "left")
+    for t in report.tables:
+        load = t.load or {}
+        exported = (t.export or {}).get("rows", 0)
+        status = "FAILED" if t.failed else load.get("status", "-")
+        style = "red" if t.failed else ("green" if status == "SUCCEEDED" else "dim")
+        table.add_row(
+            t.spec.source, f"[{style}]{status}[/]", str(exported), str(load.get("rows_loaded", 0)),
+            str(load.get("rows_inserted", 0)), str(load.get("rows_updated", 0)), str(load.get("rows_deleted", 0)),
+            _short(load.get("watermark_before")), _short(load.get("watermark_after")),
+            f"{load.get('duration_s', 0):.2f}s",
+        )
+    console.print(table)
+    for t in report.tables:
+        errors = list(t.errors) + ([t.load["error"]] if t.load and t.load.get("error") else [])
+        for error in errors:
+            console.print(f"[red]{t.spec.source}: {error}[/]")
+
+
+def print_reconciliation(console: Console, results: list[TableReconciliation]) -> None:
+    table = Table(title="reconciliation: source vs target", title_justify="left")
+    for col in ("table", "source rows", "target rows", "missing", "extra", "different", "duplicate keys", "result"):
+        table.add_column(col, justify="left" if col in {"table", "result"} else "right")
+    for r in results:
+        verdict = "[green]match[/]" if r.clean else "[red]MISMATCH[/]"
+        table.add_row(r.spec.source, str(r.source_rows), str(r.target_rows), str(len(r.missing)),
+                      str(len(r.extra)), str(len(r.different)), str(r.duplicate_keys), verdict)
+    console.print(table)
+    for r in results:
+        if r.error:
+            console.print(f"[red]{r.spec.source}: {r.error}[/]")
+        for key in r.missing[:5]:
+            console.print(f"[red]{r.spec.source}: key {key} is in the source but not in the target[/]")
+        for key in r.extra[:5]:
+            console.print(f"[red]{r.spec.source}: key {key} is in the target but not in the source[/]")
+        for key, cols in r.different[:5]:
+            console.print(f"[red]{r.spec.source}: key {key} differs in {', '.join(cols)}[/]")
