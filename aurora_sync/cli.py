@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 from rich.console import Console
@@ -50,7 +51,8 @@ def _run(console: Console, config: SyncConfig) -> int:
     exporter: Exporter
     if config.exporter.lambda_function:
         exporter = LambdaExporter(
-            config.exporter.lambda_function, config.exporter.region or config.s3.region,
+            config.exporter.lambda_function,
+            config.exporter.region or config.s3.region,
             config.exporter.lambda_endpoint_url,
         )
     else:
@@ -83,10 +85,8 @@ def _hold_stack(console: Console, path: Path) -> int:
         path.write_text(stack.config_toml(TABLES_TOML))
         console.print(f"embedded stack up; config written to {path}; PostgreSQL at {endpoints.pg_dsn}")
         console.print("create the demo tables yourself or run `aurora-sync run --config ...`; Ctrl-C stops it")
-        try:
+        with suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -156,12 +156,12 @@ def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
         raise ConfigError(f"{key}.mode", f"must be 'incremental' or 'full', got {mode!r}")
     pk = value.get("primary_key")
     if not isinstance(pk, list) or not pk:
-        raise ConfigError(f"{key}.primary_key", "must be a non-empty list of column names, e.g. [\"id\"]")
+        raise ConfigError(f"{key}.primary_key", 'must be a non-empty list of column names, e.g. ["id"]')
     watermark = value.get("watermark_column")
     if mode == "incremental" and not watermark:
-        raise ConfigError(f"{key}.watermark_column", "is required for mode = \"incremental\" (or use mode = \"full\")")
+        raise ConfigError(f"{key}.watermark_column", 'is required for mode = "incremental" (or use mode = "full")')
     if mode == "full" and watermark:
-        raise ConfigError(f"{key}.watermark_column", "must be omitted for mode = \"full\"")
+        raise ConfigError(f"{key}.watermark_column", 'must be omitted for mode = "full"')
     target_schema = target_table = ""
     if target := value.get("target"):
         try:

@@ -22,6 +22,7 @@ from sync_contract.identifiers import quote_ident, quote_qualified, target_name
 from sync_contract.manifest import Column
 from sync_contract.types import Kind, map_type
 
+
 @dataclass
 class TableReconciliation:
     spec: TableSpec
@@ -42,8 +43,13 @@ class TableReconciliation:
         )
 
 
-def reconcile(session: Any, source_dsn: str, database: str, specs: list[TableSpec],
-              columns: dict[str, tuple[str, ...]] | None = None) -> list[TableReconciliation]:
+def reconcile(
+    session: Any,
+    source_dsn: str,
+    database: str,
+    specs: list[TableSpec],
+    columns: dict[str, tuple[str, ...]] | None = None,
+) -> list[TableReconciliation]:
     results = []
     conn = connect(source_dsn)
     try:
@@ -60,10 +66,15 @@ def reconcile(session: Any, source_dsn: str, database: str, specs: list[TableSpe
     return results
 
 
-def _compare(session: Any, conn: psycopg2.extensions.connection, database: str, spec: TableSpec,
-             wanted: tuple[str, ...], result: TableReconciliation) -> None:
-    cols = describe_table(conn, spec.source_schema, spec.source_table, spec.primary_key, wanted,
-                          spec.watermark_column)
+def _compare(
+    session: Any,
+    conn: psycopg2.extensions.connection,
+    database: str,
+    spec: TableSpec,
+    wanted: tuple[str, ...],
+    result: TableReconciliation,
+) -> None:
+    cols = describe_table(conn, spec.source_schema, spec.source_table, spec.primary_key, wanted, spec.watermark_column)
     conn.rollback()
     kinds = [map_type(c.type, c.name, unbounded_numeric_scale=spec.scale_for(c.name)).kind for c in cols]
     key_idx = [i for i, c in enumerate(cols) if c.name in spec.primary_key]
@@ -90,8 +101,9 @@ def _source_rows(conn: Any, spec: TableSpec, cols: list[Column], kinds: list[Kin
     return [tuple(normalise(k, v) for k, v in zip(kinds, row, strict=True)) for row in rows]
 
 
-def _target_rows(session: Any, database: str, spec: TableSpec, cols: list[Column],
-                 kinds: list[Kind]) -> list[tuple[Any, ...]]:
+def _target_rows(
+    session: Any, database: str, spec: TableSpec, cols: list[Column], kinds: list[Kind]
+) -> list[tuple[Any, ...]]:
     # `IS NULL` beside each value: the emulator returns NULL timestamps as 1970-01-01
     exprs = ", ".join(
         f"{quote_ident(target_name(c.name))} AS V{i}, ({quote_ident(target_name(c.name))} IS NULL) AS N{i}"

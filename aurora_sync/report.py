@@ -17,19 +17,37 @@ def _short(value: str | None, width: int = 26) -> str:
 
 def print_cycle(console: Console, report: CycleReport, title: str) -> None:
     table = Table(title=f"{title} ({report.run_id}, {report.duration_s:.1f}s)", title_justify="left")
-    for col in ("table", "status", "exported", "loaded", "inserted", "updated", "deleted",
-                "watermark before", "watermark after", "duration"):
-        table.add_column(col, justify="right" if col in {"exported", "loaded", "inserted", "updated",
-                                                           "deleted", "duration"} else "left")
+    for col in (
+        "table",
+        "status",
+        "exported",
+        "loaded",
+        "inserted",
+        "updated",
+        "deleted",
+        "watermark before",
+        "watermark after",
+        "duration",
+    ):
+        table.add_column(
+            col,
+            justify="right" if col in {"exported", "loaded", "inserted", "updated", "deleted", "duration"} else "left",
+        )
     for t in report.tables:
         load = t.load or {}
         exported = (t.export or {}).get("rows", 0)
         status = "FAILED" if t.failed else load.get("status", "-")
         style = "red" if t.failed else ("green" if status == "SUCCEEDED" else "dim")
         table.add_row(
-            t.spec.source, f"[{style}]{status}[/]", str(exported), str(load.get("rows_loaded", 0)),
-            str(load.get("rows_inserted", 0)), str(load.get("rows_updated", 0)), str(load.get("rows_deleted", 0)),
-            _short(load.get("watermark_before")), _short(load.get("watermark_after")),
+            t.spec.source,
+            f"[{style}]{status}[/]",
+            str(exported),
+            str(load.get("rows_loaded", 0)),
+            str(load.get("rows_inserted", 0)),
+            str(load.get("rows_updated", 0)),
+            str(load.get("rows_deleted", 0)),
+            _short(load.get("watermark_before")),
+            _short(load.get("watermark_after")),
             f"{load.get('duration_s', 0):.2f}s",
         )
     console.print(table)
@@ -45,8 +63,16 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
         table.add_column(col, justify="left" if col in {"table", "result"} else "right")
     for r in results:
         verdict = "[green]match[/]" if r.clean else "[red]MISMATCH[/]"
-        table.add_row(r.spec.source, str(r.source_rows), str(r.target_rows), str(len(r.missing)),
-                      str(len(r.extra)), str(len(r.different)), str(r.duplicate_keys), verdict)
+        table.add_row(
+            r.spec.source,
+            str(r.source_rows),
+            str(r.target_rows),
+            str(len(r.missing)),
+            str(len(r.extra)),
+            str(len(r.different)),
+            str(r.duplicate_keys),
+            verdict,
+        )
     console.print(table)
     for r in results:
         if r.error:

@@ -14,8 +14,16 @@ DEFAULT_MAX_FILE_BYTES = 128 * 1024 * 1024  # compressed; inside Snowflake's 100
 MIN_MAX_FILE_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part
 
 _FIELDS = {
-    "version", "table", "mode", "primary_key", "watermark_column", "low", "columns",
-    "s3", "strategy", "max_file_bytes",
+    "version",
+    "table",
+    "mode",
+    "primary_key",
+    "watermark_column",
+    "low",
+    "columns",
+    "s3",
+    "strategy",
+    "max_file_bytes",
 }
 _S3_FIELDS = {"bucket", "prefix", "region", "endpoint_url"}
 

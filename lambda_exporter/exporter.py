@@ -9,6 +9,7 @@ from typing import Any
 
 from lambda_exporter import __version__
 from lambda_exporter.event import ExportRequest
+from lambda_exporter.query import export_select
 from lambda_exporter.source import (
     Connection,
     begin_snapshot,
@@ -16,7 +17,6 @@ from lambda_exporter.source import (
     full_fingerprint,
     incremental_high,
 )
-from lambda_exporter.query import export_select
 from lambda_exporter.strategies import STRATEGIES, ExportTarget
 from sync_contract.manifest import FileFormat, Manifest, Window, data_prefix, export_id, manifest_key
 
@@ -71,8 +71,14 @@ def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, st
         bound = "snapshot_fingerprint"
         changed = high != req.low
     if not changed:
-        return ExportResult("no_change", req.schema, req.table, req.low, req.low if high is None else high,
-                            duration_s=time.monotonic() - started)
+        return ExportResult(
+            "no_change",
+            req.schema,
+            req.table,
+            req.low,
+            req.low if high is None else high,
+            duration_s=time.monotonic() - started,
+        )
 
     eid = export_id(req.schema, req.table, req.mode, req.low, high)
     strategy = STRATEGIES[req.strategy]()
@@ -83,7 +89,9 @@ def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, st
     with conn.cursor() as cur:
         select_sql = cur.mogrify(select.text, select.params).decode()
     target = ExportTarget(
-        s3=req.s3, client=s3_client, data_prefix=data_prefix(req.schema, req.table, eid),
+        s3=req.s3,
+        client=s3_client,
+        data_prefix=data_prefix(req.schema, req.table, eid),
         max_file_bytes=req.max_file_bytes,
     )
     exported = strategy.export(conn, select_sql, target)
@@ -104,9 +112,19 @@ def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, st
         format=FileFormat(compression=strategy.compression),
     )
     key = req.s3.key(manifest_key(req.schema, req.table, eid))
-    s3_client.put_object(Bucket=req.s3.bucket, Key=key, Body=manifest.to_json().encode(),
-                         ContentType="application/json")
+    s3_client.put_object(
+        Bucket=req.s3.bucket, Key=key, Body=manifest.to_json().encode(), ContentType="application/json"
+    )
     return ExportResult(
-        "exported", req.schema, req.table, req.low, high, eid, key, exported.rows, len(exported.files),
-        exported.bytes, time.monotonic() - started,
+        "exported",
+        req.schema,
+        req.table,
+        req.low,
+        high,
+        eid,
+        key,
+        exported.rows,
+        len(exported.files),
+        exported.bytes,
+        time.monotonic() - started,
     )

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
-import psycopg2.extensions
+
+from psycopg2.extensions import connection as Connection
 
 from lambda_exporter.errors import SourceError
 from lambda_exporter.query import (
@@ -22,11 +23,11 @@ from sync_contract.manifest import Column
 from sync_contract.types import map_type
 from sync_contract.watermark import watermark_kind
 
-Connection = psycopg2.extensions.connection
+__all__ = ["Connection", "begin_snapshot", "connect", "describe_table", "full_fingerprint", "incremental_high"]
 
 
 def connect(dsn: str, connect_timeout: int = 10) -> Connection:
-    conn = psycopg2.connect(dsn, connect_timeout=connect_timeout, application_name="aurora-sync-exporter")
+    conn: Connection = psycopg2.connect(dsn, connect_timeout=connect_timeout, application_name="aurora-sync-exporter")
     for stmt in session_statements():
         _execute(conn, stmt)
     conn.commit()

@@ -26,8 +26,7 @@ class IntakeResult:
     errors: dict[str, str] = field(default_factory=dict)  # table -> why its manifests could not be copied
 
     def to_dict(self) -> dict[str, Any]:
-        return {"new_manifests": len(self.new), "export_ids": self.new, "invalid": self.invalid,
-                "errors": self.errors}
+        return {"new_manifests": len(self.new), "export_ids": self.new, "invalid": self.invalid, "errors": self.errors}
 
 
 def intake(session: Any, place: Place, specs: list[TableSpec]) -> IntakeResult:
@@ -52,7 +51,11 @@ def intake(session: Any, place: Place, specs: list[TableSpec]) -> IntakeResult:
 
 
 def _take(
-    session: Any, place: Place, doc_text: str, known: set[str], configured: set[tuple[str, str]],
+    session: Any,
+    place: Place,
+    doc_text: str,
+    known: set[str],
+    configured: set[tuple[str, str]],
     result: IntakeResult,
 ) -> None:
     doc: Any = None

@@ -41,8 +41,14 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec) -> None:
             "PRIMARY_KEY, WATERMARK_COLUMN, ENABLED, UPDATED_AT) VALUES (s.SOURCE_SCHEMA, s.SOURCE_TABLE, "
             "s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, s.WATERMARK_COLUMN, TRUE, s.UPDATED_AT)",
             (
-                spec.source_schema, spec.source_table, spec.target_schema, spec.target_table, spec.mode,
-                json.dumps(list(spec.primary_key)), spec.watermark_column, now(),
+                spec.source_schema,
+                spec.source_table,
+                spec.target_schema,
+                spec.target_table,
+                spec.mode,
+                json.dumps(list(spec.primary_key)),
+                spec.watermark_column,
+                now(),
             ),
         ),
     )
@@ -76,9 +82,22 @@ def record_manifest(session: Any, place: Place, manifest: Manifest, doc: str) ->
             "CAST(? AS NUMBER) AS K, CAST(? AS NUMBER) AS L, CAST(? AS VARCHAR) AS M, CAST(? AS VARCHAR) AS N, "
             "0 AS O, CAST(? AS VARCHAR) AS P, CAST(? AS TIMESTAMP_NTZ) AS Q",
             (
-                manifest.export_id, manifest.schema, manifest.table, manifest.mode, w.column, w.low, w.high,
-                manifest.chunk_index, manifest.chunk_count, str(manifest.rows), len(manifest.files),
-                str(manifest.bytes), manifest.created_at, NEW, doc, now(),
+                manifest.export_id,
+                manifest.schema,
+                manifest.table,
+                manifest.mode,
+                w.column,
+                w.low,
+                w.high,
+                manifest.chunk_index,
+                manifest.chunk_count,
+                str(manifest.rows),
+                len(manifest.files),
+                str(manifest.bytes),
+                manifest.created_at,
+                NEW,
+                doc,
+                now(),
             ),
         ),
     )
@@ -128,8 +147,14 @@ def mark_loaded(session: Any, place: Place, export_id: str, run_id: str, counts:
             "ROWS_LOADED = CAST(? AS NUMBER), ROWS_INSERTED = CAST(? AS NUMBER), ROWS_UPDATED = CAST(? AS NUMBER), "
             "ROWS_DELETED = CAST(? AS NUMBER), RUN_ID = ?, ATTEMPTS = ATTEMPTS + 1 WHERE EXPORT_ID = ?",
             (
-                LOADED, now(), str(counts["loaded"]), str(counts["inserted"]), str(counts["updated"]),
-                str(counts["deleted"]), run_id, export_id,
+                LOADED,
+                now(),
+                str(counts["loaded"]),
+                str(counts["inserted"]),
+                str(counts["updated"]),
+                str(counts["deleted"]),
+                run_id,
+                export_id,
             ),
         ),
     )
@@ -192,8 +217,14 @@ def record_files(session: Any, place: Place, export_id: str, results: list[dict[
                 "CAST(? AS VARCHAR) AS C, CAST(? AS NUMBER) AS D, CAST(? AS NUMBER) AS E, CAST(? AS NUMBER) AS F, "
                 "CAST(? AS VARCHAR) AS G, CAST(? AS TIMESTAMP_NTZ) AS H",
                 (
-                    export_id, r["file"], r["status"], str(r["rows_parsed"]), str(r["rows_loaded"]),
-                    str(r["errors_seen"]), r["first_error"], now(),
+                    export_id,
+                    r["file"],
+                    r["status"],
+                    str(r["rows_parsed"]),
+                    str(r["rows_loaded"]),
+                    str(r["errors_seen"]),
+                    r["first_error"],
+                    now(),
                 ),
             ),
         )
@@ -201,13 +232,40 @@ def record_files(session: Any, place: Place, export_id: str, results: list[dict[
 
 def record_run(session: Any, place: Place, summary: dict[str, Any]) -> None:
     keys = (
-        "run_id", "source_schema", "source_table", "started_at", "finished_at", "status", "manifests",
-        "rows_exported", "rows_loaded", "rows_inserted", "rows_updated", "rows_deleted", "watermark_before",
-        "watermark_after", "duration_s", "error",
+        "run_id",
+        "source_schema",
+        "source_table",
+        "started_at",
+        "finished_at",
+        "status",
+        "manifests",
+        "rows_exported",
+        "rows_loaded",
+        "rows_inserted",
+        "rows_updated",
+        "rows_deleted",
+        "watermark_before",
+        "watermark_after",
+        "duration_s",
+        "error",
     )
     casts = (
-        "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP_NTZ", "TIMESTAMP_NTZ", "VARCHAR", "NUMBER", "NUMBER", "NUMBER",
-        "NUMBER", "NUMBER", "NUMBER", "VARCHAR", "VARCHAR", "FLOAT", "VARCHAR",
+        "VARCHAR",
+        "VARCHAR",
+        "VARCHAR",
+        "TIMESTAMP_NTZ",
+        "TIMESTAMP_NTZ",
+        "VARCHAR",
+        "NUMBER",
+        "NUMBER",
+        "NUMBER",
+        "NUMBER",
+        "NUMBER",
+        "NUMBER",
+        "VARCHAR",
+        "VARCHAR",
+        "FLOAT",
+        "VARCHAR",
     )
     select = ", ".join(f"CAST(? AS {c}) AS {k.upper()}" for k, c in zip(keys, casts, strict=True))
     values = tuple(None if summary.get(k) is None else str(summary[k]) for k in keys)

@@ -187,7 +187,7 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     outer = ", ".join(quote_ident(name) for name in exprs)
     return (
         f"SELECT {outer} FROM (SELECT {inner}, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) "
-        f"AS \"_AURORA_SYNC_RN\" FROM {place.control(spec.staging_name)}) AS d WHERE \"_AURORA_SYNC_RN\" = 1"
+        f'AS "_AURORA_SYNC_RN" FROM {place.control(spec.staging_name)}) AS d WHERE "_AURORA_SYNC_RN" = 1'
     )
 
 
@@ -218,9 +218,7 @@ def delete_missing(place: Place, spec: TableSpec, manifest: Manifest, database: 
     staged = staging_columns(len(cols))
     by_name = {name: (stg, m) for stg, (name, m) in zip(staged, cols, strict=True)}
     keys = [target_name(c) for c in manifest.primary_key]
-    match = " AND ".join(
-        f"{cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys
-    )
+    match = " AND ".join(f"{cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys)
     return Stmt(
         f"DELETE FROM {spec.target(database)} AS t WHERE NOT EXISTS "
         f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"

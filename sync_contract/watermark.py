@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sync_contract.errors import ContractError
 from sync_contract.types import Kind, map_type
@@ -25,7 +26,7 @@ def watermark_kind(pg_type: str, column: str) -> Kind:
     return kind
 
 
-def sort_key(kind: Kind, value: str) -> Decimal | date | datetime:
+def sort_key(kind: Kind, value: str) -> Any:
     """A value that orders watermarks of one column correctly."""
     try:
         if kind in (Kind.INTEGER, Kind.NUMBER):
@@ -52,4 +53,4 @@ def is_after(kind: Kind, a: str | None, b: str | None) -> bool:
         return False
     if b is None:
         return True
-    return sort_key(kind, a) > sort_key(kind, b)
+    return bool(sort_key(kind, a) > sort_key(kind, b))

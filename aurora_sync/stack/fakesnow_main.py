@@ -36,17 +36,20 @@ def main() -> None:
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args()
 
-    import fakesnow.server
+    import importlib
+
     import s3fs
     import uvicorn
+
+    server = importlib.import_module("fakesnow.server")  # the module, not fakesnow.server()
 
     filesystem = s3fs.S3FileSystem(
         endpoint_url=args.s3_endpoint, client_kwargs={"region_name": args.region}, use_listings_cache=False
     )
-    fakesnow.server.shared_fs.duck_conn.register_filesystem(filesystem)
+    server.shared_fs.duck_conn.register_filesystem(filesystem)
     _patch_csv_reader()
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
-    uvicorn.run(fakesnow.server.app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

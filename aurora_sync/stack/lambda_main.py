@@ -32,23 +32,29 @@ class _Context:
 class InvokeHandler(BaseHTTPRequestHandler):
     function_name = "aurora-sync-exporter"
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         match = INVOKE_PATH.match(self.path.split("?")[0])
         if not match:
             self._reply(404, {"message": f"no route {self.path}"})
             return
         name = match.group("name")
         if name != self.function_name:
-            self._reply(404, {"Type": "User", "message": f"Function not found: {name}"},
-                        {"x-amzn-ErrorType": "ResourceNotFoundException"})
+            self._reply(
+                404,
+                {"Type": "User", "message": f"Function not found: {name}"},
+                {"x-amzn-ErrorType": "ResourceNotFoundException"},
+            )
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             payload: Any = handler(json.loads(body or b"{}"), _Context(name))
             self._reply(200, payload)
         except Exception as err:
-            error = {"errorMessage": str(err), "errorType": type(err).__name__,
-                     "stackTrace": traceback.format_exception(err)[-3:]}
+            error = {
+                "errorMessage": str(err),
+                "errorType": type(err).__name__,
+                "stackTrace": traceback.format_exception(err)[-3:],
+            }
             self._reply(200, error, {"X-Amz-Function-Error": "Unhandled"})
 
     def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -62,7 +68,7 @@ class InvokeHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

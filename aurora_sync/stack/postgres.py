@@ -108,7 +108,7 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
             [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"],
             capture_output=True,
             text=True,
-            preexec_fn=preexec,  # noqa: PLW1509
+            preexec_fn=preexec,
             check=False,
         )
         if init.returncode != 0:
@@ -117,10 +117,23 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
         self._proc = ManagedProcess(
             name="postgres",
             argv=[
-                str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={data}",
-                "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
-                "-c", "max_connections=50",
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-c",
+                f"listen_addresses={LOOPBACK}",
+                "-c",
+                f"unix_socket_directories={data}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "max_connections=50",
             ],
             log_path=self.workdir / "logs" / "postgres.log",
             preexec=preexec,

@@ -51,7 +51,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **self.env},
-                preexec_fn=self.preexec,  # noqa: PLW1509 - only drops privileges for PostgreSQL
+                preexec_fn=self.preexec,
                 start_new_session=True,
             )
 

@@ -28,7 +28,7 @@ CONTROL_SCHEMA = "AURORA_SYNC"
 # moto accepts any credentials; these keep boto3 from looking for real ones
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - not a secret: moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_EC2_METADATA_DISABLED": "true",
 }
@@ -85,8 +85,17 @@ class EmbeddedStack:
         sf_port = free_port()
         fakesnow = self._spawn(
             "fakesnow",
-            [sys.executable, "-m", "aurora_sync.stack.fakesnow_main", "--port", str(sf_port),
-             "--s3-endpoint", s3_endpoint, "--region", REGION],
+            [
+                sys.executable,
+                "-m",
+                "aurora_sync.stack.fakesnow_main",
+                "--port",
+                str(sf_port),
+                "--s3-endpoint",
+                s3_endpoint,
+                "--region",
+                REGION,
+            ],
             child_env,
         )
         fakesnow.wait_ready(lambda: port_open(sf_port))
@@ -94,8 +103,15 @@ class EmbeddedStack:
         lambda_port = free_port()
         exporter = self._spawn(
             "lambda",
-            [sys.executable, "-m", "aurora_sync.stack.lambda_main", "--port", str(lambda_port),
-             "--function-name", FUNCTION],
+            [
+                sys.executable,
+                "-m",
+                "aurora_sync.stack.lambda_main",
+                "--port",
+                str(lambda_port),
+                "--function-name",
+                FUNCTION,
+            ],
             {**child_env, "AURORA_SYNC_SOURCE_DSN": pg.dsn, "AURORA_SYNC_S3_ENDPOINT_URL": s3_endpoint},
         )
         exporter.wait_ready(lambda: port_open(lambda_port))
@@ -104,8 +120,12 @@ class EmbeddedStack:
             pg_dsn=pg.dsn,
             s3_endpoint=s3_endpoint,
             snowflake={
-                "account": "fakesnow", "user": "fake", "password": "snow",  # noqa: S106 - emulator login
-                "host": LOOPBACK, "port": sf_port, "protocol": "http",
+                "account": "fakesnow",
+                "user": "fake",
+                "password": "snow",
+                "host": LOOPBACK,
+                "port": sf_port,
+                "protocol": "http",
             },
             lambda_endpoint=f"http://{LOOPBACK}:{lambda_port}",
             workdir=self.workdir,
@@ -134,12 +154,12 @@ endpoint_url = "{ep.s3_endpoint}"
 region = "{REGION}"
 
 [snowflake]
-account = "{sf['account']}"
-user = "{sf['user']}"
-password = "{sf['password']}"
-host = "{sf['host']}"
-port = {sf['port']}
-protocol = "{sf['protocol']}"
+account = "{sf["account"]}"
+user = "{sf["user"]}"
+password = "{sf["password"]}"
+host = "{sf["host"]}"
+port = {sf["port"]}
+protocol = "{sf["protocol"]}"
 database = "{DATABASE}"
 control_schema = "{CONTROL_SCHEMA}"
 
