@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg2
-
 from psycopg2.extensions import connection as Connection
 
 from lambda_exporter.errors import SourceError
