@@ -42,7 +42,7 @@ class TypeMapping:
     unbounded_scale: int | None = None
 
 
-_INTEGER = {"smallint", "integer", "bigint", "int2", "int4", "int8"}
+_INTEGER = {"smallint", "integer", "int", "bigint", "int2", "int4", "int8"}
 _FLOAT = {"real", "double precision", "float4", "float8"}
 _TEXT = {"text", "character varying", "varchar", "character", "char", "bpchar", "name", "citext"}
 _TEXT_REPR = {"interval", "inet", "cidr", "macaddr", "macaddr8", "time with time zone", "timetz"}

@@ -1,0 +1,92 @@
+import pytest
+
+from stored_procs import sql
+from stored_procs.spec import Place, TableSpec
+from tests.factories import manifest
+
+PLACE = Place.create("ANALYTICS", "AURORA_SYNC")
+SPEC = TableSpec("public", "orders", ("order_id",), watermark_column="updated_at")
+
+
+def test_default_target_is_the_upper_cased_source():
+    assert SPEC.target("ANALYTICS") == '"ANALYTICS"."PUBLIC"."ORDERS"'
+    assert TableSpec("Sales", "Customer Events", ("Event Id",)).target("DB") == '"DB"."SALES"."CUSTOMER EVENTS"'
+
+
+def test_copy_lists_files_explicitly_and_fails_on_any_error():
+    stmt = sql.copy_data(PLACE, SPEC, ["data/a/x/part-00000.csv.gz"], "gzip")
+    assert "FILES=('data/a/x/part-00000.csv.gz')" in stmt.text
+    assert "ON_ERROR=ABORT_STATEMENT" in stmt.text
+    assert "NULL_IF=()" in stmt.text and "EMPTY_FIELD_AS_NULL=TRUE" in stmt.text
+    assert "COMPRESSION=GZIP" in stmt.text
+    assert stmt.text.startswith('COPY INTO "ANALYTICS"."AURORA_SYNC"."_STG_PUBLIC_ORDERS_')
+
+
+@pytest.mark.parametrize("key", ["data/x'); DROP TABLE t; --", "data\\x"])
+def test_copy_refuses_keys_that_could_break_the_literal(key):
+    with pytest.raises(ValueError, match="not a contract key"):
+        sql.copy_data(PLACE, SPEC, [key], "gzip")
+
+
+def test_copy_takes_at_most_1000_files():
+    with pytest.raises(ValueError, match="1..1000"):
+        sql.copy_data(PLACE, SPEC, [f"data/f{i}" for i in range(1001)], "gzip")
+
+
+def test_stage_never_carries_credentials():
+    stmt = sql.create_stage(PLACE, "s3://bucket/prefix/", "MY_INT")
+    assert stmt.text == (
+        'CREATE STAGE IF NOT EXISTS "ANALYTICS"."AURORA_SYNC"."EXPORT_STAGE" URL = \'s3://bucket/prefix/\''
+        ' STORAGE_INTEGRATION = "MY_INT"'
+    )
+    with pytest.raises(ValueError, match="s3://bucket/prefix/"):
+        sql.create_stage(PLACE, "s3://bucket/p' CREDENTIALS=(x)/", None)
+
+
+def test_merge_deduplicates_by_key_newest_watermark_first_and_only_updates_newer_changed_rows():
+    text = sql.merge(PLACE, SPEC, manifest(), "ANALYTICS").text
+    assert (
+        'ROW_NUMBER() OVER (PARTITION BY CAST("C1" AS NUMBER(38,0)) ORDER BY CAST("C3" AS TIMESTAMP_TZ(6)) DESC)'
+        in text
+    )
+    assert 'ON t."ORDER_ID" = s."ORDER_ID"' in text
+    assert 'WHEN MATCHED AND (s."UPDATED_AT" >= t."UPDATED_AT") AND (t."AMOUNT" IS DISTINCT FROM s."AMOUNT"' in text
+    assert 'WHEN NOT MATCHED THEN INSERT ("ORDER_ID", "AMOUNT", "UPDATED_AT")' in text
+
+
+def test_cast_expressions_restore_each_kind():
+    from sync_contract.types import map_type
+
+    assert sql.cast_expression("C1", map_type("jsonb")) == 'PARSE_JSON("C1")'
+    assert sql.cast_expression("C1", map_type("int[]")) == 'CAST(PARSE_JSON("C1") AS ARRAY)'
+    assert sql.cast_expression("C1", map_type("bytea")) == "TO_BINARY(\"C1\", 'HEX')"
+    assert sql.cast_expression("C1", map_type("text")) == '"C1"'
+    assert sql.cast_expression("C1", map_type("numeric(38,18)")) == 'CAST("C1" AS NUMBER(38,18))'
+
+
+def test_scale_check_exists_only_for_unbounded_numerics():
+    assert sql.scale_violations(PLACE, SPEC, manifest()) is None
+    from sync_contract.manifest import Column
+
+    m = manifest(columns=(*manifest().columns, Column("ratio", "numeric", "numeric", True, 4)))
+    stmt = sql.scale_violations(PLACE, SPEC, m)
+    assert stmt is not None and '"RATIO_VIOLATIONS"' in stmt.text and "> 18" in stmt.text and "> 20" in stmt.text
+
+
+def test_columns_that_collide_once_upper_cased_are_refused():
+    from sync_contract.manifest import Column
+
+    cols = (Column("id", "bigint", "bigint", False, 1, 1), Column("ID", "bigint", "bigint", False, 2))
+    with pytest.raises(ValueError, match="collide"):
+        sql.target_columns(
+            SPEC,
+            manifest(
+                columns=cols, window=manifest().window.__class__(None, None, "x", "snapshot_fingerprint"), mode="full"
+            ),
+        )
+
+
+def test_full_mode_deletes_keys_missing_from_the_snapshot():
+    text = sql.delete_missing(PLACE, SPEC, manifest(), "ANALYTICS").text
+    assert text.startswith('DELETE FROM "ANALYTICS"."PUBLIC"."ORDERS" AS t WHERE NOT EXISTS')
+    assert 'CAST("C1" AS NUMBER(38,0)) = t."ORDER_ID"' in text

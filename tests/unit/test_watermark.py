@@ -1,0 +1,33 @@
+import pytest
+
+from sync_contract.errors import ContractError
+from sync_contract.types import Kind
+from sync_contract.watermark import is_after, later, sort_key, watermark_kind
+
+
+def test_timestamps_compare_as_instants_not_as_text():
+    assert is_after(Kind.TIMESTAMP_TZ, "2026-01-01 10:00:00.5+00", "2026-01-01 10:00:00+00")
+    assert not is_after(Kind.TIMESTAMP_TZ, "2026-01-01 10:00:00+01", "2026-01-01 09:30:00+00")
+
+
+def test_numbers_compare_numerically():
+    assert is_after(Kind.INTEGER, "10", "9")
+    assert later(Kind.NUMBER, "9.5", "10") == "10"
+
+
+def test_none_is_the_beginning_of_time():
+    assert later(Kind.INTEGER, None, "1") == "1"
+    assert later(Kind.INTEGER, "1", None) == "1"
+    assert is_after(Kind.INTEGER, "1", None)
+    assert not is_after(Kind.INTEGER, None, "1")
+
+
+def test_bad_value_is_reported():
+    with pytest.raises(ContractError, match="not a valid date"):
+        sort_key(Kind.DATE, "yesterday")
+
+
+def test_text_columns_cannot_carry_a_watermark():
+    with pytest.raises(ContractError, match="watermark column 'status'"):
+        watermark_kind("text", "status")
+    assert watermark_kind("bigint", "version") == Kind.INTEGER
