@@ -69,29 +69,55 @@ def export_request(config: SyncConfig, spec: TableSpec, low: str | None) -> Expo
     )
 
 
-def run_cycle(session: Any, config: SyncConfig, exporter: Exporter, progress: Progress = lambda _: None) -> CycleReport:
-    started = time.monotonic()
-    run_id = f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    place = config.place
-    progress("preparing control schema")
-    prepare(session, config)
-    reports = [TableReport(spec) for spec in config.tables]
+def new_run_id() -> str:
+    return f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
+
+def request_exports(
+    session: Any,
+    config: SyncConfig,
+    exporter: Exporter,
+    reports: list[TableReport],
+    progress: Progress = lambda _: None,
+) -> None:
+    """REQUEST_EXPORTS: ask the exporter for each table's window above its loaded watermark."""
     for report in reports:
         progress(f"exporting {report.spec.source}")
-        low = ledger.get_watermark(session, place, report.spec)
+        low = ledger.get_watermark(session, config.place, report.spec)
         try:
             report.export = exporter.export(export_request(config, report.spec, low))
         except Exception as err:  # one table's failure must not stop the others
             report.errors.append(f"export failed: {err}")
 
-    progress("intake of manifests")
-    taken = intake(session, place, config.tables)
+
+def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> None:
+    """INTAKE: new manifests from the stage into the ledger."""
+    taken = intake(session, config.place, config.tables)
     for report in reports:
         if why := taken.errors.get(report.spec.source):
             report.errors.append(why)
 
+
+def load_all(
+    session: Any, config: SyncConfig, reports: list[TableReport], run_id: str, progress: Progress = lambda _: None
+) -> None:
+    """LOAD_<table> for every table; each failure is recorded and the others go on."""
     for report in reports:
         progress(f"loading {report.spec.source}")
-        report.load = load_table(session, place, config.database, report.spec, run_id)
+        report.load = load_table(session, config.place, config.database, report.spec, run_id)
+
+
+def run_cycle(
+    session: Any, config: SyncConfig, exporter: Exporter | None, progress: Progress = lambda _: None
+) -> CycleReport:
+    """One cycle; with `exporter=None` only what is already in the stage is taken in and loaded."""
+    started, run_id = time.monotonic(), new_run_id()
+    progress("preparing control schema")
+    prepare(session, config)
+    reports = [TableReport(spec) for spec in config.tables]
+    if exporter is not None:
+        request_exports(session, config, exporter, reports, progress)
+    progress("intake of manifests")
+    take_in(session, config, reports)
+    load_all(session, config, reports, run_id, progress)
     return CycleReport(run_id, reports, time.monotonic() - started)

@@ -1,0 +1,94 @@
+"""Every Snowflake statement the load path can send parses with sqlglot's Snowflake dialect."""
+
+from typing import Any
+
+import pytest
+import sqlglot
+
+from stored_procs import ledger, sql
+from stored_procs.spec import Place, TableSpec
+from sync_contract.manifest import Column
+from tests.factories import manifest
+
+PLACE = Place.create("ANALYTICS", "AURORA_SYNC")
+SPEC = TableSpec("Sales", "Customer Events", ("Event Id",), watermark_column="Updated At")
+
+
+class RecordingSession:
+    """Records the SQL text the ledger sends; answers every query with no rows."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def sql(self, text: str, params: Any = None) -> "RecordingSession":
+        self.statements.append(text)
+        return self
+
+    def collect(self) -> list[Any]:
+        return []
+
+
+def _manifest():
+    cols = (
+        Column("Event Id", "bigint", "bigint", False, 1, 1),
+        Column("select", "text", "text", True, 2),
+        Column("ratio", "numeric", "numeric", True, 3),
+        Column("Updated At", "timestamp with time zone", "timestamp with time zone", False, 4),
+    )
+    m = manifest(schema="Sales", table="Customer Events")
+    return m.__class__(
+        **{**m.__dict__, "columns": cols, "window": m.window.__class__("Updated At", None, "1", "max_watermark")}
+    )
+
+
+def _builder_statements() -> list[str]:
+    m = _manifest()
+    cols = sql.target_columns(SPEC, m)
+    stmts = [
+        *sql.control_ddl(PLACE),
+        sql.create_stage(PLACE, "s3://bucket/prefix/", "INTEGRATION"),
+        sql.copy_manifests(PLACE, "manifests/sales_customer_events-1234abcd/"),
+        sql.create_staging(PLACE, SPEC, len(cols)),
+        sql.copy_data(PLACE, SPEC, [f.key for f in m.files], "gzip"),
+        sql.count_rows(PLACE.control(SPEC.staging_name)),
+        sql.create_target_schema(SPEC, "ANALYTICS"),
+        sql.create_target(SPEC, "ANALYTICS", cols),
+        sql.existing_columns(SPEC, "ANALYTICS"),
+        sql.add_column(SPEC, "ANALYTICS", cols[1][0], cols[1][1]),
+        sql.scale_violations(PLACE, SPEC, m),
+        sql.merge(PLACE, SPEC, m, "ANALYTICS"),
+        sql.delete_missing(PLACE, SPEC, m, "ANALYTICS"),
+        sql.drop_staging(PLACE, SPEC),
+    ]
+    return [s.text for s in stmts if s is not None]
+
+
+def _ledger_statements() -> list[str]:
+    session = RecordingSession()
+    m = _manifest()
+    ledger.ensure_control(session, PLACE)
+    ledger.save_table_spec(session, PLACE, SPEC)
+    ledger.known_export_ids(session, PLACE)
+    ledger.record_manifest(session, PLACE, m, m.to_json())
+    ledger.record_invalid_manifest(session, PLACE, "invalid-1", "{}", "bad")
+    ledger.pending_manifests(session, PLACE, SPEC)
+    ledger.loaded_highs(session, PLACE, SPEC)
+    ledger.mark_loaded(session, PLACE, "x1", "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
+    ledger.mark_status(session, PLACE, "x1", ledger.FAILED, "why", "run")
+    ledger.get_watermark(session, PLACE, SPEC)
+    ledger.set_watermark(session, PLACE, SPEC, "1", "x1")
+    ledger.record_files(
+        session,
+        PLACE,
+        "x1",
+        [{"file": "f", "status": "LOADED", "rows_parsed": 1, "rows_loaded": 1, "errors_seen": 0, "first_error": None}],
+    )
+    ledger.record_run(session, PLACE, {"run_id": "r", "source_schema": "s", "source_table": "t"})
+    return session.statements
+
+
+@pytest.mark.parametrize("text", _builder_statements() + _ledger_statements())
+def test_statement_parses_as_snowflake_sql(text):
+    parsed = sqlglot.parse(text, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+    assert len(parsed) == 1
+    assert parsed[0] is not None
