@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     stack_p = sub.add_parser("stack", help="start the embedded stack, write a sync.toml for it, wait for Ctrl-C")
     stack_p.add_argument("--write-config", type=Path, required=True)
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     try:
         if args.command == "demo":
             from aurora_sync.demo import run_demo

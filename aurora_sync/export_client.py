@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-import boto3
-
+from aurora_sync import aws
 from lambda_exporter.event import ExportRequest
 from lambda_exporter.exporter import run_export
 from lambda_exporter.source import connect
@@ -23,7 +22,7 @@ class Exporter(Protocol):
 class LambdaExporter:
     def __init__(self, function_name: str, region: str, endpoint_url: str | None = None) -> None:
         self.function_name = function_name
-        self._client = boto3.client("lambda", region_name=region, endpoint_url=endpoint_url)
+        self._client = aws.client("lambda", region, endpoint_url)
 
     def export(self, request: ExportRequest) -> dict[str, Any]:
         response = self._client.invoke(
@@ -48,7 +47,7 @@ class LocalExporter:
         self._endpoint = s3_endpoint_url
 
     def export(self, request: ExportRequest) -> dict[str, Any]:
-        s3 = boto3.client("s3", region_name=request.s3.region, endpoint_url=request.s3.endpoint_url or self._endpoint)
+        s3 = aws.client("s3", request.s3.region, request.s3.endpoint_url or self._endpoint)
         conn = connect(self._dsn)
         try:
             return run_export(conn, s3, request).to_dict()

@@ -32,7 +32,11 @@ class TableReconciliation:
     extra: list[tuple[Any, ...]] = field(default_factory=list)
     different: list[tuple[tuple[Any, ...], list[str]]] = field(default_factory=list)
     duplicate_keys: int = 0  # target rows sharing a primary key with another row
+    key_columns: list[str] = field(default_factory=list)
     error: str | None = None
+
+    def describe_key(self, key: tuple[Any, ...]) -> str:
+        return ", ".join(f"{name}={value}" for name, value in zip(self.key_columns, key, strict=True))
 
     @property
     def clean(self) -> bool:
@@ -77,7 +81,11 @@ def _compare(
     cols = describe_table(conn, spec.source_schema, spec.source_table, spec.primary_key, wanted, spec.watermark_column)
     conn.rollback()
     kinds = [map_type(c.type, c.name, unbounded_numeric_scale=spec.scale_for(c.name)).kind for c in cols]
-    key_idx = [i for i, c in enumerate(cols) if c.name in spec.primary_key]
+    key_idx = sorted(
+        (i for i, c in enumerate(cols) if c.name in spec.primary_key),
+        key=lambda i: spec.primary_key.index(cols[i].name),
+    )
+    result.key_columns = [cols[i].name for i in key_idx]
     source = _source_rows(conn, spec, cols, kinds)
     target = _target_rows(session, database, spec, cols, kinds)
     result.source_rows, result.target_rows = len(source), len(target)

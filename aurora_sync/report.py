@@ -78,8 +78,8 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
         if r.error:
             console.print(f"[red]{r.spec.source}: {r.error}[/]")
         for key in r.missing[:5]:
-            console.print(f"[red]{r.spec.source}: key {key} is in the source but not in the target[/]")
+            console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) is in the source, not in the target[/]")
         for key in r.extra[:5]:
-            console.print(f"[red]{r.spec.source}: key {key} is in the target but not in the source[/]")
+            console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) is in the target, not in the source[/]")
         for key, cols in r.different[:5]:
-            console.print(f"[red]{r.spec.source}: key {key} differs in {', '.join(cols)}[/]")
+            console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) differs in {', '.join(cols)}[/]")

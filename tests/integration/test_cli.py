@@ -1,0 +1,68 @@
+"""`aurora-sync run` and `reconcile` as a user runs them: exit status and what they print."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aurora_sync.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        check=False,
+    )
+
+
+def test_run_then_rerun_then_reconcile(pg, harness, tmp_path):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.cli_items (id int PRIMARY KEY, name text, changed_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.cli_items SELECT g, 'item ' || g, now() FROM generate_series(1, 30) g")
+    config = tmp_path / "sync.toml"
+    config.write_text(harness.add("public.cli_items", ["id"], "changed_at").toml)
+
+    first = _cli("run", "--config", str(config))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "public.cli_items" in first.stdout
+    assert "SUCCEEDED" in first.stdout
+    assert harness.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."CLI_ITEMS"')[0][0] == 30
+
+    second = _cli("run", "--config", str(config))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "NO_CHANGE" in second.stdout
+
+    reconciled = _cli("reconcile", "--config", str(config))
+    assert reconciled.returncode == 0, reconciled.stdout
+    assert "match" in reconciled.stdout
+
+    harness.query('DELETE FROM "ANALYTICS"."PUBLIC"."CLI_ITEMS" WHERE "ID" = 3')
+    harness.query('UPDATE "ANALYTICS"."PUBLIC"."CLI_ITEMS" SET "NAME" = \'tampered\' WHERE "ID" = 4')
+    mismatch = _cli("reconcile", "--config", str(config))
+    assert mismatch.returncode == 1
+    assert "MISMATCH" in mismatch.stdout
+    assert "public.cli_items: (id=3) is in the source, not in the target" in mismatch.stdout
+    assert "public.cli_items: (id=4) differs in name" in mismatch.stdout
+
+
+def test_run_exits_non_zero_naming_the_failed_table(harness, tmp_path):
+    config = tmp_path / "sync.toml"
+    config.write_text(harness.add("public.cli_nowhere", ["id"], "v").toml)
+    result = _cli("run", "--config", str(config))
+    assert result.returncode == 1
+    assert "public.cli_nowhere: export failed" in result.stdout
+    assert "does not exist in the source database" in result.stdout
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path):
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        '[source]\ndsn = "postgresql://x"\n[s3]\nbucket = "b"\n[snowflake]\nuser = "u"\n'
+        'database = "D"\n[[tables]]\nsource = "orders"\nprimary_key = ["id"]\nmode = "full"\n'
+    )
+    result = _cli("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "sync config tables[0].source" in result.stdout
+    assert "schema.name" in result.stdout
