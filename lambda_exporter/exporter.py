@@ -51,7 +51,7 @@ class ExportResult:
 
 def run_export(conn: Connection, s3_client: Any, request: ExportRequest) -> ExportResult:
     started = time.monotonic()
-    begin_snapshot(conn)
+    begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
         result = _export_in_snapshot(conn, s3_client, request, started)
     finally:

@@ -33,9 +33,10 @@ def connect(dsn: str, connect_timeout: int = 10) -> Connection:
     return conn
 
 
-def begin_snapshot(conn: Connection) -> None:
-    """One REPEATABLE READ, read-only snapshot for the window query and the export itself."""
-    conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
+def begin_snapshot(conn: Connection, read_only: bool = True) -> None:
+    """One REPEATABLE READ snapshot for the window query and the export itself; read-only unless the
+    strategy calls a function that is not documented to run in a read-only transaction."""
+    conn.set_session(isolation_level="REPEATABLE READ", readonly=read_only)
 
 
 def _execute(conn: Connection, stmt: Statement) -> list[tuple[Any, ...]]:

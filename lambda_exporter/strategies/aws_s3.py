@@ -28,6 +28,7 @@ def part_keys(base_key: str, files_uploaded: int) -> list[str]:
 class AwsS3Strategy:
     name = "aws_s3"
     compression = "none"
+    read_only = False  # AWS does not document aws_s3 in read-only transactions; the query itself only reads
 
     def export(self, conn: Connection, select_sql: str, target: ExportTarget) -> ExportedFiles:
         relative = f"{target.data_prefix}part-00000.csv"

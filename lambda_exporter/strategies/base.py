@@ -28,6 +28,7 @@ class ExportedFiles:
 class ExportStrategy(Protocol):
     name: str
     compression: str  # "gzip" | "none", as the manifest's format.compression
+    read_only: bool  # whether the export may run in a READ ONLY transaction
 
     def export(self, conn: Connection, select_sql: str, target: ExportTarget) -> ExportedFiles:
         """Export the rows of `select_sql` (parameters already bound) under `target.data_prefix`."""

@@ -11,6 +11,7 @@ from lambda_exporter.strategies.base import ExportedFiles, ExportTarget
 class CopyStrategy:
     name = "copy"
     compression = "gzip"
+    read_only = True
 
     def export(self, conn: Connection, select_sql: str, target: ExportTarget) -> ExportedFiles:
         prefix_len = len(target.s3.prefix)
