@@ -151,9 +151,9 @@ def test_aws_s3_strategy_sql_contract(endpoints, s3):
     admin.close()
     call = json.loads(notice.split("aws_s3 call: ", 1)[1])
     query, bucket, key, region, options = (call[k] for k in ("query", "bucket", "key", "region", "options"))
-    assert (
-        query
-        == """SELECT "id" AS "id", "Name" AS "Name", "v" AS "v" FROM "public"."exp Aurora" WHERE "v" > '5' AND "v" <= '25'"""
+    assert query == (
+        'SELECT "id" AS "id", "Name" AS "Name", "v" AS "v" FROM "public"."exp Aurora" '
+        """WHERE "v" > '5' AND "v" <= '25'"""
     )
     assert (bucket, region, options) == (BUCKET, REGION, EXPORT_OPTIONS)
     manifest = parse_manifest(json.loads(s3.get_object(Bucket=BUCKET, Key=result.manifest_key)["Body"].read()))
