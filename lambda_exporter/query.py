@@ -75,7 +75,8 @@ def select_expression(column: Column) -> str:
     if kind == Kind.MONEY:
         return f"{name}::numeric"
     if kind == Kind.TIMESTAMP_TZ:
-        return f"""to_char({name} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+        # the session's TimeZone is UTC, so the text always ends in "+00"; Snowflake wants "+00:00"
+        return f"({name})::text || ':00'"
     return name
 
 

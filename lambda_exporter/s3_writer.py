@@ -3,12 +3,16 @@
 `COPY ... TO STDOUT` through psycopg2 calls `write()` once per row, so every roll happens on a row
 boundary and each object's row count is exact. Rows are batched into ~1 MiB before compression
 (compressing row by row is several times slower), compressed output is sent as multipart parts by a
-small thread pool while the next rows stream in.
+small thread pool while the next rows stream in. Compression is ISA-L's (python-isal) when
+installed: the same gzip format, about five times faster than zlib at level 1 with smaller output.
 """
 
 from __future__ import annotations
 
-import zlib
+try:
+    from isal import isal_zlib as zlib
+except ImportError:  # pragma: no cover - a platform without isal wheels
+    import zlib  # type: ignore[no-redef]
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,12 +23,13 @@ from sync_contract.manifest import DataFile
 CHUNK_BYTES = 1 << 20
 PART_BYTES = 8 << 20  # S3 parts must be >= 5 MiB except the last
 GZIP_LEVEL = 1
+GZIP_WBITS = 31  # a gzip member (header and trailer), not a raw zlib stream
 
 
 @dataclass
 class _OpenFile:
     key: str
-    compressor: Any = field(default_factory=lambda: zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31))
+    compressor: Any = field(default_factory=lambda: zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS))
     upload_id: str | None = None
     parts: list[Future[dict[str, Any]]] = field(default_factory=list)
     pending: list[bytes] = field(default_factory=list)

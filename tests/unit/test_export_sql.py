@@ -10,7 +10,7 @@ def _col(name, pg_type):
 def test_select_lists_exactly_the_columns_by_quoted_name_and_binds_the_window():
     cols = [_col("id", "bigint"), _col("Updated At", "timestamp with time zone")]
     stmt = export_select("Sales", "Customer Events", cols, "Updated At", "2026-01-01 00:00:00+00", "2026-02-01")
-    assert stmt.text.startswith('SELECT "id" AS "id", to_char("Updated At" AT TIME ZONE')
+    assert stmt.text.startswith('SELECT "id" AS "id", ("Updated At")::text || \':00\' AS "Updated At" FROM')
     assert stmt.text.endswith('FROM "Sales"."Customer Events" WHERE "Updated At" > %s AND "Updated At" <= %s')
     assert stmt.params == ("2026-01-01 00:00:00+00", "2026-02-01")
 

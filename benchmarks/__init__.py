@@ -1,0 +1,1 @@
+"""`make bench`: throughput figures measured in one run on the embedded stack."""
