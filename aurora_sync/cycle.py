@@ -11,9 +11,7 @@ from typing import Any
 from aurora_sync.config import SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import ledger
-from stored_procs.intake import intake
-from stored_procs.load import load_table
+from stored_procs import handlers, ledger
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
 from stored_procs.statement import run
@@ -92,9 +90,9 @@ def request_exports(
 
 def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> None:
     """INTAKE: new manifests from the stage into the ledger."""
-    taken = intake(session, config.place, config.tables)
+    taken = handlers.intake_manifests(session, config.database, config.control_schema, config.stage)
     for report in reports:
-        if why := taken.errors.get(report.spec.source):
+        if why := taken["errors"].get(report.spec.source):
             report.errors.append(why)
 
 
@@ -104,7 +102,15 @@ def load_all(
     """LOAD_<table> for every table; each failure is recorded and the others go on."""
     for report in reports:
         progress(f"loading {report.spec.source}")
-        report.load = load_table(session, config.place, config.database, report.spec, run_id)
+        report.load = handlers.load_one_table(
+            session,
+            config.database,
+            config.control_schema,
+            report.spec.source_schema,
+            report.spec.source_table,
+            run_id,
+            config.stage,
+        )
 
 
 def run_cycle(

@@ -26,20 +26,23 @@ def ensure_control(session: Any, place: Place) -> None:
 
 
 def save_table_spec(session: Any, place: Place, spec: TableSpec) -> None:
+    options = json.dumps({"numeric_scale": spec.numeric_scale}, sort_keys=True)
     run(
         session,
         Stmt(
             f"MERGE INTO {place.control('SYNC_TABLES')} AS t USING (SELECT CAST(? AS VARCHAR) AS SOURCE_SCHEMA, "
             "CAST(? AS VARCHAR) AS SOURCE_TABLE, CAST(? AS VARCHAR) AS TARGET_SCHEMA, "
             "CAST(? AS VARCHAR) AS TARGET_TABLE, CAST(? AS VARCHAR) AS MODE, CAST(? AS VARCHAR) AS PRIMARY_KEY, "
-            "CAST(? AS VARCHAR) AS WATERMARK_COLUMN, CAST(? AS TIMESTAMP_NTZ) AS UPDATED_AT) AS s "
+            "CAST(? AS VARCHAR) AS WATERMARK_COLUMN, CAST(? AS VARCHAR) AS OPTIONS, "
+            "CAST(? AS TIMESTAMP_NTZ) AS UPDATED_AT) AS s "
             "ON t.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND t.SOURCE_TABLE = s.SOURCE_TABLE "
             "WHEN MATCHED THEN UPDATE SET TARGET_SCHEMA = s.TARGET_SCHEMA, TARGET_TABLE = s.TARGET_TABLE, "
-            "MODE = s.MODE, PRIMARY_KEY = s.PRIMARY_KEY, WATERMARK_COLUMN = s.WATERMARK_COLUMN, ENABLED = TRUE, "
-            "UPDATED_AT = s.UPDATED_AT "
+            "MODE = s.MODE, PRIMARY_KEY = s.PRIMARY_KEY, WATERMARK_COLUMN = s.WATERMARK_COLUMN, "
+            "OPTIONS = s.OPTIONS, ENABLED = TRUE, UPDATED_AT = s.UPDATED_AT "
             "WHEN NOT MATCHED THEN INSERT (SOURCE_SCHEMA, SOURCE_TABLE, TARGET_SCHEMA, TARGET_TABLE, MODE, "
-            "PRIMARY_KEY, WATERMARK_COLUMN, ENABLED, UPDATED_AT) VALUES (s.SOURCE_SCHEMA, s.SOURCE_TABLE, "
-            "s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, s.WATERMARK_COLUMN, TRUE, s.UPDATED_AT)",
+            "PRIMARY_KEY, WATERMARK_COLUMN, OPTIONS, ENABLED, UPDATED_AT) VALUES (s.SOURCE_SCHEMA, s.SOURCE_TABLE, "
+            "s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, s.WATERMARK_COLUMN, s.OPTIONS, TRUE, "
+            "s.UPDATED_AT)",
             (
                 spec.source_schema,
                 spec.source_table,
@@ -48,10 +51,36 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec) -> None:
                 spec.mode,
                 json.dumps(list(spec.primary_key)),
                 spec.watermark_column,
+                options,
                 now(),
             ),
         ),
     )
+
+
+def read_table_specs(session: Any, place: Place) -> list[TableSpec]:
+    """The enabled tables, as configured in SYNC_TABLES (what the procedures act on)."""
+    rows = run(
+        session,
+        Stmt(
+            "SELECT SOURCE_SCHEMA AS A, SOURCE_TABLE AS B, TARGET_SCHEMA AS C, TARGET_TABLE AS D, MODE AS E, "
+            f"PRIMARY_KEY AS F, WATERMARK_COLUMN AS G, OPTIONS AS H FROM {place.control('SYNC_TABLES')} "
+            "WHERE ENABLED ORDER BY SOURCE_SCHEMA, SOURCE_TABLE"
+        ),
+    )
+    return [
+        TableSpec(
+            source_schema=r[0],
+            source_table=r[1],
+            target_schema=r[2],
+            target_table=r[3],
+            mode=r[4],
+            primary_key=tuple(json.loads(r[5])),
+            watermark_column=r[6],
+            numeric_scale=dict(json.loads(r[7] or "{}").get("numeric_scale", {})),
+        )
+        for r in rows
+    ]
 
 
 # --------------------------------------------------------------------------- manifests

@@ -19,7 +19,7 @@ from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.manifest import Manifest, parse_manifest
 from sync_contract.types import Kind
-from sync_contract.watermark import is_after, later, watermark_kind
+from sync_contract.watermark import is_after, later, sort_key, watermark_kind
 
 
 class LoadError(RuntimeError):
@@ -149,8 +149,6 @@ def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind 
 
 
 def _window_order(kind: Kind, manifest: Manifest) -> tuple[Any, str]:
-    from sync_contract.watermark import sort_key
-
     assert manifest.window.high is not None
     return sort_key(kind, manifest.window.high), manifest.created_at
 

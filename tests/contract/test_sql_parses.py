@@ -68,6 +68,7 @@ def _ledger_statements() -> list[str]:
     m = _manifest()
     ledger.ensure_control(session, PLACE)
     ledger.save_table_spec(session, PLACE, SPEC)
+    ledger.read_table_specs(session, PLACE)
     ledger.known_export_ids(session, PLACE)
     ledger.record_manifest(session, PLACE, m, m.to_json())
     ledger.record_invalid_manifest(session, PLACE, "invalid-1", "{}", "bad")
