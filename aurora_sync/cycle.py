@@ -90,7 +90,12 @@ def request_exports(
 
 def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> None:
     """INTAKE: new manifests from the stage into the ledger."""
-    taken = handlers.intake_manifests(session, config.database, config.control_schema, config.stage)
+    try:
+        taken = handlers.intake_manifests(session, config.database, config.control_schema, config.stage)
+    except Exception as err:  # the load step still runs: it applies what earlier intakes took in
+        for report in reports:
+            report.errors.append(f"intake failed: {err}")
+        return
     for report in reports:
         if why := taken["errors"].get(report.spec.source):
             report.errors.append(why)
@@ -102,15 +107,18 @@ def load_all(
     """LOAD_<table> for every table; each failure is recorded and the others go on."""
     for report in reports:
         progress(f"loading {report.spec.source}")
-        report.load = handlers.load_one_table(
-            session,
-            config.database,
-            config.control_schema,
-            report.spec.source_schema,
-            report.spec.source_table,
-            run_id,
-            config.stage,
-        )
+        try:
+            report.load = handlers.load_one_table(
+                session,
+                config.database,
+                config.control_schema,
+                report.spec.source_schema,
+                report.spec.source_table,
+                run_id,
+                config.stage,
+            )
+        except Exception as err:  # e.g. RUNS could not be written: report it and go on
+            report.errors.append(f"load failed: {err}")
 
 
 def run_cycle(

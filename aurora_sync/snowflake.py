@@ -18,7 +18,11 @@ def snowpark_session(connect_args: dict[str, Any], database: str) -> Iterator[An
         args["login_timeout"], args["network_timeout"] = 10, 60
         args["database"] = database
     conn = snowflake.connector.connect(**args)
-    session = Session.builder.configs({"connection": conn}).create()
+    try:
+        session = Session.builder.configs({"connection": conn}).create()
+    except BaseException:
+        conn.close()
+        raise
     try:
         yield session
     finally:

@@ -60,6 +60,8 @@ def run_export(conn: Connection, s3_client: Any, request: ExportRequest) -> Expo
 
 
 def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, started: float) -> ExportResult:
+    # when the snapshot was taken: full-mode loads order snapshots by it
+    snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     columns = describe_table(conn, req.schema, req.table, req.primary_key, req.columns, req.watermark_column)
     if req.mode == "incremental":
         assert req.watermark_column is not None
@@ -98,7 +100,7 @@ def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, st
 
     manifest = Manifest(
         export_id=eid,
-        created_at=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        created_at=snapshot_at,
         exporter_version=__version__,
         strategy=strategy.name,
         schema=req.schema,

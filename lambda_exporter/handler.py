@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -12,12 +13,16 @@ from lambda_exporter.settings import load_settings
 from lambda_exporter.source import connect
 
 
+@lru_cache(maxsize=8)
+def _s3_client(region: str, endpoint_url: str | None) -> Any:
+    """Created once per region and endpoint, reused by warm invocations."""
+    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     request = parse_event(event)
     settings = load_settings()
-    s3 = boto3.client(
-        "s3", region_name=request.s3.region, endpoint_url=request.s3.endpoint_url or settings.s3_endpoint_url
-    )
+    s3 = _s3_client(request.s3.region, request.s3.endpoint_url or settings.s3_endpoint_url)
     conn = connect(settings.source_dsn, settings.connect_timeout_s)
     try:
         return run_export(conn, s3, request).to_dict()

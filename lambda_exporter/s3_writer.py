@@ -22,6 +22,7 @@ from sync_contract.manifest import DataFile
 
 CHUNK_BYTES = 1 << 20
 PART_BYTES = 8 << 20  # S3 parts must be >= 5 MiB except the last
+PARTS_IN_FLIGHT = 4  # bounds memory to ~PARTS_IN_FLIGHT x PART_BYTES and surfaces a failed part early
 GZIP_LEVEL = 1
 GZIP_WBITS = 31  # a gzip member (header and trailer), not a raw zlib stream
 
@@ -114,6 +115,11 @@ class RollingGzipS3Writer:
         if current.upload_id is None:
             created = self._client.create_multipart_upload(Bucket=self._bucket, Key=current.key)
             current.upload_id = created["UploadId"]
+        in_flight = [f for f in current.parts if not f.done()]
+        if len(in_flight) >= PARTS_IN_FLIGHT:
+            in_flight[0].result()
+        for done in (f for f in current.parts if f.done()):
+            done.result()  # re-raises the error of a failed part
         body = b"".join(current.pending)
         current.pending, current.pending_bytes = [], 0
         number = len(current.parts) + 1

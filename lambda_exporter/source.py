@@ -27,9 +27,13 @@ __all__ = ["Connection", "begin_snapshot", "connect", "describe_table", "full_fi
 
 def connect(dsn: str, connect_timeout: int = 10) -> Connection:
     conn: Connection = psycopg2.connect(dsn, connect_timeout=connect_timeout, application_name="aurora-sync-exporter")
-    for stmt in session_statements():
-        _execute(conn, stmt)
-    conn.commit()
+    try:
+        for stmt in session_statements():
+            _execute(conn, stmt)
+        conn.commit()
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

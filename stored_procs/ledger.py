@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import control_ddl
+from stored_procs.sql import control_ddl, insert_row
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import Manifest
 
@@ -100,48 +100,38 @@ def known_export_ids(session: Any, place: Place) -> set[str]:
 
 def record_manifest(session: Any, place: Place, manifest: Manifest, doc: str) -> None:
     w = manifest.window
-    run(
-        session,
-        Stmt(
-            f"INSERT INTO {place.control('MANIFESTS')} (EXPORT_ID, SOURCE_SCHEMA, SOURCE_TABLE, MODE, WINDOW_COLUMN, "
-            "WINDOW_LOW, WINDOW_HIGH, CHUNK_INDEX, CHUNK_COUNT, ROWS_EXPORTED, FILE_COUNT, BYTES, CREATED_AT, "
-            "STATUS, ATTEMPTS, DOC, INTAKE_AT) SELECT CAST(? AS VARCHAR) AS A, CAST(? AS VARCHAR) AS B, "
-            "CAST(? AS VARCHAR) AS C, CAST(? AS VARCHAR) AS D, CAST(? AS VARCHAR) AS E, CAST(? AS VARCHAR) AS F, "
-            "CAST(? AS VARCHAR) AS G, CAST(? AS NUMBER) AS H, CAST(? AS NUMBER) AS I, CAST(? AS NUMBER) AS J, "
-            "CAST(? AS NUMBER) AS K, CAST(? AS NUMBER) AS L, CAST(? AS VARCHAR) AS M, CAST(? AS VARCHAR) AS N, "
-            "0 AS O, CAST(? AS VARCHAR) AS P, CAST(? AS TIMESTAMP_NTZ) AS Q",
-            (
-                manifest.export_id,
-                manifest.schema,
-                manifest.table,
-                manifest.mode,
-                w.column,
-                w.low,
-                w.high,
-                manifest.chunk_index,
-                manifest.chunk_count,
-                str(manifest.rows),
-                len(manifest.files),
-                str(manifest.bytes),
-                manifest.created_at,
-                NEW,
-                doc,
-                now(),
-            ),
-        ),
-    )
+    row = [
+        ("EXPORT_ID", "VARCHAR", manifest.export_id),
+        ("SOURCE_SCHEMA", "VARCHAR", manifest.schema),
+        ("SOURCE_TABLE", "VARCHAR", manifest.table),
+        ("MODE", "VARCHAR", manifest.mode),
+        ("WINDOW_COLUMN", "VARCHAR", w.column),
+        ("WINDOW_LOW", "VARCHAR", w.low),
+        ("WINDOW_HIGH", "VARCHAR", w.high),
+        ("CHUNK_INDEX", "NUMBER", manifest.chunk_index),
+        ("CHUNK_COUNT", "NUMBER", manifest.chunk_count),
+        ("ROWS_EXPORTED", "NUMBER", manifest.rows),
+        ("FILE_COUNT", "NUMBER", len(manifest.files)),
+        ("BYTES", "NUMBER", manifest.bytes),
+        ("CREATED_AT", "VARCHAR", manifest.created_at),
+        ("STATUS", "VARCHAR", NEW),
+        ("ATTEMPTS", "NUMBER", 0),
+        ("DOC", "VARCHAR", doc),
+        ("INTAKE_AT", "TIMESTAMP_NTZ", now()),
+    ]
+    run(session, insert_row(place.control("MANIFESTS"), row))
 
 
 def record_invalid_manifest(session: Any, place: Place, export_id: str, doc: str, error: str) -> None:
-    run(
-        session,
-        Stmt(
-            f"INSERT INTO {place.control('MANIFESTS')} (EXPORT_ID, STATUS, ATTEMPTS, ERROR, DOC, INTAKE_AT) "
-            "SELECT CAST(? AS VARCHAR) AS A, CAST(? AS VARCHAR) AS B, 0 AS C, CAST(? AS VARCHAR) AS D, "
-            "CAST(? AS VARCHAR) AS E, CAST(? AS TIMESTAMP_NTZ) AS F",
-            (export_id, QUARANTINED, error, doc, now()),
-        ),
-    )
+    row = [
+        ("EXPORT_ID", "VARCHAR", export_id),
+        ("STATUS", "VARCHAR", QUARANTINED),
+        ("ATTEMPTS", "NUMBER", 0),
+        ("ERROR", "VARCHAR", error),
+        ("DOC", "VARCHAR", doc),
+        ("INTAKE_AT", "TIMESTAMP_NTZ", now()),
+    ]
+    run(session, insert_row(place.control("MANIFESTS"), row))
 
 
 def pending_manifests(session: Any, place: Place, spec: TableSpec) -> list[LedgerEntry]:
@@ -166,6 +156,19 @@ def loaded_highs(session: Any, place: Place, spec: TableSpec) -> list[str]:
         ),
     )
     return [r[0] for r in rows]
+
+
+def newest_loaded_snapshot(session: Any, place: Place, spec: TableSpec) -> str | None:
+    """`created_at` of the newest loaded export (ISO 8601 UTC: text order is time order)."""
+    rows = run(
+        session,
+        Stmt(
+            f"SELECT MAX(CREATED_AT) AS C FROM {place.control('MANIFESTS')} "
+            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ?",
+            (spec.source_schema, spec.source_table, LOADED),
+        ),
+    )
+    return rows[0][0] if rows else None
 
 
 def mark_loaded(session: Any, place: Place, export_id: str, run_id: str, counts: dict[str, int]) -> None:
@@ -238,67 +241,39 @@ def set_watermark(session: Any, place: Place, spec: TableSpec, watermark: str | 
 
 def record_files(session: Any, place: Place, export_id: str, results: list[dict[str, Any]]) -> None:
     for r in results:
-        run(
-            session,
-            Stmt(
-                f"INSERT INTO {place.control('LOAD_FILES')} (EXPORT_ID, FILE, STATUS, ROWS_PARSED, ROWS_LOADED, "
-                "ERRORS_SEEN, FIRST_ERROR, LOADED_AT) SELECT CAST(? AS VARCHAR) AS A, CAST(? AS VARCHAR) AS B, "
-                "CAST(? AS VARCHAR) AS C, CAST(? AS NUMBER) AS D, CAST(? AS NUMBER) AS E, CAST(? AS NUMBER) AS F, "
-                "CAST(? AS VARCHAR) AS G, CAST(? AS TIMESTAMP_NTZ) AS H",
-                (
-                    export_id,
-                    r["file"],
-                    r["status"],
-                    str(r["rows_parsed"]),
-                    str(r["rows_loaded"]),
-                    str(r["errors_seen"]),
-                    r["first_error"],
-                    now(),
-                ),
-            ),
-        )
+        row = [
+            ("EXPORT_ID", "VARCHAR", export_id),
+            ("FILE", "VARCHAR", r["file"]),
+            ("STATUS", "VARCHAR", r["status"]),
+            ("ROWS_PARSED", "NUMBER", r["rows_parsed"]),
+            ("ROWS_LOADED", "NUMBER", r["rows_loaded"]),
+            ("ERRORS_SEEN", "NUMBER", r["errors_seen"]),
+            ("FIRST_ERROR", "VARCHAR", r["first_error"]),
+            ("LOADED_AT", "TIMESTAMP_NTZ", now()),
+        ]
+        run(session, insert_row(place.control("LOAD_FILES"), row))
+
+
+RUN_COLUMNS = (
+    ("run_id", "VARCHAR"),
+    ("source_schema", "VARCHAR"),
+    ("source_table", "VARCHAR"),
+    ("started_at", "TIMESTAMP_NTZ"),
+    ("finished_at", "TIMESTAMP_NTZ"),
+    ("status", "VARCHAR"),
+    ("manifests", "NUMBER"),
+    ("rows_exported", "NUMBER"),
+    ("rows_loaded", "NUMBER"),
+    ("rows_inserted", "NUMBER"),
+    ("rows_updated", "NUMBER"),
+    ("rows_deleted", "NUMBER"),
+    ("watermark_before", "VARCHAR"),
+    ("watermark_after", "VARCHAR"),
+    ("duration_s", "FLOAT"),
+    ("error", "VARCHAR"),
+)
 
 
 def record_run(session: Any, place: Place, summary: dict[str, Any]) -> None:
-    keys = (
-        "run_id",
-        "source_schema",
-        "source_table",
-        "started_at",
-        "finished_at",
-        "status",
-        "manifests",
-        "rows_exported",
-        "rows_loaded",
-        "rows_inserted",
-        "rows_updated",
-        "rows_deleted",
-        "watermark_before",
-        "watermark_after",
-        "duration_s",
-        "error",
-    )
-    casts = (
-        "VARCHAR",
-        "VARCHAR",
-        "VARCHAR",
-        "TIMESTAMP_NTZ",
-        "TIMESTAMP_NTZ",
-        "VARCHAR",
-        "NUMBER",
-        "NUMBER",
-        "NUMBER",
-        "NUMBER",
-        "NUMBER",
-        "NUMBER",
-        "VARCHAR",
-        "VARCHAR",
-        "FLOAT",
-        "VARCHAR",
-    )
-    select = ", ".join(f"CAST(? AS {c}) AS {k.upper()}" for k, c in zip(keys, casts, strict=True))
-    values = tuple(None if summary.get(k) is None else str(summary[k]) for k in keys)
-    run(
-        session,
-        Stmt(f"INSERT INTO {place.control('RUNS')} ({', '.join(k.upper() for k in keys)}) SELECT {select}", values),
-    )
+    row = [(key.upper(), sql_type, summary.get(key)) for key, sql_type in RUN_COLUMNS]
+    run(session, insert_row(place.control("RUNS"), row))

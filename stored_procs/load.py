@@ -9,7 +9,6 @@ is repaired from the ledger.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 from stored_procs import ledger, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
-from sync_contract.manifest import Manifest, parse_manifest
+from sync_contract.errors import ContractError
+from sync_contract.manifest import Manifest, parse_manifest_json
 from sync_contract.types import Kind
 from sync_contract.watermark import is_after, later, sort_key, watermark_kind
 
@@ -92,13 +92,12 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
 
 
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
-    entries = ledger.pending_manifests(session, place, spec)
-    manifests = [(e, parse_manifest(json.loads(e.doc))) for e in entries]
+    manifests = _parse_pending(session, place, spec, result)
     kind = _watermark_kind(manifests)
     watermark = _repaired_watermark(session, place, spec, kind)
     result.watermark_before = result.watermark_after = watermark
     if spec.mode == "full":
-        manifests = _newest_only(session, place, manifests, result.run_id)
+        manifests = _newest_snapshot_only(session, place, spec, manifests, result.run_id)
     elif kind is not None:
         manifests.sort(key=lambda em: _window_order(kind, em[1]))
     for entry, manifest in manifests:
@@ -114,9 +113,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
                 )
             counts = apply_manifest(session, place, database, spec, manifest)
         except Exception as err:
-            status = ledger.QUARANTINED if entry.attempts + 1 >= ledger.MAX_ATTEMPTS else ledger.FAILED
-            ledger.mark_status(session, place, entry.export_id, status, str(err), result.run_id)
-            result.errors.append(str(err))
+            _record_failure(session, place, entry, str(err), result)
             continue
         ledger.mark_loaded(session, place, entry.export_id, result.run_id, counts.as_dict())
         watermark = later(kind, watermark, manifest.window.high) if kind is not None else manifest.window.high
@@ -125,6 +122,29 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         result.rows_exported += manifest.rows
         result.counts.add(counts)
         result.watermark_after = watermark
+
+
+def _parse_pending(
+    session: Any, place: Place, spec: TableSpec, result: TableLoad
+) -> list[tuple[ledger.LedgerEntry, Manifest]]:
+    """The table's pending manifests; one that no longer parses is recorded and set aside."""
+    parsed = []
+    for entry in ledger.pending_manifests(session, place, spec):
+        try:
+            parsed.append((entry, parse_manifest_json(entry.doc)))
+        except ContractError as err:
+            _record_failure(session, place, entry, str(err), result, final=True)
+    return parsed
+
+
+def _record_failure(
+    session: Any, place: Place, entry: ledger.LedgerEntry, error: str, result: TableLoad, final: bool = False
+) -> None:
+    final = final or entry.attempts + 1 >= ledger.MAX_ATTEMPTS
+    ledger.mark_status(
+        session, place, entry.export_id, ledger.QUARANTINED if final else ledger.FAILED, error, result.run_id
+    )
+    result.errors.append(error)
 
 
 def _watermark_kind(manifests: list[tuple[ledger.LedgerEntry, Manifest]]) -> Kind | None:
@@ -153,22 +173,44 @@ def _window_order(kind: Kind, manifest: Manifest) -> tuple[Any, str]:
     return sort_key(kind, manifest.window.high), manifest.created_at
 
 
-def _newest_only(
-    session: Any, place: Place, manifests: list[tuple[ledger.LedgerEntry, Manifest]], run_id: str
+def _newest_snapshot_only(
+    session: Any, place: Place, spec: TableSpec, manifests: list[tuple[ledger.LedgerEntry, Manifest]], run_id: str
 ) -> list[tuple[ledger.LedgerEntry, Manifest]]:
-    """Full mode: every manifest is a whole snapshot; only the newest needs loading."""
-    if len(manifests) <= 1:
-        return manifests
+    """Full mode: every manifest is a whole snapshot; only the newest needs loading, and never one
+    older than the snapshot already loaded (an export that finished late must not undo a newer one)."""
+    loaded = ledger.newest_loaded_snapshot(session, place, spec) or ""
     ordered = sorted(manifests, key=lambda em: (em[1].created_at, em[1].export_id))
-    for entry, _ in ordered[:-1]:
+    keep = ordered[-1:] if ordered and ordered[-1][1].created_at > loaded else []
+    for entry, _ in ordered[: len(ordered) - len(keep)]:
         ledger.mark_status(session, place, entry.export_id, ledger.SUPERSEDED, None, run_id)
-    return ordered[-1:]
+    return keep
 
 
 def apply_manifest(session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest) -> Counts:
+    _check_supported(spec, manifest)
     columns = sql.target_columns(spec, manifest)
     _ensure_target(session, database, spec, columns)
     run(session, sql.create_staging(place, spec, len(columns)))
+    try:
+        return _stage_check_merge(session, place, database, spec, manifest)
+    finally:
+        run(session, sql.drop_staging(place, spec))
+
+
+def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
+    if manifest.mode != spec.mode:
+        raise LoadError(
+            f"export {manifest.export_id} of {spec.source} is a {manifest.mode!r} export but the table is "
+            f"configured as {spec.mode!r}; nothing was merged"
+        )
+    if manifest.mode == "keys" or manifest.chunk_count != 1:
+        raise LoadError(
+            f"export {manifest.export_id} of {spec.source}: {manifest.mode} exports in "
+            f"{manifest.chunk_count} chunk(s) are not supported by this release of the loader; upgrade it"
+        )
+
+
+def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest) -> Counts:
     loaded = _copy_files(session, place, spec, manifest)
     staged = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
     if loaded != manifest.rows or staged != manifest.rows:
@@ -182,7 +224,6 @@ def apply_manifest(session: Any, place: Place, database: str, spec: TableSpec, m
     if manifest.mode == "full":
         deleted = run(session, sql.delete_missing(place, spec, manifest, database))
         counts.deleted = int(deleted[0][0]) if deleted else 0
-    run(session, sql.drop_staging(place, spec))
     return counts
 
 

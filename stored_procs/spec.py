@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sync_contract.identifiers import quote_qualified, slug, split_qualified, target_name
+from sync_contract.errors import IdentifierError
+from sync_contract.identifiers import quote_qualified, slug, split_parts, target_name
 from sync_contract.types import DEFAULT_UNBOUNDED_NUMERIC_SCALE
 
 
@@ -21,13 +22,12 @@ class Place:
     def create(cls, database: str, control_schema: str, stage: str | None = None) -> Place:
         if stage is None:
             return cls(database, control_schema, control_schema, "EXPORT_STAGE")
-        parts = stage.split(".")
-        if len(parts) == 3:
-            if parts[0] != database:
-                raise ValueError(f"stage {stage!r} must live in database {database!r}")
-            return cls(database, control_schema, parts[1], parts[2])
-        schema, name = split_qualified(stage, "stage")
-        return cls(database, control_schema, schema, name)
+        parts = split_parts(stage, "stage")
+        if len(parts) == 3 and parts[0] == database:
+            parts = parts[1:]
+        if len(parts) != 2:
+            raise IdentifierError(f"stage {stage!r} must be SCHEMA.NAME or {database}.SCHEMA.NAME")
+        return cls(database, control_schema, parts[0], parts[1])
 
     def control(self, name: str) -> str:
         return quote_qualified(self.database, self.control_schema, name)

@@ -8,6 +8,7 @@ aliased, functions computed inside MERGE's USING subquery, FILES as quoted liter
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt
@@ -63,6 +64,17 @@ def create_stage(place: Place, url: str, storage_integration: str | None) -> Stm
         raise ValueError(f"stage URL {url!r} must look like s3://bucket/prefix/")
     integration = f" STORAGE_INTEGRATION = {quote_ident(storage_integration)}" if storage_integration else ""
     return Stmt(f"CREATE STAGE IF NOT EXISTS {place.stage} URL = '{url}'{integration}")
+
+
+def insert_row(table: str, values: Sequence[tuple[str, str, Any]]) -> Stmt:
+    """INSERT of one row of (column, Snowflake type, value); every value a bind, cast on the server.
+
+    Numbers are bound as strings and cast (the emulator cannot bind a Decimal); None stays NULL.
+    """
+    columns = ", ".join(quote_ident(c) for c, _, _ in values)
+    select = ", ".join(f"CAST(? AS {t}) AS {quote_ident(c)}" for c, t, _ in values)
+    params = tuple(None if v is None else (v if t == "BOOLEAN" else str(v)) for _, t, v in values)
+    return Stmt(f"INSERT INTO {table} ({columns}) SELECT {select}", params)
 
 
 # --------------------------------------------------------------------------- intake

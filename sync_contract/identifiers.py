@@ -37,6 +37,17 @@ def quote_qualified(*parts: str) -> str:
 
 def split_qualified(name: str, what: str = "table") -> tuple[str, str]:
     """Split `schema.name` (either part may be double-quoted to contain dots) into its two parts."""
+    parts = split_parts(name, what)
+    if len(parts) != 2:
+        raise IdentifierError(
+            f"{what} name {name!r} must be schema.name, e.g. public.orders "
+            '(double-quote a part that contains a dot: public."a.b")'
+        )
+    return parts[0], parts[1]
+
+
+def split_parts(name: str, what: str = "object") -> list[str]:
+    """Split a dotted name into its validated parts; double quotes keep dots inside a part."""
     parts: list[str] = []
     buf: list[str] = []
     i, quoted = 0, False
@@ -61,12 +72,7 @@ def split_qualified(name: str, what: str = "table") -> tuple[str, str]:
     if quoted:
         raise IdentifierError(f"{what} name {name!r} has an unterminated double quote")
     parts.append("".join(buf))
-    if len(parts) != 2 or not all(parts):
-        raise IdentifierError(
-            f"{what} name {name!r} must be schema.name, e.g. public.orders "
-            '(double-quote a part that contains a dot: public."a.b")'
-        )
-    return validate_identifier(parts[0], f"{what} schema"), validate_identifier(parts[1], f"{what} name")
+    return [validate_identifier(p, f"part of {what} name {name!r}") for p in parts]
 
 
 def target_name(source_name: str) -> str:

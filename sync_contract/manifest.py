@@ -82,10 +82,6 @@ class Manifest:
         keyed = [c for c in self.columns if c.primary_key_position is not None]
         return [c.name for c in sorted(keyed, key=lambda c: c.primary_key_position or 0)]
 
-    @property
-    def qualified_table(self) -> str:
-        return f"{self.schema}.{self.table}"
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "manifest_version": self.manifest_version,

@@ -13,15 +13,17 @@ from typing import Any
 from sync_contract.errors import ContractError
 from sync_contract.types import Kind, map_type
 
-WATERMARK_KINDS = (Kind.INTEGER, Kind.NUMBER, Kind.DATE, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
+# not DATE: rows changed later on the day of the window's high bound would fall below the next window
+WATERMARK_KINDS = (Kind.INTEGER, Kind.NUMBER, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
 
 
 def watermark_kind(pg_type: str, column: str) -> Kind:
     kind = map_type(pg_type, column).kind
     if kind not in WATERMARK_KINDS:
         raise ContractError(
-            f"watermark column {column!r} has type {pg_type!r}; a watermark must be an integer, numeric, "
-            "date or timestamp column that grows on every insert and update (e.g. updated_at)"
+            f"watermark column {column!r} has type {pg_type!r}; a watermark must be an integer, numeric or "
+            "timestamp column that grows on every insert and update (e.g. updated_at); for a table without "
+            'one use mode = "full"'
         )
     return kind
 

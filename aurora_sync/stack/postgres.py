@@ -68,13 +68,17 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
         self._pgserver: Any = None
 
     def __enter__(self) -> EmbeddedPostgres:
-        if external := os.environ.get(DSN_ENV):
-            self.dsn, self.kind = external, "external"
-        elif bindir := find_pg_bindir():
-            self._start_binaries(bindir)
-        else:
-            self._start_pgserver()
-        self._ensure_database()
+        try:
+            if external := os.environ.get(DSN_ENV):
+                self.dsn, self.kind = external, "external"
+            elif bindir := find_pg_bindir():
+                self._start_binaries(bindir)
+            else:
+                self._start_pgserver()
+            self._ensure_database()
+        except BaseException:
+            self.stop()  # a server that started but never became usable must not outlive us
+            raise
         return self
 
     def __exit__(

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from aurora_sync.stack.postgres import EmbeddedPostgres
-from aurora_sync.stack.process import LOOPBACK, ManagedProcess, free_port, port_open
+from aurora_sync.stack.process import LOOPBACK, ManagedProcess, StackError, free_port, port_open
 
 REGION = "us-east-1"
 BUCKET = "aurora-sync-exports"
@@ -68,10 +68,9 @@ class EmbeddedStack:
         self.close()
 
     def _start(self) -> Endpoints:
-        for key, value in {**FAKE_AWS_ENV, "TMPDIR": str(self.workdir / "tmp")}.items():
+        for key, value in FAKE_AWS_ENV.items():  # this process talks to moto too
             self._saved_env.setdefault(key, os.environ.get(key))
-            if key != "TMPDIR":
-                os.environ[key] = value
+            os.environ[key] = value
         (self.workdir / "tmp").mkdir()
         child_env = {**FAKE_AWS_ENV, "TMPDIR": str(self.workdir / "tmp")}
         pg = self._exit.enter_context(EmbeddedPostgres(self.workdir / "pg"))
@@ -170,10 +169,18 @@ lambda_endpoint_url = "{ep.lambda_endpoint}"
 {tables_toml}"""
 
     def close(self) -> None:
+        """Stop everything we started, even when one part fails to stop; then remove our files."""
+        failures: list[str] = []
         for proc in reversed(self._procs):
-            proc.stop()
+            try:
+                proc.stop()
+            except Exception as err:
+                failures.append(f"{proc.name}: {err}")
         self._procs.clear()
-        self._exit.close()
+        try:
+            self._exit.close()
+        except Exception as err:
+            failures.append(f"postgres: {err}")
         if self.keep_logs is not None and (self.workdir / "logs").exists():
             shutil.copytree(self.workdir / "logs", self.keep_logs, dirs_exist_ok=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -183,6 +190,8 @@ lambda_endpoint_url = "{ep.lambda_endpoint}"
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        if failures:
+            raise StackError("the embedded stack did not stop cleanly: " + "; ".join(failures))
 
 
 def _http_ok(url: str) -> bool:

@@ -42,9 +42,8 @@ class AwsS3Strategy:
         rows, files_uploaded, bytes_uploaded = (int(v) for v in row)
         if rows > 0 and files_uploaded < 1:
             raise ExportError(f"aws_s3.query_export_to_s3 reported {rows} rows but no files")
-        keys = part_keys(relative, files_uploaded)
-        if len(keys) == 1:
-            files = [DataFile(key=keys[0], rows=rows, bytes=bytes_uploaded)]
-        else:
-            files = [DataFile(key=k) for k in keys[:files_uploaded]]
-        return ExportedFiles(files=files if files_uploaded else [], rows=rows, bytes=bytes_uploaded)
+        if files_uploaded == 0:
+            return ExportedFiles(files=[], rows=rows, bytes=bytes_uploaded)
+        if files_uploaded == 1:
+            return ExportedFiles([DataFile(key=relative, rows=rows, bytes=bytes_uploaded)], rows, bytes_uploaded)
+        return ExportedFiles([DataFile(key=k) for k in part_keys(relative, files_uploaded)], rows, bytes_uploaded)

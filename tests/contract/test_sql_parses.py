@@ -74,6 +74,7 @@ def _ledger_statements() -> list[str]:
     ledger.record_invalid_manifest(session, PLACE, "invalid-1", "{}", "bad")
     ledger.pending_manifests(session, PLACE, SPEC)
     ledger.loaded_highs(session, PLACE, SPEC)
+    ledger.newest_loaded_snapshot(session, PLACE, SPEC)
     ledger.mark_loaded(session, PLACE, "x1", "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
     ledger.mark_status(session, PLACE, "x1", ledger.FAILED, "why", "run")
     ledger.get_watermark(session, PLACE, SPEC)

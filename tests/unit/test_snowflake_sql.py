@@ -90,3 +90,33 @@ def test_full_mode_deletes_keys_missing_from_the_snapshot():
     text = sql.delete_missing(PLACE, SPEC, manifest(), "ANALYTICS").text
     assert text.startswith('DELETE FROM "ANALYTICS"."PUBLIC"."ORDERS" AS t WHERE NOT EXISTS')
     assert 'CAST("C1" AS NUMBER(38,0)) = t."ORDER_ID"' in text
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected"),
+    [
+        (None, '"DB"."CTL"."EXPORT_STAGE"'),
+        ("RAW.EXPORTS", '"DB"."RAW"."EXPORTS"'),
+        ('DB.RAW."my.stage"', '"DB"."RAW"."my.stage"'),
+    ],
+)
+def test_stage_names(stage, expected):
+    assert Place.create("DB", "CTL", stage).stage == expected
+
+
+def test_a_stage_in_another_database_is_refused():
+    from sync_contract.errors import IdentifierError
+
+    with pytest.raises(IdentifierError, match="must be SCHEMA.NAME or DB.SCHEMA.NAME"):
+        Place.create("DB", "CTL", "OTHER.RAW.EXPORTS")
+
+
+def test_insert_row_binds_every_value_and_casts_on_the_server():
+    stmt = sql.insert_row(
+        '"T"', [("A", "VARCHAR", "x'y"), ("N", "NUMBER", 5), ("B", "BOOLEAN", True), ("Z", "VARCHAR", None)]
+    )
+    assert stmt.text == (
+        'INSERT INTO "T" ("A", "N", "B", "Z") SELECT CAST(? AS VARCHAR) AS "A", CAST(? AS NUMBER) AS "N", '
+        'CAST(? AS BOOLEAN) AS "B", CAST(? AS VARCHAR) AS "Z"'
+    )
+    assert stmt.params == ("x'y", "5", True, None)

@@ -31,3 +31,8 @@ def test_text_columns_cannot_carry_a_watermark():
     with pytest.raises(ContractError, match="watermark column 'status'"):
         watermark_kind("text", "status")
     assert watermark_kind("bigint", "version") == Kind.INTEGER
+
+
+def test_a_date_is_too_coarse_for_a_watermark():
+    with pytest.raises(ContractError, match="'changed_on' has type 'date'"):
+        watermark_kind("date", "changed_on")
