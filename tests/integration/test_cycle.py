@@ -152,3 +152,27 @@ def test_a_configured_table_missing_in_the_source_is_reported_and_others_go_on(p
     assert "table public.cyc_absent does not exist in the source database" in absent.errors[0]
     assert not present.failed
     assert present.load["rows_loaded"] == 1
+
+
+def test_a_full_snapshot_that_arrives_late_never_undoes_a_newer_one(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.cyc_late (code text PRIMARY KEY, name text)")
+    cur.execute("INSERT INTO public.cyc_late VALUES ('a', 'old'), ('b', 'gone later')")
+    h = harness.add("public.cyc_late", ["code"])
+    (spec,) = h.config.tables
+    s3 = boto3.client("s3", endpoint_url=h.stack.endpoints.s3_endpoint)
+    old = h.exporter.export(export_request(h.config, spec, None))  # snapshot 1, delivered late
+    key = PREFIX + manifest_key("public", "cyc_late", old["export_id"])
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    s3.delete_object(Bucket=BUCKET, Key=key)
+
+    cur.execute("UPDATE public.cyc_late SET name = 'new' WHERE code = 'a'")
+    cur.execute("DELETE FROM public.cyc_late WHERE code = 'b'")
+    assert not h.cycle().failed  # snapshot 2 loads
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)  # snapshot 1 shows up now
+    (t,) = h.cycle(export=False).tables
+
+    assert t.load["rows_loaded"] == 0
+    assert _target(h, "CYC_LATE", '"CODE"') == [("a", "new")]
+    status = h.query(f"SELECT STATUS FROM {h.control('MANIFESTS')} WHERE EXPORT_ID = ?", old["export_id"])
+    assert status[0][0] == "SUPERSEDED"
