@@ -60,8 +60,9 @@ class Statement:
     params: tuple[object, ...] = ()
 
 
-def session_statements() -> list[Statement]:
-    return [Statement("SELECT set_config(%s, %s, false)", (name, value)) for name, value in SESSION_SETTINGS]
+def session_statements(statement_timeout_ms: int = 600_000) -> list[Statement]:
+    settings = (*SESSION_SETTINGS, ("statement_timeout", str(statement_timeout_ms)))
+    return [Statement("SELECT set_config(%s, %s, false)", (name, value)) for name, value in settings]
 
 
 def select_expression(column: Column) -> str:

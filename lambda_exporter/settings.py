@@ -1,29 +1,88 @@
-"""The exporter's settings, read from its environment once per cold start.
+"""The exporter's settings, read from its environment once per execution environment (cold start).
 
-The source DSN comes from `AURORA_SYNC_SOURCE_DSN` for now; the Vault-backed provider replaces
-this seam (it must return the same DSN string and never log it).
+The source credentials come from Vault when `VAULT_ADDR` is set (see `secrets.py`), otherwise from
+`AURORA_SYNC_SOURCE_DSN` (local runs, the embedded stack). Either way they are never logged.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
 
 from lambda_exporter.errors import ExportError
+from lambda_exporter.secrets import VaultCredentials, VaultSettings
 
 DSN_ENV = "AURORA_SYNC_SOURCE_DSN"
 S3_ENDPOINT_ENV = "AURORA_SYNC_S3_ENDPOINT_URL"
+CONNECT_TIMEOUT_ENV = "AURORA_SYNC_CONNECT_TIMEOUT_S"
+STATEMENT_TIMEOUT_ENV = "AURORA_SYNC_STATEMENT_TIMEOUT_MS"
+
+
+class CredentialSource(Protocol):
+    def dsn(self) -> str: ...
+
+    def refresh(self) -> None:
+        """Forget cached credentials: the database refused them (rotated password)."""
+
+
+class EnvironmentDsn:
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+
+    def dsn(self) -> str:
+        return self._dsn
+
+    def refresh(self) -> None:
+        return None  # the environment cannot change under a running function
+
+
+class VaultDsn:
+    def __init__(self, vault: VaultCredentials) -> None:
+        self.vault = vault
+
+    def dsn(self) -> str:
+        return self.vault.get().dsn()
+
+    def refresh(self) -> None:
+        self.vault.refresh()
 
 
 @dataclass(frozen=True)
 class Settings:
-    source_dsn: str
+    credentials: CredentialSource = field(repr=False)
     s3_endpoint_url: str | None
     connect_timeout_s: int = 10
+    statement_timeout_ms: int = 600_000
 
 
+@lru_cache(maxsize=1)
 def load_settings() -> Settings:
-    dsn = os.environ.get(DSN_ENV)
-    if not dsn:
-        raise ExportError(f"environment variable {DSN_ENV} is not set: the exporter has no source database")
-    return Settings(source_dsn=dsn, s3_endpoint_url=os.environ.get(S3_ENDPOINT_ENV) or None)
+    """Cached for the execution environment's life: warm invocations reuse the Vault secret."""
+    credentials: CredentialSource
+    if os.environ.get("VAULT_ADDR"):
+        credentials = VaultDsn(VaultCredentials(VaultSettings.from_env()))
+    elif dsn := os.environ.get(DSN_ENV):
+        credentials = EnvironmentDsn(dsn)
+    else:
+        raise ExportError(f"no source credentials: set VAULT_ADDR and VAULT_SECRET_PATH_AURORA (Vault), or {DSN_ENV}")
+    return Settings(
+        credentials=credentials,
+        s3_endpoint_url=os.environ.get(S3_ENDPOINT_ENV) or None,
+        connect_timeout_s=_int(CONNECT_TIMEOUT_ENV, 10, 1, 300),
+        statement_timeout_ms=_int(STATEMENT_TIMEOUT_ENV, 600_000, 1_000, 900_000),
+    )
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ExportError(f"environment variable {name} must be an integer in {low}..{high}, got {raw!r}")
+    return value

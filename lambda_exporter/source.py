@@ -25,16 +25,22 @@ from sync_contract.watermark import watermark_kind
 __all__ = ["Connection", "begin_snapshot", "connect", "describe_table", "full_fingerprint", "incremental_high"]
 
 
-def connect(dsn: str, connect_timeout: int = 10) -> Connection:
+def connect(dsn: str, connect_timeout: int = 10, statement_timeout_ms: int = 600_000) -> Connection:
+    """A session with the settings the export needs, a connect timeout and a statement timeout."""
     conn: Connection = psycopg2.connect(dsn, connect_timeout=connect_timeout, application_name="aurora-sync-exporter")
     try:
-        for stmt in session_statements():
+        for stmt in session_statements(statement_timeout_ms):
             _execute(conn, stmt)
         conn.commit()
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def is_auth_failure(err: psycopg2.OperationalError) -> bool:
+    """The server refused the credentials (a rotated password), as opposed to any other failure."""
+    return "password authentication failed" in str(err)
 
 
 def begin_snapshot(conn: Connection, read_only: bool = True) -> None:

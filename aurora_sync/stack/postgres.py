@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -108,8 +109,26 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
                 os.setgid(gid)
                 os.setuid(uid)
 
+        # TCP logins need a password, as on a real server (a throw-away one, made per stack)
+        password = secrets.token_hex(12)
+        pwfile = self.workdir / "pwfile"
+        pwfile.write_text(password + "\n")
+        if user is not None:
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
         init = subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"],
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
             capture_output=True,
             text=True,
             preexec_fn=preexec,
@@ -144,9 +163,10 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
             stop_signal=signal.SIGINT,
         )
         self._proc.start()
-        self.dsn = f"postgresql://postgres@{LOOPBACK}:{port}/{DATABASE}"
+        pwfile.unlink()
+        self.dsn = f"postgresql://postgres:{password}@{LOOPBACK}:{port}/{DATABASE}"
         self.kind = f"system binaries ({bindir})"
-        admin = f"postgresql://postgres@{LOOPBACK}:{port}/postgres"
+        admin = f"postgresql://postgres:{password}@{LOOPBACK}:{port}/postgres"
         self._proc.wait_ready(lambda: _can_connect(admin))
 
     def _start_pgserver(self) -> None:
