@@ -1,4 +1,4 @@
-"""The Lambda entry point: validate the event, run one export, return its summary."""
+"""The Lambda entry point: validate the event, run one export (retrying transient failures), return its summary."""
 
 from __future__ import annotations
 
@@ -7,17 +7,23 @@ from typing import Any
 
 import boto3
 import psycopg2
+from botocore.config import Config
 
-from lambda_exporter.event import parse_event
-from lambda_exporter.exporter import run_export
+from lambda_exporter.event import ExportRequest, parse_event
+from lambda_exporter.exporter import ExportResult, run_export
+from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.settings import Settings, load_settings
 from lambda_exporter.source import Connection, connect, is_auth_failure
 
+RETRY_POLICY = RetryPolicy()
+# boto3 retries throttling and 5xx itself (standard mode) before our whole-export retry sees them
+S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=10, read_timeout=120)
+
 
 @lru_cache(maxsize=8)
-def _s3_client(region: str, endpoint_url: str | None) -> Any:
+def s3_client(region: str, endpoint_url: str | None) -> Any:
     """Created once per region and endpoint, reused by warm invocations."""
-    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url)
+    return boto3.client("s3", region_name=region, endpoint_url=endpoint_url, config=S3_CONFIG)
 
 
 def connect_source(settings: Settings) -> Connection:
@@ -31,12 +37,20 @@ def connect_source(settings: Settings) -> Connection:
         return connect(settings.credentials.dsn(), settings.connect_timeout_s, settings.statement_timeout_ms)
 
 
+def export_once(settings: Settings, s3: Any, request: ExportRequest) -> ExportResult:
+    conn = connect_source(settings)
+    try:
+        return run_export(conn, s3, request)
+    finally:
+        conn.close()
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     request = parse_event(event)
     settings = load_settings()
-    s3 = _s3_client(request.s3.region, request.s3.endpoint_url or settings.s3_endpoint_url)
-    conn = connect_source(settings)
-    try:
-        return run_export(conn, s3, request).to_dict()
-    finally:
-        conn.close()
+    s3 = s3_client(request.s3.region, request.s3.endpoint_url or settings.s3_endpoint_url)
+    remaining = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    # an export is idempotent (deterministic keys, manifest last), so retrying it whole is safe
+    return call_with_retries(lambda: export_once(settings, s3, request), RETRY_POLICY, remaining).to_dict()

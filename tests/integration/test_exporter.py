@@ -166,3 +166,27 @@ def test_aws_s3_strategy_sql_contract(endpoints, s3):
     assert manifest.files[0].key.endswith("part-00000.csv")
     assert (manifest.rows, manifest.bytes, manifest.strategy) == (20, 12345, "aws_s3")
     assert manifest.format.compression == "none"
+
+
+def test_a_throttled_s3_is_retried_and_the_export_completes(pg, endpoints):
+    from lambda_exporter.handler import S3_CONFIG
+    from tests.integration.faults import ThrottlingProxy
+
+    pg.cursor().execute("CREATE TABLE public.exp_throttled (id int PRIMARY KEY, payload text, v int NOT NULL)")
+    pg.cursor().execute(
+        "INSERT INTO public.exp_throttled SELECT g, (SELECT string_agg(md5((g * 8 + i)::text), '') "
+        "FROM generate_series(1, 8) i), g FROM generate_series(1, 150000) g"
+    )
+    with ThrottlingProxy(endpoints.s3_endpoint, every=2) as proxy:
+        s3 = boto3.client("s3", endpoint_url=proxy.url, region_name=REGION, config=S3_CONFIG)
+        conn = connect(endpoints.pg_dsn)
+        try:
+            result = run_export(conn, s3, _request("exp_throttled", watermark_column="v"))
+        finally:
+            conn.close()
+    assert proxy.injected >= 3  # every other write (parts, completion, manifest) was refused once
+    assert result.rows == 150_000
+    direct = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name=REGION)
+    manifest = parse_manifest(json.loads(direct.get_object(Bucket=BUCKET, Key=result.manifest_key)["Body"].read()))
+    data = gzip.decompress(direct.get_object(Bucket=BUCKET, Key=PREFIX + manifest.files[0].key)["Body"].read())
+    assert len(list(csv.reader(io.StringIO(data.decode())))) == 150_000
