@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format unit integration contract bench clean
+.PHONY: install demo test lint format unit integration contract bench lambda-package clean
 
 install: $(STAMP)
 
@@ -45,5 +45,8 @@ contract: install
 bench: install
 	$(BIN)/python -m benchmarks.run
 
+lambda-package: install
+	$(BIN)/python -m tools.build_lambda
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build

@@ -1,0 +1,1 @@
+"""Build tooling (not shipped)."""
