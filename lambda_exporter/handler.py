@@ -11,6 +11,7 @@ from botocore.config import Config
 
 from lambda_exporter.event import ExportRequest, parse_event
 from lambda_exporter.exporter import ExportResult, run_export
+from lambda_exporter.observability import logger, record_failure, record_success, traced
 from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.settings import Settings, load_settings
 from lambda_exporter.source import Connection, connect, is_auth_failure
@@ -46,11 +47,33 @@ def export_once(settings: Settings, s3: Any, request: ExportRequest) -> ExportRe
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    correlation = getattr(context, "aws_request_id", None) or "local"
+    logger.append_keys(correlation_id=correlation, table=None, export_id=None)
     request = parse_event(event)
+    table = f"{request.schema}.{request.table}"
+    logger.append_keys(table=table)
     settings = load_settings()
     s3 = s3_client(request.s3.region, request.s3.endpoint_url or settings.s3_endpoint_url)
     remaining = None
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
-    # an export is idempotent (deterministic keys, manifest last), so retrying it whole is safe
-    return call_with_retries(lambda: export_once(settings, s3, request), RETRY_POLICY, remaining).to_dict()
+
+    def on_retry(attempt: int, err: BaseException, delay: float) -> None:
+        logger.warning(
+            "transient failure, retrying",
+            extra={"attempt": attempt, "error_type": type(err).__name__, "error": str(err), "delay_s": round(delay, 2)},
+        )
+
+    try:
+        with traced("export"):
+            # an export is idempotent (deterministic keys, manifest last), so retrying it whole is safe
+            result = call_with_retries(lambda: export_once(settings, s3, request), RETRY_POLICY, remaining, on_retry)
+    except Exception as err:
+        record_failure(table)
+        logger.error("export failed", extra={"error_type": type(err).__name__, "error": str(err)})
+        raise
+    summary = result.to_dict()
+    logger.append_keys(export_id=summary["export_id"])
+    logger.info("export finished", extra={k: summary[k] for k in ("status", "rows", "files", "bytes", "duration_s")})
+    record_success(table, summary)
+    return summary
