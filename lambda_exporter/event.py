@@ -51,6 +51,8 @@ class ExportRequest:
     columns: tuple[str, ...] = ()
     strategy: str = "copy"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # no "low" in the event (an EventBridge schedule): take it from the newest manifest in S3
+    low_from_manifests: bool = False
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -111,6 +113,7 @@ def parse_event(event: Any) -> ExportRequest:
         columns=_names(event.get("columns", []), "columns"),
         strategy=strategy,
         max_file_bytes=max_bytes,
+        low_from_manifests="low" not in event,
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from lambda_exporter import __version__
 from lambda_exporter.event import ExportRequest
+from lambda_exporter.manifest_lookup import newest_exported_high
 from lambda_exporter.query import export_select
 from lambda_exporter.source import (
     Connection,
@@ -51,6 +52,8 @@ class ExportResult:
 
 def run_export(conn: Connection, s3_client: Any, request: ExportRequest) -> ExportResult:
     started = time.monotonic()
+    if request.low_from_manifests:
+        request = replace(request, low=newest_exported_high(s3_client, request), low_from_manifests=False)
     begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
         result = _export_in_snapshot(conn, s3_client, request, started)

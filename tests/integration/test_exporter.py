@@ -190,3 +190,23 @@ def test_a_throttled_s3_is_retried_and_the_export_completes(pg, endpoints):
     manifest = parse_manifest(json.loads(direct.get_object(Bucket=BUCKET, Key=result.manifest_key)["Body"].read()))
     data = gzip.decompress(direct.get_object(Bucket=BUCKET, Key=PREFIX + manifest.files[0].key)["Body"].read())
     assert len(list(csv.reader(io.StringIO(data.decode())))) == 150_000
+
+
+def test_a_scheduled_event_without_low_continues_from_the_newest_manifest(pg, endpoints, s3):
+    from lambda_exporter.event import parse_event
+
+    pg.cursor().execute("CREATE TABLE public.exp_sched (id int PRIMARY KEY, v int NOT NULL)")
+    pg.cursor().execute("INSERT INTO public.exp_sched SELECT g, g FROM generate_series(1, 10) g")
+    event = _request("exp_sched", watermark_column="v").to_event()
+    del event["low"]  # as an EventBridge rule's static input would be
+    conn = connect(endpoints.pg_dsn)
+    try:
+        first = run_export(conn, s3, parse_event(event))
+        pg.cursor().execute("INSERT INTO public.exp_sched SELECT g, g FROM generate_series(11, 13) g")
+        second = run_export(conn, s3, parse_event(event))
+        third = run_export(conn, s3, parse_event(event))
+    finally:
+        conn.close()
+    assert (first.low, first.high, first.rows) == (None, "10", 10)
+    assert (second.low, second.high, second.rows) == ("10", "13", 3)
+    assert (third.status, third.low) == ("no_change", "13")

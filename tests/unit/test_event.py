@@ -51,3 +51,10 @@ def test_full_mode_takes_no_watermark():
     with pytest.raises(EventError, match="must be omitted"):
         parse_event(_event(mode="full"))
     assert parse_event(_event(mode="full", watermark_column=None)).mode == "full"
+
+
+def test_an_event_without_low_takes_it_from_s3_but_an_explicit_null_starts_from_scratch():
+    event = _event()
+    assert parse_event(event).low_from_manifests is False  # "low": null, as Snowflake sends it
+    del event["low"]
+    assert parse_event(event).low_from_manifests is True  # an EventBridge rule's static input
