@@ -1,0 +1,69 @@
+"""An exporter killed in the middle of an export leaves no manifest; the rerun completes it exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import boto3
+
+from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
+from sync_contract.manifest import manifest_prefix
+
+EXPORT_SCRIPT = """
+import json, sys
+from lambda_exporter.handler import handler
+print(json.dumps(handler(json.loads(sys.argv[1]))))
+"""
+
+
+def test_kill_mid_export_leaves_no_manifest_and_the_rerun_loads_every_row_once(pg, endpoints, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.kill_me (id int PRIMARY KEY, payload text, v int NOT NULL)")
+    cur.execute(
+        "INSERT INTO public.kill_me SELECT g, (SELECT string_agg(md5((g * 16 + i)::text), '') "
+        "FROM generate_series(1, 16) i), g FROM generate_series(1, 300000) g"
+    )
+    s3 = boto3.client("s3", endpoint_url=endpoints.s3_endpoint, region_name=REGION)
+    event = {
+        "version": 1,
+        "table": {"schema": "public", "name": "kill_me"},
+        "watermark_column": "v",
+        "low": None,
+        "s3": {"bucket": BUCKET, "prefix": PREFIX, "region": REGION},
+    }
+    env = {
+        **os.environ,
+        "AURORA_SYNC_SOURCE_DSN": endpoints.pg_dsn,
+        "AURORA_SYNC_S3_ENDPOINT_URL": endpoints.s3_endpoint,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EXPORT_SCRIPT, json.dumps(event)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        mine = [u for u in uploads if "/public_kill_me-" in u["Key"]]
+        if mine and s3.list_parts(Bucket=BUCKET, Key=mine[0]["Key"], UploadId=mine[0]["UploadId"]).get("Parts"):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the export finished before it could be killed; make the table bigger"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    manifests = s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + manifest_prefix("public", "kill_me"))
+    assert manifests.get("KeyCount", 0) == 0  # no manifest: nothing will load from the killed export
+
+    (table,) = harness.add("public.kill_me", ["id"], "v").cycle().tables  # the rerun
+    assert not table.failed
+    assert (table.export["rows"], table.load["rows_loaded"], table.load["rows_inserted"]) == (300_000,) * 3
+    target = '"ANALYTICS"."PUBLIC"."KILL_ME"'
+    assert harness.query(f'SELECT COUNT(*), COUNT(DISTINCT "ID") FROM {target}')[0] == (300_000, 300_000)
+    assert harness.watermark("kill_me") == "300000"
