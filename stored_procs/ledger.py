@@ -171,13 +171,21 @@ def newest_loaded_snapshot(session: Any, place: Place, spec: TableSpec) -> str |
     return rows[0][0] if rows else None
 
 
-def mark_loaded(session: Any, place: Place, export_id: str, run_id: str, counts: dict[str, int]) -> None:
+def _in_list(ids: list[str]) -> str:
+    if not ids:
+        raise ValueError("no export ids")
+    return ", ".join("?" for _ in ids)
+
+
+def mark_loaded(session: Any, place: Place, export_ids: list[str], run_id: str, counts: dict[str, int]) -> None:
+    """All manifests of one batch in one statement: a batch is never half marked."""
     run(
         session,
         Stmt(
             f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = NULL, LOADED_AT = CAST(? AS TIMESTAMP_NTZ), "
             "ROWS_LOADED = CAST(? AS NUMBER), ROWS_INSERTED = CAST(? AS NUMBER), ROWS_UPDATED = CAST(? AS NUMBER), "
-            "ROWS_DELETED = CAST(? AS NUMBER), RUN_ID = ?, ATTEMPTS = ATTEMPTS + 1 WHERE EXPORT_ID = ?",
+            "ROWS_DELETED = CAST(? AS NUMBER), RUN_ID = ?, ATTEMPTS = ATTEMPTS + 1 "
+            f"WHERE EXPORT_ID IN ({_in_list(export_ids)})",
             (
                 LOADED,
                 now(),
@@ -186,19 +194,19 @@ def mark_loaded(session: Any, place: Place, export_id: str, run_id: str, counts:
                 str(counts["updated"]),
                 str(counts["deleted"]),
                 run_id,
-                export_id,
+                *export_ids,
             ),
         ),
     )
 
 
-def mark_status(session: Any, place: Place, export_id: str, status: str, error: str | None, run_id: str) -> None:
+def mark_status(session: Any, place: Place, export_ids: list[str], status: str, error: str | None, run_id: str) -> None:
     run(
         session,
         Stmt(
             f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = ?, RUN_ID = ?, "
-            "ATTEMPTS = ATTEMPTS + 1 WHERE EXPORT_ID = ?",
-            (status, error, run_id, export_id),
+            f"ATTEMPTS = ATTEMPTS + 1 WHERE EXPORT_ID IN ({_in_list(export_ids)})",
+            (status, error, run_id, *export_ids),
         ),
     )
 

@@ -53,6 +53,7 @@ class TableLoad:
     rows_exported: int = 0
     counts: Counts = field(default_factory=Counts)
     errors: list[str] = field(default_factory=list)
+    waiting: int = 0  # chunked exports not all of whose chunks have arrived yet
 
     @property
     def status(self) -> str:
@@ -85,41 +86,73 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
         "watermark_before": result.watermark_before,
         "watermark_after": result.watermark_after,
         "duration_s": round(time.monotonic() - started, 3),
+        "waiting_batches": result.waiting,
         "error": "; ".join(result.errors) or None,
     }
     ledger.record_run(session, place, summary)
     return summary
 
 
+@dataclass(frozen=True)
+class Batch:
+    """The manifests of one export: its chunks (usually one), sharing one window and one snapshot."""
+
+    entries: tuple[ledger.LedgerEntry, ...]
+    manifests: tuple[Manifest, ...]  # by chunk index
+
+    @property
+    def first(self) -> Manifest:
+        return self.manifests[0]
+
+    @property
+    def export_ids(self) -> list[str]:
+        return [e.export_id for e in self.entries]
+
+    @property
+    def label(self) -> str:
+        ids = self.export_ids
+        return f"export {ids[0]}" if len(ids) == 1 else f"export {ids[0]} (+{len(ids) - 1} chunks)"
+
+    @property
+    def rows(self) -> int:
+        return sum(m.rows for m in self.manifests)
+
+    @property
+    def attempts(self) -> int:
+        return max(e.attempts for e in self.entries)
+
+
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
-    manifests = _parse_pending(session, place, spec, result)
-    kind = _watermark_kind(manifests)
+    parsed = _parse_pending(session, place, spec, result)
+    kind = _watermark_kind(parsed)
+    batches = _complete_batches(parsed, result)
     watermark = _repaired_watermark(session, place, spec, kind)
     result.watermark_before = result.watermark_after = watermark
     if spec.mode == "full":
-        manifests = _newest_snapshot_only(session, place, spec, manifests, result.run_id)
+        batches = _newest_snapshot_only(session, place, spec, batches, result.run_id)
     elif kind is not None:
-        manifests.sort(key=lambda em: _window_order(kind, em[1]))
-    for entry, manifest in manifests:
-        if kind is not None and not is_after(kind, manifest.window.high, watermark):
-            ledger.mark_status(session, place, entry.export_id, ledger.SUPERSEDED, None, result.run_id)
+        batches.sort(key=lambda b: _window_order(kind, b.first))
+    for batch in batches:
+        window = batch.first.window
+        if kind is not None and not is_after(kind, window.high, watermark):
+            ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
             continue
         try:
-            if kind is not None and is_after(kind, manifest.window.low, watermark):
+            if kind is not None and is_after(kind, window.low, watermark):
                 raise LoadError(
-                    f"export {manifest.export_id} of {spec.source} starts after the loaded watermark "
-                    f"({manifest.window.low!r} > {watermark!r}): rows in between were never exported; "
+                    f"{batch.label} of {spec.source} starts after the loaded watermark "
+                    f"({window.low!r} > {watermark!r}): rows in between were never exported; "
                     "it is kept unloaded until an export covering the gap arrives"
                 )
-            counts = apply_manifest(session, place, database, spec, manifest)
+            counts = apply_batch(session, place, database, spec, batch)
         except Exception as err:
-            _record_failure(session, place, entry, str(err), result)
+            _record_failure(session, place, batch, str(err), result)
             continue
-        ledger.mark_loaded(session, place, entry.export_id, result.run_id, counts.as_dict())
-        watermark = later(kind, watermark, manifest.window.high) if kind is not None else manifest.window.high
-        ledger.set_watermark(session, place, spec, watermark, manifest.export_id)
-        result.manifests += 1
-        result.rows_exported += manifest.rows
+        ledger.mark_loaded(session, place, batch.export_ids, result.run_id, counts.as_dict())
+        watermark = later(kind, watermark, window.high) if kind is not None else window.high
+        ledger.set_watermark(session, place, spec, watermark, batch.export_ids[0])
+        result.manifests += len(batch.entries)
+        result.rows_exported += batch.rows
         result.counts.add(counts)
         result.watermark_after = watermark
 
@@ -133,17 +166,32 @@ def _parse_pending(
         try:
             parsed.append((entry, parse_manifest_json(entry.doc)))
         except ContractError as err:
-            _record_failure(session, place, entry, str(err), result, final=True)
+            _record_failure(session, place, Batch((entry,), ()), str(err), result, final=True)
     return parsed
 
 
+def _complete_batches(parsed: list[tuple[ledger.LedgerEntry, Manifest]], result: TableLoad) -> list[Batch]:
+    """Chunks grouped by export window; a batch whose chunks have not all arrived waits."""
+    groups: dict[tuple[Any, ...], dict[int, tuple[ledger.LedgerEntry, Manifest]]] = {}
+    for entry, m in parsed:
+        key = (m.mode, m.window.low, m.window.high, m.chunk_count)
+        groups.setdefault(key, {})[m.chunk_index] = (entry, m)
+    batches = []
+    for (_, _, _, count), chunks in groups.items():
+        if len(chunks) < count:
+            result.waiting += 1
+            continue
+        ordered = [chunks[i] for i in range(count)]
+        batches.append(Batch(tuple(e for e, _ in ordered), tuple(m for _, m in ordered)))
+    return batches
+
+
 def _record_failure(
-    session: Any, place: Place, entry: ledger.LedgerEntry, error: str, result: TableLoad, final: bool = False
+    session: Any, place: Place, batch: Batch, error: str, result: TableLoad, final: bool = False
 ) -> None:
-    final = final or entry.attempts + 1 >= ledger.MAX_ATTEMPTS
-    ledger.mark_status(
-        session, place, entry.export_id, ledger.QUARANTINED if final else ledger.FAILED, error, result.run_id
-    )
+    final = final or batch.attempts + 1 >= ledger.MAX_ATTEMPTS
+    status = ledger.QUARANTINED if final else ledger.FAILED
+    ledger.mark_status(session, place, batch.export_ids, status, error, result.run_id)
     result.errors.append(error)
 
 
@@ -174,25 +222,31 @@ def _window_order(kind: Kind, manifest: Manifest) -> tuple[Any, str]:
 
 
 def _newest_snapshot_only(
-    session: Any, place: Place, spec: TableSpec, manifests: list[tuple[ledger.LedgerEntry, Manifest]], run_id: str
-) -> list[tuple[ledger.LedgerEntry, Manifest]]:
-    """Full mode: every manifest is a whole snapshot; only the newest needs loading, and never one
+    session: Any, place: Place, spec: TableSpec, batches: list[Batch], run_id: str
+) -> list[Batch]:
+    """Full mode: every batch is a whole snapshot; only the newest needs loading, and never one
     older than the snapshot already loaded (an export that finished late must not undo a newer one)."""
     loaded = ledger.newest_loaded_snapshot(session, place, spec) or ""
-    ordered = sorted(manifests, key=lambda em: (em[1].created_at, em[1].export_id))
-    keep = ordered[-1:] if ordered and ordered[-1][1].created_at > loaded else []
-    for entry, _ in ordered[: len(ordered) - len(keep)]:
-        ledger.mark_status(session, place, entry.export_id, ledger.SUPERSEDED, None, run_id)
+    ordered = sorted(batches, key=lambda b: (b.first.created_at, b.export_ids[0]))
+    keep = ordered[-1:] if ordered and ordered[-1].first.created_at > loaded else []
+    for batch in ordered[: len(ordered) - len(keep)]:
+        ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, run_id)
     return keep
 
 
-def apply_manifest(session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest) -> Counts:
-    _check_supported(spec, manifest)
-    columns = sql.target_columns(spec, manifest)
+def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch) -> Counts:
+    for manifest in batch.manifests:
+        _check_supported(spec, manifest)
+        if manifest.columns != batch.first.columns:
+            raise LoadError(
+                f"{batch.label} of {spec.source}: chunk {manifest.chunk_index} lists other columns "
+                "than chunk 0; nothing was merged"
+            )
+    columns = sql.target_columns(spec, batch.first)
     _ensure_target(session, database, spec, columns)
     run(session, sql.create_staging(place, spec, len(columns)))
     try:
-        return _stage_check_merge(session, place, database, spec, manifest)
+        return _stage_check_merge(session, place, database, spec, batch)
     finally:
         run(session, sql.drop_staging(place, spec))
 
@@ -203,21 +257,22 @@ def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
             f"export {manifest.export_id} of {spec.source} is a {manifest.mode!r} export but the table is "
             f"configured as {spec.mode!r}; nothing was merged"
         )
-    if manifest.mode == "keys" or manifest.chunk_count != 1:
+    if manifest.mode == "keys":
         raise LoadError(
-            f"export {manifest.export_id} of {spec.source}: {manifest.mode} exports in "
-            f"{manifest.chunk_count} chunk(s) are not supported by this release of the loader; upgrade it"
+            f"export {manifest.export_id} of {spec.source}: key-set exports (delete detection) are not supported "
+            "by this release of the loader; upgrade it"
         )
 
 
-def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest) -> Counts:
-    loaded = _copy_files(session, place, spec, manifest)
+def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch) -> Counts:
+    loaded = sum(_copy_files(session, place, spec, m) for m in batch.manifests)
     staged = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
-    if loaded != manifest.rows or staged != manifest.rows:
+    if loaded != batch.rows or staged != batch.rows:
         raise LoadError(
-            f"export {manifest.export_id} of {spec.source}: COPY loaded {loaded} rows and staging holds {staged}, "
-            f"but the manifest says {manifest.rows}; nothing was merged and the watermark did not move"
+            f"{batch.label} of {spec.source}: COPY loaded {loaded} rows and staging holds {staged}, "
+            f"but the manifest says {batch.rows}; nothing was merged and the watermark did not move"
         )
+    manifest = batch.first
     _check_scales(session, place, spec, manifest)
     merged = run(session, sql.merge(place, spec, manifest, database))
     counts = Counts(loaded=loaded, inserted=int(merged[0][0]), updated=int(merged[0][1]) if len(merged[0]) > 1 else 0)

@@ -75,8 +75,8 @@ def _ledger_statements() -> list[str]:
     ledger.pending_manifests(session, PLACE, SPEC)
     ledger.loaded_highs(session, PLACE, SPEC)
     ledger.newest_loaded_snapshot(session, PLACE, SPEC)
-    ledger.mark_loaded(session, PLACE, "x1", "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
-    ledger.mark_status(session, PLACE, "x1", ledger.FAILED, "why", "run")
+    ledger.mark_loaded(session, PLACE, ["x1", "x2"], "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
+    ledger.mark_status(session, PLACE, ["x1"], ledger.FAILED, "why", "run")
     ledger.get_watermark(session, PLACE, SPEC)
     ledger.set_watermark(session, PLACE, SPEC, "1", "x1")
     ledger.record_files(
