@@ -14,7 +14,7 @@ from sync_contract.types import MAX_NUMBER_PRECISION
 
 DEFAULT_MAX_FILE_MB = 128
 _SECTIONS = {"source", "s3", "snowflake", "exporter", "tables"}
-_TABLE_KEYS = {"source", "primary_key", "watermark_column", "mode", "target", "numeric_scale", "columns"}
+_TABLE_KEYS = {"source", "primary_key", "watermark_column", "mode", "target", "numeric_scale", "columns", "chunks"}
 _EXPORTER_KEYS = {"lambda_function", "lambda_endpoint_url", "region", "strategy", "max_file_mb"}
 _SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
 
@@ -60,6 +60,7 @@ class SyncConfig:
     exporter: ExporterConfig
     tables: list[TableSpec] = field(default_factory=list)
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # table -> columns to export
+    chunks: dict[str, int | str] = field(default_factory=dict)  # table -> chunks per export
 
     @property
     def place(self) -> Place:
@@ -99,12 +100,14 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
     raw_tables = doc.get("tables")
     if not isinstance(raw_tables, list) or not raw_tables:
         raise ConfigError("tables", "at least one [[tables]] entry is required")
-    tables, columns = [], {}
+    tables, columns, chunks = [], {}, {}
     for i, t in enumerate(raw_tables):
         spec, cols = _table(t, f"tables[{i}]")
         tables.append(spec)
         if cols:
             columns[spec.source] = cols
+        if "chunks" in t:
+            chunks[spec.source] = _chunks(t["chunks"], f"tables[{i}].chunks")
     sources = [t.source for t in tables]
     if dupes := sorted({s for s in sources if sources.count(s) > 1}):
         raise ConfigError("tables", f"{dupes[0]} is configured twice")
@@ -119,6 +122,7 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
         exporter=exporter,
         tables=tables,
         columns=columns,
+        chunks=chunks,
     )
 
 
@@ -187,6 +191,12 @@ def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
         numeric_scale=dict(scales),
     )
     return spec, tuple(_ident(c, f"{key}.columns") for c in columns)
+
+
+def _chunks(value: Any, key: str) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64):
+        return value  # type: ignore[no-any-return]
+    raise ConfigError(key, f'must be an integer 1..64 or "auto", got {value!r}')
 
 
 def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:

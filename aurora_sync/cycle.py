@@ -62,6 +62,7 @@ def export_request(config: SyncConfig, spec: TableSpec, low: str | None) -> Expo
         low=low,
         primary_key=spec.primary_key,
         columns=config.columns.get(spec.source, ()),
+        chunks=config.chunks.get(spec.source, 1),
         strategy=config.exporter.strategy,
         max_file_bytes=config.exporter.max_file_bytes,
     )

@@ -50,6 +50,6 @@ class LocalExporter:
         s3 = aws.client("s3", request.s3.region, request.s3.endpoint_url or self._endpoint)
         conn = connect(self._dsn)
         try:
-            return run_export(conn, s3, request).to_dict()
+            return run_export(conn, s3, request, connect_worker=lambda: connect(self._dsn)).to_dict()
         finally:
             conn.close()

@@ -13,7 +13,11 @@ EVENT_VERSION = 1
 DEFAULT_MAX_FILE_BYTES = 128 * 1024 * 1024  # compressed; inside Snowflake's 100-250 MB band
 MIN_MAX_FILE_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part
 
+MAX_CHUNKS = 64
+MAX_PARALLELISM = 8
 _FIELDS = {
+    "chunks",
+    "parallelism",
     "version",
     "table",
     "mode",
@@ -53,6 +57,8 @@ class ExportRequest:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     # no "low" in the event (an EventBridge schedule): take it from the newest manifest in S3
     low_from_manifests: bool = False
+    chunks: int | str = 1  # 1..MAX_CHUNKS, or "auto": sized from the table for Snowflake's file band
+    parallelism: int = 2  # chunks exported at once, each on its own connection to one shared snapshot
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -62,6 +68,8 @@ class ExportRequest:
             "low": self.low,
             "strategy": self.strategy,
             "max_file_bytes": self.max_file_bytes,
+            "chunks": self.chunks,
+            "parallelism": self.parallelism,
             "s3": {"bucket": self.s3.bucket, "prefix": self.s3.prefix, "region": self.s3.region},
         }
         if self.s3.endpoint_url:
@@ -102,6 +110,12 @@ def parse_event(event: Any) -> ExportRequest:
     max_bytes = event.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < MIN_MAX_FILE_BYTES:
         raise EventError("max_file_bytes", f"must be an integer >= {MIN_MAX_FILE_BYTES}, got {max_bytes!r}")
+    chunks = event.get("chunks", 1)
+    if chunks != "auto" and (isinstance(chunks, bool) or not isinstance(chunks, int) or not 1 <= chunks <= MAX_CHUNKS):
+        raise EventError("chunks", f'must be an integer 1..{MAX_CHUNKS} or "auto", got {chunks!r}')
+    parallelism = event.get("parallelism", 2)
+    if isinstance(parallelism, bool) or not isinstance(parallelism, int) or not 1 <= parallelism <= MAX_PARALLELISM:
+        raise EventError("parallelism", f"must be an integer 1..{MAX_PARALLELISM}, got {parallelism!r}")
     return ExportRequest(
         schema=_ident(table.get("schema"), "table.schema"),
         table=_ident(table.get("name"), "table.name"),
@@ -114,6 +128,8 @@ def parse_event(event: Any) -> ExportRequest:
         strategy=strategy,
         max_file_bytes=max_bytes,
         low_from_manifests="low" not in event,
+        chunks=chunks,
+        parallelism=parallelism,
     )
 
 

@@ -1,25 +1,59 @@
-"""One export: window, data files, then the manifest (written last: its presence commits the export)."""
+"""One export: the window, the data files, then the manifest (written last: its presence commits it).
+
+A large table can be exported in chunks: block (ctid) ranges of the table, all read from one snapshot
+(the first connection exports it, each chunk's connection imports it) and all sharing one window, so
+the chunks together are exactly the rows of one instant. Each chunk writes its own files and manifest;
+a chunk that fails is retried alone, and a chunk whose manifest already exists is not exported again.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambda_exporter import __version__
+from lambda_exporter.errors import SourceError
 from lambda_exporter.event import ExportRequest
 from lambda_exporter.manifest_lookup import newest_exported_high
-from lambda_exporter.query import export_select
+from lambda_exporter.query import (
+    Statement,
+    block_count,
+    ctid_ranges,
+    export_select,
+    relation_bytes,
+    relation_kind,
+)
+from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.source import (
     Connection,
     begin_snapshot,
     describe_table,
+    execute,
     full_fingerprint,
     incremental_high,
 )
 from lambda_exporter.strategies import STRATEGIES, ExportTarget
-from sync_contract.manifest import FileFormat, Manifest, Window, data_prefix, export_id, manifest_key
+from sync_contract.manifest import (
+    Column,
+    FileFormat,
+    Manifest,
+    Window,
+    data_prefix,
+    export_id,
+    manifest_key,
+    parse_manifest_json,
+)
+
+ConnectWorker = Callable[[], Connection]
+AUTO_COMPRESSION_RATIO = 0.3  # gzip of PostgreSQL's CSV, to size "auto" chunks from the table's size
+CHUNK_RETRY = RetryPolicy(attempts=3, reserve_s=0)
 
 
 @dataclass(frozen=True)
@@ -29,12 +63,13 @@ class ExportResult:
     table: str
     low: str | None
     high: str | None
-    export_id: str | None = None
-    manifest_key: str | None = None
+    export_id: str | None = None  # the first chunk's
+    manifest_key: str | None = None  # the first chunk's
     rows: int = 0
     files: int = 0
     bytes: int = 0
     duration_s: float = 0.0
+    manifest_keys: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +78,8 @@ class ExportResult:
             "window": {"low": self.low, "high": self.high},
             "export_id": self.export_id,
             "manifest_key": self.manifest_key,
+            "manifest_keys": list(self.manifest_keys),
+            "chunks": len(self.manifest_keys),
             "rows": self.rows,
             "files": self.files,
             "bytes": self.bytes,
@@ -50,31 +87,52 @@ class ExportResult:
         }
 
 
-def run_export(conn: Connection, s3_client: Any, request: ExportRequest) -> ExportResult:
+@dataclass(frozen=True)
+class Plan:
+    request: ExportRequest
+    columns: tuple[Column, ...]
+    high: str | None
+    bound: str
+    snapshot_at: str
+    chunks: int
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    export_id: str
+    key: str
+    rows: int
+    files: int
+    bytes: int
+
+
+def run_export(
+    conn: Connection, s3_client: Any, request: ExportRequest, connect_worker: ConnectWorker | None = None
+) -> ExportResult:
+    """Export `request` from `conn`'s snapshot; chunks run on `connect_worker` connections when given."""
     started = time.monotonic()
     if request.low_from_manifests:
         request = replace(request, low=newest_exported_high(s3_client, request), low_from_manifests=False)
     begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
-        result = _export_in_snapshot(conn, s3_client, request, started)
+        return _export_in_snapshot(conn, s3_client, request, started, connect_worker)
     finally:
         conn.rollback()  # read-only snapshot: nothing to commit
-    return result
 
 
-def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, started: float) -> ExportResult:
+def _export_in_snapshot(
+    conn: Connection, s3_client: Any, req: ExportRequest, started: float, connect_worker: ConnectWorker | None
+) -> ExportResult:
     # when the snapshot was taken: full-mode loads order snapshots by it
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     columns = describe_table(conn, req.schema, req.table, req.primary_key, req.columns, req.watermark_column)
     if req.mode == "incremental":
         assert req.watermark_column is not None
         high = incremental_high(conn, req.schema, req.table, req.watermark_column, req.low)
-        bound = "max_watermark"
-        changed = high is not None
+        bound, changed = "max_watermark", high is not None
     else:
         high = full_fingerprint(conn, req.schema, req.table)
-        bound = "snapshot_fingerprint"
-        changed = high != req.low
+        bound, changed = "snapshot_fingerprint", high != req.low
     if not changed:
         return ExportResult(
             "no_change",
@@ -84,12 +142,111 @@ def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, st
             req.low if high is None else high,
             duration_s=time.monotonic() - started,
         )
+    plan = Plan(req, tuple(columns), high, bound, snapshot_at, _chunk_count(conn, req))
+    if plan.chunks == 1:
+        results = [_export_chunk(conn, s3_client, plan, 0, None)]
+    else:
+        ranges = ctid_ranges(int(execute(conn, block_count(req.schema, req.table))[0][0]), plan.chunks)
+        if connect_worker is None:  # one connection: the chunks run one after another in this snapshot
+            results = [_export_chunk(conn, s3_client, plan, i, r) for i, r in enumerate(ranges)]
+        else:
+            snapshot_id = str(execute(conn, Statement("SELECT pg_export_snapshot()"))[0][0])
+            with ThreadPoolExecutor(max_workers=min(req.parallelism, plan.chunks)) as pool:
+                futures = [
+                    pool.submit(_chunk_on_worker, connect_worker, snapshot_id, s3_client, plan, i, r)
+                    for i, r in enumerate(ranges)
+                ]
+                results = [f.result() for f in futures]
+    return ExportResult(
+        "exported",
+        req.schema,
+        req.table,
+        req.low,
+        high,
+        results[0].export_id,
+        results[0].key,
+        sum(r.rows for r in results),
+        sum(r.files for r in results),
+        sum(r.bytes for r in results),
+        time.monotonic() - started,
+        tuple(r.key for r in results),
+    )
 
-    eid = export_id(req.schema, req.table, req.mode, req.low, high)
+
+def _chunk_count(conn: Connection, req: ExportRequest) -> int:
+    if req.chunks != "auto":
+        chunks = int(req.chunks)
+    elif req.low is not None and req.mode == "incremental":
+        chunks = 1  # an incremental window is usually small; "auto" sizes initial and full exports
+    else:
+        table_bytes = int(execute(conn, relation_bytes(req.schema, req.table))[0][0])
+        chunks = max(1, min(64, math.ceil(table_bytes * AUTO_COMPRESSION_RATIO / req.max_file_bytes)))
+    if chunks > 1 and not _has_ctid(conn, req):
+        raise SourceError(
+            f"{req.schema}.{req.table} is a view: a chunked export needs a table (its block "
+            "ranges); export it in one chunk"
+        )
+    return chunks
+
+
+def _has_ctid(conn: Connection, req: ExportRequest) -> bool:
+    rows = execute(conn, relation_kind(req.schema, req.table))
+    return bool(rows) and rows[0][0] in ("r", "m")
+
+
+def _chunk_on_worker(
+    connect_worker: ConnectWorker,
+    snapshot_id: str,
+    s3_client: Any,
+    plan: Plan,
+    index: int,
+    ctid_range: tuple[int, int | None],
+) -> ChunkResult:
+    """One chunk on its own connection, in the shared snapshot; retried alone on a transient failure."""
+    req = plan.request
+    eid = export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks)
+    key = req.s3.key(manifest_key(req.schema, req.table, eid))
+    if (done := _existing_manifest(s3_client, req, key)) is not None:
+        return ChunkResult(eid, key, done.rows, len(done.files), done.bytes)
+
+    def attempt() -> ChunkResult:
+        worker = connect_worker()
+        try:
+            worker.set_session(isolation_level="REPEATABLE READ", readonly=STRATEGIES[req.strategy].read_only)
+            with worker.cursor() as cur:
+                cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_id,))
+            return _export_chunk(worker, s3_client, plan, index, ctid_range)
+        finally:
+            worker.close()
+
+    return call_with_retries(attempt, CHUNK_RETRY)
+
+
+def _existing_manifest(s3_client: Any, req: ExportRequest, key: str) -> Manifest | None:
+    try:
+        body = s3_client.get_object(Bucket=req.s3.bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return parse_manifest_json(body.decode())
+
+
+def _export_chunk(
+    conn: Connection, s3_client: Any, plan: Plan, index: int, ctid_range: tuple[int, int | None] | None
+) -> ChunkResult:
+    req = plan.request
+    eid = export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks)
     strategy = STRATEGIES[req.strategy]()
-    window_low = req.low if req.mode == "incremental" else None
+    incremental = req.mode == "incremental"
     select = export_select(
-        req.schema, req.table, columns, req.watermark_column, window_low, high if req.mode == "incremental" else None
+        req.schema,
+        req.table,
+        plan.columns,
+        req.watermark_column,
+        req.low if incremental else None,
+        plan.high if incremental else None,
+        ctid_range,
     )
     with conn.cursor() as cur:
         select_sql = cur.mogrify(select.text, select.params).decode()
@@ -100,36 +257,25 @@ def _export_in_snapshot(conn: Connection, s3_client: Any, req: ExportRequest, st
         max_file_bytes=req.max_file_bytes,
     )
     exported = strategy.export(conn, select_sql, target)
-
     manifest = Manifest(
         export_id=eid,
-        created_at=snapshot_at,
+        created_at=plan.snapshot_at,
         exporter_version=__version__,
         strategy=strategy.name,
         schema=req.schema,
         table=req.table,
         mode=req.mode,
-        columns=tuple(columns),
-        window=Window(column=req.watermark_column, low=req.low, high=high, bound=bound),
+        columns=plan.columns,
+        window=Window(column=req.watermark_column, low=req.low, high=plan.high, bound=plan.bound),
         files=tuple(exported.files),
         rows=exported.rows,
         bytes=exported.bytes,
+        chunk_index=index,
+        chunk_count=plan.chunks,
         format=FileFormat(compression=strategy.compression),
     )
     key = req.s3.key(manifest_key(req.schema, req.table, eid))
     s3_client.put_object(
         Bucket=req.s3.bucket, Key=key, Body=manifest.to_json().encode(), ContentType="application/json"
     )
-    return ExportResult(
-        "exported",
-        req.schema,
-        req.table,
-        req.low,
-        high,
-        eid,
-        key,
-        exported.rows,
-        len(exported.files),
-        exported.bytes,
-        time.monotonic() - started,
-    )
+    return ChunkResult(eid, key, exported.rows, len(exported.files), exported.bytes)

@@ -41,7 +41,7 @@ def connect_source(settings: Settings) -> Connection:
 def export_once(settings: Settings, s3: Any, request: ExportRequest) -> ExportResult:
     conn = connect_source(settings)
     try:
-        return run_export(conn, s3, request)
+        return run_export(conn, s3, request, connect_worker=lambda: connect_source(settings))
     finally:
         conn.close()
 

@@ -82,17 +82,59 @@ def select_expression(column: Column) -> str:
 
 
 def export_select(
-    schema: str, table: str, columns: Sequence[Column], watermark: str | None, low: str | None, high: str | None
+    schema: str,
+    table: str,
+    columns: Sequence[Column],
+    watermark: str | None,
+    low: str | None,
+    high: str | None,
+    ctid_range: tuple[int, int | None] | None = None,
 ) -> Statement:
-    """SELECT of exactly the manifest's columns, in order, restricted to the window (low, high]."""
+    """SELECT of exactly the manifest's columns, in order, restricted to the window (low, high] and,
+    for one chunk of a chunked export, to a range of the table's blocks (a TID range scan)."""
     exprs = ", ".join(f"{select_expression(c)} AS {quote_ident(c.name)}" for c in columns)
-    text = f"SELECT {exprs} FROM {quote_qualified(schema, table)}"
-    if watermark is None:
-        return Statement(text)
-    wm = quote_ident(watermark)
-    if low is None:
-        return Statement(f"{text} WHERE {wm} <= %s", (high,))
-    return Statement(f"{text} WHERE {wm} > %s AND {wm} <= %s", (low, high))
+    conditions: list[str] = []
+    params: list[object] = []
+    if watermark is not None:
+        wm = quote_ident(watermark)
+        if low is not None:
+            conditions.append(f"{wm} > %s")
+            params.append(low)
+        conditions.append(f"{wm} <= %s")
+        params.append(high)
+    if ctid_range is not None:
+        first, end = ctid_range
+        conditions.append("ctid >= %s::tid")
+        params.append(f"({first},0)")
+        if end is not None:
+            conditions.append("ctid < %s::tid")
+            params.append(f"({end},0)")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return Statement(f"SELECT {exprs} FROM {quote_qualified(schema, table)}{where}", tuple(params))
+
+
+def block_count(schema: str, table: str) -> Statement:
+    return Statement(
+        "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::bigint",
+        (quote_qualified(schema, table),),
+    )
+
+
+def relation_bytes(schema: str, table: str) -> Statement:
+    return Statement("SELECT pg_relation_size(%s::regclass)", (quote_qualified(schema, table),))
+
+
+def relation_kind(schema: str, table: str) -> Statement:
+    """`r` table, `m` materialized view, `p` partitioned table, `v` view, `f` foreign table."""
+    return Statement(
+        "SELECT relkind FROM pg_catalog.pg_class WHERE oid = %s::regclass", (quote_qualified(schema, table),)
+    )
+
+
+def ctid_ranges(blocks: int, chunks: int) -> list[tuple[int, int | None]]:
+    """`chunks` contiguous block ranges covering the table; the last is open-ended."""
+    step = max(1, -(-blocks // chunks))
+    return [(i * step, (i + 1) * step if i < chunks - 1 else None) for i in range(chunks)]
 
 
 def window_high(schema: str, table: str, watermark: str, low: str | None) -> Statement:

@@ -22,7 +22,15 @@ from sync_contract.manifest import Column
 from sync_contract.types import map_type
 from sync_contract.watermark import watermark_kind
 
-__all__ = ["Connection", "begin_snapshot", "connect", "describe_table", "full_fingerprint", "incremental_high"]
+__all__ = [
+    "Connection",
+    "begin_snapshot",
+    "connect",
+    "describe_table",
+    "execute",
+    "full_fingerprint",
+    "incremental_high",
+]
 
 
 def connect(dsn: str, connect_timeout: int = 10, statement_timeout_ms: int = 600_000) -> Connection:
@@ -30,7 +38,7 @@ def connect(dsn: str, connect_timeout: int = 10, statement_timeout_ms: int = 600
     conn: Connection = psycopg2.connect(dsn, connect_timeout=connect_timeout, application_name="aurora-sync-exporter")
     try:
         for stmt in session_statements(statement_timeout_ms):
-            _execute(conn, stmt)
+            execute(conn, stmt)
         conn.commit()
     except BaseException:
         conn.close()
@@ -49,7 +57,7 @@ def begin_snapshot(conn: Connection, read_only: bool = True) -> None:
     conn.set_session(isolation_level="REPEATABLE READ", readonly=read_only)
 
 
-def _execute(conn: Connection, stmt: Statement) -> list[tuple[Any, ...]]:
+def execute(conn: Connection, stmt: Statement) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
         cur.execute(stmt.text, stmt.params)
         return cur.fetchall() if cur.description else []
@@ -64,7 +72,7 @@ def describe_table(
     watermark: str | None,
 ) -> list[Column]:
     """The manifest's columns: every mapped column (or those named), with primary-key positions."""
-    rows = _execute(conn, Statement(COLUMNS_SQL, (schema, table)))
+    rows = execute(conn, Statement(COLUMNS_SQL, (schema, table)))
     if not rows:
         raise SourceError(
             f"table {schema}.{table} does not exist in the source database (or this user cannot see it); "
@@ -74,7 +82,7 @@ def describe_table(
     for name in [*primary_key, *columns, *([watermark] if watermark else [])]:
         if name not in by_name:
             raise SourceError(f"column {name!r} does not exist in {schema}.{table}; columns are {sorted(by_name)}")
-    pk = list(primary_key) or [r[0] for r in _execute(conn, Statement(PRIMARY_KEY_SQL, (schema, table)))]
+    pk = list(primary_key) or [r[0] for r in execute(conn, Statement(PRIMARY_KEY_SQL, (schema, table)))]
     if not pk:
         raise SourceError(
             f"table {schema}.{table} has no primary key; declare primary_key for it in the sync configuration"
@@ -99,9 +107,9 @@ def describe_table(
 
 
 def incremental_high(conn: Connection, schema: str, table: str, watermark: str, low: str | None) -> str | None:
-    rows = _execute(conn, window_high(schema, table, watermark, low))
+    rows = execute(conn, window_high(schema, table, watermark, low))
     return rows[0][0] if rows else None
 
 
 def full_fingerprint(conn: Connection, schema: str, table: str) -> str:
-    return str(_execute(conn, snapshot_fingerprint(schema, table))[0][0])
+    return str(execute(conn, snapshot_fingerprint(schema, table))[0][0])

@@ -104,9 +104,11 @@ class Manifest:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
-def export_id(schema: str, table: str, mode: str, low: str | None, high: str | None, chunk: int = 0) -> str:
-    """Deterministic from (table, window, chunk): a retried export overwrites the same keys."""
-    material = json.dumps([schema, table, mode, low, high, chunk], separators=(",", ":"))
+def export_id(
+    schema: str, table: str, mode: str, low: str | None, high: str | None, chunk: int = 0, chunks: int = 1
+) -> str:
+    """Deterministic from (table, window, chunk of how many): a retried export overwrites the same keys."""
+    material = json.dumps([schema, table, mode, low, high, chunk, chunks], separators=(",", ":"))
     return "x" + hashlib.sha256(material.encode()).hexdigest()[:31]
 
 
