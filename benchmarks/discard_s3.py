@@ -34,6 +34,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._drain()
         self._reply(headers={"ETag": f'"{uuid.uuid4().hex}"'})
 
+    def do_GET(self) -> None:  # noqa: N802 - nothing is kept, so nothing is ever found
+        self._drain()
+        body = b"<Error><Code>NoSuchKey</Code><Message>discarded</Message></Error>"
+        self.send_response(404)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_POST(self) -> None:
         self._drain()
         query = parse_qs(urlparse(self.path).query, keep_blank_values=True)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--chunk-rows", type=int, default=2_000_000, help="rows of the chunked-export table")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/BENCHMARKS.md")
     args = parser.parse_args()
     psql = _psql()
@@ -107,6 +109,7 @@ def main() -> None:
         copy_cmd = f"\\copy ({select_sql}) TO '/dev/null' WITH (FORMAT csv, HEADER false, FORCE_QUOTE *)"
         times: dict[str, list[float]] = {"psql": [], "discard": [], "moto": []}
         try:
+            chunk_lines = _chunk_bench(ep.pg_dsn, null_s3, args)
             for _ in range(args.repeat):  # interleaved, so drift on a shared machine hits all alike
                 started = time.perf_counter()
                 subprocess.run([psql, ep.pg_dsn, "-q", "-c", copy_cmd], check=True)
@@ -149,9 +152,37 @@ def main() -> None:
         f"end-to-end cycle (Lambda endpoint, export, intake, COPY, MERGE on the emulator): "
         f"{args.rows / cycle_s:,.0f} rows/s ({cycle_s:.1f} s)",
     ]
+    lines += chunk_lines
     print("\n".join(lines))
     if not args.no_write:
         _write(lines, args)
+
+
+def _chunk_bench(dsn: str, s3: object, args: argparse.Namespace) -> list[str]:
+    """One table of --chunk-rows rows exported in 1 chunk and in 2 chunks (2 worker connections)."""
+    print(f"generating public.bench_chunks: {args.chunk_rows} rows")
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(TABLE_SQL.replace("bench_rows", "bench_chunks"), {"rows": args.chunk_rows})
+    request = ExportRequest(
+        "public", "bench_chunks", "incremental", S3Target(BUCKET, PREFIX, REGION), watermark_column="updated_at"
+    )
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.repeat):
+        for chunks in (1, 2):
+            conn = connect(dsn)
+            started = time.perf_counter()
+            result = run_export(
+                conn, s3, replace(request, chunks=chunks, parallelism=2), connect_worker=lambda: connect(dsn)
+            )
+            times[chunks].append(time.perf_counter() - started)
+            conn.close()
+            assert result.rows == args.chunk_rows
+    one, two = (statistics.median(times[c]) for c in (1, 2))
+    return [
+        f"chunked export of {args.chunk_rows} rows to the discarding endpoint: 1 chunk {args.chunk_rows / one:,.0f} "
+        f"rows/s, 2 chunks in parallel {args.chunk_rows / two:,.0f} rows/s",
+        f"2 chunks vs 1 chunk: {one / two:.2f}x",
+    ]
 
 
 def _write(lines: list[str], args: argparse.Namespace) -> None:
