@@ -34,7 +34,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._drain()
         self._reply(headers={"ETag": f'"{uuid.uuid4().hex}"'})
 
-    def do_GET(self) -> None:  # noqa: N802 - nothing is kept, so nothing is ever found
+    def do_GET(self) -> None:
         self._drain()
         body = b"<Error><Code>NoSuchKey</Code><Message>discarded</Message></Error>"
         self.send_response(404)
