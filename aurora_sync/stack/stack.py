@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 
 from aurora_sync.stack.postgres import EmbeddedPostgres
 from aurora_sync.stack.process import LOOPBACK, ManagedProcess, StackError, free_port, port_open
+from aurora_sync.stack.vault import DevVault
 
 REGION = "us-east-1"
 BUCKET = "aurora-sync-exports"
 PREFIX = "aurora-sync/"
 FUNCTION = "aurora-sync-exporter"
+VAULT_SECRET_PATH = "aurora-sync/source"  # noqa: S105 - a path in Vault, not a secret
 DATABASE = "ANALYTICS"
 CONTROL_SCHEMA = "AURORA_SYNC"
 # moto accepts any credentials; these keep boto3 from looking for real ones
@@ -40,11 +43,12 @@ class Endpoints:
     s3_endpoint: str
     snowflake: dict[str, Any]
     lambda_endpoint: str
+    vault_addr: str
     workdir: Path
 
 
 class EmbeddedStack:
-    """PostgreSQL + moto S3 + fakesnow + loopback Lambda, each bound to 127.0.0.1."""
+    """PostgreSQL + moto S3 + fakesnow + OpenBao + loopback Lambda, each bound to 127.0.0.1."""
 
     def __init__(self, keep_logs: Path | None = None) -> None:
         self.keep_logs = keep_logs
@@ -99,6 +103,17 @@ class EmbeddedStack:
         )
         fakesnow.wait_ready(lambda: port_open(sf_port))
 
+        # the exporter reads the database credentials from Vault, as in production
+        vault = self._exit.enter_context(DevVault(self.workdir / "vault"))
+        db = urlparse(pg.dsn)
+        vault.put(
+            VAULT_SECRET_PATH,
+            host=db.hostname,
+            port=db.port,
+            database=db.path.lstrip("/"),
+            user=db.username,
+            password=db.password or "",
+        )
         lambda_port = free_port()
         exporter = self._spawn(
             "lambda",
@@ -111,7 +126,13 @@ class EmbeddedStack:
                 "--function-name",
                 FUNCTION,
             ],
-            {**child_env, "AURORA_SYNC_SOURCE_DSN": pg.dsn, "AURORA_SYNC_S3_ENDPOINT_URL": s3_endpoint},
+            {
+                **child_env,
+                "VAULT_ADDR": vault.addr,
+                "VAULT_TOKEN": vault.root_token,
+                "VAULT_SECRET_PATH_AURORA": VAULT_SECRET_PATH,
+                "AURORA_SYNC_S3_ENDPOINT_URL": s3_endpoint,
+            },
         )
         exporter.wait_ready(lambda: port_open(lambda_port))
 
@@ -127,6 +148,7 @@ class EmbeddedStack:
                 "protocol": "http",
             },
             lambda_endpoint=f"http://{LOOPBACK}:{lambda_port}",
+            vault_addr=vault.addr,
             workdir=self.workdir,
         )
         return self.endpoints

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import secrets
-import sys
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import hvac
 import psycopg2
 import pytest
 
-from aurora_sync.stack.process import ManagedProcess, free_port
+from aurora_sync.stack.process import free_port
+from aurora_sync.stack.vault import DevVault
 from lambda_exporter import settings as exporter_settings
 from lambda_exporter.handler import connect_source, handler
 from lambda_exporter.secrets import (
@@ -29,45 +27,17 @@ from lambda_exporter.secrets import (
 PASSWORD = "s3cr3t-" + secrets.token_hex(6)  # must never appear in an error message
 
 
-class Bao:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.addr = f"http://127.0.0.1:{self.port}"
-        self.root = secrets.token_hex(16)
-        self.proc = ManagedProcess(
-            "openbao",
-            [
-                str(Path(sys.executable).parent / "bao"),
-                "server",
-                "-dev",
-                f"-dev-root-token-id={self.root}",
-                f"-dev-listen-address=127.0.0.1:{self.port}",
-            ],
-            workdir / "bao.log",
-            env={"HOME": str(workdir)},  # the dev server writes a token helper file into HOME
-        )
-
-    def __enter__(self) -> Bao:
-        self.proc.start()
-        self.proc.wait_ready(self._healthy)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.stop()
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.addr + "/v1/sys/health", timeout=1) as r:  # noqa: S310
-                return r.status == 200
-        except OSError:
-            return False
+class Bao(DevVault):
+    @property
+    def root(self) -> str:
+        return self.root_token
 
     @property
     def admin(self) -> hvac.Client:
-        return hvac.Client(url=self.addr, token=self.root)
+        return self.client()
 
     def settings(self, path: str = "aurora-sync/prod", token: str | None = None) -> VaultSettings:
-        return VaultSettings(addr=self.addr, secret_path=path, auth_method="token", token=token or self.root)
+        return VaultSettings(addr=self.addr, secret_path=path, auth_method="token", token=token or self.root_token)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +47,7 @@ def bao(tmp_path_factory) -> Iterator[Bao]:
 
 
 def _put(bao: Bao, path: str, **secret: object) -> None:
-    bao.admin.secrets.kv.v2.create_or_update_secret(path=path, secret=secret, mount_point="secret")
+    bao.put(path, **secret)
 
 
 def _assert_secret_free(err: Exception) -> None:
