@@ -75,16 +75,23 @@ def _reconcile(console: Console, config: SyncConfig) -> int:
 
 
 def _hold_stack(console: Console, path: Path) -> int:
-    from aurora_sync.demo_data import TABLES_TOML
+    import psycopg2
+
+    from aurora_sync.demo_data import TABLES_TOML, create_and_populate
     from aurora_sync.stack.stack import EmbeddedStack
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack = EmbeddedStack()
     with stack as endpoints:
+        with psycopg2.connect(endpoints.pg_dsn) as conn:
+            create_and_populate(conn, 2_000)
+        conn.close()
         path.write_text(stack.config_toml(TABLES_TOML))
-        console.print(f"embedded stack up; config written to {path}; PostgreSQL at {endpoints.pg_dsn}")
-        console.print("create the demo tables yourself or run `aurora-sync run --config ...`; Ctrl-C stops it")
+        console.print(f"embedded stack up with the demo tables; config written to {path}")
+        console.print(
+            f"try: aurora-sync run --config {path}   (PostgreSQL: psql '{endpoints.pg_dsn}'); Ctrl-C stops it"
+        )
         with suppress(KeyboardInterrupt):
             stop.wait()
     return 0
