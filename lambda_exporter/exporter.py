@@ -3,20 +3,21 @@
 A large table can be exported in chunks: block (ctid) ranges of the table, all read from one snapshot
 (the first connection exports it, each chunk's connection imports it) and all sharing one window, so
 the chunks together are exactly the rows of one instant. Each chunk writes its own files and manifest;
-a chunk that fails is retried alone, and a chunk whose manifest already exists is not exported again.
+a chunk that fails is retried alone within the invocation. Chunk export ids include the snapshot's time,
+so chunks of two snapshots (whose block ranges differ) never combine.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from lambda_exporter import __version__
 from lambda_exporter.errors import SourceError
@@ -47,8 +48,8 @@ from sync_contract.manifest import (
     Window,
     data_prefix,
     export_id,
+    latest_export_key,
     manifest_key,
-    parse_manifest_json,
 )
 
 ConnectWorker = Callable[[], Connection]
@@ -106,22 +107,58 @@ class ChunkResult:
     bytes: int
 
 
+def resolve_low(s3_client: Any, request: ExportRequest) -> ExportRequest:
+    """A scheduled event's low bound: where the newest complete export ended (once per invocation)."""
+    if not request.low_from_manifests:
+        return request
+    return replace(request, low=newest_exported_high(s3_client, request), low_from_manifests=False)
+
+
 def run_export(
-    conn: Connection, s3_client: Any, request: ExportRequest, connect_worker: ConnectWorker | None = None
+    conn: Connection,
+    s3_client: Any,
+    request: ExportRequest,
+    connect_worker: ConnectWorker | None = None,
+    remaining_s: Callable[[], float] | None = None,
 ) -> ExportResult:
     """Export `request` from `conn`'s snapshot; chunks run on `connect_worker` connections when given."""
     started = time.monotonic()
-    if request.low_from_manifests:
-        request = replace(request, low=newest_exported_high(s3_client, request), low_from_manifests=False)
+    request = resolve_low(s3_client, request)
     begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
-        return _export_in_snapshot(conn, s3_client, request, started, connect_worker)
+        result = _export_in_snapshot(conn, s3_client, request, started, connect_worker, remaining_s)
     finally:
-        conn.rollback()  # read-only snapshot: nothing to commit
+        # read-only snapshot: nothing to commit; a failure here (a dropped connection) must not turn a
+        # committed export into an error, and the caller closes the connection anyway
+        with suppress(Exception):
+            conn.rollback()
+    if result.status == "exported":
+        record_latest(s3_client, request, result)
+    return result
+
+
+def record_latest(s3_client: Any, request: ExportRequest, result: ExportResult) -> None:
+    """After every chunk's manifest exists: the pointer scheduled exports continue from."""
+    pointer = {
+        "mode": request.mode,
+        "window": {"low": result.low, "high": result.high},
+        "manifest_keys": list(result.manifest_keys),
+    }
+    s3_client.put_object(
+        Bucket=request.s3.bucket,
+        Key=request.s3.key(latest_export_key(request.schema, request.table)),
+        Body=json.dumps(pointer).encode(),
+        ContentType="application/json",
+    )
 
 
 def _export_in_snapshot(
-    conn: Connection, s3_client: Any, req: ExportRequest, started: float, connect_worker: ConnectWorker | None
+    conn: Connection,
+    s3_client: Any,
+    req: ExportRequest,
+    started: float,
+    connect_worker: ConnectWorker | None,
+    remaining_s: Callable[[], float] | None,
 ) -> ExportResult:
     # when the snapshot was taken: full-mode loads order snapshots by it
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -153,7 +190,7 @@ def _export_in_snapshot(
             snapshot_id = str(execute(conn, Statement("SELECT pg_export_snapshot()"))[0][0])
             with ThreadPoolExecutor(max_workers=min(req.parallelism, plan.chunks)) as pool:
                 futures = [
-                    pool.submit(_chunk_on_worker, connect_worker, snapshot_id, s3_client, plan, i, r)
+                    pool.submit(_chunk_on_worker, connect_worker, snapshot_id, s3_client, plan, i, r, remaining_s)
                     for i, r in enumerate(ranges)
                 ]
                 results = [f.result() for f in futures]
@@ -201,13 +238,10 @@ def _chunk_on_worker(
     plan: Plan,
     index: int,
     ctid_range: tuple[int, int | None],
+    remaining_s: Callable[[], float] | None,
 ) -> ChunkResult:
     """One chunk on its own connection, in the shared snapshot; retried alone on a transient failure."""
     req = plan.request
-    eid = export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks)
-    key = req.s3.key(manifest_key(req.schema, req.table, eid))
-    if (done := _existing_manifest(s3_client, req, key)) is not None:
-        return ChunkResult(eid, key, done.rows, len(done.files), done.bytes)
 
     def attempt() -> ChunkResult:
         worker = connect_worker()
@@ -219,24 +253,20 @@ def _chunk_on_worker(
         finally:
             worker.close()
 
-    return call_with_retries(attempt, CHUNK_RETRY)
+    return call_with_retries(attempt, CHUNK_RETRY, remaining_s)
 
 
-def _existing_manifest(s3_client: Any, req: ExportRequest, key: str) -> Manifest | None:
-    try:
-        body = s3_client.get_object(Bucket=req.s3.bucket, Key=key)["Body"].read()
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    return parse_manifest_json(body.decode())
+def chunk_export_id(plan: Plan, index: int) -> str:
+    req = plan.request
+    snapshot = plan.snapshot_at if plan.chunks > 1 else None
+    return export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks, snapshot)
 
 
 def _export_chunk(
     conn: Connection, s3_client: Any, plan: Plan, index: int, ctid_range: tuple[int, int | None] | None
 ) -> ChunkResult:
     req = plan.request
-    eid = export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks)
+    eid = chunk_export_id(plan, index)
     strategy = STRATEGIES[req.strategy]()
     incremental = req.mode == "incremental"
     select = export_select(

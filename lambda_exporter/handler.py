@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -10,7 +11,7 @@ import psycopg2
 from botocore.config import Config
 
 from lambda_exporter.event import ExportRequest, parse_event
-from lambda_exporter.exporter import ExportResult, run_export
+from lambda_exporter.exporter import ExportResult, resolve_low, run_export
 from lambda_exporter.observability import logger, record_failure, record_success, traced
 from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.settings import Settings, load_settings
@@ -18,7 +19,9 @@ from lambda_exporter.source import Connection, connect, is_auth_failure
 
 RETRY_POLICY = RetryPolicy()
 # boto3 retries throttling and 5xx itself (standard mode) before our whole-export retry sees them
-S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=10, read_timeout=120)
+S3_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 6}, connect_timeout=10, read_timeout=120, max_pool_connections=32
+)
 
 
 @lru_cache(maxsize=8)
@@ -38,10 +41,12 @@ def connect_source(settings: Settings) -> Connection:
         return connect(settings.credentials.dsn(), settings.connect_timeout_s, settings.statement_timeout_ms)
 
 
-def export_once(settings: Settings, s3: Any, request: ExportRequest) -> ExportResult:
+def export_once(
+    settings: Settings, s3: Any, request: ExportRequest, remaining_s: Callable[[], float] | None = None
+) -> ExportResult:
     conn = connect_source(settings)
     try:
-        return run_export(conn, s3, request, connect_worker=lambda: connect_source(settings))
+        return run_export(conn, s3, request, lambda: connect_source(settings), remaining_s)
     finally:
         conn.close()
 
@@ -66,8 +71,11 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
     try:
         with traced("export"):
+            request = resolve_low(s3, request)  # once: a retry must not start from its own partial export
             # an export is idempotent (deterministic keys, manifest last), so retrying it whole is safe
-            result = call_with_retries(lambda: export_once(settings, s3, request), RETRY_POLICY, remaining, on_retry)
+            result = call_with_retries(
+                lambda: export_once(settings, s3, request, remaining), RETRY_POLICY, remaining, on_retry
+            )
     except Exception as err:
         record_failure(table)
         logger.error("export failed", extra={"error_type": type(err).__name__, "error": str(err)})

@@ -1,56 +1,43 @@
 """The low bound of a scheduled export, taken from S3 so the exporter stays stateless.
 
-An EventBridge-scheduled invocation carries no watermark: the newest manifest of the table (the last
-export that committed) tells where the previous export ended. Exports chain from export to export;
-Snowflake's loader applies them in window order and refuses any that would leave a gap.
+An EventBridge-scheduled invocation carries no watermark. After every complete export (all chunks'
+manifests written) the exporter records where it ended in `state/<table>/latest.json`; the next
+scheduled export starts there. Snowflake never reads this pointer: it trusts only manifests, applies
+them in window order and refuses any that would leave a gap.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from lambda_exporter.errors import ExportError
 from lambda_exporter.event import ExportRequest
-from sync_contract.errors import ContractError
-from sync_contract.manifest import Manifest, manifest_prefix, parse_manifest
-
-ONE_SECOND = timedelta(seconds=1)
+from sync_contract.manifest import latest_export_key
 
 
 def newest_exported_high(s3: Any, request: ExportRequest) -> str | None:
-    """`window.high` of the table's newest manifest, or None when it has never been exported.
-
-    S3's LastModified has one-second resolution, so every manifest of the newest second is read and
-    the one whose snapshot is newest (`created_at`, microseconds) wins.
-    """
-    prefix = request.s3.key(manifest_prefix(request.schema, request.table))
-    listed = [
-        obj
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=request.s3.bucket, Prefix=prefix)
-        for obj in page.get("Contents", [])
-        if obj["Key"].endswith(".json")
-    ]
-    if not listed:
-        return None
-    newest_time = max(obj["LastModified"] for obj in listed)
-    candidates = [_read(s3, request, obj["Key"]) for obj in listed if newest_time - obj["LastModified"] <= ONE_SECOND]
-    manifest = max(candidates, key=lambda m: m.created_at)
-    if manifest.mode != request.mode:
-        raise ExportError(
-            f"the newest manifest of {request.schema}.{request.table} is a {manifest.mode!r} export, "
-            f'this event asks for {request.mode!r}; pass "low" in the event'
-        )
-    return manifest.window.high
-
-
-def _read(s3: Any, request: ExportRequest, key: str) -> Manifest:
-    body = s3.get_object(Bucket=request.s3.bucket, Key=key)["Body"].read()
+    """`window.high` of the table's newest complete export, or None when it has never been exported."""
+    key = request.s3.key(latest_export_key(request.schema, request.table))
     try:
-        return parse_manifest(json.loads(body))
-    except (ContractError, ValueError) as err:
+        body = s3.get_object(Bucket=request.s3.bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    try:
+        pointer = json.loads(body)
+        mode, high = pointer["mode"], pointer["window"]["high"]
+    except (ValueError, KeyError, TypeError) as err:
         raise ExportError(
-            f"the manifest s3://{request.s3.bucket}/{key} is unreadable, so the export's low bound "
-            f'is unknown: {err}; pass "low" in the event'
+            f"s3://{request.s3.bucket}/{key} is unreadable, so the export's low bound is unknown; "
+            'delete it to export from the beginning, or pass "low" in the event'
         ) from err
+    if mode != request.mode:
+        raise ExportError(
+            f"the newest export of {request.schema}.{request.table} was a {mode!r} export, this "
+            f'event asks for {request.mode!r}; pass "low" in the event'
+        )
+    return high if isinstance(high, str) else None

@@ -50,6 +50,24 @@ TRANSIENT_PG = (
     psycopg2.errors.CannotConnectNow,
 )
 TERMINAL_PG = (psycopg2.errors.QueryCanceled,)  # a statement timeout would time out again
+# libpq's words for a connection that failed or was lost (no SQLSTATE is set for these)
+CONNECTION_LOST = (
+    "server closed the connection",
+    "could not connect to server",
+    "connection refused",
+    "timeout expired",
+    "connection timed out",
+    "connection reset",
+    "terminating connection",
+    "ssl syscall error",
+    "could not receive data",
+    "could not send data",
+    "no connection to the server",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "too many connections",
+)
 
 
 def is_transient(err: BaseException) -> bool:
@@ -62,7 +80,10 @@ def is_transient(err: BaseException) -> bool:
     if isinstance(err, TRANSIENT_PG):
         return True
     if isinstance(err, psycopg2.OperationalError):
-        return "password authentication failed" not in str(err)  # lost or refused connection
+        if (err.pgcode or "").startswith("08") or err.pgcode == "53300":  # connection exception, too many
+            return True
+        text = str(err).lower()
+        return any(words in text for words in CONNECTION_LOST)
     if isinstance(err, ClientError):
         code = str(err.response.get("Error", {}).get("Code", ""))
         status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)

@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - a platform without isal wheels
     import zlib  # type: ignore[no-redef]
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,10 +78,16 @@ class RollingGzipS3Writer:
             if self._file is not None:
                 self._finish_file()
         except BaseException:
-            self.abort()
+            self.abort_quietly()
             raise
         self._pool.shutdown(wait=True)
         return self._files
+
+    def abort_quietly(self) -> None:
+        """Abort after a failure: an error while aborting must not hide the failure itself (an unaborted
+        upload is cleaned up by the bucket's lifecycle rule)."""
+        with suppress(Exception):
+            self.abort()
 
     def abort(self) -> None:
         """Abandon the open multipart upload; completed objects stay (no manifest points at them)."""

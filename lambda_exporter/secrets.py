@@ -9,6 +9,7 @@ names the Vault address, the path and the fix, never a secret value.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,16 +124,19 @@ class VaultCredentials:
         self.settings = settings
         self._client: Any = None
         self._cached: AuroraCredentials | None = None
+        self._lock = threading.Lock()
         self.reads = 0  # how many times the secret was read from Vault (observability, tests)
 
     def get(self) -> AuroraCredentials:
-        if self._cached is None:
-            self._cached = self._read_with_relogin()
-        return self._cached
+        with self._lock:  # chunk workers ask from several threads at once
+            if self._cached is None:
+                self._cached = self._read_with_relogin()
+            return self._cached
 
     def refresh(self) -> AuroraCredentials:
-        self._cached = None
-        self._client = None
+        with self._lock:
+            self._cached = None
+            self._client = None
         return self.get()
 
     def _read_with_relogin(self) -> AuroraCredentials:
@@ -160,6 +164,16 @@ class VaultCredentials:
             )
         except (hvac.exceptions.VaultDown, hvac.exceptions.VaultNotInitialized) as err:
             raise VaultSealedError(f"Vault at {s.addr} is sealed or not initialised; unseal it, then retry") from err
+        except (
+            hvac.exceptions.InternalServerError,
+            hvac.exceptions.BadGateway,
+            hvac.exceptions.RateLimitExceeded,
+            hvac.exceptions.UnexpectedError,
+        ) as err:
+            raise VaultUnreachableError(
+                f"Vault at {s.addr} answered {type(err).__name__} reading {s.mount_point}/{s.secret_path}; "
+                "retrying (check Vault's health if it persists)"
+            ) from err
         except hvac.exceptions.InvalidPath as err:
             raise SecretMissingError(
                 f"no secret at {s.where}: write one with fields {', '.join(REQUIRED_FIELDS)} "

@@ -278,6 +278,8 @@ RUN_COLUMNS = (
     ("watermark_before", "VARCHAR"),
     ("watermark_after", "VARCHAR"),
     ("duration_s", "FLOAT"),
+    ("waiting_batches", "NUMBER"),
+    ("notes", "VARCHAR"),
     ("error", "VARCHAR"),
 )
 

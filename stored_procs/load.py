@@ -53,7 +53,8 @@ class TableLoad:
     rows_exported: int = 0
     counts: Counts = field(default_factory=Counts)
     errors: list[str] = field(default_factory=list)
-    waiting: int = 0  # chunked exports not all of whose chunks have arrived yet
+    waiting: int = 0  # batches that cannot load yet: chunks missing, or a gap before them
+    notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -87,6 +88,7 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
         "watermark_after": result.watermark_after,
         "duration_s": round(time.monotonic() - started, 3),
         "waiting_batches": result.waiting,
+        "notes": "; ".join(result.notes) or None,
         "error": "; ".join(result.errors) or None,
     }
     ledger.record_run(session, place, summary)
@@ -125,25 +127,25 @@ class Batch:
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
     parsed = _parse_pending(session, place, spec, result)
     kind = _watermark_kind(parsed)
-    batches = _complete_batches(parsed, result)
+    batches, incomplete = _group_batches(parsed)
     watermark = _repaired_watermark(session, place, spec, kind)
     result.watermark_before = result.watermark_after = watermark
     if spec.mode == "full":
         batches = _newest_snapshot_only(session, place, spec, batches, result.run_id)
     elif kind is not None:
         batches.sort(key=lambda b: _window_order(kind, b.first))
+    deferred: list[Batch] = []
     for batch in batches:
         window = batch.first.window
         if kind is not None and not is_after(kind, window.high, watermark):
             ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
             continue
+        if kind is not None and is_after(kind, window.low, watermark):
+            # a gap: rows between the loaded watermark and this window were never exported. Not a
+            # failure of this batch: it stays NEW until an export covering the gap arrives.
+            deferred.append(batch)
+            continue
         try:
-            if kind is not None and is_after(kind, window.low, watermark):
-                raise LoadError(
-                    f"{batch.label} of {spec.source} starts after the loaded watermark "
-                    f"({window.low!r} > {watermark!r}): rows in between were never exported; "
-                    "it is kept unloaded until an export covering the gap arrives"
-                )
             counts = apply_batch(session, place, database, spec, batch)
         except Exception as err:
             _record_failure(session, place, batch, str(err), result)
@@ -155,6 +157,39 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         result.rows_exported += batch.rows
         result.counts.add(counts)
         result.watermark_after = watermark
+    for batch in deferred:
+        if kind is not None and not is_after(kind, batch.first.window.high, watermark):
+            ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
+        else:
+            result.waiting += 1
+            result.notes.append(
+                f"{batch.label} of {spec.source} waits: it starts at {batch.first.window.low!r}, "
+                f"after the loaded watermark {watermark!r}"
+            )
+    _settle_incomplete(session, place, spec, incomplete, kind, watermark, result)
+
+
+def _settle_incomplete(
+    session: Any,
+    place: Place,
+    spec: TableSpec,
+    incomplete: list[Batch],
+    kind: Kind | None,
+    watermark: str | None,
+    result: TableLoad,
+) -> None:
+    """Chunks of an export that never completed: superseded once loaded data has passed them, else
+    they wait for their missing chunks."""
+    newest_snapshot = (ledger.newest_loaded_snapshot(session, place, spec) or "") if incomplete else ""
+    for batch in incomplete:
+        if kind is not None:
+            covered = not is_after(kind, batch.first.window.high, watermark)
+        else:
+            covered = batch.first.created_at <= newest_snapshot
+        if covered:
+            ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
+        else:
+            result.waiting += 1
 
 
 def _parse_pending(
@@ -170,20 +205,22 @@ def _parse_pending(
     return parsed
 
 
-def _complete_batches(parsed: list[tuple[ledger.LedgerEntry, Manifest]], result: TableLoad) -> list[Batch]:
-    """Chunks grouped by export window; a batch whose chunks have not all arrived waits."""
+def _group_batches(parsed: list[tuple[ledger.LedgerEntry, Manifest]]) -> tuple[list[Batch], list[Batch]]:
+    """Manifests grouped into the exports they belong to: (complete batches, batches missing chunks).
+
+    A chunked export's chunks share their window and their snapshot time; chunks of two snapshots
+    never form one batch, since block ranges differ between snapshots."""
     groups: dict[tuple[Any, ...], dict[int, tuple[ledger.LedgerEntry, Manifest]]] = {}
     for entry, m in parsed:
-        key = (m.mode, m.window.low, m.window.high, m.chunk_count)
+        key = (m.mode, m.window.low, m.window.high, m.chunk_count, m.created_at if m.chunk_count > 1 else None)
         groups.setdefault(key, {})[m.chunk_index] = (entry, m)
-    batches = []
-    for (_, _, _, count), chunks in groups.items():
-        if len(chunks) < count:
-            result.waiting += 1
-            continue
-        ordered = [chunks[i] for i in range(count)]
-        batches.append(Batch(tuple(e for e, _ in ordered), tuple(m for _, m in ordered)))
-    return batches
+    complete: list[Batch] = []
+    incomplete: list[Batch] = []
+    for key, chunks in groups.items():
+        ordered = [chunks[i] for i in sorted(chunks)]
+        batch = Batch(tuple(e for e, _ in ordered), tuple(m for _, m in ordered))
+        (complete if len(chunks) == key[3] else incomplete).append(batch)
+    return complete, incomplete
 
 
 def _record_failure(

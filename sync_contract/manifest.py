@@ -105,10 +105,21 @@ class Manifest:
 
 
 def export_id(
-    schema: str, table: str, mode: str, low: str | None, high: str | None, chunk: int = 0, chunks: int = 1
+    schema: str,
+    table: str,
+    mode: str,
+    low: str | None,
+    high: str | None,
+    chunk: int = 0,
+    chunks: int = 1,
+    snapshot: str | None = None,
 ) -> str:
-    """Deterministic from (table, window, chunk of how many): a retried export overwrites the same keys."""
-    material = json.dumps([schema, table, mode, low, high, chunk, chunks], separators=(",", ":"))
+    """Deterministic from (table, window, chunk of how many): a retried export overwrites the same keys.
+
+    Chunks are block ranges of one snapshot, and blocks move between snapshots, so the chunks of a
+    chunked export also carry their snapshot's time: chunks of two snapshots never mix.
+    """
+    material = json.dumps([schema, table, mode, low, high, chunk, chunks, snapshot], separators=(",", ":"))
     return "x" + hashlib.sha256(material.encode()).hexdigest()[:31]
 
 
@@ -122,6 +133,11 @@ def manifest_prefix(schema: str, table: str) -> str:
 
 def manifest_key(schema: str, table: str, export: str) -> str:
     return f"{manifest_prefix(schema, table)}{export}.json"
+
+
+def latest_export_key(schema: str, table: str) -> str:
+    """Where the exporter records its newest complete export (not a manifest: Snowflake never reads it)."""
+    return f"state/{slug(schema, table)}/latest.json"
 
 
 # ---------------------------------------------------------------------------------------------

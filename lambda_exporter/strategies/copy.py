@@ -27,7 +27,7 @@ class CopyStrategy:
                 cur.copy_expert(copy_to_stdout(select_sql), writer, size=1 << 16)
                 rows = cur.rowcount
         except BaseException:
-            writer.abort()
+            writer.abort_quietly()
             raise
         files = writer.close()
         if sum(f.rows or 0 for f in files) != rows:

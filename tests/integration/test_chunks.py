@@ -78,7 +78,7 @@ def test_three_chunks_make_three_manifests_that_load_as_one_batch(pg, endpoints,
     assert harness.watermark("chunky") == "50000"
 
 
-def test_a_rerun_exports_only_the_chunk_without_a_manifest_and_waiting_chunks_do_not_load(pg, endpoints, harness, s3):
+def test_an_export_missing_a_chunk_waits_and_is_superseded_by_a_complete_rerun(pg, endpoints, harness, s3):
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.chunk_rerun (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.chunk_rerun SELECT g, g FROM generate_series(1, 30000) g")
@@ -94,10 +94,18 @@ def test_a_rerun_exports_only_the_chunk_without_a_manifest_and_waiting_chunks_do
 
     workers = Workers(endpoints.pg_dsn)
     _export(harness, endpoints, "chunk_rerun", workers, chunks=3)
-    assert workers.calls == 1  # chunks 0 and 1 had manifests: only chunk 2 was exported again
+    assert workers.calls == 3  # a new snapshot: every chunk again (block ranges differ between snapshots)
     (table,) = harness.cycle(export=False).tables
-    assert (table.load["manifests"], table.load["rows_loaded"]) == (3, 30_000)
-    assert harness.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."CHUNK_RERUN"')[0][0] == 30_000
+    assert (table.load["manifests"], table.load["rows_loaded"], table.load["waiting_batches"]) == (3, 30_000, 0)
+    assert harness.query('SELECT COUNT(*), COUNT(DISTINCT "ID") FROM "ANALYTICS"."PUBLIC"."CHUNK_RERUN"')[0] == (
+        30_000,
+        30_000,
+    )
+    statuses = harness.query(
+        f"SELECT STATUS, COUNT(*) FROM {harness.control('MANIFESTS')} WHERE SOURCE_TABLE = 'chunk_rerun' "
+        "GROUP BY STATUS ORDER BY STATUS"
+    )
+    assert [tuple(r) for r in statuses] == [("LOADED", 3), ("SUPERSEDED", 2)]
 
 
 def test_a_chunked_full_snapshot_deletes_only_keys_missing_from_every_chunk(pg, endpoints, harness):

@@ -176,3 +176,24 @@ def test_a_full_snapshot_that_arrives_late_never_undoes_a_newer_one(pg, harness)
     assert _target(h, "CYC_LATE", '"CODE"') == [("a", "new")]
     status = h.query(f"SELECT STATUS FROM {h.control('MANIFESTS')} WHERE EXPORT_ID = ?", old["export_id"])
     assert status[0][0] == "SUPERSEDED"
+
+
+def test_a_batch_after_a_gap_waits_without_using_up_its_attempts(pg, harness):
+    pg.cursor().execute("CREATE TABLE public.cyc_gap (id int PRIMARY KEY, v int NOT NULL)")
+    pg.cursor().execute("INSERT INTO public.cyc_gap SELECT g, g FROM generate_series(1, 10) g")
+    h = harness.add("public.cyc_gap", ["id"], "v")
+    (spec,) = h.config.tables
+    h.exporter.export(export_request(h.config, spec, "5"))  # starts at 5, but nothing is loaded yet
+    for _ in range(4):
+        (t,) = h.cycle(export=False).tables
+        assert not t.failed
+        assert (t.load["rows_loaded"], t.load["waiting_batches"]) == (0, 1)
+        assert "after the loaded watermark" in t.load["notes"]
+    status = h.query(f"SELECT STATUS, ATTEMPTS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'cyc_gap'")
+    assert tuple(status[0]) == ("NEW", 0)
+
+    (t,) = h.cycle().tables  # the export from the (empty) watermark covers the gap
+    assert (t.load["rows_loaded"], t.load["waiting_batches"]) == (10, 0)
+    assert h.watermark("cyc_gap") == "10"
+    statuses = h.query(f"SELECT STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'cyc_gap' ORDER BY STATUS")
+    assert [r[0] for r in statuses] == ["LOADED", "SUPERSEDED"]

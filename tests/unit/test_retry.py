@@ -16,6 +16,8 @@ def _s3_error(code: str, status: int) -> ClientError:
     "err",
     [
         psycopg2.OperationalError("server closed the connection unexpectedly"),
+        psycopg2.OperationalError('connection to server at "db" (10.0.0.1), port 5432 failed: Connection refused'),
+        psycopg2.OperationalError("FATAL:  the database system is starting up"),
         psycopg2.errors.SerializationFailure("could not serialize access"),
         psycopg2.errors.DeadlockDetected("deadlock detected"),
         _s3_error("SlowDown", 503),
@@ -37,6 +39,9 @@ def test_transient(err):
         psycopg2.errors.QueryCanceled("canceling statement due to statement timeout"),
         psycopg2.errors.InsufficientPrivilege("permission denied for table x"),
         psycopg2.OperationalError('FATAL:  password authentication failed for user "x"'),
+        psycopg2.OperationalError('FATAL:  database "nope" does not exist'),
+        psycopg2.OperationalError('FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "x"'),
+        psycopg2.errors.ProgramLimitExceeded("row is too big"),
         _s3_error("AccessDenied", 403),
         _s3_error("NoSuchBucket", 404),
         ValueError("unknown"),
