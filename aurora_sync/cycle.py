@@ -11,7 +11,7 @@ from typing import Any
 from aurora_sync.config import SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import handlers, ledger
+from stored_procs import graph, handlers, ledger
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
 from stored_procs.statement import run
@@ -36,6 +36,7 @@ class CycleReport:
     run_id: str
     tables: list[TableReport]
     duration_s: float = 0.0
+    tasks: dict[str, str] = field(default_factory=dict)  # graph node -> SUCCEEDED / FAILED / SKIPPED
 
     @property
     def failed(self) -> list[TableReport]:
@@ -89,50 +90,61 @@ def request_exports(
             report.errors.append(f"export failed: {err}")
 
 
-def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> None:
-    """INTAKE: new manifests from the stage into the ledger."""
+def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> bool:
+    """INTAKE: new manifests from the stage into the ledger. False when the step itself failed (then,
+    as on Snowflake, the LOAD tasks after it are skipped); one table's copy error only marks that table."""
     try:
         taken = handlers.intake_manifests(session, config.database, config.control_schema, config.stage)
-    except Exception as err:  # the load step still runs: it applies what earlier intakes took in
+    except Exception as err:
         for report in reports:
-            report.errors.append(f"intake failed: {err}")
-        return
+            report.errors.append(f"intake failed, nothing loaded: {err}")
+        return False
     for report in reports:
         if why := taken["errors"].get(report.spec.source):
             report.errors.append(why)
+    return True
 
 
-def load_all(
-    session: Any, config: SyncConfig, reports: list[TableReport], run_id: str, progress: Progress = lambda _: None
-) -> None:
-    """LOAD_<table> for every table; each failure is recorded and the others go on."""
-    for report in reports:
-        progress(f"loading {report.spec.source}")
-        try:
-            report.load = handlers.load_one_table(
-                session,
-                config.database,
-                config.control_schema,
-                report.spec.source_schema,
-                report.spec.source_table,
-                run_id,
-                config.stage,
-            )
-        except Exception as err:  # e.g. RUNS could not be written: report it and go on
-            report.errors.append(f"load failed: {err}")
+def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str) -> bool:
+    """LOAD_<table>: its failure is recorded in RUNS and in the report; the other tables go on."""
+    try:
+        report.load = handlers.load_one_table(
+            session,
+            config.database,
+            config.control_schema,
+            report.spec.source_schema,
+            report.spec.source_table,
+            run_id,
+            config.stage,
+        )
+    except Exception as err:  # e.g. RUNS could not be written
+        report.errors.append(f"load failed: {err}")
+    return not report.failed
 
 
 def run_cycle(
     session: Any, config: SyncConfig, exporter: Exporter | None, progress: Progress = lambda _: None
 ) -> CycleReport:
-    """One cycle; with `exporter=None` only what is already in the stage is taken in and loaded."""
+    """One cycle: the Task graph of `stored_procs.graph`, executed here in dependency order.
+    With `exporter=None` only what is already in the stage is taken in and loaded."""
     started, run_id = time.monotonic(), new_run_id()
-    progress("preparing control schema")
-    prepare(session, config)
     reports = [TableReport(spec) for spec in config.tables]
-    if exporter is not None:
-        request_exports(session, config, exporter, reports, progress)
-    progress("intake of manifests")
-    take_in(session, config, reports)
-    load_all(session, config, reports, run_id, progress)
-    return CycleReport(run_id, reports, time.monotonic() - started)
+    by_node = {graph.load_node_name(r.spec): r for r in reports}
+
+    def action(node: graph.Node) -> bool:
+        if node.name == graph.ROOT:
+            progress("preparing control schema")
+            prepare(session, config)
+        elif node.name == graph.REQUEST_EXPORTS:
+            if exporter is not None:
+                request_exports(session, config, exporter, reports, progress)
+        elif node.name == graph.INTAKE:
+            progress("intake of manifests")
+            return take_in(session, config, reports)
+        elif node.name in by_node:
+            progress(f"loading {node.table.source if node.table else node.name}")
+            return load_one(session, config, by_node[node.name], run_id)
+        return True
+
+    tasks = graph.run_graph(graph.declare(config.tables), action)
+    return CycleReport(run_id, reports, time.monotonic() - started, tasks)

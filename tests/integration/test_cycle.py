@@ -197,3 +197,33 @@ def test_a_batch_after_a_gap_waits_without_using_up_its_attempts(pg, harness):
     assert h.watermark("cyc_gap") == "10"
     statuses = h.query(f"SELECT STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'cyc_gap' ORDER BY STATUS")
     assert [r[0] for r in statuses] == ["LOADED", "SUPERSEDED"]
+
+
+def test_the_local_run_executes_the_task_graph_and_skips_loads_when_intake_fails(pg, harness, monkeypatch):
+    pg.cursor().execute("CREATE TABLE public.cyc_graph (id int PRIMARY KEY, v int NOT NULL)")
+    pg.cursor().execute("INSERT INTO public.cyc_graph VALUES (1, 1)")
+    h = harness.add("public.cyc_graph", ["id"], "v")
+    report = h.cycle()
+    load_task = next(name for name in report.tasks if name.startswith("LOAD_"))
+    assert report.tasks == {
+        "ROOT": "SUCCEEDED",
+        "REQUEST_EXPORTS": "SUCCEEDED",
+        "INTAKE": "SUCCEEDED",
+        load_task: "SUCCEEDED",
+        "FINALIZER": "SUCCEEDED",
+    }
+    h.query(f"DROP TABLE {h.control('INBOX')}")  # intake can no longer run at all
+    pg.cursor().execute("INSERT INTO public.cyc_graph VALUES (2, 2)")
+    from stored_procs import ledger
+
+    monkeypatch.setattr(ledger, "ensure_control", lambda session, place: None)  # keep the inbox dropped
+    report = h.cycle()
+    assert (report.tasks["INTAKE"], report.tasks[load_task], report.tasks["FINALIZER"]) == (
+        "FAILED",
+        "SKIPPED",
+        "SUCCEEDED",
+    )
+    (table,) = report.tables
+    assert table.failed
+    assert table.errors[-1].startswith("intake failed, nothing loaded")
+    assert h.watermark("cyc_graph") == "1"

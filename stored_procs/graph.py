@@ -1,0 +1,127 @@
+"""The sync Task graph, declared once: the same declaration generates the `CREATE TASK` DDL for
+Snowflake and drives `aurora-sync run`, which executes the graph locally in dependency order.
+
+ROOT (schedule, CONFIG) -> REQUEST_EXPORTS -> INTAKE -> LOAD_<table> (one per table, in parallel on
+Snowflake, so one failing table does not block the others) ; FINALIZER (always runs, writes the summary).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from stored_procs.spec import TableSpec
+from stored_procs.statement import Stmt
+from sync_contract.identifiers import quote_ident, quote_qualified
+
+ROOT, REQUEST_EXPORTS, INTAKE, FINALIZER = "ROOT", "REQUEST_EXPORTS", "INTAKE", "FINALIZER"
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # task name suffix: the task is <prefix>_<name>
+    procedure: str  # the procedure the task calls
+    args: tuple[str, ...] = ()  # string arguments of the call
+    after: tuple[str, ...] = ()
+    finalizer: bool = False
+    table: TableSpec | None = None
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    schedule: str = "60 MINUTES"  # or "USING CRON 0 * * * * UTC"
+    warehouse: str | None = None  # None: serverless
+    initial_warehouse_size: str = "XSMALL"
+    suspend_after_failures: int = 3
+    auto_retry_attempts: int = 1
+    timeout_ms: int = 3_600_000
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def load_node_name(spec: TableSpec) -> str:
+    return "LOAD_" + spec.slug.upper().replace("-", "_")
+
+
+def declare(tables: Sequence[TableSpec]) -> list[Node]:
+    """The graph for these tables, in an order where every node follows its predecessors."""
+    nodes = [
+        Node(ROOT, "CHECK_READY"),
+        Node(REQUEST_EXPORTS, "REQUEST_EXPORTS", after=(ROOT,)),
+        Node(INTAKE, "INTAKE_MANIFESTS", after=(REQUEST_EXPORTS,)),
+    ]
+    nodes += [
+        Node(load_node_name(t), "LOAD_TABLE", (t.source_schema, t.source_table), after=(INTAKE,), table=t)
+        for t in tables
+    ]
+    nodes.append(Node(FINALIZER, "FINALIZE_RUN", finalizer=True))
+    return nodes
+
+
+def task_ddl(nodes: Sequence[Node], database: str, schema: str, prefix: str, settings: GraphSettings) -> list[Stmt]:
+    """CREATE OR REPLACE TASK statements: children after their parents, the finalizer on the root.
+    Tasks are created suspended; `resume_ddl` resumes the graph."""
+
+    def task(name: str) -> str:
+        return quote_qualified(database, schema, f"{prefix}_{name}")
+
+    def call(node: Node) -> str:
+        args = ", ".join("'" + a.replace("'", "''") + "'" for a in node.args)
+        return f"CALL {quote_qualified(database, schema, node.procedure)}({args})"
+
+    compute = (
+        f"WAREHOUSE = {quote_ident(settings.warehouse)}"
+        if settings.warehouse
+        else f"USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE = '{_word(settings.initial_warehouse_size)}'"
+    )
+    stmts = []
+    for node in nodes:
+        if node.name == ROOT:
+            config = json.dumps(settings.config, sort_keys=True).replace("$", "")
+            head = (
+                f"{compute} SCHEDULE = '{_schedule(settings.schedule)}' CONFIG = $${config}$$ "
+                f"OVERLAP_POLICY = NO_OVERLAP SUSPEND_TASK_AFTER_NUM_FAILURES = {int(settings.suspend_after_failures)} "
+                f"TASK_AUTO_RETRY_ATTEMPTS = {int(settings.auto_retry_attempts)} "
+                f"USER_TASK_TIMEOUT_MS = {int(settings.timeout_ms)}"
+            )
+        elif node.finalizer:
+            head = f"{compute} FINALIZE = {task(ROOT)}"
+        else:
+            head = f"{compute} USER_TASK_TIMEOUT_MS = {int(settings.timeout_ms)} AFTER " + ", ".join(
+                task(p) for p in node.after
+            )
+        stmts.append(Stmt(f"CREATE OR REPLACE TASK {task(node.name)} {head} AS {call(node)}"))
+    return stmts
+
+
+def resume_ddl(database: str, schema: str, prefix: str) -> Stmt:
+    return Stmt("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE(?) AS ENABLED", (f"{database}.{schema}.{prefix}_{ROOT}",))
+
+
+def run_graph(nodes: Sequence[Node], action: Callable[[Node], bool]) -> dict[str, str]:
+    """Run the graph locally in dependency order, as Snowflake would: a node runs when all its parents
+    succeeded, is skipped otherwise; the finalizer always runs. `action` returns False on failure."""
+    outcome: dict[str, str] = {}
+    for node in nodes:
+        if node.finalizer:
+            continue
+        if any(outcome.get(parent) != "SUCCEEDED" for parent in node.after):
+            outcome[node.name] = "SKIPPED"
+            continue
+        outcome[node.name] = "SUCCEEDED" if action(node) else "FAILED"
+    for node in nodes:
+        if node.finalizer:
+            outcome[node.name] = "SUCCEEDED" if action(node) else "FAILED"
+    return outcome
+
+
+def _schedule(value: str) -> str:
+    if "'" in value or "$" in value:
+        raise ValueError(f"schedule {value!r} must look like '60 MINUTES' or 'USING CRON 0 * * * * UTC'")
+    return value
+
+
+def _word(value: str) -> str:
+    if not value.replace("_", "").isalnum():
+        raise ValueError(f"{value!r} is not a warehouse size")
+    return value.upper()

@@ -1,0 +1,80 @@
+import pytest
+import sqlglot
+
+from stored_procs import graph
+from stored_procs.spec import TableSpec
+
+TABLES = [
+    TableSpec("public", "orders", ("id",), watermark_column="updated_at"),
+    TableSpec("Sales", "Customer Events", ("Event Id",), watermark_column="Updated At"),
+]
+
+
+def test_the_graph_has_one_load_task_per_table_after_intake_and_a_finalizer():
+    nodes = graph.declare(TABLES)
+    names = [n.name for n in nodes]
+    assert names[:3] == ["ROOT", "REQUEST_EXPORTS", "INTAKE"]
+    assert names[-1] == "FINALIZER"
+    loads = [n for n in nodes if n.procedure == "LOAD_TABLE"]
+    assert [n.args for n in loads] == [("public", "orders"), ("Sales", "Customer Events")]
+    assert all(n.after == ("INTAKE",) for n in loads)
+
+
+def test_ddl_is_serverless_by_default_scheduled_without_overlap_and_finalized():
+    ddl = [s.text for s in graph.task_ddl(graph.declare(TABLES), "DB", "CORE", "AURORA_SYNC", graph.GraphSettings())]
+    root, request, intake, *loads, finalizer = ddl
+    assert root.startswith(
+        'CREATE OR REPLACE TASK "DB"."CORE"."AURORA_SYNC_ROOT" USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE'
+    )
+    for clause in (
+        "SCHEDULE = '60 MINUTES'",
+        "OVERLAP_POLICY = NO_OVERLAP",
+        "SUSPEND_TASK_AFTER_NUM_FAILURES = 3",
+        "TASK_AUTO_RETRY_ATTEMPTS = 1",
+        "CONFIG = $${}$$",
+    ):
+        assert clause in root
+    assert 'AFTER "DB"."CORE"."AURORA_SYNC_ROOT" AS CALL "DB"."CORE"."REQUEST_EXPORTS"()' in request
+    assert 'AFTER "DB"."CORE"."AURORA_SYNC_REQUEST_EXPORTS" AS CALL "DB"."CORE"."INTAKE_MANIFESTS"()' in intake
+    assert 'AS CALL "DB"."CORE"."LOAD_TABLE"(\'Sales\', \'Customer Events\')' in loads[1]
+    assert 'FINALIZE = "DB"."CORE"."AURORA_SYNC_ROOT"' in finalizer
+
+
+def test_a_warehouse_replaces_serverless_and_values_cannot_break_out():
+    settings = graph.GraphSettings(warehouse="SYNC_WH", schedule="USING CRON 0 * * * * UTC")
+    (root, *_) = graph.task_ddl(graph.declare([]), "DB", "CORE", "P", settings)
+    assert 'WAREHOUSE = "SYNC_WH"' in root.text
+    assert "SCHEDULE = 'USING CRON 0 * * * * UTC'" in root.text
+    with pytest.raises(ValueError, match="schedule"):
+        graph.task_ddl(graph.declare([]), "DB", "CORE", "P", graph.GraphSettings(schedule="1 MINUTE' --"))
+    odd = TableSpec("public", "it's", ("id",), watermark_column="v")
+    load = [s.text for s in graph.task_ddl(graph.declare([odd]), "DB", "CORE", "P", graph.GraphSettings())][3]
+    assert "('public', 'it''s')" in load
+
+
+@pytest.mark.parametrize("settings", [graph.GraphSettings(), graph.GraphSettings(warehouse="WH")])
+def test_every_generated_statement_parses_as_snowflake_sql(settings):
+    for stmt in graph.task_ddl(graph.declare(TABLES), "DB", "CORE", "AURORA_SYNC", settings):
+        assert sqlglot.parse_one(stmt.text, read="snowflake") is not None
+
+
+def test_the_local_runner_follows_dependencies_skips_after_a_failure_and_always_finalizes():
+    nodes = graph.declare(TABLES)
+    ran: list[str] = []
+
+    def action(node: graph.Node) -> bool:
+        ran.append(node.name)
+        return node.name != "INTAKE"
+
+    outcome = graph.run_graph(nodes, action)
+    assert ran == ["ROOT", "REQUEST_EXPORTS", "INTAKE", "FINALIZER"]
+    assert [outcome[n.name] for n in nodes] == ["SUCCEEDED", "SUCCEEDED", "FAILED", "SKIPPED", "SKIPPED", "SUCCEEDED"]
+
+
+def test_one_failing_load_does_not_block_the_other():
+    nodes = graph.declare(TABLES)
+    first_load = nodes[3].name
+    outcome = graph.run_graph(nodes, lambda node: node.name != first_load)
+    assert outcome[first_load] == "FAILED"
+    assert outcome[nodes[4].name] == "SUCCEEDED"
+    assert outcome["FINALIZER"] == "SUCCEEDED"
