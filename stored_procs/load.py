@@ -157,39 +157,37 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         result.rows_exported += batch.rows
         result.counts.add(counts)
         result.watermark_after = watermark
-    for batch in deferred:
-        if kind is not None and not is_after(kind, batch.first.window.high, watermark):
-            ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
-        else:
-            result.waiting += 1
-            result.notes.append(
-                f"{batch.label} of {spec.source} waits: it starts at {batch.first.window.low!r}, "
-                f"after the loaded watermark {watermark!r}"
-            )
-    _settle_incomplete(session, place, spec, incomplete, kind, watermark, result)
+    _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
+    _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
 
 
-def _settle_incomplete(
+def _settle_waiting(
     session: Any,
     place: Place,
     spec: TableSpec,
-    incomplete: list[Batch],
+    waiting: list[Batch],
     kind: Kind | None,
     watermark: str | None,
     result: TableLoad,
+    gap: bool,
 ) -> None:
-    """Chunks of an export that never completed: superseded once loaded data has passed them, else
-    they wait for their missing chunks."""
-    newest_snapshot = (ledger.newest_loaded_snapshot(session, place, spec) or "") if incomplete else ""
-    for batch in incomplete:
+    """Batches that could not load (a gap before them, or chunks missing): superseded once loaded data
+    has passed them, else they wait."""
+    newest_snapshot = (ledger.newest_loaded_snapshot(session, place, spec) or "") if kind is None and waiting else ""
+    for batch in waiting:
         if kind is not None:
             covered = not is_after(kind, batch.first.window.high, watermark)
         else:
             covered = batch.first.created_at <= newest_snapshot
         if covered:
             ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
-        else:
-            result.waiting += 1
+            continue
+        result.waiting += 1
+        if gap:
+            result.notes.append(
+                f"{batch.label} of {spec.source} waits: it starts at {batch.first.window.low!r}, "
+                f"after the loaded watermark {watermark!r}"
+            )
 
 
 def _parse_pending(
