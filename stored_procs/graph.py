@@ -60,7 +60,7 @@ def declare(tables: Sequence[TableSpec]) -> list[Node]:
 
 def task_ddl(nodes: Sequence[Node], database: str, schema: str, prefix: str, settings: GraphSettings) -> list[Stmt]:
     """CREATE OR REPLACE TASK statements: children after their parents, the finalizer on the root.
-    Tasks are created suspended; `resume_ddl` resumes the graph."""
+    Tasks are created suspended."""
 
     def task(name: str) -> str:
         return quote_qualified(database, schema, f"{prefix}_{name}")
@@ -92,10 +92,6 @@ def task_ddl(nodes: Sequence[Node], database: str, schema: str, prefix: str, set
             )
         stmts.append(Stmt(f"CREATE OR REPLACE TASK {task(node.name)} {head} AS {call(node)}"))
     return stmts
-
-
-def resume_ddl(database: str, schema: str, prefix: str) -> Stmt:
-    return Stmt("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE(?) AS ENABLED", (f"{database}.{schema}.{prefix}_{ROOT}",))
 
 
 def run_graph(nodes: Sequence[Node], action: Callable[[Node], bool]) -> dict[str, str]:
