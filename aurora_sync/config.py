@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stored_procs.app_config import InvalidSetting
 from stored_procs.spec import Place, TableSpec
+from stored_procs.table_config import OPTION_KEYS, build_spec
 from sync_contract.errors import ContractError
-from sync_contract.identifiers import split_qualified, validate_identifier
-from sync_contract.types import MAX_NUMBER_PRECISION
+from sync_contract.identifiers import validate_identifier
 
 DEFAULT_MAX_FILE_MB = 128
 _SECTIONS = {"source", "s3", "snowflake", "exporter", "tables"}
-_TABLE_KEYS = {"source", "primary_key", "watermark_column", "mode", "target", "numeric_scale", "columns", "chunks"}
+_TABLE_KEYS = {*OPTION_KEYS, "columns", "chunks"}
 _EXPORTER_KEYS = {"lambda_function", "lambda_endpoint_url", "region", "strategy", "max_file_mb"}
 _SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
 
@@ -152,44 +153,12 @@ def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
     if unknown := sorted(set(value) - _TABLE_KEYS):
         raise ConfigError(f"{key}.{unknown[0]}", f"unknown key; keys are {', '.join(sorted(_TABLE_KEYS))}")
     try:
-        schema, name = split_qualified(_str(value.get("source"), f"{key}.source"), "source table")
-    except ContractError as err:
-        raise ConfigError(f"{key}.source", str(err)) from err
-    mode = value.get("mode", "incremental")
-    if mode not in ("incremental", "full"):
-        raise ConfigError(f"{key}.mode", f"must be 'incremental' or 'full', got {mode!r}")
-    pk = value.get("primary_key")
-    if not isinstance(pk, list) or not pk:
-        raise ConfigError(f"{key}.primary_key", 'must be a non-empty list of column names, e.g. ["id"]')
-    watermark = value.get("watermark_column")
-    if mode == "incremental" and not watermark:
-        raise ConfigError(f"{key}.watermark_column", 'is required for mode = "incremental" (or use mode = "full")')
-    if mode == "full" and watermark:
-        raise ConfigError(f"{key}.watermark_column", 'must be omitted for mode = "full"')
-    target_schema = target_table = ""
-    if target := value.get("target"):
-        try:
-            target_schema, target_table = split_qualified(_str(target, f"{key}.target"), "target table")
-        except ContractError as err:
-            raise ConfigError(f"{key}.target", str(err)) from err
-    scales = value.get("numeric_scale", {})
-    if not isinstance(scales, dict) or not all(
-        isinstance(v, int) and 0 <= v <= MAX_NUMBER_PRECISION for v in scales.values()
-    ):
-        raise ConfigError(f"{key}.numeric_scale", f"must map column names to scales 0..{MAX_NUMBER_PRECISION}")
+        spec = build_spec({k: v for k, v in value.items() if k in OPTION_KEYS}, key)
+    except InvalidSetting as err:
+        raise ConfigError(err.key, err.reason) from err
     columns = value.get("columns", [])
     if not isinstance(columns, list):
         raise ConfigError(f"{key}.columns", "must be a list of column names")
-    spec = TableSpec(
-        source_schema=schema,
-        source_table=name,
-        primary_key=tuple(_ident(c, f"{key}.primary_key") for c in pk),
-        mode=mode,
-        watermark_column=_ident(watermark, f"{key}.watermark_column") if watermark else None,
-        target_schema=target_schema,
-        target_table=target_table,
-        numeric_scale=dict(scales),
-    )
     return spec, tuple(_ident(c, f"{key}.columns") for c in columns)
 
 

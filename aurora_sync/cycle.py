@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from aurora_sync.config import SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import graph, handlers, ledger
+from stored_procs import graph, handlers, ledger, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
 from stored_procs.statement import run
@@ -69,10 +68,6 @@ def export_request(config: SyncConfig, spec: TableSpec, low: str | None) -> Expo
     )
 
 
-def new_run_id() -> str:
-    return f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-
-
 def request_exports(
     session: Any,
     config: SyncConfig,
@@ -94,7 +89,7 @@ def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> boo
     """INTAKE: new manifests from the stage into the ledger. False when the step itself failed (then,
     as on Snowflake, the LOAD tasks after it are skipped); one table's copy error only marks that table."""
     try:
-        taken = handlers.intake_manifests(session, config.database, config.control_schema, config.stage)
+        taken = handlers.intake_manifests_at(session, config.place)
     except Exception as err:
         for report in reports:
             report.errors.append(f"intake failed, nothing loaded: {err}")
@@ -108,14 +103,8 @@ def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> boo
 def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str) -> bool:
     """LOAD_<table>: its failure is recorded in RUNS and in the report; the other tables go on."""
     try:
-        report.load = handlers.load_one_table(
-            session,
-            config.database,
-            config.control_schema,
-            report.spec.source_schema,
-            report.spec.source_table,
-            run_id,
-            config.stage,
+        report.load = handlers.load_table_at(
+            session, config.place, config.database, report.spec.source_schema, report.spec.source_table, run_id
         )
     except Exception as err:  # e.g. RUNS could not be written
         report.errors.append(f"load failed: {err}")
@@ -127,7 +116,7 @@ def run_cycle(
 ) -> CycleReport:
     """One cycle: the Task graph of `stored_procs.graph`, executed here in dependency order.
     With `exporter=None` only what is already in the stage is taken in and loaded."""
-    started, run_id = time.monotonic(), new_run_id()
+    started, run_id = time.monotonic(), runs.new_run_id()
     reports = [TableReport(spec) for spec in config.tables]
     by_node = {graph.load_node_name(r.spec): r for r in reports}
 

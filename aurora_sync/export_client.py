@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from aurora_sync import aws
 from lambda_exporter.event import ExportRequest
 from lambda_exporter.exporter import run_export
 from lambda_exporter.source import connect
+from stored_procs.lambda_invoke import ExportFailed, invoker
 
-
-class ExportFailed(RuntimeError):
-    """The exporter reported an error; the message is the exporter's own."""
+__all__ = ["ExportFailed", "Exporter", "LambdaExporter", "LocalExporter"]
 
 
 class Exporter(Protocol):
@@ -22,21 +20,10 @@ class Exporter(Protocol):
 class LambdaExporter:
     def __init__(self, function_name: str, region: str, endpoint_url: str | None = None) -> None:
         self.function_name = function_name
-        self._client = aws.client("lambda", region, endpoint_url)
+        self._invoke = invoker(function_name, aws.client("lambda", region, endpoint_url))
 
     def export(self, request: ExportRequest) -> dict[str, Any]:
-        response = self._client.invoke(
-            FunctionName=self.function_name,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(request.to_event()).encode(),
-        )
-        payload = json.loads(response["Payload"].read() or b"null")
-        if response.get("FunctionError"):
-            detail = payload if isinstance(payload, dict) else {}
-            raise ExportFailed(f"{detail.get('errorType', 'Error')}: {detail.get('errorMessage', payload)}")
-        if not isinstance(payload, dict):
-            raise ExportFailed(f"exporter {self.function_name} returned {payload!r}, expected an object")
-        return payload
+        return self._invoke(request.to_event())
 
 
 class LocalExporter:

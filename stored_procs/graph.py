@@ -58,16 +58,43 @@ def declare(tables: Sequence[TableSpec]) -> list[Node]:
     return nodes
 
 
-def task_ddl(nodes: Sequence[Node], database: str, schema: str, prefix: str, settings: GraphSettings) -> list[Stmt]:
+@dataclass(frozen=True)
+class GraphLocation:
+    """Where the tasks live (a non-versioned schema: a task keeps its state across upgrades) and where
+    the procedures they call live. `database` None: the current one (inside the Native App)."""
+
+    task_schema: str
+    procedure_schema: str
+    database: str | None = None
+    prefix: str = "AURORA_SYNC"
+
+    def _name(self, schema: str, name: str) -> str:
+        parts = (schema, name) if self.database is None else (self.database, schema, name)
+        return quote_qualified(*parts)
+
+    def task(self, node_name: str) -> str:
+        return self._name(self.task_schema, f"{self.prefix}_{node_name}")
+
+    def procedure(self, name: str) -> str:
+        return self._name(self.procedure_schema, name)
+
+
+def query_tag(node: Node) -> str:
+    """The QUERY_TAG of a node's task: every statement it runs is attributable to the table in
+    QUERY_HISTORY (cost per table); the run is the task's graph run."""
+    tag: dict[str, str] = {"app": "aurora_sync", "step": node.name}
+    if node.table is not None:
+        tag["table"] = node.table.source
+    return json.dumps(tag, sort_keys=True)
+
+
+def task_ddl(nodes: Sequence[Node], where: GraphLocation, settings: GraphSettings) -> list[Stmt]:
     """CREATE OR REPLACE TASK statements: children after their parents, the finalizer on the root.
     Tasks are created suspended."""
 
-    def task(name: str) -> str:
-        return quote_qualified(database, schema, f"{prefix}_{name}")
-
     def call(node: Node) -> str:
-        args = ", ".join("'" + a.replace("'", "''") + "'" for a in node.args)
-        return f"CALL {quote_qualified(database, schema, node.procedure)}({args})"
+        args = ", ".join(_literal(a) for a in node.args)
+        return f"CALL {where.procedure(node.procedure)}({args})"
 
     compute = (
         f"WAREHOUSE = {quote_ident(settings.warehouse)}"
@@ -76,22 +103,48 @@ def task_ddl(nodes: Sequence[Node], database: str, schema: str, prefix: str, set
     )
     stmts = []
     for node in nodes:
+        common = f"{compute} QUERY_TAG = {_literal(query_tag(node))}"
         if node.name == ROOT:
             config = json.dumps(settings.config, sort_keys=True).replace("$", "")
             head = (
-                f"{compute} SCHEDULE = '{_schedule(settings.schedule)}' CONFIG = $${config}$$ "
+                f"{common} SCHEDULE = '{_schedule(settings.schedule)}' CONFIG = $${config}$$ "
                 f"OVERLAP_POLICY = NO_OVERLAP SUSPEND_TASK_AFTER_NUM_FAILURES = {int(settings.suspend_after_failures)} "
                 f"TASK_AUTO_RETRY_ATTEMPTS = {int(settings.auto_retry_attempts)} "
                 f"USER_TASK_TIMEOUT_MS = {int(settings.timeout_ms)}"
             )
         elif node.finalizer:
-            head = f"{compute} FINALIZE = {task(ROOT)}"
+            head = f"{common} FINALIZE = {where.task(ROOT)}"
         else:
-            head = f"{compute} USER_TASK_TIMEOUT_MS = {int(settings.timeout_ms)} AFTER " + ", ".join(
-                task(p) for p in node.after
+            head = f"{common} USER_TASK_TIMEOUT_MS = {int(settings.timeout_ms)} AFTER " + ", ".join(
+                where.task(p) for p in node.after
             )
-        stmts.append(Stmt(f"CREATE OR REPLACE TASK {task(node.name)} {head} AS {call(node)}"))
+        stmts.append(Stmt(f"CREATE OR REPLACE TASK {where.task(node.name)} {head} AS {call(node)}"))
     return stmts
+
+
+def rebuild_ddl(
+    tables: Sequence[TableSpec],
+    removed: Sequence[TableSpec],
+    where: GraphLocation,
+    settings: GraphSettings,
+    resume: bool,
+) -> list[Stmt]:
+    """Rebuild the graph for the enabled tables: suspend the root (a graph cannot change while it is
+    scheduled), drop the tasks of removed tables, recreate every task, and resume them all if asked."""
+    stmts = [Stmt(f"ALTER TASK IF EXISTS {where.task(ROOT)} SUSPEND")]
+    stmts += [Stmt(f"DROP TASK IF EXISTS {where.task(load_node_name(t))}") for t in removed]
+    stmts += task_ddl(declare(tables), where, settings)
+    if resume:
+        stmts.append(enable_ddl(where))
+    return stmts
+
+
+def enable_ddl(where: GraphLocation) -> Stmt:
+    return Stmt("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE(?) AS R", (where.task(ROOT),))
+
+
+def suspend_ddl(where: GraphLocation) -> Stmt:
+    return Stmt(f"ALTER TASK IF EXISTS {where.task(ROOT)} SUSPEND")
 
 
 def run_graph(nodes: Sequence[Node], action: Callable[[Node], bool]) -> dict[str, str]:
@@ -109,6 +162,10 @@ def run_graph(nodes: Sequence[Node], action: Callable[[Node], bool]) -> dict[str
         if node.finalizer:
             outcome[node.name] = "SUCCEEDED" if action(node) else "FAILED"
     return outcome
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _schedule(value: str) -> str:

@@ -1,42 +1,198 @@
 """Stored-procedure handlers: parse arguments, call one function, return a VARIANT-ready dict.
 
-Each takes the Snowpark `Session` first, as Snowflake calls a Python procedure handler. The local
-runner (`aurora-sync run`) calls these same functions, so both paths run the same code.
+Snowflake calls each with the Snowpark `Session` first and the procedure's arguments after it
+(`stored_procs.procedures` declares the SQL signatures; a contract test keeps both in step). Inside
+the app every name is two-part (`STATE.MANIFESTS`) and resolves in the application; the local runner
+(`aurora-sync run`) calls `intake_manifests_at` / `load_table_at` with its own database and schema.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import ledger
+from stored_procs import app_config, exports, ledger, runs, schedule, table_config
 from stored_procs.intake import intake
-from stored_procs.load import load_table
+from stored_procs.load import load_table as load_one
 from stored_procs.spec import Place
+from stored_procs.sql import create_stage
+from stored_procs.statement import run
+
+APP = Place.app()
 
 
-def intake_manifests(session: Any, database: str, control_schema: str, stage: str | None = None) -> dict[str, Any]:
+class LoadFailed(RuntimeError):
+    """LOAD_TABLE recorded a failed load (RUNS, MANIFESTS); raised so the table's task shows FAILED."""
+
+
+# --------------------------------------------------------------------------- the Task graph
+
+
+def check_ready(session: Any) -> dict[str, Any]:
+    return runs.check_ready(session, APP)
+
+
+def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
+    from stored_procs import lambda_invoke
+
+    invoke = lambda_invoke.from_settings(app_config.read(session, APP))
+    return exports.request_exports(session, APP, invoke, runs.current_run_id(session, run_id))
+
+
+def intake_manifests(session: Any) -> dict[str, Any]:
+    return intake_manifests_at(session, APP)
+
+
+def load_table(session: Any, source_schema: str, source_table: str, run_id: str | None = None) -> dict[str, Any]:
+    target = app_config.read(session, APP).require(app_config.TARGET_DATABASE)
+    summary = load_table_at(session, APP, target, source_schema, source_table, runs.current_run_id(session, run_id))
+    if summary["status"] == "FAILED":
+        raise LoadFailed(f"{source_schema}.{source_table}: {summary['error']} (details in STATE.RUNS)")
+    return summary
+
+
+def finalize_run(session: Any, run_id: str | None = None) -> dict[str, Any]:
+    return runs.finalize(session, APP, runs.current_run_id(session, run_id))
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def register_stage(
+    session: Any, stage_url: str, storage_integration: str, aws_region: str, s3_endpoint_url: str | None = None
+) -> dict[str, Any]:
+    url = app_config.stage_url(stage_url)
+    integration = app_config.identifier(storage_integration, "storage integration")
+    values: dict[str, str | None] = {
+        app_config.STAGE_URL: url,
+        app_config.STORAGE_INTEGRATION: integration,
+        app_config.S3_REGION: app_config.region(aws_region, "AWS region"),
+        app_config.S3_ENDPOINT_URL: app_config.endpoint_url(s3_endpoint_url),
+    }
+    try:
+        run(session, create_stage(APP, url, integration, replace=True))
+    except Exception as err:
+        raise app_config.NotConfigured(
+            f"cannot create stage {APP.stage} on storage integration {integration!r} ({err}); the consumer runs "
+            f"GRANT USAGE ON INTEGRATION {integration} TO APPLICATION <app>, and the integration's "
+            f"STORAGE_ALLOWED_LOCATIONS must include {url}"
+        ) from err
+    app_config.write(session, APP, values)
+    return {"stage": APP.stage, "url": url, "storage_integration": integration, "region": aws_region}
+
+
+def register_exporter(
+    session: Any, function_name: str, aws_region: str, endpoint_url: str | None = None
+) -> dict[str, Any]:
+    values: dict[str, str | None] = {
+        app_config.EXPORTER_FUNCTION: app_config.function_name(function_name),
+        app_config.EXPORTER_REGION: app_config.region(aws_region, "AWS region"),
+        app_config.EXPORTER_ENDPOINT_URL: app_config.endpoint_url(endpoint_url),
+    }
+    app_config.write(session, APP, values)
+    return {
+        "exporter": function_name,
+        "region": aws_region,
+        "next": "REQUEST_EXPORTS calls it through the EXPORTER_ACCESS integration with the EXPORTER_SECRET "
+        "credentials; bind both references if you have not (docs/snowflake/consumer_setup.sql)",
+    }
+
+
+def set_target_database(session: Any, database_name: str) -> dict[str, Any]:
+    name = app_config.identifier(database_name, "target database")
+    app_config.write(session, APP, {app_config.TARGET_DATABASE: name})
+    return {"target_database": name, "next": "each table's schema is created there on its first load"}
+
+
+def add_table(
+    session: Any,
+    source: str,
+    primary_key: list[str],
+    watermark_column: str | None = None,
+    mode: str = "incremental",
+    target: str | None = None,
+) -> dict[str, Any]:
+    options = {"source": source, "primary_key": primary_key, "watermark_column": watermark_column, "mode": mode}
+    if target:
+        options["target"] = target
+    summary = table_config.add_table(session, APP, options)
+    return {**summary, "graph": schedule.rebuild_if_built(session, APP)}
+
+
+def configure_table(session: Any, source: str, options: dict[str, Any]) -> dict[str, Any]:
+    summary = table_config.configure_table(session, APP, source, dict(options or {}))
+    return {**summary, "graph": schedule.rebuild_if_built(session, APP)}
+
+
+def remove_table(session: Any, source: str) -> dict[str, Any]:
+    summary = table_config.remove_table(session, APP, source)
+    return {**summary, "graph": schedule.rebuild_if_built(session, APP)}
+
+
+def resync_table(session: Any, source: str) -> dict[str, Any]:
+    return table_config.resync_table(session, APP, source, runs.new_run_id())
+
+
+def enable_schedule(session: Any, schedule_text: str | None = None, warehouse: str | None = None) -> dict[str, Any]:
+    return schedule.enable(session, APP, schedule_text, warehouse)
+
+
+def disable_schedule(session: Any) -> dict[str, Any]:
+    return schedule.disable(session, APP)
+
+
+def show_config(session: Any) -> dict[str, Any]:
+    settings = app_config.read(session, APP)
+    return {
+        "settings": dict(sorted(settings.values.items())),
+        "tables": [
+            {**table_config.spec_options(s), "enabled": s in ledger.read_table_specs(session, APP)}
+            for s in ledger.read_table_specs(session, APP, enabled_only=False)
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- run now, from a worksheet
+
+
+def sync_table(session: Any, source: str) -> dict[str, Any]:
+    """Export, take in and load one table now, in this session."""
+    from stored_procs import graph_run
+
+    return graph_run.sync(session, APP, only=source)
+
+
+def sync_all(session: Any) -> dict[str, Any]:
+    """The whole graph once, in this session, in dependency order (what one scheduled run does)."""
+    from stored_procs import graph_run
+
+    return graph_run.sync(session, APP)
+
+
+def load_pending(session: Any) -> dict[str, Any]:
+    """Take in and load what is already in the stage, without requesting exports."""
+    from stored_procs import graph_run
+
+    return graph_run.sync(session, APP, export=False)
+
+
+# --------------------------------------------------------------------------- at a given place (local runner)
+
+
+def intake_manifests_at(session: Any, place: Place) -> dict[str, Any]:
     """INTAKE: copy new manifests of every enabled table into the MANIFESTS ledger."""
-    place = Place.create(database, control_schema, stage)
     return intake(session, place, ledger.read_table_specs(session, place)).to_dict()
 
 
-def load_one_table(
-    session: Any,
-    database: str,
-    control_schema: str,
-    source_schema: str,
-    source_table: str,
-    run_id: str,
-    stage: str | None = None,
+def load_table_at(
+    session: Any, place: Place, database: str, source_schema: str, source_table: str, run_id: str
 ) -> dict[str, Any]:
     """LOAD_<table>: apply the table's pending manifests; the summary is also written to RUNS."""
-    place = Place.create(database, control_schema, stage)
     specs = {(s.source_schema, s.source_table): s for s in ledger.read_table_specs(session, place)}
     spec = specs.get((source_schema, source_table))
     if spec is None:
         return {
             "status": "FAILED",
             "error": f"table {source_schema}.{source_table} is not configured (or is disabled) in "
-            f"{database}.{control_schema}.SYNC_TABLES; add it before loading it",
+            f"{place.control('SYNC_TABLES')}; add it before loading it",
         }
-    return load_table(session, place, database, spec, run_id)
+    return load_one(session, place, database, spec, run_id)

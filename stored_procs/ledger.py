@@ -58,14 +58,15 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec) -> None:
     )
 
 
-def read_table_specs(session: Any, place: Place) -> list[TableSpec]:
-    """The enabled tables, as configured in SYNC_TABLES (what the procedures act on)."""
+def read_table_specs(session: Any, place: Place, enabled_only: bool = True) -> list[TableSpec]:
+    """The tables configured in SYNC_TABLES (by default the enabled ones: what the procedures act on)."""
     rows = run(
         session,
         Stmt(
             "SELECT SOURCE_SCHEMA AS A, SOURCE_TABLE AS B, TARGET_SCHEMA AS C, TARGET_TABLE AS D, MODE AS E, "
             f"PRIMARY_KEY AS F, WATERMARK_COLUMN AS G, OPTIONS AS H FROM {place.control('SYNC_TABLES')} "
-            "WHERE ENABLED ORDER BY SOURCE_SCHEMA, SOURCE_TABLE"
+            + ("WHERE ENABLED " if enabled_only else "")
+            + "ORDER BY SOURCE_SCHEMA, SOURCE_TABLE"
         ),
     )
     return [
@@ -81,6 +82,46 @@ def read_table_specs(session: Any, place: Place) -> list[TableSpec]:
         )
         for r in rows
     ]
+
+
+def set_enabled(session: Any, place: Place, spec: TableSpec, enabled: bool) -> None:
+    run(
+        session,
+        Stmt(
+            f"UPDATE {place.control('SYNC_TABLES')} SET ENABLED = CAST(? AS BOOLEAN), "
+            "UPDATED_AT = CAST(? AS TIMESTAMP_NTZ) WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?",
+            ("TRUE" if enabled else "FALSE", now(), spec.source_schema, spec.source_table),
+        ),
+    )
+
+
+def supersede_history(session: Any, place: Place, spec: TableSpec, run_id: str) -> int:
+    """Resync: every manifest of the table leaves the load path (kept, as SUPERSEDED) and the watermark
+    is dropped, so the next export starts from the beginning and no old window counts as loaded."""
+    rows = run(
+        session,
+        Stmt(
+            f"SELECT COUNT(*) AS N FROM {place.control('MANIFESTS')} WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? "
+            "AND STATUS <> ?",
+            (spec.source_schema, spec.source_table, SUPERSEDED),
+        ),
+    )
+    run(
+        session,
+        Stmt(
+            f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, RUN_ID = ?, ERROR = 'superseded by a resync' "
+            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS <> ?",
+            (SUPERSEDED, run_id, spec.source_schema, spec.source_table, SUPERSEDED),
+        ),
+    )
+    run(
+        session,
+        Stmt(
+            f"DELETE FROM {place.control('WATERMARKS')} WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?",
+            (spec.source_schema, spec.source_table),
+        ),
+    )
+    return int(rows[0][0]) if rows else 0
 
 
 # --------------------------------------------------------------------------- manifests

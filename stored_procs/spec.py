@@ -8,18 +8,29 @@ from sync_contract.errors import IdentifierError
 from sync_contract.identifiers import quote_qualified, slug, split_parts, target_name
 from sync_contract.types import DEFAULT_UNBOUNDED_NUMERIC_SCALE
 
+APP_STATE_SCHEMA = "STATE"  # control tables and the export stage (non-versioned: survives upgrades)
+APP_CODE_SCHEMA = "CORE"  # procedures and views (versioned)
+
 
 @dataclass(frozen=True)
 class Place:
-    """The control schema (state) and the external stage the exports are read from."""
+    """The control schema (state) and the external stage the exports are read from.
 
-    database: str
+    `database` None means the session's current database: inside the Native App, where names are
+    two-part (`STATE.MANIFESTS`) and resolve in the application."""
+
+    database: str | None
     control_schema: str
     stage_schema: str
     stage_name: str
 
     @classmethod
-    def create(cls, database: str, control_schema: str, stage: str | None = None) -> Place:
+    def app(cls) -> Place:
+        """Where the Native App (and the plain deployment) keep their state: schema STATE."""
+        return cls(None, APP_STATE_SCHEMA, APP_STATE_SCHEMA, "EXPORT_STAGE")
+
+    @classmethod
+    def create(cls, database: str | None, control_schema: str, stage: str | None = None) -> Place:
         if stage is None:
             return cls(database, control_schema, control_schema, "EXPORT_STAGE")
         parts = split_parts(stage, "stage")
@@ -29,16 +40,19 @@ class Place:
             raise IdentifierError(f"stage {stage!r} must be SCHEMA.NAME or {database}.SCHEMA.NAME")
         return cls(database, control_schema, parts[0], parts[1])
 
+    def _qualified(self, *parts: str) -> str:
+        return quote_qualified(*parts) if self.database is None else quote_qualified(self.database, *parts)
+
     def control(self, name: str) -> str:
-        return quote_qualified(self.database, self.control_schema, name)
+        return self._qualified(self.control_schema, name)
 
     @property
     def schema(self) -> str:
-        return quote_qualified(self.database, self.control_schema)
+        return self._qualified(self.control_schema)
 
     @property
     def stage(self) -> str:
-        return quote_qualified(self.database, self.stage_schema, self.stage_name)
+        return self._qualified(self.stage_schema, self.stage_name)
 
     def stage_path(self, relative: str = "") -> str:
         """`@"DB"."S"."STAGE"/relative`: relative paths come from `sync_contract.manifest` (no quotes)."""

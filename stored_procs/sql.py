@@ -36,6 +36,11 @@ CONTROL_TABLES: dict[str, str] = {
     "LOAD_FILES": """EXPORT_ID VARCHAR, FILE VARCHAR, STATUS VARCHAR, ROWS_PARSED NUMBER, ROWS_LOADED NUMBER,
         ERRORS_SEEN NUMBER, FIRST_ERROR VARCHAR, LOADED_AT TIMESTAMP_NTZ""",
     "INBOX": "DOC VARIANT",
+    "SETTINGS": "NAME VARCHAR, VALUE VARCHAR, UPDATED_AT TIMESTAMP_NTZ",
+    "EXPORT_REQUESTS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, REQUESTED_AT TIMESTAMP_NTZ,
+        STATUS VARCHAR, WINDOW_LOW VARCHAR, ROWS_EXPORTED NUMBER, MANIFESTS NUMBER, DURATION_S FLOAT, ERROR VARCHAR""",
+    "RUN_SUMMARIES": """RUN_ID VARCHAR, FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, TABLES_SUCCEEDED NUMBER,
+        TABLES_FAILED NUMBER, ROWS_LOADED NUMBER, SUMMARY VARCHAR""",
 }
 
 # PostgreSQL CSV (FORMAT csv, FORCE_QUOTE *): NULL is the only unquoted empty field, `""` is ''.
@@ -57,13 +62,14 @@ def control_ddl(place: Place) -> list[Stmt]:
     return stmts
 
 
-def create_stage(place: Place, url: str, storage_integration: str | None) -> Stmt:
+def create_stage(place: Place, url: str, storage_integration: str | None, replace: bool = False) -> Stmt:
     """The stage on the export bucket. Never credentials in SQL: a storage integration, or none
     (the emulator reads S3 itself)."""
     if "'" in url or not url.startswith("s3://") or not url.endswith("/"):
         raise ValueError(f"stage URL {url!r} must look like s3://bucket/prefix/")
     integration = f" STORAGE_INTEGRATION = {quote_ident(storage_integration)}" if storage_integration else ""
-    return Stmt(f"CREATE STAGE IF NOT EXISTS {place.stage} URL = '{url}'{integration}")
+    create = "CREATE OR REPLACE STAGE" if replace else "CREATE STAGE IF NOT EXISTS"
+    return Stmt(f"{create} {place.stage} URL = '{url}'{integration}")
 
 
 def insert_row(table: str, values: Sequence[tuple[str, str, Any]]) -> Stmt:

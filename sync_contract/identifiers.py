@@ -46,6 +46,11 @@ def split_qualified(name: str, what: str = "table") -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def join_parts(*parts: str) -> str:
+    """The inverse of `split_parts`: parts joined by dots, a part quoted only when it holds a dot or a quote."""
+    return ".".join(quote_ident(p) if "." in p or '"' in p else validate_identifier(p) for p in parts)
+
+
 def split_parts(name: str, what: str = "object") -> list[str]:
     """Split a dotted name into its validated parts; double quotes keep dots inside a part."""
     parts: list[str] = []

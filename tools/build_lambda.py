@@ -12,15 +12,15 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import zipfile
 from pathlib import Path
+
+from tools.deterministic_zip import write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("lambda_exporter", "sync_contract")
 PLATFORM = "manylinux2014_x86_64"
 RUNTIME_PYTHON = "3.11"  # the Lambda runtime python3.11
 ZIP_NAME = "aurora-sync-exporter.zip"
-FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 HANDLER = "lambda_exporter.handler.handler"
 
 
@@ -58,15 +58,8 @@ def build(out_dir: Path, python_version: str = RUNTIME_PYTHON) -> Path:
     )
     for package in PACKAGES:
         shutil.copytree(ROOT / package, staging / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    archive = out_dir / ZIP_NAME
-    archive.unlink(missing_ok=True)
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for path in sorted(p for p in staging.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            info = zipfile.ZipInfo(path.relative_to(staging).as_posix(), date_time=FIXED_TIME)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes())
-    return archive
+    files = [(p.relative_to(staging).as_posix(), p) for p in staging.rglob("*") if p.is_file()]
+    return write_zip(out_dir / ZIP_NAME, [(name, p) for name, p in files if "__pycache__" not in Path(name).parts])
 
 
 def main() -> None:

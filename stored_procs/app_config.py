@@ -1,0 +1,148 @@
+"""The deployment's own settings (STATE.SETTINGS): the export stage, the exporter Lambda, the target
+database and the schedule. The configuration procedures write them; the graph's procedures read them.
+
+Every setter validates its input first; a missing setting raises `NotConfigured`, whose message is the
+CALL (and the grant) that fixes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from stored_procs.ledger import now
+from stored_procs.spec import APP_CODE_SCHEMA, Place
+from stored_procs.sql import insert_row
+from stored_procs.statement import Stmt, run
+from sync_contract.identifiers import validate_identifier
+
+STAGE_URL, STORAGE_INTEGRATION, S3_REGION, S3_ENDPOINT_URL = (
+    "stage_url",
+    "storage_integration",
+    "s3_region",
+    "s3_endpoint_url",
+)
+EXPORTER_FUNCTION, EXPORTER_REGION, EXPORTER_ENDPOINT_URL = "exporter_function", "exporter_region", "exporter_endpoint"
+TARGET_DATABASE, SCHEDULE, WAREHOUSE = "target_database", "schedule", "warehouse"
+DEFAULT_SCHEDULE = "60 MINUTES"
+
+_FIX = {
+    STAGE_URL: f"CALL {APP_CODE_SCHEMA}.REGISTER_STAGE('s3://<bucket>/<prefix>/', '<STORAGE_INTEGRATION>', "
+    "'<aws-region>') after GRANT USAGE ON INTEGRATION <STORAGE_INTEGRATION> TO APPLICATION <app>",
+    EXPORTER_FUNCTION: f"CALL {APP_CODE_SCHEMA}.REGISTER_EXPORTER('<lambda function name or ARN>', '<aws-region>')",
+    TARGET_DATABASE: f"CALL {APP_CODE_SCHEMA}.SET_TARGET_DATABASE('<DATABASE>') after "
+    "GRANT CREATE SCHEMA, USAGE ON DATABASE <DATABASE> TO APPLICATION <app>",
+}
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_FUNCTION = re.compile(
+    r"^([A-Za-z0-9_-]{1,64}|arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64})(:[A-Za-z0-9_$-]{1,128})?$"
+)
+_SCHEDULE = re.compile(r"^(\d{1,5} (SECONDS|MINUTES|HOURS)|USING CRON [0-9A-Za-z*/,\- ]+ [A-Za-z_/+\-0-9]+)$")
+
+
+class NotConfigured(RuntimeError):
+    """A setting the step needs has not been made; the message is the statement that makes it."""
+
+
+class InvalidSetting(ValueError):
+    """A configuration argument that cannot be used; the message names it and what is accepted."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    values: dict[str, str]
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key) or None
+
+    def require(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise NotConfigured(f"setting {key!r} is not set: {_FIX.get(key, 'set it first')}")
+        return value
+
+    @property
+    def schedule(self) -> str:
+        return self.get(SCHEDULE) or DEFAULT_SCHEDULE
+
+    def s3_location(self) -> tuple[str, str]:
+        """(bucket, prefix) of the registered stage URL."""
+        parsed = urlparse(self.require(STAGE_URL))
+        return parsed.netloc, parsed.path.lstrip("/")
+
+
+def read(session: Any, place: Place) -> AppSettings:
+    rows = run(session, Stmt(f"SELECT NAME AS N, VALUE AS V FROM {place.control('SETTINGS')}"))
+    return AppSettings({r[0]: r[1] for r in rows if r[1] is not None})
+
+
+def write(session: Any, place: Place, values: dict[str, str | None]) -> None:
+    """Replace these settings (None clears one). Idempotent: rerunning writes the same rows."""
+    names = sorted(values)
+    marks = ", ".join("?" for _ in names)
+    run(session, Stmt(f"DELETE FROM {place.control('SETTINGS')} WHERE NAME IN ({marks})", tuple(names)))
+    for name in names:
+        if values[name] is not None:
+            row = [
+                ("NAME", "VARCHAR", name),
+                ("VALUE", "VARCHAR", values[name]),
+                ("UPDATED_AT", "TIMESTAMP_NTZ", now()),
+            ]
+            run(session, insert_row(place.control("SETTINGS"), row))
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def stage_url(url: str) -> str:
+    parsed = urlparse(url or "")
+    if parsed.scheme != "s3" or not _BUCKET.match(parsed.netloc) or not url.endswith("/") or "'" in url:
+        raise InvalidSetting(f"stage URL {url!r} must look like s3://<bucket>/<prefix>/ (ending with '/')")
+    return url
+
+
+def region(value: str, what: str) -> str:
+    if not _REGION.match(value or ""):
+        raise InvalidSetting(f"{what} {value!r} is not an AWS region name such as 'eu-west-1'")
+    return value
+
+
+def function_name(value: str) -> str:
+    if not _FUNCTION.match(value or ""):
+        raise InvalidSetting(
+            f"exporter function {value!r} must be a Lambda function name, or its ARN "
+            "arn:aws:lambda:<region>:<account>:function:<name>, optionally with :<alias>"
+        )
+    return value
+
+
+def endpoint_url(value: str | None) -> str | None:
+    """Only for the embedded stack (or a VPC endpoint): an http(s) URL without credentials."""
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname or parsed.username or parsed.password:
+        raise InvalidSetting(f"endpoint URL {value!r} must be http(s)://host[:port] without credentials")
+    return value
+
+
+def schedule(value: str) -> str:
+    if not _SCHEDULE.match(value or ""):
+        raise InvalidSetting(f"schedule {value!r} must look like '60 MINUTES', '6 HOURS' or 'USING CRON 0 * * * * UTC'")
+    return value
+
+
+def identifier(value: str, what: str) -> str:
+    try:
+        return validate_identifier(value, what)
+    except ValueError as err:
+        raise InvalidSetting(str(err)) from err

@@ -1,0 +1,106 @@
+"""REQUEST_EXPORTS: ask the exporter for every enabled table's next window, in parallel, bounded.
+
+Each table's event carries its loaded watermark as `low`, so the exporter continues exactly where the
+ledger stands. One table's failure is recorded (EXPORT_REQUESTS) and does not stop the others: the
+graph goes on to INTAKE and LOAD, which also pick up exports made on the exporter's own schedule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from stored_procs import app_config, ledger
+from stored_procs.spec import Place, TableSpec
+from stored_procs.sql import insert_row
+from stored_procs.statement import run
+
+EVENT_VERSION = 1  # lambda_exporter.event.EVENT_VERSION; a contract test keeps the two equal
+MAX_PARALLEL = 4
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def export_event(spec: TableSpec, settings: app_config.AppSettings, low: str | None) -> dict[str, Any]:
+    """The exporter's v1 event for this table's next window (docs/EXPORTER.md)."""
+    bucket, prefix = settings.s3_location()
+    s3: dict[str, Any] = {
+        "bucket": bucket,
+        "prefix": prefix,
+        "region": settings.get(app_config.S3_REGION) or settings.require(app_config.EXPORTER_REGION),
+    }
+    if endpoint := settings.get(app_config.S3_ENDPOINT_URL):
+        s3["endpoint_url"] = endpoint
+    event: dict[str, Any] = {
+        "version": EVENT_VERSION,
+        "table": {"schema": spec.source_schema, "name": spec.source_table},
+        "mode": spec.mode,
+        "low": low,
+        "s3": s3,
+    }
+    if spec.watermark_column:
+        event["watermark_column"] = spec.watermark_column
+    if spec.primary_key:
+        event["primary_key"] = list(spec.primary_key)
+    return event
+
+
+def request_exports(
+    session: Any,
+    place: Place,
+    invoke: Invoke,
+    run_id: str,
+    specs: list[TableSpec] | None = None,
+    max_parallel: int = MAX_PARALLEL,
+) -> dict[str, Any]:
+    """Invoke the exporter once per table (by default every enabled one; at most `max_parallel` at a
+    time). SQL stays on this thread (a Snowpark session is not shared across threads); only the HTTP
+    calls run in the pool."""
+    settings = app_config.read(session, place)
+    specs = ledger.read_table_specs(session, place) if specs is None else specs
+    events = [(spec, export_event(spec, settings, ledger.get_watermark(session, place, spec))) for spec in specs]
+    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(events)))) as pool:
+        outcomes = list(pool.map(lambda pair: _invoke_one(invoke, pair[1]), events))
+    tables: dict[str, Any] = {}
+    for (spec, event), outcome in zip(events, outcomes, strict=True):
+        _record(session, place, run_id, spec, event["low"], outcome)
+        tables[spec.source] = outcome
+    failed = sorted(name for name, outcome in tables.items() if outcome["status"] == "FAILED")
+    return {"run_id": run_id, "requested": len(tables), "failed": failed, "tables": tables}
+
+
+def _invoke_one(invoke: Invoke, event: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        answer = invoke(event)
+    except Exception as err:  # recorded per table; the others go on
+        return {"status": "FAILED", "error": f"{type(err).__name__}: {err}", "duration_s": _since(started)}
+    return {
+        "status": str(answer.get("status") or "unknown").upper(),  # EXPORTED or NO_CHANGE
+        "rows": int(answer.get("rows") or 0),
+        "manifests": int(answer.get("chunks") or 0),
+        "window": answer.get("window"),
+        "duration_s": _since(started),
+    }
+
+
+def _record(session: Any, place: Place, run_id: str, spec: TableSpec, low: str | None, outcome: dict[str, Any]) -> None:
+    row = [
+        ("RUN_ID", "VARCHAR", run_id),
+        ("SOURCE_SCHEMA", "VARCHAR", spec.source_schema),
+        ("SOURCE_TABLE", "VARCHAR", spec.source_table),
+        ("REQUESTED_AT", "TIMESTAMP_NTZ", ledger.now()),
+        ("STATUS", "VARCHAR", outcome["status"]),
+        ("WINDOW_LOW", "VARCHAR", low),
+        ("ROWS_EXPORTED", "NUMBER", outcome.get("rows")),
+        ("MANIFESTS", "NUMBER", outcome.get("manifests")),
+        ("DURATION_S", "FLOAT", outcome["duration_s"]),
+        ("ERROR", "VARCHAR", outcome.get("error")),
+    ]
+    run(session, insert_row(place.control("EXPORT_REQUESTS"), row))
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)

@@ -1,0 +1,60 @@
+"""Run the Task graph in one session, in dependency order, as Snowflake runs its tasks: SYNC_ALL,
+SYNC_TABLE and LOAD_PENDING from a worksheet, and the local runner on the embedded stack.
+
+Each node calls the same function its task's procedure calls; a node whose parent failed is skipped;
+the finalizer always runs and its summary is the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stored_procs import app_config, exports, graph, ledger, runs, table_config
+from stored_procs.exports import Invoke
+from stored_procs.handlers import intake_manifests_at, load_table_at
+from stored_procs.spec import Place
+
+
+def sync(
+    session: Any, place: Place, only: str | None = None, export: bool = True, invoke: Invoke | None = None
+) -> dict[str, Any]:
+    run_id = runs.new_run_id()
+    specs = ledger.read_table_specs(session, place)
+    if only is not None:
+        chosen = table_config.require_table(session, place, only)
+        specs = [s for s in specs if s == chosen]
+        if not specs:
+            raise app_config.InvalidSetting(f"table {chosen.source} is removed; add it again first", "source")
+    results: dict[str, Any] = {}
+
+    def step(node: graph.Node) -> dict[str, Any]:
+        if node.procedure == "CHECK_READY":
+            return runs.check_ready(session, place)
+        if node.procedure == "REQUEST_EXPORTS":
+            if not export:
+                return {"skipped": "LOAD_PENDING requests no exports"}
+            return exports.request_exports(session, place, invoke or _registered(session, place), run_id, specs)
+        if node.procedure == "INTAKE_MANIFESTS":
+            return intake_manifests_at(session, place)
+        if node.procedure == "LOAD_TABLE":
+            target = app_config.read(session, place).require(app_config.TARGET_DATABASE)
+            schema, table = node.args
+            return load_table_at(session, place, target, schema, table, run_id)
+        return runs.finalize(session, place, run_id, specs)
+
+    def action(node: graph.Node) -> bool:
+        try:
+            results[node.name] = step(node)
+        except Exception as err:  # as a failed task: recorded, its dependents skipped, the others go on
+            results[node.name] = {"status": "FAILED", "error": f"{type(err).__name__}: {err}"}
+        return bool(results[node.name].get("status") != "FAILED")
+
+    tasks = graph.run_graph(graph.declare(specs), action)
+    summary = results.get(graph.FINALIZER, {})
+    return {**summary, "run_id": run_id, "tasks": tasks, "steps": results}
+
+
+def _registered(session: Any, place: Place) -> Invoke:
+    from stored_procs import lambda_invoke
+
+    return lambda_invoke.from_settings(app_config.read(session, place))

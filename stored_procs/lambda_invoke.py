@@ -1,0 +1,97 @@
+"""The exporter Lambda, invoked with boto3 (Lambda Invoke API, RequestResponse).
+
+Inside Snowflake the call leaves through the procedure's external access integration, signed with the
+bound secret of TYPE = CLOUD_PROVIDER_TOKEN: an IAM role Snowflake assumes, so no AWS key is stored
+anywhere. A loopback endpoint (the embedded stack) is called unsigned. boto3 is imported here only:
+it is in this procedure's PACKAGES and in no other.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+from stored_procs import app_config
+from stored_procs.app_config import NotConfigured
+from stored_procs.exports import MAX_PARALLEL, Invoke
+
+SECRET_ALIAS = "aws"  # noqa: S105 -- the alias, not a secret: SECRETS = ('aws' = <secret>) on REQUEST_EXPORTS
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+INVOKE_TIMEOUT_S = 900  # a Lambda runs at most 15 minutes
+
+
+class ExportFailed(RuntimeError):
+    """The exporter reported an error; the message is the exporter's own."""
+
+
+def is_loopback(endpoint_url: str | None) -> bool:
+    return bool(endpoint_url) and urlparse(endpoint_url).hostname in LOOPBACK_HOSTS
+
+
+def lambda_client(region: str, endpoint_url: str | None = None, credentials: Any = None) -> Any:
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=10,
+        read_timeout=INVOKE_TIMEOUT_S,
+        max_pool_connections=MAX_PARALLEL,
+    )
+    keys: dict[str, str] = {}
+    if is_loopback(endpoint_url):
+        config = config.merge(Config(signature_version=UNSIGNED))
+    elif credentials is not None:
+        keys = {
+            "aws_access_key_id": credentials.access_key_id,
+            "aws_secret_access_key": credentials.secret_access_key,
+            "aws_session_token": credentials.token,
+        }
+    return boto3.client("lambda", region_name=region, endpoint_url=endpoint_url, config=config, **keys)
+
+
+def snowflake_credentials() -> Any:
+    """The AWS credentials of the bound secret, or None outside Snowflake (then boto3's own chain)."""
+    try:
+        from snowflake.snowpark.secrets import get_cloud_provider_token
+    except ImportError:
+        return None
+    try:
+        return get_cloud_provider_token(SECRET_ALIAS)
+    except NotImplementedError:  # not running inside Snowflake
+        return None
+    except Exception as err:
+        raise NotConfigured(
+            f"the exporter secret {SECRET_ALIAS!r} is not usable ({err}): bind the EXPORTER_SECRET and "
+            "EXPORTER_ACCESS references (docs/snowflake/consumer_setup.sql, steps 4-6)"
+        ) from err
+
+
+def invoker(function_name: str, client: Any) -> Invoke:
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        response = client.invoke(
+            FunctionName=function_name, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
+        return parse_response(function_name, response)
+
+    return invoke
+
+
+def parse_response(function_name: str, response: dict[str, Any]) -> dict[str, Any]:
+    payload = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        detail = payload if isinstance(payload, dict) else {}
+        raise ExportFailed(f"{detail.get('errorType', 'Error')}: {detail.get('errorMessage', payload)}")
+    if not isinstance(payload, dict):
+        raise ExportFailed(f"exporter {function_name} returned {payload!r}, expected an object")
+    return payload
+
+
+def from_settings(settings: app_config.AppSettings) -> Invoke:
+    """The registered exporter: loopback endpoints unsigned, else the bound secret's credentials."""
+    endpoint = settings.get(app_config.EXPORTER_ENDPOINT_URL)
+    credentials = None if is_loopback(endpoint) else snowflake_credentials()
+    client = lambda_client(settings.require(app_config.EXPORTER_REGION), endpoint, credentials)
+    return invoker(settings.require(app_config.EXPORTER_FUNCTION), client)

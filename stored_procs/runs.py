@@ -1,0 +1,92 @@
+"""A graph run: its id, the readiness check at the root, and the summary the finalizer writes."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from contextlib import suppress
+from typing import Any
+
+from stored_procs import app_config, ledger
+from stored_procs.spec import Place, TableSpec
+from stored_procs.sql import insert_row
+from stored_procs.statement import Stmt, run
+
+
+def new_run_id() -> str:
+    return f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def current_run_id(session: Any, given: str | None) -> str:
+    """The id every task of one graph run shares: the graph run group id inside a task, else the
+    caller's id, else a new one (a CALL from a worksheet)."""
+    if given:
+        return given
+    with suppress(Exception):  # outside a task run the function raises: then this is a manual CALL
+        rows = run(session, Stmt("SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID') AS R"))
+        if rows and rows[0][0]:
+            return f"graph-{rows[0][0]}"
+    return new_run_id()
+
+
+def check_ready(session: Any, place: Place) -> dict[str, Any]:
+    """ROOT: everything the graph needs is configured. Raises NotConfigured naming the missing step."""
+    settings = app_config.read(session, place)
+    for key in (app_config.STAGE_URL, app_config.EXPORTER_FUNCTION, app_config.TARGET_DATABASE):
+        settings.require(key)
+    tables = [spec.source for spec in ledger.read_table_specs(session, place)]
+    if not tables:
+        raise app_config.NotConfigured(
+            "no table is enabled: CALL CORE.ADD_TABLE('<schema>.<table>', ['<key column>'], '<watermark column>')"
+        )
+    return {"ready": True, "tables": tables, "target_database": settings.require(app_config.TARGET_DATABASE)}
+
+
+def finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None = None) -> dict[str, Any]:
+    """FINALIZER: one RUN_SUMMARIES row from what the run's tasks recorded. A table with no RUNS row
+    for this run did not load (its task was skipped or failed before recording): it counts as failed."""
+    loads = run(
+        session,
+        Stmt(
+            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ROWS_LOADED AS R, ERROR AS E "
+            f"FROM {place.control('RUNS')} WHERE RUN_ID = ?",
+            (run_id,),
+        ),
+    )
+    exports = run(
+        session,
+        Stmt(
+            f"SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, ERROR AS E FROM {place.control('EXPORT_REQUESTS')} "
+            "WHERE RUN_ID = ? AND STATUS = 'FAILED'",
+            (run_id,),
+        ),
+    )
+    tables: dict[str, dict[str, Any]] = {
+        spec.source: {"status": "NOT_RUN"}
+        for spec in (ledger.read_table_specs(session, place) if specs is None else specs)
+    }
+    for schema, table, status, rows, error in loads:
+        tables[f"{schema}.{table}"] = {"status": status, "rows_loaded": int(rows or 0), "error": error}
+    for schema, table, error in exports:
+        tables.setdefault(f"{schema}.{table}", {"status": "NOT_RUN"})["export_error"] = error
+    failed = sorted(name for name, t in tables.items() if t["status"] in {"FAILED", "NOT_RUN"} or t.get("export_error"))
+    summary = {
+        "run_id": run_id,
+        "status": "FAILED" if failed else "SUCCEEDED",
+        "tables_succeeded": len(tables) - len(failed),
+        "tables_failed": failed,
+        "rows_loaded": sum(t.get("rows_loaded", 0) for t in tables.values()),
+        "tables": tables,
+    }
+    row = [
+        ("RUN_ID", "VARCHAR", run_id),
+        ("FINISHED_AT", "TIMESTAMP_NTZ", ledger.now()),
+        ("STATUS", "VARCHAR", summary["status"]),
+        ("TABLES_SUCCEEDED", "NUMBER", summary["tables_succeeded"]),
+        ("TABLES_FAILED", "NUMBER", len(failed)),
+        ("ROWS_LOADED", "NUMBER", summary["rows_loaded"]),
+        ("SUMMARY", "VARCHAR", json.dumps(summary, sort_keys=True, default=str)),
+    ]
+    run(session, insert_row(place.control("RUN_SUMMARIES"), row))
+    return summary

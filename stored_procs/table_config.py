@@ -1,0 +1,135 @@
+"""Which tables are replicated, and how: validated table options, and ADD / CONFIGURE / REMOVE /
+RESYNC of a table in SYNC_TABLES. `sync.toml` (aurora_sync.config) builds its specs with the same
+`build_spec`, so a table is accepted or refused the same way from a file and from a worksheet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stored_procs import ledger
+from stored_procs.app_config import InvalidSetting
+from stored_procs.spec import Place, TableSpec
+from sync_contract.errors import ContractError
+from sync_contract.identifiers import join_parts, split_qualified, validate_identifier
+from sync_contract.types import MAX_NUMBER_PRECISION
+
+MODES = ("incremental", "full")
+OPTION_KEYS = ("source", "primary_key", "watermark_column", "mode", "target", "numeric_scale")
+
+
+def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
+    """A TableSpec from options; InvalidSetting names `<where>.<key>`, the bad value and what is accepted."""
+    if unknown := sorted(set(options) - set(OPTION_KEYS)):
+        raise InvalidSetting(f"unknown option; options are {', '.join(OPTION_KEYS)}", f"{where}.{unknown[0]}")
+    schema, name = _qualified(options.get("source"), f"{where}.source", "source table")
+    mode = options.get("mode") or "incremental"
+    if mode not in MODES:
+        raise InvalidSetting(f"must be 'incremental' or 'full', got {mode!r}", f"{where}.mode")
+    pk = options.get("primary_key")
+    if not isinstance(pk, list | tuple) or not pk:
+        raise InvalidSetting('must be a non-empty list of column names, e.g. ["id"]', f"{where}.primary_key")
+    watermark = options.get("watermark_column")
+    if mode == "incremental" and not watermark:
+        raise InvalidSetting("is required for mode 'incremental' (or use mode 'full')", f"{where}.watermark_column")
+    if mode == "full" and watermark:
+        raise InvalidSetting("must be empty for mode 'full'", f"{where}.watermark_column")
+    target_schema = target_table = ""
+    if options.get("target"):
+        target_schema, target_table = _qualified(options["target"], f"{where}.target", "target table")
+    scales = options.get("numeric_scale") or {}
+    if not isinstance(scales, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_NUMBER_PRECISION for v in scales.values()
+    ):
+        raise InvalidSetting(f"must map column names to scales 0..{MAX_NUMBER_PRECISION}", f"{where}.numeric_scale")
+    return TableSpec(
+        source_schema=schema,
+        source_table=name,
+        primary_key=tuple(_ident(c, f"{where}.primary_key") for c in pk),
+        mode=mode,
+        watermark_column=_ident(watermark, f"{where}.watermark_column") if watermark else None,
+        target_schema=target_schema,
+        target_table=target_table,
+        numeric_scale={_ident(k, f"{where}.numeric_scale"): v for k, v in scales.items()},
+    )
+
+
+def spec_options(spec: TableSpec) -> dict[str, Any]:
+    return {
+        "source": join_parts(spec.source_schema, spec.source_table),
+        "primary_key": list(spec.primary_key),
+        "watermark_column": spec.watermark_column,
+        "mode": spec.mode,
+        "target": join_parts(spec.target_schema, spec.target_table),
+        "numeric_scale": dict(spec.numeric_scale),
+    }
+
+
+def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, Any]:
+    spec = build_spec(options)
+    existing = _find(session, place, spec.source_schema, spec.source_table)
+    ledger.save_table_spec(session, place, spec)
+    return {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec), "enabled": True}
+
+
+def configure_table(session: Any, place: Place, source: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change some options of a configured table; the others keep their values."""
+    current = require_table(session, place, source)
+    if "source" in changes:
+        raise InvalidSetting("cannot be changed; remove the table and add the new one", "source")
+    spec = build_spec({**spec_options(current), **changes})
+    ledger.save_table_spec(session, place, spec)
+    return {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": True}
+
+
+def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:
+    """Stop replicating the table. Its ledger, watermark and target table stay: ADD_TABLE resumes it."""
+    spec = require_table(session, place, source)
+    ledger.set_enabled(session, place, spec, False)
+    return {"table": spec.source, "action": "removed", "kept": ["target table", "ledger", "watermark"]}
+
+
+def resync_table(session: Any, place: Place, source: str, run_id: str) -> dict[str, Any]:
+    spec = require_table(session, place, source)
+    superseded = ledger.supersede_history(session, place, spec, run_id)
+    return {
+        "table": spec.source,
+        "action": "resync",
+        "manifests_superseded": superseded,
+        "next": "the next export starts from the beginning of the table; rows are merged by primary key",
+    }
+
+
+def _find(session: Any, place: Place, schema: str, table: str) -> TableSpec | None:
+    for spec in ledger.read_table_specs(session, place, enabled_only=False):
+        if (spec.source_schema, spec.source_table) == (schema, table):
+            return spec
+    return None
+
+
+def require_table(session: Any, place: Place, source: str) -> TableSpec:
+    schema, table = _qualified(source, "source", "source table")
+    spec = _find(session, place, schema, table)
+    if spec is None:
+        known = ", ".join(s.source for s in ledger.read_table_specs(session, place, enabled_only=False)) or "none"
+        raise InvalidSetting(
+            f"table {schema}.{table} is not configured (configured: {known}); add it with CORE.ADD_TABLE", "source"
+        )
+    return spec
+
+
+def _qualified(value: Any, key: str, what: str) -> tuple[str, str]:
+    if not isinstance(value, str) or not value:
+        raise InvalidSetting(f"must be a non-empty 'schema.table' string, got {value!r}", key)
+    try:
+        return split_qualified(value, what)
+    except ContractError as err:
+        raise InvalidSetting(str(err), key) from err
+
+
+def _ident(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidSetting(f"must be a non-empty column name, got {value!r}", key)
+    try:
+        return validate_identifier(value, key)
+    except ContractError as err:
+        raise InvalidSetting(str(err), key) from err

@@ -1,0 +1,96 @@
+"""Monitoring views over the control tables (Snowsight worksheets, dashboards and the Streamlit page).
+
+TABLE_STATUS   one row per configured table: last success, minutes since it, rows of the last run,
+               last error, manifests quarantined or failed, the watermark
+RUN_HISTORY    one row per table per run (RUNS)
+GRAPH_RUNS     one row per graph run (the finalizer's summary)
+FAILURES       every failed load, failed export request and failed or quarantined manifest
+"""
+
+from __future__ import annotations
+
+from stored_procs.spec import Place
+from stored_procs.statement import Stmt
+from sync_contract.identifiers import quote_qualified
+
+
+def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
+    """CREATE OR REPLACE VIEW statements by view name; `view_schema` is where the views live."""
+    c = place.control
+
+    def name(view: str) -> str:
+        parts = (view_schema, view) if place.database is None else (place.database, view_schema, view)
+        return quote_qualified(*parts)
+
+    last_run = (
+        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, STATUS, ROWS_LOADED, FINISHED_AT, ERROR, "
+        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY FINISHED_AT DESC) AS RN "
+        f"FROM {c('RUNS')}"
+    )
+    last_success = (
+        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, MAX(FINISHED_AT) AS LAST_SUCCESS_AT "
+        f"FROM {c('RUNS')} WHERE STATUS IN ('SUCCEEDED', 'NO_CHANGE') GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+    )
+    last_error = (
+        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, ERROR, FINISHED_AT, "
+        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY FINISHED_AT DESC) AS RN "
+        f"FROM {c('RUNS')} WHERE ERROR IS NOT NULL"
+    )
+    manifests = (
+        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, "
+        "SUM(CASE WHEN STATUS = 'QUARANTINED' THEN 1 ELSE 0 END) AS QUARANTINED_MANIFESTS, "
+        "SUM(CASE WHEN STATUS = 'FAILED' THEN 1 ELSE 0 END) AS FAILED_MANIFESTS, "
+        "SUM(CASE WHEN STATUS = 'NEW' THEN 1 ELSE 0 END) AS PENDING_MANIFESTS "
+        f"FROM {c('MANIFESTS')} GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+    )
+    table_status = (
+        f"CREATE OR REPLACE VIEW {name('TABLE_STATUS')} AS SELECT t.SOURCE_SCHEMA AS SOURCE_SCHEMA, "
+        "t.SOURCE_TABLE AS SOURCE_TABLE, t.TARGET_SCHEMA AS TARGET_SCHEMA, t.TARGET_TABLE AS TARGET_TABLE, "
+        "t.MODE AS MODE, t.ENABLED AS ENABLED, s.LAST_SUCCESS_AT AS LAST_SUCCESS_AT, "
+        "DATEDIFF('minute', s.LAST_SUCCESS_AT, CAST(CURRENT_TIMESTAMP() AS TIMESTAMP_NTZ)) AS MINUTES_SINCE_SUCCESS, "
+        "r.STATUS AS LAST_RUN_STATUS, r.FINISHED_AT AS LAST_RUN_AT, r.ROWS_LOADED AS ROWS_LAST_RUN, "
+        "e.ERROR AS LAST_ERROR, e.FINISHED_AT AS LAST_ERROR_AT, "
+        "COALESCE(m.QUARANTINED_MANIFESTS, 0) > 0 AS QUARANTINED, "
+        "COALESCE(m.QUARANTINED_MANIFESTS, 0) AS QUARANTINED_MANIFESTS, "
+        "COALESCE(m.FAILED_MANIFESTS, 0) AS FAILED_MANIFESTS, COALESCE(m.PENDING_MANIFESTS, 0) AS PENDING_MANIFESTS, "
+        "w.WATERMARK_COLUMN AS WATERMARK_COLUMN, w.WATERMARK AS WATERMARK "
+        f"FROM {c('SYNC_TABLES')} AS t "
+        f"LEFT JOIN ({last_success}) AS s ON s.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND s.SOURCE_TABLE = t.SOURCE_TABLE "
+        f"LEFT JOIN ({last_run}) AS r ON r.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND r.SOURCE_TABLE = t.SOURCE_TABLE "
+        "AND r.RN = 1 "
+        f"LEFT JOIN ({last_error}) AS e ON e.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND e.SOURCE_TABLE = t.SOURCE_TABLE "
+        "AND e.RN = 1 "
+        f"LEFT JOIN ({manifests}) AS m ON m.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND m.SOURCE_TABLE = t.SOURCE_TABLE "
+        f"LEFT JOIN {c('WATERMARKS')} AS w ON w.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND w.SOURCE_TABLE = t.SOURCE_TABLE"
+    )
+    run_history = (
+        f"CREATE OR REPLACE VIEW {name('RUN_HISTORY')} AS SELECT RUN_ID AS RUN_ID, SOURCE_SCHEMA AS SOURCE_SCHEMA, "
+        "SOURCE_TABLE AS SOURCE_TABLE, STARTED_AT AS STARTED_AT, FINISHED_AT AS FINISHED_AT, STATUS AS STATUS, "
+        "MANIFESTS AS MANIFESTS, ROWS_EXPORTED AS ROWS_EXPORTED, ROWS_LOADED AS ROWS_LOADED, "
+        "ROWS_INSERTED AS ROWS_INSERTED, ROWS_UPDATED AS ROWS_UPDATED, ROWS_DELETED AS ROWS_DELETED, "
+        "WATERMARK_AFTER AS WATERMARK, DURATION_S AS DURATION_S, WAITING_BATCHES AS WAITING_BATCHES, "
+        f"ERROR AS ERROR FROM {c('RUNS')}"
+    )
+    graph_runs = (
+        f"CREATE OR REPLACE VIEW {name('GRAPH_RUNS')} AS SELECT RUN_ID AS RUN_ID, FINISHED_AT AS FINISHED_AT, "
+        "STATUS AS STATUS, TABLES_SUCCEEDED AS TABLES_SUCCEEDED, TABLES_FAILED AS TABLES_FAILED, "
+        f"ROWS_LOADED AS ROWS_LOADED, SUMMARY AS SUMMARY FROM {c('RUN_SUMMARIES')}"
+    )
+    failures = (
+        f"CREATE OR REPLACE VIEW {name('FAILURES')} AS "
+        "SELECT 'LOAD' AS KIND, RUN_ID AS RUN_ID, SOURCE_SCHEMA AS SOURCE_SCHEMA, SOURCE_TABLE AS SOURCE_TABLE, "
+        f"CAST(NULL AS VARCHAR) AS EXPORT_ID, FINISHED_AT AS FAILED_AT, ERROR AS ERROR FROM {c('RUNS')} "
+        "WHERE STATUS = 'FAILED' UNION ALL "
+        "SELECT 'EXPORT_REQUEST' AS KIND, RUN_ID AS RUN_ID, SOURCE_SCHEMA AS SOURCE_SCHEMA, "
+        "SOURCE_TABLE AS SOURCE_TABLE, CAST(NULL AS VARCHAR) AS EXPORT_ID, REQUESTED_AT AS FAILED_AT, "
+        f"ERROR AS ERROR FROM {c('EXPORT_REQUESTS')} WHERE STATUS = 'FAILED' UNION ALL "
+        "SELECT 'MANIFEST_' || STATUS AS KIND, RUN_ID AS RUN_ID, SOURCE_SCHEMA AS SOURCE_SCHEMA, "
+        "SOURCE_TABLE AS SOURCE_TABLE, EXPORT_ID AS EXPORT_ID, COALESCE(LOADED_AT, INTAKE_AT) AS FAILED_AT, "
+        f"ERROR AS ERROR FROM {c('MANIFESTS')} WHERE STATUS IN ('FAILED', 'QUARANTINED')"
+    )
+    return {
+        "TABLE_STATUS": Stmt(table_status),
+        "RUN_HISTORY": Stmt(run_history),
+        "GRAPH_RUNS": Stmt(graph_runs),
+        "FAILURES": Stmt(failures),
+    }
