@@ -4,8 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# The Snowflake CLI pins exact versions of its own dependencies: it gets a virtual environment of its own.
+SNOWFLAKE_CLI_VERSION := 3.30.0
+SNOW_VENV := .venv-snow
+SNOW := $(SNOW_VENV)/bin/snow
+SNOW_STAMP := $(SNOW_VENV)/.installed-$(SNOWFLAKE_CLI_VERSION)
 
-.PHONY: install demo test lint format unit integration contract bench lambda-package clean
+.PHONY: install snow-cli demo test lint format unit integration contract bench lambda-package \
+	app-code app-sql app-bundle plain-deploy-sql clean
 
 install: $(STAMP)
 
@@ -17,6 +23,13 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -c 'from aurora_sync.stack.postgres import find_pg_bindir; raise SystemExit(find_pg_bindir() is None)' \
 		|| $(BIN)/pip install --quiet --disable-pip-version-check pgserver
 	@touch $(STAMP)
+
+snow-cli: $(SNOW_STAMP)
+
+$(SNOW_STAMP):
+	$(PYTHON) -m venv $(SNOW_VENV)
+	$(SNOW_VENV)/bin/pip install --quiet --disable-pip-version-check snowflake-cli==$(SNOWFLAKE_CLI_VERSION)
+	@touch $(SNOW_STAMP)
 
 demo: install
 	$(BIN)/aurora-sync demo
@@ -30,7 +43,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint
+test: install snow-cli lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: install
@@ -39,7 +52,7 @@ unit: install
 integration: install
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
-contract: install
+contract: install snow-cli
 	$(BIN)/pytest -m contract $(PYTEST_ARGS)
 
 bench: install
@@ -48,5 +61,20 @@ bench: install
 lambda-package: install
 	$(BIN)/python -m tools.build_lambda
 
+# The Native App: the procedures' code zip, the generated object files, the offline bundle (output/deploy)
+app-code: install
+	$(BIN)/python -m tools.build_app_code
+
+app-sql: install
+	$(BIN)/python -m tools.app_sql
+
+app-bundle: app-code snow-cli
+	$(BIN)/python -m tools.app_sql --check
+	SNOWFLAKE_HOME=$$(mktemp -d) $(SNOW) app bundle
+
+# The same procedures and views without the Native App: build/plain/deploy.sql for `snow sql -f`
+plain-deploy-sql: app-code
+	$(BIN)/python -m tools.plain_deploy $(PLAIN_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
+	rm -rf $(VENV) $(SNOW_VENV) output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from stored_procs.lambda_invoke import SECRET_ALIAS
 from stored_procs.procedures import ADMIN, CODE_ARCHIVE, PROCEDURES, RUNTIME_VERSION, Procedure
 from stored_procs.spec import APP_CODE_SCHEMA, Place
 from stored_procs.sql import CONTROL_TABLES, control_ddl
@@ -55,6 +56,41 @@ def grants_sql(role_kind: str, admin_role: str, viewer_role: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def external_access_statements(integration: str, secret: str) -> list[str]:
+    """Let the procedures that call the exporter use the integration and the secret. Inside the app the
+    arguments are REFERENCE('EXPORTER_ACCESS') / REFERENCE('EXPORTER_SECRET'); when plain, quoted names."""
+    return [
+        f"ALTER PROCEDURE {quote_qualified(APP_CODE_SCHEMA, p.name)}{p.arg_types} SET "
+        f"EXTERNAL_ACCESS_INTEGRATIONS = ({integration}) SECRETS = ('{SECRET_ALIAS}' = {secret})"
+        for p in PROCEDURES
+        if p.external_access
+    ]
+
+
+def apply_external_access_sql() -> str:
+    body = "".join(
+        f"  {s};\n" for s in external_access_statements("REFERENCE('EXPORTER_ACCESS')", "REFERENCE('EXPORTER_SECRET')")
+    )
+    name = quote_qualified(APP_CODE_SCHEMA, "APPLY_EXTERNAL_ACCESS")
+    return (
+        f"CREATE OR REPLACE PROCEDURE {name}()\n"
+        "  RETURNS VARCHAR\n"
+        "  LANGUAGE SQL\n"
+        "  EXECUTE AS OWNER\n"
+        "  AS\n"
+        "$$\n"
+        "BEGIN\n"
+        f"{body}"
+        "  RETURN 'the exporter procedures use the EXPORTER_ACCESS integration and the EXPORTER_SECRET secret';\n"
+        "EXCEPTION\n"
+        "  WHEN OTHER THEN\n"
+        "    RETURN 'not yet: bind both references EXPORTER_ACCESS and EXPORTER_SECRET (' || SQLERRM || ')';\n"
+        "END;\n"
+        "$$;\n"
+        f"GRANT USAGE ON PROCEDURE {name}() TO APPLICATION ROLE {ADMIN_ROLE};\n"
+    )
+
+
 def generated_files() -> dict[str, str]:
     """Relative path under snowflake_app/ -> content."""
     files: dict[str, str] = {}
@@ -67,6 +103,9 @@ def generated_files() -> dict[str, str]:
         ) + procedure_sql(proc)
     for view, stmt in view_ddl(Place.app(), APP_CODE_SCHEMA).items():
         files[f"sql/views/{view.lower()}.sql"] = HEADER.format(source="stored_procs/views.py") + stmt.text + ";\n"
+    files["sql/app/apply_external_access.sql"] = HEADER.format(source="stored_procs/procedures.py") + (
+        apply_external_access_sql()
+    )
     files["sql/app/grants.sql"] = HEADER.format(source="stored_procs/procedures.py") + grants_sql(
         "APPLICATION ROLE", ADMIN_ROLE, VIEWER_ROLE
     )
