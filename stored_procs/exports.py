@@ -81,6 +81,7 @@ def _invoke_one(invoke: Invoke, event: dict[str, Any]) -> dict[str, Any]:
         "status": str(answer.get("status") or "unknown").upper(),  # EXPORTED or NO_CHANGE
         "rows": int(answer.get("rows") or 0),
         "manifests": int(answer.get("chunks") or 0),
+        "export_id": answer.get("export_id"),
         "window": answer.get("window"),
         "duration_s": _since(started),
     }

@@ -15,9 +15,17 @@ from stored_procs.intake import intake
 from stored_procs.load import load_table as load_one
 from stored_procs.spec import Place
 from stored_procs.sql import create_stage
-from stored_procs.statement import run
+from stored_procs.statement import Stmt, run
 
-APP = Place.app()
+
+def app_place(session: Any) -> Place:
+    """The app's state schema, fully qualified. The database is read once, first: creating a target
+    schema later in the call makes that schema's database the session's current one (as CREATE
+    SCHEMA does in Snowflake), after which two-part names would resolve elsewhere."""
+    rows = run(session, Stmt("SELECT CURRENT_DATABASE() AS D"))
+    if not rows or not rows[0][0]:
+        raise app_config.NotConfigured("the session has no current database: call the app's procedures by name")
+    return Place.app(rows[0][0])
 
 
 class LoadFailed(RuntimeError):
@@ -28,30 +36,35 @@ class LoadFailed(RuntimeError):
 
 
 def check_ready(session: Any) -> dict[str, Any]:
-    return runs.check_ready(session, APP)
+    app = app_place(session)
+    return runs.check_ready(session, app)
 
 
 def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
     from stored_procs import lambda_invoke
 
-    invoke = lambda_invoke.from_settings(app_config.read(session, APP))
-    return exports.request_exports(session, APP, invoke, runs.current_run_id(session, run_id))
+    app = app_place(session)
+    invoke = lambda_invoke.from_settings(app_config.read(session, app))
+    return exports.request_exports(session, app, invoke, runs.current_run_id(session, run_id))
 
 
 def intake_manifests(session: Any) -> dict[str, Any]:
-    return intake_manifests_at(session, APP)
+    app = app_place(session)
+    return intake_manifests_at(session, app)
 
 
 def load_table(session: Any, source_schema: str, source_table: str, run_id: str | None = None) -> dict[str, Any]:
-    target = app_config.read(session, APP).require(app_config.TARGET_DATABASE)
-    summary = load_table_at(session, APP, target, source_schema, source_table, runs.current_run_id(session, run_id))
+    app = app_place(session)
+    target = app_config.read(session, app).require(app_config.TARGET_DATABASE)
+    summary = load_table_at(session, app, target, source_schema, source_table, runs.current_run_id(session, run_id))
     if summary["status"] == "FAILED":
         raise LoadFailed(f"{source_schema}.{source_table}: {summary['error']} (details in STATE.RUNS)")
     return summary
 
 
 def finalize_run(session: Any, run_id: str | None = None) -> dict[str, Any]:
-    return runs.finalize(session, APP, runs.current_run_id(session, run_id))
+    app = app_place(session)
+    return runs.finalize(session, app, runs.current_run_id(session, run_id))
 
 
 # --------------------------------------------------------------------------- configuration
@@ -60,6 +73,7 @@ def finalize_run(session: Any, run_id: str | None = None) -> dict[str, Any]:
 def register_stage(
     session: Any, stage_url: str, storage_integration: str, aws_region: str, s3_endpoint_url: str | None = None
 ) -> dict[str, Any]:
+    app = app_place(session)
     url = app_config.stage_url(stage_url)
     integration = app_config.identifier(storage_integration, "storage integration")
     values: dict[str, str | None] = {
@@ -69,26 +83,27 @@ def register_stage(
         app_config.S3_ENDPOINT_URL: app_config.endpoint_url(s3_endpoint_url),
     }
     try:
-        run(session, create_stage(APP, url, integration, replace=True))
+        run(session, create_stage(app, url, integration, replace=True))
     except Exception as err:
         raise app_config.NotConfigured(
-            f"cannot create stage {APP.stage} on storage integration {integration!r} ({err}); the consumer runs "
+            f"cannot create stage {app.stage} on storage integration {integration!r} ({err}); the consumer runs "
             f"GRANT USAGE ON INTEGRATION {integration} TO APPLICATION <app>, and the integration's "
             f"STORAGE_ALLOWED_LOCATIONS must include {url}"
         ) from err
-    app_config.write(session, APP, values)
-    return {"stage": APP.stage, "url": url, "storage_integration": integration, "region": aws_region}
+    app_config.write(session, app, values)
+    return {"stage": app.stage, "url": url, "storage_integration": integration, "region": aws_region}
 
 
 def register_exporter(
     session: Any, function_name: str, aws_region: str, endpoint_url: str | None = None
 ) -> dict[str, Any]:
+    app = app_place(session)
     values: dict[str, str | None] = {
         app_config.EXPORTER_FUNCTION: app_config.function_name(function_name),
         app_config.EXPORTER_REGION: app_config.region(aws_region, "AWS region"),
         app_config.EXPORTER_ENDPOINT_URL: app_config.endpoint_url(endpoint_url),
     }
-    app_config.write(session, APP, values)
+    app_config.write(session, app, values)
     return {
         "exporter": function_name,
         "region": aws_region,
@@ -98,8 +113,9 @@ def register_exporter(
 
 
 def set_target_database(session: Any, database_name: str) -> dict[str, Any]:
+    app = app_place(session)
     name = app_config.identifier(database_name, "target database")
-    app_config.write(session, APP, {app_config.TARGET_DATABASE: name})
+    app_config.write(session, app, {app_config.TARGET_DATABASE: name})
     return {"target_database": name, "next": "each table's schema is created there on its first load"}
 
 
@@ -111,42 +127,49 @@ def add_table(
     mode: str = "incremental",
     target: str | None = None,
 ) -> dict[str, Any]:
+    app = app_place(session)
     options = {"source": source, "primary_key": primary_key, "watermark_column": watermark_column, "mode": mode}
     if target:
         options["target"] = target
-    summary = table_config.add_table(session, APP, options)
-    return {**summary, "graph": schedule.rebuild_if_built(session, APP)}
+    summary = table_config.add_table(session, app, options)
+    return {**summary, "graph": schedule.rebuild_if_built(session, app)}
 
 
 def configure_table(session: Any, source: str, options: dict[str, Any]) -> dict[str, Any]:
-    summary = table_config.configure_table(session, APP, source, dict(options or {}))
-    return {**summary, "graph": schedule.rebuild_if_built(session, APP)}
+    app = app_place(session)
+    summary = table_config.configure_table(session, app, source, dict(options or {}))
+    return {**summary, "graph": schedule.rebuild_if_built(session, app)}
 
 
 def remove_table(session: Any, source: str) -> dict[str, Any]:
-    summary = table_config.remove_table(session, APP, source)
-    return {**summary, "graph": schedule.rebuild_if_built(session, APP)}
+    app = app_place(session)
+    summary = table_config.remove_table(session, app, source)
+    return {**summary, "graph": schedule.rebuild_if_built(session, app)}
 
 
 def resync_table(session: Any, source: str) -> dict[str, Any]:
-    return table_config.resync_table(session, APP, source, runs.new_run_id())
+    app = app_place(session)
+    return table_config.resync_table(session, app, source, runs.new_run_id())
 
 
 def enable_schedule(session: Any, schedule_text: str | None = None, warehouse: str | None = None) -> dict[str, Any]:
-    return schedule.enable(session, APP, schedule_text, warehouse)
+    app = app_place(session)
+    return schedule.enable(session, app, schedule_text, warehouse)
 
 
 def disable_schedule(session: Any) -> dict[str, Any]:
-    return schedule.disable(session, APP)
+    app = app_place(session)
+    return schedule.disable(session, app)
 
 
 def show_config(session: Any) -> dict[str, Any]:
-    settings = app_config.read(session, APP)
+    app = app_place(session)
+    settings = app_config.read(session, app)
     return {
         "settings": dict(sorted(settings.values.items())),
         "tables": [
-            {**table_config.spec_options(s), "enabled": s in ledger.read_table_specs(session, APP)}
-            for s in ledger.read_table_specs(session, APP, enabled_only=False)
+            {**table_config.spec_options(s), "enabled": s in ledger.read_table_specs(session, app)}
+            for s in ledger.read_table_specs(session, app, enabled_only=False)
         ],
     }
 
@@ -156,23 +179,26 @@ def show_config(session: Any) -> dict[str, Any]:
 
 def sync_table(session: Any, source: str) -> dict[str, Any]:
     """Export, take in and load one table now, in this session."""
+    app = app_place(session)
     from stored_procs import graph_run
 
-    return graph_run.sync(session, APP, only=source)
+    return graph_run.sync(session, app, only=source)
 
 
 def sync_all(session: Any) -> dict[str, Any]:
     """The whole graph once, in this session, in dependency order (what one scheduled run does)."""
+    app = app_place(session)
     from stored_procs import graph_run
 
-    return graph_run.sync(session, APP)
+    return graph_run.sync(session, app)
 
 
 def load_pending(session: Any) -> dict[str, Any]:
     """Take in and load what is already in the stage, without requesting exports."""
+    app = app_place(session)
     from stored_procs import graph_run
 
-    return graph_run.sync(session, APP, export=False)
+    return graph_run.sync(session, app, export=False)
 
 
 # --------------------------------------------------------------------------- at a given place (local runner)

@@ -24,12 +24,12 @@ def graph_settings(settings: app_config.AppSettings) -> graph.GraphSettings:
 
 
 def enable(session: Any, place: Place, schedule: str | None, warehouse: str | None) -> dict[str, Any]:
-    runs.check_ready(session, place)  # a graph that cannot run is not scheduled
     changes: dict[str, str | None] = {app_config.WAREHOUSE: None}
     if schedule:
         changes[app_config.SCHEDULE] = app_config.schedule(schedule)
     if warehouse:
         changes[app_config.WAREHOUSE] = app_config.identifier(warehouse, "warehouse")
+    runs.check_ready(session, place)  # a graph that cannot run is not scheduled
     app_config.write(session, place, changes)
     return _rebuild(session, place, resume=True)
 

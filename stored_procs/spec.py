@@ -25,9 +25,9 @@ class Place:
     stage_name: str
 
     @classmethod
-    def app(cls) -> Place:
+    def app(cls, database: str | None = None) -> Place:
         """Where the Native App (and the plain deployment) keep their state: schema STATE."""
-        return cls(None, APP_STATE_SCHEMA, APP_STATE_SCHEMA, "EXPORT_STAGE")
+        return cls(database, APP_STATE_SCHEMA, APP_STATE_SCHEMA, "EXPORT_STAGE")
 
     @classmethod
     def create(cls, database: str | None, control_schema: str, stage: str | None = None) -> Place:

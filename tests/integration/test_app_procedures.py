@@ -1,0 +1,220 @@
+"""The procedures the app registers, called through their handlers on the embedded stack.
+
+The app's database is set up from the generated object files themselves (sql/state, sql/views), the
+app is configured through its configuration procedures, and the Task graph runs node by node as its
+tasks would. The result is compared with `aurora-sync run` on the same source table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import streamlit
+
+from aurora_sync.config import parse_config
+from aurora_sync.snowflake import snowpark_session
+from aurora_sync.stack.stack import BUCKET, FUNCTION, PREFIX, REGION
+from stored_procs import graph, handlers
+from stored_procs.app_config import InvalidSetting, NotConfigured
+from stored_procs.procedures import by_name
+from stored_procs.statement import Stmt, run
+from sync_contract.manifest import manifest_key
+
+ROOT = Path(__file__).resolve().parents[2]
+_databases = itertools.count(1)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def app(stack) -> Iterator[Any]:
+    """A fresh 'application': its own database with STATE and CORE made from the app's own files."""
+    database = f"SYNCAPP_{next(_databases)}"
+    config = parse_config(
+        tomllib.loads(stack.config_toml('[[tables]]\nsource = "public.x"\nprimary_key = ["id"]\nmode = "full"\n'))
+    )
+    with snowpark_session(config.snowflake_connect, "ANALYTICS") as session:
+        run(session, Stmt(f'CREATE DATABASE IF NOT EXISTS "{database}"'))
+        run(session, Stmt(f'USE DATABASE "{database}"'))
+        run(session, Stmt("CREATE SCHEMA IF NOT EXISTS STATE"))
+        run(session, Stmt("CREATE SCHEMA IF NOT EXISTS CORE"))
+        for folder in ("state", "views"):
+            for path in sorted((ROOT / "snowflake_app/sql" / folder).glob("*.sql")):
+                run(session, Stmt(path.read_text().split("\n", 1)[1].rstrip().rstrip(";")))
+        yield session
+
+
+def call(session: Any, procedure: str, *args: Any) -> dict[str, Any]:
+    """CALL CORE.<procedure>(args) as Snowflake would: the registered handler, session first. As with a
+    real CALL, the caller's current database is the same afterwards (a procedure that creates a target
+    schema switches the procedure's own session to it)."""
+    (database,) = run(session, Stmt("SELECT CURRENT_DATABASE() AS D"))[0]
+    try:
+        result = by_name()[procedure].handler(session, *args)
+    finally:
+        run(session, Stmt(f'USE DATABASE "{database}"'))
+    json.dumps(result, default=str)  # a VARIANT: it must serialize
+    return result
+
+
+def configure(session: Any, stack: Any, source: str, target: str) -> None:
+    ep = stack.endpoints
+    call(session, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
+    call(session, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    call(session, "SET_TARGET_DATABASE", "ANALYTICS")
+    call(session, "ADD_TABLE", source, ["id"], "updated_at", "incremental", target)
+
+
+def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run(pg, harness, app, stack):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_orders (id bigint PRIMARY KEY, note text, updated_at timestamptz NOT NULL)")
+    cur.execute(
+        "INSERT INTO public.app_orders SELECT g, 'n' || g, TIMESTAMPTZ '2026-02-01 00:00:00+00' + g * INTERVAL '1 s' "
+        "FROM generate_series(1, 300) g"
+    )
+    configure(app, stack, "public.app_orders", "APP_VIA_PROCS.APP_ORDERS")
+    assert call(app, "CHECK_READY") == {"ready": True, "tables": ["public.app_orders"], "target_database": "ANALYTICS"}
+
+    # the graph's nodes, each through the procedure its task CALLs (the run id a task would take from
+    # SYSTEM$TASK_RUNTIME_INFO is passed explicitly: the emulator has no task runtime)
+    run_id = "graph-test-1"
+    outcome: dict[str, Any] = {}
+
+    def action(node: graph.Node) -> bool:
+        args = [*node.args, run_id] if any(a.name == "RUN_ID" for a in by_name()[node.procedure].args) else []
+        outcome[node.name] = call(app, node.procedure, *args)
+        return True
+
+    specs = handlers.ledger.read_table_specs(app, handlers.app_place(app))
+    assert graph.run_graph(graph.declare(specs), action) == {
+        "ROOT": "SUCCEEDED",
+        "REQUEST_EXPORTS": "SUCCEEDED",
+        "INTAKE": "SUCCEEDED",
+        graph.load_node_name(specs[0]): "SUCCEEDED",
+        "FINALIZER": "SUCCEEDED",
+    }
+    exported = outcome["REQUEST_EXPORTS"]["tables"]["public.app_orders"]
+    assert (exported["status"], exported["rows"], exported["manifests"]) == ("EXPORTED", 300, 1)
+    load = outcome[graph.load_node_name(specs[0])]
+    assert (load["status"], load["rows_loaded"], load["rows_inserted"]) == ("SUCCEEDED", 300, 300)
+    assert outcome["FINALIZER"]["status"] == "SUCCEEDED"
+    assert outcome["FINALIZER"]["rows_loaded"] == 300
+
+    # the same table through `aurora-sync run` (its own control schema, default target)
+    h = harness.add("public.app_orders", ["id"], "updated_at")
+    assert not h.cycle().failed
+    via_procs = run(app, Stmt('SELECT * FROM "ANALYTICS"."APP_VIA_PROCS"."APP_ORDERS" ORDER BY "ID"'))
+    via_cli = run(app, Stmt('SELECT * FROM "ANALYTICS"."PUBLIC"."APP_ORDERS" ORDER BY "ID"'))
+    assert [tuple(r) for r in via_procs] == [tuple(r) for r in via_cli]
+    assert len(via_procs) == 300
+    wm = run(app, Stmt("SELECT WATERMARK FROM STATE.WATERMARKS"))[0][0]
+    assert wm == h.watermark("app_orders") == "2026-02-01 00:05:00+00"
+
+    # monitoring: the views the setup script creates, and the Streamlit page on them
+    status = run(
+        app, Stmt("SELECT SOURCE_TABLE, LAST_RUN_STATUS, ROWS_LAST_RUN, QUARANTINED, WATERMARK FROM CORE.TABLE_STATUS")
+    )
+    assert [tuple(r) for r in status] == [("app_orders", "SUCCEEDED", 300, False, "2026-02-01 00:05:00+00")]
+    graph_runs = run(app, Stmt("SELECT RUN_ID, STATUS, TABLES_SUCCEEDED, ROWS_LOADED FROM CORE.GRAPH_RUNS"))
+    assert [tuple(r) for r in graph_runs] == [(run_id, "SUCCEEDED", 1, 300)]
+    assert run(app, Stmt("SELECT COUNT(*) FROM CORE.FAILURES"))[0][0] == 0
+    page = _dashboard().render(streamlit, app)
+    assert page == {"tables": 1, "history": 1, "failures": 0}
+
+
+def test_sync_all_and_sync_table_run_the_graph_in_one_session(pg, app, stack):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_items (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.app_items SELECT g, now() FROM generate_series(1, 40) g")
+    configure(app, stack, "public.app_items", "APP_ALL.APP_ITEMS")
+
+    first = call(app, "SYNC_ALL")
+    assert first["status"] == "SUCCEEDED", first
+    assert set(first["tasks"].values()) == {"SUCCEEDED"}
+    assert first["tables"]["public.app_items"]["rows_loaded"] == 40
+
+    cur.execute("INSERT INTO public.app_items VALUES (41, now())")
+    one = call(app, "SYNC_TABLE", "public.app_items")
+    assert (one["status"], one["rows_loaded"]) == ("SUCCEEDED", 1)
+    assert run(app, Stmt('SELECT COUNT(*) FROM "ANALYTICS"."APP_ALL"."APP_ITEMS"'))[0][0] == 41
+
+    nothing = call(app, "LOAD_PENDING")
+    assert nothing["steps"]["REQUEST_EXPORTS"] == {"skipped": "LOAD_PENDING requests no exports"}
+    assert nothing["rows_loaded"] == 0
+
+
+def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):
+    with pytest.raises(NotConfigured, match=r"CALL CORE\.REGISTER_STAGE\('s3://<bucket>/<prefix>/'"):
+        call(app, "CHECK_READY")
+    with pytest.raises(InvalidSetting, match="must look like s3://<bucket>/<prefix>/"):
+        call(app, "REGISTER_STAGE", "https://example.com/x", "S3_INT", REGION)
+    with pytest.raises(InvalidSetting, match="is not an AWS region name"):
+        call(app, "REGISTER_EXPORTER", FUNCTION, "Europe")
+    with pytest.raises(InvalidSetting, match="must be a Lambda function name, or its ARN"):
+        call(app, "REGISTER_EXPORTER", "bad name!", REGION)
+    with pytest.raises(InvalidSetting, match="watermark_column: is required for mode 'incremental'"):
+        call(app, "ADD_TABLE", "public.t", ["id"])
+    with pytest.raises(InvalidSetting, match="mode: must be 'incremental' or 'full', got 'keys'"):
+        call(app, "ADD_TABLE", "public.t", ["id"], None, "keys")
+    with pytest.raises(InvalidSetting, match=r"schema\.name"):
+        call(app, "ADD_TABLE", "orders", ["id"], "updated_at")
+    with pytest.raises(InvalidSetting, match="schedule 'every hour' must look like"):
+        call(app, "ENABLE_SCHEDULE", "every hour")
+
+    added = call(app, "ADD_TABLE", "public.t", ["id"], "updated_at")
+    assert (added["action"], added["target"], added["graph"]) == ("added", "PUBLIC.T", None)
+    changed = call(app, "CONFIGURE_TABLE", "public.t", {"mode": "full", "watermark_column": None})
+    assert (changed["mode"], changed["watermark_column"]) == ("full", None)
+    with pytest.raises(InvalidSetting, match=r"public\.nope is not configured \(configured: public\.t\)"):
+        call(app, "REMOVE_TABLE", "public.nope")
+    assert call(app, "REMOVE_TABLE", "public.t")["action"] == "removed"
+    assert call(app, "SHOW_CONFIG")["tables"][0]["enabled"] is False
+    with pytest.raises(NotConfigured, match="no table is enabled"):
+        configure_without_tables(app, stack)
+
+
+def configure_without_tables(session: Any, stack: Any) -> None:
+    ep = stack.endpoints
+    call(session, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
+    call(session, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    call(session, "SET_TARGET_DATABASE", "ANALYTICS")
+    call(session, "CHECK_READY")
+
+
+def test_a_failed_load_fails_its_task_and_the_run_summary_names_the_table(pg, app, stack):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_fail (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.app_fail SELECT g, now() FROM generate_series(1, 5) g")
+    configure(app, stack, "public.app_fail", "APP_FAIL.APP_FAIL")
+    exported = call(app, "REQUEST_EXPORTS", "run-f")["tables"]["public.app_fail"]
+    # the manifest claims more rows than its files hold: the load must fail closed
+    s3 = boto3.client("s3", endpoint_url=stack.endpoints.s3_endpoint, region_name=REGION)
+    key = PREFIX + manifest_key("public", "app_fail", exported["export_id"])
+    doc = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    doc["rows"], doc["files"][0]["rows"] = 6, 6
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
+    call(app, "INTAKE_MANIFESTS")
+    with pytest.raises(handlers.LoadFailed, match=r"public\.app_fail: .*details in STATE\.RUNS"):
+        call(app, "LOAD_TABLE", "public", "app_fail", "run-f")
+    summary = call(app, "FINALIZE_RUN", "run-f")
+    assert (summary["status"], summary["tables_failed"]) == ("FAILED", ["public.app_fail"])
+    assert run(app, Stmt("SELECT COUNT(*) FROM STATE.WATERMARKS"))[0][0] == 0
+    assert [tuple(r) for r in run(app, Stmt("SELECT STATUS FROM STATE.MANIFESTS"))] == [("FAILED",)]
+    failures = run(app, Stmt("SELECT KIND, SOURCE_TABLE FROM CORE.FAILURES WHERE KIND = 'LOAD'"))
+    assert [tuple(r) for r in failures] == [("LOAD", "app_fail")]
+
+
+def _dashboard() -> Any:
+    spec = importlib.util.spec_from_file_location("dashboard", ROOT / "snowflake_app/streamlit/dashboard.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
