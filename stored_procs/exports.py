@@ -15,7 +15,7 @@ from typing import Any
 from stored_procs import app_config, ledger
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
-from stored_procs.statement import run
+from stored_procs.statement import query_tag, run
 
 EVENT_VERSION = 1  # lambda_exporter.event.EVENT_VERSION; a contract test keeps the two equal
 MAX_PARALLEL = 4
@@ -58,6 +58,13 @@ def request_exports(
     """Invoke the exporter once per table (by default every enabled one; at most `max_parallel` at a
     time). SQL stays on this thread (a Snowpark session is not shared across threads); only the HTTP
     calls run in the pool."""
+    with query_tag(step="REQUEST_EXPORTS", run=run_id):
+        return _request(session, place, invoke, run_id, specs, max_parallel)
+
+
+def _request(
+    session: Any, place: Place, invoke: Invoke, run_id: str, specs: list[TableSpec] | None, max_parallel: int
+) -> dict[str, Any]:
     settings = app_config.read(session, place)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
     events = [(spec, export_event(spec, settings, ledger.get_watermark(session, place, spec))) for spec in specs]

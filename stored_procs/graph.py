@@ -26,6 +26,10 @@ class Node:
     after: tuple[str, ...] = ()
     finalizer: bool = False
     table: TableSpec | None = None
+    only_if_pending: bool = False  # runs only when INTAKE returned LOAD (some table has something to load)
+
+
+LOAD, NOTHING_TO_LOAD = "LOAD", "NOTHING_TO_LOAD"  # INTAKE's task return value
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,14 @@ def declare(tables: Sequence[TableSpec]) -> list[Node]:
         Node(INTAKE, "INTAKE_MANIFESTS", after=(REQUEST_EXPORTS,)),
     ]
     nodes += [
-        Node(load_node_name(t), "LOAD_TABLE", (t.source_schema, t.source_table), after=(INTAKE,), table=t)
+        Node(
+            load_node_name(t),
+            "LOAD_TABLE",
+            (t.source_schema, t.source_table),
+            after=(INTAKE,),
+            table=t,
+            only_if_pending=True,
+        )
         for t in tables
     ]
     nodes.append(Node(FINALIZER, "FINALIZE_RUN", finalizer=True))
@@ -118,6 +129,9 @@ def task_ddl(nodes: Sequence[Node], where: GraphLocation, settings: GraphSetting
             head = f"{common} USER_TASK_TIMEOUT_MS = {int(settings.timeout_ms)} AFTER " + ", ".join(
                 where.task(p) for p in node.after
             )
+            if node.only_if_pending:  # evaluated without compute: no manifest, no load task runs
+                intake = _literal(f"{where.prefix}_{INTAKE}")
+                head += f" WHEN SYSTEM$GET_PREDECESSOR_RETURN_VALUE({intake}) = '{LOAD}'"
         stmts.append(Stmt(f"CREATE OR REPLACE TASK {where.task(node.name)} {head} AS {call(node)}"))
     return stmts
 
@@ -147,14 +161,17 @@ def suspend_ddl(where: GraphLocation) -> Stmt:
     return Stmt(f"ALTER TASK IF EXISTS {where.task(ROOT)} SUSPEND")
 
 
-def run_graph(nodes: Sequence[Node], action: Callable[[Node], bool]) -> dict[str, str]:
+def run_graph(
+    nodes: Sequence[Node], action: Callable[[Node], bool], pending: Callable[[], bool] = lambda: True
+) -> dict[str, str]:
     """Run the graph locally in dependency order, as Snowflake would: a node runs when all its parents
-    succeeded, is skipped otherwise; the finalizer always runs. `action` returns False on failure."""
+    succeeded, is skipped otherwise; a load is skipped when `pending()` (INTAKE's answer) is False; the
+    finalizer always runs. `action` returns False on failure."""
     outcome: dict[str, str] = {}
     for node in nodes:
         if node.finalizer:
             continue
-        if any(outcome.get(parent) != "SUCCEEDED" for parent in node.after):
+        if any(outcome.get(parent) != "SUCCEEDED" for parent in node.after) or (node.only_if_pending and not pending()):
             outcome[node.name] = "SKIPPED"
             continue
         outcome[node.name] = "SUCCEEDED" if action(node) else "FAILED"

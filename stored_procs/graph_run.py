@@ -49,7 +49,10 @@ def sync(
             results[node.name] = {"status": "FAILED", "error": f"{type(err).__name__}: {err}"}
         return bool(results[node.name].get("status") != "FAILED")
 
-    tasks = graph.run_graph(graph.declare(specs), action)
+    def pending() -> bool:
+        return bool(results.get(graph.INTAKE, {}).get("pending_tables"))
+
+    tasks = graph.run_graph(graph.declare(specs), action, pending)
     summary = results.get(graph.FINALIZER, {})
     return {**summary, "run_id": run_id, "tasks": tasks, "steps": results}
 

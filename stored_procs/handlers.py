@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import app_config, exports, ledger, runs, schedule, table_config
+from stored_procs import app_config, exports, graph, ledger, runs, schedule, table_config
 from stored_procs.intake import intake
 from stored_procs.load import load_table as load_one
 from stored_procs.spec import Place
 from stored_procs.sql import create_stage
-from stored_procs.statement import Stmt, run
+from stored_procs.statement import Stmt, query_tag, run
 
 
 def app_place(session: Any) -> Place:
@@ -49,8 +49,10 @@ def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
 
 
 def intake_manifests(session: Any) -> dict[str, Any]:
-    app = app_place(session)
-    return intake_manifests_at(session, app)
+    """INTAKE; its task return value tells the LOAD tasks (WHEN) whether there is anything to load."""
+    summary = intake_manifests_at(session, app_place(session))
+    runs.set_task_return_value(session, graph.LOAD if summary["pending_tables"] else graph.NOTHING_TO_LOAD)
+    return summary
 
 
 def load_table(session: Any, source_schema: str, source_table: str, run_id: str | None = None) -> dict[str, Any]:
@@ -206,7 +208,12 @@ def load_pending(session: Any) -> dict[str, Any]:
 
 def intake_manifests_at(session: Any, place: Place) -> dict[str, Any]:
     """INTAKE: copy new manifests of every enabled table into the MANIFESTS ledger."""
-    return intake(session, place, ledger.read_table_specs(session, place)).to_dict()
+    with query_tag(step="INTAKE"):
+        specs = ledger.read_table_specs(session, place)
+        summary = intake(session, place, specs).to_dict()
+        enabled = {spec.source for spec in specs}
+        summary["pending_tables"] = sorted(ledger.tables_with_pending(session, place) & enabled)
+    return summary
 
 
 def load_table_at(
@@ -221,4 +228,5 @@ def load_table_at(
             "error": f"table {source_schema}.{source_table} is not configured (or is disabled) in "
             f"{place.control('SYNC_TABLES')}; add it before loading it",
         }
-    return load_one(session, place, database, spec, run_id)
+    with query_tag(step="LOAD", table=spec.source, run=run_id):
+        return load_one(session, place, database, spec, run_id)

@@ -187,6 +187,19 @@ def pending_manifests(session: Any, place: Place, spec: TableSpec) -> list[Ledge
     return [LedgerEntry(r[0], r[1], int(r[2] or 0), r[3]) for r in rows]
 
 
+def tables_with_pending(session: Any, place: Place) -> set[str]:
+    """`schema.table` of every table with a manifest still to load (new, or failed and to be retried)."""
+    rows = run(
+        session,
+        Stmt(
+            f"SELECT DISTINCT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T FROM {place.control('MANIFESTS')} "
+            "WHERE STATUS IN (?, ?)",
+            (NEW, FAILED),
+        ),
+    )
+    return {f"{r[0]}.{r[1]}" for r in rows}
+
+
 def loaded_highs(session: Any, place: Place, spec: TableSpec) -> list[str]:
     rows = run(
         session,

@@ -11,7 +11,7 @@ from typing import Any
 from stored_procs import app_config, ledger
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
-from stored_procs.statement import Stmt, run
+from stored_procs.statement import Stmt, query_tag, run
 
 
 def new_run_id() -> str:
@@ -30,6 +30,14 @@ def current_run_id(session: Any, given: str | None) -> str:
     return new_run_id()
 
 
+def set_task_return_value(session: Any, value: str) -> bool:
+    """SYSTEM$SET_RETURN_VALUE inside a task run (what a successor's WHEN reads); False outside one."""
+    with suppress(Exception):  # outside a task run there is nothing to set
+        run(session, Stmt("SELECT SYSTEM$SET_RETURN_VALUE(?) AS R", (value,)))
+        return True
+    return False
+
+
 def check_ready(session: Any, place: Place) -> dict[str, Any]:
     """ROOT: everything the graph needs is configured. Raises NotConfigured naming the missing step."""
     settings = app_config.read(session, place)
@@ -44,8 +52,14 @@ def check_ready(session: Any, place: Place) -> dict[str, Any]:
 
 
 def finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None = None) -> dict[str, Any]:
-    """FINALIZER: one RUN_SUMMARIES row from what the run's tasks recorded. A table with no RUNS row
-    for this run did not load (its task was skipped or failed before recording): it counts as failed."""
+    with query_tag(step="FINALIZE", run=run_id):
+        return _finalize(session, place, run_id, specs)
+
+
+def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None) -> dict[str, Any]:
+    """FINALIZER: one RUN_SUMMARIES row from what the run's tasks recorded. A table with no RUNS row for
+    this run had nothing to load (NO_CHANGE: INTAKE's answer skipped its task), or still has something
+    pending (NOT_RUN: its task was skipped after a failure, or failed before recording): a failure."""
     loads = run(
         session,
         Stmt(
@@ -62,8 +76,9 @@ def finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | N
             (run_id,),
         ),
     )
+    pending = ledger.tables_with_pending(session, place)
     tables: dict[str, dict[str, Any]] = {
-        spec.source: {"status": "NOT_RUN"}
+        spec.source: {"status": "NOT_RUN" if spec.source in pending else "NO_CHANGE"}
         for spec in (ledger.read_table_specs(session, place) if specs is None else specs)
     }
     for schema, table, status, rows, error in loads:

@@ -150,6 +150,14 @@ def test_sync_all_and_sync_table_run_the_graph_in_one_session(pg, app, stack):
     assert nothing["steps"]["REQUEST_EXPORTS"] == {"skipped": "LOAD_PENDING requests no exports"}
     assert nothing["rows_loaded"] == 0
 
+    # nothing new in the source: the exporter writes no manifest, INTAKE answers NOTHING_TO_LOAD and
+    # the load task is skipped (on Snowflake its WHEN is false: no compute), yet the run succeeded
+    quiet = call(app, "SYNC_ALL")
+    load_task = graph.load_node_name(handlers.ledger.read_table_specs(app, handlers.app_place(app))[0])
+    assert quiet["steps"]["INTAKE"]["pending_tables"] == []
+    assert quiet["tasks"][load_task] == "SKIPPED"
+    assert (quiet["status"], quiet["tables"]["public.app_items"]) == ("SUCCEEDED", {"status": "NO_CHANGE"})
+
 
 def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):
     with pytest.raises(NotConfigured, match=r"CALL CORE\.REGISTER_STAGE\('s3://<bucket>/<prefix>/'"):
@@ -218,3 +226,64 @@ def _dashboard() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class TaskRecordingSession:
+    """The emulator has no tasks: statements about tasks are recorded here (the driver boundary);
+    everything else runs on the emulator."""
+
+    TASK_SQL = ("CREATE OR REPLACE TASK", "ALTER TASK", "DROP TASK", "SELECT SYSTEM$TASK_DEPENDENTS_ENABLE")
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.tasks: list[tuple[str, list[Any] | None]] = []
+
+    def sql(self, text: str, params: list[Any] | None = None) -> Any:
+        if text.startswith(self.TASK_SQL):
+            self.tasks.append((text, params))
+            return self._session.sql("SELECT 1 AS RECORDED")
+        return self._session.sql(text, params=params)
+
+
+def test_the_schedule_builds_the_graph_and_table_changes_rebuild_it(app, stack):
+    session = TaskRecordingSession(app)
+    configure(session, stack, "public.sched_a", "S.A")
+    (database,) = run(app, Stmt("SELECT CURRENT_DATABASE() AS D"))[0]
+
+    enabled = call(session, "ENABLE_SCHEDULE", "30 MINUTES")
+    assert (enabled["schedule"], enabled["every"], enabled["compute"]) == ("ENABLED", "30 MINUTES", "serverless")
+    texts = [t for t, _ in session.tasks]
+    assert texts[0] == f'ALTER TASK IF EXISTS "{database}"."STATE"."AURORA_SYNC_ROOT" SUSPEND'
+    assert [t.split('"')[5] for t in texts[1:-1]] == [
+        "AURORA_SYNC_ROOT",
+        "AURORA_SYNC_REQUEST_EXPORTS",
+        "AURORA_SYNC_INTAKE",
+        enabled["load_tasks"][0].split('"')[5],
+        "AURORA_SYNC_FINALIZER",
+    ]
+    assert "SCHEDULE = '30 MINUTES'" in texts[1]
+    assert f'CALL "{database}"."CORE"."LOAD_TABLE"(\'public\', \'sched_a\')' in texts[4]
+    assert "WHEN SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE') = 'LOAD'" in texts[4]
+    assert session.tasks[-1] == (
+        "SELECT SYSTEM$TASK_DEPENDENTS_ENABLE(?) AS R",
+        [f'"{database}"."STATE"."AURORA_SYNC_ROOT"'],
+    )
+
+    session.tasks.clear()
+    added = call(session, "ADD_TABLE", "public.sched_b", ["id"], "updated_at")
+    assert added["graph"]["schedule"] == "ENABLED" and len(added["graph"]["load_tasks"]) == 2
+    assert sum(t.startswith("CREATE OR REPLACE TASK") for t, _ in session.tasks) == 6
+    assert session.tasks[-1][0].startswith("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE")
+
+    session.tasks.clear()
+    call(session, "REMOVE_TABLE", "public.sched_a")
+    dropped = [t for t, _ in session.tasks if t.startswith("DROP TASK")]
+    assert len(dropped) == 1 and "AURORA_SYNC_LOAD_PUBLIC_SCHED_A_" in dropped[0]
+
+    session.tasks.clear()
+    assert call(session, "DISABLE_SCHEDULE")["schedule"] == "SUSPENDED"
+    assert [t for t, _ in session.tasks] == [f'ALTER TASK IF EXISTS "{database}"."STATE"."AURORA_SYNC_ROOT" SUSPEND']
+    session.tasks.clear()
+    rebuilt = call(session, "ADD_TABLE", "public.sched_c", ["id"], "updated_at")
+    assert rebuilt["graph"]["schedule"] == "SUSPENDED"  # a paused graph stays paused
+    assert not any("TASK_DEPENDENTS_ENABLE" in t for t, _ in session.tasks)
