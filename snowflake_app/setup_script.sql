@@ -35,6 +35,7 @@ EXECUTE IMMEDIATE FROM './sql/procedures/add_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/configure_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/remove_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/resync_table.sql';
+EXECUTE IMMEDIATE FROM './sql/procedures/retry_manifest.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/enable_schedule.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/disable_schedule.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/show_config.sql';

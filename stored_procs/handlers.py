@@ -154,6 +154,15 @@ def resync_table(session: Any, source: str) -> dict[str, Any]:
     return table_config.resync_table(session, app, source, runs.new_run_id())
 
 
+def retry_manifest(session: Any, export_id: str) -> dict[str, Any]:
+    """After fixing the cause: a FAILED or QUARANTINED manifest is loaded again by the next run."""
+    if not ledger.retry_manifest(session, app_place(session), export_id):
+        raise app_config.InvalidSetting(
+            f"no FAILED or QUARANTINED manifest has export id {export_id!r}: see CORE.FAILURES", "export_id"
+        )
+    return {"export_id": export_id, "status": "NEW", "next": "CALL CORE.LOAD_PENDING() or wait for the next run"}
+
+
 def enable_schedule(session: Any, schedule_text: str | None = None, warehouse: str | None = None) -> dict[str, Any]:
     app = app_place(session)
     return schedule.enable(session, app, schedule_text, warehouse)

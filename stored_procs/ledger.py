@@ -187,6 +187,21 @@ def pending_manifests(session: Any, place: Place, spec: TableSpec) -> list[Ledge
     return [LedgerEntry(r[0], r[1], int(r[2] or 0), r[3]) for r in rows]
 
 
+def retry_manifest(session: Any, place: Place, export_id: str) -> int:
+    """A FAILED or QUARANTINED manifest back to NEW with its attempts reset; the number of rows changed."""
+    where = f"FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ? AND STATUS IN (?, ?)"
+    rows = run(session, Stmt(f"SELECT COUNT(*) AS N {where}", (export_id, FAILED, QUARANTINED)))
+    run(
+        session,
+        Stmt(
+            f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ATTEMPTS = 0, ERROR = NULL "
+            "WHERE EXPORT_ID = ? AND STATUS IN (?, ?)",
+            (NEW, export_id, FAILED, QUARANTINED),
+        ),
+    )
+    return int(rows[0][0]) if rows else 0
+
+
 def tables_with_pending(session: Any, place: Place) -> set[str]:
     """`schema.table` of every table with a manifest still to load (new, or failed and to be retried)."""
     rows = run(

@@ -125,6 +125,13 @@ PROCEDURES: tuple[Procedure, ...] = (
     Procedure("REMOVE_TABLE", handlers.remove_table, (SOURCE,), ADMIN, "Stop replicating a table"),
     Procedure("RESYNC_TABLE", handlers.resync_table, (SOURCE,), ADMIN, "Re-export a table from the beginning next run"),
     Procedure(
+        "RETRY_MANIFEST",
+        handlers.retry_manifest,
+        (Arg("EXPORT_ID", "VARCHAR"),),
+        ADMIN,
+        "Load a failed or quarantined export again, after fixing its cause",
+    ),
+    Procedure(
         "ENABLE_SCHEDULE",
         handlers.enable_schedule,
         (Arg("SCHEDULE_TEXT", "VARCHAR", "NULL"), Arg("WAREHOUSE", "VARCHAR", "NULL")),

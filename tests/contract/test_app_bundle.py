@@ -167,6 +167,20 @@ def test_the_streamlit_page_imports():
         assert not isinstance(sqlglot.parse_one(sql, read="snowflake"), exp.Command)
 
 
+def test_the_consumer_script_calls_procedures_that_exist_with_their_arguments():
+    script = (ROOT / "docs/snowflake/consumer_setup.sql").read_text()
+    calls = re.findall(r"CALL AURORA_SYNC\.CORE\.(\w+)\((.*?)\);", script, re.S)
+    declared = procedures.by_name()
+    assert len(calls) >= 9
+    for name, args in calls:
+        if name == "REGISTER_REFERENCE":  # the app's reference callback (sql/app/register_reference.sql)
+            continue
+        proc = declared[name]
+        given = len(re.findall(r"'[^']*'|\[[^]]*\]|NULL", args))
+        required = sum(a.default is None for a in proc.args)
+        assert required <= given <= len(proc.args), (name, args)
+
+
 def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tmp_path):
     script = plain_deploy.plain_script("SYNC_DB", "SYNC_ADMIN", "SYNC_VIEWER", tmp_path / "code.zip", "EAI", "DB.S.AWS")
     assert "<%" not in script and "APPLICATION ROLE" not in script and "STREAMLIT" not in script

@@ -219,6 +219,12 @@ def test_a_failed_load_fails_its_task_and_the_run_summary_names_the_table(pg, ap
     failures = run(app, Stmt("SELECT KIND, SOURCE_TABLE FROM CORE.FAILURES WHERE KIND = 'LOAD'"))
     assert [tuple(r) for r in failures] == [("LOAD", "app_fail")]
 
+    with pytest.raises(InvalidSetting, match="no FAILED or QUARANTINED manifest has export id 'nope'"):
+        call(app, "RETRY_MANIFEST", "nope")
+    assert call(app, "RETRY_MANIFEST", exported["export_id"])["status"] == "NEW"
+    status = run(app, Stmt("SELECT STATUS, ATTEMPTS, ERROR FROM STATE.MANIFESTS"))
+    assert [tuple(r) for r in status] == [("NEW", 0, None)]
+
 
 def _dashboard() -> Any:
     spec = importlib.util.spec_from_file_location("dashboard", ROOT / "snowflake_app/streamlit/dashboard.py")

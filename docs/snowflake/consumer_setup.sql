@@ -1,0 +1,85 @@
+-- aurora-snowflake-sync: every statement the consumer runs around the Native App, in order.
+-- Replace the <...> placeholders. The app is called AURORA_SYNC here (`snow app run` names a
+-- developer's copy AURORA_SYNC_<USER>). Steps 1-7 need ACCOUNTADMIN, or a role holding the named
+-- privileges (CREATE INTEGRATION, CREATE NETWORK RULE / SECRET, MANAGE GRANTS).
+USE ROLE ACCOUNTADMIN;
+
+-- 1. Storage integration on the export bucket: Snowflake only reads it.
+CREATE STORAGE INTEGRATION IF NOT EXISTS AURORA_SYNC_S3
+  TYPE = EXTERNAL_STAGE
+  STORAGE_PROVIDER = 'S3'
+  STORAGE_AWS_ROLE_ARN = 'arn:aws:iam::<aws-account>:role/<snowflake-reads-exports>'
+  STORAGE_ALLOWED_LOCATIONS = ('s3://<bucket>/<prefix>/')
+  ENABLED = TRUE;
+-- STORAGE_AWS_IAM_USER_ARN and STORAGE_AWS_EXTERNAL_ID go into that IAM role's trust policy
+-- (terraform/ or docs/SECURITY.md: s3:GetObject and s3:ListBucket on the prefix, nothing else).
+DESC INTEGRATION AURORA_SYNC_S3;
+
+-- 2. Grants to the application: read the bucket, create the replicated schemas, run its tasks.
+GRANT USAGE ON INTEGRATION AURORA_SYNC_S3 TO APPLICATION AURORA_SYNC;
+GRANT USAGE, CREATE SCHEMA ON DATABASE <TARGET_DATABASE> TO APPLICATION AURORA_SYNC;
+GRANT EXECUTE TASK, EXECUTE MANAGED TASK ON ACCOUNT TO APPLICATION AURORA_SYNC;
+
+-- 3. A place for the consumer-owned objects the app is bound to.
+CREATE DATABASE IF NOT EXISTS AURORA_SYNC_ADMIN_DB;
+CREATE SCHEMA IF NOT EXISTS AURORA_SYNC_ADMIN_DB.SECRETS;
+
+-- 4. Network rule: only the Lambda Invoke endpoint of the exporter's region.
+CREATE NETWORK RULE IF NOT EXISTS AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_ENDPOINT
+  MODE = EGRESS
+  TYPE = HOST_PORT
+  VALUE_LIST = ('lambda.<aws-region>.amazonaws.com:443');
+
+-- 5. The AWS credentials: an IAM role Snowflake assumes (no access key is stored anywhere). The role
+-- may only lambda:InvokeFunction on the exporter function.
+CREATE SECURITY INTEGRATION IF NOT EXISTS AURORA_SYNC_AWS
+  TYPE = API_AUTHENTICATION
+  AUTH_TYPE = AWS_IAM
+  AWS_ROLE_ARN = 'arn:aws:iam::<aws-account>:role/<snowflake-invokes-exporter>'
+  ENABLED = TRUE;
+-- API_AWS_IAM_USER_ARN and API_AWS_EXTERNAL_ID go into that role's trust policy.
+DESC SECURITY INTEGRATION AURORA_SYNC_AWS;
+CREATE SECRET IF NOT EXISTS AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS
+  TYPE = CLOUD_PROVIDER_TOKEN
+  API_AUTHENTICATION = AURORA_SYNC_AWS;
+
+-- 6. External access integration: that endpoint, that secret.
+CREATE EXTERNAL ACCESS INTEGRATION IF NOT EXISTS AURORA_SYNC_EXPORTER
+  ALLOWED_NETWORK_RULES = (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_ENDPOINT)
+  ALLOWED_AUTHENTICATION_SECRETS = (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS)
+  ENABLED = TRUE;
+
+-- 7. Bind the app's references (or in Snowsight: the app's Security tab). The callback then lets
+-- CORE.REQUEST_EXPORTS, CORE.SYNC_TABLE and CORE.SYNC_ALL use them.
+CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_ACCESS', 'ADD',
+  SYSTEM$REFERENCE('EXTERNAL ACCESS INTEGRATION', 'AURORA_SYNC_EXPORTER', 'PERSISTENT', 'USAGE'));
+CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_SECRET', 'ADD',
+  SYSTEM$REFERENCE('SECRET', 'AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS', 'PERSISTENT', 'READ'));
+-- Only with a warehouse instead of serverless tasks (CORE.ENABLE_SCHEDULE(..., '<WAREHOUSE>')):
+-- GRANT USAGE ON WAREHOUSE <WAREHOUSE> TO APPLICATION AURORA_SYNC;
+
+-- 8. Who operates the app and who watches it.
+GRANT APPLICATION ROLE AURORA_SYNC.AURORA_SYNC_ADMIN TO ROLE <DATA_ENGINEER_ROLE>;
+GRANT APPLICATION ROLE AURORA_SYNC.AURORA_SYNC_VIEWER TO ROLE <ANALYST_ROLE>;
+
+-- 9. Configure and start (as the data engineer role). Every call returns a VARIANT summary.
+USE ROLE <DATA_ENGINEER_ROLE>;
+CALL AURORA_SYNC.CORE.REGISTER_STAGE('s3://<bucket>/<prefix>/', 'AURORA_SYNC_S3', '<aws-region>');
+CALL AURORA_SYNC.CORE.REGISTER_EXPORTER('<exporter-function-name-or-arn>', '<aws-region>');
+CALL AURORA_SYNC.CORE.SET_TARGET_DATABASE('<TARGET_DATABASE>');
+CALL AURORA_SYNC.CORE.ADD_TABLE('public.orders', ['id'], 'updated_at');
+CALL AURORA_SYNC.CORE.ADD_TABLE('public.countries', ['code'], NULL, 'full');
+CALL AURORA_SYNC.CORE.SYNC_ALL();                      -- one run now, in this session
+CALL AURORA_SYNC.CORE.ENABLE_SCHEDULE('60 MINUTES');   -- then every hour, serverless
+SELECT * FROM AURORA_SYNC.CORE.TABLE_STATUS;
+
+-- The plain deployment (no Native App: `make plain-deploy-sql`, then `snow sql -f build/plain/deploy.sql`)
+-- needs steps 1 and 3-6 the same way; instead of steps 2, 7 and 8 the role that owns the deployment
+-- (its procedures run with that role's rights) gets:
+--   GRANT USAGE ON INTEGRATION AURORA_SYNC_S3 TO ROLE <OWNER_ROLE>;
+--   GRANT USAGE, CREATE SCHEMA ON DATABASE <TARGET_DATABASE> TO ROLE <OWNER_ROLE>;
+--   GRANT EXECUTE TASK, EXECUTE MANAGED TASK ON ACCOUNT TO ROLE <OWNER_ROLE>;
+--   GRANT USAGE ON INTEGRATION AURORA_SYNC_EXPORTER TO ROLE <OWNER_ROLE>;
+--   GRANT READ ON SECRET AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS TO ROLE <OWNER_ROLE>;
+-- and the generator's --external-access-integration / --secret options write the ALTER PROCEDURE
+-- statements that step 7 performs inside the app. Calls are then <DATABASE>.CORE.<PROCEDURE>(...).
