@@ -16,6 +16,7 @@ from stored_procs.load import load_table as load_one
 from stored_procs.spec import Place
 from stored_procs.sql import create_stage
 from stored_procs.statement import Stmt, query_tag, run
+from sync_contract.identifiers import quote_qualified
 
 
 def app_place(session: Any) -> Place:
@@ -115,8 +116,15 @@ def register_exporter(
 
 
 def set_target_database(session: Any, database_name: str) -> dict[str, Any]:
-    app = app_place(session)
     name = app_config.identifier(database_name, "target database")
+    app = app_place(session)
+    try:
+        run(session, Stmt(f"SELECT COUNT(*) AS N FROM {quote_qualified(name, 'INFORMATION_SCHEMA', 'SCHEMATA')}"))
+    except Exception as err:
+        raise app_config.NotConfigured(
+            f"the app cannot use database {name!r} ({err}): the consumer runs "
+            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {name} TO APPLICATION <app>"
+        ) from err
     app_config.write(session, app, {app_config.TARGET_DATABASE: name})
     return {"target_database": name, "next": "each table's schema is created there on its first load"}
 

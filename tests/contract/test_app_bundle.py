@@ -181,6 +181,12 @@ def test_the_consumer_script_calls_procedures_that_exist_with_their_arguments():
         assert required <= given <= len(proc.args), (name, args)
 
 
+def test_every_procedure_is_documented():
+    configuration = (ROOT / "docs/CONFIGURATION.md").read_text()
+    for proc in procedures.PROCEDURES:
+        assert f"`{proc.name}(" in configuration or f", `{proc.name}(" in configuration, proc.name
+
+
 def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tmp_path):
     script = plain_deploy.plain_script("SYNC_DB", "SYNC_ADMIN", "SYNC_VIEWER", tmp_path / "code.zip", "EAI", "DB.S.AWS")
     assert "<%" not in script and "APPLICATION ROLE" not in script and "STREAMLIT" not in script

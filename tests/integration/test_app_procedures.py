@@ -174,6 +174,8 @@ def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):
         call(app, "ADD_TABLE", "public.t", ["id"], None, "keys")
     with pytest.raises(InvalidSetting, match=r"schema\.name"):
         call(app, "ADD_TABLE", "orders", ["id"], "updated_at")
+    with pytest.raises(NotConfigured, match="GRANT USAGE, CREATE SCHEMA ON DATABASE NO_SUCH_DB TO APPLICATION"):
+        call(app, "SET_TARGET_DATABASE", "NO_SUCH_DB")
     with pytest.raises(InvalidSetting, match="schedule 'every hour' must look like"):
         call(app, "ENABLE_SCHEDULE", "every hour")
 

@@ -19,6 +19,7 @@ from lambda_exporter.exporter import run_export
 from lambda_exporter.s3_writer import RollingGzipS3Writer
 from lambda_exporter.source import connect
 from lambda_exporter.strategies.aws_s3 import EXPORT_OPTIONS
+from stored_procs.lambda_invoke import lambda_client
 from sync_contract.manifest import parse_manifest
 
 
@@ -101,8 +102,10 @@ def test_window_is_low_exclusive_high_inclusive(pg, endpoints, s3):
 def test_lambda_endpoint_reports_bad_events_with_the_field(harness):
     harness.add("public.exp_unused", ["id"], "v")
     bad = _request("anything", watermark_column="v").to_event() | {"strategy": "pg_dump"}
-    client = harness.exporter._client
-    response = client.invoke(FunctionName=harness.exporter.function_name, Payload=json.dumps(bad).encode())
+    config = harness.config
+    # the client REQUEST_EXPORTS uses inside Snowflake, here unsigned to the loopback endpoint
+    client = lambda_client(config.s3.region, config.exporter.lambda_endpoint_url)
+    response = client.invoke(FunctionName=config.exporter.lambda_function, Payload=json.dumps(bad).encode())
     assert response["FunctionError"] == "Unhandled"
     payload = json.loads(response["Payload"].read())
     assert payload["errorType"] == "EventError"

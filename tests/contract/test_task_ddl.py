@@ -1,0 +1,65 @@
+"""The generated CREATE TASK statements. sqlglot has no grammar for CREATE TASK (it keeps the statement
+as a Command), so the statement's shape is checked here against CREATE TASK's documented syntax, and
+its parts that are ordinary SQL (the WHEN condition, the CONFIG JSON) are parsed on their own."""
+
+import json
+import re
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from stored_procs import graph, procedures
+from stored_procs.spec import TableSpec
+
+pytestmark = pytest.mark.contract
+
+TABLES = [
+    TableSpec("public", "orders", ("id",), watermark_column="updated_at"),
+    TableSpec("Sales", "Customer Events", ("Event Id",), watermark_column="Updated At"),
+]
+# CREATE TASK parameters, from the CREATE TASK reference (docs.snowflake.com/en/sql-reference/sql/create-task)
+PARAMETERS = {
+    "WAREHOUSE",
+    "USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE",
+    "SCHEDULE",
+    "CONFIG",
+    "OVERLAP_POLICY",
+    "USER_TASK_TIMEOUT_MS",
+    "SUSPEND_TASK_AFTER_NUM_FAILURES",
+    "TASK_AUTO_RETRY_ATTEMPTS",
+    "FINALIZE",
+    "QUERY_TAG",  # a session parameter, allowed on a task
+}
+NAME = r'(?:"[^"]+"\.){1,2}"[^"]+"'
+VALUE = r"(?:'(?:[^']|'')*'|\$\$.*?\$\$|\w+|" + NAME + r'|"[^"]+")'
+TASK = re.compile(
+    rf"^CREATE OR REPLACE TASK (?P<name>{NAME}) (?P<params>(?:\w+ = {VALUE} )+)"
+    rf"(?:AFTER (?P<after>{NAME}(?:, {NAME})*) )?(?:WHEN (?P<when>.+?) )?AS CALL (?P<proc>{NAME})\((?P<args>.*)\)$"
+)
+
+
+@pytest.mark.parametrize(
+    "settings", [graph.GraphSettings(), graph.GraphSettings(warehouse="WH", schedule="USING CRON 0 * * * * UTC")]
+)
+def test_every_task_statement_follows_the_create_task_grammar(settings):
+    where = graph.GraphLocation("STATE", "CORE", "DB")
+    stmts = graph.task_ddl(graph.declare(TABLES), where, settings)
+    declared = procedures.by_name()
+    for stmt in stmts:
+        assert isinstance(sqlglot.parse_one(stmt.text, read="snowflake"), exp.Command)  # no grammar in sqlglot
+        m = TASK.match(stmt.text)
+        assert m, stmt.text
+        names = re.findall(rf"(\w+) = {VALUE}", m["params"])
+        assert set(names) <= PARAMETERS, names
+        assert len(names) == len(set(names))
+        tag = re.search(r"QUERY_TAG = '((?:[^']|'')*)'", m["params"])
+        assert tag and json.loads(tag[1].replace("''", "'"))["app"] == "aurora_sync"
+        if config := re.search(r"CONFIG = \$\$(.*?)\$\$", m["params"]):
+            json.loads(config[1])
+        if m["when"]:
+            assert isinstance(sqlglot.parse_one(f"SELECT {m['when']}", read="snowflake"), exp.Select)
+        procedure = m["proc"].split(".")[-1].strip('"')
+        args = re.findall(r"'(?:[^']|'')*'", m["args"])
+        required = sum(a.default is None for a in declared[procedure].args)
+        assert required <= len(args) <= len(declared[procedure].args), stmt.text
