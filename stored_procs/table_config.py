@@ -4,7 +4,8 @@ RESYNC of a table in SYNC_TABLES. `sync.toml` (aurora_sync.config) builds its sp
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from stored_procs import ledger
 from stored_procs.app_config import InvalidSetting
@@ -13,6 +14,7 @@ from sync_contract.errors import ContractError
 from sync_contract.identifiers import join_parts, split_qualified, validate_identifier
 from sync_contract.types import MAX_NUMBER_PRECISION
 
+T = TypeVar("T")
 MODES = ("incremental", "full")
 OPTION_KEYS = ("source", "primary_key", "watermark_column", "mode", "target", "numeric_scale")
 
@@ -118,18 +120,18 @@ def require_table(session: Any, place: Place, source: str) -> TableSpec:
 
 
 def _qualified(value: Any, key: str, what: str) -> tuple[str, str]:
-    if not isinstance(value, str) or not value:
-        raise InvalidSetting(f"must be a non-empty 'schema.table' string, got {value!r}", key)
-    try:
-        return split_qualified(value, what)
-    except ContractError as err:
-        raise InvalidSetting(str(err), key) from err
+    return _checked(value, key, "'schema.table' string", lambda v: split_qualified(v, what))
 
 
 def _ident(value: Any, key: str) -> str:
+    return _checked(value, key, "column name", lambda v: validate_identifier(v, key))
+
+
+def _checked(value: Any, key: str, expected: str, check: Callable[[str], T]) -> T:
+    """`check(value)` for a non-empty string; any refusal becomes an InvalidSetting naming `key`."""
     if not isinstance(value, str) or not value:
-        raise InvalidSetting(f"must be a non-empty column name, got {value!r}", key)
+        raise InvalidSetting(f"must be a non-empty {expected}, got {value!r}", key)
     try:
-        return validate_identifier(value, key)
+        return check(value)
     except ContractError as err:
         raise InvalidSetting(str(err), key) from err

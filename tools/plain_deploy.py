@@ -45,17 +45,6 @@ def render(text: str, env: dict[str, str]) -> str:
     return _TEMPLATE.sub(value, text)
 
 
-def plain_script(
-    database: str,
-    admin_role: str,
-    viewer_role: str,
-    code_zip: Path,
-    integration: str | None = None,
-    secret: str | None = None,
-) -> str:
-    return "\n".join(plain_parts(database, admin_role, viewer_role, code_zip, integration, secret)) + "\n"
-
-
 def plain_parts(
     database: str,
     admin_role: str,
@@ -64,7 +53,7 @@ def plain_parts(
     integration: str | None = None,
     secret: str | None = None,
 ) -> list[str]:
-    """The script in pieces: one statement, or one object file, each."""
+    """The script in pieces (one statement, or one object file, each); joined by newlines it is the file."""
     db = quote_ident(database, "database")
     code_stage = quote_qualified(database, APP_CODE_SCHEMA, "CODE")
     admin, viewer = quote_ident(admin_role, "admin role"), quote_ident(viewer_role, "viewer role")
@@ -109,7 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     if bool(args.external_access_integration) != bool(args.secret):
         parser.error("--external-access-integration and --secret go together")
-    script = plain_script(
+    parts = plain_parts(
         args.database,
         args.admin_role,
         args.viewer_role,
@@ -118,7 +107,7 @@ def main() -> None:
         args.secret,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(script)
+    args.out.write_text("\n".join(parts) + "\n")
     print(f"wrote {args.out}: run it with `snow sql -f {args.out}` (after `make app-code`)")
 
 
