@@ -41,6 +41,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _FUNCTION = re.compile(
     r"^([A-Za-z0-9_-]{1,64}|arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64})(:[A-Za-z0-9_$-]{1,128})?$"
 )
+_UNQUOTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _SCHEDULE = re.compile(r"^(\d{1,5} (SECONDS|MINUTES|HOURS)|USING CRON [0-9A-Za-z*/,\- ]+ [A-Za-z_/+\-0-9]+)$")
 
 
@@ -130,8 +131,10 @@ def endpoint_url(value: str | None) -> str | None:
     if value is None:
         return None
     parsed = urlparse(value)
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname or parsed.username or parsed.password:
-        raise InvalidSetting(f"endpoint URL {value!r} must be http(s)://host[:port] without credentials")
+    if parsed.username or parsed.password:  # never echo them back (errors end up in query history)
+        raise InvalidSetting(f"endpoint URL for host {parsed.hostname!r} must not carry credentials")
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise InvalidSetting(f"endpoint URL {value!r} must be http(s)://host[:port]")
     return value
 
 
@@ -141,8 +144,20 @@ def schedule(value: str) -> str:
     return value
 
 
-def identifier(value: str, what: str) -> str:
+def object_name(value: str, what: str) -> str:
+    """A Snowflake object name as Snowflake resolves it: unquoted is upper-cased (`raw` is RAW), a
+    double-quoted name keeps its case (`"Raw"`). The result is the exact name, for `quote_ident`."""
+    text = (value or "").strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        name = text[1:-1].replace('""', '"')
+    elif _UNQUOTED.match(text):
+        name = text.upper()
+    else:
+        raise InvalidSetting(
+            f"{what} {value!r} is not a name: use letters, digits, _ and $ (starting with a letter or _), "
+            'or double-quote it ("My Name")'
+        )
     try:
-        return validate_identifier(value, what)
+        return validate_identifier(name, what)
     except ValueError as err:
         raise InvalidSetting(str(err)) from err

@@ -142,12 +142,17 @@ def rebuild_ddl(
     where: GraphLocation,
     settings: GraphSettings,
     resume: bool,
+    operator: str | None = None,
 ) -> list[Stmt]:
     """Rebuild the graph for the enabled tables: suspend the root (a graph cannot change while it is
-    scheduled), drop the tasks of removed tables, recreate every task, and resume them all if asked."""
+    scheduled), drop the tasks of removed tables, recreate every task (granting MONITOR and OPERATE on
+    each to `operator`, e.g. `APPLICATION ROLE AURORA_SYNC_ADMIN`), and resume them all if asked."""
     stmts = [Stmt(f"ALTER TASK IF EXISTS {where.task(ROOT)} SUSPEND")]
     stmts += [Stmt(f"DROP TASK IF EXISTS {where.task(load_node_name(t))}") for t in removed]
-    stmts += task_ddl(declare(tables), where, settings)
+    nodes = declare(tables)
+    stmts += task_ddl(nodes, where, settings)
+    if operator:
+        stmts += [Stmt(f"GRANT MONITOR, OPERATE ON TASK {where.task(n.name)} TO {operator}") for n in nodes]
     if resume:
         stmts.append(enable_ddl(where))
     return stmts

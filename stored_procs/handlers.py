@@ -16,7 +16,7 @@ from stored_procs.load import load_table as load_one
 from stored_procs.spec import Place
 from stored_procs.sql import create_stage
 from stored_procs.statement import Stmt, query_tag, run
-from sync_contract.identifiers import quote_qualified
+from sync_contract.identifiers import quote_ident, quote_qualified
 
 
 def app_place(session: Any) -> Place:
@@ -78,7 +78,7 @@ def register_stage(
 ) -> dict[str, Any]:
     app = app_place(session)
     url = app_config.stage_url(stage_url)
-    integration = app_config.identifier(storage_integration, "storage integration")
+    integration = app_config.object_name(storage_integration, "storage integration")
     values: dict[str, str | None] = {
         app_config.STAGE_URL: url,
         app_config.STORAGE_INTEGRATION: integration,
@@ -90,7 +90,7 @@ def register_stage(
     except Exception as err:
         raise app_config.NotConfigured(
             f"cannot create stage {app.stage} on storage integration {integration!r} ({err}); the consumer runs "
-            f"GRANT USAGE ON INTEGRATION {integration} TO APPLICATION <app>, and the integration's "
+            f"GRANT USAGE ON INTEGRATION {quote_ident(integration)} TO APPLICATION <app>, and the integration's "
             f"STORAGE_ALLOWED_LOCATIONS must include {url}"
         ) from err
     app_config.write(session, app, values)
@@ -116,14 +116,14 @@ def register_exporter(
 
 
 def set_target_database(session: Any, database_name: str) -> dict[str, Any]:
-    name = app_config.identifier(database_name, "target database")
+    name = app_config.object_name(database_name, "target database")
     app = app_place(session)
     try:
         run(session, Stmt(f"SELECT COUNT(*) AS N FROM {quote_qualified(name, 'INFORMATION_SCHEMA', 'SCHEMATA')}"))
     except Exception as err:
         raise app_config.NotConfigured(
             f"the app cannot use database {name!r} ({err}): the consumer runs "
-            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {name} TO APPLICATION <app>"
+            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {quote_ident(name)} TO APPLICATION <app>"
         ) from err
     app_config.write(session, app, {app_config.TARGET_DATABASE: name})
     return {"target_database": name, "next": "each table's schema is created there on its first load"}

@@ -25,7 +25,7 @@ def ensure_control(session: Any, place: Place) -> None:
         run(session, stmt)
 
 
-def save_table_spec(session: Any, place: Place, spec: TableSpec) -> None:
+def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool = True) -> None:
     options = json.dumps({"numeric_scale": spec.numeric_scale}, sort_keys=True)
     run(
         session,
@@ -34,14 +34,14 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec) -> None:
             "CAST(? AS VARCHAR) AS SOURCE_TABLE, CAST(? AS VARCHAR) AS TARGET_SCHEMA, "
             "CAST(? AS VARCHAR) AS TARGET_TABLE, CAST(? AS VARCHAR) AS MODE, CAST(? AS VARCHAR) AS PRIMARY_KEY, "
             "CAST(? AS VARCHAR) AS WATERMARK_COLUMN, CAST(? AS VARCHAR) AS OPTIONS, "
-            "CAST(? AS TIMESTAMP_NTZ) AS UPDATED_AT) AS s "
+            "CAST(? AS TIMESTAMP_NTZ) AS UPDATED_AT, CAST(? AS BOOLEAN) AS ENABLED) AS s "
             "ON t.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND t.SOURCE_TABLE = s.SOURCE_TABLE "
             "WHEN MATCHED THEN UPDATE SET TARGET_SCHEMA = s.TARGET_SCHEMA, TARGET_TABLE = s.TARGET_TABLE, "
             "MODE = s.MODE, PRIMARY_KEY = s.PRIMARY_KEY, WATERMARK_COLUMN = s.WATERMARK_COLUMN, "
-            "OPTIONS = s.OPTIONS, ENABLED = TRUE, UPDATED_AT = s.UPDATED_AT "
+            "OPTIONS = s.OPTIONS, ENABLED = s.ENABLED, UPDATED_AT = s.UPDATED_AT "
             "WHEN NOT MATCHED THEN INSERT (SOURCE_SCHEMA, SOURCE_TABLE, TARGET_SCHEMA, TARGET_TABLE, MODE, "
             "PRIMARY_KEY, WATERMARK_COLUMN, OPTIONS, ENABLED, UPDATED_AT) VALUES (s.SOURCE_SCHEMA, s.SOURCE_TABLE, "
-            "s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, s.WATERMARK_COLUMN, s.OPTIONS, TRUE, "
+            "s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, s.WATERMARK_COLUMN, s.OPTIONS, s.ENABLED, "
             "s.UPDATED_AT)",
             (
                 spec.source_schema,
@@ -53,6 +53,7 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec) -> None:
                 spec.watermark_column,
                 options,
                 now(),
+                "TRUE" if enabled else "FALSE",
             ),
         ),
     )

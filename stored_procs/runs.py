@@ -18,24 +18,30 @@ def new_run_id() -> str:
     return f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
+def task_runtime_info(session: Any, what: str) -> str | None:
+    """SYSTEM$TASK_RUNTIME_INFO(what) inside a task run; None outside one (the function raises there)."""
+    with suppress(Exception):
+        rows = run(session, Stmt("SELECT SYSTEM$TASK_RUNTIME_INFO(?) AS R", (what,)))
+        return str(rows[0][0]) if rows and rows[0][0] else None
+    return None
+
+
 def current_run_id(session: Any, given: str | None) -> str:
     """The id every task of one graph run shares: the graph run group id inside a task, else the
     caller's id, else a new one (a CALL from a worksheet)."""
     if given:
         return given
-    with suppress(Exception):  # outside a task run the function raises: then this is a manual CALL
-        rows = run(session, Stmt("SELECT SYSTEM$TASK_RUNTIME_INFO('CURRENT_TASK_GRAPH_RUN_GROUP_ID') AS R"))
-        if rows and rows[0][0]:
-            return f"graph-{rows[0][0]}"
-    return new_run_id()
+    group = task_runtime_info(session, "CURRENT_TASK_GRAPH_RUN_GROUP_ID")
+    return f"graph-{group}" if group else new_run_id()
 
 
 def set_task_return_value(session: Any, value: str) -> bool:
-    """SYSTEM$SET_RETURN_VALUE inside a task run (what a successor's WHEN reads); False outside one."""
-    with suppress(Exception):  # outside a task run there is nothing to set
-        run(session, Stmt("SELECT SYSTEM$SET_RETURN_VALUE(?) AS R", (value,)))
-        return True
-    return False
+    """SYSTEM$SET_RETURN_VALUE inside a task run (what a successor's WHEN reads); False outside one.
+    Inside a task a failure to set it fails the task: a missing value would skip every load."""
+    if task_runtime_info(session, "CURRENT_TASK_NAME") is None:
+        return False
+    run(session, Stmt("SELECT SYSTEM$SET_RETURN_VALUE(?) AS R", (value,)))
+    return True
 
 
 def check_ready(session: Any, place: Place) -> dict[str, Any]:
@@ -59,23 +65,27 @@ def finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | N
 def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None) -> dict[str, Any]:
     """FINALIZER: one RUN_SUMMARIES row from what the run's tasks recorded. A table with no RUNS row for
     this run had nothing to load (NO_CHANGE: INTAKE's answer skipped its task), or still has something
-    pending (NOT_RUN: its task was skipped after a failure, or failed before recording): a failure."""
+    pending (NOT_RUN: its task was skipped after a failure, or failed before recording): a failure.
+    A task retried within the run (TASK_AUTO_RETRY_ATTEMPTS) counts by its latest attempt, and a
+    retried finalizer replaces its summary."""
     loads = run(
         session,
         Stmt(
             "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ROWS_LOADED AS R, ERROR AS E "
-            f"FROM {place.control('RUNS')} WHERE RUN_ID = ?",
+            f"FROM {place.control('RUNS')} WHERE RUN_ID = ? ORDER BY FINISHED_AT",
             (run_id,),
         ),
     )
-    exports = run(
+    requests = run(
         session,
         Stmt(
-            f"SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, ERROR AS E FROM {place.control('EXPORT_REQUESTS')} "
-            "WHERE RUN_ID = ? AND STATUS = 'FAILED'",
+            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ERROR AS E "
+            f"FROM {place.control('EXPORT_REQUESTS')} WHERE RUN_ID = ? ORDER BY REQUESTED_AT",
             (run_id,),
         ),
     )
+    latest_request = {f"{r[0]}.{r[1]}": r for r in requests}  # ordered: the last attempt wins
+    exports = [(r[0], r[1], r[3]) for r in latest_request.values() if r[2] == "FAILED"]
     pending = ledger.tables_with_pending(session, place)
     tables: dict[str, dict[str, Any]] = {
         spec.source: {"status": "NOT_RUN" if spec.source in pending else "NO_CHANGE"}
@@ -103,5 +113,6 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
         ("ROWS_LOADED", "NUMBER", summary["rows_loaded"]),
         ("SUMMARY", "VARCHAR", json.dumps(summary, sort_keys=True, default=str)),
     ]
+    run(session, Stmt(f"DELETE FROM {place.control('RUN_SUMMARIES')} WHERE RUN_ID = ?", (run_id,)))
     run(session, insert_row(place.control("RUN_SUMMARIES"), row))
     return summary

@@ -1,37 +1,51 @@
 """The schedule: build, rebuild, resume and suspend the Task graph of the enabled tables.
 
 The graph exists once ENABLE_SCHEDULE has run; from then on adding, configuring or removing a table
-rebuilds it (suspended while it changes, resumed again if it was running)."""
+rebuilds it (suspended while it changes, resumed only if it was running: a graph Snowflake suspended
+after repeated failures stays suspended until ENABLE_SCHEDULE)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stored_procs import app_config, graph, ledger, runs
-from stored_procs.spec import APP_CODE_SCHEMA, Place
-from stored_procs.statement import run
+from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, Place
+from stored_procs.statement import Stmt, run
 
 GRAPH_STATE = "graph_state"  # setting: absent (never built), ENABLED or SUSPENDED
+DEPLOYMENT = "deployment"  # setting: "plain" when deployed without the Native App (tools/plain_deploy.py)
 ENABLED, SUSPENDED = "ENABLED", "SUSPENDED"
+SERVERLESS = "SERVERLESS"
 
 
 def location(place: Place) -> graph.GraphLocation:
     return graph.GraphLocation(place.control_schema, APP_CODE_SCHEMA, place.database)
 
 
-def graph_settings(settings: app_config.AppSettings) -> graph.GraphSettings:
-    return graph.GraphSettings(schedule=settings.schedule, warehouse=settings.get(app_config.WAREHOUSE))
-
-
 def enable(session: Any, place: Place, schedule: str | None, warehouse: str | None) -> dict[str, Any]:
-    changes: dict[str, str | None] = {app_config.WAREHOUSE: None}
-    if schedule:
-        changes[app_config.SCHEDULE] = app_config.schedule(schedule)
-    if warehouse:
-        changes[app_config.WAREHOUSE] = app_config.identifier(warehouse, "warehouse")
+    """Build the graph with the given schedule and compute and resume it. A schedule or warehouse not
+    given keeps its current value; WAREHOUSE => 'SERVERLESS' goes back to serverless. The settings
+    change only once the graph is built."""
+    settings = app_config.read(session, place)
+    chosen = graph.GraphSettings(
+        schedule=app_config.schedule(schedule) if schedule else settings.schedule,
+        warehouse=_warehouse(settings, warehouse),
+    )
     runs.check_ready(session, place)  # a graph that cannot run is not scheduled
-    app_config.write(session, place, changes)
-    return _rebuild(session, place, resume=True)
+    try:
+        summary = _rebuild(session, place, settings, chosen, resume=True)
+    except Exception as err:
+        needs = f"USAGE on warehouse {chosen.warehouse!r}" if chosen.warehouse else "EXECUTE MANAGED TASK"
+        raise app_config.NotConfigured(
+            f"the Task graph could not be built or resumed ({err}); settings unchanged. The app needs "
+            f"EXECUTE TASK and {needs} (docs/snowflake/consumer_setup.sql)"
+        ) from err
+    app_config.write(
+        session,
+        place,
+        {app_config.SCHEDULE: chosen.schedule, app_config.WAREHOUSE: chosen.warehouse, GRAPH_STATE: ENABLED},
+    )
+    return summary
 
 
 def disable(session: Any, place: Place) -> dict[str, Any]:
@@ -41,26 +55,54 @@ def disable(session: Any, place: Place) -> dict[str, Any]:
 
 
 def rebuild_if_built(session: Any, place: Place) -> dict[str, Any] | None:
-    """After a table change: rebuild the graph if it exists, keeping it running or suspended."""
-    state = app_config.read(session, place).get(GRAPH_STATE)
+    """After a table change: rebuild the graph if it exists; resume it only if it is running now."""
+    settings = app_config.read(session, place)
+    state = settings.get(GRAPH_STATE)
     if state is None:
         return None
-    return _rebuild(session, place, resume=state == ENABLED)
+    resume = state == ENABLED and _root_started(session, place)
+    current = graph.GraphSettings(schedule=settings.schedule, warehouse=settings.get(app_config.WAREHOUSE))
+    summary = _rebuild(session, place, settings, current, resume)
+    if not resume and state == ENABLED:
+        app_config.write(session, place, {GRAPH_STATE: SUSPENDED})
+        summary["note"] = "the graph was suspended (by Snowflake, after failed runs?): CALL CORE.ENABLE_SCHEDULE()"
+    return summary
 
 
-def _rebuild(session: Any, place: Place, resume: bool) -> dict[str, Any]:
-    settings = app_config.read(session, place)
+def _warehouse(settings: app_config.AppSettings, given: str | None) -> str | None:
+    if given is None:
+        return settings.get(app_config.WAREHOUSE)
+    if given.strip().upper() == SERVERLESS:
+        return None
+    return app_config.object_name(given, "warehouse")
+
+
+def _root_started(session: Any, place: Place) -> bool:
+    """The root task's own state (SHOW TASKS' `state`: started or suspended)."""
+    where = location(place)
+    schema = place.schema
+    rows = run(session, Stmt(f"SHOW TASKS LIKE '{where.prefix}_{graph.ROOT}' IN SCHEMA {schema}"))
+    return any(str(row.as_dict().get("state", "")).lower() == "started" for row in rows)
+
+
+def _rebuild(
+    session: Any, place: Place, settings: app_config.AppSettings, chosen: graph.GraphSettings, resume: bool
+) -> dict[str, Any]:
     tables = ledger.read_table_specs(session, place)
     every = ledger.read_table_specs(session, place, enabled_only=False)
     removed = [t for t in every if t not in tables]
     where = location(place)
-    for stmt in graph.rebuild_ddl(tables, removed, where, graph_settings(settings), resume):
+    # Inside the app the tasks belong to the app: its admin role may watch and run them. A plain
+    # deployment grants that with FUTURE grants on the schema instead (tools/plain_deploy.py).
+    operator = None if settings.get(DEPLOYMENT) == "plain" else f"APPLICATION ROLE {APP_ADMIN_ROLE}"
+    for stmt in graph.rebuild_ddl(tables, removed, where, chosen, resume, operator):
         run(session, stmt)
-    app_config.write(session, place, {GRAPH_STATE: ENABLED if resume else SUSPENDED})
+    if not resume:
+        app_config.write(session, place, {GRAPH_STATE: SUSPENDED})
     return {
         "schedule": ENABLED if resume else SUSPENDED,
-        "every": settings.schedule,
-        "compute": settings.get(app_config.WAREHOUSE) or "serverless",
+        "every": chosen.schedule,
+        "compute": chosen.warehouse or "serverless",
         "root_task": where.task(graph.ROOT),
         "load_tasks": [where.task(graph.load_node_name(t)) for t in tables],
     }

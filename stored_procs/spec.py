@@ -10,6 +10,7 @@ from sync_contract.types import DEFAULT_UNBOUNDED_NUMERIC_SCALE
 
 APP_STATE_SCHEMA = "STATE"  # control tables and the export stage (non-versioned: survives upgrades)
 APP_CODE_SCHEMA = "CORE"  # procedures and views (versioned)
+APP_ADMIN_ROLE, APP_VIEWER_ROLE = "AURORA_SYNC_ADMIN", "AURORA_SYNC_VIEWER"  # application roles
 
 
 @dataclass(frozen=True)

@@ -67,20 +67,42 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
 
 
 def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, Any]:
+    """Replicate a table; for one already configured (even removed) this updates and enables it."""
     spec = build_spec(options)
     existing = _find(session, place, spec.source_schema, spec.source_table)
     ledger.save_table_spec(session, place, spec)
-    return {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec), "enabled": True}
+    summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
+    return {**summary, "enabled": True, **_restart_if_window_changed(session, place, existing, spec)}
 
 
 def configure_table(session: Any, place: Place, source: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """Change some options of a configured table; the others keep their values."""
+    """Change some options of a configured table; the others keep their values, and so does whether
+    it is enabled. Switching to mode 'full' drops the watermark column (a full table has none)."""
     current = require_table(session, place, source)
     if "source" in changes:
         raise InvalidSetting("cannot be changed; remove the table and add the new one", "source")
+    if changes.get("mode") == "full":
+        changes = {"watermark_column": None, **changes}
     spec = build_spec({**spec_options(current), **changes})
-    ledger.save_table_spec(session, place, spec)
-    return {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": True}
+    enabled = current in ledger.read_table_specs(session, place)
+    ledger.save_table_spec(session, place, spec, enabled)
+    summary = {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": enabled}
+    return {**summary, **_restart_if_window_changed(session, place, current, spec)}
+
+
+def _restart_if_window_changed(
+    session: Any, place: Place, before: TableSpec | None, after: TableSpec
+) -> dict[str, Any]:
+    """A loaded watermark belongs to one column and mode: with another, it would be a `low` for the
+    wrong column (rows skipped, or the export refused). Such a change restarts the table like a resync."""
+    if before is None or (before.mode, before.watermark_column) == (after.mode, after.watermark_column):
+        return {}
+    superseded = ledger.supersede_history(session, place, after, f"reconfigured-{after.slug}")
+    return {
+        "resync": f"the watermark column or mode changed ({before.mode}/{before.watermark_column} -> "
+        f"{after.mode}/{after.watermark_column}): {superseded} manifests superseded, the next export starts "
+        "from the beginning of the table"
+    }
 
 
 def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from stored_procs.procedures import CODE_ARCHIVE
+from stored_procs.schedule import DEPLOYMENT
 from stored_procs.spec import APP_CODE_SCHEMA, APP_STATE_SCHEMA
 from sync_contract.identifiers import quote_ident, quote_qualified, split_parts
 from tools.app_sql import ADMIN_ROLE, APP_DIR, VIEWER_ROLE, external_access_statements, grants_sql
@@ -72,6 +73,12 @@ def plain_parts(
     env = {"code_root": f"@{code_stage}"}
     for path in object_files():
         parts.append(render((APP_DIR / path).read_text(), env).rstrip())
+    # tells the procedures they are not in an app: tasks are granted below, not to application roles
+    settings = quote_qualified(APP_STATE_SCHEMA, "SETTINGS")
+    parts += [
+        f"DELETE FROM {settings} WHERE NAME = '{DEPLOYMENT}';",
+        f"INSERT INTO {settings} (NAME, VALUE, UPDATED_AT) SELECT '{DEPLOYMENT}', 'plain', SYSDATE();",
+    ]
     parts += [
         f"CREATE ROLE IF NOT EXISTS {admin};",
         f"CREATE ROLE IF NOT EXISTS {viewer};",
@@ -79,6 +86,7 @@ def plain_parts(
         f"GRANT USAGE ON DATABASE {db} TO ROLE {viewer};",
         f"GRANT USAGE ON SCHEMA {APP_CODE_SCHEMA} TO ROLE {viewer};",
         f"GRANT USAGE ON SCHEMA {APP_STATE_SCHEMA} TO ROLE {admin};",
+        f"GRANT MONITOR, OPERATE ON FUTURE TASKS IN SCHEMA {APP_STATE_SCHEMA} TO ROLE {admin};",
         *grants_sql("ROLE", admin, viewer).splitlines(),
     ]
     if integration and secret:

@@ -15,10 +15,12 @@ CREATE STORAGE INTEGRATION IF NOT EXISTS AURORA_SYNC_S3
 -- (terraform/ or docs/SECURITY.md: s3:GetObject and s3:ListBucket on the prefix, nothing else).
 DESC INTEGRATION AURORA_SYNC_S3;
 
--- 2. Grants to the application: read the bucket, create the replicated schemas, run its tasks.
+-- 2. Grants to the application: read the bucket, create the replicated schemas.
 GRANT USAGE ON INTEGRATION AURORA_SYNC_S3 TO APPLICATION AURORA_SYNC;
 GRANT USAGE, CREATE SCHEMA ON DATABASE <TARGET_DATABASE> TO APPLICATION AURORA_SYNC;
-GRANT EXECUTE TASK, EXECUTE MANAGED TASK ON ACCOUNT TO APPLICATION AURORA_SYNC;
+-- EXECUTE TASK and EXECUTE MANAGED TASK are requested in manifest.yml (manifest_version 2): Snowflake
+-- grants them at install unless you deny them (Snowsight: the app's Security tab). If they were denied:
+-- GRANT EXECUTE MANAGED TASK ON ACCOUNT TO APPLICATION AURORA_SYNC;   (and EXECUTE TASK in Snowsight)
 
 -- 3. A place for the consumer-owned objects the app is bound to.
 CREATE DATABASE IF NOT EXISTS AURORA_SYNC_ADMIN_DB;
@@ -55,7 +57,7 @@ CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_ACCESS', 'ADD',
   SYSTEM$REFERENCE('EXTERNAL ACCESS INTEGRATION', 'AURORA_SYNC_EXPORTER', 'PERSISTENT', 'USAGE'));
 CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_SECRET', 'ADD',
   SYSTEM$REFERENCE('SECRET', 'AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS', 'PERSISTENT', 'READ'));
--- Only with a warehouse instead of serverless tasks (CORE.ENABLE_SCHEDULE(..., '<WAREHOUSE>')):
+-- Only for tasks on a warehouse instead of serverless (CALL CORE.ENABLE_SCHEDULE('60 MINUTES', '<WAREHOUSE>')):
 -- GRANT USAGE ON WAREHOUSE <WAREHOUSE> TO APPLICATION AURORA_SYNC;
 
 -- 8. Who operates the app and who watches it.

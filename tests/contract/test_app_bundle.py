@@ -139,7 +139,7 @@ def test_the_manifest_names_objects_the_setup_script_creates(bundle):
     privileges = {next(iter(p)) for p in manifest["privileges"]}
     assert {"EXECUTE TASK", "EXECUTE MANAGED TASK"} <= privileges
     references = {next(iter(r)): next(iter(r.values())) for r in manifest["references"]}
-    assert {"EXPORTER_ACCESS", "EXPORTER_SECRET", "TASK_WAREHOUSE"} == set(references)
+    assert {"EXPORTER_ACCESS", "EXPORTER_SECRET"} == set(references)
     for ref_name, ref in references.items():
         assert f"CREATE OR REPLACE PROCEDURE {ref['register_callback']}(" in every_sql, ref_name
     access = (bundle / "sql/app/apply_external_access.sql").read_text()
@@ -204,8 +204,10 @@ def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tm
     for text in commands:  # what sqlglot keeps as text: roles and the external access of the exporter procedures
         assert re.match(
             r'^(CREATE ROLE IF NOT EXISTS "\w+"|GRANT ROLE "\w+" TO ROLE "\w+"'
+            r'|GRANT MONITOR, OPERATE ON FUTURE TASKS IN SCHEMA STATE TO ROLE "\w+"'
             r'|ALTER PROCEDURE "CORE"\."\w+"\([\w, ]*\) SET EXTERNAL_ACCESS_INTEGRATIONS = \("EAI"\) '
             r'SECRETS = \(\'aws\' = "DB"\."S"\."AWS"\))$',
             text,
         ), text
-    assert len(commands) == 3 + sum(p.external_access for p in procedures.PROCEDURES)
+    assert len(commands) == 4 + sum(p.external_access for p in procedures.PROCEDURES)
+    assert "INSERT INTO \"STATE\".\"SETTINGS\" (NAME, VALUE, UPDATED_AT) SELECT 'deployment', 'plain'" in script

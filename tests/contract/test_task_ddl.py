@@ -46,6 +46,8 @@ def test_every_task_statement_follows_the_create_task_grammar(settings):
     where = graph.GraphLocation("STATE", "CORE", "DB")
     stmts = graph.task_ddl(graph.declare(TABLES), where, settings)
     declared = procedures.by_name()
+    created = {TASK.match(s.text)["name"].split(".")[-1].strip('"') for s in stmts}
+    loads = 0
     for stmt in stmts:
         assert isinstance(sqlglot.parse_one(stmt.text, read="snowflake"), exp.Command)  # no grammar in sqlglot
         m = TASK.match(stmt.text)
@@ -59,7 +61,12 @@ def test_every_task_statement_follows_the_create_task_grammar(settings):
             json.loads(config[1])
         if m["when"]:
             assert isinstance(sqlglot.parse_one(f"SELECT {m['when']}", read="snowflake"), exp.Select)
+            # the predecessor by its bare name (no database or schema), as SYSTEM$GET_PREDECESSOR_RETURN_VALUE wants
+            assert m["when"] == f"SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE') = '{graph.LOAD}'"
+            assert "AURORA_SYNC_INTAKE" in created and m["after"].endswith('"AURORA_SYNC_INTAKE"')
+            loads += 1
         procedure = m["proc"].split(".")[-1].strip('"')
         args = re.findall(r"'(?:[^']|'')*'", m["args"])
         required = sum(a.default is None for a in declared[procedure].args)
         assert required <= len(args) <= len(declared[procedure].args), stmt.text
+    assert loads == len(TABLES)  # every load task, and only those, waits for INTAKE's answer

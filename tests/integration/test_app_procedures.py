@@ -90,11 +90,18 @@ def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run
 
     def action(node: graph.Node) -> bool:
         args = [*node.args, run_id] if any(a.name == "RUN_ID" for a in by_name()[node.procedure].args) else []
-        outcome[node.name] = call(app, node.procedure, *args)
+        try:
+            outcome[node.name] = call(app, node.procedure, *args)
+        except Exception as err:  # a failing procedure is a failed task
+            outcome[node.name] = {"error": str(err)}
+            return False
         return True
 
+    def pending() -> bool:  # what the LOAD tasks' WHEN reads: INTAKE's answer
+        return bool(outcome["INTAKE"]["pending_tables"])
+
     specs = handlers.ledger.read_table_specs(app, handlers.app_place(app))
-    assert graph.run_graph(graph.declare(specs), action) == {
+    assert graph.run_graph(graph.declare(specs), action, pending) == {
         "ROOT": "SUCCEEDED",
         "REQUEST_EXPORTS": "SUCCEEDED",
         "INTAKE": "SUCCEEDED",
@@ -174,8 +181,8 @@ def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):
         call(app, "ADD_TABLE", "public.t", ["id"], None, "keys")
     with pytest.raises(InvalidSetting, match=r"schema\.name"):
         call(app, "ADD_TABLE", "orders", ["id"], "updated_at")
-    with pytest.raises(NotConfigured, match="GRANT USAGE, CREATE SCHEMA ON DATABASE NO_SUCH_DB TO APPLICATION"):
-        call(app, "SET_TARGET_DATABASE", "NO_SUCH_DB")
+    with pytest.raises(NotConfigured, match='GRANT USAGE, CREATE SCHEMA ON DATABASE "NO_SUCH_DB" TO APPLICATION'):
+        call(app, "SET_TARGET_DATABASE", "no_such_db")  # resolved as Snowflake does: NO_SUCH_DB
     with pytest.raises(InvalidSetting, match="schedule 'every hour' must look like"):
         call(app, "ENABLE_SCHEDULE", "every hour")
 
@@ -237,20 +244,30 @@ def _dashboard() -> Any:
 
 
 class TaskRecordingSession:
-    """The emulator has no tasks: statements about tasks are recorded here (the driver boundary);
+    """The emulator has no tasks: statements about tasks are recorded here (the driver boundary) and
+    answered as Snowflake would (SHOW TASKS reports `root_state`; `fail_on` makes one statement fail);
     everything else runs on the emulator."""
 
-    TASK_SQL = ("CREATE OR REPLACE TASK", "ALTER TASK", "DROP TASK", "SELECT SYSTEM$TASK_DEPENDENTS_ENABLE")
+    TASK_SQL = ("CREATE OR REPLACE TASK", "ALTER TASK", "DROP TASK", "GRANT MONITOR, OPERATE ON TASK")
 
     def __init__(self, session: Any) -> None:
         self._session = session
         self.tasks: list[tuple[str, list[Any] | None]] = []
+        self.root_state = "started"
+        self.fail_on: str | None = None
 
     def sql(self, text: str, params: list[Any] | None = None) -> Any:
-        if text.startswith(self.TASK_SQL):
+        if self.fail_on and self.fail_on in text:
+            raise RuntimeError(f"003001 (42501): Insufficient privileges to operate on task ({text[:40]})")
+        if text.startswith("SHOW TASKS"):
+            return self._session.sql('SELECT ? AS "state"', params=[self.root_state])
+        if text.startswith(self.TASK_SQL) or text.startswith("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE"):
             self.tasks.append((text, params))
             return self._session.sql("SELECT 1 AS RECORDED")
         return self._session.sql(text, params=params)
+
+    def texts(self, prefix: str = "") -> list[str]:
+        return [t for t, _ in self.tasks if t.startswith(prefix)]
 
 
 def test_the_schedule_builds_the_graph_and_table_changes_rebuild_it(app, stack):
@@ -260,18 +277,21 @@ def test_the_schedule_builds_the_graph_and_table_changes_rebuild_it(app, stack):
 
     enabled = call(session, "ENABLE_SCHEDULE", "30 MINUTES")
     assert (enabled["schedule"], enabled["every"], enabled["compute"]) == ("ENABLED", "30 MINUTES", "serverless")
-    texts = [t for t, _ in session.tasks]
+    texts = session.texts()
     assert texts[0] == f'ALTER TASK IF EXISTS "{database}"."STATE"."AURORA_SYNC_ROOT" SUSPEND'
-    assert [t.split('"')[5] for t in texts[1:-1]] == [
+    created = session.texts("CREATE OR REPLACE TASK")
+    assert [t.split('"')[5] for t in created] == [
         "AURORA_SYNC_ROOT",
         "AURORA_SYNC_REQUEST_EXPORTS",
         "AURORA_SYNC_INTAKE",
         enabled["load_tasks"][0].split('"')[5],
         "AURORA_SYNC_FINALIZER",
     ]
-    assert "SCHEDULE = '30 MINUTES'" in texts[1]
-    assert f'CALL "{database}"."CORE"."LOAD_TABLE"(\'public\', \'sched_a\')' in texts[4]
-    assert "WHEN SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE') = 'LOAD'" in texts[4]
+    assert "SCHEDULE = '30 MINUTES'" in created[0]
+    assert f'CALL "{database}"."CORE"."LOAD_TABLE"(\'public\', \'sched_a\')' in created[3]
+    assert "WHEN SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE') = 'LOAD'" in created[3]
+    grants = session.texts("GRANT MONITOR, OPERATE ON TASK")
+    assert len(grants) == 5 and all(g.endswith("TO APPLICATION ROLE AURORA_SYNC_ADMIN") for g in grants)
     assert session.tasks[-1] == (
         "SELECT SYSTEM$TASK_DEPENDENTS_ENABLE(?) AS R",
         [f'"{database}"."STATE"."AURORA_SYNC_ROOT"'],
@@ -280,18 +300,93 @@ def test_the_schedule_builds_the_graph_and_table_changes_rebuild_it(app, stack):
     session.tasks.clear()
     added = call(session, "ADD_TABLE", "public.sched_b", ["id"], "updated_at")
     assert added["graph"]["schedule"] == "ENABLED" and len(added["graph"]["load_tasks"]) == 2
-    assert sum(t.startswith("CREATE OR REPLACE TASK") for t, _ in session.tasks) == 6
+    assert len(session.texts("CREATE OR REPLACE TASK")) == 6
     assert session.tasks[-1][0].startswith("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE")
 
     session.tasks.clear()
     call(session, "REMOVE_TABLE", "public.sched_a")
-    dropped = [t for t, _ in session.tasks if t.startswith("DROP TASK")]
+    dropped = session.texts("DROP TASK")
     assert len(dropped) == 1 and "AURORA_SYNC_LOAD_PUBLIC_SCHED_A_" in dropped[0]
 
     session.tasks.clear()
     assert call(session, "DISABLE_SCHEDULE")["schedule"] == "SUSPENDED"
-    assert [t for t, _ in session.tasks] == [f'ALTER TASK IF EXISTS "{database}"."STATE"."AURORA_SYNC_ROOT" SUSPEND']
+    assert session.texts() == [f'ALTER TASK IF EXISTS "{database}"."STATE"."AURORA_SYNC_ROOT" SUSPEND']
     session.tasks.clear()
     rebuilt = call(session, "ADD_TABLE", "public.sched_c", ["id"], "updated_at")
     assert rebuilt["graph"]["schedule"] == "SUSPENDED"  # a paused graph stays paused
-    assert not any("TASK_DEPENDENTS_ENABLE" in t for t, _ in session.tasks)
+    assert not session.texts("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE")
+
+
+def test_a_graph_snowflake_suspended_stays_suspended_and_a_failed_build_changes_no_setting(app, stack):
+    session = TaskRecordingSession(app)
+    configure(session, stack, "public.sched_x", "S.X")
+    call(session, "ENABLE_SCHEDULE", "30 MINUTES", "SYNC_WH")
+    assert call(session, "SHOW_CONFIG")["settings"]["warehouse"] == "SYNC_WH"
+
+    # Snowflake suspended the root after repeated failures: a table change must not resume it
+    session.root_state, session.tasks = "suspended", []
+    changed = call(session, "ADD_TABLE", "public.sched_y", ["id"], "updated_at")
+    assert changed["graph"]["schedule"] == "SUSPENDED"
+    assert "CALL CORE.ENABLE_SCHEDULE()" in changed["graph"]["note"]
+    assert not session.texts("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE")
+
+    # the app may not run serverless tasks: the error names the privilege, the settings stay as they were
+    session.fail_on = "USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE"
+    with pytest.raises(NotConfigured, match="settings unchanged. The app needs EXECUTE TASK and EXECUTE MANAGED TASK"):
+        call(session, "ENABLE_SCHEDULE", "15 MINUTES", "serverless")
+    settings = call(session, "SHOW_CONFIG")["settings"]
+    assert (settings["schedule"], settings["warehouse"], settings["graph_state"]) == (
+        "30 MINUTES",
+        "SYNC_WH",
+        "SUSPENDED",
+    )
+
+    session.fail_on = None
+    resumed = call(session, "ENABLE_SCHEDULE")  # no arguments: the same schedule and warehouse, resumed
+    assert (resumed["schedule"], resumed["every"], resumed["compute"]) == ("ENABLED", "30 MINUTES", "SYNC_WH")
+
+
+def test_a_retried_task_counts_by_its_last_attempt_and_a_retried_finalizer_replaces_its_summary(pg, app, stack):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_retry (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.app_retry SELECT g, now() FROM generate_series(1, 3) g")
+    configure(app, stack, "public.app_retry", "APP_RETRY.APP_RETRY")
+    call(app, "REQUEST_EXPORTS", "run-r")
+    call(app, "INTAKE_MANIFESTS")
+    # a first attempt that failed (as recorded by LOAD_TABLE), then the automatic retry that succeeded
+    run(
+        app,
+        Stmt(
+            "INSERT INTO STATE.RUNS (RUN_ID, SOURCE_SCHEMA, SOURCE_TABLE, STATUS, FINISHED_AT, ERROR) "
+            "VALUES ('run-r', 'public', 'app_retry', 'FAILED', CAST('2000-01-01' AS TIMESTAMP_NTZ), 'transient')"
+        ),
+    )
+    call(app, "FINALIZE_RUN", "run-r")  # a finalizer attempt before the retry: FAILED
+    assert call(app, "LOAD_TABLE", "public", "app_retry", "run-r")["rows_loaded"] == 3
+    summary = call(app, "FINALIZE_RUN", "run-r")
+    assert (summary["status"], summary["tables"]["public.app_retry"]["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    rows = run(app, Stmt("SELECT STATUS FROM CORE.GRAPH_RUNS WHERE RUN_ID = 'run-r'"))
+    assert [tuple(r) for r in rows] == [("SUCCEEDED",)]
+
+
+def test_changing_the_watermark_column_restarts_the_table_and_configuring_keeps_a_removed_table_removed(pg, app, stack):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_wm (id int PRIMARY KEY, updated_at timestamptz NOT NULL, version int)")
+    cur.execute("INSERT INTO public.app_wm SELECT g, now(), g FROM generate_series(1, 4) g")
+    configure(app, stack, "public.app_wm", "APP_WM.APP_WM")
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
+    assert run(app, Stmt("SELECT COUNT(*) FROM STATE.WATERMARKS"))[0][0] == 1
+
+    changed = call(app, "CONFIGURE_TABLE", "public.app_wm", {"watermark_column": "version"})
+    assert "1 manifests superseded, the next export starts from the beginning" in changed["resync"]
+    assert run(app, Stmt("SELECT COUNT(*) FROM STATE.WATERMARKS"))[0][0] == 0
+    again = call(app, "SYNC_ALL")
+    assert (again["status"], again["tables"]["public.app_wm"]["rows_loaded"]) == ("SUCCEEDED", 4)
+    assert run(app, Stmt("SELECT WATERMARK FROM STATE.WATERMARKS"))[0][0] == "4"
+    unchanged = call(app, "CONFIGURE_TABLE", "public.app_wm", {"numeric_scale": {"version": 0}})
+    assert "resync" not in unchanged
+
+    call(app, "REMOVE_TABLE", "public.app_wm")
+    configured = call(app, "CONFIGURE_TABLE", "public.app_wm", {"mode": "full"})  # drops the watermark column
+    assert (configured["enabled"], configured["mode"], configured["watermark_column"]) == (False, "full", None)
+    assert call(app, "SHOW_CONFIG")["tables"][0]["enabled"] is False

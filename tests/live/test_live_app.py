@@ -67,7 +67,6 @@ def test_install_configure_and_run_the_graph_once():
         cur = conn.cursor()
         cur.execute(f"GRANT USAGE ON INTEGRATION {cfg['storage_integration']} TO APPLICATION {APP}")
         cur.execute(f"GRANT CREATE SCHEMA, USAGE ON DATABASE {cfg['target_database']} TO APPLICATION {APP}")
-        cur.execute(f"GRANT EXECUTE TASK, EXECUTE MANAGED TASK ON ACCOUNT TO APPLICATION {APP}")
         for ref, kind, name, privilege in (
             ("EXPORTER_ACCESS", "EXTERNAL ACCESS INTEGRATION", cfg["external_access_integration"], "USAGE"),
             ("EXPORTER_SECRET", "SECRET", cfg["secret"], "READ"),

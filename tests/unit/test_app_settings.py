@@ -32,7 +32,7 @@ def test_valid_settings_pass_unchanged(check, value):
         (lambda v: app_config.region(v, "AWS region"), "EU", "AWS region 'EU' is not an AWS region name"),
         (app_config.function_name, "my function", "Lambda function name, or its ARN"),
         (app_config.schedule, "60 MINUTES'; --", "must look like '60 MINUTES'"),
-        (app_config.endpoint_url, "http://user:pw@host:1", "without credentials"),
+        (app_config.endpoint_url, "http://user:pw@host:1", "for host 'host' must not carry credentials$"),
     ],
 )
 def test_invalid_settings_name_the_value_and_what_is_accepted(check, value, message):
@@ -71,3 +71,15 @@ def test_table_options_build_the_same_spec_as_sync_toml_would():
 def test_bad_table_options_name_the_option(options, message):
     with pytest.raises(InvalidSetting, match=message):
         table_config.build_spec(options)
+
+
+@pytest.mark.parametrize(
+    ("given", "name"), [("raw", "RAW"), ("Raw_DB$1", "RAW_DB$1"), ('"Raw"', "Raw"), ('"a ""b"""', 'a "b"')]
+)
+def test_object_names_resolve_as_snowflake_resolves_them(given, name):
+    assert app_config.object_name(given, "database") == name
+
+
+def test_an_object_name_that_is_not_one_says_how_to_quote_it():
+    with pytest.raises(InvalidSetting, match=r"database 'my db' is not a name: .*double-quote it"):
+        app_config.object_name("my db", "database")
