@@ -1,8 +1,8 @@
 """Stored-procedure handlers: parse arguments, call one function, return a VARIANT-ready dict.
 
 Snowflake calls each with the Snowpark `Session` first and the procedure's arguments after it
-(`stored_procs.procedures` declares the SQL signatures; a contract test keeps both in step). Inside
-the app every name is two-part (`STATE.MANIFESTS`) and resolves in the application; the local runner
+(`stored_procs.procedures` declares the SQL signatures; a contract test keeps both in step). The app's
+state is found from the database the procedure runs in (`app_place`); the local runner
 (`aurora-sync run`) calls `intake_manifests_at` / `load_table_at` with its own database and schema.
 """
 
@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import app_config, exports, graph, ledger, runs, schedule, table_config
+from stored_procs import app_config, exports, graph, ledger, registration, runs, schedule, table_config
 from stored_procs.intake import intake
 from stored_procs.load import load_table as load_one
 from stored_procs.spec import Place
-from stored_procs.sql import create_stage
 from stored_procs.statement import Stmt, query_tag, run
-from sync_contract.identifiers import quote_ident, quote_qualified
 
 
 def app_place(session: Any) -> Place:
@@ -76,57 +74,17 @@ def finalize_run(session: Any, run_id: str | None = None) -> dict[str, Any]:
 def register_stage(
     session: Any, stage_url: str, storage_integration: str, aws_region: str, s3_endpoint_url: str | None = None
 ) -> dict[str, Any]:
-    app = app_place(session)
-    url = app_config.stage_url(stage_url)
-    integration = app_config.object_name(storage_integration, "storage integration")
-    values: dict[str, str | None] = {
-        app_config.STAGE_URL: url,
-        app_config.STORAGE_INTEGRATION: integration,
-        app_config.S3_REGION: app_config.region(aws_region, "AWS region"),
-        app_config.S3_ENDPOINT_URL: app_config.endpoint_url(s3_endpoint_url),
-    }
-    try:
-        run(session, create_stage(app, url, integration, replace=True))
-    except Exception as err:
-        raise app_config.NotConfigured(
-            f"cannot create stage {app.stage} on storage integration {integration!r} ({err}); the consumer runs "
-            f"GRANT USAGE ON INTEGRATION {quote_ident(integration)} TO APPLICATION <app>, and the integration's "
-            f"STORAGE_ALLOWED_LOCATIONS must include {url}"
-        ) from err
-    app_config.write(session, app, values)
-    return {"stage": app.stage, "url": url, "storage_integration": integration, "region": aws_region}
+    return registration.stage(session, app_place(session), stage_url, storage_integration, aws_region, s3_endpoint_url)
 
 
 def register_exporter(
     session: Any, function_name: str, aws_region: str, endpoint_url: str | None = None
 ) -> dict[str, Any]:
-    app = app_place(session)
-    values: dict[str, str | None] = {
-        app_config.EXPORTER_FUNCTION: app_config.function_name(function_name),
-        app_config.EXPORTER_REGION: app_config.region(aws_region, "AWS region"),
-        app_config.EXPORTER_ENDPOINT_URL: app_config.endpoint_url(endpoint_url),
-    }
-    app_config.write(session, app, values)
-    return {
-        "exporter": function_name,
-        "region": aws_region,
-        "next": "REQUEST_EXPORTS calls it through the EXPORTER_ACCESS integration with the EXPORTER_SECRET "
-        "credentials; bind both references if you have not (docs/snowflake/consumer_setup.sql)",
-    }
+    return registration.exporter(session, app_place(session), function_name, aws_region, endpoint_url)
 
 
 def set_target_database(session: Any, database_name: str) -> dict[str, Any]:
-    name = app_config.object_name(database_name, "target database")
-    app = app_place(session)
-    try:
-        run(session, Stmt(f"SELECT COUNT(*) AS N FROM {quote_qualified(name, 'INFORMATION_SCHEMA', 'SCHEMATA')}"))
-    except Exception as err:
-        raise app_config.NotConfigured(
-            f"the app cannot use database {name!r} ({err}): the consumer runs "
-            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {quote_ident(name)} TO APPLICATION <app>"
-        ) from err
-    app_config.write(session, app, {app_config.TARGET_DATABASE: name})
-    return {"target_database": name, "next": "each table's schema is created there on its first load"}
+    return registration.target_database(session, app_place(session), database_name)
 
 
 def add_table(

@@ -1,0 +1,66 @@
+"""Where the app reads exports from, which exporter it invokes, where it writes: each argument
+validated, then checked against Snowflake (a missing grant is named), then saved in STATE.SETTINGS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stored_procs import app_config
+from stored_procs.spec import Place
+from stored_procs.sql import create_stage
+from stored_procs.statement import Stmt, run
+from sync_contract.identifiers import quote_ident, quote_qualified
+
+
+def stage(
+    session: Any, place: Place, url: str, storage_integration: str, aws_region: str, endpoint: str | None
+) -> dict[str, Any]:
+    """The export stage on the consumer's storage integration (granted to the app)."""
+    url = app_config.stage_url(url)
+    integration = app_config.object_name(storage_integration, "storage integration")
+    values: dict[str, str | None] = {
+        app_config.STAGE_URL: url,
+        app_config.STORAGE_INTEGRATION: integration,
+        app_config.S3_REGION: app_config.region(aws_region, "AWS region"),
+        app_config.S3_ENDPOINT_URL: app_config.endpoint_url(endpoint),
+    }
+    try:
+        run(session, create_stage(place, url, integration, replace=True))
+    except Exception as err:
+        raise app_config.NotConfigured(
+            f"cannot create stage {place.stage} on storage integration {integration!r} ({err}); the consumer "
+            f"runs GRANT USAGE ON INTEGRATION {quote_ident(integration)} TO APPLICATION <app>, and the "
+            f"integration's STORAGE_ALLOWED_LOCATIONS must include {url}"
+        ) from err
+    app_config.write(session, place, values)
+    return {"stage": place.stage, "url": url, "storage_integration": integration, "region": aws_region}
+
+
+def exporter(session: Any, place: Place, function_name: str, aws_region: str, endpoint: str | None) -> dict[str, Any]:
+    """The exporter Lambda REQUEST_EXPORTS invokes (reached through the bound references)."""
+    values: dict[str, str | None] = {
+        app_config.EXPORTER_FUNCTION: app_config.function_name(function_name),
+        app_config.EXPORTER_REGION: app_config.region(aws_region, "AWS region"),
+        app_config.EXPORTER_ENDPOINT_URL: app_config.endpoint_url(endpoint),
+    }
+    app_config.write(session, place, values)
+    return {
+        "exporter": function_name,
+        "region": aws_region,
+        "next": "REQUEST_EXPORTS calls it through the EXPORTER_ACCESS integration with the EXPORTER_SECRET "
+        "credentials; bind both references if you have not (docs/snowflake/consumer_setup.sql)",
+    }
+
+
+def target_database(session: Any, place: Place, database_name: str) -> dict[str, Any]:
+    """The database replicated tables go to; the app must be able to use it (USAGE, CREATE SCHEMA)."""
+    name = app_config.object_name(database_name, "target database")
+    try:
+        run(session, Stmt(f"SELECT COUNT(*) AS N FROM {quote_qualified(name, 'INFORMATION_SCHEMA', 'SCHEMATA')}"))
+    except Exception as err:
+        raise app_config.NotConfigured(
+            f"the app cannot use database {name!r} ({err}): the consumer runs "
+            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {quote_ident(name)} TO APPLICATION <app>"
+        ) from err
+    app_config.write(session, place, {app_config.TARGET_DATABASE: name})
+    return {"target_database": name, "next": "each table's schema is created there on its first load"}
