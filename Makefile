@@ -70,11 +70,12 @@ app-sql: install
 
 app-bundle: app-code snow-cli
 	$(BIN)/python -m tools.app_sql --check
-	SNOWFLAKE_HOME=$$(mktemp -d) $(SNOW) app bundle
+	@mkdir -p .snowflake-home  # the CLI's config and logs stay in the project: no connection is needed
+	SNOWFLAKE_HOME=$(CURDIR)/.snowflake-home $(SNOW) app bundle
 
 # The same procedures and views without the Native App: build/plain/deploy.sql for `snow sql -f`
 plain-deploy-sql: app-code
 	$(BIN)/python -m tools.plain_deploy $(PLAIN_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SNOW_VENV) output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
+	rm -rf $(VENV) $(SNOW_VENV) .snowflake-home output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
