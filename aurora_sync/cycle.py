@@ -65,6 +65,8 @@ def export_request(config: SyncConfig, spec: TableSpec, low: str | None) -> Expo
         chunks=config.chunks.get(spec.source, 1),
         strategy=config.exporter.strategy,
         max_file_bytes=config.exporter.max_file_bytes,
+        late_row_guard=spec.late_row_guard,
+        lookback=spec.lookback,
     )
 
 

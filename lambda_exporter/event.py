@@ -8,6 +8,7 @@ from typing import Any
 from lambda_exporter.errors import EventError
 from sync_contract.errors import IdentifierError
 from sync_contract.identifiers import validate_identifier
+from sync_contract.watermark import LOOKBACK
 
 EVENT_VERSION = 1
 DEFAULT_MAX_FILE_BYTES = 128 * 1024 * 1024  # compressed; inside Snowflake's 100-250 MB band
@@ -28,7 +29,10 @@ _FIELDS = {
     "s3",
     "strategy",
     "max_file_bytes",
+    "late_row_guard",
+    "lookback",
 }
+
 _S3_FIELDS = {"bucket", "prefix", "region", "endpoint_url"}
 
 
@@ -59,6 +63,9 @@ class ExportRequest:
     low_from_manifests: bool = False
     chunks: int | str = 1  # 1..MAX_CHUNKS, or "auto": sized from the table for Snowflake's file band
     parallelism: int = 2  # chunks exported at once, each on its own connection to one shared snapshot
+    # incremental, timestamp watermark: high stays below the start of the oldest transaction still open
+    late_row_guard: bool = True
+    lookback: str | None = None  # re-export this much below `low` as well (the MERGE absorbs repeats)
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -80,6 +87,10 @@ class ExportRequest:
             event["primary_key"] = list(self.primary_key)
         if self.columns:
             event["columns"] = list(self.columns)
+        if not self.late_row_guard:
+            event["late_row_guard"] = False
+        if self.lookback:
+            event["lookback"] = self.lookback
         return event
 
 
@@ -116,6 +127,14 @@ def parse_event(event: Any) -> ExportRequest:
     parallelism = event.get("parallelism", 2)
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or not 1 <= parallelism <= MAX_PARALLELISM:
         raise EventError("parallelism", f"must be an integer 1..{MAX_PARALLELISM}, got {parallelism!r}")
+    guard = event.get("late_row_guard", True)
+    if not isinstance(guard, bool):
+        raise EventError("late_row_guard", f"must be true or false, got {guard!r}")
+    lookback = event.get("lookback")
+    if lookback is not None and (not isinstance(lookback, str) or not LOOKBACK.match(lookback)):
+        raise EventError("lookback", f"must be a number or an interval such as '10 minutes', got {lookback!r}")
+    if lookback is not None and mode != "incremental":
+        raise EventError("lookback", "applies to mode 'incremental' only")
     return ExportRequest(
         schema=_ident(table.get("schema"), "table.schema"),
         table=_ident(table.get("name"), "table.name"),
@@ -130,6 +149,8 @@ def parse_event(event: Any) -> ExportRequest:
         low_from_manifests="low" not in event,
         chunks=chunks,
         parallelism=parallelism,
+        late_row_guard=guard,
+        lookback=lookback,
     )
 
 

@@ -39,6 +39,7 @@ from lambda_exporter.source import (
     execute,
     full_fingerprint,
     incremental_high,
+    late_row_bound,
 )
 from lambda_exporter.strategies import STRATEGIES, ExportTarget
 from sync_contract.manifest import (
@@ -96,6 +97,7 @@ class Plan:
     bound: str
     snapshot_at: str
     chunks: int
+    guard: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,9 +126,11 @@ def run_export(
     """Export `request` from `conn`'s snapshot; chunks run on `connect_worker` connections when given."""
     started = time.monotonic()
     request = resolve_low(s3_client, request)
+    # before the snapshot: every transaction the snapshot cannot see started at or after this bound
+    guard = late_row_bound(conn) if request.mode == "incremental" and request.late_row_guard else None
     begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
-        result = _export_in_snapshot(conn, s3_client, request, started, connect_worker, remaining_s)
+        result = _export_in_snapshot(conn, s3_client, request, started, connect_worker, remaining_s, guard)
     finally:
         # read-only snapshot: nothing to commit; a failure here (a dropped connection) must not turn a
         # committed export into an error, and the caller closes the connection anyway
@@ -159,14 +163,19 @@ def _export_in_snapshot(
     started: float,
     connect_worker: ConnectWorker | None,
     remaining_s: Callable[[], float] | None,
+    guard: str | None = None,
 ) -> ExportResult:
     # when the snapshot was taken: full-mode loads order snapshots by it
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     columns = describe_table(conn, req.schema, req.table, req.primary_key, req.columns, req.watermark_column)
     if req.mode == "incremental":
         assert req.watermark_column is not None
-        high = incremental_high(conn, req.schema, req.table, req.watermark_column, req.low)
-        bound, changed = "max_watermark", high is not None
+        wm_type = next(c.type for c in columns if c.name == req.watermark_column)
+        if not wm_type.startswith("timestamp"):
+            guard = None  # numbers carry no time: only a lookback helps there (docs/CORRECTNESS.md)
+        high = incremental_high(conn, req.schema, req.table, req.watermark_column, req.low, guard)
+        bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
+        changed = high is not None
     else:
         high = full_fingerprint(conn, req.schema, req.table)
         bound, changed = "snapshot_fingerprint", high != req.low
@@ -179,7 +188,7 @@ def _export_in_snapshot(
             req.low if high is None else high,
             duration_s=time.monotonic() - started,
         )
-    plan = Plan(req, tuple(columns), high, bound, snapshot_at, _chunk_count(conn, req))
+    plan = Plan(req, tuple(columns), high, bound, snapshot_at, _chunk_count(conn, req), guard)
     if plan.chunks == 1:
         results = [_export_chunk(conn, s3_client, plan, 0, None)]
     else:
@@ -277,6 +286,7 @@ def _export_chunk(
         req.low if incremental else None,
         plan.high if incremental else None,
         ctid_range,
+        req.lookback if incremental else None,
     )
     with conn.cursor() as cur:
         select_sql = cur.mogrify(select.text, select.params).decode()
@@ -296,7 +306,14 @@ def _export_chunk(
         table=req.table,
         mode=req.mode,
         columns=plan.columns,
-        window=Window(column=req.watermark_column, low=req.low, high=plan.high, bound=plan.bound),
+        window=Window(
+            column=req.watermark_column,
+            low=req.low,
+            high=plan.high,
+            bound=plan.bound,
+            guard=plan.guard,
+            lookback=req.lookback if incremental and req.low is not None else None,
+        ),
         files=tuple(exported.files),
         rows=exported.rows,
         bytes=exported.bytes,

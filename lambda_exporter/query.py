@@ -89,6 +89,7 @@ def export_select(
     low: str | None,
     high: str | None,
     ctid_range: tuple[int, int | None] | None = None,
+    lookback: str | None = None,
 ) -> Statement:
     """SELECT of exactly the manifest's columns, in order, restricted to the window (low, high] and,
     for one chunk of a chunked export, to a range of the table's blocks (a TID range scan)."""
@@ -97,7 +98,12 @@ def export_select(
     params: list[object] = []
     if watermark is not None:
         wm = quote_ident(watermark)
-        if low is not None:
+        if low is not None and lookback is not None:  # re-export rows just below `low`: late commits
+            wm_type = next(c.type for c in columns if c.name == watermark)
+            step = "interval" if wm_type.startswith("timestamp") else "numeric"
+            conditions.append(f"{wm} > (%s::{_cast_type(wm_type)} - %s::{step})")
+            params += [low, lookback]
+        elif low is not None:
             conditions.append(f"{wm} > %s")
             params.append(low)
         conditions.append(f"{wm} <= %s")
@@ -111,6 +117,13 @@ def export_select(
             params.append(f"({end},0)")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return Statement(f"SELECT {exprs} FROM {quote_qualified(schema, table)}{where}", tuple(params))
+
+
+def _cast_type(pg_type: str) -> str:
+    """The watermark's own type for a cast (a fixed vocabulary: types come from the catalog)."""
+    if pg_type.startswith("timestamp"):
+        return "timestamptz" if "with time zone" in pg_type or pg_type == "timestamptz" else "timestamp"
+    return "numeric"
 
 
 def block_count(schema: str, table: str) -> Statement:
@@ -137,13 +150,34 @@ def ctid_ranges(blocks: int, chunks: int) -> list[tuple[int, int | None]]:
     return [(i * step, (i + 1) * step if i < chunks - 1 else None) for i in range(chunks)]
 
 
-def window_high(schema: str, table: str, watermark: str, low: str | None) -> Statement:
-    """The window's high bound: the newest watermark value above `low`, or NULL when nothing changed."""
+def window_high(schema: str, table: str, watermark: str, low: str | None, below: str | None = None) -> Statement:
+    """The window's high bound: the newest watermark value above `low` (and, with the late-row guard,
+    below `below`), or NULL when nothing changed."""
     wm = quote_ident(watermark)
-    text = f"SELECT max({wm})::text FROM {quote_qualified(schema, table)}"
-    if low is None:
-        return Statement(text)
-    return Statement(f"{text} WHERE {wm} > %s", (low,))
+    conditions, params = [], []
+    if low is not None:
+        conditions.append(f"{wm} > %s")
+        params.append(low)
+    if below is not None:
+        conditions.append(f"{wm} < %s")
+        params.append(below)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return Statement(f"SELECT max({wm})::text FROM {quote_qualified(schema, table)}{where}", tuple(params))
+
+
+def open_transactions_bound() -> Statement:
+    """Where the late-row guard puts the high bound: the start of the oldest transaction still open in
+    this database (not ours), or now when there is none. A transaction writes watermark values at or
+    after its own start (now(), clock_timestamp()), so every row not yet committed lies at or above it.
+    Run before the export's snapshot is taken. The second column says whether this role can see other
+    roles' transactions at all (pg_read_all_stats, or a superuser)."""
+    return Statement(
+        "SELECT least(clock_timestamp(), min(xact_start))::text, "
+        "pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "
+        "OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) "
+        "FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND xact_start IS NOT NULL AND backend_type = 'client backend'"
+    )
 
 
 def snapshot_fingerprint(schema: str, table: str) -> Statement:

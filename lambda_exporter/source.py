@@ -13,6 +13,7 @@ from lambda_exporter.query import (
     COLUMNS_SQL,
     PRIMARY_KEY_SQL,
     Statement,
+    open_transactions_bound,
     session_statements,
     snapshot_fingerprint,
     window_high,
@@ -106,9 +107,23 @@ def describe_table(
     return result
 
 
-def incremental_high(conn: Connection, schema: str, table: str, watermark: str, low: str | None) -> str | None:
-    rows = execute(conn, window_high(schema, table, watermark, low))
+def incremental_high(
+    conn: Connection, schema: str, table: str, watermark: str, low: str | None, below: str | None = None
+) -> str | None:
+    rows = execute(conn, window_high(schema, table, watermark, low, below))
     return rows[0][0] if rows else None
+
+
+def late_row_bound(conn: Connection) -> str:
+    """The late-row guard's bound, read in a transaction of its own that ends before the snapshot."""
+    bound, can_see = execute(conn, open_transactions_bound())[0]
+    conn.commit()
+    if not can_see:
+        raise SourceError(
+            "the late-row guard needs to see every open transaction: GRANT pg_read_all_stats TO the "
+            "exporter's role (or turn the guard off for this table: late_row_guard = false)"
+        )
+    return str(bound)
 
 
 def full_fingerprint(conn: Connection, schema: str, table: str) -> str:

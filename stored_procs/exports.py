@@ -44,6 +44,10 @@ def export_event(spec: TableSpec, settings: app_config.AppSettings, low: str | N
         event["watermark_column"] = spec.watermark_column
     if spec.primary_key:
         event["primary_key"] = list(spec.primary_key)
+    if not spec.late_row_guard:
+        event["late_row_guard"] = False
+    if spec.lookback:
+        event["lookback"] = spec.lookback
     return event
 
 

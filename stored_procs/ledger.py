@@ -26,7 +26,10 @@ def ensure_control(session: Any, place: Place) -> None:
 
 
 def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool = True) -> None:
-    options = json.dumps({"numeric_scale": spec.numeric_scale}, sort_keys=True)
+    options = json.dumps(
+        {"numeric_scale": spec.numeric_scale, "late_row_guard": spec.late_row_guard, "lookback": spec.lookback},
+        sort_keys=True,
+    )
     run(
         session,
         Stmt(
@@ -79,10 +82,19 @@ def read_table_specs(session: Any, place: Place, enabled_only: bool = True) -> l
             mode=r[4],
             primary_key=tuple(json.loads(r[5])),
             watermark_column=r[6],
-            numeric_scale=dict(json.loads(r[7] or "{}").get("numeric_scale", {})),
+            **_options(r[7]),
         )
         for r in rows
     ]
+
+
+def _options(text: str | None) -> dict[str, Any]:
+    options = json.loads(text or "{}")
+    return {
+        "numeric_scale": dict(options.get("numeric_scale", {})),
+        "late_row_guard": bool(options.get("late_row_guard", True)),
+        "lookback": options.get("lookback"),
+    }
 
 
 def set_enabled(session: Any, place: Place, spec: TableSpec, enabled: bool) -> None:

@@ -73,6 +73,8 @@ class TableSpec:
     target_table: str = ""
     numeric_scale: dict[str, int] = field(default_factory=dict)  # unbounded numeric columns
     default_numeric_scale: int = DEFAULT_UNBOUNDED_NUMERIC_SCALE
+    late_row_guard: bool = True  # timestamp watermarks: high stays below the oldest open transaction
+    lookback: str | None = None  # also re-export this much below the loaded watermark
 
     def __post_init__(self) -> None:
         if not self.target_schema:

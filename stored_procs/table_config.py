@@ -13,10 +13,20 @@ from stored_procs.spec import Place, TableSpec
 from sync_contract.errors import ContractError
 from sync_contract.identifiers import join_parts, split_qualified, validate_identifier
 from sync_contract.types import MAX_NUMBER_PRECISION
+from sync_contract.watermark import LOOKBACK
 
 T = TypeVar("T")
 MODES = ("incremental", "full")
-OPTION_KEYS = ("source", "primary_key", "watermark_column", "mode", "target", "numeric_scale")
+OPTION_KEYS = (
+    "source",
+    "primary_key",
+    "watermark_column",
+    "mode",
+    "target",
+    "numeric_scale",
+    "late_row_guard",
+    "lookback",
+)
 
 
 def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
@@ -43,6 +53,17 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_NUMBER_PRECISION for v in scales.values()
     ):
         raise InvalidSetting(f"must map column names to scales 0..{MAX_NUMBER_PRECISION}", f"{where}.numeric_scale")
+    guard = options.get("late_row_guard", True)
+    if not isinstance(guard, bool):
+        raise InvalidSetting(f"must be true or false, got {guard!r}", f"{where}.late_row_guard")
+    lookback = options.get("lookback")
+    if lookback is not None and (
+        mode != "incremental" or not isinstance(lookback, str) or not LOOKBACK.match(lookback)
+    ):
+        raise InvalidSetting(
+            f"must be a number or an interval such as '10 minutes', for mode 'incremental'; got {lookback!r}",
+            f"{where}.lookback",
+        )
     return TableSpec(
         source_schema=schema,
         source_table=name,
@@ -52,6 +73,8 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         target_schema=target_schema,
         target_table=target_table,
         numeric_scale={_ident(k, f"{where}.numeric_scale"): v for k, v in scales.items()},
+        late_row_guard=guard,
+        lookback=lookback,
     )
 
 
@@ -63,6 +86,8 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
         "mode": spec.mode,
         "target": join_parts(spec.target_schema, spec.target_table),
         "numeric_scale": dict(spec.numeric_scale),
+        "late_row_guard": spec.late_row_guard,
+        "lookback": spec.lookback,
     }
 
 

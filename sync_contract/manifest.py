@@ -19,7 +19,7 @@ MODES = ("incremental", "full", "keys")
 STRATEGIES = ("copy", "aws_s3")
 COMPRESSIONS = ("gzip", "none")
 # how the window's high bound was chosen
-BOUNDS = ("max_watermark", "snapshot_fingerprint")
+BOUNDS = ("max_watermark", "max_watermark_below_open_transactions", "snapshot_fingerprint")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Window:
     low: str | None  # exclusive
     high: str | None  # inclusive
     bound: str
+    guard: str | None = None  # with the late-row guard: high stayed below this (oldest open transaction)
+    lookback: str | None = None  # rows this far below `low` were exported again (late commits)
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,8 @@ def _window(obj: dict[str, Any]) -> Window:
         low=_opt_str(obj.get("low"), "window.low"),
         high=_opt_str(obj.get("high"), "window.high"),
         bound=_choice(obj.get("bound"), "window.bound", BOUNDS),
+        guard=_opt_str(obj.get("guard"), "window.guard"),
+        lookback=_opt_str(obj.get("lookback"), "window.lookback"),
     )
 
 

@@ -6,12 +6,17 @@ DateStyle ISO), so they are exact and bindable back into PostgreSQL unchanged.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sync_contract.errors import ContractError
 from sync_contract.types import Kind, map_type
+
+# how far below `low` an export also reads (late commits): a number for integer and numeric
+# watermarks, an interval for timestamps
+LOOKBACK = re.compile(r"^(\d{1,12}|\d{1,6} (second|minute|hour|day)s?)$")
 
 # not DATE: rows changed later on the day of the window's high bound would fall below the next window
 WATERMARK_KINDS = (Kind.INTEGER, Kind.NUMBER, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
