@@ -35,7 +35,13 @@ def intake(session: Any, place: Place, specs: list[TableSpec]) -> IntakeResult:
         try:
             run(session, copy_manifests(place, manifest_prefix(spec.source_schema, spec.source_table)))
         except Exception as err:  # one table's bad folder must not stop the others
-            result.errors[spec.source] = f"COPY of manifests failed: {err}"
+            result.errors[spec.source] = (
+                f"COPY of manifests failed: {err}. Nothing of this table's new exports was taken in; fix or "
+                "remove the file named, then run again (its loaded data and watermark are untouched)"
+            )
+            ledger.record_intake_error(session, place, spec, result.errors[spec.source])
+        else:
+            ledger.clear_intake_error(session, place, spec)
     configured = {(s.source_schema, s.source_table) for s in specs}
     known = ledger.known_export_ids(session, place)
     for (doc_text,) in run(session, Stmt(f"SELECT DOC AS D FROM {place.control('INBOX')}")):
@@ -66,7 +72,7 @@ def _take(
         raw_id = doc.get("export_id") if isinstance(doc, dict) else None
         export = raw_id if isinstance(raw_id, str) and raw_id else "invalid-" + _digest(doc_text)
         if export not in known:
-            ledger.record_invalid_manifest(session, place, export, doc_text, str(err))
+            ledger.record_invalid_manifest(session, place, export, doc_text, str(err), _claimed_table(doc))
             known.add(export)
             result.invalid.append({"export_id": export, "error": str(err)})
         return
@@ -75,6 +81,14 @@ def _take(
     ledger.record_manifest(session, place, manifest, manifest.to_json())
     known.add(manifest.export_id)
     result.new.append(manifest.export_id)
+
+
+def _claimed_table(doc: Any) -> tuple[str, str] | None:
+    """The table an invalid manifest names, if it names one: so its failure shows under that table."""
+    table = doc.get("table") if isinstance(doc, dict) else None
+    if isinstance(table, dict) and isinstance(table.get("schema"), str) and isinstance(table.get("name"), str):
+        return table["schema"], table["name"]
+    return None
 
 
 def _digest(text: str) -> str:

@@ -176,9 +176,13 @@ def record_manifest(session: Any, place: Place, manifest: Manifest, doc: str) ->
     run(session, insert_row(place.control("MANIFESTS"), row))
 
 
-def record_invalid_manifest(session: Any, place: Place, export_id: str, doc: str, error: str) -> None:
+def record_invalid_manifest(
+    session: Any, place: Place, export_id: str, doc: str, error: str, table: tuple[str, str] | None = None
+) -> None:
     row = [
         ("EXPORT_ID", "VARCHAR", export_id),
+        ("SOURCE_SCHEMA", "VARCHAR", table[0] if table else None),
+        ("SOURCE_TABLE", "VARCHAR", table[1] if table else None),
         ("STATUS", "VARCHAR", QUARANTINED),
         ("ATTEMPTS", "NUMBER", 0),
         ("ERROR", "VARCHAR", error),
@@ -186,6 +190,21 @@ def record_invalid_manifest(session: Any, place: Place, export_id: str, doc: str
         ("INTAKE_AT", "TIMESTAMP_NTZ", now()),
     ]
     run(session, insert_row(place.control("MANIFESTS"), row))
+
+
+def intake_error_id(spec: TableSpec) -> str:
+    return f"intake-error:{spec.slug}"
+
+
+def record_intake_error(session: Any, place: Place, spec: TableSpec, error: str) -> None:
+    """The table's manifests could not be copied (e.g. a file that is not JSON): one QUARANTINED row
+    per table says why, so CORE.FAILURES and TABLE_STATUS show it; it goes once intake works again."""
+    clear_intake_error(session, place, spec)
+    record_invalid_manifest(session, place, intake_error_id(spec), "", error, (spec.source_schema, spec.source_table))
+
+
+def clear_intake_error(session: Any, place: Place, spec: TableSpec) -> None:
+    run(session, Stmt(f"DELETE FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (intake_error_id(spec),)))
 
 
 def pending_manifests(session: Any, place: Place, spec: TableSpec) -> list[LedgerEntry]:

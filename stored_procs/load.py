@@ -32,12 +32,14 @@ class Counts:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    duplicate_keys: int = 0  # keys that came more than once in a batch (the newest row was kept)
 
     def add(self, other: Counts) -> None:
         self.loaded += other.loaded
         self.inserted += other.inserted
         self.updated += other.updated
         self.deleted += other.deleted
+        self.duplicate_keys += other.duplicate_keys
 
     def as_dict(self) -> dict[str, int]:
         return {"loaded": self.loaded, "inserted": self.inserted, "updated": self.updated, "deleted": self.deleted}
@@ -156,6 +158,12 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         result.manifests += len(batch.entries)
         result.rows_exported += batch.rows
         result.counts.add(counts)
+        if counts.duplicate_keys:
+            result.notes.append(
+                f"{batch.label}: {counts.duplicate_keys} primary key values came more than once (the key is "
+                "not unique in the source, or a row changed between chunks); the row with the newest "
+                "watermark was kept, ties broken by the greatest row text"
+            )
         result.watermark_after = watermark
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
@@ -309,8 +317,10 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
         )
     manifest = batch.first
     _check_scales(session, place, spec, manifest)
+    duplicates = int(run(session, sql.duplicate_keys(place, spec, manifest))[0][0])
     merged = run(session, sql.merge(place, spec, manifest, database))
     counts = Counts(loaded=loaded, inserted=int(merged[0][0]), updated=int(merged[0][1]) if len(merged[0]) > 1 else 0)
+    counts.duplicate_keys = duplicates
     if manifest.mode == "full":
         deleted = run(session, sql.delete_missing(place, spec, manifest, database))
         counts.deleted = int(deleted[0][0]) if deleted else 0
@@ -332,7 +342,13 @@ def _copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest)
     keys = [f.key for f in manifest.files]
     for start in range(0, len(keys), sql.MAX_FILES_PER_COPY):
         batch = keys[start : start + sql.MAX_FILES_PER_COPY]
-        rows = run(session, sql.copy_data(place, spec, batch, manifest.format.compression))
+        try:
+            rows = run(session, sql.copy_data(place, spec, batch, manifest.format.compression))
+        except Exception as err:  # a file missing or unreadable: Snowflake names it in the error
+            raise LoadError(
+                f"export {manifest.export_id} of {spec.source}: COPY of its {len(batch)} files failed ({err}); "
+                "nothing was merged"
+            ) from err
         results = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in rows]
         results = [{k.lower(): v for k, v in r.items()} for r in results]
         ledger.record_files(session, place, manifest.export_id, results)

@@ -201,12 +201,24 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     pk = [target_name(c) for c in manifest.primary_key]
     partition = ", ".join(exprs[c] for c in pk)
     wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
-    order = f"{exprs[wm]} DESC" if wm else partition
+    # deterministic: the newest watermark, then the greatest row text (a key repeated with equal watermarks)
+    order = ", ".join(([f"{exprs[wm]} DESC"] if wm else []) + [f"{quote_ident(c)} DESC" for c in staged])
     inner = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in exprs.items())
     outer = ", ".join(quote_ident(name) for name in exprs)
     return (
         f"SELECT {outer} FROM (SELECT {inner}, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) "
         f'AS "_AURORA_SYNC_RN" FROM {place.control(spec.staging_name)}) AS d WHERE "_AURORA_SYNC_RN" = 1'
+    )
+
+
+def duplicate_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
+    """How many primary key values the staged batch holds more than once."""
+    names = [name for name, _ in target_columns(spec, manifest)]
+    by_name = dict(zip(names, staging_columns(len(names)), strict=True))
+    keys = ", ".join(quote_ident(by_name[target_name(c)]) for c in manifest.primary_key)
+    return Stmt(
+        f"SELECT COUNT(*) AS N FROM (SELECT {keys} FROM {place.control(spec.staging_name)} "
+        f"GROUP BY {keys} HAVING COUNT(*) > 1) AS d"
     )
 
 

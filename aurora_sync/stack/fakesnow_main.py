@@ -1,10 +1,13 @@
 """Entry point of the fakesnow server process of the embedded stack.
 
-Two emulator workarounds live here, and only here (DESIGN.md section 7):
+Three emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
-  the same (`allow_quoted_nulls=false`, `all_varchar=true`).
+  the same (`allow_quoted_nulls=false`, `all_varchar=true`);
+- a COPY of a missing or unreadable file (a truncated gzip stream) makes the emulator answer HTTP 500,
+  which the connector retries for its whole network timeout; Snowflake answers with a SQL error
+  naming the file. We turn the emulator's exception into such an error.
 """
 
 from __future__ import annotations
@@ -29,6 +32,24 @@ def _patch_csv_reader() -> None:
     copy_into.ReadCSV.read_expression = read_expression  # type: ignore[method-assign]
 
 
+def _patch_copy_errors() -> None:
+    import duckdb
+    import snowflake.connector
+    from fakesnow import copy_into, cursor
+
+    original = copy_into.copy_into
+
+    def copy_into_with_sql_errors(*args: Any, **kwargs: Any) -> str:
+        try:
+            return original(*args, **kwargs)
+        except (duckdb.IOException, duckdb.InvalidInputException) as err:
+            raise snowflake.connector.errors.ProgrammingError(
+                msg=f"COPY could not read a file: {err.args[0] if err.args else err}", errno=100038, sqlstate="22000"
+            ) from None
+
+    cursor.copy_into = copy_into_with_sql_errors  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -48,6 +69,7 @@ def main() -> None:
     )
     server.shared_fs.duck_conn.register_filesystem(filesystem)
     _patch_csv_reader()
+    _patch_copy_errors()
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 

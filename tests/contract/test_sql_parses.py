@@ -57,6 +57,7 @@ def _builder_statements() -> list[str]:
         sql.add_column(SPEC, "ANALYTICS", cols[1][0], cols[1][1]),
         sql.scale_violations(PLACE, SPEC, m),
         sql.merge(PLACE, SPEC, m, "ANALYTICS"),
+        sql.duplicate_keys(PLACE, SPEC, m),
         sql.delete_missing(PLACE, SPEC, m, "ANALYTICS"),
         sql.drop_staging(PLACE, SPEC),
     ]

@@ -46,8 +46,8 @@ def test_stage_never_carries_credentials():
 def test_merge_deduplicates_by_key_newest_watermark_first_and_only_updates_newer_changed_rows():
     text = sql.merge(PLACE, SPEC, manifest(), "ANALYTICS").text
     assert (
-        'ROW_NUMBER() OVER (PARTITION BY CAST("C1" AS NUMBER(38,0)) ORDER BY CAST("C3" AS TIMESTAMP_TZ(6)) DESC)'
-        in text
+        'ROW_NUMBER() OVER (PARTITION BY CAST("C1" AS NUMBER(38,0)) ORDER BY CAST("C3" AS TIMESTAMP_TZ(6)) DESC, '
+        '"C1" DESC, "C2" DESC, "C3" DESC)' in text
     )
     assert 'ON t."ORDER_ID" = s."ORDER_ID"' in text
     assert 'WHEN MATCHED AND (s."UPDATED_AT" >= t."UPDATED_AT") AND (t."AMOUNT" IS DISTINCT FROM s."AMOUNT"' in text

@@ -1,0 +1,132 @@
+"""Bad input: each case ends with a clear error recorded in RUNS or MANIFESTS, the watermark not
+moved and the other tables unaffected (docs/CORRECTNESS.md lists them)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from aurora_sync.cycle import export_request
+from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
+from sync_contract.manifest import manifest_key
+
+pytestmark = pytest.mark.integration
+
+
+def _s3(h: Any) -> Any:
+    return boto3.client("s3", endpoint_url=h.stack.endpoints.s3_endpoint, region_name=REGION)
+
+
+def _two_tables(pg: Any, harness: Any, bad: str, good: str) -> Any:
+    cur = pg.cursor()
+    for name in (bad, good):
+        cur.execute(f"CREATE TABLE public.{name} (id int PRIMARY KEY, v int NOT NULL)")
+        cur.execute(f"INSERT INTO public.{name} SELECT g, g FROM generate_series(1, 20) g")
+    return harness.add(f"public.{bad}", ["id"], "v").add(f"public.{good}", ["id"], "v")
+
+
+def _export(h: Any, index: int) -> dict[str, Any]:
+    return h.exporter.export(export_request(h.config, h.config.tables[index], None))
+
+
+def _manifest(h: Any, table: str, export_id: str) -> tuple[str, dict[str, Any]]:
+    key = PREFIX + manifest_key("public", table, export_id)
+    return key, json.loads(_s3(h).get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def _ledger(h: Any, table: str) -> list[tuple[str, str]]:
+    rows = h.query(
+        f"SELECT STATUS, ERROR FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = ? ORDER BY EXPORT_ID", table
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def _good_table_loaded(h: Any, report: Any, table: str) -> None:
+    good = next(t for t in report.tables if t.spec.source_table == table)
+    assert not good.failed and good.load["rows_loaded"] == 20
+    assert h.watermark(table) == "20"
+
+
+def test_a_manifest_that_is_not_json_is_recorded_and_blocks_only_its_table(pg, harness):
+    h = _two_tables(pg, harness, "bad_json", "ok_json")
+    _export(h, 1)
+    key = PREFIX + manifest_key("public", "bad_json", "not-a-manifest")
+    _s3(h).put_object(Bucket=BUCKET, Key=key, Body=b'{"manifest_version": 1, "export_id": ')  # cut short
+    report = h.cycle(export=False)
+    bad = next(t for t in report.tables if t.spec.source_table == "bad_json")
+    assert bad.failed and "COPY of manifests failed" in bad.errors[0]
+    ((status, error),) = _ledger(h, "bad_json")
+    assert status == "QUARANTINED" and "fix or remove the file named" in error
+    assert h.watermark("bad_json") is None
+    _good_table_loaded(h, report, "ok_json")
+    # once the file is removed, the table's exports are taken in again and the record goes
+    _s3(h).delete_object(Bucket=BUCKET, Key=key)
+    assert not h.cycle().failed
+    assert h.watermark("bad_json") == "20"
+    assert [s for s, _ in _ledger(h, "bad_json")] == ["LOADED"]
+
+
+def test_an_unknown_manifest_version_is_quarantined_naming_the_field(pg, harness):
+    h = _two_tables(pg, harness, "bad_version", "ok_version")
+    result = _export(h, 0)
+    _export(h, 1)
+    key, doc = _manifest(h, "bad_version", result["export_id"])
+    doc["manifest_version"] = 2
+    _s3(h).put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
+    report = h.cycle(export=False)
+    ((status, error),) = _ledger(h, "bad_version")
+    assert status == "QUARANTINED" and "manifest field manifest_version: unknown version 2" in error
+    assert h.watermark("bad_version") is None
+    _good_table_loaded(h, report, "ok_version")
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_missing_or_truncated_data_file_fails_the_batch_closed(pg, harness, damage):
+    h = _two_tables(pg, harness, f"bad_file_{damage}", f"ok_file_{damage}")
+    result = _export(h, 0)
+    _export(h, 1)
+    _, doc = _manifest(h, f"bad_file_{damage}", result["export_id"])
+    data_key = PREFIX + doc["files"][0]["key"]
+    if damage == "missing":
+        _s3(h).delete_object(Bucket=BUCKET, Key=data_key)
+    else:
+        body = _s3(h).get_object(Bucket=BUCKET, Key=data_key)["Body"].read()
+        assert gzip.decompress(body)  # a valid gzip stream, cut in the middle below
+        _s3(h).put_object(Bucket=BUCKET, Key=data_key, Body=body[: len(body) // 2])
+    report = h.cycle(export=False)
+    bad = next(t for t in report.tables if t.spec.source_table == f"bad_file_{damage}")
+    assert bad.failed and "nothing was merged" in bad.load["error"]
+    ((status, error),) = _ledger(h, f"bad_file_{damage}")
+    assert status == "FAILED" and "nothing was merged" in error
+    assert h.watermark(f"bad_file_{damage}") is None
+    runs = h.query(f"SELECT STATUS, ERROR FROM {h.control('RUNS')} WHERE SOURCE_TABLE = ?", f"bad_file_{damage}")
+    assert runs[0][0] == "FAILED" and "nothing was merged" in runs[0][1]
+    _good_table_loaded(h, report, f"ok_file_{damage}")
+
+
+def test_a_key_that_is_not_unique_in_the_source_keeps_the_newest_row_and_says_so(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.dup_keys (id int NOT NULL, v text, updated_at int NOT NULL)")  # no PK
+    cur.execute("INSERT INTO public.dup_keys VALUES (1, 'older', 1), (1, 'newer', 2), (2, 'a', 3), (2, 'b', 3)")
+    h = harness.add("public.dup_keys", ["id"], "updated_at")
+    (t,) = h.cycle().tables
+    assert not t.failed
+    assert "2 primary key values came more than once" in t.load["notes"]
+    rows = h.query('SELECT "ID", "V" FROM "ANALYTICS"."PUBLIC"."DUP_KEYS" ORDER BY "ID"')
+    # newest watermark wins; on a tie (id 2, both at 3) the greatest row text, every time
+    assert [tuple(r) for r in rows] == [(1, "newer"), (2, "b")]
+    assert h.watermark("dup_keys") == "3"
+
+
+def test_rows_with_a_null_watermark_are_not_exported_as_documented(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.null_wm (id int PRIMARY KEY, updated_at timestamptz)")
+    cur.execute("INSERT INTO public.null_wm VALUES (1, now()), (2, NULL)")
+    h = harness.add("public.null_wm", ["id"], "updated_at")
+    (t,) = h.cycle().tables
+    assert not t.failed and t.load["rows_loaded"] == 1
+    assert [r[0] for r in h.query('SELECT "ID" FROM "ANALYTICS"."PUBLIC"."NULL_WM"')] == [1]
