@@ -19,6 +19,7 @@ EXECUTE IMMEDIATE FROM './sql/state/inbox.sql';
 EXECUTE IMMEDIATE FROM './sql/state/settings.sql';
 EXECUTE IMMEDIATE FROM './sql/state/export_requests.sql';
 EXECUTE IMMEDIATE FROM './sql/state/run_summaries.sql';
+EXECUTE IMMEDIATE FROM './sql/state/leases.sql';
 
 -- Code: a versioned schema, replaced as a whole by an upgrade.
 CREATE OR ALTER VERSIONED SCHEMA CORE;

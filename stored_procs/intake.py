@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import ledger
+from stored_procs import lease, ledger
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import copy_manifests
 from stored_procs.statement import Stmt, run
@@ -24,13 +24,25 @@ class IntakeResult:
     new: list[str] = field(default_factory=list)
     invalid: list[dict[str, str]] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # table -> why its manifests could not be copied
+    busy: str | None = None  # another intake was at work: this one did nothing
 
     def to_dict(self) -> dict[str, Any]:
-        return {"new_manifests": len(self.new), "export_ids": self.new, "invalid": self.invalid, "errors": self.errors}
+        summary = {"new_manifests": len(self.new), "export_ids": self.new, "invalid": self.invalid}
+        return {**summary, "errors": self.errors, "busy": self.busy}
 
 
 def intake(session: Any, place: Place, specs: list[TableSpec]) -> IntakeResult:
+    """One intake at a time (a lease): two would both see a manifest as new and record it twice."""
     result = IntakeResult()
+    with lease.held(session, place, "intake", "intake") as busy:
+        if busy is not None:
+            result.busy = busy.message()
+            return result
+        _intake(session, place, specs, result)
+    return result
+
+
+def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeResult) -> None:
     for spec in specs:
         try:
             run(session, copy_manifests(place, manifest_prefix(spec.source_schema, spec.source_table)))
@@ -53,7 +65,6 @@ def intake(session: Any, place: Place, specs: list[TableSpec]) -> IntakeResult:
             f"(SELECT EXPORT_ID FROM {place.control('MANIFESTS')}) OR DOC:export_id IS NULL"
         ),
     )
-    return result
 
 
 def _take(

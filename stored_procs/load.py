@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import ledger, sql
+from stored_procs import lease, ledger, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.errors import ContractError
@@ -57,21 +57,28 @@ class TableLoad:
     errors: list[str] = field(default_factory=list)
     waiting: int = 0  # batches that cannot load yet: chunks missing, or a gap before them
     notes: list[str] = field(default_factory=list)
+    busy: str | None = None  # another run holds the table's lease
 
     @property
     def status(self) -> str:
         if self.errors:
             return "FAILED"
+        if self.busy:
+            return "BUSY"
         return "SUCCEEDED" if self.manifests else "NO_CHANGE"
 
 
 def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_id: str) -> dict[str, Any]:
     started_at, started = ledger.now(), time.monotonic()
     result = TableLoad(spec, run_id)
-    try:
-        _load_pending(session, place, database, spec, result)
-    except Exception as err:  # recorded in RUNS; the caller goes on with the other tables
-        result.errors.append(f"{type(err).__name__}: {err}")
+    with lease.held(session, place, f"load:{spec.slug}", run_id) as busy:
+        if busy is not None:  # another run is loading this table: this one leaves it alone
+            result.busy = busy.message()
+        else:
+            try:
+                _load_pending(session, place, database, spec, result)
+            except Exception as err:  # recorded in RUNS; the caller goes on with the other tables
+                result.errors.append(f"{type(err).__name__}: {err}")
     summary = {
         "run_id": run_id,
         "source_schema": spec.source_schema,
@@ -90,7 +97,7 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
         "watermark_after": result.watermark_after,
         "duration_s": round(time.monotonic() - started, 3),
         "waiting_batches": result.waiting,
-        "notes": "; ".join(result.notes) or None,
+        "notes": "; ".join([*result.notes, *([result.busy] if result.busy else [])]) or None,
         "error": "; ".join(result.errors) or None,
     }
     ledger.record_run(session, place, summary)

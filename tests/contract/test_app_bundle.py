@@ -198,7 +198,8 @@ def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tm
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     parsed = [s for part in parts for s in sqlglot.parse(part, read="snowflake") if s is not None]
     kinds = [type(s).__name__ for s in parsed]
-    assert kinds.count("Create") == 3 + 1 + 9 + len(procedures.PROCEDURES) + 4  # db, schemas, stage, objects
+    tables = len(list((ROOT / "snowflake_app/sql/state").glob("*.sql")))
+    assert kinds.count("Create") == 3 + 1 + tables + len(procedures.PROCEDURES) + 4  # db, schemas, stage, objects
     assert kinds.count("Grant") == 3 + len(procedures.PROCEDURES) + 4
     commands = [" ".join(s.sql(dialect="snowflake").split()) for s in parsed if isinstance(s, exp.Command)]
     for text in commands:  # what sqlglot keeps as text: roles and the external access of the exporter procedures

@@ -1,0 +1,89 @@
+"""Leases in the control tables: one holder at a time per name (a table's load, the intake), so two
+overlapping cycles never both load the same table. A lease expires after its time to live, so a
+holder that dies (a killed task, a crashed process) blocks nobody for longer than that.
+
+Acquiring is one conditional UPDATE of a row that exists beforehand (Snowflake serialises UPDATEs of
+one table), then a read-back of who holds it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from stored_procs.spec import Place
+from stored_procs.statement import Stmt, run
+
+DEFAULT_TTL_S = 2 * 3600  # longer than a task may run (USER_TASK_TIMEOUT_MS = 1 h)
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Somebody else holds the lease."""
+
+    name: str
+    holder: str
+    expires_at: str
+
+    def message(self) -> str:
+        return (
+            f"{self.name} is held by {self.holder} until {self.expires_at} UTC (another run is at work); "
+            "nothing was done. It is released when that run ends, or expires at that time if it died"
+        )
+
+
+def _utc(seconds_from_now: float = 0.0) -> str:
+    moment = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds_from_now)
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = DEFAULT_TTL_S) -> Busy | None:
+    """None when `holder` now holds `name`; else who does."""
+    leases = place.control("LEASES")
+    run(
+        session,
+        Stmt(
+            f"MERGE INTO {leases} AS t USING (SELECT CAST(? AS VARCHAR) AS NAME) AS s ON t.NAME = s.NAME "
+            "WHEN NOT MATCHED THEN INSERT (NAME) VALUES (s.NAME)",
+            (name,),
+        ),
+    )
+    run(
+        session,
+        Stmt(
+            f"UPDATE {leases} SET HOLDER = ?, ACQUIRED_AT = CAST(? AS TIMESTAMP_NTZ), "
+            "EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ) WHERE NAME = ? "
+            "AND (HOLDER IS NULL OR HOLDER = ? OR EXPIRES_AT < CAST(? AS TIMESTAMP_NTZ))",
+            (holder, _utc(), _utc(ttl_s), name, holder, _utc()),
+        ),
+    )
+    rows = run(session, Stmt(f"SELECT HOLDER AS H, EXPIRES_AT AS E FROM {leases} WHERE NAME = ?", (name,)))
+    current, expires = (rows[0][0], rows[0][1]) if rows else (None, None)
+    return None if current == holder else Busy(name, str(current), str(expires))
+
+
+def release(session: Any, place: Place, name: str, holder: str) -> None:
+    run(
+        session,
+        Stmt(
+            f"UPDATE {place.control('LEASES')} SET HOLDER = NULL, ACQUIRED_AT = NULL, EXPIRES_AT = NULL "
+            "WHERE NAME = ? AND HOLDER = ?",
+            (name, holder),
+        ),
+    )
+
+
+@contextmanager
+def held(session: Any, place: Place, name: str, owner: str, ttl_s: float = DEFAULT_TTL_S) -> Iterator[Busy | None]:
+    """Hold `name` for the block (yields None), or yield who holds it and hold nothing."""
+    holder = f"{owner}/{uuid.uuid4().hex[:8]}"
+    busy = acquire(session, place, name, holder, ttl_s)
+    try:
+        yield busy
+    finally:
+        if busy is None:
+            release(session, place, name, holder)

@@ -1,0 +1,57 @@
+"""Two cycles at once: a table's load and the intake are leased, so only one run does each; a
+lease whose holder died expires."""
+
+from __future__ import annotations
+
+import pytest
+
+from stored_procs import lease
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_table_leased_by_another_run_is_left_alone_until_the_lease_ends(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.leased (id int PRIMARY KEY, v int NOT NULL)")
+    cur.execute("INSERT INTO public.leased SELECT g, g FROM generate_series(1, 10) g")
+    h = harness.add("public.leased", ["id"], "v")
+    h.cycle(export=False)  # creates the control tables
+    name = f"load:{h.config.tables[0].slug}"
+    assert lease.acquire(h.snow, h.config.place, name, "run-elsewhere/1", ttl_s=600) is None
+
+    (t,) = h.cycle().tables
+    assert not t.failed and t.load["status"] == "BUSY"
+    assert "held by run-elsewhere/1" in t.load["notes"] and "nothing was done" in t.load["notes"]
+    assert h.watermark("leased") is None
+    statuses = h.query(f"SELECT STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'leased'")
+    assert [r[0] for r in statuses] == ["NEW"]  # taken in, waiting for the table's lease
+
+    # the holder died: once its lease has expired the next run loads
+    h.query(f"UPDATE {h.control('LEASES')} SET EXPIRES_AT = CAST('2000-01-01' AS TIMESTAMP_NTZ) WHERE NAME = ?", name)
+    (t,) = h.cycle(export=False).tables
+    assert (t.load["status"], t.load["rows_loaded"]) == ("SUCCEEDED", 10)
+    assert h.watermark("leased") == "10"
+    holder = h.query(f"SELECT HOLDER FROM {h.control('LEASES')} WHERE NAME = ?", name)[0][0]
+    assert holder is None  # released at the end of the load
+
+
+def test_a_lease_has_one_holder_until_released_or_expired(harness):
+    """The acquisition steps in every order two runs can interleave them. (Truly simultaneous requests
+    cannot run here: the emulator answers concurrent DML with HTTP 500; Snowflake serialises the
+    UPDATEs of one table, so one of two racing acquisitions finds the other's holder.)"""
+    harness.add("public.unused", ["id"], "v")
+    harness.cycle(export=False)  # control tables
+    session, place = harness.snow, harness.config.place
+    assert lease.acquire(session, place, "race", "run-a", ttl_s=60) is None
+    busy = lease.acquire(session, place, "race", "run-b", ttl_s=60)
+    assert busy is not None and busy.holder == "run-a"
+    assert lease.acquire(session, place, "race", "run-a", ttl_s=60) is None  # the holder may extend it
+    lease.release(session, place, "race", "run-b")  # not the holder: no effect
+    assert lease.acquire(session, place, "race", "run-b", ttl_s=60) is not None
+    lease.release(session, place, "race", "run-a")
+    assert lease.acquire(session, place, "race", "run-b", ttl_s=60) is None
+    assert lease.acquire(session, place, "race", "run-c", ttl_s=0.001) is not None
+    harness.query(f"UPDATE {harness.control('LEASES')} SET EXPIRES_AT = CAST('2000-01-01' AS TIMESTAMP_NTZ)")
+    assert lease.acquire(session, place, "race", "run-c", ttl_s=60) is None  # run-b died: its lease expired
+    rows = harness.query(f"SELECT COUNT(*) FROM {harness.control('LEASES')} WHERE NAME = 'race'")
+    assert rows[0][0] == 1
