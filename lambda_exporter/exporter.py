@@ -42,6 +42,7 @@ from lambda_exporter.source import (
     late_row_bound,
 )
 from lambda_exporter.strategies import STRATEGIES, ExportTarget
+from sync_contract import failpoints
 from sync_contract.manifest import (
     Column,
     FileFormat,
@@ -297,6 +298,7 @@ def _export_chunk(
         max_file_bytes=req.max_file_bytes,
     )
     exported = strategy.export(conn, select_sql, target)
+    failpoints.reached("export:after_data_files")
     manifest = Manifest(
         export_id=eid,
         created_at=plan.snapshot_at,
@@ -325,4 +327,5 @@ def _export_chunk(
     s3_client.put_object(
         Bucket=req.s3.bucket, Key=key, Body=manifest.to_json().encode(), ContentType="application/json"
     )
+    failpoints.reached("export:after_manifest")
     return ChunkResult(eid, key, exported.rows, len(exported.files), exported.bytes)

@@ -15,6 +15,7 @@ from stored_procs import lease, ledger
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import copy_manifests
 from stored_procs.statement import Stmt, run
+from sync_contract import failpoints
 from sync_contract.errors import ContractError
 from sync_contract.manifest import manifest_prefix, parse_manifest
 
@@ -54,6 +55,7 @@ def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeRe
             ledger.record_intake_error(session, place, spec, result.errors[spec.source])
         else:
             ledger.clear_intake_error(session, place, spec)
+    failpoints.reached("intake:after_copy")
     configured = {(s.source_schema, s.source_table) for s in specs}
     known = ledger.known_export_ids(session, place)
     for (doc_text,) in run(session, Stmt(f"SELECT DOC AS D FROM {place.control('INBOX')}")):

@@ -259,6 +259,20 @@ def loaded_highs(session: Any, place: Place, spec: TableSpec) -> list[str]:
     return [r[0] for r in rows]
 
 
+def newest_loaded(session: Any, place: Place, spec: TableSpec) -> tuple[str, str | None] | None:
+    """(manifest document, window high) of the table's newest LOADED export, by its snapshot time."""
+    rows = run(
+        session,
+        Stmt(
+            f"SELECT DOC AS D, WINDOW_HIGH AS H FROM {place.control('MANIFESTS')} "
+            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? ORDER BY CREATED_AT DESC, EXPORT_ID DESC "
+            "LIMIT 1",
+            (spec.source_schema, spec.source_table, LOADED),
+        ),
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
 def newest_loaded_snapshot(session: Any, place: Place, spec: TableSpec) -> str | None:
     """`created_at` of the newest loaded export (ISO 8601 UTC: text order is time order)."""
     rows = run(

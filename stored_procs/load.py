@@ -16,6 +16,7 @@ from typing import Any
 from stored_procs import lease, ledger, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
+from sync_contract import failpoints
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, parse_manifest_json
 from sync_contract.types import Kind
@@ -135,7 +136,7 @@ class Batch:
 
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
     parsed = _parse_pending(session, place, spec, result)
-    kind = _watermark_kind(parsed)
+    kind = _watermark_kind([m for _, m in parsed])
     batches, incomplete = _group_batches(parsed)
     watermark = _repaired_watermark(session, place, spec, kind)
     result.watermark_before = result.watermark_after = watermark
@@ -159,7 +160,9 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         except Exception as err:
             _record_failure(session, place, batch, str(err), result)
             continue
+        failpoints.reached("load:after_merge")
         ledger.mark_loaded(session, place, batch.export_ids, result.run_id, counts.as_dict())
+        failpoints.reached("load:after_ledger")
         watermark = later(kind, watermark, window.high) if kind is not None else window.high
         ledger.set_watermark(session, place, spec, watermark, batch.export_ids[0])
         result.manifests += len(batch.entries)
@@ -245,8 +248,8 @@ def _record_failure(
     result.errors.append(error)
 
 
-def _watermark_kind(manifests: list[tuple[ledger.LedgerEntry, Manifest]]) -> Kind | None:
-    for _, m in manifests:
+def _watermark_kind(manifests: list[Manifest]) -> Kind | None:
+    for m in manifests:
         if m.mode == "incremental" and m.window.column:
             column = next(c for c in m.columns if c.name == m.window.column)
             return watermark_kind(column.type, column.name)
@@ -254,13 +257,21 @@ def _watermark_kind(manifests: list[tuple[ledger.LedgerEntry, Manifest]]) -> Kin
 
 
 def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind | None) -> str | None:
-    """The stored watermark, moved up to the newest LOADED window if a crash left it behind."""
+    """The stored watermark, moved up to the newest LOADED window if a crash left it behind (also when
+    nothing is pending: else the exporter would send the loaded window again, forever)."""
     stored = ledger.get_watermark(session, place, spec)
-    if kind is None:
-        return stored
-    repaired = stored
-    for high in ledger.loaded_highs(session, place, spec):
-        repaired = later(kind, repaired, high)
+    if spec.mode == "full":  # the newest loaded snapshot's fingerprint
+        newest = ledger.newest_loaded(session, place, spec)
+        repaired = newest[1] if newest else stored
+    else:
+        if kind is None:
+            newest = ledger.newest_loaded(session, place, spec)
+            kind = _watermark_kind([parse_manifest_json(newest[0])]) if newest else None
+        if kind is None:
+            return stored
+        repaired = stored
+        for high in ledger.loaded_highs(session, place, spec):
+            repaired = later(kind, repaired, high)
     if repaired != stored:
         ledger.set_watermark(session, place, spec, repaired, "repair")
     return repaired
@@ -322,6 +333,7 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
             f"{batch.label} of {spec.source}: COPY loaded {loaded} rows and staging holds {staged}, "
             f"but the manifest says {batch.rows}; nothing was merged and the watermark did not move"
         )
+    failpoints.reached("load:after_copy")
     manifest = batch.first
     _check_scales(session, place, spec, manifest)
     duplicates = int(run(session, sql.duplicate_keys(place, spec, manifest))[0][0])

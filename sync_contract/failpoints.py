@@ -1,0 +1,26 @@
+"""Failpoints: named places in a cycle where a test stops the process as a crash would.
+
+With AURORA_SYNC_FAILPOINT=<name> the process exits at once (`os._exit`: no cleanup, no `finally`, no
+lease released) when it reaches <name>. Unset, which it always is in production and inside Snowflake,
+`reached` does nothing. docs/CORRECTNESS.md lists the points and the tests that kill at each.
+"""
+
+from __future__ import annotations
+
+import os
+
+ENV = "AURORA_SYNC_FAILPOINT"
+EXIT_CODE = 77
+POINTS = (
+    "export:after_data_files",  # data files written, manifest not yet
+    "export:after_manifest",  # manifest written, not taken in yet
+    "intake:after_copy",  # manifests copied into the inbox, not yet in the ledger
+    "load:after_copy",  # batch staged and counted, not merged
+    "load:after_merge",  # merged, the ledger not updated
+    "load:after_ledger",  # ledger says LOADED, the watermark not advanced
+)
+
+
+def reached(name: str) -> None:
+    if os.environ.get(ENV) == name:
+        os._exit(EXIT_CODE)
