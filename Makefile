@@ -11,7 +11,7 @@ SNOW := $(SNOW_VENV)/bin/snow
 SNOW_STAMP := $(SNOW_VENV)/.installed-$(SNOWFLAKE_CLI_VERSION)
 
 .PHONY: install snow-cli demo test lint format unit integration contract bench lambda-package \
-	app-code app-sql app-bundle plain-deploy-sql clean
+	app-code app-sql app-bundle plain-deploy-sql fuzz clean
 
 install: $(STAMP)
 
@@ -54,6 +54,12 @@ integration: install
 
 contract: install snow-cli
 	$(BIN)/pytest -m contract $(PYTEST_ARGS)
+
+# Longer randomized crash runs than CI's 50 cycles: make fuzz FUZZ_CYCLES=500 [FUZZ_SEED=...]
+FUZZ_CYCLES ?= 300
+fuzz: install
+	AURORA_SYNC_FUZZ_CYCLES=$(FUZZ_CYCLES) AURORA_SYNC_FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} \
+		$(BIN)/pytest tests/integration/test_fuzz.py -s $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m benchmarks.run
