@@ -57,8 +57,9 @@ contract: install snow-cli
 
 # Longer randomized crash runs than CI's 50 cycles: make fuzz FUZZ_CYCLES=500 [FUZZ_SEED=...]
 FUZZ_CYCLES ?= 300
+FUZZ_SEED ?= $(shell date +%s)
 fuzz: install
-	AURORA_SYNC_FUZZ_CYCLES=$(FUZZ_CYCLES) AURORA_SYNC_FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} \
+	AURORA_SYNC_FUZZ_CYCLES=$(FUZZ_CYCLES) AURORA_SYNC_FUZZ_SEED=$(FUZZ_SEED) \
 		$(BIN)/pytest tests/integration/test_fuzz.py -s $(PYTEST_ARGS)
 
 bench: install
