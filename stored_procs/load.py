@@ -18,13 +18,18 @@ from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints
 from sync_contract.errors import ContractError
+from sync_contract.identifiers import target_name
 from sync_contract.manifest import Manifest, parse_manifest_json
-from sync_contract.types import Kind
+from sync_contract.types import INCOMPATIBLE, WIDEN, Kind, classify_change
 from sync_contract.watermark import is_after, later, sort_key, watermark_kind
 
 
 class LoadError(RuntimeError):
     """A batch that must not be merged; the message names the export, the table and the reason."""
+
+
+class SchemaChangeError(LoadError):
+    """A column changed type in a way the target cannot absorb: retrying cannot help (quarantined)."""
 
 
 @dataclass
@@ -156,9 +161,9 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
             deferred.append(batch)
             continue
         try:
-            counts = apply_batch(session, place, database, spec, batch)
+            counts = apply_batch(session, place, database, spec, batch, result.notes)
         except Exception as err:
-            _record_failure(session, place, batch, str(err), result)
+            _record_failure(session, place, batch, str(err), result, final=isinstance(err, SchemaChangeError))
             continue
         failpoints.reached("load:after_merge")
         ledger.mark_loaded(session, place, batch.export_ids, result.run_id, counts.as_dict())
@@ -295,7 +300,9 @@ def _newest_snapshot_only(
     return keep
 
 
-def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch) -> Counts:
+def apply_batch(
+    session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, batch_notes: list[str]
+) -> Counts:
     for manifest in batch.manifests:
         _check_supported(spec, manifest)
         if manifest.columns != batch.first.columns:
@@ -304,7 +311,9 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
                 "than chunk 0; nothing was merged"
             )
     columns = sql.target_columns(spec, batch.first)
-    _ensure_target(session, database, spec, columns)
+    widen, notes = _schema_changes(session, place, spec, batch.first)
+    _ensure_target(session, database, spec, columns, widen)
+    batch_notes.extend(notes)
     run(session, sql.create_staging(place, spec, len(columns)))
     try:
         return _stage_check_merge(session, place, database, spec, batch)
@@ -346,13 +355,57 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
     return counts
 
 
-def _ensure_target(session: Any, database: str, spec: TableSpec, columns: list[tuple[str, Any]]) -> None:
+def _ensure_target(
+    session: Any, database: str, spec: TableSpec, columns: list[tuple[str, Any]], widen: list[tuple[str, Any]]
+) -> None:
     run(session, sql.create_target_schema(spec, database))
     run(session, sql.create_target(spec, database, columns))
     existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
     for name, mapping in columns:
         if name not in existing:
             run(session, sql.add_column(spec, database, name, mapping))
+    for name, mapping in widen:
+        if name in existing:
+            run(session, sql.widen_column(spec, database, name, mapping))
+
+
+def _schema_changes(
+    session: Any, place: Place, spec: TableSpec, manifest: Manifest
+) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The manifest's columns against those of the table's newest loaded export: columns to widen
+    first, and notes (a column no longer exported). An incompatible change raises SchemaChangeError."""
+    newest = ledger.newest_loaded(session, place, spec)
+    if newest is None:
+        return [], []
+    before = parse_manifest_json(newest[0])
+    old = dict(sql.target_columns(spec, before))
+    old_source = {target_name(c.name): c.source_type for c in before.columns}
+    new_source = {target_name(c.name): c.source_type for c in manifest.columns}
+    widen, refused = [], []
+    for name, mapping in sql.target_columns(spec, manifest):
+        if name not in old:
+            continue  # a new column: added by _ensure_target
+        change = classify_change(old[name].snowflake_type, mapping.snowflake_type)
+        if change == WIDEN:
+            widen.append((name, mapping))
+        elif change == INCOMPATIBLE:
+            refused.append(
+                f"{name} from {old_source[name]} ({old[name].snowflake_type}) to {new_source[name]} "
+                f"({mapping.snowflake_type})"
+            )
+    if refused:
+        raise SchemaChangeError(
+            f"export {manifest.export_id} of {spec.source}: column types changed in a way the target cannot hold "
+            f"exactly: {'; '.join(refused)}. Nothing was merged and the table waits: change the target column "
+            "yourself (or drop the target table) and CALL CORE.RETRY_MANIFEST, or CORE.RESYNC_TABLE"
+        )
+    dropped = sorted(set(old) - {name for name, _ in sql.target_columns(spec, manifest)})
+    notes = (
+        [f"columns no longer exported, kept in the target (unchanged by merges, NULL in new rows): {dropped}"]
+        if dropped
+        else []
+    )
+    return widen, notes
 
 
 def _copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> int:

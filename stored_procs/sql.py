@@ -156,6 +156,13 @@ def add_column(spec: TableSpec, database: str, name: str, mapping: TypeMapping) 
     return Stmt(f"ALTER TABLE {spec.target(database)} ADD COLUMN {quote_ident(name)} {mapping.snowflake_type}")
 
 
+def widen_column(spec: TableSpec, database: str, name: str, mapping: TypeMapping) -> Stmt:
+    """More precision at the same scale, or a longer VARCHAR: Snowflake alters these in place."""
+    return Stmt(
+        f"ALTER TABLE {spec.target(database)} ALTER COLUMN {quote_ident(name)} SET DATA TYPE {mapping.snowflake_type}"
+    )
+
+
 def cast_expression(staged: str, mapping: TypeMapping) -> str:
     """Convert one staged VARCHAR to its target type; never a silent rounding (see scale checks)."""
     col = quote_ident(staged)

@@ -115,3 +115,36 @@ def _map_numeric(precision: str | None, scale: str | None, column: str, unbounde
     if s < 0:
         raise UnsupportedTypeError(f"column {column!r} is numeric({p},{s}): negative scales are not supported")
     return TypeMapping(Kind.NUMBER, f"NUMBER({p},{s})")
+
+
+# --------------------------------------------------------------------------- schema drift
+
+SAME, FITS, WIDEN, INCOMPATIBLE = "same", "fits", "widen", "incompatible"
+_NUMBER = re.compile(r"^NUMBER\((\d+),(\d+)\)$")
+_VARCHAR = re.compile(r"^VARCHAR(?:\((\d+)\))?$")
+
+
+def classify_change(old: str, new: str) -> str:
+    """How a column's Snowflake type changes between two exports of a table.
+
+    SAME: nothing to do. FITS: every value of the new type fits the existing column exactly (e.g.
+    bigint -> integer, numeric(12,2) -> numeric(10,2)). WIDEN: the column must grow first (more
+    precision at the same scale, a longer or unbounded VARCHAR). INCOMPATIBLE: values would change
+    (another scale, another kind): the load must stop.
+    """
+    if old == new:
+        return SAME
+    old_num, new_num = _NUMBER.match(old), _NUMBER.match(new)
+    if old_num and new_num:
+        (p, s), (p2, s2) = (int(old_num[1]), int(old_num[2])), (int(new_num[1]), int(new_num[2]))
+        if s2 <= s and p2 - s2 <= p - s:
+            return FITS
+        return WIDEN if s2 == s and p2 > p else INCOMPATIBLE
+    old_text, new_text = _VARCHAR.match(old), _VARCHAR.match(new)
+    if old_text and new_text:
+        old_len = int(old_text[1]) if old_text[1] else None
+        new_len = int(new_text[1]) if new_text[1] else None
+        if old_len is None or (new_len is not None and new_len <= old_len):
+            return FITS
+        return WIDEN
+    return INCOMPATIBLE
