@@ -1,7 +1,7 @@
 import pytest
 
 from sync_contract.errors import UnsupportedTypeError
-from sync_contract.types import Kind, map_type
+from sync_contract.types import Kind, classify_change, map_type
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,23 @@ def test_unknown_type_fails_closed_naming_the_column():
 def test_array_of_unknown_type_fails_too():
     with pytest.raises(UnsupportedTypeError):
         map_type("geometry[]", "shapes")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "change"),
+    [
+        ("NUMBER(38,0)", "NUMBER(38,0)", "same"),  # int -> bigint: both NUMBER(38,0)
+        ("NUMBER(10,2)", "NUMBER(14,2)", "widen"),
+        ("NUMBER(14,2)", "NUMBER(10,2)", "fits"),
+        ("NUMBER(10,2)", "NUMBER(9,1)", "fits"),
+        ("NUMBER(10,2)", "NUMBER(12,1)", "incompatible"),  # 11 integer digits do not fit in 8
+        ("NUMBER(10,2)", "NUMBER(10,4)", "incompatible"),  # more decimals: would round
+        ("NUMBER(12,4)", "NUMBER(12,2)", "incompatible"),  # more integer digits at another scale
+        ("VARCHAR(36)", "VARCHAR", "widen"),  # uuid -> text
+        ("VARCHAR", "VARCHAR(36)", "fits"),
+        ("NUMBER(38,0)", "VARCHAR", "incompatible"),
+        ("TIMESTAMP_NTZ(6)", "TIMESTAMP_TZ(6)", "incompatible"),
+    ],
+)
+def test_a_type_change_is_classified_by_what_the_target_column_can_hold(old, new, change):
+    assert classify_change(old, new) == change
