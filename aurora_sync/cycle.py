@@ -22,6 +22,7 @@ Progress = Callable[[str], None]
 class TableReport:
     spec: TableSpec
     export: dict[str, Any] | None = None
+    keys_export: dict[str, Any] | None = None
     load: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -52,21 +53,21 @@ def prepare(session: Any, config: SyncConfig) -> None:
         ledger.save_table_spec(session, place, spec)
 
 
-def export_request(config: SyncConfig, spec: TableSpec, low: str | None) -> ExportRequest:
+def export_request(config: SyncConfig, spec: TableSpec, low: str | None, keys: bool = False) -> ExportRequest:
     return ExportRequest(
         schema=spec.source_schema,
         table=spec.source_table,
-        mode=spec.mode,
+        mode="keys" if keys else spec.mode,
         s3=S3Target(config.s3.bucket, config.s3.prefix, config.s3.region, config.s3.endpoint_url),
         watermark_column=spec.watermark_column,
-        low=low,
+        low=None if keys else low,
         primary_key=spec.primary_key,
         columns=config.columns.get(spec.source, ()),
         chunks=config.chunks.get(spec.source, 1),
         strategy=config.exporter.strategy,
         max_file_bytes=config.exporter.max_file_bytes,
         late_row_guard=spec.late_row_guard,
-        lookback=spec.lookback,
+        lookback=None if keys else spec.lookback,
     )
 
 
@@ -83,6 +84,8 @@ def request_exports(
         low = ledger.get_watermark(session, config.place, report.spec)
         try:
             report.export = exporter.export(export_request(config, report.spec, low))
+            if ledger.keys_due(session, config.place, report.spec):  # delete detection
+                report.keys_export = exporter.export(export_request(config, report.spec, None, keys=True))
         except Exception as err:  # one table's failure must not stop the others
             report.errors.append(f"export failed: {err}")
 

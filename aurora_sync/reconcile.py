@@ -117,7 +117,8 @@ def _target_rows(
         f"{quote_ident(target_name(c.name))} AS V{i}, ({quote_ident(target_name(c.name))} IS NULL) AS N{i}"
         for i, c in enumerate(cols)
     )
-    rows = run(session, Stmt(f"SELECT {exprs} FROM {spec.target(database)}"))
+    live = ' WHERE "_DELETED" IS NULL OR NOT "_DELETED"' if spec.delete_detection == "soft_delete" else ""
+    rows = run(session, Stmt(f"SELECT {exprs} FROM {spec.target(database)}{live}"))
     out = []
     for row in rows:
         values = [None if row[2 * i + 1] else row[2 * i] for i in range(len(cols))]

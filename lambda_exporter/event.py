@@ -105,11 +105,11 @@ def parse_event(event: Any) -> ExportRequest:
     if not isinstance(table, dict) or set(table) != {"schema", "name"}:
         raise EventError("table", 'must be {"schema": "...", "name": "..."}')
     mode = event.get("mode", "incremental")
-    if mode not in ("incremental", "full"):
-        raise EventError("mode", f"must be 'incremental' or 'full', got {mode!r}")
+    if mode not in ("incremental", "full", "keys"):
+        raise EventError("mode", f"must be 'incremental', 'full' or 'keys', got {mode!r}")
     watermark = event.get("watermark_column")
-    if mode == "incremental" and not watermark:
-        raise EventError("watermark_column", "is required when mode is 'incremental'")
+    if mode in ("incremental", "keys") and not watermark:
+        raise EventError("watermark_column", f"is required when mode is {mode!r}")
     if mode == "full" and watermark:
         raise EventError("watermark_column", "must be omitted when mode is 'full'")
     low = event.get("low")

@@ -137,7 +137,7 @@ def run_export(
         # committed export into an error, and the caller closes the connection anyway
         with suppress(Exception):
             conn.rollback()
-    if result.status == "exported":
+    if result.status == "exported" and request.mode != "keys":  # a key set is no window to continue from
         record_latest(s3_client, request, result)
     return result
 
@@ -169,7 +169,15 @@ def _export_in_snapshot(
     # when the snapshot was taken: full-mode loads order snapshots by it
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     columns = describe_table(conn, req.schema, req.table, req.primary_key, req.columns, req.watermark_column)
-    if req.mode == "incremental":
+    if req.mode == "keys":  # the primary-key set, for delete detection: bounded by the watermark
+        assert req.watermark_column is not None
+        wm_type = next(c.type for c in columns if c.name == req.watermark_column)
+        guard = guard if wm_type.startswith("timestamp") else None
+        columns = [c for c in columns if c.primary_key_position is not None or c.name == req.watermark_column]
+        high = incremental_high(conn, req.schema, req.table, req.watermark_column, None, guard)
+        bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
+        changed = True  # a key set is always worth comparing: deletes change no watermark
+    elif req.mode == "incremental":
         assert req.watermark_column is not None
         wm_type = next(c.type for c in columns if c.name == req.watermark_column)
         if not wm_type.startswith("timestamp"):
@@ -268,7 +276,8 @@ def _chunk_on_worker(
 
 def chunk_export_id(plan: Plan, index: int) -> str:
     req = plan.request
-    snapshot = plan.snapshot_at if plan.chunks > 1 else None
+    # chunks of two snapshots never mix; key sets of two snapshots are two exports even with one high
+    snapshot = plan.snapshot_at if plan.chunks > 1 or req.mode == "keys" else None
     return export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks, snapshot)
 
 
@@ -283,7 +292,7 @@ def _export_chunk(
         req.schema,
         req.table,
         plan.columns,
-        req.watermark_column,
+        req.watermark_column if incremental else None,
         req.low if incremental else None,
         plan.high if incremental else None,
         ctid_range,
@@ -310,7 +319,7 @@ def _export_chunk(
         columns=plan.columns,
         window=Window(
             column=req.watermark_column,
-            low=req.low,
+            low=None if req.mode == "keys" else req.low,
             high=plan.high,
             bound=plan.bound,
             guard=plan.guard,

@@ -23,8 +23,10 @@ MAX_PARALLEL = 4
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def export_event(spec: TableSpec, settings: app_config.AppSettings, low: str | None) -> dict[str, Any]:
-    """The exporter's v1 event for this table's next window (docs/EXPORTER.md)."""
+def export_event(
+    spec: TableSpec, settings: app_config.AppSettings, low: str | None, keys: bool = False
+) -> dict[str, Any]:
+    """The exporter's v1 event for this table's next window, or (`keys`) for its key set."""
     bucket, prefix = settings.s3_location()
     s3: dict[str, Any] = {
         "bucket": bucket,
@@ -36,8 +38,8 @@ def export_event(spec: TableSpec, settings: app_config.AppSettings, low: str | N
     event: dict[str, Any] = {
         "version": EVENT_VERSION,
         "table": {"schema": spec.source_schema, "name": spec.source_table},
-        "mode": spec.mode,
-        "low": low,
+        "mode": "keys" if keys else spec.mode,
+        "low": None if keys else low,
         "s3": s3,
     }
     if spec.watermark_column:
@@ -46,7 +48,7 @@ def export_event(spec: TableSpec, settings: app_config.AppSettings, low: str | N
         event["primary_key"] = list(spec.primary_key)
     if not spec.late_row_guard:
         event["late_row_guard"] = False
-    if spec.lookback:
+    if spec.lookback and not keys:
         event["lookback"] = spec.lookback
     return event
 
@@ -72,12 +74,14 @@ def _request(
     settings = app_config.read(session, place)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
     events = [(spec, export_event(spec, settings, ledger.get_watermark(session, place, spec))) for spec in specs]
+    due = [spec for spec in specs if ledger.keys_due(session, place, spec)]
+    events += [(spec, export_event(spec, settings, None, keys=True)) for spec in due]
     with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(events)))) as pool:
         outcomes = list(pool.map(lambda pair: _invoke_one(invoke, pair[1]), events))
     tables: dict[str, Any] = {}
     for (spec, event), outcome in zip(events, outcomes, strict=True):
         _record(session, place, run_id, spec, event["low"], outcome)
-        tables[spec.source] = outcome
+        tables[spec.source + (" (keys)" if event["mode"] == "keys" else "")] = outcome
     failed = sorted(name for name, outcome in tables.items() if outcome["status"] == "FAILED")
     return {"run_id": run_id, "requested": len(tables), "failed": failed, "tables": tables}
 

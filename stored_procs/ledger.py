@@ -27,7 +27,14 @@ def ensure_control(session: Any, place: Place) -> None:
 
 def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool = True) -> None:
     options = json.dumps(
-        {"numeric_scale": spec.numeric_scale, "late_row_guard": spec.late_row_guard, "lookback": spec.lookback},
+        {
+            "numeric_scale": spec.numeric_scale,
+            "late_row_guard": spec.late_row_guard,
+            "lookback": spec.lookback,
+            "delete_detection": spec.delete_detection,
+            "keys_interval_hours": spec.keys_interval_hours,
+            "max_delete_fraction": spec.max_delete_fraction,
+        },
         sort_keys=True,
     )
     run(
@@ -94,6 +101,9 @@ def _options(text: str | None) -> dict[str, Any]:
         "numeric_scale": dict(options.get("numeric_scale", {})),
         "late_row_guard": bool(options.get("late_row_guard", True)),
         "lookback": options.get("lookback"),
+        "delete_detection": options.get("delete_detection", "off"),
+        "keys_interval_hours": float(options.get("keys_interval_hours", 24.0)),
+        "max_delete_fraction": float(options.get("max_delete_fraction", 0.25)),
     }
 
 
@@ -234,6 +244,26 @@ def retry_manifest(session: Any, place: Place, export_id: str) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+def keys_due(session: Any, place: Place, spec: TableSpec) -> bool:
+    """Whether the table wants a key-set export now: delete detection is on and the newest key set
+    taken in is older than its interval (or there is none)."""
+    if spec.delete_detection == "off":
+        return False
+    rows = run(
+        session,
+        Stmt(
+            f"SELECT MAX(INTAKE_AT) AS T FROM {place.control('MANIFESTS')} "
+            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND MODE = 'keys'",
+            (spec.source_schema, spec.source_table),
+        ),
+    )
+    newest = rows[0][0] if rows else None
+    if newest is None:
+        return True
+    age_h = (datetime.fromisoformat(now()) - datetime.fromisoformat(str(newest))).total_seconds() / 3600
+    return age_h >= spec.keys_interval_hours
+
+
 def tables_with_pending(session: Any, place: Place) -> set[str]:
     """`schema.table` of every table with a manifest still to load (new, or failed and to be retried)."""
     rows = run(
@@ -252,7 +282,8 @@ def loaded_highs(session: Any, place: Place, spec: TableSpec) -> list[str]:
         session,
         Stmt(
             f"SELECT WINDOW_HIGH AS H FROM {place.control('MANIFESTS')} "
-            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? AND WINDOW_HIGH IS NOT NULL",
+            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? AND WINDOW_HIGH IS NOT NULL "
+            "AND MODE <> 'keys'",
             (spec.source_schema, spec.source_table, LOADED),
         ),
     )
@@ -265,8 +296,8 @@ def newest_loaded(session: Any, place: Place, spec: TableSpec) -> tuple[str, str
         session,
         Stmt(
             f"SELECT DOC AS D, WINDOW_HIGH AS H FROM {place.control('MANIFESTS')} "
-            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? ORDER BY CREATED_AT DESC, EXPORT_ID DESC "
-            "LIMIT 1",
+            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? AND MODE <> 'keys' "
+            "ORDER BY CREATED_AT DESC, EXPORT_ID DESC LIMIT 1",
             (spec.source_schema, spec.source_table, LOADED),
         ),
     )
@@ -279,7 +310,7 @@ def newest_loaded_snapshot(session: Any, place: Place, spec: TableSpec) -> str |
         session,
         Stmt(
             f"SELECT MAX(CREATED_AT) AS C FROM {place.control('MANIFESTS')} "
-            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ?",
+            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? AND MODE <> 'keys'",
             (spec.source_schema, spec.source_table, LOADED),
         ),
     )

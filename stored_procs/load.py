@@ -143,6 +143,8 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
     parsed = _parse_pending(session, place, spec, result)
     kind = _watermark_kind([m for _, m in parsed])
     batches, incomplete = _group_batches(parsed)
+    key_sets = [b for b in batches if b.first.mode == "keys"]
+    batches = [b for b in batches if b.first.mode != "keys"]
     watermark = _repaired_watermark(session, place, spec, kind)
     result.watermark_before = result.watermark_after = watermark
     if spec.mode == "full":
@@ -182,6 +184,60 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         result.watermark_after = watermark
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
+    _apply_key_sets(session, place, database, spec, key_sets, result)
+
+
+class KeySetRefused(LoadError):
+    """A key set that would delete too much of the target: an empty or partial export (quarantined)."""
+
+
+def _apply_key_sets(
+    session: Any, place: Place, database: str, spec: TableSpec, key_sets: list[Batch], result: TableLoad
+) -> None:
+    """Delete detection: the newest complete key set is applied after the table's windows; older ones
+    are superseded (each is a whole snapshot of the keys)."""
+    ordered = sorted(key_sets, key=lambda b: (b.first.created_at, b.export_ids[0]))
+    for batch in ordered[:-1]:
+        ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
+    if not ordered:
+        return
+    batch = ordered[-1]
+    try:
+        deleted = _delete_by_key_set(session, place, database, spec, batch)
+    except Exception as err:
+        _record_failure(session, place, batch, str(err), result, final=isinstance(err, KeySetRefused))
+        return
+    ledger.mark_loaded(session, place, batch.export_ids, result.run_id, Counts(deleted=deleted).as_dict())
+    result.manifests += len(batch.entries)
+    result.counts.deleted += deleted
+    verb = "flagged _DELETED" if spec.delete_detection == "soft_delete" else "deleted"
+    result.notes.append(f"key set {batch.label}: {batch.rows} keys, {deleted} target rows {verb}")
+
+
+def _delete_by_key_set(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch) -> int:
+    if spec.delete_detection == "off":
+        raise LoadError(f"{batch.label} of {spec.source} is a key set, but delete detection is off for the table")
+    manifest = batch.first
+    if not {r[0] for r in run(session, sql.existing_columns(spec, database))}:
+        return 0  # no target yet: nothing to delete
+    run(session, sql.create_staging(place, spec, len(manifest.columns)))
+    try:
+        loaded = sum(_copy_files(session, place, spec, m) for m in batch.manifests)
+        if loaded != batch.rows:
+            raise LoadError(
+                f"{batch.label} of {spec.source}: COPY loaded {loaded} keys, the manifest says {batch.rows}"
+            )
+        judged, gone = (int(run(session, stmt)[0][0]) for stmt in sql.key_set_counts(place, spec, manifest, database))
+        if gone > spec.max_delete_fraction * judged:
+            raise KeySetRefused(
+                f"{batch.label} of {spec.source}: the key set ({batch.rows} keys) would delete {gone} of {judged} "
+                f"target rows, more than max_delete_fraction = {spec.max_delete_fraction}; nothing was deleted. "
+                "If the deletes are real, raise max_delete_fraction for the table and CALL CORE.RETRY_MANIFEST"
+            )
+        applied = run(session, sql.apply_key_set(place, spec, manifest, database, ledger.now()))
+        return int(applied[0][0]) if applied else gone
+    finally:
+        run(session, sql.drop_staging(place, spec))
 
 
 def _settle_waiting(
@@ -327,11 +383,6 @@ def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
             f"export {manifest.export_id} of {spec.source} is a {manifest.mode!r} export but the table is "
             f"configured as {spec.mode!r}; nothing was merged"
         )
-    if manifest.mode == "keys":
-        raise LoadError(
-            f"export {manifest.export_id} of {spec.source}: key-set exports (delete detection) are not supported "
-            "by this release of the loader; upgrade it"
-        )
 
 
 def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch) -> Counts:
@@ -367,6 +418,10 @@ def _ensure_target(
     for name, mapping in widen:
         if name in existing:
             run(session, sql.widen_column(spec, database, name, mapping))
+    if spec.delete_detection == "soft_delete":
+        for name, mapping in sql.SOFT_DELETE_COLUMNS:
+            if name not in existing:
+                run(session, sql.add_column(spec, database, name, mapping))
 
 
 def _schema_changes(

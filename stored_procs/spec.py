@@ -75,6 +75,9 @@ class TableSpec:
     default_numeric_scale: int = DEFAULT_UNBOUNDED_NUMERIC_SCALE
     late_row_guard: bool = True  # timestamp watermarks: high stays below the oldest open transaction
     lookback: str | None = None  # also re-export this much below the loaded watermark
+    delete_detection: str = "off"  # incremental tables: "delete" or "soft_delete" from key-set exports
+    keys_interval_hours: float = 24.0  # how often a key-set export is requested
+    max_delete_fraction: float = 0.25  # a key set that would delete more of the target is refused
 
     def __post_init__(self) -> None:
         if not self.target_schema:

@@ -240,8 +240,11 @@ def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> S
     non_key = [c for c in cols if c not in pk]
     differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in non_key)
     newer = f"s.{quote_ident(wm)} >= t.{quote_ident(wm)}" if wm else ""
-    condition = " AND ".join(f"({part})" for part in (newer, differs) if part)
     sets = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in non_key)
+    if spec.delete_detection == "soft_delete":  # a key that comes back is live again
+        differs = f'{differs} OR t."_DELETED"' if differs else 't."_DELETED"'
+        sets += ', "_DELETED" = FALSE, "_DELETED_AT" = NULL'
+    condition = " AND ".join(f"({part})" for part in (newer, differs) if part)
     names = ", ".join(quote_ident(c) for c in cols)
     values = ", ".join(f"s.{quote_ident(c)}" for c in cols)
     matched = f"WHEN MATCHED AND {condition} THEN UPDATE SET {sets} " if non_key else ""
@@ -262,6 +265,58 @@ def delete_missing(place: Place, spec: TableSpec, manifest: Manifest, database: 
         f"DELETE FROM {spec.target(database)} AS t WHERE NOT EXISTS "
         f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"
     )
+
+
+SOFT_DELETE_COLUMNS = (
+    ("_DELETED", TypeMapping(Kind.BOOLEAN, "BOOLEAN")),
+    ("_DELETED_AT", TypeMapping(Kind.TIMESTAMP_NTZ, "TIMESTAMP_NTZ(6)")),
+)
+
+
+def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str:
+    """Target rows a key set says are gone: at or below its high watermark (a row written after the key
+    set's snapshot is never judged by it) and with no key in the staged set."""
+    cols = target_columns(spec, manifest)
+    by_name = {name: (stg, m) for stg, (name, m) in zip(staging_columns(len(cols)), cols, strict=True)}
+    keys = [target_name(c) for c in manifest.primary_key]
+    match = " AND ".join(f"{cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys)
+    wm = target_name(manifest.window.column or "")
+    return (
+        f"t.{quote_ident(wm)} <= CAST(? AS {by_name[wm][1].snowflake_type}) AND NOT EXISTS "
+        f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"
+    )
+
+
+def key_set_counts(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> list[Stmt]:
+    """(target rows the key set judges, of those the ones it would delete): the fail-closed guard."""
+    wm = target_name(manifest.window.column or "")
+    wm_type = dict(target_columns(spec, manifest))[wm].snowflake_type
+    live = ' AND (t."_DELETED" IS NULL OR NOT t."_DELETED")' if spec.delete_detection == "soft_delete" else ""
+    high = (manifest.window.high,)
+    return [
+        Stmt(
+            f"SELECT COUNT(*) AS N FROM {spec.target(database)} AS t "
+            f"WHERE t.{quote_ident(wm)} <= CAST(? AS {wm_type}){live}",
+            high,
+        ),
+        Stmt(
+            f"SELECT COUNT(*) AS N FROM {spec.target(database)} AS t "
+            f"WHERE {_key_set_condition(place, spec, manifest)}{live}",
+            high,
+        ),
+    ]
+
+
+def apply_key_set(place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str) -> Stmt:
+    """Delete, or flag as deleted (soft_delete), the target rows whose keys are gone."""
+    condition = _key_set_condition(place, spec, manifest)
+    if spec.delete_detection == "soft_delete":
+        return Stmt(
+            f'UPDATE {spec.target(database)} AS t SET "_DELETED" = TRUE, "_DELETED_AT" = CAST(? AS TIMESTAMP_NTZ) '
+            f'WHERE {condition} AND (t."_DELETED" IS NULL OR NOT t."_DELETED")',
+            (at, manifest.window.high),
+        )
+    return Stmt(f"DELETE FROM {spec.target(database)} AS t WHERE {condition}", (manifest.window.high,))
 
 
 def drop_staging(place: Place, spec: TableSpec) -> Stmt:

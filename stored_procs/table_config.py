@@ -26,7 +26,11 @@ OPTION_KEYS = (
     "numeric_scale",
     "late_row_guard",
     "lookback",
+    "delete_detection",
+    "keys_interval_hours",
+    "max_delete_fraction",
 )
+DELETE_DETECTION = ("off", "delete", "soft_delete")
 
 
 def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
@@ -64,6 +68,15 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
             f"must be a number or an interval such as '10 minutes', for mode 'incremental'; got {lookback!r}",
             f"{where}.lookback",
         )
+    deletes = options.get("delete_detection") or "off"
+    if deletes not in DELETE_DETECTION or (deletes != "off" and mode != "incremental"):
+        raise InvalidSetting(
+            f"must be 'off', 'delete' or 'soft_delete' (mode 'incremental' only; a full table applies deletes "
+            f"itself), got {deletes!r}",
+            f"{where}.delete_detection",
+        )
+    interval = _number(options.get("keys_interval_hours", 24.0), f"{where}.keys_interval_hours", 0, 24 * 365)
+    fraction = _number(options.get("max_delete_fraction", 0.25), f"{where}.max_delete_fraction", 0, 1)
     return TableSpec(
         source_schema=schema,
         source_table=name,
@@ -75,6 +88,9 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         numeric_scale={_ident(k, f"{where}.numeric_scale"): v for k, v in scales.items()},
         late_row_guard=guard,
         lookback=lookback,
+        delete_detection=deletes,
+        keys_interval_hours=interval,
+        max_delete_fraction=fraction,
     )
 
 
@@ -88,6 +104,9 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
         "numeric_scale": dict(spec.numeric_scale),
         "late_row_guard": spec.late_row_guard,
         "lookback": spec.lookback,
+        "delete_detection": spec.delete_detection,
+        "keys_interval_hours": spec.keys_interval_hours,
+        "max_delete_fraction": spec.max_delete_fraction,
     }
 
 
@@ -164,6 +183,12 @@ def require_table(session: Any, place: Place, source: str) -> TableSpec:
             f"table {schema}.{table} is not configured (configured: {known}); add it with CORE.ADD_TABLE", "source"
         )
     return spec
+
+
+def _number(value: Any, key: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidSetting(f"must be a number from {low} to {high}, got {value!r}", key)
+    return float(value)
 
 
 def _qualified(value: Any, key: str, what: str) -> tuple[str, str]:
