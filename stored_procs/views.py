@@ -1,7 +1,7 @@
 """Monitoring views over the control tables (Snowsight worksheets, dashboards and the Streamlit page).
 
 TABLE_STATUS   one row per configured table: last success, minutes since it, rows of the last run,
-               last error, manifests quarantined or failed, the watermark
+               last error, manifests quarantined or failed, the watermark and its lag
 RUN_HISTORY    one row per table per run (RUNS)
 GRAPH_RUNS     one row per graph run (the finalizer's summary)
 FAILURES       every failed load, failed export request and failed or quarantined manifest
@@ -53,7 +53,9 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) > 0 AS QUARANTINED, "
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) AS QUARANTINED_MANIFESTS, "
         "COALESCE(m.FAILED_MANIFESTS, 0) AS FAILED_MANIFESTS, COALESCE(m.PENDING_MANIFESTS, 0) AS PENDING_MANIFESTS, "
-        "w.WATERMARK_COLUMN AS WATERMARK_COLUMN, w.WATERMARK AS WATERMARK "
+        "w.WATERMARK_COLUMN AS WATERMARK_COLUMN, w.WATERMARK AS WATERMARK, "
+        # how far the loaded data is behind now (timestamp watermarks; stored in UTC)
+        "DATEDIFF('minute', TRY_CAST(w.WATERMARK AS TIMESTAMP_NTZ), SYSDATE()) AS WATERMARK_LAG_MINUTES "
         f"FROM {c('SYNC_TABLES')} AS t "
         f"LEFT JOIN ({last_success}) AS s ON s.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND s.SOURCE_TABLE = t.SOURCE_TABLE "
         f"LEFT JOIN ({last_run}) AS r ON r.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND r.SOURCE_TABLE = t.SOURCE_TABLE "

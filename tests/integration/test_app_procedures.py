@@ -130,6 +130,8 @@ def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run
         app, Stmt("SELECT SOURCE_TABLE, LAST_RUN_STATUS, ROWS_LAST_RUN, QUARANTINED, WATERMARK FROM CORE.TABLE_STATUS")
     )
     assert [tuple(r) for r in status] == [("app_orders", "SUCCEEDED", 300, False, "2026-02-01 00:05:00+00")]
+    lag = run(app, Stmt("SELECT WATERMARK_LAG_MINUTES FROM CORE.TABLE_STATUS"))[0][0]
+    assert lag > 60 * 24 * 100  # the source rows are stamped February 2026: months behind now
     graph_runs = run(app, Stmt("SELECT RUN_ID, STATUS, TABLES_SUCCEEDED, ROWS_LOADED FROM CORE.GRAPH_RUNS"))
     assert [tuple(r) for r in graph_runs] == [(run_id, "SUCCEEDED", 1, 300)]
     assert run(app, Stmt("SELECT COUNT(*) FROM CORE.FAILURES"))[0][0] == 0
