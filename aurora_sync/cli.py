@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     rec_p = sub.add_parser("reconcile", help="compare every configured table between source and target")
     rec_p.add_argument("--config", type=Path, required=True)
+    resync_p = sub.add_parser("resync", help="export one table again from the beginning on the next run")
+    resync_p.add_argument("--config", type=Path, required=True)
+    resync_p.add_argument("--table", required=True, help="schema.table, as in sync.toml")
     demo_p = sub.add_parser("demo", help="the whole pipeline on the embedded stack with generated data")
     demo_p.add_argument("--orders", type=int, default=20_000, help="size of the generated orders table")
     demo_p.add_argument("--keep-logs", type=Path, help="copy the stack's server logs here before cleaning up")
@@ -36,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stack":
             return _hold_stack(console, args.write_config)
         config = load_config(args.config)
+        if args.command == "resync":
+            return _resync(console, config, args.table)
         return _run(console, config) if args.command == "run" else _reconcile(console, config)
     except ConfigError as err:
         console.print(f"[red]{err}[/]")
@@ -72,6 +77,24 @@ def _reconcile(console: Console, config: SyncConfig) -> int:
         results = reconcile(s, config.source_dsn, config.database, config.tables, config.columns)
     print_reconciliation(console, results)
     return 0 if all(r.clean for r in results) else 1
+
+
+def _resync(console: Console, config: SyncConfig, table: str) -> int:
+    from aurora_sync.cycle import prepare
+    from aurora_sync.snowflake import snowpark_session
+    from stored_procs.app_config import InvalidSetting
+    from stored_procs.runs import new_run_id
+    from stored_procs.table_config import resync_table
+
+    with snowpark_session(config.snowflake_connect, config.database) as s:
+        prepare(s, config)
+        try:
+            summary = resync_table(s, config.place, table, new_run_id())
+        except InvalidSetting as err:
+            console.print(f"[red]{err}[/]")
+            return 2
+    console.print(f"{summary['table']}: {summary['manifests_superseded']} manifests superseded; {summary['next']}")
+    return 0
 
 
 def _hold_stack(console: Console, path: Path) -> int:

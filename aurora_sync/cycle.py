@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aurora_sync.config import SyncConfig
@@ -50,7 +50,15 @@ def prepare(session: Any, config: SyncConfig) -> None:
     if config.stage is None:
         run(session, create_stage(place, config.s3.url, config.storage_integration))
     for spec in config.tables:
-        ledger.save_table_spec(session, place, spec)
+        ledger.save_table_spec(session, place, replace(spec, generation=_generation(session, config, spec)))
+
+
+def _generation(session: Any, config: SyncConfig, spec: TableSpec) -> int:
+    """The table's resync count lives in the control schema (`aurora-sync resync`), not in sync.toml."""
+    for known in ledger.read_table_specs(session, config.place, enabled_only=False):
+        if (known.source_schema, known.source_table) == (spec.source_schema, spec.source_table):
+            return known.generation
+    return 0
 
 
 def export_request(config: SyncConfig, spec: TableSpec, low: str | None, keys: bool = False) -> ExportRequest:
@@ -68,6 +76,7 @@ def export_request(config: SyncConfig, spec: TableSpec, low: str | None, keys: b
         max_file_bytes=config.exporter.max_file_bytes,
         late_row_guard=spec.late_row_guard,
         lookback=None if keys else spec.lookback,
+        generation=spec.generation,
     )
 
 
@@ -82,10 +91,11 @@ def request_exports(
     for report in reports:
         progress(f"exporting {report.spec.source}")
         low = ledger.get_watermark(session, config.place, report.spec)
+        spec = replace(report.spec, generation=_generation(session, config, report.spec))
         try:
-            report.export = exporter.export(export_request(config, report.spec, low))
-            if ledger.keys_due(session, config.place, report.spec):  # delete detection
-                report.keys_export = exporter.export(export_request(config, report.spec, None, keys=True))
+            report.export = exporter.export(export_request(config, spec, low))
+            if ledger.keys_due(session, config.place, spec):  # delete detection
+                report.keys_export = exporter.export(export_request(config, spec, None, keys=True))
         except Exception as err:  # one table's failure must not stop the others
             report.errors.append(f"export failed: {err}")
 

@@ -31,6 +31,7 @@ _FIELDS = {
     "max_file_bytes",
     "late_row_guard",
     "lookback",
+    "generation",
 }
 
 _S3_FIELDS = {"bucket", "prefix", "region", "endpoint_url"}
@@ -66,6 +67,7 @@ class ExportRequest:
     # incremental, timestamp watermark: high stays below the start of the oldest transaction still open
     late_row_guard: bool = True
     lookback: str | None = None  # re-export this much below `low` as well (the MERGE absorbs repeats)
+    generation: int = 0  # the table's resync count: part of every export id
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -91,6 +93,8 @@ class ExportRequest:
             event["late_row_guard"] = False
         if self.lookback:
             event["lookback"] = self.lookback
+        if self.generation:
+            event["generation"] = self.generation
         return event
 
 
@@ -133,6 +137,9 @@ def parse_event(event: Any) -> ExportRequest:
     lookback = event.get("lookback")
     if lookback is not None and (not isinstance(lookback, str) or not LOOKBACK.match(lookback)):
         raise EventError("lookback", f"must be a number or an interval such as '10 minutes', got {lookback!r}")
+    generation = event.get("generation", 0)
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise EventError("generation", f"must be an integer >= 0, got {generation!r}")
     if lookback is not None and mode != "incremental":
         raise EventError("lookback", "applies to mode 'incremental' only")
     return ExportRequest(
@@ -151,6 +158,7 @@ def parse_event(event: Any) -> ExportRequest:
         parallelism=parallelism,
         late_row_guard=guard,
         lookback=lookback,
+        generation=generation,
     )
 
 

@@ -278,7 +278,7 @@ def chunk_export_id(plan: Plan, index: int) -> str:
     req = plan.request
     # chunks of two snapshots never mix; key sets of two snapshots are two exports even with one high
     snapshot = plan.snapshot_at if plan.chunks > 1 or req.mode == "keys" else None
-    return export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks, snapshot)
+    return export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks, snapshot, req.generation)
 
 
 def _export_chunk(

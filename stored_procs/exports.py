@@ -50,6 +50,8 @@ def export_event(
         event["late_row_guard"] = False
     if spec.lookback and not keys:
         event["lookback"] = spec.lookback
+    if spec.generation:
+        event["generation"] = spec.generation
     return event
 
 

@@ -34,6 +34,7 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool =
             "delete_detection": spec.delete_detection,
             "keys_interval_hours": spec.keys_interval_hours,
             "max_delete_fraction": spec.max_delete_fraction,
+            "generation": spec.generation,
         },
         sort_keys=True,
     )
@@ -104,6 +105,7 @@ def _options(text: str | None) -> dict[str, Any]:
         "delete_detection": options.get("delete_detection", "off"),
         "keys_interval_hours": float(options.get("keys_interval_hours", 24.0)),
         "max_delete_fraction": float(options.get("max_delete_fraction", 0.25)),
+        "generation": int(options.get("generation", 0)),
     }
 
 

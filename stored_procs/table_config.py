@@ -5,6 +5,7 @@ RESYNC of a table in SYNC_TABLES. `sync.toml` (aurora_sync.config) builds its sp
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from stored_procs import ledger
@@ -114,6 +115,8 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     """Replicate a table; for one already configured (even removed) this updates and enables it."""
     spec = build_spec(options)
     existing = _find(session, place, spec.source_schema, spec.source_table)
+    if existing is not None:
+        spec = replace(spec, generation=existing.generation)
     ledger.save_table_spec(session, place, spec)
     summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
     return {**summary, "enabled": True, **_restart_if_window_changed(session, place, existing, spec)}
@@ -127,7 +130,7 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
         raise InvalidSetting("cannot be changed; remove the table and add the new one", "source")
     if changes.get("mode") == "full":
         changes = {"watermark_column": None, **changes}
-    spec = build_spec({**spec_options(current), **changes})
+    spec = replace(build_spec({**spec_options(current), **changes}), generation=current.generation)
     enabled = current in ledger.read_table_specs(session, place)
     ledger.save_table_spec(session, place, spec, enabled)
     summary = {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": enabled}
@@ -141,6 +144,8 @@ def _restart_if_window_changed(
     wrong column (rows skipped, or the export refused). Such a change restarts the table like a resync."""
     if before is None or (before.mode, before.watermark_column) == (after.mode, after.watermark_column):
         return {}
+    enabled = after in ledger.read_table_specs(session, place)
+    ledger.save_table_spec(session, place, replace(after, generation=after.generation + 1), enabled)
     superseded = ledger.supersede_history(session, place, after, f"reconfigured-{after.slug}")
     return {
         "resync": f"the watermark column or mode changed ({before.mode}/{before.watermark_column} -> "
@@ -158,6 +163,9 @@ def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:
 
 def resync_table(session: Any, place: Place, source: str, run_id: str) -> dict[str, Any]:
     spec = require_table(session, place, source)
+    enabled = spec in ledger.read_table_specs(session, place)
+    # a new generation: the exports from the beginning get new ids, not those of the superseded ones
+    ledger.save_table_spec(session, place, replace(spec, generation=spec.generation + 1), enabled)
     superseded = ledger.supersede_history(session, place, spec, run_id)
     return {
         "table": spec.source,

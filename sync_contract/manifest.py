@@ -115,13 +115,18 @@ def export_id(
     chunk: int = 0,
     chunks: int = 1,
     snapshot: str | None = None,
+    generation: int = 0,
 ) -> str:
     """Deterministic from (table, window, chunk of how many): a retried export overwrites the same keys.
 
     Chunks are block ranges of one snapshot, and blocks move between snapshots, so the chunks of a
-    chunked export also carry their snapshot's time: chunks of two snapshots never mix.
+    chunked export also carry their snapshot's time: chunks of two snapshots never mix. A resync starts
+    a new generation of the table, whose exports never reuse an id the ledger already holds.
     """
-    material = json.dumps([schema, table, mode, low, high, chunk, chunks, snapshot], separators=(",", ":"))
+    parts: list[object] = [schema, table, mode, low, high, chunk, chunks, snapshot]
+    if generation:
+        parts.append(generation)
+    material = json.dumps(parts, separators=(",", ":"))
     return "x" + hashlib.sha256(material.encode()).hexdigest()[:31]
 
 

@@ -167,6 +167,12 @@ def test_sync_all_and_sync_table_run_the_graph_in_one_session(pg, app, stack):
     assert quiet["tasks"][load_task] == "SKIPPED"
     assert (quiet["status"], quiet["tables"]["public.app_items"]) == ("SUCCEEDED", {"status": "NO_CHANGE"})
 
+    # a resync exports the whole table again (a new generation of export ids) and merges it by key
+    assert call(app, "RESYNC_TABLE", "public.app_items")["manifests_superseded"] == 2
+    again = call(app, "SYNC_ALL")
+    assert (again["status"], again["tables"]["public.app_items"]["rows_loaded"]) == ("SUCCEEDED", 41)
+    assert run(app, Stmt('SELECT COUNT(*) FROM "ANALYTICS"."APP_ALL"."APP_ITEMS"'))[0][0] == 41
+
 
 def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):
     with pytest.raises(NotConfigured, match=r"CALL CORE\.REGISTER_STAGE\('s3://<bucket>/<prefix>/'"):

@@ -68,3 +68,24 @@ def test_bad_config_exits_2_naming_the_key(tmp_path):
     assert result.returncode == 2
     assert "sync config tables[0].source" in result.stdout
     assert "schema.name" in result.stdout
+
+
+def test_resync_restarts_one_table_from_the_beginning(pg, harness, tmp_path):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.cli_resync (id int PRIMARY KEY, v int NOT NULL)")
+    cur.execute("INSERT INTO public.cli_resync SELECT g, g FROM generate_series(1, 10) g")
+    h = harness.add("public.cli_resync", ["id"], "v")
+    config = tmp_path / "sync.toml"
+    config.write_text(h.toml)
+    assert _cli("run", "--config", str(config)).returncode == 0
+    assert h.watermark("cli_resync") == "10"
+    missing = _cli("resync", "--config", str(config), "--table", "public.nope")
+    assert missing.returncode == 2 and "public.nope is not configured" in missing.stdout
+    done = _cli("resync", "--config", str(config), "--table", "public.cli_resync")
+    assert done.returncode == 0 and "1 manifests superseded" in done.stdout
+    assert h.watermark("cli_resync") is None
+    assert _cli("run", "--config", str(config)).returncode == 0
+    assert h.watermark("cli_resync") == "10"
+    rows = h.query(f"SELECT MODE, STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'cli_resync'")
+    assert sorted(r[1] for r in rows) == ["LOADED", "SUPERSEDED"]
+    assert _cli("reconcile", "--config", str(config)).returncode == 0
