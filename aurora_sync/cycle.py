@@ -49,16 +49,18 @@ def prepare(session: Any, config: SyncConfig) -> None:
     ledger.ensure_control(session, place)
     if config.stage is None:
         run(session, create_stage(place, config.s3.url, config.storage_integration))
+    generation = _generations(session, config)
     for spec in config.tables:
-        ledger.save_table_spec(session, place, replace(spec, generation=_generation(session, config, spec)))
+        ledger.save_table_spec(session, place, replace(spec, generation=generation(spec)))
 
 
-def _generation(session: Any, config: SyncConfig, spec: TableSpec) -> int:
-    """The table's resync count lives in the control schema (`aurora-sync resync`), not in sync.toml."""
-    for known in ledger.read_table_specs(session, config.place, enabled_only=False):
-        if (known.source_schema, known.source_table) == (spec.source_schema, spec.source_table):
-            return known.generation
-    return 0
+def _generations(session: Any, config: SyncConfig) -> Callable[[TableSpec], int]:
+    """Each table's resync count: it lives in the control schema (`aurora-sync resync`), not in sync.toml."""
+    known = {
+        (s.source_schema, s.source_table): s.generation
+        for s in ledger.read_table_specs(session, config.place, enabled_only=False)
+    }
+    return lambda spec: known.get((spec.source_schema, spec.source_table), 0)
 
 
 def export_request(config: SyncConfig, spec: TableSpec, low: str | None, keys: bool = False) -> ExportRequest:
@@ -88,10 +90,11 @@ def request_exports(
     progress: Progress = lambda _: None,
 ) -> None:
     """REQUEST_EXPORTS: ask the exporter for each table's window above its loaded watermark."""
+    generation = _generations(session, config)
     for report in reports:
         progress(f"exporting {report.spec.source}")
         low = ledger.get_watermark(session, config.place, report.spec)
-        spec = replace(report.spec, generation=_generation(session, config, report.spec))
+        spec = replace(report.spec, generation=generation(report.spec))
         try:
             report.export = exporter.export(export_request(config, spec, low))
             if ledger.keys_due(session, config.place, spec):  # delete detection

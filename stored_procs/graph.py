@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from stored_procs.spec import TableSpec
-from stored_procs.statement import Stmt
+from stored_procs.statement import Stmt, literal
 from sync_contract.identifiers import quote_ident, quote_qualified
 
 ROOT, REQUEST_EXPORTS, INTAKE, FINALIZER = "ROOT", "REQUEST_EXPORTS", "INTAKE", "FINALIZER"
@@ -104,7 +104,7 @@ def task_ddl(nodes: Sequence[Node], where: GraphLocation, settings: GraphSetting
     Tasks are created suspended."""
 
     def call(node: Node) -> str:
-        args = ", ".join(_literal(a) for a in node.args)
+        args = ", ".join(literal(a) for a in node.args)
         return f"CALL {where.procedure(node.procedure)}({args})"
 
     compute = (
@@ -114,7 +114,7 @@ def task_ddl(nodes: Sequence[Node], where: GraphLocation, settings: GraphSetting
     )
     stmts = []
     for node in nodes:
-        common = f"{compute} QUERY_TAG = {_literal(query_tag(node))}"
+        common = f"{compute} QUERY_TAG = {literal(query_tag(node))}"
         if node.name == ROOT:
             config = json.dumps(settings.config, sort_keys=True).replace("$", "")
             head = (
@@ -130,7 +130,7 @@ def task_ddl(nodes: Sequence[Node], where: GraphLocation, settings: GraphSetting
                 where.task(p) for p in node.after
             )
             if node.only_if_pending:  # evaluated without compute: no manifest, no load task runs
-                intake = _literal(f"{where.prefix}_{INTAKE}")
+                intake = literal(f"{where.prefix}_{INTAKE}")
                 head += f" WHEN SYSTEM$GET_PREDECESSOR_RETURN_VALUE({intake}) = '{LOAD}'"
         stmts.append(Stmt(f"CREATE OR REPLACE TASK {where.task(node.name)} {head} AS {call(node)}"))
     return stmts
@@ -184,10 +184,6 @@ def run_graph(
         if node.finalizer:
             outcome[node.name] = "SUCCEEDED" if action(node) else "FAILED"
     return outcome
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _schedule(value: str) -> str:

@@ -142,10 +142,11 @@ def disable_schedule(session: Any) -> dict[str, Any]:
 def show_config(session: Any) -> dict[str, Any]:
     app = app_place(session)
     settings = app_config.read(session, app)
+    enabled = ledger.read_table_specs(session, app)
     return {
         "settings": dict(sorted(settings.values.items())),
         "tables": [
-            {**table_config.spec_options(s), "enabled": s in ledger.read_table_specs(session, app)}
+            {**table_config.spec_options(s), "enabled": s in enabled}
             for s in ledger.read_table_specs(session, app, enabled_only=False)
         ],
     }

@@ -18,6 +18,12 @@ class Stmt:
     params: tuple[Any, ...] = ()
 
 
+def literal(value: str) -> str:
+    """A Snowflake string literal, for the few places a bind cannot go (DDL: a task's CALL arguments,
+    a QUERY_TAG, a COMMENT): backslashes and quotes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 @contextmanager
 def query_tag(**fields: str) -> Iterator[None]:
     """Every statement run inside carries QUERY_TAG {"app": "aurora_sync", **fields}: QUERY_HISTORY

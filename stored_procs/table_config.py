@@ -117,9 +117,9 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     existing = _find(session, place, spec.source_schema, spec.source_table)
     if existing is not None:
         spec = replace(spec, generation=existing.generation)
-    ledger.save_table_spec(session, place, spec)
+    restarted = _save(session, place, existing, spec, enabled=True)
     summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
-    return {**summary, "enabled": True, **_restart_if_window_changed(session, place, existing, spec)}
+    return {**summary, "enabled": True, **restarted}
 
 
 def configure_table(session: Any, place: Place, source: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -131,22 +131,20 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
     if changes.get("mode") == "full":
         changes = {"watermark_column": None, **changes}
     spec = replace(build_spec({**spec_options(current), **changes}), generation=current.generation)
-    enabled = current in ledger.read_table_specs(session, place)
-    ledger.save_table_spec(session, place, spec, enabled)
+    enabled = _is_enabled(session, place, current)
+    restarted = _save(session, place, current, spec, enabled)
     summary = {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": enabled}
-    return {**summary, **_restart_if_window_changed(session, place, current, spec)}
+    return {**summary, **restarted}
 
 
-def _restart_if_window_changed(
-    session: Any, place: Place, before: TableSpec | None, after: TableSpec
-) -> dict[str, Any]:
-    """A loaded watermark belongs to one column and mode: with another, it would be a `low` for the
-    wrong column (rows skipped, or the export refused). Such a change restarts the table like a resync."""
+def _save(session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool) -> dict[str, Any]:
+    """Save the table's new options. A loaded watermark belongs to one column and mode: with another, it
+    would be a `low` for the wrong column (rows skipped, or the export refused), so such a change
+    restarts the table like a resync."""
     if before is None or (before.mode, before.watermark_column) == (after.mode, after.watermark_column):
+        ledger.save_table_spec(session, place, after, enabled)
         return {}
-    enabled = after in ledger.read_table_specs(session, place)
-    ledger.save_table_spec(session, place, replace(after, generation=after.generation + 1), enabled)
-    superseded = ledger.supersede_history(session, place, after, f"reconfigured-{after.slug}")
+    superseded = _restart(session, place, after, enabled, f"reconfigured-{after.slug}")
     return {
         "resync": f"the watermark column or mode changed ({before.mode}/{before.watermark_column} -> "
         f"{after.mode}/{after.watermark_column}): {superseded} manifests superseded, the next export starts "
@@ -163,16 +161,24 @@ def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:
 
 def resync_table(session: Any, place: Place, source: str, run_id: str) -> dict[str, Any]:
     spec = require_table(session, place, source)
-    enabled = spec in ledger.read_table_specs(session, place)
-    # a new generation: the exports from the beginning get new ids, not those of the superseded ones
-    ledger.save_table_spec(session, place, replace(spec, generation=spec.generation + 1), enabled)
-    superseded = ledger.supersede_history(session, place, spec, run_id)
+    superseded = _restart(session, place, spec, _is_enabled(session, place, spec), run_id)
     return {
         "table": spec.source,
         "action": "resync",
         "manifests_superseded": superseded,
         "next": "the next export starts from the beginning of the table; rows are merged by primary key",
     }
+
+
+def _restart(session: Any, place: Place, spec: TableSpec, enabled: bool, run_id: str) -> int:
+    """Save `spec` as a new generation (the exports from the beginning get new ids, not those of the
+    superseded ones) and supersede its history; the number of manifests superseded."""
+    ledger.save_table_spec(session, place, replace(spec, generation=spec.generation + 1), enabled)
+    return ledger.supersede_history(session, place, spec, run_id)
+
+
+def _is_enabled(session: Any, place: Place, spec: TableSpec) -> bool:
+    return spec in ledger.read_table_specs(session, place)
 
 
 def _find(session: Any, place: Place, schema: str, table: str) -> TableSpec | None:

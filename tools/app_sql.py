@@ -17,6 +17,7 @@ from stored_procs.lambda_invoke import SECRET_ALIAS
 from stored_procs.procedures import ADMIN, CODE_ARCHIVE, PROCEDURES, RUNTIME_VERSION, Procedure
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, APP_VIEWER_ROLE, Place
 from stored_procs.sql import CONTROL_TABLES, control_ddl
+from stored_procs.statement import literal
 from stored_procs.views import view_ddl
 from sync_contract.identifiers import quote_qualified
 
@@ -38,7 +39,7 @@ def procedure_sql(proc: Procedure) -> str:
         f"  PACKAGES = ({packages})\n"
         f"  IMPORTS = ('{CODE_ROOT}/{CODE_ARCHIVE}')\n"
         f"  HANDLER = '{proc.handler_path}'\n"
-        f"  COMMENT = '{proc.comment.replace(chr(39), chr(39) * 2)}'\n"
+        f"  COMMENT = {literal(proc.comment)}\n"
         "  EXECUTE AS OWNER;\n"
     )
 
