@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import lease, ledger, sql
+from stored_procs import lease, ledger, replace, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints
@@ -397,13 +397,15 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
     manifest = batch.first
     _check_scales(session, place, spec, manifest)
     duplicates = int(run(session, sql.duplicate_keys(place, spec, manifest))[0][0])
+    if replace.replaces(spec, manifest):
+        try:
+            inserted, updated, deleted = replace.apply(session, place, database, spec, manifest, ledger.now())
+        except ValueError as err:
+            raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
+        return Counts(loaded, inserted, updated, deleted, duplicates)
     merged = run(session, sql.merge(place, spec, manifest, database))
-    counts = Counts(loaded=loaded, inserted=int(merged[0][0]), updated=int(merged[0][1]) if len(merged[0]) > 1 else 0)
-    counts.duplicate_keys = duplicates
-    if manifest.mode == "full":
-        deleted = run(session, sql.delete_missing(place, spec, manifest, database))
-        counts.deleted = int(deleted[0][0]) if deleted else 0
-    return counts
+    inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
+    return Counts(loaded, inserted, updated, duplicate_keys=duplicates)
 
 
 def _ensure_target(

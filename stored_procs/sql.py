@@ -254,19 +254,6 @@ def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> S
     )
 
 
-def delete_missing(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
-    """Full mode: remove target rows whose key is not in the snapshot just staged."""
-    cols = target_columns(spec, manifest)
-    staged = staging_columns(len(cols))
-    by_name = {name: (stg, m) for stg, (name, m) in zip(staged, cols, strict=True)}
-    keys = [target_name(c) for c in manifest.primary_key]
-    match = " AND ".join(f"{cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys)
-    return Stmt(
-        f"DELETE FROM {spec.target(database)} AS t WHERE NOT EXISTS "
-        f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"
-    )
-
-
 SOFT_DELETE_COLUMNS = (
     ("_DELETED", TypeMapping(Kind.BOOLEAN, "BOOLEAN")),
     ("_DELETED_AT", TypeMapping(Kind.TIMESTAMP_NTZ, "TIMESTAMP_NTZ(6)")),

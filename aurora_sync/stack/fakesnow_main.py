@@ -1,13 +1,15 @@
 """Entry point of the fakesnow server process of the embedded stack.
 
-Three emulator workarounds live here, and only here (DESIGN.md section 7):
+Four emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
   the same (`allow_quoted_nulls=false`, `all_varchar=true`);
 - a COPY of a missing or unreadable file (a truncated gzip stream) makes the emulator answer HTTP 500,
   which the connector retries for its whole network timeout; Snowflake answers with a SQL error
-  naming the file. We turn the emulator's exception into such an error.
+  naming the file. We turn the emulator's exception into such an error;
+- DuckDB has no `ALTER TABLE a SWAP WITH b` (how a shadow table replaces a target atomically). The
+  emulator runs it as three renames; Snowflake runs it as one atomic statement.
 """
 
 from __future__ import annotations
@@ -50,6 +52,27 @@ def _patch_copy_errors() -> None:
     cursor.copy_into = copy_into_with_sql_errors  # type: ignore[attr-defined]
 
 
+def _patch_swap_with() -> None:
+    from fakesnow import cursor
+    from sqlglot import exp
+
+    original = cursor.FakeSnowflakeCursor._transform_explode
+
+    def rename(table: exp.Table, new_name: exp.Identifier) -> exp.Alter:
+        return exp.Alter(this=table.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.Table(this=new_name))])
+
+    def transform_explode(self: Any, expression: exp.Expr) -> Any:
+        swap = expression.find(exp.SwapTable) if isinstance(expression, exp.Alter) else None
+        if swap is None:
+            return original(self, expression)
+        first, second = expression.this, swap.this
+        parked = exp.to_identifier(f"{first.name}__SWAPPING", quoted=True)
+        parked_table = exp.Table(this=parked, db=first.args.get("db"), catalog=first.args.get("catalog"))
+        return [rename(first, parked), rename(second, first.this.copy()), rename(parked_table, second.this.copy())]
+
+    cursor.FakeSnowflakeCursor._transform_explode = transform_explode  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -70,6 +93,7 @@ def main() -> None:
     server.shared_fs.duck_conn.register_filesystem(filesystem)
     _patch_csv_reader()
     _patch_copy_errors()
+    _patch_swap_with()
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 

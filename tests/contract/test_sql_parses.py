@@ -1,11 +1,12 @@
 """Every Snowflake statement the load path can send parses with sqlglot's Snowflake dialect."""
 
+import dataclasses
 from typing import Any
 
 import pytest
 import sqlglot
 
-from stored_procs import ledger, sql
+from stored_procs import ledger, replace, sql
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from tests.factories import manifest
@@ -58,7 +59,17 @@ def _builder_statements() -> list[str]:
         sql.scale_violations(PLACE, SPEC, m),
         sql.merge(PLACE, SPEC, m, "ANALYTICS"),
         sql.duplicate_keys(PLACE, SPEC, m),
-        sql.delete_missing(PLACE, SPEC, m, "ANALYTICS"),
+        replace.create_shadow(SPEC, "ANALYTICS"),
+        replace.fill_shadow(PLACE, SPEC, m, "ANALYTICS"),
+        replace.carry_over(
+            dataclasses.replace(SPEC, delete_detection="soft_delete"), m, "ANALYTICS", "2026-01-01 00:00:00"
+        ),
+        replace.carry_over(SPEC, m, "ANALYTICS", "2026-01-01 00:00:00"),
+        replace.distinct_staged_keys(PLACE, SPEC, m),
+        replace.change_counts(SPEC, m, "ANALYTICS"),
+        replace.change_counts(dataclasses.replace(SPEC, delete_detection="soft_delete"), m, "ANALYTICS"),
+        replace.swap(SPEC, "ANALYTICS"),
+        replace.drop_shadow(SPEC, "ANALYTICS"),
         sql.drop_staging(PLACE, SPEC),
     ]
     return [s.text for s in stmts if s is not None]

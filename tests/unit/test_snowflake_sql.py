@@ -1,6 +1,8 @@
+import dataclasses
+
 import pytest
 
-from stored_procs import sql
+from stored_procs import replace, sql
 from stored_procs.spec import Place, TableSpec
 from tests.factories import manifest
 
@@ -86,10 +88,27 @@ def test_columns_that_collide_once_upper_cased_are_refused():
         )
 
 
-def test_full_mode_deletes_keys_missing_from_the_snapshot():
-    text = sql.delete_missing(PLACE, SPEC, manifest(), "ANALYTICS").text
-    assert text.startswith('DELETE FROM "ANALYTICS"."PUBLIC"."ORDERS" AS t WHERE NOT EXISTS')
-    assert 'CAST("C1" AS NUMBER(38,0)) = t."ORDER_ID"' in text
+def test_a_full_snapshot_replaces_through_a_shadow_table_swapped_in_one_statement():
+    m = manifest(window=manifest().window.__class__(None, None, "x", "snapshot_fingerprint"), mode="full")
+    spec = dataclasses.replace(SPEC, mode="full")
+    assert replace.replaces(spec, m)
+    assert replace.create_shadow(spec, "ANALYTICS").text == (
+        'CREATE OR REPLACE TABLE "ANALYTICS"."PUBLIC"."ORDERS__AURORA_SYNC_SHADOW" LIKE "ANALYTICS"."PUBLIC"."ORDERS" '
+        "COPY GRANTS"
+    )
+    assert replace.swap(spec, "ANALYTICS").text == (
+        'ALTER TABLE "ANALYTICS"."PUBLIC"."ORDERS" SWAP WITH "ANALYTICS"."PUBLIC"."ORDERS__AURORA_SYNC_SHADOW"'
+    )
+    assert replace.carry_over(spec, m, "ANALYTICS", "2026-01-01 00:00:00") is None  # nothing survives a snapshot
+
+
+def test_an_incremental_export_from_the_beginning_replaces_and_keeps_rows_newer_than_its_high():
+    first = manifest()  # low is None
+    m = manifest(window=dataclasses.replace(first.window, low="2026-01-01 00:00:01+00"))
+    assert not replace.replaces(SPEC, m) and replace.replaces(SPEC, first)
+    carried = replace.carry_over(SPEC, first, "ANALYTICS", "2026-01-01 00:00:00")
+    assert carried is not None and carried.params == (first.window.high,)
+    assert "> CAST(? AS" in carried.text and "NOT EXISTS" in carried.text
 
 
 @pytest.mark.parametrize(

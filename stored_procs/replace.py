@@ -1,0 +1,160 @@
+"""Replace a whole table atomically: a full-mode snapshot, or the first export after a resync.
+
+The staged batch goes into a shadow table beside the target (`CREATE TABLE … LIKE`, grants copied),
+the shadow is checked, then `ALTER TABLE … SWAP WITH` exchanges the two in one statement: a reader
+sees the old table or the new one, never a half-loaded one. Rows the snapshot cannot speak for are
+carried into the shadow first: rows newer than an incremental export's high (the next window brings
+them), and, with soft deletes, the rows that are gone (flagged `_DELETED`). Every step can be re-run:
+the shadow is rebuilt from staging each time and the swap happens once per successful check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stored_procs import sql
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import Stmt, run
+from sync_contract import failpoints
+from sync_contract.identifiers import quote_ident, quote_qualified, target_name
+from sync_contract.manifest import Manifest
+
+SHADOW_SUFFIX = "__AURORA_SYNC_SHADOW"
+
+
+def replaces(spec: TableSpec, manifest: Manifest) -> bool:
+    """Full snapshots, and incremental exports from the very beginning (first load, resync, a new
+    watermark column), replace the table; later windows are merged."""
+    return spec.mode == "full" or (manifest.mode == "incremental" and manifest.window.low is None)
+
+
+def shadow(spec: TableSpec, database: str) -> str:
+    return quote_qualified(database, spec.target_schema, spec.target_table + SHADOW_SUFFIX)
+
+
+def create_shadow(spec: TableSpec, database: str) -> Stmt:
+    # LIKE keeps every column of the target (also those no longer exported); COPY GRANTS keeps readers' access
+    return Stmt(f"CREATE OR REPLACE TABLE {shadow(spec, database)} LIKE {spec.target(database)} COPY GRANTS")
+
+
+def fill_shadow(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
+    names = ", ".join(quote_ident(n) for n, _ in sql.target_columns(spec, manifest))
+    return Stmt(f"INSERT INTO {shadow(spec, database)} ({names}) {sql.deduplicated_source(place, spec, manifest)}")
+
+
+def _match(spec: TableSpec, manifest: Manifest, a: str, b: str) -> str:
+    return " AND ".join(
+        f"{a}.{quote_ident(k)} = {b}.{quote_ident(k)}" for k in (target_name(c) for c in manifest.primary_key)
+    )
+
+
+def _newer(spec: TableSpec, manifest: Manifest) -> tuple[str, tuple[Any, ...]] | None:
+    """(condition on target row t, binds): rows written after the export's snapshot, kept as they are."""
+    if manifest.mode != "incremental" or not manifest.window.column or manifest.window.high is None:
+        return None
+    wm = target_name(manifest.window.column)
+    wm_type = dict(sql.target_columns(spec, manifest))[wm].snowflake_type
+    return f"t.{quote_ident(wm)} > CAST(? AS {wm_type})", (manifest.window.high,)
+
+
+def carry_over(spec: TableSpec, manifest: Manifest, database: str, at: str) -> Stmt | None:
+    """Target rows whose key is not in the snapshot and that must survive the swap."""
+    newer = _newer(spec, manifest)
+    soft = spec.delete_detection == "soft_delete"
+    if newer is None and not soft:
+        return None
+    names = [n for n, _ in sql.target_columns(spec, manifest)]
+    absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {_match(spec, manifest, 's', 't')})"
+    values = [f"t.{quote_ident(n)}" for n in names]
+    binds: tuple[Any, ...] = ()
+    if soft:  # gone from the snapshot: flagged, with the time it was first seen gone
+        names += ["_DELETED", "_DELETED_AT"]
+        if newer is None:
+            values += ["TRUE", 'IFF(t."_DELETED", t."_DELETED_AT", CAST(? AS TIMESTAMP_NTZ))']
+            binds = (at,)
+        else:
+            values += [
+                f'IFF({newer[0]}, t."_DELETED", TRUE)',
+                f'IFF({newer[0]} OR t."_DELETED", t."_DELETED_AT", CAST(? AS TIMESTAMP_NTZ))',
+            ]
+            binds = (newer[1][0], newer[1][0], at)
+    where = absent if soft or newer is None else f"{absent} AND {newer[0]}"
+    if newer is not None and not soft:
+        binds = newer[1]
+    cols = ", ".join(quote_ident(n) for n in names)
+    return Stmt(
+        f"INSERT INTO {shadow(spec, database)} ({cols}) SELECT {', '.join(values)} "
+        f"FROM {spec.target(database)} AS t WHERE {where}",
+        binds,
+    )
+
+
+def distinct_staged_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
+    names = [n for n, _ in sql.target_columns(spec, manifest)]
+    by_name = dict(zip(names, sql.staging_columns(len(names)), strict=True))
+    keys = ", ".join(quote_ident(by_name[target_name(c)]) for c in manifest.primary_key)
+    return Stmt(f"SELECT COUNT(*) AS N FROM (SELECT DISTINCT {keys} FROM {place.control(spec.staging_name)}) AS d")
+
+
+def change_counts(spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
+    """(rows in the shadow, keys new to the target, live target keys the swap removes or flags, rows
+    whose values the swap changes)."""
+    live = ' AND (t."_DELETED" IS NULL OR NOT t."_DELETED")' if spec.delete_detection == "soft_delete" else ""
+    gone = (
+        '(s."_DELETED" AND (t."_DELETED" IS NULL OR NOT t."_DELETED"))'
+        if spec.delete_detection == "soft_delete"
+        else None
+    )
+    target, shadow_ref = spec.target(database), shadow(spec, database)
+    removed = (
+        f"SELECT COUNT(*) AS N FROM {target} AS t JOIN {shadow_ref} AS s ON {_match(spec, manifest, 's', 't')} "
+        f"WHERE {gone}"
+        if gone
+        else f"SELECT COUNT(*) AS N FROM {target} AS t WHERE NOT EXISTS "
+        f"(SELECT 1 AS X FROM {shadow_ref} AS s WHERE {_match(spec, manifest, 's', 't')}){live}"
+    )
+    keys = {target_name(c) for c in manifest.primary_key}
+    non_key = [n for n, _ in sql.target_columns(spec, manifest) if n not in keys]
+    differs = " OR ".join(f"s.{quote_ident(c)} IS DISTINCT FROM t.{quote_ident(c)}" for c in non_key) or "FALSE"
+    return Stmt(
+        f"SELECT (SELECT COUNT(*) AS N FROM {shadow_ref}) AS ROWS_AFTER, "
+        f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s WHERE NOT EXISTS "
+        f"(SELECT 1 AS X FROM {target} AS t WHERE {_match(spec, manifest, 's', 't')})) AS NEW_KEYS, "
+        f"({removed}) AS REMOVED, "
+        f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s JOIN {target} AS t ON {_match(spec, manifest, 's', 't')} "
+        f"WHERE {differs}) AS CHANGED"
+    )
+
+
+def swap(spec: TableSpec, database: str) -> Stmt:
+    return Stmt(f"ALTER TABLE {spec.target(database)} SWAP WITH {shadow(spec, database)}")
+
+
+def drop_shadow(spec: TableSpec, database: str) -> Stmt:
+    return Stmt(f"DROP TABLE IF EXISTS {shadow(spec, database)}")
+
+
+def apply(
+    session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest, at: str
+) -> tuple[int, int, int]:
+    """Fill, check and swap. Returns (rows inserted, rows changed, rows deleted or flagged); raises
+    ValueError naming the counts when the shadow does not hold what staging says."""
+    run(session, create_shadow(spec, database))
+    try:
+        run(session, fill_shadow(place, spec, manifest, database))
+        expected = int(run(session, distinct_staged_keys(place, spec, manifest))[0][0])
+        carried = carry_over(spec, manifest, database, at)
+        carried_rows = int(run(session, carried)[0][0]) if carried is not None else 0
+        rows_after, new_keys, removed, changed = (
+            int(v) for v in run(session, change_counts(spec, manifest, database))[0]
+        )
+        if rows_after != expected + carried_rows:
+            raise ValueError(
+                f"the shadow table {shadow(spec, database)} holds {rows_after} rows, expected {expected} snapshot "
+                f"keys and {carried_rows} carried rows; the target was not replaced"
+            )
+        failpoints.reached("load:after_shadow")
+        run(session, swap(spec, database))
+    finally:
+        run(session, drop_shadow(spec, database))
+    return new_keys, changed, removed
