@@ -14,6 +14,7 @@ EXECUTE IMMEDIATE FROM './sql/state/sync_tables.sql';
 EXECUTE IMMEDIATE FROM './sql/state/manifests.sql';
 EXECUTE IMMEDIATE FROM './sql/state/watermarks.sql';
 EXECUTE IMMEDIATE FROM './sql/state/runs.sql';
+EXECUTE IMMEDIATE FROM './sql/state/quarantine.sql';
 EXECUTE IMMEDIATE FROM './sql/state/load_files.sql';
 EXECUTE IMMEDIATE FROM './sql/state/inbox.sql';
 EXECUTE IMMEDIATE FROM './sql/state/settings.sql';

@@ -35,6 +35,7 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool =
             "keys_interval_hours": spec.keys_interval_hours,
             "max_delete_fraction": spec.max_delete_fraction,
             "generation": spec.generation,
+            "bad_values": spec.bad_values,
         },
         sort_keys=True,
     )
@@ -106,6 +107,7 @@ def _options(text: str | None) -> dict[str, Any]:
         "keys_interval_hours": float(options.get("keys_interval_hours", 24.0)),
         "max_delete_fraction": float(options.get("max_delete_fraction", 0.25)),
         "generation": int(options.get("generation", 0)),
+        "bad_values": options.get("bad_values", "quarantine"),
     }
 
 
@@ -332,7 +334,8 @@ def mark_loaded(session: Any, place: Place, export_ids: list[str], run_id: str, 
         Stmt(
             f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = NULL, LOADED_AT = CAST(? AS TIMESTAMP_NTZ), "
             "ROWS_LOADED = CAST(? AS NUMBER), ROWS_INSERTED = CAST(? AS NUMBER), ROWS_UPDATED = CAST(? AS NUMBER), "
-            "ROWS_DELETED = CAST(? AS NUMBER), RUN_ID = ?, ATTEMPTS = ATTEMPTS + 1 "
+            "ROWS_DELETED = CAST(? AS NUMBER), ROWS_QUARANTINED = CAST(? AS NUMBER), RUN_ID = ?, "
+            "ATTEMPTS = ATTEMPTS + 1 "
             f"WHERE EXPORT_ID IN ({_in_list(export_ids)})",
             (
                 LOADED,
@@ -341,6 +344,7 @@ def mark_loaded(session: Any, place: Place, export_ids: list[str], run_id: str, 
                 str(counts["inserted"]),
                 str(counts["updated"]),
                 str(counts["deleted"]),
+                str(counts.get("quarantined", 0)),
                 run_id,
                 *export_ids,
             ),
@@ -429,6 +433,7 @@ RUN_COLUMNS = (
     ("waiting_batches", "NUMBER"),
     ("notes", "VARCHAR"),
     ("error", "VARCHAR"),
+    ("rows_quarantined", "NUMBER"),
 )
 
 

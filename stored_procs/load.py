@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import lease, ledger, replace, sql
+from stored_procs import lease, ledger, quarantine, replace, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints
@@ -39,6 +39,7 @@ class Counts:
     updated: int = 0
     deleted: int = 0
     duplicate_keys: int = 0  # keys that came more than once in a batch (the newest row was kept)
+    quarantined: int = 0  # rows set aside in QUARANTINE: values the target cannot hold
 
     def add(self, other: Counts) -> None:
         self.loaded += other.loaded
@@ -46,9 +47,16 @@ class Counts:
         self.updated += other.updated
         self.deleted += other.deleted
         self.duplicate_keys += other.duplicate_keys
+        self.quarantined += other.quarantined
 
     def as_dict(self) -> dict[str, int]:
-        return {"loaded": self.loaded, "inserted": self.inserted, "updated": self.updated, "deleted": self.deleted}
+        return {
+            "loaded": self.loaded,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "quarantined": self.quarantined,
+        }
 
 
 @dataclass
@@ -99,6 +107,7 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
         "rows_inserted": result.counts.inserted,
         "rows_updated": result.counts.updated,
         "rows_deleted": result.counts.deleted,
+        "rows_quarantined": result.counts.quarantined,
         "watermark_before": result.watermark_before,
         "watermark_after": result.watermark_after,
         "duration_s": round(time.monotonic() - started, 3),
@@ -163,7 +172,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
             deferred.append(batch)
             continue
         try:
-            counts = apply_batch(session, place, database, spec, batch, result.notes)
+            counts = apply_batch(session, place, database, spec, batch, result)
         except Exception as err:
             _record_failure(session, place, batch, str(err), result, final=isinstance(err, SchemaChangeError))
             continue
@@ -180,6 +189,11 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
                 f"{batch.label}: {counts.duplicate_keys} primary key values came more than once (the key is "
                 "not unique in the source, or a row changed between chunks); the row with the newest "
                 "watermark was kept, ties broken by the greatest row text"
+            )
+        if counts.quarantined:
+            result.notes.append(
+                f"{batch.label}: {counts.quarantined} rows set aside in STATE.QUARANTINE (values the target "
+                "cannot hold exactly; each row has its key and reasons)"
             )
         result.watermark_after = watermark
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
@@ -356,9 +370,7 @@ def _newest_snapshot_only(
     return keep
 
 
-def apply_batch(
-    session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, batch_notes: list[str]
-) -> Counts:
+def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, result: TableLoad) -> Counts:
     for manifest in batch.manifests:
         _check_supported(spec, manifest)
         if manifest.columns != batch.first.columns:
@@ -369,10 +381,10 @@ def apply_batch(
     columns = sql.target_columns(spec, batch.first)
     widen, notes = _schema_changes(session, place, spec, batch.first)
     _ensure_target(session, database, spec, columns, widen)
-    batch_notes.extend(notes)
+    result.notes.extend(notes)
     run(session, sql.create_staging(place, spec, len(columns)))
     try:
-        return _stage_check_merge(session, place, database, spec, batch)
+        return _stage_check_merge(session, place, database, spec, batch, result.run_id)
     finally:
         run(session, sql.drop_staging(place, spec))
 
@@ -385,7 +397,7 @@ def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
         )
 
 
-def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch) -> Counts:
+def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, run_id: str) -> Counts:
     loaded = sum(_copy_files(session, place, spec, m) for m in batch.manifests)
     staged = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
     if loaded != batch.rows or staged != batch.rows:
@@ -395,17 +407,17 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
         )
     failpoints.reached("load:after_copy")
     manifest = batch.first
-    _check_scales(session, place, spec, manifest)
-    duplicates = int(run(session, sql.duplicate_keys(place, spec, manifest))[0][0])
-    if replace.replaces(spec, manifest):
-        try:
+    try:  # rows with values the target cannot hold: set aside (or the batch fails), before any merge
+        quarantined = quarantine.apply(session, place, spec, manifest, batch.export_ids, run_id, ledger.now())
+        duplicates = int(run(session, sql.duplicate_keys(place, spec, manifest))[0][0])
+        if replace.replaces(spec, manifest):
             inserted, updated, deleted = replace.apply(session, place, database, spec, manifest, ledger.now())
-        except ValueError as err:
-            raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
-        return Counts(loaded, inserted, updated, deleted, duplicates)
+            return Counts(loaded, inserted, updated, deleted, duplicates, quarantined)
+    except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
+        raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
     merged = run(session, sql.merge(place, spec, manifest, database))
     inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
-    return Counts(loaded, inserted, updated, duplicate_keys=duplicates)
+    return Counts(loaded, inserted, updated, duplicate_keys=duplicates, quarantined=quarantined)
 
 
 def _ensure_target(
@@ -495,16 +507,3 @@ def _copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest)
                 )
             loaded += int(r["rows_loaded"])
     return loaded
-
-
-def _check_scales(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> None:
-    stmt = sql.scale_violations(place, spec, manifest)
-    if stmt is None:
-        return
-    row = run(session, stmt)[0]
-    bad = {name: int(v or 0) for name, v in row.as_dict().items() if v}
-    if bad:
-        raise LoadError(
-            f"export {manifest.export_id} of {spec.source}: unbounded numeric values do not fit the target scale "
-            f"exactly ({bad}); set a wider numeric_scale for these columns; nothing was merged"
-        )

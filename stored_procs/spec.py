@@ -79,6 +79,7 @@ class TableSpec:
     keys_interval_hours: float = 24.0  # how often a key-set export is requested
     max_delete_fraction: float = 0.25  # a key set that would delete more of the target is refused
     generation: int = 0  # resyncs so far: part of the table's export ids
+    bad_values: str = "quarantine"  # a value Snowflake cannot hold: quarantine its row, or fail the batch
 
     def __post_init__(self) -> None:
         if not self.target_schema:

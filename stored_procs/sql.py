@@ -26,13 +26,17 @@ CONTROL_TABLES: dict[str, str] = {
         WINDOW_COLUMN VARCHAR, WINDOW_LOW VARCHAR, WINDOW_HIGH VARCHAR, CHUNK_INDEX NUMBER, CHUNK_COUNT NUMBER,
         ROWS_EXPORTED NUMBER, FILE_COUNT NUMBER, BYTES NUMBER, CREATED_AT VARCHAR, STATUS VARCHAR,
         ATTEMPTS NUMBER, ERROR VARCHAR, DOC VARCHAR, INTAKE_AT TIMESTAMP_NTZ, LOADED_AT TIMESTAMP_NTZ,
-        ROWS_LOADED NUMBER, ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, RUN_ID VARCHAR""",
+        ROWS_LOADED NUMBER, ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, RUN_ID VARCHAR,
+        ROWS_QUARANTINED NUMBER""",
     "WATERMARKS": """SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, WATERMARK_COLUMN VARCHAR, WATERMARK VARCHAR,
         EXPORT_ID VARCHAR, UPDATED_AT TIMESTAMP_NTZ""",
     "RUNS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, STARTED_AT TIMESTAMP_NTZ,
         FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, MANIFESTS NUMBER, ROWS_EXPORTED NUMBER, ROWS_LOADED NUMBER,
         ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, WATERMARK_BEFORE VARCHAR,
-        WATERMARK_AFTER VARCHAR, DURATION_S FLOAT, WAITING_BATCHES NUMBER, NOTES VARCHAR, ERROR VARCHAR""",
+        WATERMARK_AFTER VARCHAR, DURATION_S FLOAT, WAITING_BATCHES NUMBER, NOTES VARCHAR, ERROR VARCHAR,
+        ROWS_QUARANTINED NUMBER""",
+    "QUARANTINE": """EXPORT_ID VARCHAR, RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR,
+        PRIMARY_KEY VARCHAR, REASON VARCHAR, ROW_VALUES VARCHAR, QUARANTINED_AT TIMESTAMP_NTZ""",
     "LOAD_FILES": """EXPORT_ID VARCHAR, FILE VARCHAR, STATUS VARCHAR, ROWS_PARSED NUMBER, ROWS_LOADED NUMBER,
         ERRORS_SEEN NUMBER, FIRST_ERROR VARCHAR, LOADED_AT TIMESTAMP_NTZ""",
     "INBOX": "DOC VARIANT",
@@ -99,8 +103,13 @@ def staging_columns(count: int) -> list[str]:
     return [f"C{i}" for i in range(1, count + 1)]
 
 
+# Staging takes the longest value Snowflake can hold (128 MB), so that a value longer than its target
+# column (a VARCHAR holds 16,777,216 characters) reaches the quarantine checks instead of failing the COPY.
+STAGING_VARCHAR = "VARCHAR(134217728)"
+
+
 def create_staging(place: Place, spec: TableSpec, count: int) -> Stmt:
-    cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in staging_columns(count))
+    cols = ", ".join(f"{quote_ident(c)} {STAGING_VARCHAR}" for c in staging_columns(count))
     return Stmt(f"CREATE OR REPLACE TRANSIENT TABLE {place.control(spec.staging_name)} ({cols})")
 
 
@@ -164,7 +173,8 @@ def widen_column(spec: TableSpec, database: str, name: str, mapping: TypeMapping
 
 
 def cast_expression(staged: str, mapping: TypeMapping) -> str:
-    """Convert one staged VARCHAR to its target type; never a silent rounding (see scale checks)."""
+    """Convert one staged VARCHAR to its target type; values it cannot convert exactly were set aside
+    before (stored_procs.quarantine)."""
     col = quote_ident(staged)
     kind = mapping.kind
     if kind == Kind.JSON:
@@ -175,27 +185,9 @@ def cast_expression(staged: str, mapping: TypeMapping) -> str:
         return f"TO_BINARY({col}, 'HEX')"
     if kind in (Kind.TEXT, Kind.TEXT_REPR, Kind.MONEY):
         return col
+    if kind == Kind.FLOAT:  # PostgreSQL writes Infinity; Snowflake reads inf (and NaN as it is)
+        return f"CAST(CASE {col} WHEN 'Infinity' THEN 'inf' WHEN '-Infinity' THEN '-inf' ELSE {col} END AS FLOAT)"
     return f"CAST({col} AS {mapping.snowflake_type})"
-
-
-def scale_violations(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt | None:
-    """Rows whose unbounded-numeric values would not fit NUMBER(38,s) exactly (rounding, overflow)."""
-    checks = []
-    staged = staging_columns(len(manifest.columns))
-    for col, stg, (_, mapping) in zip(manifest.columns, staged, target_columns(spec, manifest), strict=True):
-        if mapping.unbounded_scale is None:
-            continue
-        s = mapping.unbounded_scale
-        c = quote_ident(stg)
-        frac = f"RTRIM(SPLIT_PART({c}, '.', 2), '0')"
-        whole = f"LTRIM(REPLACE(SPLIT_PART({c}, '.', 1), '-', ''), '0')"
-        checks.append(
-            f"SUM(IFF({c} IS NOT NULL AND (LENGTH({frac}) > {s} OR LENGTH({whole}) > {38 - s}), 1, 0)) "
-            f"AS {quote_ident(col.name.upper() + '_VIOLATIONS')}"
-        )
-    if not checks:
-        return None
-    return Stmt(f"SELECT {', '.join(checks)} FROM {place.control(spec.staging_name)}")
 
 
 def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:

@@ -30,8 +30,10 @@ OPTION_KEYS = (
     "delete_detection",
     "keys_interval_hours",
     "max_delete_fraction",
+    "bad_values",
 )
 DELETE_DETECTION = ("off", "delete", "soft_delete")
+BAD_VALUES = ("quarantine", "fail")  # stored_procs.quarantine.POLICIES
 
 
 def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
@@ -78,6 +80,9 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         )
     interval = _number(options.get("keys_interval_hours", 24.0), f"{where}.keys_interval_hours", 0, 24 * 365)
     fraction = _number(options.get("max_delete_fraction", 0.25), f"{where}.max_delete_fraction", 0, 1)
+    bad_values = options.get("bad_values") or "quarantine"
+    if bad_values not in BAD_VALUES:
+        raise InvalidSetting(f"must be 'quarantine' or 'fail', got {bad_values!r}", f"{where}.bad_values")
     return TableSpec(
         source_schema=schema,
         source_table=name,
@@ -92,6 +97,7 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         delete_detection=deletes,
         keys_interval_hours=interval,
         max_delete_fraction=fraction,
+        bad_values=bad_values,
     )
 
 
@@ -108,6 +114,7 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
         "delete_detection": spec.delete_detection,
         "keys_interval_hours": spec.keys_interval_hours,
         "max_delete_fraction": spec.max_delete_fraction,
+        "bad_values": spec.bad_values,
     }
 
 

@@ -1,7 +1,8 @@
 """Monitoring views over the control tables (Snowsight worksheets, dashboards and the Streamlit page).
 
 TABLE_STATUS   one row per configured table: last success, minutes since it, rows of the last run,
-               last error, manifests quarantined or failed, the watermark and its lag
+               last error, manifests quarantined or failed, rows set aside in QUARANTINE, the watermark
+               and its lag
 RUN_HISTORY    one row per table per run (RUNS)
 GRAPH_RUNS     one row per graph run (the finalizer's summary)
 FAILURES       every failed load, failed export request and failed or quarantined manifest
@@ -40,7 +41,8 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "SELECT SOURCE_SCHEMA, SOURCE_TABLE, "
         "SUM(CASE WHEN STATUS = 'QUARANTINED' THEN 1 ELSE 0 END) AS QUARANTINED_MANIFESTS, "
         "SUM(CASE WHEN STATUS = 'FAILED' THEN 1 ELSE 0 END) AS FAILED_MANIFESTS, "
-        "SUM(CASE WHEN STATUS = 'NEW' THEN 1 ELSE 0 END) AS PENDING_MANIFESTS "
+        "SUM(CASE WHEN STATUS = 'NEW' THEN 1 ELSE 0 END) AS PENDING_MANIFESTS, "
+        "SUM(CASE WHEN STATUS = 'LOADED' THEN COALESCE(ROWS_QUARANTINED, 0) ELSE 0 END) AS QUARANTINED_ROWS "
         f"FROM {c('MANIFESTS')} GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
     )
     table_status = (
@@ -53,6 +55,7 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) > 0 AS QUARANTINED, "
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) AS QUARANTINED_MANIFESTS, "
         "COALESCE(m.FAILED_MANIFESTS, 0) AS FAILED_MANIFESTS, COALESCE(m.PENDING_MANIFESTS, 0) AS PENDING_MANIFESTS, "
+        "COALESCE(m.QUARANTINED_ROWS, 0) AS QUARANTINED_ROWS, "
         "w.WATERMARK_COLUMN AS WATERMARK_COLUMN, w.WATERMARK AS WATERMARK, "
         # how far the loaded data is behind now (timestamp watermarks; stored in UTC)
         "DATEDIFF('minute', TRY_CAST(w.WATERMARK AS TIMESTAMP_NTZ), SYSDATE()) AS WATERMARK_LAG_MINUTES "

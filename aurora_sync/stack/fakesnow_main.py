@@ -4,7 +4,7 @@ Four emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
-  the same (`allow_quoted_nulls=false`, `all_varchar=true`);
+  the same (`allow_quoted_nulls=false`, `all_varchar=true`), and to read lines longer than 2 MB;
 - a COPY of a missing or unreadable file (a truncated gzip stream) makes the emulator answer HTTP 500,
   which the connector retries for its whole network timeout; Snowflake answers with a SQL error
   naming the file. We turn the emulator's exception into such an error;
@@ -29,6 +29,8 @@ def _patch_csv_reader() -> None:
         expr = original(self, url)
         expr.append("expressions", copy_into.FileTypeHandler.make_eq("allow_quoted_nulls", False))
         expr.append("expressions", copy_into.FileTypeHandler.make_eq("all_varchar", True))
+        # DuckDB stops at 2 MB lines; Snowflake's fields go to 128 MB
+        expr.append("expressions", copy_into.FileTypeHandler.make_eq("max_line_size", 200_000_000))
         return expr
 
     copy_into.ReadCSV.read_expression = read_expression  # type: ignore[method-assign]

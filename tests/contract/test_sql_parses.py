@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from stored_procs import ledger, replace, sql
+from stored_procs import ledger, quarantine, replace, sql
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from tests.factories import manifest
@@ -56,7 +56,10 @@ def _builder_statements() -> list[str]:
         sql.create_target(SPEC, "ANALYTICS", cols),
         sql.existing_columns(SPEC, "ANALYTICS"),
         sql.add_column(SPEC, "ANALYTICS", cols[1][0], cols[1][1]),
-        sql.scale_violations(PLACE, SPEC, m),
+        quarantine.count_bad(PLACE, SPEC, m),
+        quarantine.record(PLACE, SPEC, m, m.export_id, "run-1", "2026-01-01 00:00:00"),
+        quarantine.set_aside(PLACE, SPEC, m),
+        quarantine.forget(PLACE, [m.export_id]),
         sql.merge(PLACE, SPEC, m, "ANALYTICS"),
         sql.duplicate_keys(PLACE, SPEC, m),
         replace.create_shadow(SPEC, "ANALYTICS"),

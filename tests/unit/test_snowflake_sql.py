@@ -66,13 +66,29 @@ def test_cast_expressions_restore_each_kind():
     assert sql.cast_expression("C1", map_type("numeric(38,18)")) == 'CAST("C1" AS NUMBER(38,18))'
 
 
-def test_scale_check_exists_only_for_unbounded_numerics():
-    assert sql.scale_violations(PLACE, SPEC, manifest()) is None
+def test_bad_value_checks_follow_the_column_kind():
+    from stored_procs import quarantine
     from sync_contract.manifest import Column
 
-    m = manifest(columns=(*manifest().columns, Column("ratio", "numeric", "numeric", True, 4)))
-    stmt = sql.scale_violations(PLACE, SPEC, m)
-    assert stmt is not None and '"RATIO_VIOLATIONS"' in stmt.text and "> 18" in stmt.text and "> 20" in stmt.text
+    assert quarantine.count_bad(PLACE, SPEC, manifest(columns=(manifest().columns[0],))) is not None  # TRY_CAST
+    m = manifest(
+        columns=(
+            *manifest().columns,
+            Column("ratio", "numeric", "numeric", True, 4),
+            Column("score", "double precision", "double precision", True, 5),
+            Column("note", "text", "text", True, 6),
+        )
+    )
+    reasons = [c.reason for c in quarantine.checks(SPEC, m, "r")]
+    assert (
+        "RATIO (numeric): does not fit NUMBER(38,18) without rounding (raise numeric_scale for the column)" in reasons
+    )
+    assert "UPDATED_AT (timestamp with time zone): ±infinity has no TIMESTAMP_TZ(6) value" in reasons
+    assert "NOTE (text): longer than 16777216 characters" in reasons
+    assert not [r for r in reasons if r.startswith("SCORE")]  # FLOAT holds NaN and ±Infinity
+    record = quarantine.record(PLACE, SPEC, m, "x1", "run-1", "2026-01-01 00:00:00")
+    assert record.text.count("?") == len(record.params)
+    assert "NOTE" in record.params and "'NOTE'" not in record.text  # names are bound, never spliced
 
 
 def test_columns_that_collide_once_upper_cased_are_refused():

@@ -1,0 +1,191 @@
+"""Values Snowflake cannot hold exactly: found in the staged batch before anything is merged.
+
+Per column kind (DESIGN.md section 5): ±infinity and BC or five-digit-year dates and timestamps;
+NaN / ±Infinity or out-of-range values where a NUMBER is expected, and unbounded numerics that would
+need rounding at the configured scale; text longer than a VARCHAR holds (16,777,216 characters);
+binary longer than a BINARY holds (8 MB); text that is not JSON where a VARIANT or ARRAY is expected;
+any value the target type refuses (TRY_CAST). FLOAT holds NaN and ±Infinity itself, so those load.
+
+The table's `bad_values` policy decides: `quarantine` (default) moves each such row, and every other
+row of its primary key in the batch (so an older version never stands in for a newer one), from
+staging into STATE.QUARANTINE with its key, the reasons and its values; `fail` fails the batch
+closed, naming the columns. Either way the batch's counts account for every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stored_procs import sql
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import Stmt, run
+from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.manifest import Manifest
+from sync_contract.types import Kind, TypeMapping
+
+POLICIES = ("quarantine", "fail")
+VARCHAR_MAX_CHARS = 16_777_216  # a VARCHAR column's default (and our targets') length
+BINARY_MAX_BYTES = 8_388_608  # a BINARY column's default length
+MAX_STORED_VALUE_CHARS = 4096  # values kept in QUARANTINE.ROW_VALUES are cut to this length
+_DATETIME = (Kind.DATE, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
+
+
+@dataclass(frozen=True)
+class Check:
+    column: str  # target column name
+    condition: str  # on the staged VARCHAR, qualified by the alias given to `checks`
+    reason: str  # bound as a value, never spliced into SQL
+
+
+def _column_checks(column: str, source_type: str, staged: str, mapping: TypeMapping) -> list[Check]:
+    c = staged
+    present = f"{c} IS NOT NULL"
+    target = mapping.snowflake_type
+    out: list[Check] = []
+
+    def add(condition: str, why: str) -> None:
+        out.append(Check(column, f"({present} AND ({condition}))", f"{column} ({source_type}): {why}"))
+
+    if mapping.kind in _DATETIME:
+        add(
+            f"LOWER({c}) LIKE '%infinity%'",
+            f"±infinity has no {target} value",
+        )
+        add(
+            f"{c} LIKE '% BC%' OR LENGTH(SPLIT_PART({c}, '-', 1)) > 4",
+            f"a BC date or a year past 9999 is outside {target}",
+        )
+    if mapping.kind == Kind.NUMBER:
+        add(f"LOWER({c}) IN ('nan', 'infinity', '-infinity')", f"NaN or ±Infinity has no {target} value")
+    if mapping.unbounded_scale is not None:
+        s = mapping.unbounded_scale
+        frac = f"RTRIM(SPLIT_PART({c}, '.', 2), '0')"
+        whole = f"LTRIM(REPLACE(SPLIT_PART({c}, '.', 1), '-', ''), '0')"
+        add(
+            f"LENGTH({frac}) > {s} OR LENGTH({whole}) > {38 - s}",
+            f"does not fit {target} without rounding (raise numeric_scale for the column)",
+        )
+    if mapping.kind in (Kind.TEXT, Kind.TEXT_REPR, Kind.UUID):
+        add(f"LENGTH({c}) > {VARCHAR_MAX_CHARS}", f"longer than {VARCHAR_MAX_CHARS} characters")
+    if mapping.kind == Kind.BINARY:
+        add(f"LENGTH({c}) > {2 * BINARY_MAX_BYTES}", f"longer than {BINARY_MAX_BYTES} bytes")
+    if mapping.kind in (Kind.JSON, Kind.ARRAY):
+        add(f"TRY_PARSE_JSON({c}) IS NULL", "not valid JSON")
+    if mapping.kind in (Kind.INTEGER, Kind.NUMBER, Kind.DATE, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ, Kind.TIME):
+        add(f"TRY_CAST({c} AS {target}) IS NULL", f"not a {target} value")
+    return out
+
+
+def checks(spec: TableSpec, manifest: Manifest, alias: str) -> list[Check]:
+    staged = sql.staging_columns(len(manifest.columns))
+    out: list[Check] = []
+    for col, stg, (name, mapping) in zip(manifest.columns, staged, sql.target_columns(spec, manifest), strict=True):
+        out += _column_checks(name, col.source_type, f"{alias}.{quote_ident(stg)}", mapping)
+    return out
+
+
+def _key_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, str]]:
+    """(target name, staged column) of the primary key."""
+    names = [n for n, _ in sql.target_columns(spec, manifest)]
+    by_name = dict(zip(names, sql.staging_columns(len(names)), strict=True))
+    return [(target_name(c), by_name[target_name(c)]) for c in manifest.primary_key]
+
+
+def _affected(place: Place, spec: TableSpec, manifest: Manifest) -> str:
+    """Rows (alias r) with a bad value, or sharing a primary key with a row (alias b) that has one."""
+    keys = " AND ".join(f"b.{quote_ident(s)} = r.{quote_ident(s)}" for _, s in _key_columns(spec, manifest))
+    any_bad = " OR ".join(c.condition for c in checks(spec, manifest, "b"))
+    return f"EXISTS (SELECT 1 AS X FROM {place.control(spec.staging_name)} AS b WHERE {keys} AND ({any_bad}))"
+
+
+def count_bad(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt | None:
+    """Per check: how many staged rows fail it (one statement; columns named C0, C1, …)."""
+    found = checks(spec, manifest, "r")
+    if not found:
+        return None
+    sums = ", ".join(f"SUM(IFF({c.condition}, 1, 0)) AS {quote_ident(f'C{i}')}" for i, c in enumerate(found))
+    return Stmt(f"SELECT {sums} FROM {place.control(spec.staging_name)} AS r")
+
+
+def forget(place: Place, export_ids: list[str]) -> Stmt:
+    """A batch re-applied after a crash records its rows once."""
+    marks = ", ".join("?" for _ in export_ids)
+    return Stmt(f"DELETE FROM {place.control('QUARANTINE')} WHERE EXPORT_ID IN ({marks})", tuple(export_ids))
+
+
+def record(place: Place, spec: TableSpec, manifest: Manifest, export_id: str, run_id: str, at: str) -> Stmt:
+    """Copy the affected staged rows into QUARANTINE: key and values as JSON (names bound, values cut to
+    MAX_STORED_VALUE_CHARS), and every reason that applies."""
+    found = checks(spec, manifest, "r")
+    names = [n for n, _ in sql.target_columns(spec, manifest)]
+    staged = sql.staging_columns(len(names))
+    keys = _key_columns(spec, manifest)
+    key_pairs = ", ".join(f"CAST(? AS VARCHAR), r.{quote_ident(s)}" for _, s in keys)
+    row_pairs = ", ".join(f"CAST(? AS VARCHAR), LEFT(r.{quote_ident(s)}, {MAX_STORED_VALUE_CHARS})" for s in staged)
+    reasons = " || ".join(f"IFF({c.condition}, CAST(? AS VARCHAR), '')" for c in found)
+    return Stmt(
+        f"INSERT INTO {place.control('QUARANTINE')} (EXPORT_ID, RUN_ID, SOURCE_SCHEMA, SOURCE_TABLE, PRIMARY_KEY, "
+        "REASON, ROW_VALUES, QUARANTINED_AT) "
+        f"SELECT ?, ?, ?, ?, TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL({key_pairs})), "
+        f"COALESCE(NULLIF({reasons}, ''), ?), TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL({row_pairs})), "
+        f"CAST(? AS TIMESTAMP_NTZ) FROM {place.control(spec.staging_name)} AS r "
+        f"WHERE {_affected(place, spec, manifest)}",
+        (
+            export_id,
+            run_id,
+            spec.source_schema,
+            spec.source_table,
+            *[n for n, _ in keys],
+            *[f"{c.reason}; " for c in found],
+            "another row of this primary key in the batch has a value that cannot be loaded",
+            *names,
+            at,
+        ),
+    )
+
+
+def set_aside(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
+    return Stmt(f"DELETE FROM {place.control(spec.staging_name)} AS r WHERE {_affected(place, spec, manifest)}")
+
+
+class BadValues(ValueError):
+    """The batch holds values the target cannot hold and the table's policy is `fail`."""
+
+
+def apply(
+    session: Any, place: Place, spec: TableSpec, manifest: Manifest, export_ids: list[str], run_id: str, at: str
+) -> int:
+    """Find bad values in the staged batch; quarantine their rows (returns how many) or raise BadValues."""
+    stmt = count_bad(place, spec, manifest)
+    if stmt is None:
+        return 0
+    row = run(session, stmt)[0]
+    found = checks(spec, manifest, "r")
+    failing = {c.reason: int(v) for c, v in zip(found, row, strict=True) if v}
+    if not failing:
+        return 0
+    summary = "; ".join(f"{reason} ({n} rows)" for reason, n in failing.items())
+    if spec.bad_values == "fail":
+        raise BadValues(
+            f"values the target cannot hold exactly: {summary}. Nothing was merged; set bad_values = 'quarantine' "
+            "for the table to load the other rows and keep these in STATE.QUARANTINE"
+        )
+    before = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
+    run(session, forget(place, export_ids))
+    run(session, record(place, spec, manifest, export_ids[0], run_id, at))
+    run(session, set_aside(place, spec, manifest))
+    after = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
+    recorded = run(
+        session,
+        Stmt(
+            f"SELECT COUNT(*) AS N FROM {place.control('QUARANTINE')} WHERE EXPORT_ID = ?",
+            (export_ids[0],),
+        ),
+    )
+    moved = before - after
+    if int(recorded[0][0]) != moved:
+        raise BadValues(
+            f"{moved} rows were set aside but {recorded[0][0]} are recorded in QUARANTINE; nothing was merged"
+        )
+    return moved
