@@ -48,6 +48,7 @@ EXECUTE IMMEDIATE FROM './sql/views/table_status.sql';
 EXECUTE IMMEDIATE FROM './sql/views/run_history.sql';
 EXECUTE IMMEDIATE FROM './sql/views/graph_runs.sql';
 EXECUTE IMMEDIATE FROM './sql/views/failures.sql';
+EXECUTE IMMEDIATE FROM './sql/views/quarantined_rows.sql';
 
 -- Native App only: reference callback, external access, the Streamlit page, role grants.
 EXECUTE IMMEDIATE FROM './sql/app/apply_external_access.sql';

@@ -6,6 +6,7 @@ TABLE_STATUS   one row per configured table: last success, minutes since it, row
 RUN_HISTORY    one row per table per run (RUNS)
 GRAPH_RUNS     one row per graph run (the finalizer's summary)
 FAILURES       every failed load, failed export request and failed or quarantined manifest
+QUARANTINED_ROWS  every row set aside because the target cannot hold one of its values
 """
 
 from __future__ import annotations
@@ -93,9 +94,15 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "SOURCE_TABLE AS SOURCE_TABLE, EXPORT_ID AS EXPORT_ID, COALESCE(LOADED_AT, INTAKE_AT) AS FAILED_AT, "
         f"ERROR AS ERROR FROM {c('MANIFESTS')} WHERE STATUS IN ('FAILED', 'QUARANTINED')"
     )
+    quarantined_rows = (
+        f"CREATE OR REPLACE VIEW {name('QUARANTINED_ROWS')} AS SELECT SOURCE_SCHEMA AS SOURCE_SCHEMA, "
+        "SOURCE_TABLE AS SOURCE_TABLE, PRIMARY_KEY AS PRIMARY_KEY, REASON AS REASON, ROW_VALUES AS ROW_VALUES, "
+        f"EXPORT_ID AS EXPORT_ID, RUN_ID AS RUN_ID, QUARANTINED_AT AS QUARANTINED_AT FROM {c('QUARANTINE')}"
+    )
     return {
         "TABLE_STATUS": Stmt(table_status),
         "RUN_HISTORY": Stmt(run_history),
         "GRAPH_RUNS": Stmt(graph_runs),
         "FAILURES": Stmt(failures),
+        "QUARANTINED_ROWS": Stmt(quarantined_rows),
     }

@@ -17,6 +17,8 @@ import yaml
 from sqlglot import exp
 
 from stored_procs import procedures
+from stored_procs import views as views_module
+from stored_procs.spec import Place
 from tools import app_sql, build_app_code, plain_deploy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,8 +201,9 @@ def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tm
     parsed = [s for part in parts for s in sqlglot.parse(part, read="snowflake") if s is not None]
     kinds = [type(s).__name__ for s in parsed]
     tables = len(list((ROOT / "snowflake_app/sql/state").glob("*.sql")))
-    assert kinds.count("Create") == 3 + 1 + tables + len(procedures.PROCEDURES) + 4  # db, schemas, stage, objects
-    assert kinds.count("Grant") == 3 + len(procedures.PROCEDURES) + 4
+    views = len(views_module.view_ddl(Place.app(), "CORE"))
+    assert kinds.count("Create") == 3 + 1 + tables + len(procedures.PROCEDURES) + views  # db, schemas, stage, objects
+    assert kinds.count("Grant") == 3 + len(procedures.PROCEDURES) + views
     commands = [" ".join(s.sql(dialect="snowflake").split()) for s in parsed if isinstance(s, exp.Command)]
     for text in commands:  # what sqlglot keeps as text: roles and the external access of the exporter procedures
         assert re.match(
