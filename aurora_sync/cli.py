@@ -8,10 +8,12 @@ import sys
 import threading
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from aurora_sync.config import ConfigError, SyncConfig, load_config
+from stored_procs.spec import TableSpec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     rec_p = sub.add_parser("reconcile", help="compare every configured table between source and target")
     rec_p.add_argument("--config", type=Path, required=True)
+    rec_p.add_argument("--table", help="only this schema.table")
+    rec_p.add_argument(
+        "--rows", action="store_true", help="read both sides whole and compare every value (not bucket fingerprints)"
+    )
     resync_p = sub.add_parser("resync", help="export one table again from the beginning on the next run")
     resync_p.add_argument("--config", type=Path, required=True)
     resync_p.add_argument("--table", required=True, help="schema.table, as in sync.toml")
@@ -41,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "resync":
             return _resync(console, config, args.table)
-        return _run(console, config) if args.command == "run" else _reconcile(console, config)
+        if args.command == "reconcile":
+            return _reconcile(console, config, args.table, args.rows)
+        return _run(console, config)
     except ConfigError as err:
         console.print(f"[red]{err}[/]")
         return 2
@@ -49,34 +57,50 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(console: Console, config: SyncConfig) -> int:
     from aurora_sync.cycle import run_cycle
-    from aurora_sync.export_client import Exporter, LambdaExporter, LocalExporter
+    from aurora_sync.export_client import exporter_for
     from aurora_sync.report import print_cycle
     from aurora_sync.snowflake import snowpark_session
 
-    exporter: Exporter
-    if config.exporter.lambda_function:
-        exporter = LambdaExporter(
-            config.exporter.lambda_function,
-            config.exporter.region or config.s3.region,
-            config.exporter.lambda_endpoint_url,
-        )
-    else:
-        exporter = LocalExporter(config.source_dsn, config.s3.endpoint_url)
+    exporter = exporter_for(config)
     with console.status("sync cycle") as status, snowpark_session(config.snowflake_connect, config.database) as s:
         report = run_cycle(s, config, exporter, lambda step: status.update(step))
     print_cycle(console, report, "sync cycle")
     return 1 if report.failed else 0
 
 
-def _reconcile(console: Console, config: SyncConfig) -> int:
-    from aurora_sync.reconcile import reconcile
-    from aurora_sync.report import print_reconciliation
+def _reconcile(console: Console, config: SyncConfig, table: str | None, rows: bool) -> int:
     from aurora_sync.snowflake import snowpark_session
 
+    specs = [t for t in config.tables if table in (None, t.source)]
+    if not specs:
+        console.print(f"[red]{table} is not configured in the sync configuration[/]")
+        return 2
     with console.status("reconciling"), snowpark_session(config.snowflake_connect, config.database) as s:
-        results = reconcile(s, config.source_dsn, config.database, config.tables, config.columns)
-    print_reconciliation(console, results)
-    return 0 if all(r.clean for r in results) else 1
+        if rows:
+            from aurora_sync.reconcile import reconcile
+            from aurora_sync.report import print_reconciliation
+
+            results = reconcile(s, config.source_dsn, config.database, specs, config.columns)
+            print_reconciliation(console, results)
+            return 0 if all(r.clean for r in results) else 1
+        reports = _bucket_reconcile(s, config, specs)
+    from aurora_sync.report import print_bucket_reconciliation
+
+    print_bucket_reconciliation(console, reports)
+    return 0 if all(r["status"] == "CLEAN" for r in reports) else 1
+
+
+def _bucket_reconcile(session: object, config: SyncConfig, specs: list[TableSpec]) -> list[dict[str, Any]]:
+    """RECONCILE_TABLE's code, asking the configured exporter (or its code in-process) for the source side."""
+    from aurora_sync.cycle import prepare
+    from aurora_sync.export_client import exporter_for
+    from stored_procs.reconcile import reconcile_table
+    from stored_procs.runs import new_run_id
+
+    prepare(session, config)
+    exporter = exporter_for(config)
+    run_id = new_run_id()
+    return [reconcile_table(session, config.place, config.database, spec, exporter.reconcile, run_id) for spec in specs]
 
 
 def _resync(console: Console, config: SyncConfig, table: str) -> int:

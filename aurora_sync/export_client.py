@@ -1,4 +1,7 @@
-"""Request one export: through the Lambda Invoke API (AWS or the loopback endpoint), or in-process."""
+"""Ask the exporter for one export, or for a reconciliation's source side.
+
+Through the Lambda Invoke API (AWS or the loopback endpoint), or with its code in this process.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,18 @@ from typing import Any, Protocol
 from aurora_sync import aws
 from lambda_exporter.event import ExportRequest
 from lambda_exporter.exporter import run_export
+from lambda_exporter.reconcile import run_reconcile
 from lambda_exporter.source import connect
 from stored_procs.lambda_invoke import ExportFailed, invoker
+from sync_contract.reconcile import parse_request
 
-__all__ = ["ExportFailed", "Exporter", "LambdaExporter", "LocalExporter"]
+__all__ = ["ExportFailed", "Exporter", "LambdaExporter", "LocalExporter", "exporter_for"]
 
 
 class Exporter(Protocol):
     def export(self, request: ExportRequest) -> dict[str, Any]: ...
+
+    def reconcile(self, event: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class LambdaExporter:
@@ -24,6 +31,9 @@ class LambdaExporter:
 
     def export(self, request: ExportRequest) -> dict[str, Any]:
         return self._invoke(request.to_event())
+
+    def reconcile(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self._invoke(event)
 
 
 class LocalExporter:
@@ -40,3 +50,21 @@ class LocalExporter:
             return run_export(conn, s3, request, connect_worker=lambda: connect(self._dsn)).to_dict()
         finally:
             conn.close()
+
+    def reconcile(self, event: dict[str, Any]) -> dict[str, Any]:
+        conn = connect(self._dsn)
+        try:
+            return run_reconcile(conn, parse_request(event))
+        finally:
+            conn.close()
+
+
+def exporter_for(config: Any) -> Exporter:
+    """The configured exporter Lambda (or its loopback endpoint), else the exporter's code in-process."""
+    if config.exporter.lambda_function:
+        return LambdaExporter(
+            config.exporter.lambda_function,
+            config.exporter.region or config.s3.region,
+            config.exporter.lambda_endpoint_url,
+        )
+    return LocalExporter(config.source_dsn, config.s3.endpoint_url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
@@ -83,3 +85,33 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
             console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) is in the target, not in the source[/]")
         for key, cols in r.different[:5]:
             console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) differs in {', '.join(cols)}[/]")
+
+
+def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]]) -> None:
+    """RECONCILE_TABLE's reports: fingerprints by key-hash bucket, then keys in the buckets that differ."""
+    table = Table(title="reconciliation by bucket fingerprints: source vs target", title_justify="left")
+    for col in ("table", "source rows", "target rows", "buckets", "differing", "missing", "extra", "different"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    table.add_column("result")
+    for r in reports:
+        verdict = {"CLEAN": "[green]match[/]", "DIFFERENT": "[red]MISMATCH[/]"}.get(r["status"], "[red]FAILED[/]")
+        cells = ("source_rows", "target_rows", "buckets", "differing_buckets", "missing", "extra", "different")
+        table.add_row(f"{r['source_schema']}.{r['source_table']}", *(str(r.get(c, "")) for c in cells), verdict)
+    console.print(table)
+    for r in reports:
+        name = f"{r['source_schema']}.{r['source_table']}"
+        if r.get("error"):
+            console.print(f"[red]{name}: {r['error']}[/]")
+        details = r.get("details") or {}
+        for kind, words in (
+            ("missing_keys", "in the source, not in the target"),
+            ("extra_keys", "in the target, not in the source"),
+            ("different_keys", "in both, with other values"),
+        ):
+            for key in details.get(kind, [])[:5]:
+                console.print(f"[red]{name}: key {tuple(key)} is {words}[/]")
+        if details.get("columns_compared_by_presence"):
+            console.print(
+                f"[dim]{name}: {', '.join(details['columns_compared_by_presence'])} compared by NULL or not "
+                "(aurora-sync reconcile --rows compares their values)[/]"
+            )

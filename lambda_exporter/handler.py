@@ -13,9 +13,11 @@ from botocore.config import Config
 from lambda_exporter.event import ExportRequest, parse_event
 from lambda_exporter.exporter import ExportResult, resolve_low, run_export
 from lambda_exporter.observability import logger, record_failure, record_success, traced
+from lambda_exporter.reconcile import run_reconcile
 from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.settings import Settings, load_settings
 from lambda_exporter.source import Connection, connect, is_auth_failure
+from sync_contract import reconcile as reconcile_contract
 
 RETRY_POLICY = RetryPolicy()
 # boto3 retries throttling and 5xx itself (standard mode) before our whole-export retry sees them
@@ -54,6 +56,8 @@ def export_once(
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     correlation = getattr(context, "aws_request_id", None) or "local"
     logger.append_keys(correlation_id=correlation, table=None, export_id=None)
+    if isinstance(event, dict) and event.get("action") == reconcile_contract.ACTION:
+        return reconcile_handler(event)
     request = parse_event(event)
     table = f"{request.schema}.{request.table}"
     logger.append_keys(table=table)
@@ -85,3 +89,20 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     logger.info("export finished", extra={k: summary[k] for k in ("status", "rows", "files", "bytes", "duration_s")})
     record_success(table, summary)
     return summary
+
+
+def reconcile_handler(event: dict[str, Any]) -> dict[str, Any]:
+    """Bucket fingerprints, or some buckets' row hashes, of one source table (read-only, no S3)."""
+    request = reconcile_contract.parse_request(event)
+    logger.append_keys(table=f"{request.schema}.{request.table}")
+    conn = connect_source(load_settings())
+    try:
+        with traced("reconcile"):
+            answer = run_reconcile(conn, request)
+    finally:
+        conn.close()
+    logger.info(
+        "reconcile finished",
+        extra={"buckets": len(answer.get("buckets") or {}), "rows": answer["rows"] if request.buckets is None else 0},
+    )
+    return answer

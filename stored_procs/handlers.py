@@ -120,6 +120,18 @@ def resync_table(session: Any, source: str) -> dict[str, Any]:
     return table_config.resync_table(session, app, source, runs.new_run_id())
 
 
+def reconcile_table(session: Any, source: str) -> dict[str, Any]:
+    """Compare the target with the source (bucket fingerprints, then key by key where they differ)."""
+    from stored_procs import lambda_invoke, reconcile
+
+    app = app_place(session)
+    settings = app_config.read(session, app)
+    spec = table_config.require_table(session, app, source)
+    invoke = lambda_invoke.from_settings(settings)
+    target = settings.require(app_config.TARGET_DATABASE)
+    return reconcile.reconcile_table(session, app, target, spec, invoke, runs.new_run_id())
+
+
 def retry_manifest(session: Any, export_id: str) -> dict[str, Any]:
     """After fixing the cause: a FAILED or QUARANTINED manifest is loaded again by the next run."""
     if not ledger.retry_manifest(session, app_place(session), export_id):

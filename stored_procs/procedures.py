@@ -125,6 +125,15 @@ PROCEDURES: tuple[Procedure, ...] = (
     Procedure("REMOVE_TABLE", handlers.remove_table, (SOURCE,), ADMIN, "Stop replicating a table"),
     Procedure("RESYNC_TABLE", handlers.resync_table, (SOURCE,), ADMIN, "Re-export a table from the beginning next run"),
     Procedure(
+        "RECONCILE_TABLE",
+        handlers.reconcile_table,
+        (SOURCE,),
+        ADMIN,
+        "Compare a table with its source: bucket fingerprints, then key by key where they differ",
+        external_access=True,
+        extra_packages=("boto3",),
+    ),
+    Procedure(
         "RETRY_MANIFEST",
         handlers.retry_manifest,
         (Arg("EXPORT_ID", "VARCHAR"),),

@@ -173,7 +173,7 @@ def resync_table(session: Any, place: Place, source: str, run_id: str) -> dict[s
         "table": spec.source,
         "action": "resync",
         "manifests_superseded": superseded,
-        "next": "the next export starts from the beginning of the table; rows are merged by primary key",
+        "next": "the next export starts from the beginning of the table; it replaces the target in one swap",
     }
 
 

@@ -1,6 +1,6 @@
 """Entry point of the fakesnow server process of the embedded stack.
 
-Four emulator workarounds live here, and only here (DESIGN.md section 7):
+Five emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
@@ -9,7 +9,9 @@ Four emulator workarounds live here, and only here (DESIGN.md section 7):
   which the connector retries for its whole network timeout; Snowflake answers with a SQL error
   naming the file. We turn the emulator's exception into such an error;
 - DuckDB has no `ALTER TABLE a SWAP WITH b` (how a shadow table replaces a target atomically). The
-  emulator runs it as three renames; Snowflake runs it as one atomic statement.
+  emulator runs it as three renames; Snowflake runs it as one atomic statement;
+- the emulator drops the characters of `RTRIM(x, '0')` (and of LTRIM and TRIM) when it adds the
+  implicit VARCHAR cast: `RTRIM(x, '0')` became `TRIM(x)`. We keep them.
 """
 
 from __future__ import annotations
@@ -75,6 +77,23 @@ def _patch_swap_with() -> None:
     cursor.FakeSnowflakeCursor._transform_explode = transform_explode  # type: ignore[method-assign]
 
 
+def _patch_trim_characters() -> None:
+    from fakesnow import transforms
+    from sqlglot import exp
+
+    def trim_cast_varchar(expression: exp.Expr) -> exp.Expr:
+        if not isinstance(expression, exp.Trim):
+            return expression
+        operand = expression.this
+        if isinstance(operand, exp.Cast) and operand.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT):
+            return expression
+        trimmed = expression.copy()
+        trimmed.set("this", exp.Cast(this=operand, to=exp.DataType(this=exp.DataType.Type.VARCHAR)))
+        return trimmed
+
+    transforms.trim_cast_varchar = trim_cast_varchar
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -96,6 +115,7 @@ def main() -> None:
     _patch_csv_reader()
     _patch_copy_errors()
     _patch_swap_with()
+    _patch_trim_characters()
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 

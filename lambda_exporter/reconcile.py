@@ -1,0 +1,102 @@
+"""The source side of a bucketed reconciliation (sync_contract.reconcile), run by the exporter.
+
+One read-only scan of the table: every bucket's (rows, hash), or the (key, row hash) of the rows in
+some buckets. Nothing leaves the database but counts, hashes and the canonical text of key values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambda_exporter.query import Statement
+from lambda_exporter.source import Connection, describe_table, execute
+from sync_contract.identifiers import quote_ident, quote_qualified
+from sync_contract.manifest import Column
+from sync_contract.reconcile import (
+    HASHED_KINDS,
+    MAX_ROWS_COMPARED,
+    NUMERIC_KINDS,
+    ReconcileRequest,
+    joined,
+    presence,
+    strip_zeros,
+)
+from sync_contract.types import Kind, map_type
+
+
+def canonical(column: Column) -> str:
+    """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target)."""
+    c = quote_ident(column.name)
+    kind = map_type(column.type, column.name).kind
+    if kind not in HASHED_KINDS:
+        return presence(c)
+    if kind == Kind.MONEY:
+        return strip_zeros(f"({c})::numeric::text")
+    if kind in NUMERIC_KINDS:
+        return strip_zeros(f"({c})::text")
+    if kind == Kind.BOOLEAN:
+        return f"CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END"
+    if kind == Kind.DATE:
+        return f"to_char({c}, 'YYYY-MM-DD')"
+    if kind == Kind.TIMESTAMP_NTZ:
+        return f"to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"
+    if kind == Kind.TIMESTAMP_TZ:
+        return f"to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    if kind == Kind.BINARY:
+        return f"encode({c}, 'hex')"
+    # text and the types kept in their text form, as the export writes them (char(n) keeps its padding)
+    return f"CASE WHEN {c} IS NULL THEN NULL ELSE format('%s', {c}) END"
+
+
+def _keyed(columns: list[Column], primary_key: tuple[str, ...]) -> tuple[list[str], str, str]:
+    """(key texts, key text, row text); `%` doubled: these go into statements with %s parameters."""
+    by_name = {c.name: c for c in columns}
+    keys = [canonical(by_name[k]).replace("%", "%%") for k in primary_key]
+    return keys, joined(keys), joined([canonical(c).replace("%", "%%") for c in columns])
+
+
+def fingerprints_query(schema: str, table: str, columns: list[Column], request: ReconcileRequest) -> Statement:
+    _, key, row = _keyed(columns, request.primary_key)
+    return Statement(
+        f"SELECT b, count(*), md5(string_agg(h, '' ORDER BY h COLLATE \"C\")) FROM "
+        f"(SELECT substr(md5({key}), 1, %s) AS b, md5({row}) AS h FROM {quote_qualified(schema, table)}) AS r "
+        "GROUP BY b",
+        (request.digits,),
+    )
+
+
+def rows_query(schema: str, table: str, columns: list[Column], request: ReconcileRequest) -> Statement:
+    keys, key, row = _keyed(columns, request.primary_key)
+    assert request.buckets is not None
+    marks = ", ".join("%s" for _ in request.buckets)
+    key_list = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+    return Statement(
+        f"SELECT {key_list}, md5({row}) AS h FROM {quote_qualified(schema, table)} "
+        f"WHERE substr(md5({key}), 1, %s) IN ({marks}) LIMIT %s",
+        (request.digits, *request.buckets, MAX_ROWS_COMPARED + 1),
+    )
+
+
+def run_reconcile(conn: Connection, request: ReconcileRequest) -> dict[str, Any]:
+    columns = describe_table(conn, request.schema, request.table, request.primary_key, request.columns, None)
+    described = [{"name": c.name, "type": c.type} for c in columns]
+    if request.buckets is None:
+        found = execute(conn, fingerprints_query(request.schema, request.table, columns, request))
+        conn.rollback()
+        return {
+            "schema": request.schema,
+            "table": request.table,
+            "columns": described,
+            "rows": sum(int(r[1]) for r in found),
+            "buckets": {r[0]: [int(r[1]), r[2]] for r in found},
+        }
+    found = execute(conn, rows_query(request.schema, request.table, columns, request))
+    conn.rollback()
+    width = len(request.primary_key)
+    return {
+        "schema": request.schema,
+        "table": request.table,
+        "columns": described,
+        "truncated": len(found) > MAX_ROWS_COMPARED,
+        "rows": [[list(r[:width]), r[width]] for r in found[:MAX_ROWS_COMPARED]],
+    }

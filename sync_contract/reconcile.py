@@ -1,0 +1,167 @@
+"""Bucketed reconciliation: what both sides compute, and how the two answers are compared.
+
+Rows are put in buckets by a hash of their primary key (the first `digits` hex digits of the MD5 of
+the key's canonical text); a bucket's fingerprint is (row count, MD5 of its rows' MD5s in sorted
+order). PostgreSQL (the exporter, `lambda_exporter.reconcile`) and Snowflake (`stored_procs.reconcile`)
+compute the same fingerprints from the same canonical text of each value, so only buckets whose
+fingerprints differ are then compared key by key.
+
+Buckets are hash ranges of the key, not ranges of key values: text and composite keys sort
+differently in the two engines (collations), hash prefixes do not.
+
+Canonical text per column kind is exact for the kinds in HASHED_KINDS. For FLOAT, JSON, ARRAY and
+TIME the two engines print values differently, so the hash covers only whether the value is NULL;
+`aurora-sync reconcile --rows` compares those exactly, row by row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync_contract.errors import ContractError
+from sync_contract.types import Kind
+
+ACTION = "reconcile"
+HASHED_KINDS = frozenset(
+    {
+        Kind.INTEGER,
+        Kind.NUMBER,
+        Kind.MONEY,
+        Kind.BOOLEAN,
+        Kind.TEXT,
+        Kind.UUID,
+        Kind.TEXT_REPR,
+        Kind.DATE,
+        Kind.TIMESTAMP_NTZ,
+        Kind.TIMESTAMP_TZ,
+        Kind.BINARY,
+    }
+)
+NUMERIC_KINDS = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.MONEY})
+ROWS_PER_BUCKET = 2000  # aimed at: a differing bucket is this many rows to compare one by one
+MAX_DIGITS = 4  # 65,536 buckets
+MAX_ROWS_COMPARED = 50_000  # per side and per call: keeps a Lambda response under its 6 MB limit
+MAX_KEYS_REPORTED = 100  # per kind of difference, in the stored report
+NULL_MARK = "~"  # a NULL value in a row's canonical text (a value is `<length>:<text>`)
+_BUCKET = re.compile(r"^[0-9a-f]{1,4}$")
+
+
+def bucket_digits(rows: int) -> int:
+    """Hex digits of the bucket id: about ROWS_PER_BUCKET rows per bucket, 1..MAX_DIGITS digits."""
+    digits = 1
+    while digits < MAX_DIGITS and rows > ROWS_PER_BUCKET * 16**digits:
+        digits += 1
+    return digits
+
+
+def strip_zeros(text_sql: str) -> str:
+    """SQL (both dialects) for a number's text without trailing fractional zeros: 12.50 and 12.5000 agree."""
+    return f"CASE WHEN {text_sql} LIKE '%.%' THEN RTRIM(RTRIM({text_sql}, '0'), '.') ELSE {text_sql} END"
+
+
+def joined(parts: Sequence[str]) -> str:
+    """SQL (both dialects): values' canonical texts as one unambiguous text, `<length>:<text>` or `~`."""
+    return " || ".join(f"COALESCE(CAST(LENGTH({p}) AS VARCHAR) || ':' || {p}, '{NULL_MARK}')" for p in parts)
+
+
+def presence(column_sql: str) -> str:
+    return f"CASE WHEN {column_sql} IS NULL THEN NULL ELSE '' END"
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """The exporter's reconcile event: fingerprints of every bucket, or the rows of some buckets."""
+
+    schema: str
+    table: str
+    primary_key: tuple[str, ...]
+    digits: int
+    buckets: tuple[str, ...] | None = None  # None: fingerprints; else these buckets' rows
+    columns: tuple[str, ...] = ()  # only these columns (and the key); empty: every column
+
+    def to_event(self) -> dict[str, Any]:
+        return {
+            "action": ACTION,
+            "schema": self.schema,
+            "table": self.table,
+            "primary_key": list(self.primary_key),
+            "bucket_digits": self.digits,
+            "buckets": list(self.buckets) if self.buckets is not None else None,
+            "columns": list(self.columns),
+        }
+
+
+def parse_request(event: dict[str, Any]) -> ReconcileRequest:
+    def text(key: str) -> str:
+        value = event.get(key)
+        if not isinstance(value, str) or not value:
+            raise ContractError(f"reconcile event: {key!r} must be a non-empty string, got {value!r}")
+        return value
+
+    pk = event.get("primary_key")
+    if not isinstance(pk, list) or not pk or not all(isinstance(c, str) and c for c in pk):
+        raise ContractError(f"reconcile event: 'primary_key' must be a non-empty list of column names, got {pk!r}")
+    digits = event.get("bucket_digits")
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= MAX_DIGITS:
+        raise ContractError(f"reconcile event: 'bucket_digits' must be 1..{MAX_DIGITS}, got {digits!r}")
+    buckets = event.get("buckets")
+    if buckets is not None and (
+        not isinstance(buckets, list)
+        or not all(isinstance(b, str) and _BUCKET.match(b) and len(b) == digits for b in buckets)
+    ):
+        raise ContractError(f"reconcile event: 'buckets' must be {digits}-digit lowercase hex ids, got {buckets!r}")
+    columns = event.get("columns") or []
+    if not isinstance(columns, list) or not all(isinstance(c, str) and c for c in columns):
+        raise ContractError(f"reconcile event: 'columns' must be a list of column names, got {columns!r}")
+    return ReconcileRequest(
+        text("schema"),
+        text("table"),
+        tuple(pk),
+        digits,
+        tuple(buckets) if buckets is not None else None,
+        tuple(columns),
+    )
+
+
+Fingerprints = dict[str, tuple[int, str]]  # bucket id -> (rows, hash)
+RowHashes = dict[tuple[str, ...], str]  # canonical key texts -> row hash
+
+
+def differing_buckets(source: Fingerprints, target: Fingerprints) -> list[str]:
+    return sorted(b for b in set(source) | set(target) if source.get(b) != target.get(b))
+
+
+@dataclass
+class Differences:
+    missing: list[tuple[str, ...]] = field(default_factory=list)  # in the source, not in the target
+    extra: list[tuple[str, ...]] = field(default_factory=list)  # in the target, not in the source
+    different: list[tuple[str, ...]] = field(default_factory=list)  # in both, other values
+
+    @property
+    def total(self) -> int:
+        return len(self.missing) + len(self.extra) + len(self.different)
+
+
+def diff_rows(source: RowHashes, target: RowHashes) -> Differences:
+    return Differences(
+        missing=sorted(set(source) - set(target)),
+        extra=sorted(set(target) - set(source)),
+        different=sorted(k for k in set(source) & set(target) if source[k] != target[k]),
+    )
+
+
+def batches(buckets: Sequence[str], fingerprints: Fingerprints) -> list[list[str]]:
+    """Differing buckets in groups whose rows (by the larger side's count) stay under MAX_ROWS_COMPARED."""
+    groups: list[list[str]] = []
+    size = 0
+    for b in buckets:
+        rows = fingerprints.get(b, (0, ""))[0]
+        if not groups or size + rows > MAX_ROWS_COMPARED:
+            groups.append([])
+            size = 0
+        groups[-1].append(b)
+        size += rows
+    return groups
