@@ -8,12 +8,10 @@ import sys
 import threading
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from aurora_sync.config import ConfigError, SyncConfig, load_config
-from stored_procs.spec import TableSpec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,24 +81,13 @@ def _reconcile(console: Console, config: SyncConfig, table: str | None, rows: bo
             results = reconcile(s, config.source_dsn, config.database, specs, config.columns)
             print_reconciliation(console, results)
             return 0 if all(r.clean for r in results) else 1
-        reports = _bucket_reconcile(s, config, specs)
+        from aurora_sync.reconcile import bucket_reconcile
+
+        reports = bucket_reconcile(s, config, specs)
     from aurora_sync.report import print_bucket_reconciliation
 
     print_bucket_reconciliation(console, reports)
     return 0 if all(r["status"] == "CLEAN" for r in reports) else 1
-
-
-def _bucket_reconcile(session: object, config: SyncConfig, specs: list[TableSpec]) -> list[dict[str, Any]]:
-    """RECONCILE_TABLE's code, asking the configured exporter (or its code in-process) for the source side."""
-    from aurora_sync.cycle import prepare
-    from aurora_sync.export_client import exporter_for
-    from stored_procs.reconcile import reconcile_table
-    from stored_procs.runs import new_run_id
-
-    prepare(session, config)
-    exporter = exporter_for(config)
-    run_id = new_run_id()
-    return [reconcile_table(session, config.place, config.database, spec, exporter.reconcile, run_id) for spec in specs]
 
 
 def _resync(console: Console, config: SyncConfig, table: str) -> int:

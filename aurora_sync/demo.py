@@ -16,8 +16,8 @@ from aurora_sync.config import SyncConfig, parse_config
 from aurora_sync.cycle import CycleReport, run_cycle
 from aurora_sync.demo_data import TABLES_TOML, apply_changes, create_and_populate
 from aurora_sync.export_client import LambdaExporter
-from aurora_sync.reconcile import reconcile
-from aurora_sync.report import print_cycle, print_reconciliation
+from aurora_sync.reconcile import bucket_reconcile, reconcile
+from aurora_sync.report import print_bucket_reconciliation, print_cycle, print_reconciliation
 from aurora_sync.snowflake import snowpark_session
 from aurora_sync.stack.stack import EmbeddedStack
 
@@ -71,6 +71,11 @@ def _changed_something(report: CycleReport) -> list[str]:
 
 
 def _reconcile(console: Console, session: object, config: SyncConfig) -> list[str]:
+    """What RECONCILE_TABLE does (bucket fingerprints from both sides), then every value compared."""
+    reports = bucket_reconcile(session, config, config.tables)
+    print_bucket_reconciliation(console, reports)
     results = reconcile(session, config.source_dsn, config.database, config.tables, config.columns)
     print_reconciliation(console, results)
-    return [f"{r.spec.source} does not match its source" for r in results if not r.clean]
+    return [
+        f"{r['source_schema']}.{r['source_table']}: fingerprints differ" for r in reports if r["status"] != "CLEAN"
+    ] + [f"{r.spec.source} does not match its source" for r in results if not r.clean]

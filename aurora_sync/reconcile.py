@@ -14,8 +14,13 @@ from typing import Any
 
 import psycopg2
 
+from aurora_sync.config import SyncConfig
+from aurora_sync.cycle import prepare
+from aurora_sync.export_client import exporter_for
 from lambda_exporter.query import select_expression
 from lambda_exporter.source import connect, describe_table
+from stored_procs.reconcile import reconcile_table
+from stored_procs.runs import new_run_id
 from stored_procs.spec import TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, quote_qualified, target_name
@@ -142,3 +147,11 @@ def normalise(kind: Kind, value: Any) -> Any:
         parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
         return parsed.astimezone(UTC)
     return value
+
+
+def bucket_reconcile(session: Any, config: SyncConfig, specs: list[TableSpec]) -> list[dict[str, Any]]:
+    """RECONCILE_TABLE's code, asking the configured exporter (or its code in-process) for the source side."""
+    prepare(session, config)
+    exporter = exporter_for(config)
+    run_id = new_run_id()
+    return [reconcile_table(session, config.place, config.database, spec, exporter.reconcile, run_id) for spec in specs]

@@ -109,7 +109,8 @@ def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]])
             ("different_keys", "in both, with other values"),
         ):
             for key in details.get(kind, [])[:5]:
-                console.print(f"[red]{name}: key {tuple(key)} is {words}[/]")
+                described = ", ".join(f"{c}={v}" for c, v in zip(details["key_columns"], key, strict=True))
+                console.print(f"[red]{name}: ({described}) is {words}[/]")
         if details.get("columns_compared_by_presence"):
             console.print(
                 f"[dim]{name}: {', '.join(details['columns_compared_by_presence'])} compared by NULL or not "

@@ -175,6 +175,7 @@ def _compare(session: Any, database: str, spec: TableSpec, ask_source: AskSource
     hashed = [c["name"] for c in columns if map_type(c["type"], c["name"]).kind in HASHED_KINDS]
     details = {
         "bucket_digits": digits,
+        "key_columns": list(spec.primary_key),
         "differing_buckets": differing[:MAX_KEYS_REPORTED],
         "missing_keys": [list(k) for k in found.missing[:MAX_KEYS_REPORTED]],
         "extra_keys": [list(k) for k in found.extra[:MAX_KEYS_REPORTED]],

@@ -167,11 +167,19 @@ def test_sync_all_and_sync_table_run_the_graph_in_one_session(pg, app, stack):
     assert quiet["tasks"][load_task] == "SKIPPED"
     assert (quiet["status"], quiet["tables"]["public.app_items"]) == ("SUCCEEDED", {"status": "NO_CHANGE"})
 
-    # a resync exports the whole table again (a new generation of export ids) and merges it by key
+    # RECONCILE_TABLE asks the exporter Lambda (the loopback endpoint) for the source's fingerprints
+    clean = call(app, "RECONCILE_TABLE", "public.app_items")
+    assert (clean["status"], clean["source_rows"], clean["target_rows"]) == ("CLEAN", 41, 41)
+    cur.execute("DELETE FROM public.app_items WHERE id = 7")
+    gone = call(app, "RECONCILE_TABLE", "public.app_items")
+    assert (gone["status"], gone["extra"], gone["details"]["extra_keys"]) == ("DIFFERENT", 1, [["7"]])
+
+    # a resync exports the whole table again (a new generation of export ids) and swaps it in
     assert call(app, "RESYNC_TABLE", "public.app_items")["manifests_superseded"] == 2
     again = call(app, "SYNC_ALL")
-    assert (again["status"], again["tables"]["public.app_items"]["rows_loaded"]) == ("SUCCEEDED", 41)
-    assert run(app, Stmt('SELECT COUNT(*) FROM "ANALYTICS"."APP_ALL"."APP_ITEMS"'))[0][0] == 41
+    assert (again["status"], again["tables"]["public.app_items"]["rows_loaded"]) == ("SUCCEEDED", 40)
+    assert run(app, Stmt('SELECT COUNT(*) FROM "ANALYTICS"."APP_ALL"."APP_ITEMS"'))[0][0] == 40
+    assert call(app, "RECONCILE_TABLE", "public.app_items")["status"] == "CLEAN"
 
 
 def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):

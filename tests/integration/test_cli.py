@@ -46,7 +46,9 @@ def test_run_then_rerun_then_reconcile(pg, harness, tmp_path):
     assert mismatch.returncode == 1
     assert "MISMATCH" in mismatch.stdout
     assert "public.cli_items: (id=3) is in the source, not in the target" in mismatch.stdout
-    assert "public.cli_items: (id=4) differs in name" in mismatch.stdout
+    assert "public.cli_items: (id=4) is in both, with other values" in mismatch.stdout
+    exact = _cli("reconcile", "--config", str(config), "--rows")
+    assert exact.returncode == 1 and "public.cli_items: (id=4) differs in name" in exact.stdout
 
 
 def test_run_exits_non_zero_naming_the_failed_table(harness, tmp_path):
@@ -88,4 +90,12 @@ def test_resync_restarts_one_table_from_the_beginning(pg, harness, tmp_path):
     assert h.watermark("cli_resync") == "10"
     rows = h.query(f"SELECT MODE, STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'cli_resync'")
     assert sorted(r[1] for r in rows) == ["LOADED", "SUPERSEDED"]
-    assert _cli("reconcile", "--config", str(config)).returncode == 0
+    buckets = _cli("reconcile", "--config", str(config))
+    assert buckets.returncode == 0 and "bucket fingerprints" in buckets.stdout and "match" in buckets.stdout
+    cur.execute("UPDATE public.cli_resync SET v = v WHERE id = 3")  # no change: still clean
+    cur.execute("DELETE FROM public.cli_resync WHERE id = 4")
+    found = _cli("reconcile", "--config", str(config), "--table", "public.cli_resync")
+    assert found.returncode == 1 and "(id=4) is in the target, not in the source" in found.stdout
+    exact = _cli("reconcile", "--config", str(config), "--rows")
+    assert exact.returncode == 1 and "MISMATCH" in exact.stdout
+    assert _cli("reconcile", "--config", str(config), "--table", "public.nope").returncode == 2
