@@ -9,9 +9,19 @@ SNOWFLAKE_CLI_VERSION := 3.30.0
 SNOW_VENV := .venv-snow
 SNOW := $(SNOW_VENV)/bin/snow
 SNOW_STAMP := $(SNOW_VENV)/.installed-$(SNOWFLAKE_CLI_VERSION)
+# checkov pins exact versions of many dependencies: it gets a virtual environment of its own too.
+CHECKOV_VERSION := 3.3.30
+IAC_VENV := .venv-iac
+CHECKOV := $(IAC_VENV)/bin/checkov
+IAC_STAMP := $(IAC_VENV)/.installed-$(CHECKOV_VERSION)
+# bandit and pip-audit for `make security`, apart from the project's dependencies they examine
+BANDIT_VERSION := 1.9.4
+PIP_AUDIT_VERSION := 2.10.1
+SEC_VENV := .venv-security
+SEC_STAMP := $(SEC_VENV)/.installed-$(BANDIT_VERSION)-$(PIP_AUDIT_VERSION)
 
-.PHONY: install snow-cli demo test lint format unit integration contract bench lambda-package \
-	app-code app-sql app-bundle plain-deploy-sql fuzz clean
+.PHONY: install snow-cli iac-tools security-tools demo test lint format unit integration contract bench \
+	lambda-package app-code app-sql app-bundle plain-deploy-sql fuzz iac-check security clean
 
 install: $(STAMP)
 
@@ -31,6 +41,20 @@ $(SNOW_STAMP):
 	$(SNOW_VENV)/bin/pip install --quiet --disable-pip-version-check snowflake-cli==$(SNOWFLAKE_CLI_VERSION)
 	@touch $(SNOW_STAMP)
 
+iac-tools: $(IAC_STAMP)
+
+$(IAC_STAMP):
+	$(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	@touch $(IAC_STAMP)
+
+security-tools: $(SEC_STAMP)
+
+$(SEC_STAMP):
+	$(PYTHON) -m venv $(SEC_VENV)
+	$(SEC_VENV)/bin/pip install --quiet --disable-pip-version-check bandit==$(BANDIT_VERSION) pip-audit==$(PIP_AUDIT_VERSION)
+	@touch $(SEC_STAMP)
+
 demo: install
 	$(BIN)/aurora-sync demo
 
@@ -43,7 +67,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install snow-cli lint
+test: install snow-cli lint iac-check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: install
@@ -54,6 +78,26 @@ integration: install
 
 contract: install snow-cli
 	$(BIN)/pytest -m contract $(PYTEST_ARGS)
+
+# checkov on terraform/ and the CI workflows with no network (no guideline download, no external modules),
+# then `terraform fmt` where a terraform binary is on PATH (CI machines may have none: it says so and passes).
+iac-check: iac-tools
+	$(CHECKOV) --directory terraform --framework terraform --quiet --compact --skip-download \
+		--download-external-modules false
+	$(CHECKOV) --directory .github --framework github_actions --quiet --compact --skip-download
+	@if command -v terraform >/dev/null 2>&1; then \
+		terraform fmt -check -recursive -diff terraform && echo "terraform fmt: clean"; \
+	else echo "terraform fmt: skipped (no terraform on PATH)"; fi
+
+# bandit on the code, pip-audit on every installed dependency (needs the network: PyPI's advisory data),
+# checkov, and gitleaks over the git history where a gitleaks binary is on PATH.
+security: install security-tools iac-check
+	$(SEC_VENV)/bin/bandit -q -c pyproject.toml --severity-level medium -r lambda_exporter sync_contract stored_procs aurora_sync tools benchmarks
+	@mkdir -p build
+	$(BIN)/pip freeze --exclude-editable --disable-pip-version-check > build/requirements-audit.txt
+	$(SEC_VENV)/bin/pip-audit --requirement build/requirements-audit.txt --no-deps --disable-pip --strict --progress-spinner off
+	@if command -v gitleaks >/dev/null 2>&1; then gitleaks git --redact --no-banner .; \
+	else echo "gitleaks: skipped (no gitleaks on PATH)"; fi
 
 # Longer randomized crash runs than CI's 50 cycles: make fuzz FUZZ_CYCLES=500 [FUZZ_SEED=...]
 FUZZ_CYCLES ?= 300
@@ -85,4 +129,4 @@ plain-deploy-sql: app-code
 	$(BIN)/python -m tools.plain_deploy $(PLAIN_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SNOW_VENV) .snowflake-home output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
+	rm -rf $(VENV) $(SNOW_VENV) $(IAC_VENV) $(SEC_VENV) .snowflake-home output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
