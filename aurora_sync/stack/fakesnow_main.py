@@ -1,6 +1,6 @@
 """Entry point of the fakesnow server process of the embedded stack.
 
-Five emulator workarounds live here, and only here (DESIGN.md section 7):
+Six emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
@@ -11,7 +11,9 @@ Five emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB has no `ALTER TABLE a SWAP WITH b` (how a shadow table replaces a target atomically). The
   emulator runs it as three renames; Snowflake runs it as one atomic statement;
 - the emulator drops the characters of `RTRIM(x, '0')` (and of LTRIM and TRIM) when it adds the
-  implicit VARCHAR cast: `RTRIM(x, '0')` became `TRIM(x)`. We keep them.
+  implicit VARCHAR cast: `RTRIM(x, '0')` became `TRIM(x)`. We keep them;
+- the emulator records VARCHAR lengths and table comments with the names spliced into its own SQL
+  unescaped, so `CREATE TABLE` of a name holding a `'` failed (HTTP 500). We escape them.
 """
 
 from __future__ import annotations
@@ -94,6 +96,25 @@ def _patch_trim_characters() -> None:
     transforms.trim_cast_varchar = trim_cast_varchar
 
 
+def _patch_catalog_quoting() -> None:
+    from fakesnow import info_schema
+
+    def esc(name: Any) -> Any:
+        return name.replace("'", "''") if isinstance(name, str) else name
+
+    lengths_sql, comment_sql = info_schema.insert_text_lengths_sql, info_schema.insert_table_comment_sql
+
+    def insert_text_lengths_sql(catalog: str, schema: str, table: str, text_lengths: list[tuple[str, int]]) -> str:
+        lengths = [(esc(name), size) for name, size in text_lengths]
+        return str(lengths_sql(esc(catalog), esc(schema), esc(table), lengths))
+
+    def insert_table_comment_sql(catalog: str, schema: str, table: str, comment: str) -> str:
+        return str(comment_sql(esc(catalog), esc(schema), esc(table), esc(comment)))
+
+    info_schema.insert_text_lengths_sql = insert_text_lengths_sql
+    info_schema.insert_table_comment_sql = insert_table_comment_sql
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -116,6 +137,7 @@ def main() -> None:
     _patch_copy_errors()
     _patch_swap_with()
     _patch_trim_characters()
+    _patch_catalog_quoting()
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import tomllib
 from collections.abc import Iterator
 from typing import Any
@@ -49,8 +50,9 @@ def snow(stack: EmbeddedStack) -> Iterator[Any]:
 
 
 def _table(source: str, pk: list[str], watermark: str | None, **extra: str) -> str:
-    lines = ["[[tables]]", f"source = {source!r}", f"primary_key = {pk!r}"]
-    lines.append(f"watermark_column = {watermark!r}" if watermark else 'mode = "full"')
+    # JSON strings are TOML basic strings (names with both quote kinds and backslashes survive)
+    lines = ["[[tables]]", f"source = {json.dumps(source)}", f"primary_key = {json.dumps(pk)}"]
+    lines.append(f"watermark_column = {json.dumps(watermark)}" if watermark else 'mode = "full"')
     lines += [f"{k} = {v}" for k, v in extra.items()]
     return "\n".join(lines) + "\n"
 
