@@ -387,6 +387,8 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
         return _stage_check_merge(session, place, database, spec, batch, result.run_id)
     finally:
         run(session, sql.drop_staging(place, spec))
+        if replace.replaces(spec, batch.first):
+            run(session, replace.drop_kept_keys(place, spec))
 
 
 def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
@@ -407,11 +409,14 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
         )
     failpoints.reached("load:after_copy")
     manifest = batch.first
+    replacing = replace.replaces(spec, manifest)
+    kept = replace.kept_keys_table(place, spec) if replacing else None
     try:  # rows with values the target cannot hold: set aside (or the batch fails), before any merge
-        quarantined = quarantine.apply(session, place, spec, manifest, batch.export_ids, run_id, ledger.now())
+        quarantined = quarantine.apply(session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept)
         duplicates = int(run(session, sql.duplicate_keys(place, spec, manifest))[0][0])
-        if replace.replaces(spec, manifest):
-            inserted, updated, deleted = replace.apply(session, place, database, spec, manifest, ledger.now())
+        if replacing:
+            at = ledger.now()
+            inserted, updated, deleted = replace.apply(session, place, database, spec, manifest, at, quarantined > 0)
             return Counts(loaded, inserted, updated, deleted, duplicates, quarantined)
     except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
         raise LoadError(f"{batch.label} of {spec.source}: {err}") from err

@@ -153,10 +153,27 @@ class BadValues(ValueError):
     """The batch holds values the target cannot hold and the table's policy is `fail`."""
 
 
+def keep_keys(place: Place, spec: TableSpec, manifest: Manifest, table: str) -> Stmt:
+    """The keys of the rows about to be set aside, for a replacing batch (stored_procs.replace)."""
+    keys = ", ".join(f"r.{quote_ident(s)} AS {quote_ident(s)}" for _, s in _key_columns(spec, manifest))
+    return Stmt(
+        f"CREATE OR REPLACE TRANSIENT TABLE {table} AS SELECT DISTINCT {keys} "
+        f"FROM {place.control(spec.staging_name)} AS r WHERE {_affected(place, spec, manifest)}"
+    )
+
+
 def apply(
-    session: Any, place: Place, spec: TableSpec, manifest: Manifest, export_ids: list[str], run_id: str, at: str
+    session: Any,
+    place: Place,
+    spec: TableSpec,
+    manifest: Manifest,
+    export_ids: list[str],
+    run_id: str,
+    at: str,
+    keys_table: str | None = None,
 ) -> int:
-    """Find bad values in the staged batch; quarantine their rows (returns how many) or raise BadValues."""
+    """Find bad values in the staged batch; quarantine their rows (returns how many) or raise BadValues.
+    `keys_table`: also keep the keys of the rows set aside there."""
     stmt = count_bad(place, spec, manifest)
     if stmt is None:
         return 0
@@ -174,6 +191,8 @@ def apply(
     before = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
     run(session, forget(place, export_ids))
     run(session, record(place, spec, manifest, export_ids[0], run_id, at))
+    if keys_table is not None:
+        run(session, keep_keys(place, spec, manifest, keys_table))
     run(session, set_aside(place, spec, manifest))
     after = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
     recorded = run(

@@ -57,30 +57,47 @@ def _newer(spec: TableSpec, manifest: Manifest) -> tuple[str, tuple[Any, ...]] |
     return f"t.{quote_ident(wm)} > CAST(? AS {wm_type})", (manifest.window.high,)
 
 
-def carry_over(spec: TableSpec, manifest: Manifest, database: str, at: str) -> Stmt | None:
-    """Target rows whose key is not in the snapshot and that must survive the swap."""
-    newer = _newer(spec, manifest)
+def kept_keys_table(place: Place, spec: TableSpec) -> str:
+    """Staged key texts of the rows quarantined from a replacing batch (stored_procs.quarantine)."""
+    return place.control(spec.staging_name + "_KEPT")
+
+
+def _kept(place: Place, spec: TableSpec, manifest: Manifest) -> str:
+    """Target row t has a key whose new row was quarantined: it keeps its previous version."""
+    cols = sql.target_columns(spec, manifest)
+    by_name = {name: (stg, m) for stg, (name, m) in zip(sql.staging_columns(len(cols)), cols, strict=True)}
+    keys = [target_name(c) for c in manifest.primary_key]
+    match = " AND ".join(f"{sql.cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys)
+    return f"EXISTS (SELECT 1 AS X FROM {kept_keys_table(place, spec)} AS q WHERE {match})"
+
+
+def carry_over(
+    place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str, kept: bool = False
+) -> Stmt | None:
+    """Target rows whose key is not in the snapshot and that must survive the swap: as they are (newer
+    than the export, or their new row was quarantined), or flagged `_DELETED` (soft deletes)."""
+    as_is: list[tuple[str, tuple[Any, ...]]] = []
+    if (newer := _newer(spec, manifest)) is not None:
+        as_is.append(newer)
+    if kept:
+        as_is.append((_kept(place, spec, manifest), ()))
     soft = spec.delete_detection == "soft_delete"
-    if newer is None and not soft:
+    if not as_is and not soft:
         return None
+    keep = " OR ".join(f"({c})" for c, _ in as_is) or "FALSE"
+    keep_binds = tuple(b for _, bs in as_is for b in bs)
     names = [n for n, _ in sql.target_columns(spec, manifest)]
-    absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {_match(spec, manifest, 's', 't')})"
     values = [f"t.{quote_ident(n)}" for n in names]
-    binds: tuple[Any, ...] = ()
+    absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {_match(spec, manifest, 's', 't')})"
     if soft:  # gone from the snapshot: flagged, with the time it was first seen gone
         names += ["_DELETED", "_DELETED_AT"]
-        if newer is None:
-            values += ["TRUE", 'IFF(t."_DELETED", t."_DELETED_AT", CAST(? AS TIMESTAMP_NTZ))']
-            binds = (at,)
-        else:
-            values += [
-                f'IFF({newer[0]}, t."_DELETED", TRUE)',
-                f'IFF({newer[0]} OR t."_DELETED", t."_DELETED_AT", CAST(? AS TIMESTAMP_NTZ))',
-            ]
-            binds = (newer[1][0], newer[1][0], at)
-    where = absent if soft or newer is None else f"{absent} AND {newer[0]}"
-    if newer is not None and not soft:
-        binds = newer[1]
+        values += [
+            f'IFF({keep}, t."_DELETED", TRUE)',
+            f'IFF({keep} OR t."_DELETED", t."_DELETED_AT", CAST(? AS TIMESTAMP_NTZ))',
+        ]
+        where, binds = absent, (*keep_binds, *keep_binds, at)
+    else:
+        where, binds = f"{absent} AND ({keep})", keep_binds
     cols = ", ".join(quote_ident(n) for n in names)
     return Stmt(
         f"INSERT INTO {shadow(spec, database)} ({cols}) SELECT {', '.join(values)} "
@@ -130,20 +147,25 @@ def swap(spec: TableSpec, database: str) -> Stmt:
     return Stmt(f"ALTER TABLE {spec.target(database)} SWAP WITH {shadow(spec, database)}")
 
 
+def drop_kept_keys(place: Place, spec: TableSpec) -> Stmt:
+    return Stmt(f"DROP TABLE IF EXISTS {kept_keys_table(place, spec)}")
+
+
 def drop_shadow(spec: TableSpec, database: str) -> Stmt:
     return Stmt(f"DROP TABLE IF EXISTS {shadow(spec, database)}")
 
 
 def apply(
-    session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest, at: str
+    session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest, at: str, kept: bool = False
 ) -> tuple[int, int, int]:
     """Fill, check and swap. Returns (rows inserted, rows changed, rows deleted or flagged); raises
-    ValueError naming the counts when the shadow does not hold what staging says."""
+    ValueError naming the counts when the shadow does not hold what staging says. `kept`: some rows
+    were quarantined, and their keys' previous versions stay (kept_keys_table)."""
     run(session, create_shadow(spec, database))
     try:
         run(session, fill_shadow(place, spec, manifest, database))
         expected = int(run(session, distinct_staged_keys(place, spec, manifest))[0][0])
-        carried = carry_over(spec, manifest, database, at)
+        carried = carry_over(place, spec, manifest, database, at, kept)
         carried_rows = int(run(session, carried)[0][0]) if carried is not None else 0
         rows_after, new_keys, removed, changed = (
             int(v) for v in run(session, change_counts(spec, manifest, database))[0]

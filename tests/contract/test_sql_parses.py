@@ -65,9 +65,11 @@ def _builder_statements() -> list[str]:
         replace.create_shadow(SPEC, "ANALYTICS"),
         replace.fill_shadow(PLACE, SPEC, m, "ANALYTICS"),
         replace.carry_over(
-            dataclasses.replace(SPEC, delete_detection="soft_delete"), m, "ANALYTICS", "2026-01-01 00:00:00"
+            PLACE, dataclasses.replace(SPEC, delete_detection="soft_delete"), m, "ANALYTICS", "2026-01-01", True
         ),
-        replace.carry_over(SPEC, m, "ANALYTICS", "2026-01-01 00:00:00"),
+        replace.carry_over(PLACE, SPEC, m, "ANALYTICS", "2026-01-01 00:00:00", True),
+        quarantine.keep_keys(PLACE, SPEC, m, replace.kept_keys_table(PLACE, SPEC)),
+        replace.drop_kept_keys(PLACE, SPEC),
         replace.distinct_staged_keys(PLACE, SPEC, m),
         replace.change_counts(SPEC, m, "ANALYTICS"),
         replace.change_counts(dataclasses.replace(SPEC, delete_detection="soft_delete"), m, "ANALYTICS"),

@@ -80,3 +80,21 @@ def test_resync_replaces_one_table_and_leaves_the_others_alone(pg, harness):
     assert h.watermark("resync_a") == cur.fetchone()[0]
     assert _rows(h, "resync_b") == b_rows and h.watermark("resync_b") == b_watermark
     assert len(b_rows) == 30  # still holds its deleted keys: only resync_a was resynced
+
+
+def test_a_quarantined_row_in_a_new_snapshot_keeps_its_previous_version(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.swap_days (code int PRIMARY KEY, day date)")
+    cur.execute("INSERT INTO public.swap_days SELECT g, DATE '2026-01-01' + g FROM generate_series(1, 10) g")
+    h = harness.add("public.swap_days", ["code"])
+    h.cycle()
+    cur.execute("UPDATE public.swap_days SET day = 'infinity' WHERE code = 3")
+    cur.execute("UPDATE public.swap_days SET day = DATE '2030-01-01' WHERE code = 4")
+    cur.execute("DELETE FROM public.swap_days WHERE code = 5")
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_quarantined"], t.load["rows_deleted"]) == ("SUCCEEDED", 1, 1)
+    rows = dict(_rows(h, "swap_days"))
+    assert sorted(rows) == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    assert str(rows[3]) == "2026-01-04" and str(rows[4]) == "2030-01-01"  # 3: its previous version stays
+    (reason,) = h.query(f"SELECT REASON FROM {h.control('QUARANTINE')} WHERE SOURCE_TABLE = 'swap_days'")
+    assert "±infinity" in reason[0]

@@ -115,14 +115,14 @@ def test_a_full_snapshot_replaces_through_a_shadow_table_swapped_in_one_statemen
     assert replace.swap(spec, "ANALYTICS").text == (
         'ALTER TABLE "ANALYTICS"."PUBLIC"."ORDERS" SWAP WITH "ANALYTICS"."PUBLIC"."ORDERS__AURORA_SYNC_SHADOW"'
     )
-    assert replace.carry_over(spec, m, "ANALYTICS", "2026-01-01 00:00:00") is None  # nothing survives a snapshot
+    assert replace.carry_over(PLACE, spec, m, "ANALYTICS", "2026-01-01 00:00:00") is None  # nothing survives a snapshot
 
 
 def test_an_incremental_export_from_the_beginning_replaces_and_keeps_rows_newer_than_its_high():
     first = manifest()  # low is None
     m = manifest(window=dataclasses.replace(first.window, low="2026-01-01 00:00:01+00"))
     assert not replace.replaces(SPEC, m) and replace.replaces(SPEC, first)
-    carried = replace.carry_over(SPEC, first, "ANALYTICS", "2026-01-01 00:00:00")
+    carried = replace.carry_over(PLACE, SPEC, first, "ANALYTICS", "2026-01-01 00:00:00")
     assert carried is not None and carried.params == (first.window.high,)
     assert "> CAST(? AS" in carried.text and "NOT EXISTS" in carried.text
 
