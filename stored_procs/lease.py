@@ -1,6 +1,7 @@
 """Leases in the control tables: one holder at a time per name (a table's load, the intake), so two
-overlapping cycles never both load the same table. A lease expires after its time to live, so a
-holder that dies (a killed task, a crashed process) blocks nobody for longer than that.
+overlapping cycles never both load the same table. The run's FINALIZER releases what its tasks still
+hold (a task killed at its timeout); a lease also expires after its time to live, so a holder that
+dies with no finalizer after it (a crashed `aurora-sync` process) blocks nobody for longer than that.
 
 Acquiring is one conditional UPDATE of a row that exists beforehand (Snowflake serialises UPDATEs of
 one table), then a read-back of who holds it.
@@ -73,6 +74,20 @@ def release(session: Any, place: Place, name: str, holder: str) -> None:
             f"UPDATE {place.control('LEASES')} SET HOLDER = NULL, ACQUIRED_AT = NULL, EXPIRES_AT = NULL "
             "WHERE NAME = ? AND HOLDER = ?",
             (name, holder),
+        ),
+    )
+
+
+def release_run(session: Any, place: Place, run_id: str) -> None:
+    """Every lease a run still holds: the FINALIZER runs after all of its run's tasks ended, so a lease
+    left by one of them (a task killed at its timeout) blocks the next run no longer."""
+    prefix = f"{run_id}/"
+    run(
+        session,
+        Stmt(
+            f"UPDATE {place.control('LEASES')} SET HOLDER = NULL, ACQUIRED_AT = NULL, EXPIRES_AT = NULL "
+            f"WHERE LEFT(HOLDER, {len(prefix)}) = ?",
+            (prefix,),
         ),
     )
 

@@ -8,7 +8,7 @@ import uuid
 from contextlib import suppress
 from typing import Any
 
-from stored_procs import app_config, ledger
+from stored_procs import app_config, lease, ledger
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
 from stored_procs.statement import Stmt, query_tag, run
@@ -67,7 +67,8 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     this run had nothing to load (NO_CHANGE: INTAKE's answer skipped its task), or still has something
     pending (NOT_RUN: its task was skipped after a failure, or failed before recording): a failure.
     A task retried within the run (TASK_AUTO_RETRY_ATTEMPTS) counts by its latest attempt, and a
-    retried finalizer replaces its summary."""
+    retried finalizer replaces its summary. Leases the run's tasks still hold are released."""
+    lease.release_run(session, place, run_id)
     loads = run(
         session,
         Stmt(

@@ -55,3 +55,23 @@ def test_a_lease_has_one_holder_until_released_or_expired(harness):
     assert lease.acquire(session, place, "race", "run-c", ttl_s=60) is None  # run-b died: its lease expired
     rows = harness.query(f"SELECT COUNT(*) FROM {harness.control('LEASES')} WHERE NAME = 'race'")
     assert rows[0][0] == 1
+
+
+def test_the_finalizer_releases_what_its_runs_killed_tasks_still_hold(pg, harness):
+    from stored_procs import runs
+
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.leased_dead (id int PRIMARY KEY, v int NOT NULL)")
+    cur.execute("INSERT INTO public.leased_dead SELECT g, g FROM generate_series(1, 5) g")
+    h = harness.add("public.leased_dead", ["id"], "v")
+    h.cycle(export=False)  # control tables
+    name, place = f"load:{h.config.tables[0].slug}", h.config.place
+    # a LOAD task of run-dead was killed holding the table's lease (2 h to live); another run's lease stays
+    assert lease.acquire(h.snow, place, name, "run-dead/3f2a", ttl_s=7200) is None
+    assert lease.acquire(h.snow, place, "intake", "run-other/9c1b", ttl_s=7200) is None
+    runs.finalize(h.snow, place, "run-dead")
+    holders = dict(h.query(f"SELECT NAME, HOLDER FROM {h.control('LEASES')} WHERE NAME IN (?, 'intake')", name))
+    assert holders == {name: None, "intake": "run-other/9c1b"}
+    lease.release(h.snow, place, "intake", "run-other/9c1b")
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_loaded"]) == ("SUCCEEDED", 5)
