@@ -1,4 +1,5 @@
-"""Export throughput of the `copy` strategy against `psql \\copy`, and a full cycle end to end.
+"""Export throughput of the `copy` strategy against `psql \\copy`, a full cycle end to end, and the
+cost of a reconciliation by bucket fingerprints against reading both sides whole.
 
 Everything runs on the embedded stack in one process tree, so the ratios compare like with like on
 this machine; absolute figures move with the machine and its load. Results go to stdout and into
@@ -8,6 +9,7 @@ docs/BENCHMARKS.md between the bench markers.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -20,13 +22,15 @@ import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psycopg2
 
-from aurora_sync.config import parse_config
+from aurora_sync.config import SyncConfig, parse_config
 from aurora_sync.cycle import run_cycle
 from aurora_sync.export_client import LambdaExporter
+from aurora_sync.reconcile import reconcile
 from aurora_sync.snowflake import snowpark_session
 from aurora_sync.stack.postgres import find_pg_bindir
 from aurora_sync.stack.process import ManagedProcess, free_port, port_open
@@ -35,6 +39,9 @@ from lambda_exporter.event import ExportRequest, S3Target
 from lambda_exporter.exporter import run_export
 from lambda_exporter.query import copy_to_stdout, export_select
 from lambda_exporter.source import connect, describe_table
+from stored_procs.reconcile import reconcile_table
+from stored_procs.runs import new_run_id
+from stored_procs.statement import Stmt, run
 
 DOC = Path(__file__).parents[1] / "docs" / "BENCHMARKS.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -135,9 +142,10 @@ def main() -> None:
             started = time.perf_counter()
             report = run_cycle(session, config, exporter)
             cycle_s = time.perf_counter() - started
-        loaded = report.tables[0].load or {}
-        if report.failed or loaded.get("rows_loaded") != args.rows:
-            raise SystemExit(f"the end-to-end cycle did not load {args.rows} rows: {report.tables[0]}")
+            loaded = report.tables[0].load or {}
+            if report.failed or loaded.get("rows_loaded") != args.rows:
+                raise SystemExit(f"the end-to-end cycle did not load {args.rows} rows: {report.tables[0]}")
+            reconcile_lines = _reconcile_bench(session, config, exporter, args.rows)
 
     ratio = psql_s / export_s
     lines = [
@@ -152,7 +160,7 @@ def main() -> None:
         f"end-to-end cycle (Lambda endpoint, export, intake, COPY, MERGE on the emulator): "
         f"{args.rows / cycle_s:,.0f} rows/s ({cycle_s:.1f} s)",
     ]
-    lines += chunk_lines
+    lines += chunk_lines + reconcile_lines
     print("\n".join(lines))
     if not args.no_write:
         _write(lines, args)
@@ -182,6 +190,43 @@ def _chunk_bench(dsn: str, s3: object, args: argparse.Namespace) -> list[str]:
         f"chunked export of {args.chunk_rows} rows to the discarding endpoint: 1 chunk {args.chunk_rows / one:,.0f} "
         f"rows/s, 2 chunks in parallel {args.chunk_rows / two:,.0f} rows/s",
         f"2 chunks vs 1 chunk: {one / two:.2f}x",
+    ]
+
+
+def _reconcile_bench(session: object, config: SyncConfig, exporter: LambdaExporter, rows: int) -> list[str]:
+    """RECONCILE_TABLE's comparison (bucket fingerprints through the Lambda endpoint) against reading both
+    sides whole (`aurora-sync reconcile --rows`), on the table the cycle just loaded; then one target
+    row changed, found through its bucket."""
+    spec = config.tables[0]
+    sizes: list[int] = []
+
+    def ask(event: dict[str, Any]) -> dict[str, Any]:
+        answer = exporter.reconcile(event)
+        sizes.append(len(json.dumps(answer)))
+        return answer
+
+    started = time.perf_counter()
+    clean = reconcile_table(session, config.place, config.database, spec, ask, new_run_id())
+    bucket_s = time.perf_counter() - started
+    started = time.perf_counter()
+    (exact,) = reconcile(session, config.source_dsn, config.database, [spec])
+    rows_s = time.perf_counter() - started
+    if clean["status"] != "CLEAN" or not exact.clean:
+        raise SystemExit(f"reconciliation of the loaded table is not clean: {clean} / {exact}")
+    run(session, Stmt(f'UPDATE {spec.target(config.database)} SET "LABEL" = \'changed\' WHERE "ID" = 4242'))
+    sizes.clear()
+    started = time.perf_counter()
+    found = reconcile_table(session, config.place, config.database, spec, ask, new_run_id())
+    found_s = time.perf_counter() - started
+    if found["different"] != 1:
+        raise SystemExit(f"the changed row was not found: {found}")
+    return [
+        f"reconcile {rows} rows by bucket fingerprints ({clean['buckets']} buckets): {bucket_s:.1f} s, "
+        f"source answer {sum(sizes[:1]) / 1e3:.0f} kB",
+        f"reconcile by reading both sides whole (--rows): {rows_s:.1f} s ({2 * rows} rows read)",
+        f"bucket fingerprints vs whole rows: {rows_s / bucket_s:.1f}x faster",
+        f"one changed row: {found['differing_buckets']} differing bucket, "
+        f"{found['different']} row found in {found_s:.1f} s, source answers {sum(sizes) / 1e3:.0f} kB",
     ]
 
 
