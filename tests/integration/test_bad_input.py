@@ -84,7 +84,7 @@ def test_an_unknown_manifest_version_is_quarantined_naming_the_field(pg, harness
     _good_table_loaded(h, report, "ok_version")
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "invalid_utf8"])
 def test_a_missing_or_truncated_data_file_fails_the_batch_closed(pg, harness, damage):
     h = _two_tables(pg, harness, f"bad_file_{damage}", f"ok_file_{damage}")
     result = _export(h, 0)
@@ -93,10 +93,15 @@ def test_a_missing_or_truncated_data_file_fails_the_batch_closed(pg, harness, da
     data_key = PREFIX + doc["files"][0]["key"]
     if damage == "missing":
         _s3(h).delete_object(Bucket=BUCKET, Key=data_key)
-    else:
+    elif damage == "truncated":
         body = _s3(h).get_object(Bucket=BUCKET, Key=data_key)["Body"].read()
         assert gzip.decompress(body)  # a valid gzip stream, cut in the middle below
         _s3(h).put_object(Bucket=BUCKET, Key=data_key, Body=body[: len(body) // 2])
+    else:  # a byte that is not UTF-8 in a text value (a SQL_ASCII source database can hold one)
+        text = gzip.decompress(_s3(h).get_object(Bucket=BUCKET, Key=data_key)["Body"].read())
+        damaged = text.replace(b'"1","1"', b'"1","1\xff"', 1)
+        assert damaged != text
+        _s3(h).put_object(Bucket=BUCKET, Key=data_key, Body=gzip.compress(damaged))
     report = h.cycle(export=False)
     bad = next(t for t in report.tables if t.spec.source_table == f"bad_file_{damage}")
     assert bad.failed and "nothing was merged" in bad.load["error"]
