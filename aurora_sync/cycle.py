@@ -103,11 +103,11 @@ def request_exports(
             report.errors.append(f"export failed: {err}")
 
 
-def take_in(session: Any, config: SyncConfig, reports: list[TableReport]) -> bool:
+def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
     """INTAKE: new manifests from the stage into the ledger. False when the step itself failed (then,
     as on Snowflake, the LOAD tasks after it are skipped); one table's copy error only marks that table."""
     try:
-        taken = handlers.intake_manifests_at(session, config.place)
+        taken = handlers.intake_manifests_at(session, config.place, run_id)
     except Exception as err:
         for report in reports:
             report.errors.append(f"intake failed, nothing loaded: {err}")
@@ -147,7 +147,7 @@ def run_cycle(
                 request_exports(session, config, exporter, reports, progress)
         elif node.name == graph.INTAKE:
             progress("intake of manifests")
-            return take_in(session, config, reports)
+            return take_in(session, config, reports, run_id)
         elif node.name in by_node:
             progress(f"loading {node.table.source if node.table else node.name}")
             return load_one(session, config, by_node[node.name], run_id)

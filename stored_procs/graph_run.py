@@ -35,7 +35,7 @@ def sync(
                 return {"skipped": "LOAD_PENDING requests no exports"}
             return exports.request_exports(session, place, invoke or _registered(session, place), run_id, specs)
         if node.procedure == "INTAKE_MANIFESTS":
-            return intake_manifests_at(session, place)
+            return intake_manifests_at(session, place, run_id)
         if node.procedure == "LOAD_TABLE":
             target = app_config.read(session, place).require(app_config.TARGET_DATABASE)
             schema, table = node.args

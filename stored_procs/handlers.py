@@ -49,7 +49,7 @@ def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
 
 def intake_manifests(session: Any) -> dict[str, Any]:
     """INTAKE; its task return value tells the LOAD tasks (WHEN) whether there is anything to load."""
-    summary = intake_manifests_at(session, app_place(session))
+    summary = intake_manifests_at(session, app_place(session), runs.current_run_id(session, None))
     runs.set_task_return_value(session, graph.LOAD if summary["pending_tables"] else graph.NOTHING_TO_LOAD)
     return summary
 
@@ -194,11 +194,11 @@ def load_pending(session: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- at a given place (local runner)
 
 
-def intake_manifests_at(session: Any, place: Place) -> dict[str, Any]:
+def intake_manifests_at(session: Any, place: Place, run_id: str) -> dict[str, Any]:
     """INTAKE: copy new manifests of every enabled table into the MANIFESTS ledger."""
     with query_tag(step="INTAKE"):
         specs = ledger.read_table_specs(session, place)
-        summary = intake(session, place, specs).to_dict()
+        summary = intake(session, place, specs, run_id).to_dict()
         enabled = {spec.source for spec in specs}
         summary["pending_tables"] = sorted(ledger.tables_with_pending(session, place) & enabled)
     return summary

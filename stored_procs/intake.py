@@ -32,10 +32,11 @@ class IntakeResult:
         return {**summary, "errors": self.errors, "busy": self.busy}
 
 
-def intake(session: Any, place: Place, specs: list[TableSpec]) -> IntakeResult:
-    """One intake at a time (a lease): two would both see a manifest as new and record it twice."""
+def intake(session: Any, place: Place, specs: list[TableSpec], run_id: str) -> IntakeResult:
+    """One intake at a time (a lease, held by the run: its FINALIZER releases it if the task dies): two
+    would both see a manifest as new and record it twice."""
     result = IntakeResult()
-    with lease.held(session, place, "intake", "intake") as busy:
+    with lease.held(session, place, "intake", run_id) as busy:
         if busy is not None:
             result.busy = busy.message()
             return result

@@ -66,12 +66,14 @@ def test_the_finalizer_releases_what_its_runs_killed_tasks_still_hold(pg, harnes
     h = harness.add("public.leased_dead", ["id"], "v")
     h.cycle(export=False)  # control tables
     name, place = f"load:{h.config.tables[0].slug}", h.config.place
-    # a LOAD task of run-dead was killed holding the table's lease (2 h to live); another run's lease stays
+    # run-dead's INTAKE and LOAD tasks were killed holding their leases (2 h to live); another run's stays
     assert lease.acquire(h.snow, place, name, "run-dead/3f2a", ttl_s=7200) is None
-    assert lease.acquire(h.snow, place, "intake", "run-other/9c1b", ttl_s=7200) is None
+    assert lease.acquire(h.snow, place, "intake", "run-dead/77aa", ttl_s=7200) is None
+    assert lease.acquire(h.snow, place, "load:other", "run-other/9c1b", ttl_s=7200) is None
     runs.finalize(h.snow, place, "run-dead")
-    holders = dict(h.query(f"SELECT NAME, HOLDER FROM {h.control('LEASES')} WHERE NAME IN (?, 'intake')", name))
-    assert holders == {name: None, "intake": "run-other/9c1b"}
-    lease.release(h.snow, place, "intake", "run-other/9c1b")
+    holders = dict(
+        h.query(f"SELECT NAME, HOLDER FROM {h.control('LEASES')} WHERE NAME IN (?, 'intake', 'load:other')", name)
+    )
+    assert holders == {name: None, "intake": None, "load:other": "run-other/9c1b"}
     (t,) = h.cycle().tables
     assert (t.load["status"], t.load["rows_loaded"]) == ("SUCCEEDED", 5)
