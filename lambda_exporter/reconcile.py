@@ -23,6 +23,8 @@ from sync_contract.reconcile import (
 )
 from sync_contract.types import Kind, map_type
 
+MAX_RESPONSE_BYTES = 5_000_000  # a synchronous Lambda response may hold 6 MB
+
 
 def canonical(column: Column) -> str:
     """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target)."""
@@ -93,10 +95,17 @@ def run_reconcile(conn: Connection, request: ReconcileRequest) -> dict[str, Any]
     found = execute(conn, rows_query(request.schema, request.table, columns, request))
     conn.rollback()
     width = len(request.primary_key)
+    rows: list[list[Any]] = []
+    size = 0
+    for r in found[:MAX_ROWS_COMPARED]:
+        size += sum(len(str(v)) + 8 for v in r[:width]) + 40  # its JSON, generously
+        if size > MAX_RESPONSE_BYTES:
+            break
+        rows.append([list(r[:width]), r[width]])
     return {
         "schema": request.schema,
         "table": request.table,
         "columns": described,
-        "truncated": len(found) > MAX_ROWS_COMPARED,
-        "rows": [[list(r[:width]), r[width]] for r in found[:MAX_ROWS_COMPARED]],
+        "truncated": len(rows) < len(found),
+        "rows": rows,
     }

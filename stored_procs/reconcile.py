@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from stored_procs import ledger
@@ -15,6 +16,7 @@ from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import existing_columns, insert_row
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.manifest import parse_manifest_json
 from sync_contract.reconcile import (
     HASHED_KINDS,
     MAX_KEYS_REPORTED,
@@ -34,6 +36,7 @@ from sync_contract.reconcile import (
 from sync_contract.types import Kind, map_type
 
 AskSource = Callable[[dict[str, Any]], dict[str, Any]]
+MAX_ROW_COMPARISONS = 20  # groups of differing buckets compared key by key per call (one source scan each)
 
 REPORT_COLUMNS = (
     ("run_id", "VARCHAR"),
@@ -93,8 +96,14 @@ def _texts(spec: TableSpec, columns: list[dict[str, str]], present: set[str]) ->
     return keys, joined(keys), joined([text(c) for c in columns])
 
 
-def _live(spec: TableSpec) -> str:
-    return ' WHERE ("_DELETED" IS NULL OR NOT "_DELETED")' if spec.delete_detection == "soft_delete" else ""
+def _live(spec: TableSpec) -> str | None:
+    """The predicate of rows that exist (soft-deleted rows do not), or None."""
+    return '("_DELETED" IS NULL OR NOT "_DELETED")' if spec.delete_detection == "soft_delete" else None
+
+
+def _where(*conditions: str | None) -> str:
+    present = [c for c in conditions if c]
+    return f" WHERE {' AND '.join(present)}" if present else ""
 
 
 def fingerprints(spec: TableSpec, database: str, columns: list[dict[str, str]], present: set[str], digits: int) -> Stmt:
@@ -102,7 +111,7 @@ def fingerprints(spec: TableSpec, database: str, columns: list[dict[str, str]], 
     return Stmt(
         "SELECT B, COUNT(*) AS N, MD5(LISTAGG(H, '') WITHIN GROUP (ORDER BY H)) AS HASH FROM "
         f"(SELECT SUBSTR(MD5({key}), 1, {int(digits)}) AS B, MD5({row}) AS H FROM {spec.target(database)}"
-        f"{_live(spec)}) AS r GROUP BY B"
+        f"{_where(_live(spec))}) AS r GROUP BY B"
     )
 
 
@@ -111,13 +120,15 @@ def bucket_rows(
 ) -> Stmt:
     keys, key, row = _texts(spec, columns, present)
     key_list = ", ".join(f"{k} AS {quote_ident(f'K{i}')}" for i, k in enumerate(keys))
-    where = f"SUBSTR(MD5({key}), 1, {int(digits)}) IN ({', '.join('?' for _ in buckets)})"
-    live = _live(spec).replace(" WHERE ", " AND ")
-    return Stmt(f"SELECT {key_list}, MD5({row}) AS H FROM {spec.target(database)} WHERE {where}{live}", tuple(buckets))
+    in_buckets = f"SUBSTR(MD5({key}), 1, {int(digits)}) IN ({', '.join('?' for _ in buckets)})"
+    return Stmt(
+        f"SELECT {key_list}, MD5({row}) AS H FROM {spec.target(database)}{_where(in_buckets, _live(spec))}",
+        tuple(buckets),
+    )
 
 
 def count_target(spec: TableSpec, database: str) -> Stmt:
-    return Stmt(f"SELECT COUNT(*) AS N FROM {spec.target(database)}{_live(spec)}")
+    return Stmt(f"SELECT COUNT(*) AS N FROM {spec.target(database)}{_where(_live(spec))}")
 
 
 def reconcile_table(
@@ -129,7 +140,7 @@ def reconcile_table(
     report["started_at"] = started_at
     report["watermark"] = ledger.get_watermark(session, place, spec)
     try:
-        report.update(_compare(session, database, spec, ask_source))
+        report.update(_compare(session, place, database, spec, ask_source))
     except Exception as err:  # recorded; the caller sees the same report
         report.update(status="FAILED", error=f"{type(err).__name__}: {err}")
     report["finished_at"] = ledger.now()
@@ -142,32 +153,52 @@ def reconcile_table(
     return report
 
 
-def _compare(session: Any, database: str, spec: TableSpec, ask_source: AskSource) -> dict[str, Any]:
+def _loaded_columns(session: Any, place: Place, spec: TableSpec) -> tuple[str, ...]:
+    """The source columns the table replicates: those of its newest loaded export (a `columns` list
+    in sync.toml leaves others out; a column not exported yet is not a difference)."""
+    newest = ledger.newest_loaded(session, place, spec)
+    if newest is None:
+        raise LookupError(f"{spec.source} has no loaded export yet: run a sync first")
+    return tuple(c.name for c in parse_manifest_json(newest[0]).columns)
+
+
+def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_source: AskSource) -> dict[str, Any]:
     present = {r[0] for r in run(session, existing_columns(spec, database))}
     if not present:
         raise LookupError(f"target table {spec.target(database)} does not exist yet: run a sync first")
+    wanted = _loaded_columns(session, place, spec)
     target_rows = int(run(session, count_target(spec, database))[0][0])
     digits = bucket_digits(target_rows)
-    request = ReconcileRequest(spec.source_schema, spec.source_table, spec.primary_key, digits)
+    request = ReconcileRequest(spec.source_schema, spec.source_table, spec.primary_key, digits, None, wanted)
     answer = ask_source(request.to_event())
+    if bucket_digits(int(answer["rows"])) > digits:  # the target is far smaller: size buckets by the source
+        digits = bucket_digits(int(answer["rows"]))
+        request = replace(request, digits=digits)
+        answer = ask_source(request.to_event())
     columns = [{"name": str(c["name"]), "type": str(c["type"])} for c in answer["columns"]]
+    unhashed_keys = [k for k in spec.primary_key if map_type(_type_of(columns, k), k).kind not in HASHED_KINDS]
+    if unhashed_keys:
+        raise ValueError(
+            f"primary key columns {unhashed_keys} of {spec.source} have a type whose text differs between "
+            "PostgreSQL and Snowflake (float, json, array, time): use aurora-sync reconcile --rows"
+        )
     source: Fingerprints = {b: (int(v[0]), str(v[1])) for b, v in answer["buckets"].items()}
     target: Fingerprints = {
         r[0]: (int(r[1]), str(r[2])) for r in run(session, fingerprints(spec, database, columns, present, digits))
     }
     differing = differing_buckets(source, target)
-    found, truncated = Differences(), False
+    found, truncated, duplicates = Differences(), False, 0
     larger = {b: (max(source.get(b, (0, ""))[0], target.get(b, (0, ""))[0]), "") for b in differing}
-    for group in batches(differing, larger):
-        rows_request = ReconcileRequest(spec.source_schema, spec.source_table, spec.primary_key, digits, tuple(group))
+    groups = batches(differing, larger)
+    for group in groups[:MAX_ROW_COMPARISONS]:
+        rows_request = replace(request, buckets=tuple(group))
         source_rows = ask_source(rows_request.to_event())
         truncated = truncated or bool(source_rows.get("truncated"))
         src: RowHashes = {tuple(str(v) for v in key): str(h) for key, h in source_rows["rows"]}
         width = len(spec.primary_key)
-        tgt: RowHashes = {
-            tuple(str(v) for v in r[:width]): str(r[width])
-            for r in run(session, bucket_rows(spec, database, columns, present, digits, group))
-        }
+        fetched = run(session, bucket_rows(spec, database, columns, present, digits, group))
+        tgt: RowHashes = {tuple(str(v) for v in r[:width]): str(r[width]) for r in fetched}
+        duplicates += len(fetched) - len(tgt)
         part = diff_rows(src, tgt)
         found.missing += part.missing
         found.extra += part.extra
@@ -180,10 +211,12 @@ def _compare(session: Any, database: str, spec: TableSpec, ask_source: AskSource
         "missing_keys": [list(k) for k in found.missing[:MAX_KEYS_REPORTED]],
         "extra_keys": [list(k) for k in found.extra[:MAX_KEYS_REPORTED]],
         "different_keys": [list(k) for k in found.different[:MAX_KEYS_REPORTED]],
+        "duplicate_target_keys": duplicates,
         "columns_hashed": hashed,
         "columns_compared_by_presence": [c["name"] for c in columns if c["name"] not in hashed],
         "columns_not_in_target": [c["name"] for c in columns if target_name(c["name"]) not in present],
-        "row_comparison_truncated": truncated,
+        # row comparisons stop after MAX_ROW_COMPARISONS groups, or a source answer cut at its size limit
+        "row_comparison_truncated": truncated or len(groups) > MAX_ROW_COMPARISONS,
     }
     return {
         "status": "CLEAN" if not differing else "DIFFERENT",
@@ -196,3 +229,7 @@ def _compare(session: Any, database: str, spec: TableSpec, ask_source: AskSource
         "different": len(found.different),
         "details": details,
     }
+
+
+def _type_of(columns: list[dict[str, str]], name: str) -> str:
+    return next(c["type"] for c in columns if c["name"] == name)
