@@ -79,9 +79,13 @@ def _column_checks(column: str, source_type: str, staged: str, mapping: TypeMapp
 
 def checks(spec: TableSpec, manifest: Manifest, alias: str) -> list[Check]:
     staged = sql.staging_columns(len(manifest.columns))
+    keys = {target_name(c) for c in manifest.primary_key}
     out: list[Check] = []
     for col, stg, (name, mapping) in zip(manifest.columns, staged, sql.target_columns(spec, manifest), strict=True):
-        out += _column_checks(name, col.source_type, f"{alias}.{quote_ident(stg)}", mapping)
+        value = f"{alias}.{quote_ident(stg)}"
+        if name in keys:  # a NULL key part identifies no row: MERGE would insert it again every time
+            out.append(Check(name, f"({value} IS NULL)", f"{name} ({col.source_type}): primary key value is NULL"))
+        out += _column_checks(name, col.source_type, value, mapping)
     return out
 
 
@@ -95,8 +99,11 @@ def _key_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, str]]:
 def _affected(place: Place, spec: TableSpec, manifest: Manifest) -> str:
     """Rows (alias r) with a bad value, or sharing a primary key with a row (alias b) that has one."""
     keys = " AND ".join(f"b.{quote_ident(s)} = r.{quote_ident(s)}" for _, s in _key_columns(spec, manifest))
-    any_bad = " OR ".join(c.condition for c in checks(spec, manifest, "b"))
-    return f"EXISTS (SELECT 1 AS X FROM {place.control(spec.staging_name)} AS b WHERE {keys} AND ({any_bad}))"
+    bad_r = " OR ".join(c.condition for c in checks(spec, manifest, "r"))
+    bad_b = " OR ".join(c.condition for c in checks(spec, manifest, "b"))
+    return (
+        f"(({bad_r}) OR EXISTS (SELECT 1 AS X FROM {place.control(spec.staging_name)} AS b WHERE {keys} AND ({bad_b})))"
+    )
 
 
 def count_bad(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt | None:
@@ -154,8 +161,13 @@ class BadValues(ValueError):
 
 
 def keep_keys(place: Place, spec: TableSpec, manifest: Manifest, table: str) -> Stmt:
-    """The keys of the rows about to be set aside, for a replacing batch (stored_procs.replace)."""
-    keys = ", ".join(f"r.{quote_ident(s)} AS {quote_ident(s)}" for _, s in _key_columns(spec, manifest))
+    """The keys of the rows about to be set aside, typed as the target's (K0, K1, …; NULL where the
+    key itself cannot be converted), for a replacing batch (stored_procs.replace)."""
+    mapping = dict(sql.target_columns(spec, manifest))
+    keys = ", ".join(
+        f"{sql.try_cast_expression(f'r.{quote_ident(s)}', mapping[name])} AS {quote_ident(f'K{i}')}"
+        for i, (name, s) in enumerate(_key_columns(spec, manifest))
+    )
     return Stmt(
         f"CREATE OR REPLACE TRANSIENT TABLE {table} AS SELECT DISTINCT {keys} "
         f"FROM {place.control(spec.staging_name)} AS r WHERE {_affected(place, spec, manifest)}"

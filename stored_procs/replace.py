@@ -33,13 +33,28 @@ def shadow(spec: TableSpec, database: str) -> str:
 
 
 def create_shadow(spec: TableSpec, database: str) -> Stmt:
-    # LIKE keeps every column of the target (also those no longer exported); COPY GRANTS keeps readers' access
-    return Stmt(f"CREATE OR REPLACE TABLE {shadow(spec, database)} LIKE {spec.target(database)} COPY GRANTS")
+    """LIKE keeps every column of the target (also those no longer exported); COPY GRANTS copies the
+    target's grants (not OR REPLACE: that would copy those of a shadow a crash left behind)."""
+    return Stmt(f"CREATE TABLE {shadow(spec, database)} LIKE {spec.target(database)} COPY GRANTS")
 
 
-def fill_shadow(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
-    names = ", ".join(quote_ident(n) for n, _ in sql.target_columns(spec, manifest))
-    return Stmt(f"INSERT INTO {shadow(spec, database)} ({names}) {sql.deduplicated_source(place, spec, manifest)}")
+def _kept_columns(spec: TableSpec, manifest: Manifest, existing: list[str]) -> list[str]:
+    """Target columns the export does not carry (no longer exported): their values stay."""
+    exported = {n for n, _ in sql.target_columns(spec, manifest)}
+    flags = {n for n, _ in sql.SOFT_DELETE_COLUMNS}
+    return [c for c in existing if c not in exported and c not in flags]
+
+
+def fill_shadow(place: Place, spec: TableSpec, manifest: Manifest, database: str, existing: list[str]) -> Stmt:
+    """The snapshot's rows; a column the export no longer carries keeps the key's value in the target."""
+    names = [n for n, _ in sql.target_columns(spec, manifest)]
+    kept = _kept_columns(spec, manifest, existing)
+    cols = ", ".join(quote_ident(n) for n in names + kept)
+    values = ", ".join([f"s.{quote_ident(n)}" for n in names] + [f"t.{quote_ident(n)}" for n in kept])
+    source = f"({sql.deduplicated_source(place, spec, manifest)}) AS s"
+    if kept:
+        source += f" LEFT JOIN {spec.target(database)} AS t ON {_match(spec, manifest, 's', 't')}"
+    return Stmt(f"INSERT INTO {shadow(spec, database)} ({cols}) SELECT {values} FROM {source}")
 
 
 def _match(spec: TableSpec, manifest: Manifest, a: str, b: str) -> str:
@@ -62,35 +77,32 @@ def kept_keys_table(place: Place, spec: TableSpec) -> str:
     return place.control(spec.staging_name + "_KEPT")
 
 
-def _kept(place: Place, spec: TableSpec, manifest: Manifest) -> str:
-    """Target row t has a key whose new row was quarantined: it keeps its previous version."""
-    cols = sql.target_columns(spec, manifest)
-    by_name = {name: (stg, m) for stg, (name, m) in zip(sql.staging_columns(len(cols)), cols, strict=True)}
-    keys = [target_name(c) for c in manifest.primary_key]
-    match = " AND ".join(f"{sql.cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys)
-    return f"EXISTS (SELECT 1 AS X FROM {kept_keys_table(place, spec)} AS q WHERE {match})"
-
-
 def carry_over(
-    place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str, kept: bool = False
+    place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str, existing: list[str], kept: bool = False
 ) -> Stmt | None:
-    """Target rows whose key is not in the snapshot and that must survive the swap: as they are (newer
-    than the export, or their new row was quarantined), or flagged `_DELETED` (soft deletes)."""
+    """Target rows whose key is not in the snapshot and that must survive the swap, every column: as
+    they are (newer than the export, or their new row was quarantined: keys in kept_keys_table), or
+    flagged `_DELETED` (soft deletes)."""
     as_is: list[tuple[str, tuple[Any, ...]]] = []
     if (newer := _newer(spec, manifest)) is not None:
         as_is.append(newer)
+    joined = ""
     if kept:
-        as_is.append((_kept(place, spec, manifest), ()))
+        keys = [target_name(c) for c in manifest.primary_key]
+        on = " AND ".join(f"q.{quote_ident(f'K{i}')} = t.{quote_ident(k)}" for i, k in enumerate(keys))
+        joined = f" LEFT JOIN {kept_keys_table(place, spec)} AS q ON {on}"
+        as_is.append(('q."K0" IS NOT NULL', ()))
     soft = spec.delete_detection == "soft_delete"
     if not as_is and not soft:
         return None
     keep = " OR ".join(f"({c})" for c, _ in as_is) or "FALSE"
     keep_binds = tuple(b for _, bs in as_is for b in bs)
-    names = [n for n, _ in sql.target_columns(spec, manifest)]
+    flags = [n for n, _ in sql.SOFT_DELETE_COLUMNS]
+    names = [c for c in existing if not (soft and c in flags)]
     values = [f"t.{quote_ident(n)}" for n in names]
     absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {_match(spec, manifest, 's', 't')})"
     if soft:  # gone from the snapshot: flagged, with the time it was first seen gone
-        names += ["_DELETED", "_DELETED_AT"]
+        names += flags
         values += [
             f'IFF({keep}, t."_DELETED", TRUE)',
             f'IFF({keep} OR t."_DELETED", t."_DELETED_AT", CAST(? AS TIMESTAMP_NTZ))',
@@ -101,7 +113,7 @@ def carry_over(
     cols = ", ".join(quote_ident(n) for n in names)
     return Stmt(
         f"INSERT INTO {shadow(spec, database)} ({cols}) SELECT {', '.join(values)} "
-        f"FROM {spec.target(database)} AS t WHERE {where}",
+        f"FROM {spec.target(database)} AS t{joined} WHERE {where}",
         binds,
     )
 
@@ -161,11 +173,13 @@ def apply(
     """Fill, check and swap. Returns (rows inserted, rows changed, rows deleted or flagged); raises
     ValueError naming the counts when the shadow does not hold what staging says. `kept`: some rows
     were quarantined, and their keys' previous versions stay (kept_keys_table)."""
+    existing = [r[0] for r in run(session, sql.existing_columns(spec, database))]
+    run(session, drop_shadow(spec, database))
     run(session, create_shadow(spec, database))
     try:
-        run(session, fill_shadow(place, spec, manifest, database))
+        run(session, fill_shadow(place, spec, manifest, database, existing))
         expected = int(run(session, distinct_staged_keys(place, spec, manifest))[0][0])
-        carried = carry_over(place, spec, manifest, database, at, kept)
+        carried = carry_over(place, spec, manifest, database, at, existing, kept)
         carried_rows = int(run(session, carried)[0][0]) if carried is not None else 0
         rows_after, new_keys, removed, changed = (
             int(v) for v in run(session, change_counts(spec, manifest, database))[0]

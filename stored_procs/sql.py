@@ -194,6 +194,18 @@ def cast_expression(staged: str, mapping: TypeMapping) -> str:
     return f"CAST({col} AS {mapping.snowflake_type})"
 
 
+def try_cast_expression(staged_sql: str, mapping: TypeMapping) -> str:
+    """A staged VARCHAR (an SQL expression) as its target type, or NULL where it cannot be converted."""
+    kind = mapping.kind
+    if kind in (Kind.JSON, Kind.ARRAY):
+        return f"TRY_PARSE_JSON({staged_sql})"
+    if kind == Kind.BINARY:
+        return f"TRY_TO_BINARY({staged_sql}, 'HEX')"
+    if kind in (Kind.TEXT, Kind.TEXT_REPR, Kind.MONEY):
+        return staged_sql
+    return f"TRY_CAST({staged_sql} AS {mapping.snowflake_type})"
+
+
 def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:
     """The staged batch converted to target types, one row per primary key: the newest watermark wins.
 

@@ -100,3 +100,16 @@ def test_with_bad_values_fail_the_batch_fails_closed_and_names_the_columns(pg, h
     assert rows[0][0] == 0
     (status,) = h.query(f"SELECT STATUS, ERROR FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'bad_f'")
     assert status[0] == "FAILED" and "DAY (date)" in status[1]
+
+
+def test_a_row_whose_key_is_null_is_quarantined_not_inserted_again_every_run(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.bad_nullkey (id int, v int NOT NULL)")  # no primary key constraint
+    cur.execute("INSERT INTO public.bad_nullkey VALUES (1, 1), (NULL, 2), (3, 3)")
+    h = harness.add("public.bad_nullkey", ["id"], "v")
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_inserted"], t.load["rows_quarantined"]) == ("SUCCEEDED", 2, 1)
+    (reason,) = h.query(f"SELECT REASON FROM {h.control('QUARANTINE')} WHERE SOURCE_TABLE = 'bad_nullkey'")
+    assert "ID (integer): primary key value is NULL" in reason[0]
+    rows = h.query('SELECT "ID" FROM "ANALYTICS"."PUBLIC"."BAD_NULLKEY" ORDER BY "ID"')
+    assert [r[0] for r in rows] == [1, 3]

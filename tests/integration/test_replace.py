@@ -98,3 +98,26 @@ def test_a_quarantined_row_in_a_new_snapshot_keeps_its_previous_version(pg, harn
     assert str(rows[3]) == "2026-01-04" and str(rows[4]) == "2030-01-01"  # 3: its previous version stays
     (reason,) = h.query(f"SELECT REASON FROM {h.control('QUARANTINE')} WHERE SOURCE_TABLE = 'swap_days'")
     assert "±infinity" in reason[0]
+
+
+def test_a_column_no_longer_exported_keeps_its_values_through_a_replace(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.swap_drop (code int PRIMARY KEY, name text, note text)")
+    cur.execute("INSERT INTO public.swap_drop SELECT g, 'n' || g, 'note ' || g FROM generate_series(1, 5) g")
+    h = harness.add("public.swap_drop", ["code"])
+    h.cycle()
+    cur.execute("ALTER TABLE public.swap_drop DROP COLUMN note")
+    cur.execute("UPDATE public.swap_drop SET name = 'changed' WHERE code = 2")
+    cur.execute("INSERT INTO public.swap_drop VALUES (6, 'n6')")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load["error"]
+    assert "no longer exported" in t.load["notes"]
+    rows = h.query('SELECT "CODE", "NAME", "NOTE" FROM "ANALYTICS"."PUBLIC"."SWAP_DROP" ORDER BY "CODE"')
+    assert [tuple(r) for r in rows] == [
+        (1, "n1", "note 1"),
+        (2, "changed", "note 2"),
+        (3, "n3", "note 3"),
+        (4, "n4", "note 4"),
+        (5, "n5", "note 5"),
+        (6, "n6", None),
+    ]

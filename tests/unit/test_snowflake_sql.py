@@ -8,6 +8,7 @@ from tests.factories import manifest
 
 PLACE = Place.create("ANALYTICS", "AURORA_SYNC")
 SPEC = TableSpec("public", "orders", ("order_id",), watermark_column="updated_at")
+COLS = ["ORDER_ID", "AMOUNT", "UPDATED_AT", "NOTE_NO_LONGER_EXPORTED"]  # the target's columns
 
 
 def test_default_target_is_the_upper_cased_source():
@@ -109,22 +110,26 @@ def test_a_full_snapshot_replaces_through_a_shadow_table_swapped_in_one_statemen
     spec = dataclasses.replace(SPEC, mode="full")
     assert replace.replaces(spec, m)
     assert replace.create_shadow(spec, "ANALYTICS").text == (
-        'CREATE OR REPLACE TABLE "ANALYTICS"."PUBLIC"."ORDERS__AURORA_SYNC_SHADOW" LIKE "ANALYTICS"."PUBLIC"."ORDERS" '
-        "COPY GRANTS"
+        'CREATE TABLE "ANALYTICS"."PUBLIC"."ORDERS__AURORA_SYNC_SHADOW" LIKE "ANALYTICS"."PUBLIC"."ORDERS" COPY GRANTS'
     )
     assert replace.swap(spec, "ANALYTICS").text == (
         'ALTER TABLE "ANALYTICS"."PUBLIC"."ORDERS" SWAP WITH "ANALYTICS"."PUBLIC"."ORDERS__AURORA_SYNC_SHADOW"'
     )
-    assert replace.carry_over(PLACE, spec, m, "ANALYTICS", "2026-01-01 00:00:00") is None  # nothing survives a snapshot
+    assert (
+        replace.carry_over(PLACE, spec, m, "ANALYTICS", "2026-01-01 00:00:00", COLS) is None
+    )  # nothing survives a snapshot
 
 
 def test_an_incremental_export_from_the_beginning_replaces_and_keeps_rows_newer_than_its_high():
     first = manifest()  # low is None
     m = manifest(window=dataclasses.replace(first.window, low="2026-01-01 00:00:01+00"))
     assert not replace.replaces(SPEC, m) and replace.replaces(SPEC, first)
-    carried = replace.carry_over(PLACE, SPEC, first, "ANALYTICS", "2026-01-01 00:00:00")
+    carried = replace.carry_over(PLACE, SPEC, first, "ANALYTICS", "2026-01-01 00:00:00", COLS)
     assert carried is not None and carried.params == (first.window.high,)
     assert "> CAST(? AS" in carried.text and "NOT EXISTS" in carried.text
+    assert '"NOTE_NO_LONGER_EXPORTED"' in carried.text  # every target column is carried
+    filled = replace.fill_shadow(PLACE, SPEC, first, "ANALYTICS", COLS).text
+    assert 't."NOTE_NO_LONGER_EXPORTED"' in filled and "LEFT JOIN" in filled  # its value stays
 
 
 @pytest.mark.parametrize(
