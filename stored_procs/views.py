@@ -42,9 +42,18 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "SELECT SOURCE_SCHEMA, SOURCE_TABLE, "
         "SUM(CASE WHEN STATUS = 'QUARANTINED' THEN 1 ELSE 0 END) AS QUARANTINED_MANIFESTS, "
         "SUM(CASE WHEN STATUS = 'FAILED' THEN 1 ELSE 0 END) AS FAILED_MANIFESTS, "
-        "SUM(CASE WHEN STATUS = 'NEW' THEN 1 ELSE 0 END) AS PENDING_MANIFESTS, "
-        "SUM(CASE WHEN STATUS = 'LOADED' THEN COALESCE(ROWS_QUARANTINED, 0) ELSE 0 END) AS QUARANTINED_ROWS "
+        "SUM(CASE WHEN STATUS = 'NEW' THEN 1 ELSE 0 END) AS PENDING_MANIFESTS "
         f"FROM {c('MANIFESTS')} GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+    )
+    # rows set aside by batches that loaded (a batch applied again after a crash records its rows once;
+    # one that failed after setting rows aside is not counted, nor shown in QUARANTINED_ROWS)
+    of_loaded = (
+        f"FROM {c('QUARANTINE')} AS x WHERE EXISTS (SELECT 1 AS X FROM {c('MANIFESTS')} AS l "
+        "WHERE l.EXPORT_ID = x.EXPORT_ID AND l.STATUS = 'LOADED')"
+    )
+    quarantined = (
+        f"SELECT x.SOURCE_SCHEMA AS SOURCE_SCHEMA, x.SOURCE_TABLE AS SOURCE_TABLE, COUNT(*) AS QUARANTINED_ROWS "
+        f"{of_loaded} GROUP BY x.SOURCE_SCHEMA, x.SOURCE_TABLE"
     )
     table_status = (
         f"CREATE OR REPLACE VIEW {name('TABLE_STATUS')} AS SELECT t.SOURCE_SCHEMA AS SOURCE_SCHEMA, "
@@ -56,7 +65,7 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) > 0 AS QUARANTINED, "
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) AS QUARANTINED_MANIFESTS, "
         "COALESCE(m.FAILED_MANIFESTS, 0) AS FAILED_MANIFESTS, COALESCE(m.PENDING_MANIFESTS, 0) AS PENDING_MANIFESTS, "
-        "COALESCE(m.QUARANTINED_ROWS, 0) AS QUARANTINED_ROWS, "
+        "COALESCE(q.QUARANTINED_ROWS, 0) AS QUARANTINED_ROWS, "
         "w.WATERMARK_COLUMN AS WATERMARK_COLUMN, w.WATERMARK AS WATERMARK, "
         # how far the loaded data is behind now (timestamp watermarks; stored in UTC)
         "DATEDIFF('minute', TRY_CAST(w.WATERMARK AS TIMESTAMP_NTZ), SYSDATE()) AS WATERMARK_LAG_MINUTES "
@@ -67,6 +76,7 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         f"LEFT JOIN ({last_error}) AS e ON e.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND e.SOURCE_TABLE = t.SOURCE_TABLE "
         "AND e.RN = 1 "
         f"LEFT JOIN ({manifests}) AS m ON m.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND m.SOURCE_TABLE = t.SOURCE_TABLE "
+        f"LEFT JOIN ({quarantined}) AS q ON q.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND q.SOURCE_TABLE = t.SOURCE_TABLE "
         f"LEFT JOIN {c('WATERMARKS')} AS w ON w.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND w.SOURCE_TABLE = t.SOURCE_TABLE"
     )
     run_history = (
@@ -95,9 +105,10 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         f"ERROR AS ERROR FROM {c('MANIFESTS')} WHERE STATUS IN ('FAILED', 'QUARANTINED')"
     )
     quarantined_rows = (
-        f"CREATE OR REPLACE VIEW {name('QUARANTINED_ROWS')} AS SELECT SOURCE_SCHEMA AS SOURCE_SCHEMA, "
-        "SOURCE_TABLE AS SOURCE_TABLE, PRIMARY_KEY AS PRIMARY_KEY, REASON AS REASON, ROW_VALUES AS ROW_VALUES, "
-        f"EXPORT_ID AS EXPORT_ID, RUN_ID AS RUN_ID, QUARANTINED_AT AS QUARANTINED_AT FROM {c('QUARANTINE')}"
+        f"CREATE OR REPLACE VIEW {name('QUARANTINED_ROWS')} AS SELECT x.SOURCE_SCHEMA AS SOURCE_SCHEMA, "
+        "x.SOURCE_TABLE AS SOURCE_TABLE, x.PRIMARY_KEY AS PRIMARY_KEY, x.REASON AS REASON, "
+        "x.ROW_VALUES AS ROW_VALUES, x.EXPORT_ID AS EXPORT_ID, x.RUN_ID AS RUN_ID, "
+        f"x.QUARANTINED_AT AS QUARANTINED_AT {of_loaded}"
     )
     return {
         "TABLE_STATUS": Stmt(table_status),

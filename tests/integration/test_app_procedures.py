@@ -406,3 +406,15 @@ def test_changing_the_watermark_column_restarts_the_table_and_configuring_keeps_
     configured = call(app, "CONFIGURE_TABLE", "public.app_wm", {"mode": "full"})  # drops the watermark column
     assert (configured["enabled"], configured["mode"], configured["watermark_column"]) == (False, "full", None)
     assert call(app, "SHOW_CONFIG")["tables"][0]["enabled"] is False
+
+
+def test_quarantined_rows_show_in_the_views_once_per_row(pg, app, stack):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_days (id int PRIMARY KEY, day date, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.app_days VALUES (1, '2026-01-01', now()), (2, 'infinity', now())")
+    configure(app, stack, "public.app_days", "APP_Q.APP_DAYS")
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
+    status = run(app, Stmt("SELECT SOURCE_TABLE, QUARANTINED_ROWS, ROWS_LAST_RUN FROM CORE.TABLE_STATUS"))
+    assert [tuple(r) for r in status] == [("app_days", 1, 2)]
+    rows = run(app, Stmt("SELECT PRIMARY_KEY, REASON FROM CORE.QUARANTINED_ROWS"))
+    assert [(json.loads(r[0]), "±infinity" in r[1]) for r in rows] == [({"ID": "2"}, True)]
