@@ -91,9 +91,7 @@ def checks(spec: TableSpec, manifest: Manifest, alias: str) -> list[Check]:
 
 def _key_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, str]]:
     """(target name, staged column) of the primary key."""
-    names = [n for n, _ in sql.target_columns(spec, manifest)]
-    by_name = dict(zip(names, sql.staging_columns(len(names)), strict=True))
-    return [(target_name(c), by_name[target_name(c)]) for c in manifest.primary_key]
+    return [(name, stg) for name, stg, _ in sql.staged_keys(spec, manifest)]
 
 
 def _affected(place: Place, spec: TableSpec, manifest: Manifest) -> str:
@@ -163,10 +161,9 @@ class BadValues(ValueError):
 def keep_keys(place: Place, spec: TableSpec, manifest: Manifest, table: str) -> Stmt:
     """The keys of the rows about to be set aside, typed as the target's (K0, K1, …; NULL where the
     key itself cannot be converted), for a replacing batch (stored_procs.replace)."""
-    mapping = dict(sql.target_columns(spec, manifest))
     keys = ", ".join(
-        f"{sql.try_cast_expression(f'r.{quote_ident(s)}', mapping[name])} AS {quote_ident(f'K{i}')}"
-        for i, (name, s) in enumerate(_key_columns(spec, manifest))
+        f"{sql.try_cast_expression(f'r.{quote_ident(stg)}', mapping)} AS {quote_ident(f'K{i}')}"
+        for i, (_, stg, mapping) in enumerate(sql.staged_keys(spec, manifest))
     )
     return Stmt(
         f"CREATE OR REPLACE TRANSIENT TABLE {table} AS SELECT DISTINCT {keys} "

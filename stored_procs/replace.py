@@ -119,9 +119,7 @@ def carry_over(
 
 
 def distinct_staged_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
-    names = [n for n, _ in sql.target_columns(spec, manifest)]
-    by_name = dict(zip(names, sql.staging_columns(len(names)), strict=True))
-    keys = ", ".join(quote_ident(by_name[target_name(c)]) for c in manifest.primary_key)
+    keys = ", ".join(quote_ident(stg) for _, stg, _ in sql.staged_keys(spec, manifest))
     return Stmt(f"SELECT COUNT(*) AS N FROM (SELECT DISTINCT {keys} FROM {place.control(spec.staging_name)}) AS d")
 
 

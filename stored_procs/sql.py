@@ -148,6 +148,13 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
     return out
 
 
+def staged_keys(spec: TableSpec, manifest: Manifest) -> list[tuple[str, str, TypeMapping]]:
+    """(target name, staging column, mapping) of each primary key column, in key order."""
+    cols = target_columns(spec, manifest)
+    by_name = {name: (stg, m) for stg, (name, m) in zip(staging_columns(len(cols)), cols, strict=True)}
+    return [(target_name(c), *by_name[target_name(c)]) for c in manifest.primary_key]
+
+
 def create_target_schema(spec: TableSpec, database: str) -> Stmt:
     return Stmt(f"CREATE SCHEMA IF NOT EXISTS {spec.target_schema_ref(database)}")
 
@@ -229,9 +236,7 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
 
 def duplicate_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
     """How many primary key values the staged batch holds more than once."""
-    names = [name for name, _ in target_columns(spec, manifest)]
-    by_name = dict(zip(names, staging_columns(len(names)), strict=True))
-    keys = ", ".join(quote_ident(by_name[target_name(c)]) for c in manifest.primary_key)
+    keys = ", ".join(quote_ident(stg) for _, stg, _ in staged_keys(spec, manifest))
     return Stmt(
         f"SELECT COUNT(*) AS N FROM (SELECT {keys} FROM {place.control(spec.staging_name)} "
         f"GROUP BY {keys} HAVING COUNT(*) > 1) AS d"
@@ -271,13 +276,11 @@ SOFT_DELETE_COLUMNS = (
 def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str:
     """Target rows a key set says are gone: at or below its high watermark (a row written after the key
     set's snapshot is never judged by it) and with no key in the staged set."""
-    cols = target_columns(spec, manifest)
-    by_name = {name: (stg, m) for stg, (name, m) in zip(staging_columns(len(cols)), cols, strict=True)}
-    keys = [target_name(c) for c in manifest.primary_key]
-    match = " AND ".join(f"{cast_expression(by_name[k][0], by_name[k][1])} = t.{quote_ident(k)}" for k in keys)
+    match = " AND ".join(f"{cast_expression(s, m)} = t.{quote_ident(k)}" for k, s, m in staged_keys(spec, manifest))
     wm = target_name(manifest.window.column or "")
+    wm_type = dict(target_columns(spec, manifest))[wm].snowflake_type
     return (
-        f"t.{quote_ident(wm)} <= CAST(? AS {by_name[wm][1].snowflake_type}) AND NOT EXISTS "
+        f"t.{quote_ident(wm)} <= CAST(? AS {wm_type}) AND NOT EXISTS "
         f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"
     )
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from stored_procs import ledger
+from stored_procs import ledger, quarantine
 from stored_procs.app_config import InvalidSetting
 from stored_procs.spec import Place, TableSpec
 from sync_contract.errors import ContractError
@@ -33,7 +33,6 @@ OPTION_KEYS = (
     "bad_values",
 )
 DELETE_DETECTION = ("off", "delete", "soft_delete")
-BAD_VALUES = ("quarantine", "fail")  # stored_procs.quarantine.POLICIES
 
 
 def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
@@ -81,7 +80,7 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
     interval = _number(options.get("keys_interval_hours", 24.0), f"{where}.keys_interval_hours", 0, 24 * 365)
     fraction = _number(options.get("max_delete_fraction", 0.25), f"{where}.max_delete_fraction", 0, 1)
     bad_values = options.get("bad_values") or "quarantine"
-    if bad_values not in BAD_VALUES:
+    if bad_values not in quarantine.POLICIES:
         raise InvalidSetting(f"must be 'quarantine' or 'fail', got {bad_values!r}", f"{where}.bad_values")
     return TableSpec(
         source_schema=schema,
