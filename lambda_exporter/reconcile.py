@@ -40,10 +40,8 @@ def canonical(column: Column) -> str:
         return f"CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END"
     if kind == Kind.DATE:
         return f"to_char({c}, 'YYYY-MM-DD')"
-    if kind == Kind.TIMESTAMP_NTZ:
-        return f"to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"
-    if kind == Kind.TIMESTAMP_TZ:
-        return f"to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    if kind in (Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ):  # microseconds since the epoch (UTC)
+        return f"(round(extract(epoch FROM {c}) * 1000000))::bigint::text"
     if kind == Kind.BINARY:
         return f"encode({c}, 'hex')"
     # text and the types kept in their text form, as the export writes them (char(n) keeps its padding)

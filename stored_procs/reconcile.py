@@ -75,10 +75,8 @@ def canonical(name: str | None, pg_type: str) -> str:
         return f"TO_VARCHAR({c})"
     if kind == Kind.DATE:
         return f"TO_VARCHAR({c}, 'YYYY-MM-DD')"
-    if kind == Kind.TIMESTAMP_NTZ:
-        return f"TO_VARCHAR({c}, 'YYYY-MM-DD HH24:MI:SS.FF6')"
-    if kind == Kind.TIMESTAMP_TZ:
-        return f"TO_VARCHAR(CONVERT_TIMEZONE('UTC', {c}), 'YYYY-MM-DD HH24:MI:SS.FF6')"
+    if kind in (Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ):  # microseconds since the epoch (UTC)
+        return f"TO_VARCHAR(DATE_PART(EPOCH_MICROSECOND, {c}))"
     if kind == Kind.BINARY:
         return f"LOWER(HEX_ENCODE({c}))"
     return c  # VARCHAR as loaded
