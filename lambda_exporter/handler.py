@@ -56,23 +56,16 @@ def export_once(
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     correlation = getattr(context, "aws_request_id", None) or "local"
     logger.append_keys(correlation_id=correlation, table=None, export_id=None)
+    remaining = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
     if isinstance(event, dict) and event.get("action") == reconcile_contract.ACTION:
-        return reconcile_handler(event)
+        return reconcile_handler(event, remaining)
     request = parse_event(event)
     table = f"{request.schema}.{request.table}"
     logger.append_keys(table=table)
     settings = load_settings()
     s3 = s3_client(request.s3.region, request.s3.endpoint_url or settings.s3_endpoint_url)
-    remaining = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
-
-    def on_retry(attempt: int, err: BaseException, delay: float) -> None:
-        logger.warning(
-            "transient failure, retrying",
-            extra={"attempt": attempt, "error_type": type(err).__name__, "error": str(err), "delay_s": round(delay, 2)},
-        )
-
     try:
         with traced("export"):
             request = resolve_low(s3, request)  # once: a retry must not start from its own partial export
@@ -91,16 +84,29 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return summary
 
 
-def reconcile_handler(event: dict[str, Any]) -> dict[str, Any]:
-    """Bucket fingerprints, or some buckets' row hashes, of one source table (read-only, no S3)."""
-    request = reconcile_contract.parse_request(event)
-    logger.append_keys(table=f"{request.schema}.{request.table}")
-    conn = connect_source(load_settings())
+def on_retry(attempt: int, err: BaseException, delay: float) -> None:
+    logger.warning(
+        "transient failure, retrying",
+        extra={"attempt": attempt, "error_type": type(err).__name__, "error": str(err), "delay_s": round(delay, 2)},
+    )
+
+
+def reconcile_once(settings: Settings, request: reconcile_contract.ReconcileRequest) -> dict[str, Any]:
+    conn = connect_source(settings)
     try:
-        with traced("reconcile"):
-            answer = run_reconcile(conn, request)
+        return run_reconcile(conn, request)
     finally:
         conn.close()
+
+
+def reconcile_handler(event: dict[str, Any], remaining: Callable[[], float] | None = None) -> dict[str, Any]:
+    """Bucket fingerprints, or some buckets' row hashes, of one source table (read-only, no S3); a read,
+    so retried whole on a transient failure like an export."""
+    request = reconcile_contract.parse_request(event)
+    logger.append_keys(table=f"{request.schema}.{request.table}")
+    settings = load_settings()
+    with traced("reconcile"):
+        answer = call_with_retries(lambda: reconcile_once(settings, request), RETRY_POLICY, remaining, on_retry)
     logger.info(
         "reconcile finished",
         extra={"buckets": len(answer.get("buckets") or {}), "rows": answer["rows"] if request.buckets is None else 0},

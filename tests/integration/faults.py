@@ -1,8 +1,10 @@
-"""Fault injection at the HTTP boundary: a loopback proxy in front of moto that answers some writes
-with S3's `503 SlowDown`, as S3 does when it throttles."""
+"""Fault injection at the network boundary: a loopback proxy in front of moto that answers some writes
+with S3's `503 SlowDown`, as S3 does when it throttles; a TCP proxy in front of PostgreSQL that drops
+connections."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,3 +78,51 @@ class ThrottlingProxy:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join()
+
+
+class DroppingTcpProxy:
+    """A loopback TCP proxy that closes its first `drop` connections at once (a connection lost, as a
+    database failover does) and forwards the rest, both ways, to `host:port`."""
+
+    def __init__(self, host: str, port: int, drop: int = 1) -> None:
+        import socket
+
+        self.upstream, self.drop, self.dropped = (host, port), drop, 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            if self.dropped < self.drop:
+                self.dropped += 1
+                client.close()
+                continue
+            upstream = socket.create_connection(self.upstream)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def __enter__(self) -> DroppingTcpProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()

@@ -89,3 +89,29 @@ def test_a_terminal_failure_is_logged_and_counted_once_without_retries(env, logs
     (failed,) = [r for r in records if r.get("message") == "export failed"]
     assert (failed["table"], failed["error_type"], failed["level"]) == ("public.obs_missing", "SourceError", "ERROR")
     assert _metric(records, "ExportFailures")["ExportFailures"] == [1.0]
+
+
+def test_a_reconcile_event_is_answered_and_retried_over_a_lost_connection(endpoints, pg, monkeypatch, logs, capsys):
+    from urllib.parse import urlparse
+
+    from tests.integration.faults import DroppingTcpProxy
+
+    pg.cursor().execute("CREATE TABLE public.obs_rec (id int PRIMARY KEY, v int NOT NULL)")
+    pg.cursor().execute("INSERT INTO public.obs_rec SELECT g, g FROM generate_series(1, 40) g")
+    dsn = urlparse(endpoints.pg_dsn)
+    event = {"action": "reconcile", "schema": "public", "table": "obs_rec", "primary_key": ["id"], "bucket_digits": 1}
+    with DroppingTcpProxy(dsn.hostname or "127.0.0.1", dsn.port or 5432, drop=1) as proxy:
+        monkeypatch.setenv(
+            "AURORA_SYNC_SOURCE_DSN", dsn._replace(netloc=dsn.netloc.replace(str(dsn.port), str(proxy.port))).geturl()
+        )
+        monkeypatch.delenv("VAULT_ADDR", raising=False)
+        exporter_settings.load_settings.cache_clear()
+        try:
+            answer = handler(event, Context())
+        finally:
+            exporter_settings.load_settings.cache_clear()
+    assert proxy.dropped == 1
+    assert answer["rows"] == 40 and sum(n for n, _ in answer["buckets"].values()) == 40
+    records = _records(logs.getvalue() + capsys.readouterr().out)
+    assert [r for r in records if r.get("message") == "transient failure, retrying"]
+    assert [r for r in records if r.get("message") == "reconcile finished"]
