@@ -33,6 +33,7 @@ EXECUTE IMMEDIATE FROM './sql/procedures/load_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/finalize_run.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/register_stage.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/register_exporter.sql';
+EXECUTE IMMEDIATE FROM './sql/procedures/set_export_mode.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/set_target_database.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/add_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/configure_table.sql';

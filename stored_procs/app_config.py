@@ -27,6 +27,9 @@ STAGE_URL, STORAGE_INTEGRATION, S3_REGION, S3_ENDPOINT_URL = (
 EXPORTER_FUNCTION, EXPORTER_REGION, EXPORTER_ENDPOINT_URL = "exporter_function", "exporter_region", "exporter_endpoint"
 TARGET_DATABASE, SCHEDULE, WAREHOUSE = "target_database", "schedule", "warehouse"
 DEFAULT_SCHEDULE = "60 MINUTES"
+# who starts the exports: REQUEST_EXPORTS in the Task graph (pull), or the exporter's own EventBridge
+# schedule (push: the graph only takes in and loads what the exporter wrote)
+EXPORT_MODE, PULL, PUSH = "export_mode", "pull", "push"
 
 _FIX = {
     STAGE_URL: f"CALL {APP_CODE_SCHEMA}.REGISTER_STAGE('s3://<bucket>/<prefix>/', '<STORAGE_INTEGRATION>', "
@@ -136,6 +139,18 @@ def endpoint_url(value: str | None) -> str | None:
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
         raise InvalidSetting(f"endpoint URL {value!r} must be http(s)://host[:port]")
     return value
+
+
+def export_mode(value: str) -> str:
+    mode = (value or "").strip().lower()
+    if mode not in (PULL, PUSH):
+        raise InvalidSetting(f"must be 'pull' or 'push', got {value!r}", "mode")
+    return mode
+
+
+def pushes(settings: AppSettings) -> bool:
+    """The exporter runs on its own schedule: REQUEST_EXPORTS invokes nothing."""
+    return settings.get(EXPORT_MODE) == PUSH
 
 
 def schedule(value: str) -> str:

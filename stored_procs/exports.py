@@ -55,6 +55,11 @@ def export_event(
     return event
 
 
+def push_skipped() -> dict[str, Any]:
+    """REQUEST_EXPORTS in push mode (SET_EXPORT_MODE('push')): the exporter's own schedule exports."""
+    return {"skipped": "push mode: the exporter runs on its own schedule; nothing was invoked"}
+
+
 def request_exports(
     session: Any,
     place: Place,

@@ -33,6 +33,8 @@ def sync(
         if node.procedure == "REQUEST_EXPORTS":
             if not export:
                 return {"skipped": "LOAD_PENDING requests no exports"}
+            if invoke is None and app_config.pushes(app_config.read(session, place)):
+                return exports.push_skipped()
             return exports.request_exports(session, place, invoke or _registered(session, place), run_id, specs)
         if node.procedure == "INTAKE_MANIFESTS":
             return intake_manifests_at(session, place, run_id)

@@ -43,7 +43,10 @@ def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
     from stored_procs import lambda_invoke
 
     app = app_place(session)
-    invoke = lambda_invoke.from_settings(app_config.read(session, app))
+    settings = app_config.read(session, app)
+    if app_config.pushes(settings):
+        return exports.push_skipped()
+    invoke = lambda_invoke.from_settings(settings)
     return exports.request_exports(session, app, invoke, runs.current_run_id(session, run_id))
 
 
@@ -130,6 +133,10 @@ def reconcile_table(session: Any, source: str) -> dict[str, Any]:
     invoke = lambda_invoke.from_settings(settings)
     target = settings.require(app_config.TARGET_DATABASE)
     return reconcile.reconcile_table(session, app, target, spec, invoke, runs.new_run_id())
+
+
+def set_export_mode(session: Any, mode: str) -> dict[str, Any]:
+    return registration.export_mode(session, app_place(session), mode)
 
 
 def retry_manifest(session: Any, export_id: str) -> dict[str, Any]:

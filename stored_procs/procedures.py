@@ -96,6 +96,13 @@ PROCEDURES: tuple[Procedure, ...] = (
         "Name the exporter Lambda REQUEST_EXPORTS invokes",
     ),
     Procedure(
+        "SET_EXPORT_MODE",
+        handlers.set_export_mode,
+        (Arg("MODE", "VARCHAR"),),
+        ADMIN,
+        "pull: the graph invokes the exporter; push: the exporter's own schedule exports, the graph loads",
+    ),
+    Procedure(
         "SET_TARGET_DATABASE",
         handlers.set_target_database,
         (Arg("DATABASE_NAME", "VARCHAR"),),

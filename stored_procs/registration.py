@@ -36,6 +36,19 @@ def stage(
     return {"stage": place.stage, "url": url, "storage_integration": integration, "region": aws_region}
 
 
+def export_mode(session: Any, place: Place, mode: str) -> dict[str, Any]:
+    """pull: the graph's REQUEST_EXPORTS invokes the exporter; push: the exporter runs on its own
+    (EventBridge) schedule and the graph only takes in and loads."""
+    mode = app_config.export_mode(mode)
+    app_config.write(session, place, {app_config.EXPORT_MODE: mode})
+    effect = (
+        "REQUEST_EXPORTS invokes the exporter on every run"
+        if mode == app_config.PULL
+        else "REQUEST_EXPORTS invokes nothing: the exporter's own schedule writes the exports, the graph loads them"
+    )
+    return {"export_mode": mode, "effect": effect}
+
+
 def exporter(session: Any, place: Place, function_name: str, aws_region: str, endpoint: str | None) -> dict[str, Any]:
     """The exporter Lambda REQUEST_EXPORTS invokes (reached through the bound references)."""
     values: dict[str, str | None] = {

@@ -47,7 +47,10 @@ def set_task_return_value(session: Any, value: str) -> bool:
 def check_ready(session: Any, place: Place) -> dict[str, Any]:
     """ROOT: everything the graph needs is configured. Raises NotConfigured naming the missing step."""
     settings = app_config.read(session, place)
-    for key in (app_config.STAGE_URL, app_config.EXPORTER_FUNCTION, app_config.TARGET_DATABASE):
+    needed = [app_config.STAGE_URL, app_config.TARGET_DATABASE]
+    if not app_config.pushes(settings):  # in push mode the graph invokes no exporter
+        needed.append(app_config.EXPORTER_FUNCTION)
+    for key in needed:
         settings.require(key)
     tables = [spec.source for spec in ledger.read_table_specs(session, place)]
     if not tables:

@@ -22,7 +22,7 @@ import streamlit
 from aurora_sync.config import parse_config
 from aurora_sync.snowflake import snowpark_session
 from aurora_sync.stack.stack import BUCKET, FUNCTION, PREFIX, REGION
-from stored_procs import graph, handlers
+from stored_procs import exports, graph, handlers, lambda_invoke
 from stored_procs.app_config import InvalidSetting, NotConfigured
 from stored_procs.procedures import by_name
 from stored_procs.statement import Stmt, run
@@ -418,3 +418,27 @@ def test_quarantined_rows_show_in_the_views_once_per_row(pg, app, stack):
     assert [tuple(r) for r in status] == [("app_days", 1, 2)]
     rows = run(app, Stmt("SELECT PRIMARY_KEY, REASON FROM CORE.QUARANTINED_ROWS"))
     assert [(json.loads(r[0]), "±infinity" in r[1]) for r in rows] == [({"ID": "2"}, True)]
+
+
+def test_in_push_mode_the_graph_loads_what_the_exporter_wrote_and_invokes_nothing(pg, app, stack):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_push (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.app_push SELECT g, now() FROM generate_series(1, 12) g")
+    configure(app, stack, "public.app_push", "APP_PUSH.APP_PUSH")
+    with pytest.raises(InvalidSetting, match="mode: must be 'pull' or 'push'"):
+        call(app, "SET_EXPORT_MODE", "sideways")
+    assert call(app, "SET_EXPORT_MODE", "push")["export_mode"] == "push"
+    nothing = call(app, "SYNC_ALL")  # nobody exported yet: nothing to load, and no invocation
+    assert nothing["steps"]["REQUEST_EXPORTS"]["skipped"].startswith("push mode")
+    assert nothing["rows_loaded"] == 0
+    assert run(app, Stmt("SELECT COUNT(*) FROM STATE.EXPORT_REQUESTS"))[0][0] == 0
+    # the exporter's own (EventBridge) schedule: the event without a low bound, as the rule sends it
+    spec = handlers.ledger.read_table_specs(app, handlers.app_place(app))[0]
+    settings = handlers.app_config.read(app, handlers.app_place(app))
+    event = exports.export_event(spec, settings, None)
+    del event["low"]
+    invoke = lambda_invoke.invoker(FUNCTION, lambda_invoke.lambda_client(REGION, stack.endpoints.lambda_endpoint))
+    assert invoke(event)["rows"] == 12
+    loaded = call(app, "SYNC_ALL")
+    assert (loaded["status"], loaded["rows_loaded"]) == ("SUCCEEDED", 12)
+    assert call(app, "SET_EXPORT_MODE", "pull")["export_mode"] == "pull"
