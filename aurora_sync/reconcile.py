@@ -22,6 +22,7 @@ from lambda_exporter.source import connect, describe_table
 from stored_procs.reconcile import reconcile_table
 from stored_procs.runs import new_run_id
 from stored_procs.spec import TableSpec
+from stored_procs.sql import live_rows_only
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, quote_qualified, target_name
 from sync_contract.manifest import Column
@@ -122,7 +123,7 @@ def _target_rows(
         f"{quote_ident(target_name(c.name))} AS V{i}, ({quote_ident(target_name(c.name))} IS NULL) AS N{i}"
         for i, c in enumerate(cols)
     )
-    live = ' WHERE "_DELETED" IS NULL OR NOT "_DELETED"' if spec.delete_detection == "soft_delete" else ""
+    live = f" WHERE {c}" if (c := live_rows_only(spec)) else ""
     rows = run(session, Stmt(f"SELECT {exprs} FROM {spec.target(database)}{live}"))
     out = []
     for row in rows:

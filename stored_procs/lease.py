@@ -67,29 +67,20 @@ def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = D
     return None if current == holder else Busy(name, str(current), str(expires))
 
 
+def _clear(session: Any, place: Place, where: str, params: tuple[Any, ...]) -> None:
+    sets = "HOLDER = NULL, ACQUIRED_AT = NULL, EXPIRES_AT = NULL"
+    run(session, Stmt(f"UPDATE {place.control('LEASES')} SET {sets} WHERE {where}", params))
+
+
 def release(session: Any, place: Place, name: str, holder: str) -> None:
-    run(
-        session,
-        Stmt(
-            f"UPDATE {place.control('LEASES')} SET HOLDER = NULL, ACQUIRED_AT = NULL, EXPIRES_AT = NULL "
-            "WHERE NAME = ? AND HOLDER = ?",
-            (name, holder),
-        ),
-    )
+    _clear(session, place, "NAME = ? AND HOLDER = ?", (name, holder))
 
 
 def release_run(session: Any, place: Place, run_id: str) -> None:
     """Every lease a run still holds: the FINALIZER runs after all of its run's tasks ended, so a lease
     left by one of them (a task killed at its timeout) blocks the next run no longer."""
     prefix = f"{run_id}/"
-    run(
-        session,
-        Stmt(
-            f"UPDATE {place.control('LEASES')} SET HOLDER = NULL, ACQUIRED_AT = NULL, EXPIRES_AT = NULL "
-            f"WHERE LEFT(HOLDER, {len(prefix)}) = ?",
-            (prefix,),
-        ),
-    )
+    _clear(session, place, f"LEFT(HOLDER, {len(prefix)}) = ?", (prefix,))
 
 
 @contextmanager

@@ -89,14 +89,9 @@ def checks(spec: TableSpec, manifest: Manifest, alias: str) -> list[Check]:
     return out
 
 
-def _key_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, str]]:
-    """(target name, staged column) of the primary key."""
-    return [(name, stg) for name, stg, _ in sql.staged_keys(spec, manifest)]
-
-
 def _affected(place: Place, spec: TableSpec, manifest: Manifest) -> str:
     """Rows (alias r) with a bad value, or sharing a primary key with a row (alias b) that has one."""
-    keys = " AND ".join(f"b.{quote_ident(s)} = r.{quote_ident(s)}" for _, s in _key_columns(spec, manifest))
+    keys = " AND ".join(f"b.{quote_ident(s)} = r.{quote_ident(s)}" for _, s, _ in sql.staged_keys(spec, manifest))
     bad_r = " OR ".join(c.condition for c in checks(spec, manifest, "r"))
     bad_b = " OR ".join(c.condition for c in checks(spec, manifest, "b"))
     return (
@@ -125,8 +120,8 @@ def record(place: Place, spec: TableSpec, manifest: Manifest, export_id: str, ru
     found = checks(spec, manifest, "r")
     names = [n for n, _ in sql.target_columns(spec, manifest)]
     staged = sql.staging_columns(len(names))
-    keys = _key_columns(spec, manifest)
-    key_pairs = ", ".join(f"CAST(? AS VARCHAR), r.{quote_ident(s)}" for _, s in keys)
+    keys = sql.staged_keys(spec, manifest)
+    key_pairs = ", ".join(f"CAST(? AS VARCHAR), r.{quote_ident(s)}" for _, s, _ in keys)
     row_pairs = ", ".join(f"CAST(? AS VARCHAR), LEFT(r.{quote_ident(s)}, {MAX_STORED_VALUE_CHARS})" for s in staged)
     reasons = " || ".join(f"IFF({c.condition}, CAST(? AS VARCHAR), '')" for c in found)
     return Stmt(
@@ -141,7 +136,7 @@ def record(place: Place, spec: TableSpec, manifest: Manifest, export_id: str, ru
             run_id,
             spec.source_schema,
             spec.source_table,
-            *[n for n, _ in keys],
+            *[n for n, _, _ in keys],
             *[f"{c.reason}; " for c in found],
             "another row of this primary key in the batch has a value that cannot be loaded",
             *names,

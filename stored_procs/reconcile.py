@@ -13,7 +13,7 @@ from typing import Any
 
 from stored_procs import ledger
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import existing_columns, insert_row
+from stored_procs.sql import existing_columns, insert_row, live_rows_only
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
 from sync_contract.manifest import parse_manifest_json
@@ -94,11 +94,6 @@ def _texts(spec: TableSpec, columns: list[dict[str, str]], present: set[str]) ->
     return keys, joined(keys), joined([text(c) for c in columns])
 
 
-def _live(spec: TableSpec) -> str | None:
-    """The predicate of rows that exist (soft-deleted rows do not), or None."""
-    return '("_DELETED" IS NULL OR NOT "_DELETED")' if spec.delete_detection == "soft_delete" else None
-
-
 def _where(*conditions: str | None) -> str:
     present = [c for c in conditions if c]
     return f" WHERE {' AND '.join(present)}" if present else ""
@@ -109,7 +104,7 @@ def fingerprints(spec: TableSpec, database: str, columns: list[dict[str, str]], 
     return Stmt(
         "SELECT B, COUNT(*) AS N, MD5(LISTAGG(H, '') WITHIN GROUP (ORDER BY H)) AS HASH FROM "
         f"(SELECT SUBSTR(MD5({key}), 1, {int(digits)}) AS B, MD5({row}) AS H FROM {spec.target(database)}"
-        f"{_where(_live(spec))}) AS r GROUP BY B"
+        f"{_where(live_rows_only(spec))}) AS r GROUP BY B"
     )
 
 
@@ -120,13 +115,13 @@ def bucket_rows(
     key_list = ", ".join(f"{k} AS {quote_ident(f'K{i}')}" for i, k in enumerate(keys))
     in_buckets = f"SUBSTR(MD5({key}), 1, {int(digits)}) IN ({', '.join('?' for _ in buckets)})"
     return Stmt(
-        f"SELECT {key_list}, MD5({row}) AS H FROM {spec.target(database)}{_where(in_buckets, _live(spec))}",
+        f"SELECT {key_list}, MD5({row}) AS H FROM {spec.target(database)}{_where(in_buckets, live_rows_only(spec))}",
         tuple(buckets),
     )
 
 
 def count_target(spec: TableSpec, database: str) -> Stmt:
-    return Stmt(f"SELECT COUNT(*) AS N FROM {spec.target(database)}{_where(_live(spec))}")
+    return Stmt(f"SELECT COUNT(*) AS N FROM {spec.target(database)}{_where(live_rows_only(spec))}")
 
 
 def reconcile_table(
@@ -186,8 +181,7 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
     }
     differing = differing_buckets(source, target)
     found, truncated, duplicates = Differences(), False, 0
-    larger = {b: (max(source.get(b, (0, ""))[0], target.get(b, (0, ""))[0]), "") for b in differing}
-    groups = batches(differing, larger)
+    groups = batches(differing, source, target)
     for group in groups[:MAX_ROW_COMPARISONS]:
         rows_request = replace(request, buckets=tuple(group))
         source_rows = ask_source(rows_request.to_event())

@@ -53,14 +53,8 @@ def fill_shadow(place: Place, spec: TableSpec, manifest: Manifest, database: str
     values = ", ".join([f"s.{quote_ident(n)}" for n in names] + [f"t.{quote_ident(n)}" for n in kept])
     source = f"({sql.deduplicated_source(place, spec, manifest)}) AS s"
     if kept:
-        source += f" LEFT JOIN {spec.target(database)} AS t ON {_match(spec, manifest, 's', 't')}"
+        source += f" LEFT JOIN {spec.target(database)} AS t ON {sql.key_match(manifest, 's', 't')}"
     return Stmt(f"INSERT INTO {shadow(spec, database)} ({cols}) SELECT {values} FROM {source}")
-
-
-def _match(spec: TableSpec, manifest: Manifest, a: str, b: str) -> str:
-    return " AND ".join(
-        f"{a}.{quote_ident(k)} = {b}.{quote_ident(k)}" for k in (target_name(c) for c in manifest.primary_key)
-    )
 
 
 def _newer(spec: TableSpec, manifest: Manifest) -> tuple[str, tuple[Any, ...]] | None:
@@ -100,7 +94,7 @@ def carry_over(
     flags = [n for n, _ in sql.SOFT_DELETE_COLUMNS]
     names = [c for c in existing if not (soft and c in flags)]
     values = [f"t.{quote_ident(n)}" for n in names]
-    absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {_match(spec, manifest, 's', 't')})"
+    absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {sql.key_match(manifest, 's', 't')})"
     if soft:  # gone from the snapshot: flagged, with the time it was first seen gone
         names += flags
         values += [
@@ -126,19 +120,14 @@ def distinct_staged_keys(place: Place, spec: TableSpec, manifest: Manifest) -> S
 def change_counts(spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
     """(rows in the shadow, keys new to the target, live target keys the swap removes or flags, rows
     whose values the swap changes)."""
-    live = ' AND (t."_DELETED" IS NULL OR NOT t."_DELETED")' if spec.delete_detection == "soft_delete" else ""
-    gone = (
-        '(s."_DELETED" AND (t."_DELETED" IS NULL OR NOT t."_DELETED"))'
-        if spec.delete_detection == "soft_delete"
-        else None
-    )
+    live = sql.live_rows_only(spec, "t")
     target, shadow_ref = spec.target(database), shadow(spec, database)
     removed = (
-        f"SELECT COUNT(*) AS N FROM {target} AS t JOIN {shadow_ref} AS s ON {_match(spec, manifest, 's', 't')} "
-        f"WHERE {gone}"
-        if gone
+        f"SELECT COUNT(*) AS N FROM {target} AS t JOIN {shadow_ref} AS s ON {sql.key_match(manifest, 's', 't')} "
+        f'WHERE s."_DELETED" AND {live}'
+        if live
         else f"SELECT COUNT(*) AS N FROM {target} AS t WHERE NOT EXISTS "
-        f"(SELECT 1 AS X FROM {shadow_ref} AS s WHERE {_match(spec, manifest, 's', 't')}){live}"
+        f"(SELECT 1 AS X FROM {shadow_ref} AS s WHERE {sql.key_match(manifest, 's', 't')})"
     )
     keys = {target_name(c) for c in manifest.primary_key}
     non_key = [n for n, _ in sql.target_columns(spec, manifest) if n not in keys]
@@ -146,9 +135,9 @@ def change_counts(spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
     return Stmt(
         f"SELECT (SELECT COUNT(*) AS N FROM {shadow_ref}) AS ROWS_AFTER, "
         f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s WHERE NOT EXISTS "
-        f"(SELECT 1 AS X FROM {target} AS t WHERE {_match(spec, manifest, 's', 't')})) AS NEW_KEYS, "
+        f"(SELECT 1 AS X FROM {target} AS t WHERE {sql.key_match(manifest, 's', 't')})) AS NEW_KEYS, "
         f"({removed}) AS REMOVED, "
-        f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s JOIN {target} AS t ON {_match(spec, manifest, 's', 't')} "
+        f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s JOIN {target} AS t ON {sql.key_match(manifest, 's', 't')} "
         f"WHERE {differs}) AS CHANGED"
     )
 

@@ -249,7 +249,7 @@ def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> S
     cols = [name for name, _ in target_columns(spec, manifest)]
     pk = [target_name(c) for c in manifest.primary_key]
     wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
-    on = " AND ".join(f"t.{quote_ident(c)} = s.{quote_ident(c)}" for c in pk)
+    on = key_match(manifest, "t", "s")
     non_key = [c for c in cols if c not in pk]
     differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in non_key)
     newer = f"s.{quote_ident(wm)} >= t.{quote_ident(wm)}" if wm else ""
@@ -273,6 +273,23 @@ SOFT_DELETE_COLUMNS = (
 )
 
 
+def live_row(alias: str = "") -> str:
+    """A target row not flagged `_DELETED` (soft deletes)."""
+    flag = f'{alias}."_DELETED"' if alias else '"_DELETED"'
+    return f"({flag} IS NULL OR NOT {flag})"
+
+
+def live_rows_only(spec: TableSpec, alias: str = "") -> str | None:
+    """The condition of the rows that exist in the target: with soft deletes, the unflagged ones."""
+    return live_row(alias) if spec.delete_detection == "soft_delete" else None
+
+
+def key_match(manifest: Manifest, a: str, b: str) -> str:
+    """Rows of `a` and `b` (aliases of tables with the target's columns) with the same primary key."""
+    keys = (quote_ident(target_name(c)) for c in manifest.primary_key)
+    return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
+
+
 def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str:
     """Target rows a key set says are gone: at or below its high watermark (a row written after the key
     set's snapshot is never judged by it) and with no key in the staged set."""
@@ -289,7 +306,7 @@ def key_set_counts(place: Place, spec: TableSpec, manifest: Manifest, database: 
     """(target rows the key set judges, of those the ones it would delete): the fail-closed guard."""
     wm = target_name(manifest.window.column or "")
     wm_type = dict(target_columns(spec, manifest))[wm].snowflake_type
-    live = ' AND (t."_DELETED" IS NULL OR NOT t."_DELETED")' if spec.delete_detection == "soft_delete" else ""
+    live = f" AND {c}" if (c := live_rows_only(spec, "t")) else ""
     high = (manifest.window.high,)
     return [
         Stmt(
@@ -311,7 +328,7 @@ def apply_key_set(place: Place, spec: TableSpec, manifest: Manifest, database: s
     if spec.delete_detection == "soft_delete":
         return Stmt(
             f'UPDATE {spec.target(database)} AS t SET "_DELETED" = TRUE, "_DELETED_AT" = CAST(? AS TIMESTAMP_NTZ) '
-            f'WHERE {condition} AND (t."_DELETED" IS NULL OR NOT t."_DELETED")',
+            f"WHERE {condition} AND {live_row('t')}",
             (at, manifest.window.high),
         )
     return Stmt(f"DELETE FROM {spec.target(database)} AS t WHERE {condition}", (manifest.window.high,))

@@ -153,12 +153,12 @@ def diff_rows(source: RowHashes, target: RowHashes) -> Differences:
     )
 
 
-def batches(buckets: Sequence[str], fingerprints: Fingerprints) -> list[list[str]]:
+def batches(buckets: Sequence[str], source: Fingerprints, target: Fingerprints) -> list[list[str]]:
     """Differing buckets in groups whose rows (by the larger side's count) stay under MAX_ROWS_COMPARED."""
     groups: list[list[str]] = []
     size = 0
     for b in buckets:
-        rows = fingerprints.get(b, (0, ""))[0]
+        rows = max(source.get(b, (0, ""))[0], target.get(b, (0, ""))[0])
         if not groups or size + rows > MAX_ROWS_COMPARED:
             groups.append([])
             size = 0

@@ -48,5 +48,6 @@ def test_only_buckets_whose_fingerprints_differ_are_compared_row_by_row():
 
 
 def test_row_comparisons_are_asked_in_groups_that_fit_a_lambda_response():
-    sizes = {"0": (MAX_ROWS_COMPARED - 10, ""), "1": (20, ""), "2": (5, ""), "3": (MAX_ROWS_COMPARED * 2, "")}
-    assert batches(["0", "1", "2", "3"], sizes) == [["0"], ["1", "2"], ["3"]]
+    source = {"0": (MAX_ROWS_COMPARED - 10, "a"), "1": (20, "b"), "3": (MAX_ROWS_COMPARED * 2, "c")}
+    target = {"0": (5, "x"), "1": (3, "y"), "2": (5, "z")}  # a group is sized by the larger side of each bucket
+    assert batches(["0", "1", "2", "3"], source, target) == [["0"], ["1", "2"], ["3"]]
