@@ -10,6 +10,7 @@ from typing import Any
 from stored_procs.app_config import InvalidSetting
 from stored_procs.spec import Place, TableSpec
 from stored_procs.table_config import OPTION_KEYS, build_spec
+from stored_procs.targets import CONTROL_TABLES, target_clash
 from sync_contract.errors import ContractError
 from sync_contract.identifiers import validate_identifier
 
@@ -112,12 +113,16 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
     sources = [t.source for t in tables]
     if dupes := sorted({s for s in sources if sources.count(s) > 1}):
         raise ConfigError("tables", f"{dupes[0]} is configured twice")
+    control_schema = _ident(sf.get("control_schema", "AURORA_SYNC"), "snowflake.control_schema")
+    for i, spec in enumerate(tables):  # the target database is snowflake.database, the control schema's
+        if clash := target_clash(spec, tables[:i], {control_schema: CONTROL_TABLES}):
+            raise ConfigError(f"tables[{i}].target", clash)
     return SyncConfig(
         source_dsn=dsn,
         s3=s3_config,
         snowflake_connect=connect,
         database=_ident(sf.get("database"), "snowflake.database"),
-        control_schema=_ident(sf.get("control_schema", "AURORA_SYNC"), "snowflake.control_schema"),
+        control_schema=control_schema,
         stage=sf.get("stage"),
         storage_integration=sf.get("storage_integration"),
         exporter=exporter,

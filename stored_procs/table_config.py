@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from stored_procs import ledger, quarantine
 from stored_procs.app_config import InvalidSetting
-from stored_procs.spec import Place, TableSpec
+from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec
+from stored_procs.targets import CONTROL_TABLES, target_clash
 from sync_contract.errors import ContractError
 from sync_contract.identifiers import join_parts, split_qualified, validate_identifier
 from sync_contract.types import MAX_NUMBER_PRECISION
@@ -123,6 +124,7 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     existing = _find(session, place, spec.source_schema, spec.source_table)
     if existing is not None:
         spec = replace(spec, generation=existing.generation)
+    _check_target(session, place, spec)
     restarted = _save(session, place, existing, spec, enabled=True)
     summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
     return {**summary, "enabled": True, **restarted}
@@ -137,10 +139,24 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
     if changes.get("mode") == "full":
         changes = {"watermark_column": None, **changes}
     spec = replace(build_spec({**spec_options(current), **changes}), generation=current.generation)
+    _check_target(session, place, spec)
     enabled = _is_enabled(session, place, current)
     restarted = _save(session, place, current, spec, enabled)
     summary = {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": enabled}
     return {**summary, **restarted}
+
+
+def _check_target(session: Any, place: Place, spec: TableSpec) -> None:
+    """Refuse a target another configured table has (enabled or removed: a removed table keeps its
+    target table and ADD_TABLE resumes it), or one inside the app's own schemas (stored_procs.targets).
+    Both schemas are refused in any target database: SET_TARGET_DATABASE may later name the database
+    that holds them (the plain deployment's)."""
+    configured = ledger.read_table_specs(session, place, enabled_only=False)
+    enabled = {(s.source_schema, s.source_table) for s in ledger.read_table_specs(session, place)}
+    reserved = {place.control_schema: CONTROL_TABLES, APP_CODE_SCHEMA: "the app's procedures and views"}
+    removed = {(s.source_schema, s.source_table) for s in configured} - enabled
+    if clash := target_clash(spec, configured, reserved, removed):
+        raise InvalidSetting(clash, "target")
 
 
 def _save(session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool) -> dict[str, Any]:

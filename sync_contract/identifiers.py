@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 from sync_contract.errors import IdentifierError
 
@@ -93,3 +94,28 @@ def slug(schema: str, name: str) -> str:
     readable = re.sub(r"[^a-z0-9]+", "_", f"{schema}.{name}".lower()).strip("_")[:80] or "table"
     digest = hashlib.sha256(f"{schema}\x00{name}".encode()).hexdigest()[:8]
     return f"{readable}-{digest}"
+
+
+def collision_key(name: str) -> str:
+    """A comparison key: two identifiers with equal keys may name one Snowflake object, so they are
+    treated as one name (two tables never load into one target). Not an identifier itself.
+
+    Snowflake stores an unquoted identifier upper-cased and a double-quoted one exactly ("Identifier
+    requirements", https://docs.snowflake.com/en/sql-reference/identifiers-syntax: `mytable` and
+    `"MYTABLE"` are one table). The parameter QUOTED_IDENTIFIERS_IGNORE_CASE (account, user or
+    session) makes quoted identifiers case-insensitive too (Snowflake's "SnowConvert: QUOTED_IDENTIFIER"
+    page, https://docs.snowflake.com/en/migrations/snowconvert-docs/translation-references/transact/transact-quoted-identifier).
+    This project quotes every identifier but cannot see that parameter, so names equal once upper-cased
+    are one name. How letters beyond ASCII are upper-cased, and whether names are normalized, is not
+    documented, so the key takes the widest usual folding: Unicode compatibility caseless matching
+    (NFKD and full case folding, Unicode D146: 'straße' is 'STRASSE', the ligature U+FB01 is 'FI',
+    fullwidth letters are ASCII) after Unicode upper-casing (the dotless i, U+0131, is 'I'), the dotted
+    capital I (U+0130) read as 'I' (a Turkish-locale upper-casing maps 'i' to it), and format characters
+    (zero-width space, soft hyphen) dropped as NFKC_Casefold drops them. Refusing two names Snowflake
+    would keep apart costs a `target`; letting through two that it folds into one loses rows.
+    """
+    text = unicodedata.normalize("NFKD", validate_identifier(name)).upper()
+    text = re.sub("(?<=I)\u0307", "", text)  # U+0130 decomposes to I + COMBINING DOT ABOVE
+    for _ in range(2):  # D146: NFKD(casefold(NFKD(casefold(NFD(X))))), upper-cased first
+        text = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")

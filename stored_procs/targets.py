@@ -1,0 +1,85 @@
+"""One Snowflake table per source: the rule that keeps two replicated tables out of one target.
+
+Two sources loading into one target would both report SUCCEEDED while their rows mix and overwrite
+each other (a MERGE on one table's key, a replace swapping the other's rows away). `target_clash` is
+the rule, pure; `sync.toml` (aurora_sync.config) applies it to its tables, and ADD_TABLE /
+CONFIGURE_TABLE (stored_procs.table_config) to the new table against every other row of SYNC_TABLES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+from stored_procs.replace import SHADOW_SUFFIX
+from stored_procs.spec import TableSpec
+from sync_contract.identifiers import collision_key, quote_ident, quote_qualified
+
+CONTROL_TABLES = "the sync's own tables (SYNC_TABLES, MANIFESTS, WATERMARKS, RUNS, …) and its staging tables"
+
+
+def target_key(spec: TableSpec) -> tuple[str, str]:
+    """The table's target as Snowflake may resolve it (`collision_key` of schema and name)."""
+    return collision_key(spec.target_schema), collision_key(spec.target_table)
+
+
+def shown_target(spec: TableSpec) -> str:
+    """The target as the statements name it: `"PUBLIC"."ORDERS"` (quoted, so case and dots show)."""
+    return quote_qualified(spec.target_schema, spec.target_table)
+
+
+def target_clash(
+    spec: TableSpec,
+    others: Iterable[TableSpec],
+    reserved_schemas: Mapping[str, str],
+    removed: Collection[tuple[str, str]] = (),
+) -> str | None:
+    """Why `spec` cannot load where it is configured to, or None when it can.
+
+    `others`: the other configured tables (a spec with `spec`'s own source is skipped); `removed`:
+    (source schema, source table) of those no longer replicated (REMOVE_TABLE keeps their target table and ADD_TABLE
+    resumes them, so their targets stay taken); `reserved_schemas`: schema name -> what it holds.
+    Refused, in this order: a target in a reserved schema; a target named like a shadow table
+    (`<TARGET>__AURORA_SYNC_SHADOW`, stored_procs.replace); a target that resolves to another table's
+    (`collision_key`); a staging table name shared with another table (an 8-hex-digit hash of the
+    source names, stored_procs.spec.TableSpec.staging_name, coincides). The message names both sources,
+    the shared object and the fix.
+    """
+    target = shown_target(spec)
+    for schema, holds in reserved_schemas.items():
+        if collision_key(spec.target_schema) == collision_key(schema):
+            return (
+                f"{spec.source}: target {target} is in schema {quote_ident(schema)}, which holds {holds}; "
+                "give the table a target in another schema"
+            )
+    if collision_key(spec.target_table).endswith(collision_key(SHADOW_SUFFIX)):
+        return (
+            f"{spec.source}: target {target} ends in {SHADOW_SUFFIX}, the suffix of the shadow table a replace "
+            f"builds beside each target (<TARGET>{SHADOW_SUFFIX}); give the table a target with another name"
+        )
+    for other in others:
+        if _source(other) == _source(spec):
+            continue
+        state = (
+            " (removed from replication, but its target table is kept and ADD_TABLE resumes it, so its target "
+            "stays taken)"
+            if _source(other) in removed
+            else ""
+        )
+        if target_key(other) == target_key(spec):
+            same = "" if shown_target(other) == target else f" and {target}, which Snowflake may resolve as one,"
+            return (
+                f"{other.source}{state} and {spec.source} would both load into {shown_target(other)}{same}: "
+                f"their rows would mix and overwrite each other. Give {spec.source} a target of its own "
+                "(option `target`, 'SCHEMA.TABLE')"
+            )
+        if other.staging_name == spec.staging_name:
+            return (
+                f"{other.source}{state} and {spec.source} would share the staging table "
+                f"{quote_ident(spec.staging_name)} (their names hash alike); replicate one of them under "
+                "another name (a view over it)"
+            )
+    return None
+
+
+def _source(spec: TableSpec) -> tuple[str, str]:
+    return spec.source_schema, spec.source_table
