@@ -66,11 +66,24 @@ def session_statements(statement_timeout_ms: int = 600_000) -> list[Statement]:
 
 
 def select_expression(column: Column) -> str:
-    """How one column is written to the CSV so the loader can restore it exactly."""
+    """How one column is written to the CSV so the loader can restore it exactly.
+
+    Arrays are JSON (`to_json`), money arrays as numeric arrays so their elements are numbers as a
+    money column's values are (`to_json(money[])` writes locale text such as "$1.50"). An array with
+    a lower bound other than 1 in any dimension is written in PostgreSQL's own text form instead
+    (`[0:2]={7,8,9}`): JSON cannot carry its bounds, and the loader sets such a row aside by that
+    form (stored_procs/semistructured.py) rather than load its elements re-indexed.
+    """
     name = quote_ident(column.name)
-    kind = map_type(column.type, column.name).kind
+    mapping = map_type(column.type, column.name)
+    kind = mapping.kind
     if kind == Kind.ARRAY:
-        return f"to_json({name})"
+        elements = f"{name}::numeric[]" if mapping.element == Kind.MONEY else name
+        # array_dims prints "[lower:upper]" per dimension; NULL for an empty array
+        return (
+            f"CASE WHEN strpos(replace(array_dims({name}), '[1:', ''), '[') > 0 THEN {name}::text "
+            f"ELSE to_json({elements})::text END"
+        )
     if kind == Kind.BINARY:
         return f"encode({name}, 'hex')"
     if kind == Kind.MONEY:

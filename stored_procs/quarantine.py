@@ -3,8 +3,11 @@
 Per column kind (DESIGN.md section 5): ±infinity and BC or five-digit-year dates and timestamps;
 NaN / ±Infinity or out-of-range values where a NUMBER is expected, and unbounded numerics that would
 need rounding at the configured scale; text longer than a VARCHAR holds (16,777,216 characters);
-binary longer than a BINARY holds (8 MB); text that is not JSON where a VARIANT or ARRAY is expected;
-any value the target type refuses (TRY_CAST). FLOAT holds NaN and ±Infinity itself, so those load.
+binary longer than a BINARY holds (8 MB); 24:00:00 where a TIME is expected (Snowflake's TIME ends at
+23:59:59.999999999, https://docs.snowflake.com/en/sql-reference/data-types-datetime#time); where a
+VARIANT or ARRAY is expected, text that is not JSON and whatever PARSE_JSON would change (numbers it
+would round, repeated keys, array bounds, dates no DATE holds: stored_procs/semistructured.py); any
+value the target type refuses (TRY_CAST). FLOAT holds NaN and ±Infinity itself, so those load.
 
 The table's `bad_values` policy decides: `quarantine` (default) moves each such row, and every other
 row of its primary key in the batch (so an older version never stands in for a newer one), from
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stored_procs import sql
+from stored_procs import semistructured, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
@@ -70,10 +73,14 @@ def _column_checks(column: str, source_type: str, staged: str, mapping: TypeMapp
         add(f"LENGTH({c}) > {VARCHAR_MAX_CHARS}", f"longer than {VARCHAR_MAX_CHARS} characters")
     if mapping.kind == Kind.BINARY:
         add(f"LENGTH({c}) > {2 * BINARY_MAX_BYTES}", f"longer than {BINARY_MAX_BYTES} bytes")
-    if mapping.kind in (Kind.JSON, Kind.ARRAY):
-        add(f"TRY_PARSE_JSON({c}) IS NULL", "not valid JSON")
+    for condition, why in semistructured.checks(c, mapping):
+        add(condition, why)
+    midnight = f"LEFT({c}, 2) = '24'"
+    if mapping.kind == Kind.TIME:  # PostgreSQL's time ends at 24:00:00
+        add(midnight, f"24:00:00 is past the end of {target} (23:59:59.999999999)")
     if mapping.kind in (Kind.INTEGER, Kind.NUMBER, Kind.DATE, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ, Kind.TIME):
-        add(f"TRY_CAST({c} AS {target}) IS NULL", f"not a {target} value")
+        refused = f"TRY_CAST({c} AS {target}) IS NULL"
+        add(f"NOT ({midnight}) AND {refused}" if mapping.kind == Kind.TIME else refused, f"not a {target} value")
     return out
 
 

@@ -40,6 +40,8 @@ class TypeMapping:
     snowflake_type: str
     # for an unbounded numeric: the scale values must fit without rounding (checked before MERGE)
     unbounded_scale: int | None = None
+    # for an array: the kind of its elements (how the exporter writes them, which checks apply)
+    element: Kind | None = None
 
 
 _INTEGER = {"smallint", "integer", "int", "bigint", "int2", "int4", "int8"}
@@ -61,8 +63,8 @@ def map_type(
     """Map a PostgreSQL type as `format_type()` prints it (domains resolved, enums as `text`)."""
     raw = pg_type.strip().lower()
     if raw.endswith("[]"):
-        map_type(raw.removesuffix("[]").removesuffix("[]"), column)  # the element type must be known
-        return TypeMapping(Kind.ARRAY, "ARRAY")
+        element = map_type(raw.removesuffix("[]").removesuffix("[]"), column)  # the element type must be known
+        return TypeMapping(Kind.ARRAY, "ARRAY", element=element.kind)
     if numeric := _NUMERIC.match(raw):
         return _map_numeric(numeric.group(1), numeric.group(2), column, unbounded_numeric_scale)
     base = _strip_modifiers(raw)

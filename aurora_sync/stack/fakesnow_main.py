@@ -1,6 +1,6 @@
 """Entry point of the fakesnow server process of the embedded stack.
 
-Six emulator workarounds live here, and only here (DESIGN.md section 7):
+Eight emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
@@ -13,12 +13,19 @@ Six emulator workarounds live here, and only here (DESIGN.md section 7):
 - the emulator drops the characters of `RTRIM(x, '0')` (and of LTRIM and TRIM) when it adds the
   implicit VARCHAR cast: `RTRIM(x, '0')` became `TRIM(x)`. We keep them;
 - the emulator records VARCHAR lengths and table comments with the names spliced into its own SQL
-  unescaped, so `CREATE TABLE` of a name holding a `'` failed (HTTP 500). We escape them.
+  unescaped, so `CREATE TABLE` of a name holding a `'` failed (HTTP 500). We escape them;
+- DuckDB's JSON keeps repeated object keys, where Snowflake's PARSE_JSON / TRY_PARSE_JSON refuse them
+  unless given 'd' (https://docs.snowflake.com/en/sql-reference/functions/parse_json). We refuse them
+  alike (an error, or NULL from TRY_PARSE_JSON);
+- DuckDB's TIME holds 24:00:00 (read back by the connector as 00:00:00), where Snowflake's TIME ends at
+  23:59:59.999999999 (https://docs.snowflake.com/en/sql-reference/data-types-datetime#time). A CAST to
+  TIME of such a value fails and TRY_CAST gives NULL, as on Snowflake.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from typing import Any
 
@@ -115,6 +122,68 @@ def _patch_catalog_quoting() -> None:
     info_schema.insert_table_comment_sql = insert_table_comment_sql
 
 
+def _duplicate_keys(text: str | None) -> bool | None:
+    """Whether the JSON text repeats a key in any object (False for text that is not JSON)."""
+    if text is None:
+        return None
+    found = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal found
+        found = found or len({k for k, _ in items}) != len(items)
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except ValueError:
+        return False
+    return found
+
+
+def _patch_strict_values(duck_conn: Any) -> None:
+    from fakesnow import transforms
+    from sqlglot import exp
+    from sqlglot.helper import seq_get
+    from sqlglot.parsers.snowflake import SnowflakeParser
+
+    # sqlglot drops TRY_PARSE_JSON's 'd' parameter (PARSE_JSON's it keeps): keep it to honour it below
+    SnowflakeParser.FUNCTIONS["TRY_PARSE_JSON"] = lambda args: exp.ParseJSON(
+        this=seq_get(args, 0), expression=seq_get(args, 1), safe=True
+    )
+    duck_conn.create_function(
+        "_AURORA_SYNC_DUPLICATE_KEYS", _duplicate_keys, ["VARCHAR"], "BOOLEAN", null_handling="special"
+    )
+    original = transforms.try_parse_json
+
+    def repeats_a_key(value: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="_AURORA_SYNC_DUPLICATE_KEYS", expressions=[exp.cast(value.copy(), "VARCHAR")])
+
+    def error(message: str) -> exp.Expr:
+        return exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
+
+    def lenient(parameter: exp.Expr | None) -> bool:
+        return parameter is not None and parameter.name.lower() == "d"
+
+    def strict(expression: exp.Expr) -> exp.Expr:
+        if isinstance(expression, exp.ParseJSON):
+            value, safe = expression.this, bool(expression.args.get("safe"))
+            parsed = exp.ParseJSON(this=value.copy(), safe=safe)
+            if lenient(expression.args.get("expression")):
+                return parsed
+            refused = exp.null() if safe else error("Error parsing JSON: duplicate object attribute")
+            return exp.case().when(repeats_a_key(value), refused).else_(parsed)
+        if isinstance(expression, exp.Cast) and expression.to.is_type(exp.DataType.Type.TIME):
+            text = exp.cast(expression.this.copy(), "VARCHAR")
+            past = exp.EQ(
+                this=exp.Left(this=text, expression=exp.Literal.number(3)), expression=exp.Literal.string("24:")
+            )
+            refused = exp.null() if isinstance(expression, exp.TryCast) else error("Time '24:00:00' is not recognized")
+            return exp.case().when(past, refused).else_(expression.copy())
+        return original(expression)
+
+    transforms.try_parse_json = strict
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -138,6 +207,7 @@ def main() -> None:
     _patch_swap_with()
     _patch_trim_characters()
     _patch_catalog_quoting()
+    _patch_strict_values(server.shared_fs.duck_conn)
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 
