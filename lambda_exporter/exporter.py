@@ -35,6 +35,7 @@ from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.source import (
     Connection,
     begin_snapshot,
+    column_guard,
     describe_table,
     execute,
     full_fingerprint,
@@ -128,7 +129,7 @@ def run_export(
     started = time.monotonic()
     request = resolve_low(s3_client, request)
     # before the snapshot: every transaction the snapshot cannot see started at or after this bound
-    guard = late_row_bound(conn) if request.mode == "incremental" and request.late_row_guard else None
+    guard = late_row_bound(conn) if request.mode in ("incremental", "keys") and request.late_row_guard else None
     begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
         result = _export_in_snapshot(conn, s3_client, request, started, connect_worker, remaining_s, guard)
@@ -172,7 +173,7 @@ def _export_in_snapshot(
     if req.mode == "keys":  # the primary-key set, for delete detection: bounded by the watermark
         assert req.watermark_column is not None
         wm_type = next(c.type for c in columns if c.name == req.watermark_column)
-        guard = guard if wm_type.startswith("timestamp") else None
+        guard = column_guard(conn, req.schema, req.table, wm_type, guard)  # in the column's own terms
         columns = [c for c in columns if c.primary_key_position is not None or c.name == req.watermark_column]
         high = incremental_high(conn, req.schema, req.table, req.watermark_column, None, guard)
         bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
@@ -180,8 +181,7 @@ def _export_in_snapshot(
     elif req.mode == "incremental":
         assert req.watermark_column is not None
         wm_type = next(c.type for c in columns if c.name == req.watermark_column)
-        if not wm_type.startswith("timestamp"):
-            guard = None  # numbers carry no time: only a lookback helps there (docs/CORRECTNESS.md)
+        guard = column_guard(conn, req.schema, req.table, wm_type, guard)  # in the column's own terms
         high = incremental_high(conn, req.schema, req.table, req.watermark_column, req.low, guard)
         bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
         changed = high is not None

@@ -13,6 +13,7 @@ from lambda_exporter.query import (
     COLUMNS_SQL,
     PRIMARY_KEY_SQL,
     Statement,
+    guard_in_column_terms,
     open_transactions_bound,
     session_statements,
     snapshot_fingerprint,
@@ -20,8 +21,8 @@ from lambda_exporter.query import (
 )
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Column
-from sync_contract.types import map_type
-from sync_contract.watermark import watermark_kind
+from sync_contract.types import Kind, map_type
+from sync_contract.watermark import timestamp_precision, watermark_kind
 
 __all__ = [
     "Connection",
@@ -124,6 +125,19 @@ def late_row_bound(conn: Connection) -> str:
             "exporter's role (or turn the guard off for this table: late_row_guard = false)"
         )
     return str(bound)
+
+
+def column_guard(conn: Connection, schema: str, table: str, watermark_type: str, guard: str | None) -> str | None:
+    """`guard` (late_row_bound, an instant) as a value of the watermark column, which high must stay
+    below: floored to the column's precision and, for `timestamp` without time zone, the wall-clock time
+    of its writers' zones (query.guard_in_column_terms). None without a guard, and for integer and
+    numeric watermarks: a number carries no time, only a lookback helps there (docs/CORRECTNESS.md)."""
+    kind = map_type(watermark_type).kind
+    if guard is None or kind not in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ):
+        return None
+    precision = timestamp_precision(watermark_type)
+    stmt = guard_in_column_terms(schema, table, guard, precision, wall_clock=kind == Kind.TIMESTAMP_NTZ)
+    return str(execute(conn, stmt)[0][0])
 
 
 def full_fingerprint(conn: Connection, schema: str, table: str) -> str:

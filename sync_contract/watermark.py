@@ -18,6 +18,9 @@ from sync_contract.types import Kind, map_type
 # watermarks, an interval for timestamps
 LOOKBACK = re.compile(r"^(\d{1,12}|\d{1,6} (second|minute|hour|day)s?)$")
 
+# `timestamp(3) with time zone` -> 3; no modifier: 6, PostgreSQL's default ("Date/Time Types")
+_TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
+
 # not DATE: rows changed later on the day of the window's high bound would fall below the next window
 WATERMARK_KINDS = (Kind.INTEGER, Kind.NUMBER, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
 
@@ -31,6 +34,12 @@ def watermark_kind(pg_type: str, column: str) -> Kind:
             'one use mode = "full"'
         )
     return kind
+
+
+def timestamp_precision(pg_type: str) -> int:
+    """Fractional digits of the seconds a timestamp column keeps (0-6); PostgreSQL rounds values to it."""
+    match = _TIMESTAMP_PRECISION.match(pg_type.strip().lower())
+    return int(match.group(1)) if match else 6
 
 
 def sort_key(kind: Kind, value: str) -> Any:
