@@ -10,7 +10,7 @@ from typing import Any
 from aurora_sync.config import SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import graph, handlers, ledger, runs
+from stored_procs import export_check, exports, graph, handlers, ledger, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
 from stored_procs.statement import run
@@ -88,19 +88,46 @@ def request_exports(
     exporter: Exporter,
     reports: list[TableReport],
     progress: Progress = lambda _: None,
+    run_id: str | None = None,
 ) -> None:
-    """REQUEST_EXPORTS: ask the exporter for each table's window above its loaded watermark."""
+    """REQUEST_EXPORTS: ask the exporter for each table's window above its loaded watermark. Each request
+    is recorded in EXPORT_REQUESTS as the graph records it (`stored_procs.exports.record_request`); a
+    failed one fails the table's LOAD of this run (`stored_procs.export_check`). One table's failure
+    does not stop the others."""
     generation = _generations(session, config)
     for report in reports:
         progress(f"exporting {report.spec.source}")
         low = ledger.get_watermark(session, config.place, report.spec)
         spec = replace(report.spec, generation=generation(report.spec))
-        try:
-            report.export = exporter.export(export_request(config, spec, low))
-            if ledger.keys_due(session, config.place, spec):  # delete detection
-                report.keys_export = exporter.export(export_request(config, spec, None, keys=True))
-        except Exception as err:  # one table's failure must not stop the others
-            report.errors.append(f"export failed: {err}")
+        report.export = _export(session, config, exporter, spec, export_request(config, spec, low), run_id, report)
+        if report.export is not None and ledger.keys_due(session, config.place, spec):  # delete detection
+            keys = export_request(config, spec, None, keys=True)
+            report.keys_export = _export(session, config, exporter, spec, keys, run_id, report)
+
+
+def _export(
+    session: Any,
+    config: SyncConfig,
+    exporter: Exporter,
+    spec: TableSpec,
+    request: ExportRequest,
+    run_id: str | None,
+    report: TableReport,
+) -> dict[str, Any] | None:
+    """The exporter's answer, or None when it failed (the error goes to the report)."""
+    answer: dict[str, Any] = {}
+
+    def call() -> dict[str, Any]:
+        answer.update(exporter.export(request))
+        return answer
+
+    outcome = exports.call_exporter(call)
+    if run_id is not None:
+        exports.record_request(session, config.place, run_id, spec, request.to_event(), outcome)
+    if outcome["status"] == "FAILED":
+        report.errors.append(export_check.failure_text(request.mode, outcome["error"]))
+        return None
+    return answer
 
 
 def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
@@ -144,7 +171,7 @@ def run_cycle(
             prepare(session, config)
         elif node.name == graph.REQUEST_EXPORTS:
             if exporter is not None:
-                request_exports(session, config, exporter, reports, progress)
+                request_exports(session, config, exporter, reports, progress, run_id)
         elif node.name == graph.INTAKE:
             progress("intake of manifests")
             return take_in(session, config, reports, run_id)

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from aurora_sync.cycle import CycleReport
+from aurora_sync.cycle import CycleReport, TableReport
 from aurora_sync.reconcile import TableReconciliation
 
 
@@ -54,9 +54,19 @@ def print_cycle(console: Console, report: CycleReport, title: str) -> None:
         )
     console.print(table)
     for t in report.tables:
-        errors = list(t.errors) + ([t.load["error"]] if t.load and t.load.get("error") else [])
-        for error in errors:
+        for error in _errors(t):
             console.print(f"[red]{t.spec.source}: {error}[/]")
+
+
+def _errors(t: TableReport) -> list[str]:
+    """The table's errors, each once: a failed export is in the report and again in the LOAD's error
+    (RUNS.ERROR, where `stored_procs.export_check` puts it), joined by '; '."""
+    rest = (t.load.get("error") if t.load else None) or ""
+    for error in t.errors:
+        rest = rest.replace(error, "")
+    while "; ; " in rest:
+        rest = rest.replace("; ; ", "; ")
+    return [*t.errors, *([rest.strip("; ")] if rest.strip("; ") else [])]
 
 
 def print_reconciliation(console: Console, results: list[TableReconciliation]) -> None:

@@ -7,6 +7,7 @@ graph goes on to INTAKE and LOAD, which also pick up exports made on the exporte
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -87,40 +88,56 @@ def _request(
         outcomes = list(pool.map(lambda pair: _invoke_one(invoke, pair[1]), events))
     tables: dict[str, Any] = {}
     for (spec, event), outcome in zip(events, outcomes, strict=True):
-        _record(session, place, run_id, spec, event["low"], outcome)
+        record_request(session, place, run_id, spec, event, outcome)
         tables[spec.source + (" (keys)" if event["mode"] == "keys" else "")] = outcome
     failed = sorted(name for name, outcome in tables.items() if outcome["status"] == "FAILED")
     return {"run_id": run_id, "requested": len(tables), "failed": failed, "tables": tables}
 
 
 def _invoke_one(invoke: Invoke, event: dict[str, Any]) -> dict[str, Any]:
+    return call_exporter(lambda: invoke(event))
+
+
+def call_exporter(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One export request's outcome, as EXPORT_REQUESTS records it: `status` EXPORTED / NO_CHANGE with
+    `rows`, `manifests` (count) and `manifest_keys` (S3 keys, bucket-relative), or FAILED with `error`;
+    `duration_s` in seconds. An exception of `call` is the FAILED outcome, never raised."""
     started = time.monotonic()
     try:
-        answer = invoke(event)
+        answer = call()
     except Exception as err:  # recorded per table; the others go on
         return {"status": "FAILED", "error": f"{type(err).__name__}: {err}", "duration_s": _since(started)}
+    keys = [str(k) for k in answer.get("manifest_keys") or []]
     return {
         "status": str(answer.get("status") or "unknown").upper(),  # EXPORTED or NO_CHANGE
         "rows": int(answer.get("rows") or 0),
-        "manifests": int(answer.get("chunks") or 0),
+        "manifests": int(answer.get("chunks") or len(keys)),
+        "manifest_keys": keys,
         "export_id": answer.get("export_id"),
         "window": answer.get("window"),
         "duration_s": _since(started),
     }
 
 
-def _record(session: Any, place: Place, run_id: str, spec: TableSpec, low: str | None, outcome: dict[str, Any]) -> None:
+def record_request(
+    session: Any, place: Place, run_id: str, spec: TableSpec, event: dict[str, Any], outcome: dict[str, Any]
+) -> None:
+    """One EXPORT_REQUESTS row: what the graph's REQUEST_EXPORTS and the local runner both record, so a
+    failed export shows in CORE.FAILURES and fails the table's LOAD of the same run (`export_check`)."""
+    keys = outcome.get("manifest_keys")
     row = [
         ("RUN_ID", "VARCHAR", run_id),
         ("SOURCE_SCHEMA", "VARCHAR", spec.source_schema),
         ("SOURCE_TABLE", "VARCHAR", spec.source_table),
         ("REQUESTED_AT", "TIMESTAMP_NTZ", ledger.now()),
         ("STATUS", "VARCHAR", outcome["status"]),
-        ("WINDOW_LOW", "VARCHAR", low),
+        ("WINDOW_LOW", "VARCHAR", event.get("low")),
         ("ROWS_EXPORTED", "NUMBER", outcome.get("rows")),
         ("MANIFESTS", "NUMBER", outcome.get("manifests")),
         ("DURATION_S", "FLOAT", outcome["duration_s"]),
         ("ERROR", "VARCHAR", outcome.get("error")),
+        ("MODE", "VARCHAR", event.get("mode")),
+        ("MANIFEST_KEYS", "VARCHAR", json.dumps(keys) if keys else None),
     ]
     run(session, insert_row(place.control("EXPORT_REQUESTS"), row))
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import lease, ledger, quarantine, replace, sql
+from stored_procs import export_check, lease, ledger, quarantine, replace, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints
@@ -93,6 +93,7 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
                 _load_pending(session, place, database, spec, result)
             except Exception as err:  # recorded in RUNS; the caller goes on with the other tables
                 result.errors.append(f"{type(err).__name__}: {err}")
+    result.errors.extend(export_check.problems(session, place, spec, run_id))  # a failed export fails the run
     summary = {
         "run_id": run_id,
         "source_schema": spec.source_schema,

@@ -8,7 +8,7 @@ import uuid
 from contextlib import suppress
 from typing import Any
 
-from stored_procs import app_config, lease, ledger
+from stored_procs import app_config, export_check, lease, ledger
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
 from stored_procs.statement import Stmt, query_tag, run
@@ -69,36 +69,27 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     """FINALIZER: one RUN_SUMMARIES row from what the run's tasks recorded. A table with no RUNS row for
     this run had nothing to load (NO_CHANGE: INTAKE's answer skipped its task), or still has something
     pending (NOT_RUN: its task was skipped after a failure, or failed before recording): a failure.
-    A task retried within the run (TASK_AUTO_RETRY_ATTEMPTS) counts by its latest attempt, and a
-    retried finalizer replaces its summary. Leases the run's tasks still hold are released."""
+    A table whose export failed in this run, or whose exported manifests intake did not find, and whose
+    LOAD did not run (INTAKE found nothing to load anywhere) gets its FAILED RUNS row here, so
+    TABLE_STATUS and FAILURES show it (`export_check`). A task retried within the run
+    (TASK_AUTO_RETRY_ATTEMPTS) counts by its latest attempt, and a retried finalizer replaces its
+    summary. Leases the run's tasks still hold are released."""
     lease.release_run(session, place, run_id)
-    loads = run(
-        session,
-        Stmt(
-            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ROWS_LOADED AS R, ERROR AS E "
-            f"FROM {place.control('RUNS')} WHERE RUN_ID = ? ORDER BY FINISHED_AT",
-            (run_id,),
-        ),
-    )
-    requests = run(
-        session,
-        Stmt(
-            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ERROR AS E "
-            f"FROM {place.control('EXPORT_REQUESTS')} WHERE RUN_ID = ? ORDER BY REQUESTED_AT",
-            (run_id,),
-        ),
-    )
-    latest_request = {f"{r[0]}.{r[1]}": r for r in requests}  # ordered: the last attempt wins
-    exports = [(r[0], r[1], r[3]) for r in latest_request.values() if r[2] == "FAILED"]
+    specs = ledger.read_table_specs(session, place) if specs is None else specs
+    recorded = _loads(session, place, run_id)
+    for spec in specs:
+        if spec.source not in recorded and (problems := export_check.problems(session, place, spec, run_id)):
+            ledger.record_run(session, place, _failed_run(spec, run_id, problems))
     pending = ledger.tables_with_pending(session, place)
     tables: dict[str, dict[str, Any]] = {
-        spec.source: {"status": "NOT_RUN" if spec.source in pending else "NO_CHANGE"}
-        for spec in (ledger.read_table_specs(session, place) if specs is None else specs)
+        spec.source: {"status": "NOT_RUN" if spec.source in pending else "NO_CHANGE"} for spec in specs
     }
-    for schema, table, status, rows, error in loads:
-        tables[f"{schema}.{table}"] = {"status": status, "rows_loaded": int(rows or 0), "error": error}
-    for schema, table, error in exports:
-        tables.setdefault(f"{schema}.{table}", {"status": "NOT_RUN"})["export_error"] = error
+    for name, load in _loads(session, place, run_id).items():
+        tables[name] = load
+    for spec in specs:
+        errors = export_check.export_errors(export_check.requests_of_run(session, place, spec, run_id))
+        if errors:
+            tables.setdefault(spec.source, {"status": "NOT_RUN"})["export_error"] = "; ".join(errors)
     failed = sorted(name for name, t in tables.items() if t["status"] in {"FAILED", "NOT_RUN"} or t.get("export_error"))
     summary = {
         "run_id": run_id,
@@ -120,3 +111,33 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     run(session, Stmt(f"DELETE FROM {place.control('RUN_SUMMARIES')} WHERE RUN_ID = ?", (run_id,)))
     run(session, insert_row(place.control("RUN_SUMMARIES"), row))
     return summary
+
+
+def _loads(session: Any, place: Place, run_id: str) -> dict[str, dict[str, Any]]:
+    """The RUNS rows of this run by table (a load retried within the run: its latest row)."""
+    rows = run(
+        session,
+        Stmt(
+            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ROWS_LOADED AS R, ERROR AS E "
+            f"FROM {place.control('RUNS')} WHERE RUN_ID = ? ORDER BY FINISHED_AT",
+            (run_id,),
+        ),
+    )
+    return {f"{r[0]}.{r[1]}": {"status": r[2], "rows_loaded": int(r[3] or 0), "error": r[4]} for r in rows}
+
+
+def _failed_run(spec: TableSpec, run_id: str, problems: list[str]) -> dict[str, Any]:
+    """A RUNS row for a table whose LOAD did not run in this run, failed by its export."""
+    at = ledger.now()
+    return {
+        "run_id": run_id,
+        "source_schema": spec.source_schema,
+        "source_table": spec.source_table,
+        "started_at": at,
+        "finished_at": at,
+        "status": "FAILED",
+        "manifests": 0,
+        "rows_loaded": 0,
+        "duration_s": 0.0,
+        "error": "; ".join(problems),
+    }

@@ -47,10 +47,16 @@ CONTROL_TABLES: dict[str, str] = {
     "SETTINGS": "NAME VARCHAR, VALUE VARCHAR, UPDATED_AT TIMESTAMP_NTZ",
     "LEASES": "NAME VARCHAR, HOLDER VARCHAR, ACQUIRED_AT TIMESTAMP_NTZ, EXPIRES_AT TIMESTAMP_NTZ",
     "EXPORT_REQUESTS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, REQUESTED_AT TIMESTAMP_NTZ,
-        STATUS VARCHAR, WINDOW_LOW VARCHAR, ROWS_EXPORTED NUMBER, MANIFESTS NUMBER, DURATION_S FLOAT, ERROR VARCHAR""",
+        STATUS VARCHAR, WINDOW_LOW VARCHAR, ROWS_EXPORTED NUMBER, MANIFESTS NUMBER, DURATION_S FLOAT, ERROR VARCHAR,
+        MODE VARCHAR, MANIFEST_KEYS VARCHAR""",
     "RUN_SUMMARIES": """RUN_ID VARCHAR, FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, TABLES_SUCCEEDED NUMBER,
         TABLES_FAILED NUMBER, ROWS_LOADED NUMBER, SUMMARY VARCHAR""",
 }
+
+# Columns added to a control table after its first release: CREATE TABLE IF NOT EXISTS leaves an existing
+# table as it is, so every setup (an upgrade too) adds them with ALTER TABLE ... ADD COLUMN IF NOT EXISTS
+# (docs.snowflake.com/en/sql-reference/sql/alter-table).
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"EXPORT_REQUESTS": ("MODE VARCHAR", "MANIFEST_KEYS VARCHAR")}
 
 # PostgreSQL CSV (FORMAT csv, FORCE_QUOTE *): NULL is the only unquoted empty field, `""` is ''.
 CSV_FORMAT = (
@@ -68,7 +74,13 @@ def control_ddl(place: Place) -> list[Stmt]:
         Stmt(f"CREATE TABLE IF NOT EXISTS {place.control(name)} ({' '.join(cols.split())})")
         for name, cols in CONTROL_TABLES.items()
     ]
-    return stmts
+    return stmts + [stmt for name in ADDED_COLUMNS for stmt in added_columns_ddl(place, name)]
+
+
+def added_columns_ddl(place: Place, table: str) -> list[Stmt]:
+    return [
+        Stmt(f"ALTER TABLE {place.control(table)} ADD COLUMN IF NOT EXISTS {c}") for c in ADDED_COLUMNS.get(table, ())
+    ]
 
 
 def create_stage(place: Place, url: str, storage_integration: str | None, replace: bool = False) -> Stmt:

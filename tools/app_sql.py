@@ -16,7 +16,7 @@ from pathlib import Path
 from stored_procs.lambda_invoke import SECRET_ALIAS
 from stored_procs.procedures import ADMIN, CODE_ARCHIVE, PROCEDURES, RUNTIME_VERSION, Procedure
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, APP_VIEWER_ROLE, Place
-from stored_procs.sql import CONTROL_TABLES, control_ddl
+from stored_procs.sql import CONTROL_TABLES, added_columns_ddl, control_ddl
 from stored_procs.statement import literal
 from stored_procs.views import view_ddl
 from sync_contract.identifiers import quote_qualified
@@ -95,9 +95,12 @@ def apply_external_access_sql() -> str:
 def generated_files() -> dict[str, str]:
     """Relative path under snowflake_app/ -> content."""
     files: dict[str, str] = {}
-    tables = control_ddl(Place.app())[1:]  # the setup script creates the schema itself
+    tables = control_ddl(Place.app())[1 : 1 + len(CONTROL_TABLES)]  # the setup script creates the schema
     for name, stmt in zip(CONTROL_TABLES, tables, strict=True):
-        files[f"sql/state/{name.lower()}.sql"] = HEADER.format(source="stored_procs/sql.py") + stmt.text + ";\n"
+        upgrade = "".join(s.text + ";\n" for s in added_columns_ddl(Place.app(), name))
+        files[f"sql/state/{name.lower()}.sql"] = (
+            HEADER.format(source="stored_procs/sql.py") + stmt.text + ";\n" + upgrade
+        )
     for proc in PROCEDURES:
         files[f"sql/procedures/{proc.name.lower()}.sql"] = HEADER.format(
             source="stored_procs/procedures.py"

@@ -48,7 +48,8 @@ def app(stack) -> Iterator[Any]:
         run(session, Stmt("CREATE SCHEMA IF NOT EXISTS CORE"))
         for folder in ("state", "views"):
             for path in sorted((ROOT / "snowflake_app/sql" / folder).glob("*.sql")):
-                run(session, Stmt(path.read_text().split("\n", 1)[1].rstrip().rstrip(";")))
+                for text in path.read_text().split("\n", 1)[1].rstrip().rstrip(";").split(";\n"):
+                    run(session, Stmt(text))
         yield session
 
 

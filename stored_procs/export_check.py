@@ -1,0 +1,101 @@
+"""What this run's export requests say about a table's LOAD: a failed export, or exported manifests the
+ledger never received. Either fails the table's run (RUNS.STATUS FAILED with the reason), on the local
+runner and in the Task graph alike, so a run that could not export never counts as a success.
+
+REQUEST_EXPORTS (`stored_procs.exports.record_request`) writes one EXPORT_REQUESTS row per request;
+the LOAD of the same run (`load.load_table`) and the FINALIZER (for a table whose LOAD did not run)
+read them back here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import Stmt, run
+
+SHOWN_KEYS = 5  # manifest keys named in a message; the rest are counted
+
+
+@dataclass(frozen=True)
+class Request:
+    mode: str | None  # incremental / full / keys; None in rows written before the column existed
+    status: str  # EXPORTED / NO_CHANGE / FAILED
+    error: str | None
+    manifest_keys: tuple[str, ...]
+
+
+def requests_of_run(session: Any, place: Place, spec: TableSpec, run_id: str) -> list[Request]:
+    """The table's EXPORT_REQUESTS rows of `run_id`, oldest first."""
+    rows = run(
+        session,
+        Stmt(
+            "SELECT MODE AS M, STATUS AS S, ERROR AS E, MANIFEST_KEYS AS K "
+            f"FROM {place.control('EXPORT_REQUESTS')} WHERE RUN_ID = ? AND SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? "
+            "ORDER BY REQUESTED_AT",
+            (run_id, spec.source_schema, spec.source_table),
+        ),
+    )
+    return [Request(r[0], str(r[1]), r[2], tuple(json.loads(r[3]) if r[3] else ())) for r in rows]
+
+
+def latest(requests: list[Request]) -> list[Request]:
+    """One request per mode (the window's export, the key set): the latest, as a task retried within the
+    run (TASK_AUTO_RETRY_ATTEMPTS) requests again and its newer answer stands."""
+    by_mode = {r.mode: r for r in requests}  # oldest first: later ones replace earlier ones
+    return list(by_mode.values())
+
+
+def export_errors(requests: list[Request]) -> list[str]:
+    """The errors of the run's failed export requests (the latest per mode)."""
+    return [failure_text(r.mode, r.error) for r in latest(requests) if r.status == "FAILED"]
+
+
+def failure_text(mode: str | None, error: str | None) -> str:
+    """How a failed export request reads in RUNS.ERROR and on the console."""
+    return f"export {'of the key set ' if mode == 'keys' else ''}failed: {error or 'no error text recorded'}"
+
+
+def export_id_of(manifest_key: str) -> str:
+    """`<prefix>manifests/<table>/<export id>.json` -> the export id (sync_contract.manifest.manifest_key)."""
+    return manifest_key.rsplit("/", 1)[-1].removesuffix(".json")
+
+
+def missing_manifests(session: Any, place: Place, spec: TableSpec, requests: list[Request]) -> list[str]:
+    """Manifest keys the exporter reported writing in this run whose export ids the MANIFESTS ledger does
+    not hold (in any status: a manifest taken in earlier, loaded or not, is not missing)."""
+    keys = [k for r in latest(requests) if r.status == "EXPORTED" for k in r.manifest_keys]
+    if not keys:
+        return []
+    ids = sorted({export_id_of(k) for k in keys})
+    marks = ", ".join("?" for _ in ids)
+    rows = run(
+        session,
+        Stmt(f"SELECT EXPORT_ID AS E FROM {place.control('MANIFESTS')} WHERE EXPORT_ID IN ({marks})", tuple(ids)),
+    )
+    held = {r[0] for r in rows}
+    return [k for k in keys if export_id_of(k) not in held]
+
+
+def missing_message(spec: TableSpec, missing: list[str]) -> str:
+    shown = ", ".join(missing[:SHOWN_KEYS]) + (
+        f" (+{len(missing) - SHOWN_KEYS} more)" if len(missing) > SHOWN_KEYS else ""
+    )
+    return (
+        f"exported manifests not found: the exporter wrote {len(missing)} manifest(s) of {spec.source} in this run "
+        f"({shown}) but intake did not take them in; nothing of them was loaded and the watermark did not move. "
+        "Likely causes: the stage points at another bucket or prefix than the exporter writes to (compare the "
+        "stage URL with the keys), intake failed or was busy with another run, or the objects were removed. "
+        "The next run exports again from the same watermark and loads once intake finds its manifests"
+    )
+
+
+def problems(session: Any, place: Place, spec: TableSpec, run_id: str) -> list[str]:
+    """Why this run of the table failed before its LOAD could help: export errors, manifests not found."""
+    requests = requests_of_run(session, place, spec, run_id)
+    found = export_errors(requests)
+    if missing := missing_manifests(session, place, spec, requests):
+        found.append(missing_message(spec, missing))
+    return found
