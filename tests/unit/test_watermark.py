@@ -2,7 +2,7 @@ import pytest
 
 from sync_contract.errors import ContractError
 from sync_contract.types import Kind
-from sync_contract.watermark import is_after, later, sort_key, watermark_kind
+from sync_contract.watermark import is_after, later, sort_key, timestamp_precision, watermark_kind
 
 
 def test_timestamps_compare_as_instants_not_as_text():
@@ -36,3 +36,10 @@ def test_text_columns_cannot_carry_a_watermark():
 def test_a_date_is_too_coarse_for_a_watermark():
     with pytest.raises(ContractError, match="'changed_on' has type 'date'"):
         watermark_kind("date", "changed_on")
+
+
+def test_a_timestamp_columns_precision_comes_from_its_type_modifier():
+    assert timestamp_precision("timestamp(0) with time zone") == 0
+    assert timestamp_precision("timestamp(3) without time zone") == 3
+    assert timestamp_precision("timestamp with time zone") == 6  # PostgreSQL's default
+    assert timestamp_precision("timestamp without time zone") == 6
