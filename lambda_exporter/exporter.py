@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from lambda_exporter import __version__
 from lambda_exporter.errors import SourceError
 from lambda_exporter.event import ExportRequest
-from lambda_exporter.manifest_lookup import newest_exported_high
+from lambda_exporter.manifest_lookup import newest_exported_high, newest_exported_manifest
 from lambda_exporter.query import (
     Statement,
     block_count,
@@ -41,13 +41,16 @@ from lambda_exporter.source import (
     full_fingerprint,
     incremental_high,
     late_row_bound,
+    source_state,
 )
 from lambda_exporter.strategies import STRATEGIES, ExportTarget
 from sync_contract import failpoints
+from sync_contract.column_changes import compare
 from sync_contract.manifest import (
     Column,
     FileFormat,
     Manifest,
+    SourceState,
     Window,
     data_prefix,
     export_id,
@@ -100,6 +103,8 @@ class Plan:
     snapshot_at: str
     chunks: int
     guard: str | None = None
+    source: SourceState = field(default_factory=SourceState)
+    backfill: str | None = None  # why this incremental export starts from the beginning
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ def _export_in_snapshot(
     # when the snapshot was taken: full-mode loads order snapshots by it
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     columns = describe_table(conn, req.schema, req.table, req.primary_key, req.columns, req.watermark_column)
+    source, backfill = source_state(conn, req.schema, req.table), None
     if req.mode == "keys":  # the primary-key set, for delete detection: bounded by the watermark
         assert req.watermark_column is not None
         wm_type = next(c.type for c in columns if c.name == req.watermark_column)
@@ -180,9 +186,13 @@ def _export_in_snapshot(
         changed = True  # a key set is always worth comparing: deletes change no watermark
     elif req.mode == "incremental":
         assert req.watermark_column is not None
-        wm_type = next(c.type for c in columns if c.name == req.watermark_column)
+        wm_column = req.watermark_column
+        wm_type = next(c.type for c in columns if c.name == wm_column)
         guard = column_guard(conn, req.schema, req.table, wm_type, guard)  # in the column's own terms
-        high = incremental_high(conn, req.schema, req.table, req.watermark_column, req.low, guard)
+        backfill = _backfill_reason(s3_client, req, columns, source) if req.low is not None else None
+        if backfill is not None:  # existing values changed without moving the watermark: every row again
+            req = replace(req, low=None)
+        high = incremental_high(conn, req.schema, req.table, wm_column, req.low, guard)
         bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
         changed = high is not None
     else:
@@ -197,7 +207,7 @@ def _export_in_snapshot(
             req.low if high is None else high,
             duration_s=time.monotonic() - started,
         )
-    plan = Plan(req, tuple(columns), high, bound, snapshot_at, _chunk_count(conn, req), guard)
+    plan = Plan(req, tuple(columns), high, bound, snapshot_at, _chunk_count(conn, req), guard, source, backfill)
     if plan.chunks == 1:
         results = [_export_chunk(conn, s3_client, plan, 0, None)]
     else:
@@ -226,6 +236,15 @@ def _export_in_snapshot(
         time.monotonic() - started,
         tuple(r.key for r in results),
     )
+
+
+def _backfill_reason(s3_client: Any, req: ExportRequest, columns: list[Column], source: SourceState) -> str | None:
+    """Why this window must start from the beginning: columns whose existing values changed since the
+    table's newest export without moving the watermark (sync_contract.column_changes)."""
+    before = newest_exported_manifest(s3_client, req)
+    if before is None:
+        return None
+    return compare(before.columns, before.source, columns, source).backfill_reason
 
 
 def _chunk_count(conn: Connection, req: ExportRequest) -> int:
@@ -278,6 +297,8 @@ def chunk_export_id(plan: Plan, index: int) -> str:
     req = plan.request
     # chunks of two snapshots never mix; key sets of two snapshots are two exports even with one high
     snapshot = plan.snapshot_at if plan.chunks > 1 or req.mode == "keys" else None
+    if plan.backfill and snapshot is None:  # not the id of the first export, which may share its window
+        snapshot = f"backfill: {plan.backfill}"
     return export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks, snapshot, req.generation)
 
 
@@ -324,6 +345,7 @@ def _export_chunk(
             bound=plan.bound,
             guard=plan.guard,
             lookback=req.lookback if incremental and req.low is not None else None,
+            backfill=plan.backfill,
         ),
         files=tuple(exported.files),
         rows=exported.rows,
@@ -331,6 +353,7 @@ def _export_chunk(
         chunk_index=index,
         chunk_count=plan.chunks,
         format=FileFormat(compression=strategy.compression),
+        source=plan.source,
     )
     key = req.s3.key(manifest_key(req.schema, req.table, eid))
     s3_client.put_object(

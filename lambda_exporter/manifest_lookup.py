@@ -15,11 +15,12 @@ from botocore.exceptions import ClientError
 
 from lambda_exporter.errors import ExportError
 from lambda_exporter.event import ExportRequest
-from sync_contract.manifest import latest_export_key
+from sync_contract.errors import ContractError
+from sync_contract.manifest import Manifest, latest_export_key, parse_manifest_json
 
 
-def newest_exported_high(s3: Any, request: ExportRequest) -> str | None:
-    """`window.high` of the table's newest complete export, or None when it has never been exported."""
+def _pointer(s3: Any, request: ExportRequest) -> tuple[str, dict[str, Any]] | None:
+    """(key, document) of the table's `latest.json`, or None when the table was never exported."""
     key = request.s3.key(latest_export_key(request.schema, request.table))
     try:
         body = s3.get_object(Bucket=request.s3.bucket, Key=key)["Body"].read()
@@ -29,8 +30,25 @@ def newest_exported_high(s3: Any, request: ExportRequest) -> str | None:
         raise
     try:
         pointer = json.loads(body)
+        if not isinstance(pointer, dict):
+            raise TypeError("not an object")
+    except (ValueError, TypeError) as err:
+        raise ExportError(
+            f"s3://{request.s3.bucket}/{key} is unreadable, so the export's low bound is unknown; "
+            'delete it to export from the beginning, or pass "low" in the event'
+        ) from err
+    return key, pointer
+
+
+def newest_exported_high(s3: Any, request: ExportRequest) -> str | None:
+    """`window.high` of the table's newest complete export, or None when it has never been exported."""
+    found = _pointer(s3, request)
+    if found is None:
+        return None
+    key, pointer = found
+    try:
         mode, high = pointer["mode"], pointer["window"]["high"]
-    except (ValueError, KeyError, TypeError) as err:
+    except (KeyError, TypeError) as err:
         raise ExportError(
             f"s3://{request.s3.bucket}/{key} is unreadable, so the export's low bound is unknown; "
             'delete it to export from the beginning, or pass "low" in the event'
@@ -41,3 +59,26 @@ def newest_exported_high(s3: Any, request: ExportRequest) -> str | None:
             f'event asks for {request.mode!r}; pass "low" in the event'
         )
     return high if isinstance(high, str) else None
+
+
+def newest_exported_manifest(s3: Any, request: ExportRequest) -> Manifest | None:
+    """The first manifest of the table's newest complete export of the same mode: the columns and
+    source state the next export compares itself with (sync_contract.column_changes). None when there
+    is none to compare with (never exported, another mode, the manifest gone or unreadable); the loader
+    compares every batch with the newest loaded one as well."""
+    found = _pointer(s3, request)
+    if found is None:
+        return None
+    _, pointer = found
+    keys = pointer.get("manifest_keys")
+    if pointer.get("mode") != request.mode or not isinstance(keys, list) or not keys or not isinstance(keys[0], str):
+        return None
+    try:
+        body = s3.get_object(Bucket=request.s3.bucket, Key=keys[0])["Body"].read()
+        return parse_manifest_json(body.decode("utf-8"))
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    except (ContractError, UnicodeDecodeError):
+        return None

@@ -32,7 +32,8 @@ SELECT a.attname,
             ELSE format_type(a.atttypid, a.atttypmod) END AS normalised_type,
        format_type(a.atttypid, a.atttypmod) AS source_type,
        NOT a.attnotnull AS nullable,
-       a.attnum AS ordinal
+       a.attnum AS ordinal,
+       a.atthasdef OR a.attidentity <> '' AS fills_existing_rows
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -51,6 +52,16 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
 WHERE n.nspname = %s AND c.relname = %s AND i.indisprimary
 ORDER BY array_position(i.indkey::int2[], a.attnum)
+""".strip()
+
+
+# the table's highest attribute number (dropped columns included: numbers are never reused) and its
+# storage file, which a rewrite (ALTER COLUMN TYPE, a volatile DEFAULT) replaces; NULL without storage
+SOURCE_STATE_SQL = """
+SELECT (SELECT max(attnum) FROM pg_catalog.pg_attribute WHERE attrelid = c.oid AND attnum > 0),
+       pg_catalog.pg_relation_filenode(c.oid)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s
 """.strip()
 
 

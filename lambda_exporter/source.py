@@ -12,6 +12,7 @@ from lambda_exporter.errors import SourceError
 from lambda_exporter.query import (
     COLUMNS_SQL,
     PRIMARY_KEY_SQL,
+    SOURCE_STATE_SQL,
     Statement,
     guard_in_column_terms,
     open_transactions_bound,
@@ -20,7 +21,7 @@ from lambda_exporter.query import (
     window_high,
 )
 from sync_contract.errors import ContractError
-from sync_contract.manifest import Column
+from sync_contract.manifest import Column, SourceState
 from sync_contract.types import Kind, map_type
 from sync_contract.watermark import timestamp_precision, watermark_kind
 
@@ -91,7 +92,7 @@ def describe_table(
         )
     wanted = (set(columns) | set(pk) | ({watermark} if watermark else set())) if columns else set(by_name)
     result = []
-    for name, normalised, source_type, nullable, ordinal in rows:
+    for name, normalised, source_type, nullable, ordinal, fills in rows:
         if name not in wanted:
             continue
         try:
@@ -99,13 +100,22 @@ def describe_table(
         except ContractError as err:
             raise SourceError(f"table {schema}.{table}: {err}") from err
         position = pk.index(name) + 1 if name in pk else None
-        result.append(Column(name, normalised, source_type, bool(nullable), int(ordinal), position))
+        result.append(Column(name, normalised, source_type, bool(nullable), int(ordinal), position, bool(fills)))
     if watermark:
         try:
             watermark_kind(by_name[watermark][1], watermark)
         except ContractError as err:
             raise SourceError(f"table {schema}.{table}: {err}") from err
     return result
+
+
+def source_state(conn: Connection, schema: str, table: str) -> SourceState:
+    """The table's highest attribute number and storage file (sync_contract.column_changes)."""
+    rows = execute(conn, Statement(SOURCE_STATE_SQL, (schema, table)))
+    if not rows:
+        return SourceState()
+    highest, filenode = rows[0]
+    return SourceState(None if highest is None else int(highest), None if filenode is None else int(filenode))
 
 
 def incremental_high(

@@ -13,23 +13,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import export_check, lease, ledger, quarantine, replace, sql
+from stored_procs import export_check, lease, ledger, quarantine, replace, schema_drift, sql, table_config
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints
 from sync_contract.errors import ContractError
-from sync_contract.identifiers import target_name
-from sync_contract.manifest import Manifest, parse_manifest_json
-from sync_contract.types import INCOMPATIBLE, WIDEN, Kind, classify_change
+from sync_contract.manifest import Manifest, Window, parse_manifest_json
+from sync_contract.types import Kind
 from sync_contract.watermark import is_after, later, sort_key, watermark_kind
+
+SHOWN_KEYS = 5  # repeated key values named in an error
 
 
 class LoadError(RuntimeError):
     """A batch that must not be merged; the message names the export, the table and the reason."""
-
-
-class SchemaChangeError(LoadError):
-    """A column changed type in a way the target cannot absorb: retrying cannot help (quarantined)."""
 
 
 @dataclass
@@ -38,15 +35,14 @@ class Counts:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
-    duplicate_keys: int = 0  # keys that came more than once in a batch (the newest row was kept)
     quarantined: int = 0  # rows set aside in QUARANTINE: values the target cannot hold
+    restart: str | None = None  # columns whose existing rows this (non-replacing) batch could not fill
 
     def add(self, other: Counts) -> None:
         self.loaded += other.loaded
         self.inserted += other.inserted
         self.updated += other.updated
         self.deleted += other.deleted
-        self.duplicate_keys += other.duplicate_keys
         self.quarantined += other.quarantined
 
     def as_dict(self) -> dict[str, int]:
@@ -164,7 +160,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
     deferred: list[Batch] = []
     for batch in batches:
         window = batch.first.window
-        if kind is not None and not is_after(kind, window.high, watermark):
+        if kind is not None and _behind(kind, window, watermark):
             ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
             continue
         if kind is not None and is_after(kind, window.low, watermark):
@@ -175,7 +171,14 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         try:
             counts = apply_batch(session, place, database, spec, batch, result)
         except Exception as err:
-            _record_failure(session, place, batch, str(err), result, final=isinstance(err, SchemaChangeError))
+            _record_failure(
+                session,
+                place,
+                batch,
+                str(err),
+                result,
+                final=isinstance(err, schema_drift.SchemaChangeError | KeyNotUnique),
+            )
             continue
         failpoints.reached("load:after_merge")
         ledger.mark_loaded(session, place, batch.export_ids, result.run_id, counts.as_dict())
@@ -185,21 +188,32 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         result.manifests += len(batch.entries)
         result.rows_exported += batch.rows
         result.counts.add(counts)
-        if counts.duplicate_keys:
-            result.notes.append(
-                f"{batch.label}: {counts.duplicate_keys} primary key values came more than once (the key is "
-                "not unique in the source, or a row changed between chunks); the row with the newest "
-                "watermark was kept, ties broken by the greatest row text"
-            )
         if counts.quarantined:
             result.notes.append(
                 f"{batch.label}: {counts.quarantined} rows set aside in STATE.QUARANTINE (values the target "
                 "cannot hold exactly; each row has its key and reasons)"
             )
         result.watermark_after = watermark
+        if counts.restart:
+            _restart_for_backfill(session, place, spec, batch, counts.restart, result)
+            return
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
     _apply_key_sets(session, place, database, spec, key_sets, result)
+
+
+def _restart_for_backfill(
+    session: Any, place: Place, spec: TableSpec, batch: Batch, reason: str, result: TableLoad
+) -> None:
+    """A merged batch brought columns whose existing values were never loaded (an exporter that did not
+    backfill them): the table restarts like a resync, so its next export, from the beginning, replaces
+    the target with every row's values. The other pending batches are superseded with the history."""
+    superseded = table_config.restart(session, place, spec, True, result.run_id)
+    result.watermark_after = None
+    result.notes.append(
+        f"{batch.label}: {reason}; the table restarts from the beginning (generation {spec.generation + 1}, "
+        f"{superseded} manifests superseded): its next export replaces the target with every row"
+    )
 
 
 class KeySetRefused(LoadError):
@@ -315,6 +329,14 @@ def _group_batches(parsed: list[tuple[ledger.LedgerEntry, Manifest]]) -> tuple[l
     return complete, incomplete
 
 
+def _behind(kind: Kind, window: Window, watermark: str | None) -> bool:
+    """A window the loaded watermark has passed. A backfill (every row again, for columns filled without
+    moving the watermark) may end at the watermark itself: only a newer load supersedes it."""
+    if window.backfill:
+        return is_after(kind, watermark, window.high)
+    return not is_after(kind, window.high, watermark)
+
+
 def _record_failure(
     session: Any, place: Place, batch: Batch, error: str, result: TableLoad, final: bool = False
 ) -> None:
@@ -380,12 +402,16 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
                 "than chunk 0; nothing was merged"
             )
     columns = sql.target_columns(spec, batch.first)
-    widen, notes = _schema_changes(session, place, spec, batch.first)
-    _ensure_target(session, database, spec, columns, widen)
-    result.notes.extend(notes)
+    drift = schema_drift.changes(session, place, spec, batch.first)
+    schema_drift.rename_columns(session, database, spec, batch.label, drift.renamed)
+    schema_drift.ensure_target(session, database, spec, columns, drift.widen)
+    result.notes.extend(drift.notes)
     run(session, sql.create_staging(place, spec, len(columns)))
     try:
-        return _stage_check_merge(session, place, database, spec, batch, result.run_id)
+        counts = _stage_check_merge(session, place, database, spec, batch, result.run_id)
+        if drift.backfill and not replace.replaces(spec, batch.first):
+            counts.restart = drift.backfill
+        return counts
     finally:
         run(session, sql.drop_staging(place, spec))
         if replace.replaces(spec, batch.first):
@@ -410,77 +436,45 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
         )
     failpoints.reached("load:after_copy")
     manifest = batch.first
+    _check_unique_keys(session, place, spec, batch)
     replacing = replace.replaces(spec, manifest)
     kept = replace.kept_keys_table(place, spec) if replacing else None
     try:  # rows with values the target cannot hold: set aside (or the batch fails), before any merge
         quarantined = quarantine.apply(session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept)
-        duplicates = int(run(session, sql.duplicate_keys(place, spec, manifest))[0][0])
         if replacing:
             at = ledger.now()
             inserted, updated, deleted = replace.apply(session, place, database, spec, manifest, at, quarantined > 0)
-            return Counts(loaded, inserted, updated, deleted, duplicates, quarantined)
+            return Counts(loaded, inserted, updated, deleted, quarantined)
     except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
         raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
     merged = run(session, sql.merge(place, spec, manifest, database))
     inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
-    return Counts(loaded, inserted, updated, duplicate_keys=duplicates, quarantined=quarantined)
+    return Counts(loaded, inserted, updated, quarantined=quarantined)
 
 
-def _ensure_target(
-    session: Any, database: str, spec: TableSpec, columns: list[tuple[str, Any]], widen: list[tuple[str, Any]]
-) -> None:
-    run(session, sql.create_target_schema(spec, database))
-    run(session, sql.create_target(spec, database, columns))
-    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
-    for name, mapping in columns:
-        if name not in existing:
-            run(session, sql.add_column(spec, database, name, mapping))
-    for name, mapping in widen:
-        if name in existing:
-            run(session, sql.widen_column(spec, database, name, mapping))
-    if spec.delete_detection == "soft_delete":
-        for name, mapping in sql.SOFT_DELETE_COLUMNS:
-            if name not in existing:
-                run(session, sql.add_column(spec, database, name, mapping))
+class KeyNotUnique(LoadError):
+    """The configured primary key repeats inside one export: it is not unique in the source (final)."""
 
 
-def _schema_changes(
-    session: Any, place: Place, spec: TableSpec, manifest: Manifest
-) -> tuple[list[tuple[str, Any]], list[str]]:
-    """The manifest's columns against those of the table's newest loaded export: columns to widen
-    first, and notes (a column no longer exported). An incompatible change raises SchemaChangeError."""
-    newest = ledger.newest_loaded(session, place, spec)
-    if newest is None:
-        return [], []
-    before = parse_manifest_json(newest[0])
-    old = dict(sql.target_columns(spec, before))
-    old_source = {target_name(c.name): c.source_type for c in before.columns}
-    new_source = {target_name(c.name): c.source_type for c in manifest.columns}
-    widen, refused = [], []
-    for name, mapping in sql.target_columns(spec, manifest):
-        if name not in old:
-            continue  # a new column: added by _ensure_target
-        change = classify_change(old[name].snowflake_type, mapping.snowflake_type)
-        if change == WIDEN:
-            widen.append((name, mapping))
-        elif change == INCOMPATIBLE:
-            refused.append(
-                f"{name} from {old_source[name]} ({old[name].snowflake_type}) to {new_source[name]} "
-                f"({mapping.snowflake_type})"
-            )
-    if refused:
-        raise SchemaChangeError(
-            f"export {manifest.export_id} of {spec.source}: column types changed in a way the target cannot hold "
-            f"exactly: {'; '.join(refused)}. Nothing was merged and the table waits: change the target column "
-            "yourself (or drop the target table) and CALL CORE.RETRY_MANIFEST, or CORE.RESYNC_TABLE"
-        )
-    dropped = sorted(set(old) - {name for name, _ in sql.target_columns(spec, manifest)})
-    notes = (
-        [f"columns no longer exported, kept in the target (unchanged by merges, NULL in new rows): {dropped}"]
-        if dropped
-        else []
+def _check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch) -> None:
+    """One export is one snapshot, where every row appears once: a key value that repeats in it is not
+    unique in the source. Merging would keep one of its rows and lose the others, so the batch fails."""
+    manifest = batch.first
+    keys, surplus = (int(v) for v in run(session, sql.duplicate_keys(place, spec, manifest))[0])
+    if not keys:
+        return
+    names = manifest.primary_key
+    examples = ", ".join(
+        f"{' '.join(f'{n}={v}' for n, v in zip(names, row[:-1], strict=True))} ({row[-1]} rows)"
+        for row in run(session, sql.repeated_keys(place, spec, manifest, SHOWN_KEYS))
     )
-    return widen, notes
+    raise KeyNotUnique(
+        f"{batch.label} of {spec.source}: the primary key ({', '.join(names)}) is not unique in the source: "
+        f"{keys} key values appear more than once in one snapshot ({surplus} rows more than one per key), e.g. "
+        f"{examples}. Nothing was merged and the watermark did not move. Set primary_key for the table to "
+        "columns that are unique in the source (its PRIMARY KEY, or UNIQUE NOT NULL columns), then resync it "
+        f"(CALL CORE.RESYNC_TABLE('{spec.source}'), or aurora-sync resync --table {spec.source})"
+    )
 
 
 def _copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> int:

@@ -195,6 +195,11 @@ def widen_column(spec: TableSpec, database: str, name: str, mapping: TypeMapping
     )
 
 
+def rename_column(spec: TableSpec, database: str, old: str, new: str) -> Stmt:
+    """A source column renamed (same attribute number): its values stay. "ALTER TABLE", RENAME COLUMN."""
+    return Stmt(f"ALTER TABLE {spec.target(database)} RENAME COLUMN {quote_ident(old)} TO {quote_ident(new)}")
+
+
 def cast_expression(staged: str, mapping: TypeMapping) -> str:
     """Convert one staged VARCHAR to its target type; values it cannot convert exactly were set aside
     before (stored_procs.quarantine)."""
@@ -247,11 +252,21 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
 
 
 def duplicate_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
-    """How many primary key values the staged batch holds more than once."""
+    """(KEYS, SURPLUS): how many primary key values the staged batch holds more than once, and how many
+    rows beyond one per key they bring."""
     keys = ", ".join(quote_ident(stg) for _, stg, _ in staged_keys(spec, manifest))
     return Stmt(
-        f"SELECT COUNT(*) AS N FROM (SELECT {keys} FROM {place.control(spec.staging_name)} "
-        f"GROUP BY {keys} HAVING COUNT(*) > 1) AS d"
+        f'SELECT COUNT(*) AS KEYS, COALESCE(SUM(d."N") - COUNT(*), 0) AS SURPLUS FROM (SELECT {keys}, COUNT(*) AS "N" '
+        f"FROM {place.control(spec.staging_name)} GROUP BY {keys} HAVING COUNT(*) > 1) AS d"
+    )
+
+
+def repeated_keys(place: Place, spec: TableSpec, manifest: Manifest, limit: int) -> Stmt:
+    """The `limit` primary key values the staged batch repeats most: (key parts as staged text…, N)."""
+    keys = ", ".join(quote_ident(stg) for _, stg, _ in staged_keys(spec, manifest))
+    return Stmt(
+        f'SELECT {keys}, COUNT(*) AS "N" FROM {place.control(spec.staging_name)} GROUP BY {keys} '
+        f'HAVING COUNT(*) > 1 ORDER BY "N" DESC, {keys} LIMIT {int(limit)}'
     )
 
 

@@ -28,8 +28,11 @@ class Column:
     type: str  # normalised PostgreSQL type the mapping uses (domains resolved, enums as text)
     source_type: str  # the declared type as format_type() prints it
     nullable: bool
-    ordinal: int
+    ordinal: int  # PostgreSQL's attribute number: stable across renames, never reused after a drop
     primary_key_position: int | None = None
+    # PostgreSQL gave existing rows a value when the column was added (a DEFAULT, GENERATED ... STORED or
+    # an identity): loading only changed rows would leave the others NULL. None: not known (older exporter)
+    fills_existing_rows: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,17 @@ class Window:
     bound: str
     guard: str | None = None  # with the late-row guard: high stayed below this (oldest open transaction)
     lookback: str | None = None  # rows this far below `low` were exported again (late commits)
+    # why an incremental export starts from the beginning although a `low` was asked for: columns whose
+    # existing values changed without moving the watermark (sync_contract.column_changes)
+    backfill: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the exporter saw of the source table itself, to tell schema changes apart between exports."""
+
+    max_ordinal: int | None = None  # the table's highest attribute number, dropped and unexported included
+    filenode: int | None = None  # pg_relation_filenode: changes when PostgreSQL rewrites the table
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class Manifest:
     chunk_count: int = 1
     format: FileFormat = field(default_factory=FileFormat)
     manifest_version: int = MANIFEST_VERSION
+    source: SourceState = field(default_factory=SourceState)
 
     @property
     def primary_key(self) -> list[str]:
@@ -100,6 +115,7 @@ class Manifest:
             "files": [asdict(f) for f in self.files],
             "rows": self.rows,
             "bytes": self.bytes,
+            "source": asdict(self.source),
         }
 
     def to_json(self) -> str:
@@ -190,6 +206,7 @@ def parse_manifest(doc: Any) -> Manifest:
         chunk_index=_count(chunk.get("index"), "chunk.index"),
         chunk_count=_count(chunk.get("count"), "chunk.count"),
         format=fmt,
+        source=_source(_obj(obj.get("source", {}), "source")),
     )
     _check_consistency(manifest)
     return manifest
@@ -231,6 +248,14 @@ def _column(doc: Any, path: str) -> Column:
         nullable=_bool(obj.get("nullable"), f"{path}.nullable"),
         ordinal=_count(obj.get("ordinal"), f"{path}.ordinal"),
         primary_key_position=None if pk is None else _count(pk, f"{path}.primary_key_position"),
+        fills_existing_rows=_opt_bool(obj.get("fills_existing_rows"), f"{path}.fills_existing_rows"),
+    )
+
+
+def _source(obj: dict[str, Any]) -> SourceState:
+    return SourceState(
+        max_ordinal=_opt_count(obj.get("max_ordinal"), "source.max_ordinal"),
+        filenode=_opt_count(obj.get("filenode"), "source.filenode"),
     )
 
 
@@ -242,6 +267,7 @@ def _window(obj: dict[str, Any]) -> Window:
         bound=_choice(obj.get("bound"), "window.bound", BOUNDS),
         guard=_opt_str(obj.get("guard"), "window.guard"),
         lookback=_opt_str(obj.get("lookback"), "window.lookback"),
+        backfill=_opt_str(obj.get("backfill"), "window.backfill"),
     )
 
 
@@ -294,6 +320,14 @@ def _bool(value: Any, path: str) -> bool:
     if not isinstance(value, bool):
         raise ManifestError(path, f"must be true or false, got {value!r}")
     return value
+
+
+def _opt_bool(value: Any, path: str) -> bool | None:
+    return None if value is None else _bool(value, path)
+
+
+def _opt_count(value: Any, path: str) -> int | None:
+    return None if value is None else _count(value, path)
 
 
 def _count(value: Any, path: str) -> int:

@@ -113,18 +113,48 @@ def test_a_missing_or_truncated_data_file_fails_the_batch_closed(pg, harness, da
     _good_table_loaded(h, report, f"ok_file_{damage}")
 
 
-def test_a_key_that_is_not_unique_in_the_source_keeps_the_newest_row_and_says_so(pg, harness):
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_a_key_that_is_not_unique_in_the_source_fails_the_batch_naming_the_key(pg, harness, mode):
+    """400 lineitem-like rows, 4 per l_orderkey, configured with primary_key = ["l_orderkey"]: one export
+    is one snapshot, so a repeated key is a key that is not unique in the source."""
+    table = f"lineitem_{mode}"
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.dup_keys (id int NOT NULL, v text, updated_at int NOT NULL)")  # no PK
-    cur.execute("INSERT INTO public.dup_keys VALUES (1, 'older', 1), (1, 'newer', 2), (2, 'a', 3), (2, 'b', 3)")
-    h = harness.add("public.dup_keys", ["id"], "updated_at")
+    cur.execute(
+        f"CREATE TABLE public.{table} (l_orderkey int NOT NULL, l_linenumber int NOT NULL, "
+        "l_quantity numeric(15,2), updated_at int NOT NULL)"
+    )
+    cur.execute(
+        f"INSERT INTO public.{table} SELECT o, l, l * 1.5, o FROM generate_series(1, 100) o, generate_series(1, 4) l"
+    )
+    h = harness.add(f"public.{table}", ["l_orderkey"], "updated_at" if mode == "incremental" else None)
     (t,) = h.cycle().tables
-    assert not t.failed
-    assert "2 primary key values came more than once" in t.load["notes"]
-    rows = h.query('SELECT "ID", "V" FROM "ANALYTICS"."PUBLIC"."DUP_KEYS" ORDER BY "ID"')
-    # newest watermark wins; on a tie (id 2, both at 3) the greatest row text, every time
-    assert [tuple(r) for r in rows] == [(1, "newer"), (2, "b")]
-    assert h.watermark("dup_keys") == "3"
+    assert t.failed and t.load["status"] == "FAILED"
+    error = t.load["error"]
+    assert f"public.{table}: the primary key (l_orderkey) is not unique in the source" in error
+    assert "100 key values appear more than once in one snapshot (300 rows more than one per key)" in error
+    assert "l_orderkey=1 (4 rows)" in error and "RESYNC_TABLE" in error
+    assert t.load["rows_inserted"] == 0 and h.watermark(table) is None  # nothing merged, nothing moved
+    status = h.query(f"SELECT STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = ?", table)
+    assert [r[0] for r in status] == ["QUARANTINED"]  # retrying cannot help
+    exists = h.query(
+        "SELECT COUNT(*) FROM ANALYTICS.INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'PUBLIC' AND TABLE_NAME = ?",
+        table.upper(),
+    )[0][0]
+    rows = h.query(f'SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."{table.upper()}"')[0][0] if exists else 0
+    assert rows == 0
+
+
+def test_a_declared_composite_key_loads_every_row(pg, harness):
+    """The same rows with the key that is unique (l_orderkey, l_linenumber) load whole."""
+    cur = pg.cursor()
+    cur.execute(
+        "CREATE TABLE public.lineitem_ok (l_orderkey int NOT NULL, l_linenumber int NOT NULL, updated_at int NOT NULL)"
+    )
+    cur.execute("INSERT INTO public.lineitem_ok SELECT o, l, o FROM generate_series(1, 100) o, generate_series(1, 4) l")
+    h = harness.add("public.lineitem_ok", ["l_orderkey", "l_linenumber"], "updated_at")
+    (t,) = h.cycle().tables
+    assert not t.failed and t.load["rows_inserted"] == 400
+    assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."LINEITEM_OK"')[0][0] == 400
 
 
 def test_rows_with_a_null_watermark_are_not_exported_as_documented(pg, harness):

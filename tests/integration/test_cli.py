@@ -60,6 +60,18 @@ def test_run_exits_non_zero_naming_the_failed_table(harness, tmp_path):
     assert "does not exist in the source database" in result.stdout
 
 
+def test_run_exits_non_zero_when_the_key_is_not_unique(pg, harness, tmp_path):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.cli_dups (k int NOT NULL, line int NOT NULL, updated_at int NOT NULL)")
+    cur.execute("INSERT INTO public.cli_dups SELECT k, l, k FROM generate_series(1, 10) k, generate_series(1, 4) l")
+    config = tmp_path / "sync.toml"
+    config.write_text(harness.add("public.cli_dups", ["k"], "updated_at").toml)
+    result = _cli("run", "--config", str(config))
+    assert result.returncode == 1, result.stdout
+    assert "public.cli_dups" in result.stdout and "FAILED" in result.stdout
+    assert "the primary key (k) is not unique in the source: 10 key values" in " ".join(result.stdout.split())
+
+
 def test_bad_config_exits_2_naming_the_key(tmp_path):
     config = tmp_path / "sync.toml"
     config.write_text(

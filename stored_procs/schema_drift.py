@@ -1,0 +1,117 @@
+"""Schema drift: how a batch's columns differ from the table's newest loaded export, and the target
+changes that follow (renames, new columns, widenings) before any row is merged.
+
+A rename is told apart from a drop plus an add by PostgreSQL's attribute number (the manifest's
+`ordinal`); columns whose existing rows a batch cannot fill (added with a default, re-added, not exported
+before, rewritten) are named by `sync_contract.column_changes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from stored_procs import ledger, sql
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import run
+from sync_contract.column_changes import compare
+from sync_contract.identifiers import target_name
+from sync_contract.manifest import Manifest, parse_manifest_json
+from sync_contract.types import INCOMPATIBLE, WIDEN, classify_change
+
+
+class SchemaChangeError(RuntimeError):
+    """A column changed in a way the target cannot absorb: retrying cannot help (quarantined)."""
+
+
+def ensure_target(
+    session: Any, database: str, spec: TableSpec, columns: list[tuple[str, Any]], widen: list[tuple[str, Any]]
+) -> None:
+    run(session, sql.create_target_schema(spec, database))
+    run(session, sql.create_target(spec, database, columns))
+    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    for name, mapping in columns:
+        if name not in existing:
+            run(session, sql.add_column(spec, database, name, mapping))
+    for name, mapping in widen:
+        if name in existing:
+            run(session, sql.widen_column(spec, database, name, mapping))
+    if spec.delete_detection == "soft_delete":
+        for name, mapping in sql.SOFT_DELETE_COLUMNS:
+            if name not in existing:
+                run(session, sql.add_column(spec, database, name, mapping))
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How a batch's columns differ from those of the table's newest loaded export."""
+
+    widen: list[tuple[str, Any]] = field(default_factory=list)  # target columns to widen first
+    notes: list[str] = field(default_factory=list)
+    renamed: tuple[tuple[str, str], ...] = ()  # (old, new) target column names
+    backfill: str | None = None  # columns whose existing values the batch does not bring
+
+
+def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> Drift:
+    """The manifest's columns against those of the table's newest loaded export: renames (by PostgreSQL's
+    attribute number), columns to widen first, columns whose existing values only a backfill brings
+    (sync_contract.column_changes), and notes. An incompatible change raises SchemaChangeError."""
+    newest = ledger.newest_loaded(session, place, spec)
+    if newest is None:
+        return Drift()
+    before = parse_manifest_json(newest[0])
+    changes = compare(before.columns, before.source, manifest.columns, manifest.source)
+    renamed = tuple((target_name(a), target_name(b)) for a, b in changes.renamed if target_name(a) != target_name(b))
+    old = dict(sql.target_columns(spec, before))
+    old_source = {target_name(c.name): c.source_type for c in before.columns}
+    for a, b in renamed:
+        old[b], old_source[b] = old.pop(a), old_source.pop(a)
+    new_source = {target_name(c.name): c.source_type for c in manifest.columns}
+    widen, refused = [], []
+    for name, mapping in sql.target_columns(spec, manifest):
+        if name not in old:
+            continue  # a new column: added by _ensure_target
+        change = classify_change(old[name].snowflake_type, mapping.snowflake_type)
+        if change == WIDEN:
+            widen.append((name, mapping))
+        elif change == INCOMPATIBLE:
+            refused.append(
+                f"{name} from {old_source[name]} ({old[name].snowflake_type}) to {new_source[name]} "
+                f"({mapping.snowflake_type})"
+            )
+    if refused:
+        raise SchemaChangeError(
+            f"export {manifest.export_id} of {spec.source}: column types changed in a way the target cannot hold "
+            f"exactly: {'; '.join(refused)}. Nothing was merged and the table waits: change the target column "
+            "yourself (or drop the target table) and CALL CORE.RETRY_MANIFEST, or CORE.RESYNC_TABLE"
+        )
+    notes = [
+        f"column {a} renamed to {b} in the source (same attribute number): renamed in the target" for a, b in renamed
+    ]
+    dropped = sorted(set(old) - {name for name, _ in sql.target_columns(spec, manifest)})
+    if dropped:
+        notes.append(
+            f"columns no longer exported, kept in the target (unchanged by merges, NULL in new rows): {dropped}"
+        )
+    if manifest.window.backfill:
+        notes.append(f"backfill: every row exported again ({manifest.window.backfill})")
+    return Drift(widen, notes, renamed, changes.backfill_reason)
+
+
+def rename_columns(
+    session: Any, database: str, spec: TableSpec, label: str, renamed: tuple[tuple[str, str], ...]
+) -> None:
+    """Apply source renames to the target; a rename already applied (a rerun) is skipped."""
+    if not renamed:
+        return
+    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    for old, new in renamed:
+        if old in existing and new in existing:
+            raise SchemaChangeError(
+                f"{label} of {spec.source}: column {old} was renamed to {new} in the source, but the target "
+                f"already has a column {new} (one no longer exported?). Nothing was merged: drop or rename "
+                f"{spec.target_schema}.{spec.target_table}.{new} and CALL CORE.RETRY_MANIFEST"
+            )
+        if old in existing:
+            run(session, sql.rename_column(spec, database, old, new))
+            existing = (existing - {old}) | {new}
