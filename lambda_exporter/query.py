@@ -257,59 +257,6 @@ def guard_in_column_terms(schema: str, table: str, guard: str, precision: int, w
     )
 
 
-# The zones a `timestamp` column's writers may run in: this session's default before the exporter's own
-# SET (pg_settings.reset_val: the server's setting, ALTER DATABASE, ALTER ROLE of the exporter) and each
-# database-wide or role setting for this database of a role that may write the table (pg_db_role_setting).
-_WRITER_ZONES = """
-SELECT reset_val AS zone FROM pg_catalog.pg_settings WHERE name = 'TimeZone'
-UNION
-SELECT substr(item, strpos(item, '=') + 1)
-FROM pg_catalog.pg_db_role_setting AS s, unnest(s.setconfig) AS item
-WHERE s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
-  AND lower(split_part(item, '=', 1)) = 'timezone'
-  AND (s.setrole = 0 OR has_table_privilege(s.setrole, %s::regclass, 'INSERT, UPDATE'))
-""".strip()
-
-# `t AT TIME ZONE zone` as a session in `zone` would write t into a timestamp column. The forms SET
-# TimeZone accepts: "INTERVAL '…'" and a number of hours are offsets east of UTC (ISO), which AT TIME
-# ZONE would read as POSIX (west); anything else is a zone name or POSIX string, read alike by both.
-_WALL_CLOCK = (
-    "CASE WHEN zone ~* '^interval ' THEN {t} AT TIME ZONE btrim(substring(zone FROM 10), chr(39))::interval "
-    "WHEN zone ~ '^[+-]?[0-9]+(\\.[0-9]+)?$' THEN {t} AT TIME ZONE make_interval(secs => zone::float8 * 3600) "
-    "ELSE {t} AT TIME ZONE zone END"
-)
-
-# minutes after the guard at which the writers' wall clocks are read: a transition that sets clocks
-# back (by at most a day) within this horizon lowers the bound to the repeated time
-_DST_HORIZON_MINUTES = 1440
-
-
-def guard_in_column_terms(schema: str, table: str, guard: str, precision: int, wall_clock: bool) -> Statement:
-    """The late-row guard's bound as a value of the watermark column (text): high must stay below it.
-
-    `guard` is an instant (the start of the oldest open transaction). A transaction that starts at or
-    after it writes now() or later; PostgreSQL rounds a value to the column's `precision` (0-6
-    fractional digits, to the nearest: "Date/Time Types", PostgreSQL documentation), which can be below
-    the instant, never below the instant floored to that precision: so the bound is floored.
-
-    `wall_clock` (timestamp without time zone): a session writes now() as its TimeZone's wall-clock time.
-    The bound is the earliest wall-clock time any writer's zone (_WRITER_ZONES) shows at or after the
-    instant: read each minute over the next day, one minute subtracted from every reading after the
-    first (a transition between two readings), so when a zone sets its clocks back (daylight saving
-    ends; local times repeat) the bound is the repeated time. A session that sets its own TimeZone
-    (SET, PGTZ, a driver's startup parameter) is not known to the database: docs/CORRECTNESS.md."""
-    unit = 10 ** (6 - precision)
-    floor = "(b - (date_part('microseconds', b)::bigint %% %s) * interval '1 microsecond')::text"
-    if not wall_clock:
-        return Statement(f"SELECT {floor} FROM (SELECT %s::timestamptz AS b) AS bound", (unit, guard))
-    reading = _WALL_CLOCK.format(t="(%s::timestamptz + k * interval '1 minute')")
-    return Statement(
-        f"WITH zones AS ({_WRITER_ZONES}), bound AS (SELECT min({reading} - least(k, 1) * interval '1 minute') AS b "
-        f"FROM zones, generate_series(0, {_DST_HORIZON_MINUTES}) AS k) SELECT {floor} FROM bound",
-        (quote_qualified(schema, table), guard, guard, guard, unit),
-    )
-
-
 def snapshot_fingerprint(schema: str, table: str) -> Statement:
     """Row count plus an order-independent sum of row hashes: equal fingerprints, equal snapshots."""
     return Statement(

@@ -150,18 +150,5 @@ def column_guard(conn: Connection, schema: str, table: str, watermark_type: str,
     return str(execute(conn, stmt)[0][0])
 
 
-def column_guard(conn: Connection, schema: str, table: str, watermark_type: str, guard: str | None) -> str | None:
-    """`guard` (late_row_bound, an instant) as a value of the watermark column, which high must stay
-    below: floored to the column's precision and, for `timestamp` without time zone, the wall-clock time
-    of its writers' zones (query.guard_in_column_terms). None without a guard, and for integer and
-    numeric watermarks: a number carries no time, only a lookback helps there (docs/CORRECTNESS.md)."""
-    kind = map_type(watermark_type).kind
-    if guard is None or kind not in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ):
-        return None
-    precision = timestamp_precision(watermark_type)
-    stmt = guard_in_column_terms(schema, table, guard, precision, wall_clock=kind == Kind.TIMESTAMP_NTZ)
-    return str(execute(conn, stmt)[0][0])
-
-
 def full_fingerprint(conn: Connection, schema: str, table: str) -> str:
     return str(execute(conn, snapshot_fingerprint(schema, table))[0][0])
