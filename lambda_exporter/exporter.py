@@ -1,6 +1,7 @@
 """One export: the window, the data files, then the manifest (written last: its presence commits it).
 
-A large table can be exported in chunks: block (ctid) ranges of the table, all read from one snapshot
+A large table can be exported in chunks: block (ctid) ranges of the table, or groups of the leaf
+partitions of a partitioned table (lambda_exporter.chunking), all read from one snapshot
 (the first connection exports it, each chunk's connection imports it) and all sharing one window, so
 the chunks together are exactly the rows of one instant. Each chunk writes its own files and manifest;
 a chunk that fails is retried alone within the invocation. Chunk export ids include the snapshot's time,
@@ -10,7 +11,6 @@ so chunks of two snapshots (whose block ranges differ) never combine.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,17 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lambda_exporter import __version__
-from lambda_exporter.errors import SourceError
+from lambda_exporter.chunking import Chunk, plan_chunks
 from lambda_exporter.event import ExportRequest
 from lambda_exporter.manifest_lookup import newest_exported_high, newest_exported_manifest
-from lambda_exporter.query import (
-    Statement,
-    block_count,
-    ctid_ranges,
-    export_select,
-    relation_bytes,
-    relation_kind,
-)
+from lambda_exporter.query import Statement, export_select, union_all
 from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.source import (
     Connection,
@@ -59,7 +52,6 @@ from sync_contract.manifest import (
 )
 
 ConnectWorker = Callable[[], Connection]
-AUTO_COMPRESSION_RATIO = 0.3  # gzip of PostgreSQL's CSV, to size "auto" chunks from the table's size
 CHUNK_RETRY = RetryPolicy(attempts=3, reserve_s=0)
 
 
@@ -207,19 +199,19 @@ def _export_in_snapshot(
             req.low if high is None else high,
             duration_s=time.monotonic() - started,
         )
-    plan = Plan(req, tuple(columns), high, bound, snapshot_at, _chunk_count(conn, req), guard, source, backfill)
+    chunks = plan_chunks(conn, req)
+    plan = Plan(req, tuple(columns), high, bound, snapshot_at, len(chunks), guard, source, backfill)
     if plan.chunks == 1:
-        results = [_export_chunk(conn, s3_client, plan, 0, None)]
+        results = [_export_chunk(conn, s3_client, plan, 0, chunks[0])]
     else:
-        ranges = ctid_ranges(int(execute(conn, block_count(req.schema, req.table))[0][0]), plan.chunks)
         if connect_worker is None:  # one connection: the chunks run one after another in this snapshot
-            results = [_export_chunk(conn, s3_client, plan, i, r) for i, r in enumerate(ranges)]
+            results = [_export_chunk(conn, s3_client, plan, i, c) for i, c in enumerate(chunks)]
         else:
             snapshot_id = str(execute(conn, Statement("SELECT pg_export_snapshot()"))[0][0])
             with ThreadPoolExecutor(max_workers=min(req.parallelism, plan.chunks)) as pool:
                 futures = [
-                    pool.submit(_chunk_on_worker, connect_worker, snapshot_id, s3_client, plan, i, r, remaining_s)
-                    for i, r in enumerate(ranges)
+                    pool.submit(_chunk_on_worker, connect_worker, snapshot_id, s3_client, plan, i, c, remaining_s)
+                    for i, c in enumerate(chunks)
                 ]
                 results = [f.result() for f in futures]
     return ExportResult(
@@ -247,34 +239,13 @@ def _backfill_reason(s3_client: Any, req: ExportRequest, columns: list[Column], 
     return compare(before.columns, before.source, columns, source).backfill_reason
 
 
-def _chunk_count(conn: Connection, req: ExportRequest) -> int:
-    if req.chunks != "auto":
-        chunks = int(req.chunks)
-    elif req.low is not None and req.mode == "incremental":
-        chunks = 1  # an incremental window is usually small; "auto" sizes initial and full exports
-    else:
-        table_bytes = int(execute(conn, relation_bytes(req.schema, req.table))[0][0])
-        chunks = max(1, min(64, math.ceil(table_bytes * AUTO_COMPRESSION_RATIO / req.max_file_bytes)))
-    if chunks > 1 and not _has_ctid(conn, req):
-        raise SourceError(
-            f"{req.schema}.{req.table} is a view: a chunked export needs a table (its block "
-            "ranges); export it in one chunk"
-        )
-    return chunks
-
-
-def _has_ctid(conn: Connection, req: ExportRequest) -> bool:
-    rows = execute(conn, relation_kind(req.schema, req.table))
-    return bool(rows) and rows[0][0] in ("r", "m")
-
-
 def _chunk_on_worker(
     connect_worker: ConnectWorker,
     snapshot_id: str,
     s3_client: Any,
     plan: Plan,
     index: int,
-    ctid_range: tuple[int, int | None],
+    chunk: Chunk,
     remaining_s: Callable[[], float] | None,
 ) -> ChunkResult:
     """One chunk on its own connection, in the shared snapshot; retried alone on a transient failure."""
@@ -286,7 +257,7 @@ def _chunk_on_worker(
             worker.set_session(isolation_level="REPEATABLE READ", readonly=STRATEGIES[req.strategy].read_only)
             with worker.cursor() as cur:
                 cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_id,))
-            return _export_chunk(worker, s3_client, plan, index, ctid_range)
+            return _export_chunk(worker, s3_client, plan, index, chunk)
         finally:
             worker.close()
 
@@ -302,22 +273,25 @@ def chunk_export_id(plan: Plan, index: int) -> str:
     return export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks, snapshot, req.generation)
 
 
-def _export_chunk(
-    conn: Connection, s3_client: Any, plan: Plan, index: int, ctid_range: tuple[int, int | None] | None
-) -> ChunkResult:
+def _export_chunk(conn: Connection, s3_client: Any, plan: Plan, index: int, chunk: Chunk) -> ChunkResult:
     req = plan.request
     eid = chunk_export_id(plan, index)
     strategy = STRATEGIES[req.strategy]()
     incremental = req.mode == "incremental"
-    select = export_select(
-        req.schema,
-        req.table,
-        plan.columns,
-        req.watermark_column if incremental else None,
-        req.low if incremental else None,
-        plan.high if incremental else None,
-        ctid_range,
-        req.lookback if incremental else None,
+    select = union_all(  # a partition chunk reads its leaf partitions, each whole
+        [
+            export_select(
+                schema,
+                table,
+                plan.columns,
+                req.watermark_column if incremental else None,
+                req.low if incremental else None,
+                plan.high if incremental else None,
+                ctid_range,
+                req.lookback if incremental else None,
+            )
+            for schema, table, ctid_range in chunk.scans(req.schema, req.table)
+        ]
     )
     with conn.cursor() as cur:
         select_sql = cur.mogrify(select.text, select.params).decode()

@@ -168,6 +168,24 @@ def relation_kind(schema: str, table: str) -> Statement:
     )
 
 
+def partition_leaves(schema: str, table: str) -> Statement:
+    """The leaf partitions of a partitioned table, at every level (pg_partition_tree, PostgreSQL 12+:
+    `isleaf` is true for every member that is not itself partitioned): schema, name, bytes on disk, and
+    whether this role may SELECT the partition itself (reading a partition directly needs its own
+    privilege, not the parent's)."""
+    return Statement(
+        "SELECT n.nspname, c.relname, pg_relation_size(c.oid), has_table_privilege(c.oid, 'SELECT') "
+        "FROM pg_partition_tree(%s::regclass) AS t JOIN pg_catalog.pg_class c ON c.oid = t.relid "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE t.isleaf ORDER BY n.nspname, c.relname",
+        (quote_qualified(schema, table),),
+    )
+
+
+def union_all(selects: Sequence[Statement]) -> Statement:
+    """One SELECT of the rows of all `selects` (same columns, in order), their parameters in order."""
+    return Statement(" UNION ALL ".join(s.text for s in selects), tuple(p for s in selects for p in s.params))
+
+
 def ctid_ranges(blocks: int, chunks: int) -> list[tuple[int, int | None]]:
     """`chunks` contiguous block ranges covering the table; the last is open-ended."""
     step = max(1, -(-blocks // chunks))
