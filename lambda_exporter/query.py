@@ -224,15 +224,21 @@ def open_transactions_bound() -> Statement:
 
 # The zones a `timestamp` column's writers may run in: this session's default before the exporter's own
 # SET (pg_settings.reset_val: the server's setting, ALTER DATABASE, ALTER ROLE of the exporter) and each
-# database-wide or role setting for this database of a role that may write the table (pg_db_role_setting).
+# database-wide or role setting for this database of a role that may write the table (pg_db_role_setting);
+# only the first when the exporter's role has a TimeZone of its own: that setting declares the writers' zone.
 _WRITER_ZONES = """
+WITH settings AS (
+  SELECT s.setrole, substr(item, strpos(item, '=') + 1) AS zone
+  FROM pg_catalog.pg_db_role_setting AS s, unnest(s.setconfig) AS item
+  WHERE s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
+    AND lower(split_part(item, '=', 1)) = 'timezone'
+)
 SELECT reset_val AS zone FROM pg_catalog.pg_settings WHERE name = 'TimeZone'
 UNION
-SELECT substr(item, strpos(item, '=') + 1)
-FROM pg_catalog.pg_db_role_setting AS s, unnest(s.setconfig) AS item
-WHERE s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
-  AND lower(split_part(item, '=', 1)) = 'timezone'
-  AND (s.setrole = 0 OR has_table_privilege(s.setrole, %s::regclass, 'INSERT, UPDATE'))
+SELECT zone FROM settings
+WHERE (setrole = 0 OR has_table_privilege(setrole, %s::regclass, 'INSERT, UPDATE'))
+  AND NOT EXISTS (SELECT 1 FROM settings
+                  WHERE setrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user))
 """.strip()
 
 # `t AT TIME ZONE zone` as a session in `zone` would write t into a timestamp column. The forms SET

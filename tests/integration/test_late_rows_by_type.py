@@ -245,3 +245,38 @@ def test_the_guard_of_a_local_time_watermark_across_daylight_saving_changes(pg, 
         cur.execute(f"ALTER DATABASE {database} RESET TimeZone")
     assert exact == expected
     assert floored == expected[: -len("04")]  # .2504 -> .25 (three digits, trailing zero dropped)
+
+
+def test_a_utc_timestamp_column_in_a_new_york_database_waits_until_the_exporter_declares_its_zone(
+    pg, harness, endpoints
+):
+    """An application that stores UTC wall-clock time in a `timestamp` column of a New York database
+    writes values hours ahead of the database's zone: the guard, in New York time, holds them back
+    (never loses them). Setting the exporter role's own TimeZone declares the writers' zone, and they
+    flow."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.late_utc (id int PRIMARY KEY, v text NOT NULL, updated_at timestamp NOT NULL)")
+    cur.execute("SELECT current_user")
+    exporter_role = quote_ident(cur.fetchone()[0])  # the stack's exporter connects as this role too
+    with _writers_in_new_york(pg, "database", "late_utc"):
+        app = psycopg2.connect(endpoints.pg_dsn)
+        app.autocommit = True
+        app.cursor().execute(
+            "INSERT INTO public.late_utc SELECT g, 'utc', now() AT TIME ZONE 'UTC' FROM generate_series(1, 5) g"
+        )
+        app.close()
+        h = harness.add("public.late_utc", ["id"], "updated_at")
+        first = h.cycle()
+        assert not first.failed, first
+        assert first.tables[0].export["status"] == "no_change"  # ahead of New York's wall clock: waiting
+        assert h.watermark("late_utc") is None
+        cur.execute(f"ALTER ROLE {exporter_role} SET TimeZone = 'UTC'")
+        try:
+            second = h.cycle()
+        finally:
+            cur.execute(f"ALTER ROLE {exporter_role} RESET TimeZone")
+    assert not second.failed, second
+    values, newest = _source(pg, "late_utc")
+    assert _target(h, "LATE_UTC") == values == {i: "utc" for i in range(1, 6)}
+    assert h.watermark("late_utc") == newest
+    assert _clean(h)
