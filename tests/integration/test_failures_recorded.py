@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+import streamlit
 
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
 from stored_procs import app_config, graph_run, handlers, lambda_invoke
@@ -16,7 +17,7 @@ from stored_procs.sql import create_stage
 from stored_procs.statement import Stmt, run
 from stored_procs.views import view_ddl
 from sync_contract.manifest import manifest_prefix
-from tests.integration.test_app_procedures import app, call, configure  # noqa: F401  (app: a fixture)
+from tests.integration.test_app_procedures import _dashboard, app, call, configure  # noqa: F401  (app: a fixture)
 from tests.integration.test_cli import _cli
 
 pytestmark = pytest.mark.integration
@@ -208,6 +209,7 @@ def test_the_graph_records_a_failed_export_and_manifests_removed_before_intake(p
     assert [r[0] for r in kinds] == ["EXPORT_REQUEST", "LOAD"]
     status_row = run(app, Stmt("SELECT LAST_SUCCESS_AT IS NULL, LAST_RUN_STATUS, LAST_ERROR FROM CORE.TABLE_STATUS"))[0]
     assert status_row[0] is True and status_row[1] == "FAILED" and "bit(8)" in status_row[2]
+    assert _dashboard().render(streamlit, app)["failures"] == 2  # not "No failures recorded."
     cur.execute("ALTER TABLE public.fr_app DROP COLUMN flags")
 
     # the export succeeds but its manifest is gone before INTAKE (removed, or a lifecycle rule)
