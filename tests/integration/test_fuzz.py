@@ -1,5 +1,6 @@
 """Randomized cycles: random source changes (inserts, updates, deletes, transactions left open across a
-cycle) and random crashes at the failpoints; at the end the target equals the source.
+cycle, columns added with a DEFAULT or GENERATED and renamed, a second-precision watermark) and random
+crashes at the failpoints; at the end the target equals the source.
 
 CI runs 50 cycles with a fixed seed; `make fuzz` runs more (AURORA_SYNC_FUZZ_CYCLES, _SEED). The
 figures are printed and written to .pytest-tmp/fuzz.json (docs/CORRECTNESS.md quotes a run)."""
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.integration
 CYCLES = int(os.environ.get("AURORA_SYNC_FUZZ_CYCLES", "50"))
 SEED = int(os.environ.get("AURORA_SYNC_FUZZ_SEED", "20261122"))
 CRASH_PROBABILITY = 0.35
+SCHEMA_CHANGE_PROBABILITY = 0.12
 
 
 def _changes(rng: random.Random, cur: Any, next_id: list[int]) -> int:
@@ -39,6 +41,14 @@ def _changes(rng: random.Random, cur: Any, next_id: list[int]) -> int:
             "UPDATE public.fz_orders SET amount = random(), updated_at = clock_timestamp() WHERE id = ANY(%s)", (ids,)
         )
         n += len(ids)
+    for _ in range(rng.randint(0, 6)):  # timestamptz(0): rows of one second share their watermark
+        event = rng.randint(1, 40)
+        cur.execute(
+            "INSERT INTO public.fz_events VALUES (%s, %s, clock_timestamp()) ON CONFLICT (id) DO UPDATE "
+            "SET v = EXCLUDED.v, updated_at = clock_timestamp()",
+            (event, rng.randint(0, 1000)),
+        )
+        n += 1
     code = rng.randint(1, 60)
     action = rng.choice(["insert", "update", "delete", "none"])
     if action == "insert":
@@ -50,22 +60,53 @@ def _changes(rng: random.Random, cur: Any, next_id: list[int]) -> int:
     return n + (action != "none")
 
 
+def _schema_change(rng: random.Random, cur: Any, added: list[str], step: int) -> int:
+    """Now and then a column PostgreSQL fills for every existing row without moving the watermark (a
+    DEFAULT or a GENERATED column), or a rename of one added before."""
+    if rng.random() >= SCHEMA_CHANGE_PROBABILITY:
+        return 0
+    if added and rng.random() < 0.4:
+        old = added.pop(rng.randrange(len(added)))
+        added.append(f"r{step}_{old}")
+        cur.execute(f"ALTER TABLE public.fz_orders RENAME COLUMN {old} TO {added[-1]}")
+    elif rng.random() < 0.5:
+        added.append(f"d{step}")
+        cur.execute(f"ALTER TABLE public.fz_orders ADD COLUMN {added[-1]} int NOT NULL DEFAULT {step}")
+    else:
+        added.append(f"g{step}")
+        cur.execute(
+            f"ALTER TABLE public.fz_orders ADD COLUMN {added[-1]} float8 GENERATED ALWAYS AS (amount * {step}) STORED"
+        )
+    return 1
+
+
 def test_randomized_cycles_with_crashes_end_with_the_target_equal_to_the_source(pg, harness, endpoints):
     rng = random.Random(SEED)
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.fz_orders (id int PRIMARY KEY, amount float8, updated_at timestamptz NOT NULL)")
     cur.execute("CREATE TABLE public.fz_codes (code int PRIMARY KEY, label text)")
     cur.execute("INSERT INTO public.fz_codes SELECT g, md5(g::text) FROM generate_series(1, 30) g")
+    cur.execute("CREATE TABLE public.fz_events (id int PRIMARY KEY, v int, updated_at timestamptz(0) NOT NULL)")
     h = harness.add("public.fz_orders", ["id"], "updated_at").add("public.fz_codes", ["code"])
+    h.add("public.fz_events", ["id"], "updated_at")
     toml = local_toml(h)
-    next_id, changes, crashes, runs, open_txns = [0], 0, 0, 0, 0
-    for _ in range(CYCLES):
+    next_id, changes, crashes, runs, open_txns, schema_changes = [0], 0, 0, 0, 0, 0
+    added: list[str] = []
+    for step in range(CYCLES):
         changes += _changes(rng, cur, next_id)
+        schema_changes += _schema_change(rng, cur, added, step)
         slow = None
         if rng.random() < 0.2:  # a transaction that stays open across the cycle, stamped before it
             slow = psycopg2.connect(endpoints.pg_dsn)
             next_id[0] += 1
-            slow.cursor().execute("INSERT INTO public.fz_orders VALUES (%s, -1, now())", (next_id[0],))
+            slow.cursor().execute(
+                "INSERT INTO public.fz_orders (id, amount, updated_at) VALUES (%s, -1, now())", (next_id[0],)
+            )
+            slow.cursor().execute(
+                "INSERT INTO public.fz_events VALUES (%s, -1, now()) ON CONFLICT (id) DO UPDATE "
+                "SET v = -1, updated_at = now()",
+                (rng.randint(1, 40),),
+            )
             open_txns += 1
         point = rng.choice(failpoints.POINTS) if rng.random() < CRASH_PROBABILITY else None
         code = cycle_in_child(toml, point)
@@ -88,6 +129,7 @@ def test_randomized_cycles_with_crashes_end_with_the_target_equal_to_the_source(
         "crashes": crashes,
         "source_changes": changes,
         "transactions_open_across_a_cycle": open_txns,
+        "schema_changes": schema_changes,
         "rows_compared": verdict.rows_compared,
         "mismatches": verdict.mismatches,
         "duplicate_keys": verdict.duplicate_keys,
@@ -96,4 +138,4 @@ def test_randomized_cycles_with_crashes_end_with_the_target_equal_to_the_source(
     Path(".pytest-tmp/fuzz.json").write_text(json.dumps(figures, indent=2))
     print(figures)
     assert verdict.details == [], verdict.details
-    assert crashes > 0 and verdict.rows_compared > 0
+    assert crashes > 0 and verdict.rows_compared > 0 and schema_changes > 0
