@@ -7,13 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aurora_sync.config import SyncConfig
+from aurora_sync.config import ConfigError, SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import export_check, exports, graph, handlers, ledger, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
 from stored_procs.statement import run
+from stored_procs.targets import target_clash
 
 Progress = Callable[[str], None]
 
@@ -49,9 +50,28 @@ def prepare(session: Any, config: SyncConfig) -> None:
     ledger.ensure_control(session, place)
     if config.stage is None:
         run(session, create_stage(place, config.s3.url, config.storage_integration))
+    _check_earlier_targets(session, config)
     generation = _generations(session, config)
     for spec in config.tables:
         ledger.save_table_spec(session, place, replace(spec, generation=generation(spec)))
+
+
+def _check_earlier_targets(session: Any, config: SyncConfig) -> None:
+    """A table replicated into this control schema before and no longer in sync.toml keeps its target
+    table (and its rows): a table of sync.toml may not load into it (stored_procs.targets)."""
+    configured = {(s.source_schema, s.source_table) for s in config.tables}
+    earlier = [
+        s
+        for s in ledger.read_table_specs(session, config.place, enabled_only=False)
+        if (s.source_schema, s.source_table) not in configured
+    ]
+    for i, spec in enumerate(config.tables):
+        if why := target_clash(spec, earlier, {}):
+            raise ConfigError(
+                f"tables[{i}].target",
+                f"{why}. The other table was replicated into control schema {config.place.schema} before and "
+                "is no longer in this file; its target table is kept",
+            )
 
 
 def _generations(session: Any, config: SyncConfig) -> Callable[[TableSpec], int]:

@@ -98,6 +98,25 @@ def test_sync_toml_refuses_a_target_in_its_control_schema(pg, harness, tmp_path)
     assert not _has_schema(h.snow, h.control_schema)
 
 
+def test_sync_toml_refuses_the_target_of_a_table_it_no_longer_lists(pg, harness, tmp_path):
+    """A table dropped from sync.toml keeps its target table (and rows) in the control schema's
+    database: a new table of the file may not load into it."""
+    _two_tables(pg, "st_later")
+    h = harness.add("public.st_later", ["id"], "updated_at")
+    config = tmp_path / "sync.toml"
+    config.write_text(h.toml)
+    assert _cli("run", "--config", str(config)).returncode == 0
+    h.tables = []
+    config.write_text(h.add('public."ST_LATER"', ["id"], "updated_at").toml)
+    result = _cli("run", "--config", str(config))
+    assert result.returncode == 2, result.stdout
+    said = _flat(result.stdout)
+    assert 'public.st_later and public.ST_LATER would both load into "PUBLIC"."ST_LATER"' in said
+    assert "is no longer in this file; its target table is kept" in said
+    rows = h.query('SELECT "WHO", COUNT(*) FROM "ANALYTICS"."PUBLIC"."ST_LATER" GROUP BY "WHO"')
+    assert [tuple(r) for r in rows] == [("lower", 3)]  # the first table's rows only
+
+
 def _sync_tables(session: Any) -> list[tuple[Any, ...]]:
     text = "SELECT SOURCE_TABLE, TARGET_SCHEMA, TARGET_TABLE, ENABLED FROM STATE.SYNC_TABLES ORDER BY SOURCE_TABLE"
     return [tuple(r) for r in run(session, Stmt(text))]
