@@ -1,7 +1,8 @@
 """Compare every configured table between source and target: row counts, then row by row by primary key.
 
-Both sides are read in full and normalised to comparable Python values per column kind; the result
-lists missing keys (in the source, not the target), extra keys and rows whose values differ.
+Both sides are read in full and normalised to comparable Python values per column kind (json and
+arrays parsed with exact decimal numbers); the result lists missing keys (in the source, not the
+target), extra keys and rows whose values differ.
 """
 
 from __future__ import annotations
@@ -107,7 +108,13 @@ def _compare(
 
 
 def _source_rows(conn: Any, spec: TableSpec, cols: list[Column], kinds: list[Kind]) -> list[tuple[Any, ...]]:
-    exprs = ", ".join(f"{select_expression(c)} AS {quote_ident(c.name)}" for c in cols)
+    # json and arrays as text: psycopg2 would parse them with floats, hiding a number the target rounded
+    exprs = ", ".join(
+        f"({select_expression(c)})::text AS {quote_ident(c.name)}"
+        if k in (Kind.JSON, Kind.ARRAY)
+        else f"{select_expression(c)} AS {quote_ident(c.name)}"
+        for c, k in zip(cols, kinds, strict=True)
+    )
     with conn.cursor() as cur:
         cur.execute(f"SELECT {exprs} FROM {quote_qualified(spec.source_schema, spec.source_table)}")
         rows = cur.fetchall()
@@ -140,8 +147,8 @@ def normalise(kind: Kind, value: Any) -> Any:
         return Decimal(str(value))
     if kind == Kind.FLOAT:
         return float(value)
-    if kind in (Kind.JSON, Kind.ARRAY):
-        return json.loads(value) if isinstance(value, str) else value
+    if kind in (Kind.JSON, Kind.ARRAY):  # numbers as Decimal: 1.50 equals 1.5, a rounded 1.2345678901234568E+29 differs
+        return json.loads(value, parse_float=Decimal) if isinstance(value, str) else value
     if kind == Kind.BINARY:
         return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
     if kind == Kind.TIMESTAMP_TZ:

@@ -13,11 +13,15 @@ from lambda_exporter.source import Connection, describe_table, execute
 from sync_contract.identifiers import quote_ident, quote_qualified
 from sync_contract.manifest import Column
 from sync_contract.reconcile import (
-    HASHED_KINDS,
     MAX_ROWS_COMPARED,
     NUMERIC_KINDS,
     ReconcileRequest,
+    child_path,
+    is_document,
+    is_hashed,
     joined,
+    node_hash,
+    node_text,
     presence,
     strip_zeros,
 )
@@ -30,7 +34,9 @@ def canonical(column: Column) -> str:
     """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target)."""
     c = quote_ident(column.name)
     kind = map_type(column.type, column.name).kind
-    if kind not in HASHED_KINDS:
+    if is_document(column.type, column.name):
+        return document(f"({c})::jsonb" if kind == Kind.JSON else f"to_jsonb({c})")
+    if not is_hashed(column.type, column.name):
         return presence(c)
     if kind == Kind.MONEY:
         return strip_zeros(f"({c})::numeric::text")
@@ -46,6 +52,32 @@ def canonical(column: Column) -> str:
         return f"encode({c}, 'hex')"
     # text and the types kept in their text form, as the export writes them (char(n) keeps its padding)
     return f"CASE WHEN {c} IS NULL THEN NULL ELSE format('%s', {c}) END"
+
+
+def document(value: str) -> str:
+    """PostgreSQL SQL for a jsonb value's content hash (sync_contract.reconcile: every node hashed with its
+    path, the node hashes sorted and hashed), NULL for NULL. A walk of the document in a recursive CTE;
+    the set-returning functions stay in its select list (PostgreSQL runs them in lockstep, and a node is
+    either an object or an array, so one of keys and indexes is NULL), jsonb_object_keys and the `$.*`
+    path both iterating an object in its stored order. Read-only: nothing is created in the database."""
+    typeof = "jsonb_typeof(n.v)"
+    scalar = "(n.v #>> '{}')"
+    typed = (
+        f"CASE {typeof} WHEN 'object' THEN {node_text('object', '')} WHEN 'array' THEN {node_text('array', '')} "
+        f"WHEN 'string' THEN {node_text('string', scalar)} WHEN 'number' THEN {node_text('number', scalar)} "
+        f"WHEN 'boolean' THEN {node_text('boolean', scalar)} ELSE {node_text('null', '')} END"
+    )
+    keys = f"jsonb_object_keys(CASE WHEN {typeof} = 'object' THEN n.v ELSE '{{}}' END)"
+    indexes = f"generate_series(0, CASE WHEN {typeof} = 'array' THEN jsonb_array_length(n.v) ELSE 0 END - 1)"
+    values = f"jsonb_path_query(n.v, CASE WHEN {typeof} = 'object' THEN 'strict $.*' ELSE 'strict $[*]' END::jsonpath)"
+    walk = (
+        f"WITH RECURSIVE n(p, v) AS (SELECT ''::text, {value} UNION ALL "
+        f"SELECT {child_path('n.p', keys, indexes, set_returning=True)}, {values} "
+        f"FROM n WHERE {typeof} IN ('object', 'array')) "
+        "SELECT md5(string_agg(h, '' ORDER BY h COLLATE \"C\")) "
+        f"FROM (SELECT {node_hash('n.p', typed)} AS h FROM n) AS nodes"
+    )
+    return f"CASE WHEN {value} IS NULL THEN NULL ELSE ({walk}) END"
 
 
 def _keyed(columns: list[Column], primary_key: tuple[str, ...]) -> tuple[list[str], str, str]:

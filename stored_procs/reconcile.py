@@ -18,7 +18,6 @@ from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
 from sync_contract.manifest import parse_manifest_json
 from sync_contract.reconcile import (
-    HASHED_KINDS,
     MAX_KEYS_REPORTED,
     NUMERIC_KINDS,
     Differences,
@@ -27,9 +26,15 @@ from sync_contract.reconcile import (
     RowHashes,
     batches,
     bucket_digits,
+    child_path,
     diff_rows,
     differing_buckets,
+    is_document,
+    is_hashed,
+    is_key_hashable,
     joined,
+    node_hash,
+    node_text,
     presence,
     strip_zeros,
 )
@@ -58,14 +63,22 @@ REPORT_COLUMNS = (
 )
 
 
-def canonical(name: str | None, pg_type: str) -> str:
+TARGET = "T"  # the target table's alias: every column reference is qualified (no clash with the walk's columns)
+NODES, DOCS = '"__RECON_NODES"', '"__RECON_DOCS"'
+ROW, COL, PATH, VALUE, HASH = '"__RECON_R"', '"__RECON_C"', '"__RECON_P"', '"__RECON_V"', '"__RECON_H"'
+
+
+def canonical(name: str | None, pg_type: str, document: int | None = None) -> str:
     """Snowflake SQL for a target value's canonical text (lambda_exporter.reconcile computes the same
-    text from the source value). `name` None: the target has no such column yet."""
+    text from the source value). `name` None: the target has no such column yet. `document`: the number
+    of this json/array column in the documents' walk (`documents`), whose hash is the text."""
     if name is None:
         return "CAST(NULL AS VARCHAR)"
-    c = quote_ident(name)
+    c = f"{TARGET}.{quote_ident(name)}"
     kind = map_type(pg_type, name).kind
-    if kind not in HASHED_KINDS:
+    if is_document(pg_type, name) and document is not None:
+        return f"D{int(document)}.{HASH}"
+    if not is_hashed(pg_type, name):
         return presence(c)
     if kind == Kind.MONEY:
         return strip_zeros(c)
@@ -82,16 +95,70 @@ def canonical(name: str | None, pg_type: str) -> str:
     return c  # VARCHAR as loaded
 
 
-def _texts(spec: TableSpec, columns: list[dict[str, str]], present: set[str]) -> tuple[list[str], str, str]:
-    """(key texts, key text, row text) over the target, in the source's column order."""
+def node_typed_text(v: str) -> str:
+    """Snowflake SQL of a document node's `<type letter><text>` (sync_contract.reconcile.node_text) from
+    its VARIANT. TYPEOF names the stored type (docs: TYPEOF; PARSE_JSON keeps 123.45 as NUMBER(5,2) and
+    stores a number with an exponent or beyond NUMBER(38) as DOUBLE, which has no letter of its own: it
+    never equals the source's exact number); AS_VARCHAR is a string's characters, unquoted (docs: AS_<type>).
+    A SQL NULL element (an array's `undefined`, as ARRAY_CONSTRUCT(NULL) makes) is a null, as PostgreSQL's
+    NULL array element is."""
+    t = f"TYPEOF({v})"
+    by_type = {
+        "OBJECT": node_text("object", ""),
+        "ARRAY": node_text("array", ""),
+        "VARCHAR": node_text("string", f"AS_VARCHAR({v})"),
+        "INTEGER": node_text("number", f"TO_VARCHAR({v})"),
+        "DECIMAL": node_text("number", f"TO_VARCHAR({v})"),
+        "BOOLEAN": node_text("boolean", f"TO_VARCHAR({v})"),
+        "NULL_VALUE": node_text("null", ""),
+    }
+    cases = " ".join(f"WHEN '{name}' THEN {text}" for name, text in by_type.items())
+    other = f"'x' || {t} || ':' || COALESCE(TO_VARCHAR({v}), '')"
+    return f"CASE WHEN {v} IS NULL THEN {node_text('null', '')} ELSE CASE {t} {cases} ELSE {other} END END"
+
+
+def documents(table: str, key: str, columns: list[str], where: str) -> str:
+    """WITH clause hashing the target's json/array columns: NODES walks every document (a recursive CTE
+    over FLATTEN, docs: WITH "Recursive CTE", FLATTEN), one row per node: the row's key text, the
+    column's number, the node's path (sync_contract.reconcile.child_path) and value; DOCS is each
+    document's hash (MD5 of its node hashes in sorted order), joined to the rows by key text (a key
+    held by two target rows gets the hash of both documents: a difference, as it should be)."""
+    anchors = " UNION ALL ".join(
+        f"SELECT {key} AS {ROW}, {i} AS {COL}, CAST('' AS VARCHAR) AS {PATH}, CAST({c} AS VARIANT) AS {VALUE} "
+        f"FROM {table} AS {TARGET}{_where(f'{c} IS NOT NULL', where)}"
+        for i, c in enumerate(columns)
+    )
+    v = f"N.{VALUE}"
+    # FLATTEN of NULL gives no rows: scalars are not expanded
+    compound = f"IFF(TYPEOF({v}) IN ('OBJECT', 'ARRAY'), {v}, NULL)"
+    walk = (
+        f"SELECT N.{ROW}, N.{COL}, {child_path(f'N.{PATH}', 'F.KEY', 'F.INDEX')}, F.VALUE "
+        f"FROM {NODES} AS N, LATERAL FLATTEN(INPUT => {compound}) AS F"
+    )
+    hashes = f"SELECT {ROW}, {COL}, {node_hash(PATH, node_typed_text(VALUE))} AS {HASH} FROM {NODES}"
+    return (
+        f"WITH RECURSIVE {NODES} ({ROW}, {COL}, {PATH}, {VALUE}) AS (SELECT * FROM ({anchors}) UNION ALL {walk}), "
+        f"{DOCS} AS (SELECT {ROW}, {COL}, MD5(LISTAGG({HASH}, '') WITHIN GROUP (ORDER BY {HASH})) AS {HASH} "
+        f"FROM ({hashes}) GROUP BY {ROW}, {COL}) "
+    )
+
+
+def _texts(spec: TableSpec, columns: list[dict[str, str]], present: set[str]) -> tuple[list[str], str, str, list[str]]:
+    """(key texts, key text, row text, json/array target columns) over the target, in the source's
+    column order; the row text refers to D<i> for the i-th json/array column (see `_from`)."""
+    docs: list[str] = []
 
     def text(col: dict[str, str]) -> str:
         name = target_name(col["name"])
+        if name in present and is_document(col["type"], col["name"]):
+            docs.append(f"{TARGET}.{quote_ident(name)}")
+            return canonical(name, col["type"], len(docs) - 1)
         return canonical(name if name in present else None, col["type"])
 
     by_name = {c["name"]: c for c in columns}
     keys = [text(by_name[k]) for k in spec.primary_key]
-    return keys, joined(keys), joined([text(c) for c in columns])
+    row = joined([text(c) for c in columns])
+    return keys, joined(keys), row, docs
 
 
 def _where(*conditions: str | None) -> str:
@@ -99,25 +166,37 @@ def _where(*conditions: str | None) -> str:
     return f" WHERE {' AND '.join(present)}" if present else ""
 
 
+def _from(spec: TableSpec, database: str, key: str, docs: list[str], where: str | None) -> tuple[str, str]:
+    """(WITH clause, FROM clause) of a query over the live target rows that match `where`, the documents'
+    hashes joined as D0, D1, ..."""
+    table = spec.target(database)
+    if not docs:
+        return "", f"{table} AS {TARGET}{_where(where)}"
+    joins = "".join(f" LEFT JOIN {DOCS} AS D{i} ON D{i}.{ROW} = {key} AND D{i}.{COL} = {i}" for i in range(len(docs)))
+    return documents(table, key, docs, where or ""), f"{table} AS {TARGET}{joins}{_where(where)}"
+
+
 def fingerprints(spec: TableSpec, database: str, columns: list[dict[str, str]], present: set[str], digits: int) -> Stmt:
-    _, key, row = _texts(spec, columns, present)
+    _, key, row, docs = _texts(spec, columns, present)
+    with_clause, source = _from(spec, database, key, docs, live_rows_only(spec, TARGET))
     return Stmt(
-        "SELECT B, COUNT(*) AS N, MD5(LISTAGG(H, '') WITHIN GROUP (ORDER BY H)) AS HASH FROM "
-        f"(SELECT SUBSTR(MD5({key}), 1, {int(digits)}) AS B, MD5({row}) AS H FROM {spec.target(database)}"
-        f"{_where(live_rows_only(spec))}) AS r GROUP BY B"
+        f"{with_clause}SELECT B, COUNT(*) AS N, MD5(LISTAGG(H, '') WITHIN GROUP (ORDER BY H)) AS HASH FROM "
+        f"(SELECT SUBSTR(MD5({key}), 1, {int(digits)}) AS B, MD5({row}) AS H FROM {source}) AS r GROUP BY B"
     )
 
 
 def bucket_rows(
     spec: TableSpec, database: str, columns: list[dict[str, str]], present: set[str], digits: int, buckets: list[str]
 ) -> Stmt:
-    keys, key, row = _texts(spec, columns, present)
+    keys, key, row, docs = _texts(spec, columns, present)
     key_list = ", ".join(f"{k} AS {quote_ident(f'K{i}')}" for i, k in enumerate(keys))
     in_buckets = f"SUBSTR(MD5({key}), 1, {int(digits)}) IN ({', '.join('?' for _ in buckets)})"
-    return Stmt(
-        f"SELECT {key_list}, MD5({row}) AS H FROM {spec.target(database)}{_where(in_buckets, live_rows_only(spec))}",
-        tuple(buckets),
-    )
+    live = live_rows_only(spec, TARGET)
+    where = f"{in_buckets} AND {live}" if live else in_buckets
+    with_clause, source = _from(spec, database, key, docs, where)
+    # the walk's anchors and the main query each hold the bucket list
+    binds = tuple(buckets) * (len(docs) + 1)
+    return Stmt(f"{with_clause}SELECT {key_list}, MD5({row}) AS H FROM {source}", binds)
 
 
 def count_target(spec: TableSpec, database: str) -> Stmt:
@@ -169,7 +248,7 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
         request = replace(request, digits=digits)
         answer = ask_source(request.to_event())
     columns = [{"name": str(c["name"]), "type": str(c["type"])} for c in answer["columns"]]
-    unhashed_keys = [k for k in spec.primary_key if map_type(_type_of(columns, k), k).kind not in HASHED_KINDS]
+    unhashed_keys = [k for k in spec.primary_key if not is_key_hashable(_type_of(columns, k), k)]
     if unhashed_keys:
         raise ValueError(
             f"primary key columns {unhashed_keys} of {spec.source} have a type whose text differs between "
@@ -195,7 +274,7 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
         found.missing += part.missing
         found.extra += part.extra
         found.different += part.different
-    hashed = [c["name"] for c in columns if map_type(c["type"], c["name"]).kind in HASHED_KINDS]
+    hashed = [c["name"] for c in columns if is_hashed(c["type"], c["name"])]
     details = {
         "bucket_digits": digits,
         "key_columns": list(spec.primary_key),

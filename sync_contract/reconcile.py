@@ -9,9 +9,15 @@ fingerprints differ are then compared key by key.
 Buckets are hash ranges of the key, not ranges of key values: text and composite keys sort
 differently in the two engines (collations), hash prefixes do not.
 
-Canonical text per column kind is exact for the kinds in HASHED_KINDS. For FLOAT, JSON, ARRAY and
-TIME the two engines print values differently, so the hash covers only whether the value is NULL;
-`aurora-sync reconcile --rows` compares those exactly, row by row.
+Canonical text per column kind is exact for the kinds in HASHED_KINDS. JSON, JSONB and arrays
+(DOCUMENT_KINDS) are compared by content: each side walks the document and hashes every node (object,
+array, string, number, boolean, null) with its path, the path being a chain of MD5s of object keys
+and array indexes (arrays keep their order, objects do not), and the value's text is the MD5 of the
+node hashes in sorted order. A number is its decimal text without trailing zeros; a number Snowflake
+holds as DOUBLE (an exponent, or beyond NUMBER(38) range or scale: PARSE_JSON's rule) never equals
+PostgreSQL's exact text, so a rounded number is a difference. See `node_text` and `child_path`.
+For FLOAT, TIME and arrays of floats the two engines print values differently, so the hash covers
+only whether the value is NULL; `aurora-sync reconcile --rows` compares those exactly, row by row.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync_contract.errors import ContractError
-from sync_contract.types import Kind
+from sync_contract.types import Kind, map_type
 
 ACTION = "reconcile"
 HASHED_KINDS = frozenset(
@@ -41,6 +47,8 @@ HASHED_KINDS = frozenset(
     }
 )
 NUMERIC_KINDS = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.MONEY})
+DOCUMENT_KINDS = frozenset({Kind.JSON, Kind.ARRAY})  # compared by content, node by node (not as keys)
+_FLOAT_ELEMENTS = re.compile(r"^(real|double precision|float4|float8)(\[\])+$")
 ROWS_PER_BUCKET = 2000  # aimed at: a differing bucket is this many rows to compare one by one
 MAX_DIGITS = 4  # 65,536 buckets
 MAX_ROWS_COMPARED = 50_000  # per side and per call: keeps a Lambda response under its 6 MB limit
@@ -69,6 +77,55 @@ def joined(parts: Sequence[str]) -> str:
 
 def presence(column_sql: str) -> str:
     return f"CASE WHEN {column_sql} IS NULL THEN NULL ELSE '' END"
+
+
+def is_document(pg_type: str, column: str = "?") -> bool:
+    """Compared by content (DOCUMENT_KINDS): json, jsonb and arrays, except arrays of floats, whose
+    elements PostgreSQL writes with an exponent (1e-05) that Snowflake then holds as DOUBLE."""
+    return map_type(pg_type, column).kind in DOCUMENT_KINDS and not _FLOAT_ELEMENTS.match(pg_type.strip().lower())
+
+
+def is_hashed(pg_type: str, column: str = "?") -> bool:
+    """Compared by value in bucket fingerprints (else by NULL or not)."""
+    return map_type(pg_type, column).kind in HASHED_KINDS or is_document(pg_type, column)
+
+
+def is_key_hashable(pg_type: str, column: str = "?") -> bool:
+    """Usable as a primary key column of a bucketed reconciliation (a key's text is one value, not a walk)."""
+    return map_type(pg_type, column).kind in HASHED_KINDS
+
+
+def child_path(parent_sql: str, key_sql: str, index_sql: str, *, set_returning: bool = False) -> str:
+    """SQL (both dialects) for a document node's path: MD5 of the parent's path and `.<key>` for an object
+    member or `[<index>` for an array element (0-based); the root's path is ''. `key_sql` is NULL for an
+    array element, `index_sql` NULL for an object member. Paths have a fixed width (32 hex digits), so
+    `<parent><step>` is unambiguous. `set_returning`: key and index are set-returning calls, which
+    PostgreSQL refuses inside COALESCE; CONCAT skips NULLs the same way."""
+    if set_returning:
+        return f"MD5(CONCAT({parent_sql}, '.' || {key_sql}, '[' || {index_sql}))"
+    return f"MD5({parent_sql} || COALESCE('.' || {key_sql}, '[' || {index_sql}))"
+
+
+def node_hash(path_sql: str, typed_text_sql: str) -> str:
+    """SQL (both dialects): one node's hash from its path and `<type letter><text>` (see node_text)."""
+    return f"MD5({path_sql} || ':' || {typed_text_sql})"
+
+
+def node_text(kind: str, text: str) -> str:
+    """SQL (both dialects) of a node's `<type letter><text>`: `kind` is one of object, array, string,
+    number, boolean, null (the caller maps its engine's type names); `text` is the SQL of the scalar's
+    text (a string's characters unescaped, a number's decimal text, `true`/`false`)."""
+    letters = {"object": "'o'", "array": "'a'", "null": "'z'"}
+    if kind in letters:
+        return letters[kind]
+    if kind == "string":
+        return f"'s' || {text}"
+    if kind == "boolean":
+        return f"'b' || {text}"
+    if kind == "number":  # -0 and -0.0 are 0: PostgreSQL's numeric and Snowflake's NUMBER have no negative zero
+        stripped = strip_zeros(text)
+        return f"'n' || CASE WHEN {stripped} = '-0' THEN '0' ELSE {stripped} END"
+    raise ValueError(f"unknown document node kind {kind!r}")
 
 
 @dataclass(frozen=True)

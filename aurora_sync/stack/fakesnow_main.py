@@ -1,6 +1,6 @@
 """Entry point of the fakesnow server process of the embedded stack.
 
-Eight emulator workarounds live here, and only here (DESIGN.md section 7):
+Nine emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
@@ -19,7 +19,12 @@ Eight emulator workarounds live here, and only here (DESIGN.md section 7):
   alike (an error, or NULL from TRY_PARSE_JSON);
 - DuckDB's TIME holds 24:00:00 (read back by the connector as 00:00:00), where Snowflake's TIME ends at
   23:59:59.999999999 (https://docs.snowflake.com/en/sql-reference/data-types-datetime#time). A CAST to
-  TIME of such a value fails and TRY_CAST gives NULL, as on Snowflake.
+  TIME of such a value fails and TRY_CAST gives NULL, as on Snowflake;
+- the emulator's TYPEOF of a VARIANT says `JSON` and it has no AS_VARCHAR, where Snowflake names the
+  stored type (OBJECT, ARRAY, VARCHAR, INTEGER, DECIMAL, DOUBLE, BOOLEAN, NULL_VALUE:
+  https://docs.snowflake.com/en/sql-reference/functions/typeof) and AS_VARCHAR gives a string's
+  characters or NULL (https://docs.snowflake.com/en/sql-reference/functions/as). We answer alike, a
+  number being DOUBLE when its text has an exponent (as PARSE_JSON stores it) and DECIMAL otherwise.
 """
 
 from __future__ import annotations
@@ -184,6 +189,50 @@ def _patch_strict_values(duck_conn: Any) -> None:
     transforms.try_parse_json = strict
 
 
+def _patch_variant_types() -> None:
+    from fakesnow import transforms
+    from sqlglot import exp
+
+    original = transforms.flatten
+
+    def call(name: str, *args: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this=name, expressions=[a.copy() for a in args])
+
+    def typeof(value: exp.Expr) -> exp.Expr:
+        json_type = call("json_type", value)
+        number = exp.case().when(
+            call("regexp_matches", exp.cast(value.copy(), "VARCHAR"), exp.Literal.string("[eE]")),
+            exp.Literal.string("DOUBLE"),
+        )
+        named = (
+            exp.case(json_type)
+            .when(exp.Literal.string("NULL"), exp.Literal.string("NULL_VALUE"))
+            .when(exp.Literal.string("BIGINT"), exp.Literal.string("INTEGER"))
+            .when(exp.Literal.string("UBIGINT"), exp.Literal.string("INTEGER"))
+            .when(exp.Literal.string("DOUBLE"), number.else_(exp.Literal.string("DECIMAL")))
+            .else_(json_type.copy())
+        )
+        duck_type = call("typeof", value)
+        is_json = exp.EQ(this=duck_type, expression=exp.Literal.string("JSON"))
+        return exp.case().when(is_json, named).else_(call("upper", duck_type))
+
+    def types_only(expression: exp.Expr) -> exp.Expr:
+        if isinstance(expression, exp.Typeof):
+            return typeof(expression.this)
+        if isinstance(expression, exp.Anonymous) and expression.name.upper() == "AS_VARCHAR":
+            value = expression.expressions[0]
+            is_text = exp.EQ(this=call("json_type", value), expression=exp.Literal.string("VARCHAR"))
+            return exp.case().when(is_text, call("json_extract_string", value, exp.Literal.string("$")))
+        return expression
+
+    def variant_types(expression: exp.Expr) -> exp.Expr:
+        if isinstance(expression, (exp.Lateral, exp.TableFromRows)):  # FLATTEN's input: its node is replaced
+            expression = expression.transform(types_only)
+        return original(types_only(expression))
+
+    transforms.flatten = variant_types
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -208,6 +257,7 @@ def main() -> None:
     _patch_trim_characters()
     _patch_catalog_quoting()
     _patch_strict_values(server.shared_fs.duck_conn)
+    _patch_variant_types()
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from aurora_sync.export_client import LocalExporter
+from aurora_sync.reconcile import reconcile
 from stored_procs.reconcile import reconcile_table
 from stored_procs.runs import new_run_id
 
@@ -56,8 +57,8 @@ def test_equal_data_gives_equal_fingerprints_for_every_type(typed):
     assert (report["source_rows"], report["target_rows"]) == (3000, 3000)
     assert report["buckets"] == 16 and report["differing_buckets"] == 0  # 3000 rows: one hex digit
     details = report["details"]
-    assert set(details["columns_compared_by_presence"]) == {"doc", "ratio"}
-    assert "seen" in details["columns_hashed"] and "price" in details["columns_hashed"]
+    assert details["columns_compared_by_presence"] == ["ratio"]
+    assert {"seen", "price", "doc"} <= set(details["columns_hashed"])
     recorded = typed.query(
         f"SELECT STATUS, SOURCE_ROWS, DIFFERING_BUCKETS FROM {typed.control('RECONCILIATIONS')} WHERE SOURCE_TABLE = ?",
         name,
@@ -115,3 +116,92 @@ def test_only_the_replicated_columns_are_compared(pg, harness):
     report = _reconcile(h, "public.rec_some")
     assert report["status"] == "CLEAN", report
     assert "secret" not in report["details"]["columns_hashed"]
+
+
+DOCUMENTS = [  # (jsonb, json, numeric[], text[]): shapes that load exactly, compared by content
+    (
+        '{"b": {"y": [1, {"z": "deep"}], "x": {}}, "a": [], "longer key": null}',
+        '{"b": 1, "a": 2, "c": {"d": [true]}}',
+        "{1.50,-0,100}",
+        '{a,"b c",NULL}',
+    ),
+    ('[{"id": 1, "tags": ["x", "y"]}, {"id": 2, "tags": []}, [], {}]', "[1, [2, [3, [4]]]]", "{{1,2},{3,4}}", "{}"),
+    ('{"ü €": "日本語 ✓", "esc": "quote \\" backslash \\\\ slash / tab \\t nl \\n ctl \\u0001"}', '"x"', None, None),
+    ('{"n": [1.50, 1e2, -0, 0.000001, -12.340, 123456789012.5], "t": true, "f": false}', '{"y": -0.0}', "{0.1}", None),
+    ("null", "null", None, "{NULL}"),
+    ('{"null": null, "empty": "", "zero": 0, "false": false}', "{}", None, None),
+    ("7", "[]", None, None),
+    ('"text"', '"a\\u00e9 \\/"', None, None),
+]
+
+
+@pytest.fixture
+def documents(request, pg, harness):
+    name = f"rec_docs_{request.function.__name__[7:16]}"  # a table of its own per test
+    cur = pg.cursor()
+    cur.execute(
+        f"CREATE TABLE public.{name} (id int PRIMARY KEY, doc jsonb, raw json, nums numeric[], words text[], "
+        "ratios double precision[], v int NOT NULL)"
+    )
+    for i, (doc, raw, nums, words) in enumerate(DOCUMENTS * 50):  # 400 rows: every shape, in every bucket
+        ratios = "{0.5,1e-05}" if i % 2 else None
+        cur.execute(f"INSERT INTO public.{name} VALUES (%s, %s, %s, %s, %s, %s, 1)", (i, doc, raw, nums, words, ratios))
+    cur.execute(f"INSERT INTO public.{name} (id, v) VALUES (1000, 1)")  # SQL NULL in every column
+    h = harness.add(f"public.{name}", ["id"], "v")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load["error"]
+    assert t.load["rows_quarantined"] == 0, t.load
+    return h, name, f'"ANALYTICS"."PUBLIC"."{name.upper()}"'
+
+
+def test_json_jsonb_and_arrays_that_load_exactly_agree_by_content(documents):
+    h, name, target = documents
+    (loaded,) = h.query(f'SELECT COUNT(*), COUNT("DOC"), COUNT("NUMS") FROM {target}')
+    assert tuple(loaded) == (401, 400, 150)
+    report = _reconcile(h, f"public.{name}")
+    assert report["status"] == "CLEAN", report
+    assert report["differing_buckets"] == 0 and report["source_rows"] == 401
+    details = report["details"]
+    assert {"doc", "raw", "nums", "words"} <= set(details["columns_hashed"])
+    assert details["columns_compared_by_presence"] == ["ratios"]  # float arrays: PostgreSQL writes 1e-05
+
+
+CHANGES = {  # row id (id % 8: its DOCUMENTS shape) -> column, new target value
+    8: ("DOC", """PARSE_JSON('{"amount": 1.2345678901234568E+29}')"""),  # what a rounded load looks like
+    11: (
+        "DOC",
+        """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340, 1.234567890125E+29], "t": true, "f": false}')""",
+    ),
+    19: (
+        "DOC",
+        """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340001, 123456789012.5], "t": true, "f": false}')""",
+    ),
+    27: ("DOC", """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340, 123456789012.5], "t": "true", "f": false}')"""),
+    16: ("DOC", """PARSE_JSON('{"b": {"y": [1, {"Z": "deep"}], "x": {}}, "a": [], "longer key": null}')"""),
+    24: ("DOC", """PARSE_JSON('{"b": {"y": [{"z": "deep"}, 1], "x": {}}, "a": [], "longer key": null}')"""),
+    32: ("DOC", """PARSE_JSON('{"b": {"y": [1, {"z": "deep"}], "x": []}, "a": [], "longer key": null}')"""),
+    40: ("DOC", """PARSE_JSON('{"b": {"y": [1, {"z": "deep"}], "x": {}}, "a": [], "longer key": "null"}')"""),
+    48: ("DOC", "PARSE_JSON('null')"),  # JSON null, not SQL NULL
+    56: ("DOC", "NULL"),
+    64: ("RAW", """PARSE_JSON('{"b": 1, "a": 2.000001, "c": {"d": [true]}}')"""),
+    72: ("RAW", """PARSE_JSON('{"b": 1, "a": 2, "c": {"d": ["true"]}}')"""),
+    80: ("NUMS", "ARRAY_CONSTRUCT(1.5, 0, 100.5)"),
+    88: ("NUMS", "ARRAY_CONSTRUCT(0, 1.5, 100)"),  # the same numbers in another order
+    96: ("WORDS", "ARRAY_CONSTRUCT('a', 'b c')"),
+}
+
+
+def test_a_changed_document_is_a_different_key(documents):
+    h, name, target = documents
+    for key, (column, value) in CHANGES.items():
+        h.query(f'UPDATE {target} SET "{column}" = {value} WHERE "ID" = {key}')
+    report = _reconcile(h, f"public.{name}")
+    assert report["status"] == "DIFFERENT", report
+    assert (report["missing"], report["extra"], report["different"]) == (0, 0, len(CHANGES)), report
+    assert sorted(report["details"]["different_keys"]) == sorted([str(k)] for k in CHANGES)
+    # the exact row-by-row comparison (aurora-sync reconcile --rows) names the same rows and columns
+    (spec,) = [t for t in h.config.tables if t.source == f"public.{name}"]
+    (exact,) = reconcile(h.snow, h.config.source_dsn, h.config.database, [spec])
+    assert exact.error is None and not exact.missing and not exact.extra, exact
+    found = {int(key[0]): columns for key, columns in exact.different}
+    assert found == {k: [column.lower()] for k, (column, _) in CHANGES.items()}

@@ -12,6 +12,10 @@ from sync_contract.reconcile import (
     bucket_digits,
     diff_rows,
     differing_buckets,
+    is_document,
+    is_hashed,
+    is_key_hashable,
+    node_text,
     parse_request,
 )
 
@@ -51,3 +55,32 @@ def test_row_comparisons_are_asked_in_groups_that_fit_a_lambda_response():
     source = {"0": (MAX_ROWS_COMPARED - 10, "a"), "1": (20, "b"), "3": (MAX_ROWS_COMPARED * 2, "c")}
     target = {"0": (5, "x"), "1": (3, "y"), "2": (5, "z")}  # a group is sized by the larger side of each bucket
     assert batches(["0", "1", "2", "3"], source, target) == [["0"], ["1", "2"], ["3"]]
+
+
+@pytest.mark.parametrize(
+    ("pg_type", "document", "hashed", "key"),
+    [
+        ("jsonb", True, True, False),
+        ("json", True, True, False),
+        ("numeric(10,2)[]", True, True, False),
+        ("text[]", True, True, False),
+        ("timestamp with time zone[]", True, True, False),
+        ("double precision[]", False, False, False),  # PostgreSQL writes 1e-05: Snowflake holds a DOUBLE
+        ("real[]", False, False, False),
+        ("double precision", False, False, False),
+        ("time without time zone", False, False, False),
+        ("numeric(12,2)", False, True, True),
+        ("text", False, True, True),
+    ],
+)
+def test_json_and_arrays_are_compared_by_content_floats_and_times_by_presence(pg_type, document, hashed, key):
+    assert (is_document(pg_type), is_hashed(pg_type), is_key_hashable(pg_type)) == (document, hashed, key)
+
+
+def test_a_node_text_names_its_type_so_equal_texts_of_other_types_differ():
+    assert node_text("string", "x") == "'s' || x"
+    assert node_text("boolean", "x") == "'b' || x"
+    assert node_text("object", "") == "'o'" and node_text("array", "") == "'a'" and node_text("null", "") == "'z'"
+    assert node_text("number", "x").startswith("'n' || CASE WHEN")  # no trailing zeros, -0 is 0
+    with pytest.raises(ValueError, match="unknown document node kind"):
+        node_text("double", "x")
