@@ -48,6 +48,8 @@ def canonical(column: Column) -> str:
         return f"to_char({c}, 'YYYY-MM-DD')"
     if kind in (Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ):  # microseconds since the epoch (UTC)
         return f"(round(extract(epoch FROM {c}) * 1000000))::bigint::text"
+    if kind == Kind.TIME:  # microseconds since midnight
+        return f"(round(extract(epoch FROM {c}) * 1000000))::bigint::text"
     if kind == Kind.BINARY:
         return f"encode({c}, 'hex')"
     # text and the types kept in their text form, as the export writes them (char(n) keeps its padding)

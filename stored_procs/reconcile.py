@@ -90,6 +90,8 @@ def canonical(name: str | None, pg_type: str, document: int | None = None) -> st
         return f"TO_VARCHAR({c}, 'YYYY-MM-DD')"
     if kind in (Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ):  # microseconds since the epoch (UTC)
         return f"TO_VARCHAR(DATE_PART(EPOCH_MICROSECOND, {c}))"
+    if kind == Kind.TIME:  # microseconds since midnight (docs: DATEDIFF, TIME values keep 6 fractional digits)
+        return f"TO_VARCHAR(DATEDIFF('microsecond', TO_TIME('00:00:00'), {c}))"
     if kind == Kind.BINARY:
         return f"LOWER(HEX_ENCODE({c}))"
     return c  # VARCHAR as loaded
@@ -97,11 +99,12 @@ def canonical(name: str | None, pg_type: str, document: int | None = None) -> st
 
 def node_typed_text(v: str) -> str:
     """Snowflake SQL of a document node's `<type letter><text>` (sync_contract.reconcile.node_text) from
-    its VARIANT. TYPEOF names the stored type (docs: TYPEOF; PARSE_JSON keeps 123.45 as NUMBER(5,2) and
-    stores a number with an exponent or beyond NUMBER(38) as DOUBLE, which has no letter of its own: it
-    never equals the source's exact number); AS_VARCHAR is a string's characters, unquoted (docs: AS_<type>).
-    A SQL NULL element (an array's `undefined`, as ARRAY_CONSTRUCT(NULL) makes) is a null, as PostgreSQL's
-    NULL array element is."""
+    its VARIANT. TYPEOF names the stored type (https://docs.snowflake.com/en/sql-reference/functions/typeof);
+    PARSE_JSON keeps 123.45 as NUMBER(5,2) and stores a number with an exponent or beyond NUMBER(38) as
+    DOUBLE (https://docs.snowflake.com/en/sql-reference/functions/parse_json), which has no letter of its
+    own: it never equals the source's exact number. AS_VARCHAR is a string's characters, unquoted
+    (https://docs.snowflake.com/en/sql-reference/functions/as). A JSON null is a null node whether the
+    walk holds it as a VARIANT null or as a SQL NULL."""
     t = f"TYPEOF({v})"
     by_type = {
         "OBJECT": node_text("object", ""),
@@ -118,11 +121,14 @@ def node_typed_text(v: str) -> str:
 
 
 def documents(table: str, key: str, columns: list[str], where: str) -> str:
-    """WITH clause hashing the target's json/array columns: NODES walks every document (a recursive CTE
-    over FLATTEN, docs: WITH "Recursive CTE", FLATTEN), one row per node: the row's key text, the
-    column's number, the node's path (sync_contract.reconcile.child_path) and value; DOCS is each
-    document's hash (MD5 of its node hashes in sorted order), joined to the rows by key text (a key
-    held by two target rows gets the hash of both documents: a difference, as it should be)."""
+    """WITH clause hashing the target's json/array columns: NODES walks every document (a recursive CTE,
+    https://docs.snowflake.com/en/sql-reference/constructs/with, over FLATTEN of each object or array,
+    https://docs.snowflake.com/en/sql-reference/functions/flatten: KEY for an object member, INDEX for an
+    array element), one row per node: the row's key text, the column's number, the node's path
+    (sync_contract.reconcile.child_path) and value; DOCS is each document's hash (MD5 of its node hashes
+    in sorted order), joined to the rows by key text (a key held by two target rows gets the hash of both
+    documents: a difference, as it should be). The source computes the same per value
+    (lambda_exporter.reconcile.document); Snowflake takes no correlated subquery of this shape."""
     anchors = " UNION ALL ".join(
         f"SELECT {key} AS {ROW}, {i} AS {COL}, CAST('' AS VARCHAR) AS {PATH}, CAST({c} AS VARIANT) AS {VALUE} "
         f"FROM {table} AS {TARGET}{_where(f'{c} IS NOT NULL', where)}"

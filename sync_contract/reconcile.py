@@ -16,8 +16,9 @@ and array indexes (arrays keep their order, objects do not), and the value's tex
 node hashes in sorted order. A number is its decimal text without trailing zeros; a number Snowflake
 holds as DOUBLE (an exponent, or beyond NUMBER(38) range or scale: PARSE_JSON's rule) never equals
 PostgreSQL's exact text, so a rounded number is a difference. See `node_text` and `child_path`.
-For FLOAT, TIME and arrays of floats the two engines print values differently, so the hash covers
-only whether the value is NULL; `aurora-sync reconcile --rows` compares those exactly, row by row.
+A time is its microseconds since midnight. For FLOAT and arrays of floats the two engines print
+values differently (shortest round-trip digits in PostgreSQL, 15 digits or an exponent in Snowflake),
+so the hash covers only whether the value is NULL; `aurora-sync reconcile --rows` compares those exactly, row by row.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ HASHED_KINDS = frozenset(
         Kind.DATE,
         Kind.TIMESTAMP_NTZ,
         Kind.TIMESTAMP_TZ,
+        Kind.TIME,
         Kind.BINARY,
     }
 )
@@ -81,7 +83,8 @@ def presence(column_sql: str) -> str:
 
 def is_document(pg_type: str, column: str = "?") -> bool:
     """Compared by content (DOCUMENT_KINDS): json, jsonb and arrays, except arrays of floats, whose
-    elements PostgreSQL writes with an exponent (1e-05) that Snowflake then holds as DOUBLE."""
+    elements PostgreSQL writes with an exponent (1e-05) that Snowflake then holds as DOUBLE: compared
+    like FLOAT, by presence."""
     return map_type(pg_type, column).kind in DOCUMENT_KINDS and not _FLOAT_ELEMENTS.match(pg_type.strip().lower())
 
 

@@ -30,7 +30,7 @@ def typed(request, pg, harness):
     cur.execute(
         f"""CREATE TABLE public.{name} (id bigint PRIMARY KEY, amount numeric(12,2), big numeric, n int,
             label text, code char(5), flag boolean, day date, at timestamp, seen timestamptz, raw bytea,
-            uid uuid, span interval, doc jsonb, ratio double precision, price money, v int NOT NULL)"""
+            uid uuid, span interval, doc jsonb, ratio double precision, price money, tm time, v int NOT NULL)"""
     )
     cur.execute(
         f"""INSERT INTO public.{name} SELECT g, (g * 1.25)::numeric(12,2), CASE WHEN g % 3 = 0 THEN g / 8.0 END,
@@ -41,7 +41,8 @@ def typed(request, pg, harness):
                (CASE g % 3 WHEN 0 THEN 'Asia/Kathmandu' WHEN 1 THEN 'America/St_Johns' ELSE 'UTC' END),
              CASE WHEN g % 5 = 0 THEN NULL ELSE decode(lpad(to_hex(g), 8, '0'), 'hex') END,
              md5(g::text)::uuid, g * interval '1 hour 2 minutes', jsonb_build_object('g', g, 'tags', ARRAY['a', NULL]),
-             g / 3.0, (g / 4.0)::numeric::money, 1
+             g / 3.0, (g / 4.0)::numeric::money,
+             CASE WHEN g % 7 = 0 THEN NULL ELSE TIME '23:59:59.999999' - g * interval '17.000013 s' END, 1
            FROM generate_series(1, 3000) g"""
     )
     h = harness.add(f"public.{name}", ["id"], "v")
@@ -58,7 +59,7 @@ def test_equal_data_gives_equal_fingerprints_for_every_type(typed):
     assert report["buckets"] == 16 and report["differing_buckets"] == 0  # 3000 rows: one hex digit
     details = report["details"]
     assert details["columns_compared_by_presence"] == ["ratio"]
-    assert {"seen", "price", "doc"} <= set(details["columns_hashed"])
+    assert {"seen", "price", "doc", "tm"} <= set(details["columns_hashed"])
     recorded = typed.query(
         f"SELECT STATUS, SOURCE_ROWS, DIFFERING_BUCKETS FROM {typed.control('RECONCILIATIONS')} WHERE SOURCE_TABLE = ?",
         name,
@@ -71,15 +72,16 @@ def test_a_changed_a_lost_and_an_extra_row_are_found_key_by_key(typed):
     target = f'"ANALYTICS"."PUBLIC"."{name.upper()}"'
     typed.query(f'UPDATE {target} SET "LABEL" = \'tampered\' WHERE "ID" = 1234')
     typed.query(f'UPDATE {target} SET "AT" = DATEADD(\'microsecond\', 1, "AT") WHERE "ID" = 77')
+    typed.query(f'UPDATE {target} SET "TM" = TO_TIME(\'01:02:03.000004\') WHERE "ID" = 501')
     typed.query(f'DELETE FROM {target} WHERE "ID" = 2500')
     typed.query(f'INSERT INTO {target} ("ID", "V") SELECT 9999 AS "ID", 1 AS "V"')
     report = _reconcile(typed, f"public.{name}")
     assert report["status"] == "DIFFERENT"
-    assert (report["missing"], report["extra"], report["different"]) == (1, 1, 2)
-    assert 1 <= report["differing_buckets"] <= 4
+    assert (report["missing"], report["extra"], report["different"]) == (1, 1, 3)
+    assert 1 <= report["differing_buckets"] <= 5
     details = report["details"]
     assert details["missing_keys"] == [["2500"]] and details["extra_keys"] == [["9999"]]
-    assert sorted(details["different_keys"]) == [["1234"], ["77"]]
+    assert sorted(details["different_keys"]) == [["1234"], ["501"], ["77"]]
     (stored,) = typed.query(
         f"SELECT REPORT FROM {typed.control('RECONCILIATIONS')} WHERE STATUS = 'DIFFERENT' AND SOURCE_TABLE = ?", name
     )
