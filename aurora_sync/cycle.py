@@ -176,6 +176,18 @@ def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str)
     return not report.failed
 
 
+def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
+    """FINALIZER: the run's summary (RUN_SUMMARIES), and a FAILED RUNS row for a table whose export failed
+    or whose manifests were not found when its LOAD did not run (`stored_procs.runs.finalize`)."""
+    try:
+        runs.finalize(session, config.place, run_id, list(config.tables))
+    except Exception as err:  # the run's record is incomplete: every table says so
+        for report in reports:
+            report.errors.append(f"finalizer failed, the run's summary was not written: {err}")
+        return False
+    return True
+
+
 def run_cycle(
     session: Any, config: SyncConfig, exporter: Exporter | None, progress: Progress = lambda _: None
 ) -> CycleReport:
@@ -198,6 +210,8 @@ def run_cycle(
         elif node.name in by_node:
             progress(f"loading {node.table.source if node.table else node.name}")
             return load_one(session, config, by_node[node.name], run_id)
+        elif node.finalizer:
+            return finish(session, config, reports, run_id)
         return True
 
     tasks = graph.run_graph(graph.declare(config.tables), action)

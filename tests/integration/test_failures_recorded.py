@@ -12,7 +12,7 @@ import pytest
 import streamlit
 
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
-from stored_procs import app_config, graph_run, handlers, lambda_invoke
+from stored_procs import app_config, graph_run, handlers, lambda_invoke, ledger
 from stored_procs.sql import create_stage
 from stored_procs.statement import Stmt, run
 from stored_procs.views import view_ddl
@@ -238,3 +238,24 @@ def test_the_graph_records_a_failed_export_and_manifests_removed_before_intake(p
     rows = run(app, Stmt('SELECT "ID" FROM "ANALYTICS"."FR_APP"."FR_APP" ORDER BY "ID"'))
     assert [r[0] for r in rows] == list(range(1, 9))
     assert run(app, Stmt("SELECT LAST_SUCCESS_AT IS NOT NULL FROM CORE.TABLE_STATUS"))[0][0] is True
+
+
+def test_a_local_run_whose_intake_failed_records_the_exported_manifests_as_not_found(pg, harness, monkeypatch):
+    pg.cursor().execute("CREATE TABLE public.fr_nointake (id int PRIMARY KEY, v int NOT NULL)")
+    pg.cursor().execute("INSERT INTO public.fr_nointake VALUES (1, 1), (2, 2)")
+    h = harness.add("public.fr_nointake", ["id"], "v")
+    assert not h.cycle().failed
+    h.query(f"DROP TABLE {h.control('INBOX')}")  # intake can no longer run at all
+    monkeypatch.setattr(ledger, "ensure_control", lambda session, place: None)  # keep the inbox dropped
+    pg.cursor().execute("INSERT INTO public.fr_nointake VALUES (3, 3)")
+
+    report = h.cycle()
+    assert (report.tasks["INTAKE"], report.tasks["FINALIZER"]) == ("FAILED", "SUCCEEDED")
+    assert any(name.startswith("LOAD_") and state == "SKIPPED" for name, state in report.tasks.items())
+    ((status, error),) = h.query(f"SELECT STATUS, ERROR FROM {h.control('RUNS')} WHERE RUN_ID = ?", report.run_id)
+    assert status == "FAILED" and "exported manifests not found" in error
+    assert PREFIX + manifest_prefix("public", "fr_nointake") in error
+    summary = h.query(f"SELECT STATUS, TABLES_FAILED FROM {h.control('RUN_SUMMARIES')} WHERE RUN_ID = ?", report.run_id)
+    assert [tuple(r) for r in summary] == [("FAILED", 1)]
+    assert h.watermark("fr_nointake") == "2"
+    assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."FR_NOINTAKE"')[0][0] == 2
