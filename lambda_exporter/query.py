@@ -209,7 +209,8 @@ def window_high(schema: str, table: str, watermark: str, low: str | None, below:
 
 def open_transactions_bound() -> Statement:
     """Where the late-row guard puts the high bound: the start of the oldest transaction still open in
-    this database (not ours), or now when there is none. A transaction writes watermark values at or
+    this database (not ours), or now when there is none (an instant; guard_in_column_terms puts it in
+    the watermark column's terms). A transaction writes watermark values at or
     after its own start (now(), clock_timestamp()), so every row not yet committed lies at or above it.
     Run before the export's snapshot is taken. The second column says whether this role can see other
     roles' transactions at all (pg_read_all_stats, or a superuser)."""

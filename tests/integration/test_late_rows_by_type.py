@@ -17,6 +17,7 @@ import psycopg2
 import pytest
 
 from aurora_sync.reconcile import reconcile
+from lambda_exporter.query import guard_in_column_terms
 from lambda_exporter.source import execute
 from sync_contract.identifiers import quote_ident
 from sync_contract.types import Kind
@@ -227,8 +228,6 @@ def test_the_guard_of_a_local_time_watermark_across_daylight_saving_changes(pg, 
     """The wall-clock bound is the earliest local time any writer's zone shows from the guard on (so a
     value written in an hour that repeats after the transition is never below high), floored to the
     column's precision."""
-    from lambda_exporter.query import guard_in_column_terms
-
     cur = pg.cursor()
     cur.execute("CREATE TABLE IF NOT EXISTS public.late_dst (id int PRIMARY KEY, updated_at timestamp(3))")
     cur.execute("SELECT current_database()")
@@ -280,3 +279,33 @@ def test_a_utc_timestamp_column_in_a_new_york_database_waits_until_the_exporter_
     assert _target(h, "LATE_UTC") == values == {i: "utc" for i in range(1, 6)}
     assert h.watermark("late_utc") == newest
     assert _clean(h)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("TimeZone = -7", "2026-11-01 22:30:00.2504"),  # hours east of UTC (ISO), as SET reads it
+        ("TIME ZONE INTERVAL '-09:00' HOUR TO MINUTE", "2026-11-01 20:30:00.2504"),
+        ("TimeZone = 'Pacific/Honolulu'", "2026-11-01 19:30:00.2504"),
+        ("TimeZone = 'UTC+11'", "2026-11-01 18:30:00.2504"),  # a POSIX string: 11 hours west
+    ],
+)
+def test_a_writing_roles_time_zone_in_each_form_postgresql_accepts(pg, endpoints, setting, expected):
+    """A role that may write the table and has a zone of its own (west of the database's UTC) sets the
+    bound: the wall-clock time its sessions write, for every form SET TimeZone takes. A number or an
+    interval is an ISO offset (east positive), where AT TIME ZONE would read the text as POSIX."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE IF NOT EXISTS public.late_forms (id int PRIMARY KEY, updated_at timestamp)")
+    cur.execute("CREATE ROLE late_forms_writer")
+    try:
+        cur.execute("GRANT INSERT ON public.late_forms TO late_forms_writer")
+        cur.execute(f"ALTER ROLE late_forms_writer SET {setting}")
+        stmt = guard_in_column_terms("public", "late_forms", "2026-11-02 05:30:00.2504+00", 6, wall_clock=True)
+        (bound,) = execute(pg, stmt)[0]
+        cur.execute("REVOKE INSERT ON public.late_forms FROM late_forms_writer")
+        (unprivileged,) = execute(pg, stmt)[0]
+    finally:
+        cur.execute("DROP OWNED BY late_forms_writer")
+        cur.execute("DROP ROLE late_forms_writer")
+    assert bound == expected
+    assert unprivileged == "2026-11-02 05:30:00.2504"  # a role that cannot write the table: not a writer
