@@ -30,8 +30,12 @@ from sync_contract.types import Kind, map_type
 MAX_RESPONSE_BYTES = 5_000_000  # a synchronous Lambda response may hold 6 MB
 
 
+DOCS = '"__recon_docs"'  # the LATERAL subquery hashing each row's json/array values once
+
+
 def canonical(column: Column) -> str:
-    """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target)."""
+    """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target).
+    A json/array column's text is its content hash (`document`), which `_keyed` evaluates once per row."""
     c = quote_ident(column.name)
     kind = map_type(column.type, column.name).kind
     if is_document(column.type, column.name):
@@ -82,31 +86,48 @@ def document(value: str) -> str:
     return f"CASE WHEN {value} IS NULL THEN NULL ELSE ({walk}) END"
 
 
-def _keyed(columns: list[Column], primary_key: tuple[str, ...]) -> tuple[list[str], str, str]:
-    """(key texts, key text, row text); `%` doubled: these go into statements with %s parameters."""
+def _keyed(
+    schema: str, table: str, columns: list[Column], primary_key: tuple[str, ...]
+) -> tuple[list[str], str, str, str]:
+    """(key texts, key text, row text, FROM clause); `%` doubled: these go into statements with %s
+    parameters. json/array values are hashed in a LATERAL subquery, once per row (the row text names
+    each text twice: its length and itself)."""
     by_name = {c.name: c for c in columns}
-    keys = [canonical(by_name[k]).replace("%", "%%") for k in primary_key]
-    return keys, joined(keys), joined([canonical(c).replace("%", "%%") for c in columns])
+    documents: list[str] = []
+
+    def text(column: Column) -> str:
+        if not is_document(column.type, column.name):
+            return canonical(column).replace("%", "%%")
+        documents.append(canonical(column).replace("%", "%%"))
+        return f'{DOCS}."d{len(documents) - 1}"'
+
+    keys = [text(by_name[k]) for k in primary_key]
+    row = joined([text(c) for c in columns])
+    source = quote_qualified(schema, table)
+    if documents:
+        hashed = ", ".join(f'{d} AS "d{i}"' for i, d in enumerate(documents))
+        # OFFSET 0 keeps the subquery whole: pulled up, its expressions would be evaluated where named
+        source = f"{source} CROSS JOIN LATERAL (SELECT {hashed} OFFSET 0) AS {DOCS}"
+    return keys, joined(keys), row, source
 
 
 def fingerprints_query(schema: str, table: str, columns: list[Column], request: ReconcileRequest) -> Statement:
-    _, key, row = _keyed(columns, request.primary_key)
+    _, key, row, source = _keyed(schema, table, columns, request.primary_key)
     return Statement(
         f"SELECT b, count(*), md5(string_agg(h, '' ORDER BY h COLLATE \"C\")) FROM "
-        f"(SELECT substr(md5({key}), 1, %s) AS b, md5({row}) AS h FROM {quote_qualified(schema, table)}) AS r "
+        f"(SELECT substr(md5({key}), 1, %s) AS b, md5({row}) AS h FROM {source}) AS r "
         "GROUP BY b",
         (request.digits,),
     )
 
 
 def rows_query(schema: str, table: str, columns: list[Column], request: ReconcileRequest) -> Statement:
-    keys, key, row = _keyed(columns, request.primary_key)
+    keys, key, row, source = _keyed(schema, table, columns, request.primary_key)
     assert request.buckets is not None
     marks = ", ".join("%s" for _ in request.buckets)
     key_list = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
     return Statement(
-        f"SELECT {key_list}, md5({row}) AS h FROM {quote_qualified(schema, table)} "
-        f"WHERE substr(md5({key}), 1, %s) IN ({marks}) LIMIT %s",
+        f"SELECT {key_list}, md5({row}) AS h FROM {source} WHERE substr(md5({key}), 1, %s) IN ({marks}) LIMIT %s",
         (request.digits, *request.buckets, MAX_ROWS_COMPARED + 1),
     )
 
