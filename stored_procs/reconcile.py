@@ -103,8 +103,9 @@ def node_typed_text(v: str) -> str:
     PARSE_JSON keeps 123.45 as NUMBER(5,2) and stores a number with an exponent or beyond NUMBER(38) as
     DOUBLE (https://docs.snowflake.com/en/sql-reference/functions/parse_json), which has no letter of its
     own: it never equals the source's exact number. AS_VARCHAR is a string's characters, unquoted
-    (https://docs.snowflake.com/en/sql-reference/functions/as). A JSON null is a null node whether the
-    walk holds it as a VARIANT null or as a SQL NULL."""
+    (https://docs.snowflake.com/en/sql-reference/functions/as); TO_VARCHAR of a VARIANT number or boolean
+    is its JSON text (https://docs.snowflake.com/en/sql-reference/functions/to_char). A JSON null is a
+    null node whether the walk holds it as a VARIANT null or as a SQL NULL."""
     t = f"TYPEOF({v})"
     by_type = {
         "OBJECT": node_text("object", ""),
@@ -257,8 +258,8 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
     unhashed_keys = [k for k in spec.primary_key if not is_key_hashable(_type_of(columns, k), k)]
     if unhashed_keys:
         raise ValueError(
-            f"primary key columns {unhashed_keys} of {spec.source} have a type whose text differs between "
-            "PostgreSQL and Snowflake (float, json, array, time): use aurora-sync reconcile --rows"
+            f"primary key columns {unhashed_keys} of {spec.source} are float, json or array columns, which "
+            "bucketed reconciliation cannot use as keys: use aurora-sync reconcile --rows"
         )
     source: Fingerprints = {b: (int(v[0]), str(v[1])) for b, v in answer["buckets"].items()}
     target: Fingerprints = {

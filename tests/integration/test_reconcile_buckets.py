@@ -207,3 +207,19 @@ def test_a_changed_document_is_a_different_key(documents):
     assert exact.error is None and not exact.missing and not exact.extra, exact
     found = {int(key[0]): columns for key, columns in exact.different}
     assert found == {k: [column.lower()] for k, (column, _) in CHANGES.items()}
+
+
+def test_a_float_key_is_refused_with_the_exact_comparison_named(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.rec_float_key (ratio double precision PRIMARY KEY, v int NOT NULL)")
+    cur.execute("INSERT INTO public.rec_float_key SELECT g / 3.0, 1 FROM generate_series(1, 20) g")
+    h = harness.add("public.rec_float_key", ["ratio"], "v")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load["error"]
+    report = _reconcile(h, "public.rec_float_key")
+    assert report["status"] == "FAILED"
+    assert "['ratio']" in report["error"] and "aurora-sync reconcile --rows" in report["error"]
+    (recorded,) = h.query(
+        f"SELECT STATUS, ERROR FROM {h.control('RECONCILIATIONS')} WHERE SOURCE_TABLE = ?", "rec_float_key"
+    )
+    assert recorded[0] == "FAILED" and "float, json or array" in recorded[1]
