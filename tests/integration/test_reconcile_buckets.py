@@ -91,12 +91,12 @@ def test_a_changed_a_lost_and_an_extra_row_are_found_key_by_key(typed):
 def test_composite_text_keys_and_a_soft_deleted_row(pg, harness):
     cur = pg.cursor()
     cur.execute(
-        "CREATE TABLE public.rec_pairs (region text, code text, qty int, updated_at timestamptz NOT NULL, "
+        "CREATE TABLE public.rec_pairs (region text, code text, qty int, doc jsonb, updated_at timestamptz NOT NULL, "
         "PRIMARY KEY (region, code))"
     )
-    cur.execute(
-        "INSERT INTO public.rec_pairs SELECT 'région-' || (g % 7), 'Code ' || g, g, now() "
-        "FROM generate_series(1, 500) g"
+    cur.execute(  # a document per row: its hash is joined to the row by the composite key's text
+        "INSERT INTO public.rec_pairs SELECT 'région-' || (g % 7), 'Code ' || g, g, "
+        "jsonb_build_object('g', g, 'in', jsonb_build_array(g % 3, 'x')), now() FROM generate_series(1, 500) g"
     )
     h = harness.add(
         "public.rec_pairs", ["region", "code"], "updated_at", delete_detection='"soft_delete"', keys_interval_hours="0"
@@ -107,6 +107,13 @@ def test_composite_text_keys_and_a_soft_deleted_row(pg, harness):
     h.cycle()  # the key set flags the row _DELETED: reconciliation reads live rows only
     report = _reconcile(h, "public.rec_pairs")
     assert report["status"] == "CLEAN" and report["target_rows"] == 499, report
+    h.query(
+        """UPDATE "ANALYTICS"."PUBLIC"."REC_PAIRS" SET "DOC" = PARSE_JSON('{"in": ["x", 1], "g": 43}')"""
+        """ WHERE "CODE" = 'Code 43'"""
+    )
+    report = _reconcile(h, "public.rec_pairs")  # the source has [1, "x"]: only the array's order changed
+    assert (report["status"], report["different"], report["missing"], report["extra"]) == ("DIFFERENT", 1, 0, 0)
+    assert report["details"]["different_keys"] == [["région-1", "Code 43"]], report
 
 
 def test_only_the_replicated_columns_are_compared(pg, harness):
