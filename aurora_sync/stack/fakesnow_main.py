@@ -1,6 +1,6 @@
 """Entry point of the fakesnow server process of the embedded stack.
 
-Nine emulator workarounds live here, and only here (DESIGN.md section 7):
+Ten emulator workarounds live here, and only here (DESIGN.md section 7):
 - DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
 - DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
   loads `""` as an empty string and loads text verbatim into VARCHAR columns. We ask DuckDB to do
@@ -24,7 +24,12 @@ Nine emulator workarounds live here, and only here (DESIGN.md section 7):
   stored type (OBJECT, ARRAY, VARCHAR, INTEGER, DECIMAL, DOUBLE, BOOLEAN, NULL_VALUE:
   https://docs.snowflake.com/en/sql-reference/functions/typeof) and AS_VARCHAR gives a string's
   characters or NULL (https://docs.snowflake.com/en/sql-reference/functions/as). We answer alike, a
-  number being DOUBLE when its text has an exponent (as PARSE_JSON stores it) and DECIMAL otherwise.
+  number being DOUBLE when its text has an exponent (as PARSE_JSON stores it) and DECIMAL otherwise;
+- the emulator's FLATTEN reads an object member as `input -> key`, so the empty key "" gives the whole
+  object again (a walk of the document never ends), and it turns a JSON null array element into SQL
+  NULL, where Snowflake gives KEY '' with its value and a VARIANT null
+  (https://docs.snowflake.com/en/sql-reference/functions/flatten). Our FLATTEN reads members and
+  elements with DuckDB's json_each.
 """
 
 from __future__ import annotations
@@ -233,6 +238,31 @@ def _patch_variant_types() -> None:
     transforms.flatten = variant_types
 
 
+# FLATTEN of one object or array: KEY for a member, INDEX for an element, in document order; a scalar
+# or NULL input gives no rows (the columns are those of fakesnow's own macro)
+_FLATTEN_MACRO = """
+CREATE OR REPLACE MACRO ${catalog}._fs_flatten(input) AS TABLE
+    SELECT
+        hash(TO_JSON(input))::UBIGINT AS SEQ,
+        CASE WHEN json_type(TO_JSON(input)) = 'OBJECT' THEN e.key END AS KEY,
+        CASE WHEN json_type(TO_JSON(input)) = 'OBJECT' THEN e.key ELSE '[' || e.key || ']' END AS PATH,
+        CASE WHEN json_type(TO_JSON(input)) = 'ARRAY' THEN e.key::BIGINT END AS INDEX,
+        e.value AS VALUE,
+        TO_JSON(input) AS THIS
+    FROM json_each(TO_JSON(input)) AS e
+    WHERE json_type(TO_JSON(input)) IN ('OBJECT', 'ARRAY')
+    ORDER BY e.id
+"""
+
+
+def _patch_flatten() -> None:
+    from string import Template
+
+    from fakesnow import macros
+
+    macros.FS_FLATTEN = Template(_FLATTEN_MACRO)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -258,6 +288,7 @@ def main() -> None:
     _patch_catalog_quoting()
     _patch_strict_values(server.shared_fs.duck_conn)
     _patch_variant_types()
+    _patch_flatten()
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")
 

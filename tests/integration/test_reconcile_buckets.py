@@ -141,6 +141,13 @@ DOCUMENTS = [  # (jsonb, json, numeric[], text[]): shapes that load exactly, com
     ('{"null": null, "empty": "", "zero": 0, "false": false}', "{}", None, None),
     ("7", "[]", None, None),
     ('"text"', '"a\\u00e9 \\/"', None, None),
+    # keys that look like paths, an empty key, 40 levels deep, 300 elements
+    (
+        '{"a.b": 1, "a": {"b": 1}, "[0": [0], "": ""}',
+        "[" * 40 + "1" + "]" * 40,
+        "{" + ",".join(["2.5"] * 300) + "}",
+        None,
+    ),
 ]
 
 
@@ -152,7 +159,7 @@ def documents(request, pg, harness):
         f"CREATE TABLE public.{name} (id int PRIMARY KEY, doc jsonb, raw json, nums numeric[], words text[], "
         "ratios double precision[], v int NOT NULL)"
     )
-    for i, (doc, raw, nums, words) in enumerate(DOCUMENTS * 50):  # 400 rows: every shape, in every bucket
+    for i, (doc, raw, nums, words) in enumerate(DOCUMENTS * 50):  # 450 rows: every shape, in every bucket
         ratios = "{0.5,1e-05}" if i % 2 else None
         cur.execute(f"INSERT INTO public.{name} VALUES (%s, %s, %s, %s, %s, %s, 1)", (i, doc, raw, nums, words, ratios))
     cur.execute(f"INSERT INTO public.{name} (id, v) VALUES (1000, 1)")  # SQL NULL in every column
@@ -166,54 +173,55 @@ def documents(request, pg, harness):
 def test_json_jsonb_and_arrays_that_load_exactly_agree_by_content(documents):
     h, name, target = documents
     (loaded,) = h.query(f'SELECT COUNT(*), COUNT("DOC"), COUNT("NUMS") FROM {target}')
-    assert tuple(loaded) == (401, 400, 150)
+    assert tuple(loaded) == (451, 450, 200)
     report = _reconcile(h, f"public.{name}")
     assert report["status"] == "CLEAN", report
-    assert report["differing_buckets"] == 0 and report["source_rows"] == 401
+    assert report["differing_buckets"] == 0 and report["source_rows"] == 451
     details = report["details"]
     assert {"doc", "raw", "nums", "words"} <= set(details["columns_hashed"])
     assert details["columns_compared_by_presence"] == ["ratios"]  # float arrays: PostgreSQL writes 1e-05
 
 
-CHANGES = {  # row id (id % 8: its DOCUMENTS shape) -> column, new target value
-    8: ("DOC", """PARSE_JSON('{"amount": 1.2345678901234568E+29}')"""),  # what a rounded load looks like
-    11: (
+CHANGES = [  # (DOCUMENTS shape the source row has, column, new target value)
+    (0, "DOC", """PARSE_JSON('{"amount": 1.2345678901234568E+29}')"""),  # what a rounded load looks like
+    (
+        3,
         "DOC",
         """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340, 1.234567890125E+29], "t": true, "f": false}')""",
     ),
-    19: (
-        "DOC",
-        """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340001, 123456789012.5], "t": true, "f": false}')""",
-    ),
-    27: ("DOC", """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340, 123456789012.5], "t": "true", "f": false}')"""),
-    16: ("DOC", """PARSE_JSON('{"b": {"y": [1, {"Z": "deep"}], "x": {}}, "a": [], "longer key": null}')"""),
-    24: ("DOC", """PARSE_JSON('{"b": {"y": [{"z": "deep"}, 1], "x": {}}, "a": [], "longer key": null}')"""),
-    32: ("DOC", """PARSE_JSON('{"b": {"y": [1, {"z": "deep"}], "x": []}, "a": [], "longer key": null}')"""),
-    40: ("DOC", """PARSE_JSON('{"b": {"y": [1, {"z": "deep"}], "x": {}}, "a": [], "longer key": "null"}')"""),
-    48: ("DOC", "PARSE_JSON('null')"),  # JSON null, not SQL NULL
-    56: ("DOC", "NULL"),
-    64: ("RAW", """PARSE_JSON('{"b": 1, "a": 2.000001, "c": {"d": [true]}}')"""),
-    72: ("RAW", """PARSE_JSON('{"b": 1, "a": 2, "c": {"d": ["true"]}}')"""),
-    80: ("NUMS", "ARRAY_CONSTRUCT(1.5, 0, 100.5)"),
-    88: ("NUMS", "ARRAY_CONSTRUCT(0, 1.5, 100)"),  # the same numbers in another order
-    96: ("WORDS", "ARRAY_CONSTRUCT('a', 'b c')"),
-}
+    (3, "DOC", """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340001, 123456789012.5], "t": true, "f": false}')"""),
+    (3, "DOC", """PARSE_JSON('{"n": [1.50, 1e2, -0, 0.000001, -12.340, 123456789012.5], "t": "true", "f": false}')"""),
+    (0, "DOC", """PARSE_JSON('{"b": {"y": [1, {"Z": "deep"}], "x": {}}, "a": [], "longer key": null}')"""),
+    (0, "DOC", """PARSE_JSON('{"b": {"y": [{"z": "deep"}, 1], "x": {}}, "a": [], "longer key": null}')"""),
+    (0, "DOC", """PARSE_JSON('{"b": {"y": [1, {"z": "deep"}], "x": []}, "a": [], "longer key": null}')"""),
+    (0, "DOC", """PARSE_JSON('{"b": {"y": [1, {"z": "deep"}], "x": {}}, "a": [], "longer key": "null"}')"""),
+    (0, "DOC", "PARSE_JSON('null')"),  # JSON null, not SQL NULL
+    (0, "DOC", "NULL"),
+    (8, "DOC", """PARSE_JSON('{"a.b": 1, "a": {"b": 1}, "[0": [0], "": "", "x": 1}')"""),
+    (0, "RAW", """PARSE_JSON('{"b": 1, "a": 2.000001, "c": {"d": [true]}}')"""),
+    (0, "RAW", """PARSE_JSON('{"b": 1, "a": 2, "c": {"d": ["true"]}}')"""),
+    (8, "RAW", "PARSE_JSON('" + "[" * 39 + "1" + "]" * 39 + "')"),  # one level less
+    (0, "NUMS", "ARRAY_CONSTRUCT(1.5, 0, 100.5)"),
+    (0, "NUMS", "ARRAY_CONSTRUCT(0, 1.5, 100)"),  # the same numbers in another order
+    (0, "WORDS", "ARRAY_CONSTRUCT('a', 'b c')"),
+]
+CHANGED = {len(DOCUMENTS) * (i + 1) + shape: (column, value) for i, (shape, column, value) in enumerate(CHANGES)}
 
 
 def test_a_changed_document_is_a_different_key(documents):
     h, name, target = documents
-    for key, (column, value) in CHANGES.items():
+    for key, (column, value) in CHANGED.items():
         h.query(f'UPDATE {target} SET "{column}" = {value} WHERE "ID" = {key}')
     report = _reconcile(h, f"public.{name}")
     assert report["status"] == "DIFFERENT", report
-    assert (report["missing"], report["extra"], report["different"]) == (0, 0, len(CHANGES)), report
-    assert sorted(report["details"]["different_keys"]) == sorted([str(k)] for k in CHANGES)
+    assert (report["missing"], report["extra"], report["different"]) == (0, 0, len(CHANGED)), report
+    assert sorted(report["details"]["different_keys"]) == sorted([str(k)] for k in CHANGED)
     # the exact row-by-row comparison (aurora-sync reconcile --rows) names the same rows and columns
     (spec,) = [t for t in h.config.tables if t.source == f"public.{name}"]
     (exact,) = reconcile(h.snow, h.config.source_dsn, h.config.database, [spec])
     assert exact.error is None and not exact.missing and not exact.extra, exact
     found = {int(key[0]): columns for key, columns in exact.different}
-    assert found == {k: [column.lower()] for k, (column, _) in CHANGES.items()}
+    assert found == {k: [column.lower()] for k, (column, _) in CHANGED.items()}
 
 
 def test_a_float_key_is_refused_with_the_exact_comparison_named(pg, harness):
