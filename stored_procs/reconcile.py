@@ -90,7 +90,9 @@ def canonical(name: str | None, pg_type: str, document: int | None = None) -> st
         return f"TO_VARCHAR({c}, 'YYYY-MM-DD')"
     if kind in (Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ):  # microseconds since the epoch (UTC)
         return f"TO_VARCHAR(DATE_PART(EPOCH_MICROSECOND, {c}))"
-    if kind == Kind.TIME:  # microseconds since midnight (docs: DATEDIFF, TIME values keep 6 fractional digits)
+    # microseconds since midnight: for TIME values DATEDIFF('microsecond') uses the first six fractional
+    # digits, unrounded (https://docs.snowflake.com/en/sql-reference/functions/datediff)
+    if kind == Kind.TIME:
         return f"TO_VARCHAR(DATEDIFF('microsecond', TO_TIME('00:00:00'), {c}))"
     if kind == Kind.BINARY:
         return f"LOWER(HEX_ENCODE({c}))"
