@@ -139,6 +139,9 @@ def _target_rows(
     return out
 
 
+JSON_NULL = ("json", None)  # a document that is JSON null: not SQL NULL
+
+
 def normalise(kind: Kind, value: Any) -> Any:
     """One comparable Python value per kind, whichever side it was read from."""
     if value is None:
@@ -148,7 +151,8 @@ def normalise(kind: Kind, value: Any) -> Any:
     if kind == Kind.FLOAT:
         return float(value)
     if kind in (Kind.JSON, Kind.ARRAY):  # numbers as Decimal: 1.50 equals 1.5, a rounded 1.2345678901234568E+29 differs
-        return json.loads(value, parse_float=Decimal) if isinstance(value, str) else value
+        parsed = json.loads(value, parse_float=Decimal) if isinstance(value, str) else value
+        return JSON_NULL if parsed is None else parsed
     if kind == Kind.BINARY:
         return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
     if kind == Kind.TIMESTAMP_TZ:

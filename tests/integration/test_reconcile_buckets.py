@@ -30,7 +30,8 @@ def typed(request, pg, harness):
     cur.execute(
         f"""CREATE TABLE public.{name} (id bigint PRIMARY KEY, amount numeric(12,2), big numeric, n int,
             label text, code char(5), flag boolean, day date, at timestamp, seen timestamptz, raw bytea,
-            uid uuid, span interval, doc jsonb, ratio double precision, price money, tm time, v int NOT NULL)"""
+            uid uuid, span interval, doc jsonb, ratio double precision, price money, tm time, v int NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now())"""
     )
     cur.execute(
         f"""INSERT INTO public.{name} SELECT g, (g * 1.25)::numeric(12,2), CASE WHEN g % 3 = 0 THEN g / 8.0 END,
@@ -45,7 +46,7 @@ def typed(request, pg, harness):
              CASE WHEN g % 7 = 0 THEN NULL ELSE TIME '23:59:59.999999' - g * interval '17.000013 s' END, 1
            FROM generate_series(1, 3000) g"""
     )
-    h = harness.add(f"public.{name}", ["id"], "v")
+    h = harness.add(f"public.{name}", ["id"], "updated_at")
     (t,) = h.cycle().tables
     assert t.load["status"] == "SUCCEEDED", t.load["error"]
     return h, name
@@ -118,9 +119,11 @@ def test_composite_text_keys_and_a_soft_deleted_row(pg, harness):
 
 def test_only_the_replicated_columns_are_compared(pg, harness):
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.rec_some (id int PRIMARY KEY, a text, secret text, v int NOT NULL)")
-    cur.execute("INSERT INTO public.rec_some SELECT g, 'a' || g, 'not replicated', 1 FROM generate_series(1, 50) g")
-    h = harness.add("public.rec_some", ["id"], "v", columns='["id", "a", "v"]')
+    cur.execute(
+        "CREATE TABLE public.rec_some (id int PRIMARY KEY, a text, secret text, updated_at timestamptz NOT NULL)"
+    )
+    cur.execute("INSERT INTO public.rec_some SELECT g, 'a' || g, 'not replicated', now() FROM generate_series(1, 50) g")
+    h = harness.add("public.rec_some", ["id"], "updated_at", columns='["id", "a", "updated_at"]')
     h.cycle()
     report = _reconcile(h, "public.rec_some")
     assert report["status"] == "CLEAN", report
@@ -157,13 +160,13 @@ def documents(request, pg, harness):
     cur = pg.cursor()
     cur.execute(
         f"CREATE TABLE public.{name} (id int PRIMARY KEY, doc jsonb, raw json, nums numeric[], words text[], "
-        "ratios double precision[], v int NOT NULL)"
+        "ratios double precision[], updated_at timestamptz NOT NULL DEFAULT now())"
     )
     for i, (doc, raw, nums, words) in enumerate(DOCUMENTS * 50):  # 450 rows: every shape, in every bucket
         ratios = "{0.5,1e-05}" if i % 2 else None
-        cur.execute(f"INSERT INTO public.{name} VALUES (%s, %s, %s, %s, %s, %s, 1)", (i, doc, raw, nums, words, ratios))
-    cur.execute(f"INSERT INTO public.{name} (id, v) VALUES (1000, 1)")  # SQL NULL in every column
-    h = harness.add(f"public.{name}", ["id"], "v")
+        cur.execute(f"INSERT INTO public.{name} VALUES (%s, %s, %s, %s, %s, %s)", (i, doc, raw, nums, words, ratios))
+    cur.execute(f"INSERT INTO public.{name} (id) VALUES (1000)")  # SQL NULL in every column
+    h = harness.add(f"public.{name}", ["id"], "updated_at")
     (t,) = h.cycle().tables
     assert t.load["status"] == "SUCCEEDED", t.load["error"]
     assert t.load["rows_quarantined"] == 0, t.load
@@ -197,6 +200,7 @@ CHANGES = [  # (DOCUMENTS shape the source row has, column, new target value)
     (0, "DOC", """PARSE_JSON('{"b": {"y": [1, {"z": "deep"}], "x": {}}, "a": [], "longer key": "null"}')"""),
     (0, "DOC", "PARSE_JSON('null')"),  # JSON null, not SQL NULL
     (0, "DOC", "NULL"),
+    (4, "DOC", "NULL"),  # the source holds JSON null: SQL NULL is another value
     (8, "DOC", """PARSE_JSON('{"a.b": 1, "a": {"b": 1}, "[0": [0], "": "", "x": 1}')"""),
     (0, "RAW", """PARSE_JSON('{"b": 1, "a": 2.000001, "c": {"d": [true]}}')"""),
     (0, "RAW", """PARSE_JSON('{"b": 1, "a": 2, "c": {"d": ["true"]}}')"""),
@@ -226,9 +230,11 @@ def test_a_changed_document_is_a_different_key(documents):
 
 def test_a_float_key_is_refused_with_the_exact_comparison_named(pg, harness):
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.rec_float_key (ratio double precision PRIMARY KEY, v int NOT NULL)")
-    cur.execute("INSERT INTO public.rec_float_key SELECT g / 3.0, 1 FROM generate_series(1, 20) g")
-    h = harness.add("public.rec_float_key", ["ratio"], "v")
+    cur.execute(
+        "CREATE TABLE public.rec_float_key (ratio double precision PRIMARY KEY, updated_at timestamptz NOT NULL)"
+    )
+    cur.execute("INSERT INTO public.rec_float_key SELECT g / 3.0, now() FROM generate_series(1, 20) g")
+    h = harness.add("public.rec_float_key", ["ratio"], "updated_at")
     (t,) = h.cycle().tables
     assert t.load["status"] == "SUCCEEDED", t.load["error"]
     report = _reconcile(h, "public.rec_float_key")
