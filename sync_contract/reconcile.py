@@ -16,9 +16,10 @@ and array indexes (arrays keep their order, objects do not), and the value's tex
 node hashes in sorted order. A number is its decimal text without trailing zeros; a number Snowflake
 holds as DOUBLE (an exponent, or beyond NUMBER(38) range or scale: PARSE_JSON's rule) never equals
 PostgreSQL's exact text, so a rounded number is a difference. See `node_text` and `child_path`.
-A time is its microseconds since midnight. For FLOAT and arrays of floats the two engines print
-values differently (shortest round-trip digits in PostgreSQL, 15 digits or an exponent in Snowflake),
-so the hash covers only whether the value is NULL; `aurora-sync reconcile --rows` compares those exactly, row by row.
+A time is its microseconds since midnight. For FLOAT and arrays of floats no text is agreed (PostgreSQL
+prints the shortest round-trip digits, Snowflake its own float format, and an array's elements become
+DOUBLE or NUMBER by their text), so the hash covers only whether the value is NULL;
+`aurora-sync reconcile --rows` compares those exactly, row by row.
 """
 
 from __future__ import annotations
