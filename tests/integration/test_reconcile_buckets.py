@@ -244,3 +244,38 @@ def test_a_float_key_is_refused_with_the_exact_comparison_named(pg, harness):
         f"SELECT STATUS, ERROR FROM {h.control('RECONCILIATIONS')} WHERE SOURCE_TABLE = ?", "rec_float_key"
     )
     assert recorded[0] == "FAILED" and "float, json or array" in recorded[1]
+
+
+def test_the_issue_values_rounded_in_the_target_are_different_keys(pg, harness):
+    """Issue 11 item 3: values Snowflake would round. The load sets them aside (QUARANTINE), so the target
+    lacks those rows; a target holding them rounded, as an earlier loader left it, differs by content."""
+    cur = pg.cursor()
+    cur.execute(
+        "CREATE TABLE public.rec_rounded (id int PRIMARY KEY, doc jsonb, nums numeric[], "
+        "updated_at timestamptz NOT NULL DEFAULT '2026-01-01 00:00:00+00')"  # one value: row 3's is copied
+    )
+    big = "123456789012345678901234567890.123456789"
+    cur.execute(
+        "INSERT INTO public.rec_rounded (id, doc, nums) VALUES "
+        f"""(1, '{{"amount": {big}}}', NULL), (2, NULL, '{{{big}}}'), (3, '{{"amount": 1.25}}', '{{1.25}}')"""
+    )
+    h = harness.add("public.rec_rounded", ["id"], "updated_at")
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_quarantined"]) == ("SUCCEEDED", 2), t.load
+    report = _reconcile(h, "public.rec_rounded")
+    assert (report["status"], report["details"]["missing_keys"]) == ("DIFFERENT", [["1"], ["2"]]), report
+    target = '"ANALYTICS"."PUBLIC"."REC_ROUNDED"'
+    h.query(
+        f"""INSERT INTO {target} ("ID", "DOC", "NUMS", "UPDATED_AT") """
+        f"""SELECT 1, PARSE_JSON('{{"amount": 1.2345678901234568E+29}}'), NULL, "UPDATED_AT" FROM {target} """
+        f"""WHERE "ID" = 3 UNION ALL SELECT 2, NULL, ARRAY_CONSTRUCT(PARSE_JSON('1.2345678901234568E+29')), """
+        f""""UPDATED_AT" FROM {target} WHERE "ID" = 3"""
+    )
+    (loaded,) = h.query(f'SELECT COUNT(*) FROM {target} WHERE "ID" IN (1, 2)')
+    assert loaded[0] == 2
+    report = _reconcile(h, "public.rec_rounded")
+    assert (report["missing"], report["extra"], report["different"]) == (0, 0, 2), report
+    assert report["details"]["different_keys"] == [["1"], ["2"]]
+    (spec,) = [t for t in h.config.tables if t.source == "public.rec_rounded"]
+    (exact,) = reconcile(h.snow, h.config.source_dsn, h.config.database, [spec])  # --rows: the columns
+    assert [(key[0], columns) for key, columns in exact.different] == [(1, ["doc"]), (2, ["nums"])]
