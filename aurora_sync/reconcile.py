@@ -39,6 +39,7 @@ class TableReconciliation:
     extra: list[tuple[Any, ...]] = field(default_factory=list)
     different: list[tuple[tuple[Any, ...], list[str]]] = field(default_factory=list)
     duplicate_keys: int = 0  # target rows sharing a primary key with another row
+    source_duplicate_keys: int = 0  # source rows sharing a primary key with another (a key not unique there)
     key_columns: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -49,7 +50,7 @@ class TableReconciliation:
     def clean(self) -> bool:
         return (
             self.error is None
-            and not (self.missing or self.extra or self.different or self.duplicate_keys)
+            and not (self.missing or self.extra or self.different or self.duplicate_keys or self.source_duplicate_keys)
             and self.source_rows == self.target_rows
         )
 
@@ -99,6 +100,7 @@ def _compare(
     src = {tuple(r[i] for i in key_idx): r for r in source}
     tgt = {tuple(r[i] for i in key_idx): r for r in target}
     result.duplicate_keys = len(target) - len(tgt)
+    result.source_duplicate_keys = len(source) - len(src)
     result.missing = sorted(set(src) - set(tgt), key=repr)
     result.extra = sorted(set(tgt) - set(src), key=repr)
     for key in sorted(set(src) & set(tgt), key=repr):

@@ -95,6 +95,11 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
             console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) is in the target, not in the source[/]")
         for key, cols in r.different[:5]:
             console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) differs in {', '.join(cols)}[/]")
+        if r.source_duplicate_keys:
+            console.print(
+                f"[red]{r.spec.source}: {r.source_duplicate_keys} rows share their primary key with another source "
+                "row: the configured primary key is not unique in the source, and the target keeps one row per key[/]"
+            )
 
 
 def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]]) -> None:
@@ -121,6 +126,11 @@ def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]])
             for key in details.get(kind, [])[:5]:
                 described = ", ".join(f"{c}={v}" for c, v in zip(details["key_columns"], key, strict=True))
                 console.print(f"[red]{name}: ({described}) is {words}[/]")
+        for key in details.get("duplicate_source_keys", [])[:5]:
+            described = ", ".join(f"{c}={v}" for c, v in zip(details["key_columns"], key, strict=False))
+            console.print(f"[red]{name}: ({described}) is held by {key[-1]} rows in the source[/]")
+        if details.get("explanation"):
+            console.print(f"[red]{name}: {details['explanation']}[/]")
         if details.get("columns_compared_by_presence"):
             console.print(
                 f"[dim]{name}: {', '.join(details['columns_compared_by_presence'])} compared by NULL or not "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -269,12 +270,15 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
     }
     differing = differing_buckets(source, target)
     found, truncated, duplicates = Differences(), False, 0
+    repeated: Counter[tuple[str, ...]] = Counter()  # source key values held by more than one row
     groups = batches(differing, source, target)
     for group in groups[:MAX_ROW_COMPARISONS]:
         rows_request = replace(request, buckets=tuple(group))
         source_rows = ask_source(rows_request.to_event())
         truncated = truncated or bool(source_rows.get("truncated"))
         src: RowHashes = {tuple(str(v) for v in key): str(h) for key, h in source_rows["rows"]}
+        seen = Counter(tuple(str(v) for v in key) for key, _ in source_rows["rows"])
+        repeated.update({k: n for k, n in seen.items() if n > 1})
         width = len(spec.primary_key)
         fetched = run(session, bucket_rows(spec, database, columns, present, digits, group))
         tgt: RowHashes = {tuple(str(v) for v in r[:width]): str(r[width]) for r in fetched}
@@ -292,6 +296,8 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
         "extra_keys": [list(k) for k in found.extra[:MAX_KEYS_REPORTED]],
         "different_keys": [list(k) for k in found.different[:MAX_KEYS_REPORTED]],
         "duplicate_target_keys": duplicates,
+        "duplicate_source_keys": [[*k, n] for k, n in sorted(repeated.items())[:MAX_KEYS_REPORTED]],
+        "explanation": _explain(spec, repeated, duplicates),
         "columns_hashed": hashed,
         "columns_compared_by_presence": [c["name"] for c in columns if c["name"] not in hashed],
         "columns_not_in_target": [c["name"] for c in columns if target_name(c["name"]) not in present],
@@ -309,6 +315,21 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
         "different": len(found.different),
         "details": details,
     }
+
+
+def _explain(spec: TableSpec, repeated: Counter[tuple[str, ...]], target_duplicates: int) -> str | None:
+    """Why the counts differ when no key is missing, extra or different: repeated keys."""
+    why = []
+    if repeated:
+        surplus = sum(repeated.values()) - len(repeated)
+        why.append(
+            f"{len(repeated)} primary key values appear more than once in the source ({surplus} rows more than one "
+            f"per key): the configured primary key ({', '.join(spec.primary_key)}) is not unique there, and the "
+            "target keeps one row per key. Set primary_key to columns unique in the source and resync the table"
+        )
+    if target_duplicates:
+        why.append(f"{target_duplicates} target rows share their primary key with another target row")
+    return "; ".join(why) or None
 
 
 def _type_of(columns: list[dict[str, str]], name: str) -> str:

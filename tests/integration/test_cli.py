@@ -72,6 +72,28 @@ def test_run_exits_non_zero_when_the_key_is_not_unique(pg, harness, tmp_path):
     assert "the primary key (k) is not unique in the source: 10 key values" in " ".join(result.stdout.split())
 
 
+def test_reconcile_explains_a_count_difference_caused_by_a_key_not_unique_in_the_source(pg, harness, tmp_path):
+    """A second row for a loaded key arrives in a later window alone (so no one export repeats it): the
+    target keeps one row per key, and reconcile says why the counts differ instead of an empty MISMATCH."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.cli_twice (k int NOT NULL, v text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.cli_twice SELECT g, 'v' || g, now() FROM generate_series(1, 20) g")
+    config = tmp_path / "sync.toml"
+    config.write_text(harness.add("public.cli_twice", ["k"], "updated_at").toml)
+    assert _cli("run", "--config", str(config)).returncode == 0
+    cur.execute("INSERT INTO public.cli_twice VALUES (7, 'second seven', clock_timestamp())")
+    assert _cli("run", "--config", str(config)).returncode == 0  # one row per key in that export
+    bucketed = _cli("reconcile", "--config", str(config))
+    said = " ".join(bucketed.stdout.split())
+    assert bucketed.returncode == 1 and "MISMATCH" in said
+    assert "public.cli_twice: (k=7) is held by 2 rows in the source" in said
+    assert "1 primary key values appear more than once in the source (1 rows more than one per key)" in said
+    assert "the configured primary key (k) is not unique there" in said
+    exact = _cli("reconcile", "--config", str(config), "--rows")
+    said = " ".join(exact.stdout.split())
+    assert exact.returncode == 1 and "1 rows share their primary key with another source row" in said
+
+
 def test_bad_config_exits_2_naming_the_key(tmp_path):
     config = tmp_path / "sync.toml"
     config.write_text(
