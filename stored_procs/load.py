@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import export_check, lease, ledger, quarantine, replace, schema_drift, sql, table_config
+from stored_procs import export_check, key_sets, lease, ledger, quarantine, replace, schema_drift, sql, table_config
+from stored_procs.batch import Batch, Counts, KeyNotUnique, LoadError, check_unique_keys, copy_files, group_batches
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints
@@ -21,38 +22,6 @@ from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, Window, parse_manifest_json
 from sync_contract.types import Kind
 from sync_contract.watermark import is_after, later, sort_key, watermark_kind
-
-SHOWN_KEYS = 5  # repeated key values named in an error
-
-
-class LoadError(RuntimeError):
-    """A batch that must not be merged; the message names the export, the table and the reason."""
-
-
-@dataclass
-class Counts:
-    loaded: int = 0
-    inserted: int = 0
-    updated: int = 0
-    deleted: int = 0
-    quarantined: int = 0  # rows set aside in QUARANTINE: values the target cannot hold
-    restart: str | None = None  # columns whose existing rows this (non-replacing) batch could not fill
-
-    def add(self, other: Counts) -> None:
-        self.loaded += other.loaded
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.deleted += other.deleted
-        self.quarantined += other.quarantined
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "loaded": self.loaded,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "deleted": self.deleted,
-            "quarantined": self.quarantined,
-        }
 
 
 @dataclass
@@ -116,40 +85,11 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
     return summary
 
 
-@dataclass(frozen=True)
-class Batch:
-    """The manifests of one export: its chunks (usually one), sharing one window and one snapshot."""
-
-    entries: tuple[ledger.LedgerEntry, ...]
-    manifests: tuple[Manifest, ...]  # by chunk index
-
-    @property
-    def first(self) -> Manifest:
-        return self.manifests[0]
-
-    @property
-    def export_ids(self) -> list[str]:
-        return [e.export_id for e in self.entries]
-
-    @property
-    def label(self) -> str:
-        ids = self.export_ids
-        return f"export {ids[0]}" if len(ids) == 1 else f"export {ids[0]} (+{len(ids) - 1} chunks)"
-
-    @property
-    def rows(self) -> int:
-        return sum(m.rows for m in self.manifests)
-
-    @property
-    def attempts(self) -> int:
-        return max(e.attempts for e in self.entries)
-
-
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
     parsed = _parse_pending(session, place, spec, result)
     kind = _watermark_kind([m for _, m in parsed])
-    batches, incomplete = _group_batches(parsed)
-    key_sets = [b for b in batches if b.first.mode == "keys"]
+    batches, incomplete = group_batches(parsed)
+    key_set_batches = [b for b in batches if b.first.mode == "keys"]
     batches = [b for b in batches if b.first.mode != "keys"]
     watermark = _repaired_watermark(session, place, spec, kind)
     result.watermark_before = result.watermark_after = watermark
@@ -199,7 +139,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
             return
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
-    _apply_key_sets(session, place, database, spec, key_sets, result)
+    _apply_key_sets(session, place, database, spec, key_set_batches, result)
 
 
 def _restart_for_backfill(
@@ -216,57 +156,27 @@ def _restart_for_backfill(
     )
 
 
-class KeySetRefused(LoadError):
-    """A key set that would delete too much of the target: an empty or partial export (quarantined)."""
-
-
 def _apply_key_sets(
-    session: Any, place: Place, database: str, spec: TableSpec, key_sets: list[Batch], result: TableLoad
+    session: Any, place: Place, database: str, spec: TableSpec, sets: list[Batch], result: TableLoad
 ) -> None:
     """Delete detection: the newest complete key set is applied after the table's windows; older ones
     are superseded (each is a whole snapshot of the keys)."""
-    ordered = sorted(key_sets, key=lambda b: (b.first.created_at, b.export_ids[0]))
+    ordered = sorted(sets, key=lambda b: (b.first.created_at, b.export_ids[0]))
     for batch in ordered[:-1]:
         ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, result.run_id)
     if not ordered:
         return
     batch = ordered[-1]
     try:
-        deleted = _delete_by_key_set(session, place, database, spec, batch)
+        deleted = key_sets.delete_by_key_set(session, place, database, spec, batch)
     except Exception as err:
-        _record_failure(session, place, batch, str(err), result, final=isinstance(err, KeySetRefused))
+        _record_failure(session, place, batch, str(err), result, final=isinstance(err, key_sets.KeySetRefused))
         return
     ledger.mark_loaded(session, place, batch.export_ids, result.run_id, Counts(deleted=deleted).as_dict())
     result.manifests += len(batch.entries)
     result.counts.deleted += deleted
     verb = "flagged _DELETED" if spec.delete_detection == "soft_delete" else "deleted"
     result.notes.append(f"key set {batch.label}: {batch.rows} keys, {deleted} target rows {verb}")
-
-
-def _delete_by_key_set(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch) -> int:
-    if spec.delete_detection == "off":
-        raise LoadError(f"{batch.label} of {spec.source} is a key set, but delete detection is off for the table")
-    manifest = batch.first
-    if not {r[0] for r in run(session, sql.existing_columns(spec, database))}:
-        return 0  # no target yet: nothing to delete
-    run(session, sql.create_staging(place, spec, len(manifest.columns)))
-    try:
-        loaded = sum(_copy_files(session, place, spec, m) for m in batch.manifests)
-        if loaded != batch.rows:
-            raise LoadError(
-                f"{batch.label} of {spec.source}: COPY loaded {loaded} keys, the manifest says {batch.rows}"
-            )
-        judged, gone = (int(run(session, stmt)[0][0]) for stmt in sql.key_set_counts(place, spec, manifest, database))
-        if gone > spec.max_delete_fraction * judged:
-            raise KeySetRefused(
-                f"{batch.label} of {spec.source}: the key set ({batch.rows} keys) would delete {gone} of {judged} "
-                f"target rows, more than max_delete_fraction = {spec.max_delete_fraction}; nothing was deleted. "
-                "If the deletes are real, raise max_delete_fraction for the table and CALL CORE.RETRY_MANIFEST"
-            )
-        applied = run(session, sql.apply_key_set(place, spec, manifest, database, ledger.now()))
-        return int(applied[0][0]) if applied else gone
-    finally:
-        run(session, sql.drop_staging(place, spec))
 
 
 def _settle_waiting(
@@ -309,24 +219,6 @@ def _parse_pending(
         except ContractError as err:
             _record_failure(session, place, Batch((entry,), ()), str(err), result, final=True)
     return parsed
-
-
-def _group_batches(parsed: list[tuple[ledger.LedgerEntry, Manifest]]) -> tuple[list[Batch], list[Batch]]:
-    """Manifests grouped into the exports they belong to: (complete batches, batches missing chunks).
-
-    A chunked export's chunks share their window and their snapshot time; chunks of two snapshots
-    never form one batch, since block ranges differ between snapshots."""
-    groups: dict[tuple[Any, ...], dict[int, tuple[ledger.LedgerEntry, Manifest]]] = {}
-    for entry, m in parsed:
-        key = (m.mode, m.window.low, m.window.high, m.chunk_count, m.created_at if m.chunk_count > 1 else None)
-        groups.setdefault(key, {})[m.chunk_index] = (entry, m)
-    complete: list[Batch] = []
-    incomplete: list[Batch] = []
-    for key, chunks in groups.items():
-        ordered = [chunks[i] for i in sorted(chunks)]
-        batch = Batch(tuple(e for e, _ in ordered), tuple(m for _, m in ordered))
-        (complete if len(chunks) == key[3] else incomplete).append(batch)
-    return complete, incomplete
 
 
 def _behind(kind: Kind, window: Window, watermark: str | None) -> bool:
@@ -427,7 +319,7 @@ def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
 
 
 def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, run_id: str) -> Counts:
-    loaded = sum(_copy_files(session, place, spec, m) for m in batch.manifests)
+    loaded = sum(copy_files(session, place, spec, m) for m in batch.manifests)
     staged = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
     if loaded != batch.rows or staged != batch.rows:
         raise LoadError(
@@ -436,7 +328,7 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
         )
     failpoints.reached("load:after_copy")
     manifest = batch.first
-    _check_unique_keys(session, place, spec, batch)
+    check_unique_keys(session, place, spec, batch)
     replacing = replace.replaces(spec, manifest)
     kept = replace.kept_keys_table(place, spec) if replacing else None
     try:  # rows with values the target cannot hold: set aside (or the batch fails), before any merge
@@ -450,60 +342,3 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
     merged = run(session, sql.merge(place, spec, manifest, database))
     inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
     return Counts(loaded, inserted, updated, quarantined=quarantined)
-
-
-class KeyNotUnique(LoadError):
-    """The configured primary key repeats inside one export: it is not unique in the source (final)."""
-
-
-def _check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch) -> None:
-    """One export is one snapshot, where every row appears once: a key value that repeats in it is not
-    unique in the source. Merging would keep one of its rows and lose the others, so the batch fails."""
-    manifest = batch.first
-    keys, surplus = (int(v) for v in run(session, sql.duplicate_keys(place, spec, manifest))[0])
-    if not keys:
-        return
-    names = manifest.primary_key
-    examples = ", ".join(
-        f"{' '.join(f'{n}={v}' for n, v in zip(names, row[:-1], strict=True))} ({row[-1]} rows)"
-        for row in run(session, sql.repeated_keys(place, spec, manifest, SHOWN_KEYS))
-    )
-    raise KeyNotUnique(
-        f"{batch.label} of {spec.source}: the primary key ({', '.join(names)}) is not unique in the source: "
-        f"{keys} key values appear more than once in one snapshot ({surplus} rows more than one per key), e.g. "
-        f"{examples}. Nothing was merged and the watermark did not move. Set primary_key for the table to "
-        "columns that are unique in the source (its PRIMARY KEY, or UNIQUE NOT NULL columns), then resync it "
-        f"(CALL CORE.RESYNC_TABLE('{spec.source}'), or aurora-sync resync --table {spec.source})"
-    )
-
-
-def _copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> int:
-    expected = {f.key: f.rows for f in manifest.files}
-    loaded = 0
-    keys = [f.key for f in manifest.files]
-    for start in range(0, len(keys), sql.MAX_FILES_PER_COPY):
-        batch = keys[start : start + sql.MAX_FILES_PER_COPY]
-        try:
-            rows = run(session, sql.copy_data(place, spec, batch, manifest.format.compression))
-        except Exception as err:  # a file missing or unreadable: Snowflake names it in the error
-            raise LoadError(
-                f"export {manifest.export_id} of {spec.source}: COPY of its {len(batch)} files failed ({err}); "
-                "nothing was merged"
-            ) from err
-        results = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in rows]
-        results = [{k.lower(): v for k, v in r.items()} for r in results]
-        ledger.record_files(session, place, manifest.export_id, results)
-        for r in results:
-            key = next((k for k in batch if str(r["file"]).endswith(k)), None)
-            if r["status"] != "LOADED" or key is None:
-                raise LoadError(
-                    f"export {manifest.export_id} of {spec.source}: file {r['file']} was {r['status']} "
-                    f"({r.get('first_error') or 'not one of the manifest files'}); nothing was merged"
-                )
-            if expected[key] is not None and int(r["rows_loaded"]) != expected[key]:
-                raise LoadError(
-                    f"export {manifest.export_id} of {spec.source}: file {key} loaded {r['rows_loaded']} rows, "
-                    f"its manifest entry says {expected[key]}; nothing was merged"
-                )
-            loaded += int(r["rows_loaded"])
-    return loaded
