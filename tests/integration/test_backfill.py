@@ -16,7 +16,8 @@ from sync_contract.manifest import latest_export_key
 pytestmark = pytest.mark.integration
 
 
-def _probe(pg: Any, name: str, rows: int = 20) -> None:
+def _synced(pg: Any, harness: Any, name: str, rows: int = 20) -> Any:
+    """public.<name> (id, qty, price, note, updated_at), loaded once by a harness of its own."""
     cur = pg.cursor()
     cur.execute(
         f"CREATE TABLE public.{name} (id int PRIMARY KEY, qty int NOT NULL, price numeric(10,2) NOT NULL, "
@@ -26,6 +27,9 @@ def _probe(pg: Any, name: str, rows: int = 20) -> None:
         f"INSERT INTO public.{name} (id, qty, price, note) SELECT g, g, 1.25, 'n' || g FROM generate_series(1, %s) g",
         (rows,),
     )
+    h = harness.add(f"public.{name}", ["id"], "updated_at")
+    assert not h.cycle().failed
+    return h
 
 
 def _source(pg: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -43,9 +47,7 @@ def _max_watermark(pg: Any, table: str) -> str:
 
 
 def test_a_generated_column_reaches_every_row_after_the_next_cycle(pg, harness):
-    _probe(pg, "gen_probe")
-    h = harness.add("public.gen_probe", ["id"], "updated_at")
-    assert not h.cycle().failed
+    h = _synced(pg, harness, "gen_probe")
     cur = pg.cursor()
     cur.execute("ALTER TABLE public.gen_probe ADD COLUMN total numeric(12,2) GENERATED ALWAYS AS (qty * price) STORED")
     cur.execute("UPDATE public.gen_probe SET qty = qty + 1, updated_at = clock_timestamp() WHERE id <= 5")
@@ -62,9 +64,7 @@ def test_a_generated_column_reaches_every_row_after_the_next_cycle(pg, harness):
 
 
 def test_a_not_null_default_column_is_filled_without_any_row_changing(pg, harness):
-    _probe(pg, "default_probe")
-    h = harness.add("public.default_probe", ["id"], "updated_at")
-    assert not h.cycle().failed
+    h = _synced(pg, harness, "default_probe")
     watermark = h.watermark("default_probe")
     pg.cursor().execute("ALTER TABLE public.default_probe ADD COLUMN region text NOT NULL DEFAULT 'eu'")
     (t,) = h.cycle().tables
@@ -74,9 +74,7 @@ def test_a_not_null_default_column_is_filled_without_any_row_changing(pg, harnes
 
 
 def test_a_rename_keeps_the_values_and_is_reported(pg, harness):
-    _probe(pg, "rename_probe")
-    h = harness.add("public.rename_probe", ["id"], "updated_at")
-    assert not h.cycle().failed
+    h = _synced(pg, harness, "rename_probe")
     cur = pg.cursor()
     cur.execute("ALTER TABLE public.rename_probe RENAME COLUMN note TO remark")
     cur.execute("UPDATE public.rename_probe SET remark = 'changed', updated_at = clock_timestamp() WHERE id = 1")
@@ -97,9 +95,7 @@ def test_a_rename_keeps_the_values_and_is_reported(pg, harness):
 
 
 def test_a_column_dropped_and_added_again_takes_the_new_values(pg, harness):
-    _probe(pg, "readd_probe")
-    h = harness.add("public.readd_probe", ["id"], "updated_at")
-    assert not h.cycle().failed
+    h = _synced(pg, harness, "readd_probe")
     cur = pg.cursor()
     cur.execute("ALTER TABLE public.readd_probe DROP COLUMN note")
     cur.execute("ALTER TABLE public.readd_probe ADD COLUMN note text")  # NULL in every existing row
@@ -111,9 +107,7 @@ def test_a_column_dropped_and_added_again_takes_the_new_values(pg, harness):
 
 
 def test_a_type_change_that_rewrote_the_table_is_loaded_again(pg, harness):
-    _probe(pg, "rewrite_probe")
-    h = harness.add("public.rewrite_probe", ["id"], "updated_at")
-    assert not h.cycle().failed
+    h = _synced(pg, harness, "rewrite_probe")
     pg.cursor().execute("ALTER TABLE public.rewrite_probe ALTER COLUMN note TYPE varchar(40) USING upper(note)")
     (t,) = h.cycle().tables
     assert t.load["status"] == "SUCCEEDED", (t.export, t.load)
@@ -123,9 +117,7 @@ def test_a_type_change_that_rewrote_the_table_is_loaded_again(pg, harness):
 def test_without_the_exporters_backfill_the_loader_restarts_the_table(pg, harness):
     """An exporter that could not compare (its pointer gone, an older version): the loader sees the new
     filled column against the newest loaded export, merges the batch, and restarts the table."""
-    _probe(pg, "net_probe")
-    h = harness.add("public.net_probe", ["id"], "updated_at")
-    assert not h.cycle().failed
+    h = _synced(pg, harness, "net_probe")
     cur = pg.cursor()
     cur.execute("ALTER TABLE public.net_probe ADD COLUMN total numeric(12,2) GENERATED ALWAYS AS (qty * price) STORED")
     cur.execute("UPDATE public.net_probe SET qty = 100, updated_at = clock_timestamp() WHERE id = 1")
