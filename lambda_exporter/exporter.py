@@ -21,6 +21,7 @@ from typing import Any
 
 from lambda_exporter import __version__
 from lambda_exporter.chunking import Chunk, plan_chunks
+from lambda_exporter.errors import SourceError
 from lambda_exporter.event import ExportRequest
 from lambda_exporter.manifest_lookup import newest_exported_high, newest_exported_manifest
 from lambda_exporter.query import Statement, export_select, union_all
@@ -50,6 +51,8 @@ from sync_contract.manifest import (
     latest_export_key,
     manifest_key,
 )
+from sync_contract.types import Kind
+from sync_contract.watermark import watermark_kind
 
 ConnectWorker = Callable[[], Connection]
 CHUNK_RETRY = RetryPolicy(attempts=3, reserve_s=0)
@@ -180,6 +183,8 @@ def _export_in_snapshot(
         assert req.watermark_column is not None
         wm_column = req.watermark_column
         wm_type = next(c.type for c in columns if c.name == wm_column)
+        if guard is not None and req.lookback is None:
+            _refuse_unguarded(req, wm_column, wm_type)
         guard = column_guard(conn, req.schema, req.table, wm_type, guard)  # in the column's own terms
         backfill = _backfill_reason(s3_client, req, columns, source) if req.low is not None else None
         if backfill is not None:  # existing values changed without moving the watermark: every row again
@@ -227,6 +232,22 @@ def _export_in_snapshot(
         sum(r.bytes for r in results),
         time.monotonic() - started,
         tuple(r.key for r in results),
+    )
+
+
+def _refuse_unguarded(req: ExportRequest, column: str, pg_type: str) -> None:
+    """The late-row guard holds a bound in time; a number carries none, so for an integer or numeric
+    watermark it cannot be made safe: refused unless the table says how it takes the risk."""
+    if watermark_kind(pg_type, column) in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ):
+        return
+    raise SourceError(
+        f"{req.schema}.{req.table}: watermark column {column!r} is {pg_type}, and the late-row guard cannot "
+        "apply to a number (it carries no time): a transaction that commits after an export with a value "
+        "below the export's high bound would never be exported. Use a timestamp watermark that every write "
+        "sets (e.g. updated_at timestamptz NOT NULL DEFAULT now(), set on update too), or set for the table "
+        'lookback = "N" (each export re-reads N below the last high bound; a commit later than that is still '
+        "missed) or late_row_guard = false (accept the risk: append-only tables whose writers commit in "
+        "order)"
     )
 
 
