@@ -26,7 +26,9 @@ def _two_tables(pg: Any, harness: Any, bad: str, good: str) -> Any:
     for name in (bad, good):
         cur.execute(f"CREATE TABLE public.{name} (id int PRIMARY KEY, v int NOT NULL)")
         cur.execute(f"INSERT INTO public.{name} SELECT g, g FROM generate_series(1, 20) g")
-    return harness.add(f"public.{bad}", ["id"], "v").add(f"public.{good}", ["id"], "v")
+    return harness.add(f"public.{bad}", ["id"], "v", late_row_guard="false").add(
+        f"public.{good}", ["id"], "v", late_row_guard="false"
+    )
 
 
 def _export(h: Any, index: int) -> dict[str, Any]:
@@ -126,7 +128,8 @@ def test_a_key_that_is_not_unique_in_the_source_fails_the_batch_naming_the_key(p
     cur.execute(
         f"INSERT INTO public.{table} SELECT o, l, l * 1.5, o FROM generate_series(1, 100) o, generate_series(1, 4) l"
     )
-    h = harness.add(f"public.{table}", ["l_orderkey"], "updated_at" if mode == "incremental" else None)
+    incremental = {"late_row_guard": "false"} if mode == "incremental" else {}  # an integer watermark
+    h = harness.add(f"public.{table}", ["l_orderkey"], "updated_at" if incremental else None, **incremental)
     (t,) = h.cycle().tables
     assert t.failed and t.load["status"] == "FAILED"
     error = t.load["error"]
@@ -151,7 +154,7 @@ def test_a_declared_composite_key_loads_every_row(pg, harness):
         "CREATE TABLE public.lineitem_ok (l_orderkey int NOT NULL, l_linenumber int NOT NULL, updated_at int NOT NULL)"
     )
     cur.execute("INSERT INTO public.lineitem_ok SELECT o, l, o FROM generate_series(1, 100) o, generate_series(1, 4) l")
-    h = harness.add("public.lineitem_ok", ["l_orderkey", "l_linenumber"], "updated_at")
+    h = harness.add("public.lineitem_ok", ["l_orderkey", "l_linenumber"], "updated_at", late_row_guard="false")
     (t,) = h.cycle().tables
     assert not t.failed and t.load["rows_inserted"] == 400
     assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."LINEITEM_OK"')[0][0] == 400

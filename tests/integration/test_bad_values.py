@@ -46,7 +46,7 @@ def _target(h, table: str) -> dict[int, dict]:
 def test_rows_with_values_snowflake_cannot_hold_are_quarantined_and_the_rest_load(pg, harness):
     cur = pg.cursor()
     _create(cur, "bad_q")
-    h = harness.add("public.bad_q", ["id"], "v", numeric_scale="{ amount = 2 }")
+    h = harness.add("public.bad_q", ["id"], "v", numeric_scale="{ amount = 2 }", late_row_guard="false")
     (t,) = h.cycle().tables
     assert t.load["status"] == "SUCCEEDED", t.load["error"]
     assert (t.load["rows_loaded"], t.load["rows_inserted"], t.load["rows_quarantined"]) == (11, 5, 6)
@@ -90,7 +90,7 @@ def test_with_bad_values_fail_the_batch_fails_closed_and_names_the_columns(pg, h
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.bad_f (id int PRIMARY KEY, day date, v int NOT NULL)")
     cur.execute("INSERT INTO public.bad_f VALUES (1, '2026-01-01', 1), (2, 'infinity', 1), (3, '-infinity', 1)")
-    h = harness.add("public.bad_f", ["id"], "v", bad_values='"fail"')
+    h = harness.add("public.bad_f", ["id"], "v", bad_values='"fail"', late_row_guard="false")
     (t,) = h.cycle().tables
     assert t.load["status"] == "FAILED"
     assert "DAY (date): ±infinity has no DATE value (2 rows)" in t.load["error"]
@@ -106,7 +106,7 @@ def test_a_row_whose_key_is_null_is_quarantined_not_inserted_again_every_run(pg,
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.bad_nullkey (id int, v int NOT NULL)")  # no primary key constraint
     cur.execute("INSERT INTO public.bad_nullkey VALUES (1, 1), (NULL, 2), (3, 3)")
-    h = harness.add("public.bad_nullkey", ["id"], "v")
+    h = harness.add("public.bad_nullkey", ["id"], "v", late_row_guard="false")
     (t,) = h.cycle().tables
     assert (t.load["status"], t.load["rows_inserted"], t.load["rows_quarantined"]) == ("SUCCEEDED", 2, 1)
     (reason,) = h.query(f"SELECT REASON FROM {h.control('QUARANTINE')} WHERE SOURCE_TABLE = 'bad_nullkey'")

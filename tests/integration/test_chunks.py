@@ -59,7 +59,7 @@ def test_three_chunks_make_three_manifests_that_load_as_one_batch(pg, endpoints,
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.chunky (id int PRIMARY KEY, payload text, v int NOT NULL)")
     cur.execute("INSERT INTO public.chunky SELECT g, md5(g::text), g FROM generate_series(1, 50000) g")
-    harness.add("public.chunky", ["id"], "v")
+    harness.add("public.chunky", ["id"], "v", late_row_guard="false")
     workers = Workers(endpoints.pg_dsn, fail_on=2)  # one chunk loses its connection once and is retried alone
     result = _export(harness, endpoints, "chunky", workers, chunks=3, parallelism=2)
 
@@ -82,7 +82,7 @@ def test_an_export_missing_a_chunk_waits_and_is_superseded_by_a_complete_rerun(p
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.chunk_rerun (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.chunk_rerun SELECT g, g FROM generate_series(1, 30000) g")
-    harness.add("public.chunk_rerun", ["id"], "v")
+    harness.add("public.chunk_rerun", ["id"], "v", late_row_guard="false")
     _export(harness, endpoints, "chunk_rerun", Workers(endpoints.pg_dsn), chunks=3)
     lost = next(m for m in _manifests(s3, "chunk_rerun") if m.chunk_index == 2)
     key = PREFIX + f"{manifest_prefix('public', 'chunk_rerun')}{lost.export_id}.json"
@@ -124,6 +124,6 @@ def test_a_chunked_full_snapshot_deletes_only_keys_missing_from_every_chunk(pg, 
 
 def test_a_view_cannot_be_chunked(pg, endpoints, harness):
     pg.cursor().execute("CREATE VIEW public.chunk_view AS SELECT g AS id, g AS v FROM generate_series(1, 10) g")
-    harness.add("public.chunk_view", ["id"], "v")
+    harness.add("public.chunk_view", ["id"], "v", late_row_guard="false")
     with pytest.raises(SourceError, match="is a view: a chunked export needs a table"):
         _export(harness, endpoints, "chunk_view", Workers(endpoints.pg_dsn), chunks=2)

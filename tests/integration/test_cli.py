@@ -65,7 +65,7 @@ def test_run_exits_non_zero_when_the_key_is_not_unique(pg, harness, tmp_path):
     cur.execute("CREATE TABLE public.cli_dups (k int NOT NULL, line int NOT NULL, updated_at int NOT NULL)")
     cur.execute("INSERT INTO public.cli_dups SELECT k, l, k FROM generate_series(1, 10) k, generate_series(1, 4) l")
     config = tmp_path / "sync.toml"
-    config.write_text(harness.add("public.cli_dups", ["k"], "updated_at").toml)
+    config.write_text(harness.add("public.cli_dups", ["k"], "updated_at", late_row_guard="false").toml)
     result = _cli("run", "--config", str(config))
     assert result.returncode == 1, result.stdout
     assert "public.cli_dups" in result.stdout and "FAILED" in result.stdout
@@ -110,7 +110,7 @@ def test_resync_restarts_one_table_from_the_beginning(pg, harness, tmp_path):
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.cli_resync (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.cli_resync SELECT g, g FROM generate_series(1, 10) g")
-    h = harness.add("public.cli_resync", ["id"], "v")
+    h = harness.add("public.cli_resync", ["id"], "v", late_row_guard="false")
     config = tmp_path / "sync.toml"
     config.write_text(h.toml)
     assert _cli("run", "--config", str(config)).returncode == 0

@@ -14,7 +14,7 @@ def test_a_table_leased_by_another_run_is_left_alone_until_the_lease_ends(pg, ha
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.leased (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.leased SELECT g, g FROM generate_series(1, 10) g")
-    h = harness.add("public.leased", ["id"], "v")
+    h = harness.add("public.leased", ["id"], "v", late_row_guard="false")
     h.cycle(export=False)  # creates the control tables
     name = f"load:{h.config.tables[0].slug}"
     assert lease.acquire(h.snow, h.config.place, name, "run-elsewhere/1", ttl_s=600) is None
@@ -63,7 +63,7 @@ def test_the_finalizer_releases_what_its_runs_killed_tasks_still_hold(pg, harnes
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.leased_dead (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.leased_dead SELECT g, g FROM generate_series(1, 5) g")
-    h = harness.add("public.leased_dead", ["id"], "v")
+    h = harness.add("public.leased_dead", ["id"], "v", late_row_guard="false")
     h.cycle(export=False)  # control tables
     name, place = f"load:{h.config.tables[0].slug}", h.config.place
     # run-dead's INTAKE and LOAD tasks were killed holding their leases (2 h to live); another run's stays

@@ -115,7 +115,9 @@ def test_a_batch_whose_files_disagree_with_its_manifest_fails_closed_and_other_t
     cur.execute("CREATE TABLE public.cyc_good (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.cyc_bad SELECT g, g FROM generate_series(1, 20) g")
     cur.execute("INSERT INTO public.cyc_good SELECT g, g FROM generate_series(1, 20) g")
-    h = harness.add("public.cyc_bad", ["id"], "v").add("public.cyc_good", ["id"], "v")
+    h = harness.add("public.cyc_bad", ["id"], "v", late_row_guard="false").add(
+        "public.cyc_good", ["id"], "v", late_row_guard="false"
+    )
     # export both, then make one manifest claim more rows than its files hold
     results = [h.exporter.export(export_request(h.config, spec, None)) for spec in h.config.tables]
     s3 = boto3.client("s3", endpoint_url=h.stack.endpoints.s3_endpoint)
@@ -146,7 +148,9 @@ def test_a_batch_whose_files_disagree_with_its_manifest_fails_closed_and_other_t
 def test_a_configured_table_missing_in_the_source_is_reported_and_others_go_on(pg, harness):
     pg.cursor().execute("CREATE TABLE public.cyc_present (id int PRIMARY KEY, v int NOT NULL)")
     pg.cursor().execute("INSERT INTO public.cyc_present VALUES (1, 1)")
-    h = harness.add("public.cyc_absent", ["id"], "v").add("public.cyc_present", ["id"], "v")
+    h = harness.add("public.cyc_absent", ["id"], "v", late_row_guard="false").add(
+        "public.cyc_present", ["id"], "v", late_row_guard="false"
+    )
     absent, present = h.cycle().tables
     assert absent.failed
     assert "table public.cyc_absent does not exist in the source database" in absent.errors[0]
@@ -181,7 +185,7 @@ def test_a_full_snapshot_that_arrives_late_never_undoes_a_newer_one(pg, harness)
 def test_a_batch_after_a_gap_waits_without_using_up_its_attempts(pg, harness):
     pg.cursor().execute("CREATE TABLE public.cyc_gap (id int PRIMARY KEY, v int NOT NULL)")
     pg.cursor().execute("INSERT INTO public.cyc_gap SELECT g, g FROM generate_series(1, 10) g")
-    h = harness.add("public.cyc_gap", ["id"], "v")
+    h = harness.add("public.cyc_gap", ["id"], "v", late_row_guard="false")
     (spec,) = h.config.tables
     h.exporter.export(export_request(h.config, spec, "5"))  # starts at 5, but nothing is loaded yet
     for _ in range(4):
@@ -202,7 +206,7 @@ def test_a_batch_after_a_gap_waits_without_using_up_its_attempts(pg, harness):
 def test_the_local_run_executes_the_task_graph_and_skips_loads_when_intake_fails(pg, harness, monkeypatch):
     pg.cursor().execute("CREATE TABLE public.cyc_graph (id int PRIMARY KEY, v int NOT NULL)")
     pg.cursor().execute("INSERT INTO public.cyc_graph VALUES (1, 1)")
-    h = harness.add("public.cyc_graph", ["id"], "v")
+    h = harness.add("public.cyc_graph", ["id"], "v", late_row_guard="false")
     report = h.cycle()
     load_task = next(name for name in report.tasks if name.startswith("LOAD_"))
     assert report.tasks == {

@@ -66,7 +66,9 @@ def test_large_export_uses_multipart_and_matches_the_table(pg, endpoints, s3):
     )
     conn = connect(endpoints.pg_dsn)
     try:
-        result = run_export(conn, s3, _request("exp_big", watermark_column="v", max_file_bytes=5 * 1024 * 1024))
+        result = run_export(
+            conn, s3, _request("exp_big", watermark_column="v", late_row_guard=False, max_file_bytes=5 * 1024 * 1024)
+        )
     finally:
         conn.close()
     assert result.rows == 200_000
@@ -89,9 +91,9 @@ def test_window_is_low_exclusive_high_inclusive(pg, endpoints, s3):
     cur.execute("INSERT INTO public.exp_window SELECT g, g FROM generate_series(1, 10) g")
     conn = connect(endpoints.pg_dsn)
     try:
-        result = run_export(conn, s3, _request("exp_window", watermark_column="v", low="4"))
-        again = run_export(conn, s3, _request("exp_window", watermark_column="v", low="4"))
-        nothing = run_export(conn, s3, _request("exp_window", watermark_column="v", low="10"))
+        result = run_export(conn, s3, _request("exp_window", watermark_column="v", late_row_guard=False, low="4"))
+        again = run_export(conn, s3, _request("exp_window", watermark_column="v", late_row_guard=False, low="4"))
+        nothing = run_export(conn, s3, _request("exp_window", watermark_column="v", late_row_guard=False, low="10"))
     finally:
         conn.close()
     assert (result.low, result.high, result.rows) == ("4", "10", 6)
@@ -101,7 +103,7 @@ def test_window_is_low_exclusive_high_inclusive(pg, endpoints, s3):
 
 def test_lambda_endpoint_reports_bad_events_with_the_field(harness):
     harness.add("public.exp_unused", ["id"], "v")
-    bad = _request("anything", watermark_column="v").to_event() | {"strategy": "pg_dump"}
+    bad = _request("anything", watermark_column="v", late_row_guard=False).to_event() | {"strategy": "pg_dump"}
     config = harness.config
     # the client REQUEST_EXPORTS uses inside Snowflake, here unsigned to the loopback endpoint
     client = lambda_client(config.s3.region, config.exporter.lambda_endpoint_url)
@@ -115,7 +117,7 @@ def test_lambda_endpoint_reports_bad_events_with_the_field(harness):
 def test_lambda_export_error_names_the_table(harness):
     harness.add("public.exp_unused", ["id"], "v")
     with pytest.raises(ExportFailed, match="SourceError: table public.exp_missing does not exist"):
-        harness.exporter.export(_request("exp_missing", watermark_column="v"))
+        harness.exporter.export(_request("exp_missing", watermark_column="v", late_row_guard=False))
 
 
 AWS_S3_FAKE = """
@@ -147,7 +149,9 @@ def test_aws_s3_strategy_sql_contract(endpoints, s3):
     cur.execute("""INSERT INTO public."exp Aurora" SELECT g, 'n' || g, g FROM generate_series(1, 25) g""")
     conn = connect(endpoints.pg_dsn)
     try:
-        result = run_export(conn, s3, _request("exp Aurora", watermark_column="v", low="5", strategy="aws_s3"))
+        result = run_export(
+            conn, s3, _request("exp Aurora", watermark_column="v", late_row_guard=False, low="5", strategy="aws_s3")
+        )
         (notice,) = [n for n in conn.notices if "aws_s3 call: " in n]
     finally:
         conn.close()
@@ -184,7 +188,7 @@ def test_a_throttled_s3_is_retried_and_the_export_completes(pg, endpoints):
         s3 = boto3.client("s3", endpoint_url=proxy.url, region_name=REGION, config=S3_CONFIG)
         conn = connect(endpoints.pg_dsn)
         try:
-            result = run_export(conn, s3, _request("exp_throttled", watermark_column="v"))
+            result = run_export(conn, s3, _request("exp_throttled", watermark_column="v", late_row_guard=False))
         finally:
             conn.close()
     assert proxy.injected >= 3  # every other write (parts, completion, manifest) was refused once
@@ -200,7 +204,7 @@ def test_a_scheduled_event_without_low_continues_from_the_newest_manifest(pg, en
 
     pg.cursor().execute("CREATE TABLE public.exp_sched (id int PRIMARY KEY, v int NOT NULL)")
     pg.cursor().execute("INSERT INTO public.exp_sched SELECT g, g FROM generate_series(1, 10) g")
-    event = _request("exp_sched", watermark_column="v").to_event()
+    event = _request("exp_sched", watermark_column="v", late_row_guard=False).to_event()
     del event["low"]  # as an EventBridge rule's static input would be
     conn = connect(endpoints.pg_dsn)
     try:

@@ -30,7 +30,7 @@ BAD_INPUT: dict[str, tuple[list[str], str, list[str], str, dict[str, str], str]]
         "public.fr_nokey",
         ["code"],
         "v",
-        {},
+        {"late_row_guard": "false"},
         "column 'code' does not exist in public.fr_nokey",
     ),
     "date watermark": (
@@ -52,7 +52,7 @@ BAD_INPUT: dict[str, tuple[list[str], str, list[str], str, dict[str, str], str]]
         "public.fr_bits",
         ["id"],
         "v",
-        {},
+        {"late_row_guard": "false"},
         "bit(8)",
     ),
     "chunks on a view": (
@@ -60,7 +60,7 @@ BAD_INPUT: dict[str, tuple[list[str], str, list[str], str, dict[str, str], str]]
         "public.fr_view",
         ["id"],
         "v",
-        {"chunks": "3"},
+        {"chunks": "3", "late_row_guard": "false"},
         "public.fr_view is a view",
     ),
 }
@@ -128,7 +128,7 @@ def test_last_success_stays_when_a_synced_table_starts_failing_and_the_cli_exits
     cur.execute("CREATE TABLE public.fr_later (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.fr_later SELECT g, g FROM generate_series(1, 10) g")
     config = tmp_path / "sync.toml"
-    config.write_text(harness.add("public.fr_later", ["id"], "v").toml)
+    config.write_text(harness.add("public.fr_later", ["id"], "v", late_row_guard="false").toml)
     assert _cli("run", "--config", str(config)).returncode == 0
     _views(harness)
     (succeeded_at,) = harness.query(f"SELECT LAST_SUCCESS_AT FROM {harness.control('TABLE_STATUS')}")[0]
@@ -157,7 +157,7 @@ def test_manifests_the_stage_cannot_see_fail_the_run_naming_their_keys(pg, harne
     cur.execute("CREATE TABLE public.fr_lost (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.fr_lost SELECT g, g * 10 FROM generate_series(1, 20) g")
     config = tmp_path / "sync.toml"
-    config.write_text(harness.add("public.fr_lost", ["id"], "v").toml)
+    config.write_text(harness.add("public.fr_lost", ["id"], "v", late_row_guard="false").toml)
     place = harness.config.place
     harness.query("CREATE SCHEMA IF NOT EXISTS " + place.schema)
     # the stage points at another prefix than the exporter writes to (a configuration mistake)
@@ -243,7 +243,7 @@ def test_the_graph_records_a_failed_export_and_manifests_removed_before_intake(p
 def test_a_local_run_whose_intake_failed_records_the_exported_manifests_as_not_found(pg, harness, monkeypatch):
     pg.cursor().execute("CREATE TABLE public.fr_nointake (id int PRIMARY KEY, v int NOT NULL)")
     pg.cursor().execute("INSERT INTO public.fr_nointake VALUES (1, 1), (2, 2)")
-    h = harness.add("public.fr_nointake", ["id"], "v")
+    h = harness.add("public.fr_nointake", ["id"], "v", late_row_guard="false")
     assert not h.cycle().failed
     h.query(f"DROP TABLE {h.control('INBOX')}")  # intake can no longer run at all
     monkeypatch.setattr(ledger, "ensure_control", lambda session, place: None)  # keep the inbox dropped

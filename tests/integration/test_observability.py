@@ -47,6 +47,7 @@ def _event(table: str) -> dict:
         "version": 1,
         "table": {"schema": "public", "name": table},
         "watermark_column": "v",
+        "late_row_guard": False,  # an integer watermark
         "s3": {"bucket": "aurora-sync-exports", "prefix": "obs/", "region": "us-east-1"},
     }
 

@@ -64,7 +64,7 @@ def _partitioned(cur, name: str) -> None:
 def test_a_partitioned_table_chunks_by_its_leaf_partitions_in_one_snapshot(pg, harness):
     cur = pg.cursor()
     _partitioned(cur, "fr_parts")
-    h = harness.add("public.fr_parts", ["id", "region"], "v", chunks="3")
+    h = harness.add("public.fr_parts", ["id", "region"], "v", chunks="3", late_row_guard="false")
 
     (t,) = h.cycle().tables
     assert not t.failed, t.errors or t.load
@@ -99,7 +99,7 @@ def test_more_chunks_than_partitions_make_one_chunk_per_partition(pg, endpoints,
     cur.execute("CREATE TABLE public.fr_two_a PARTITION OF public.fr_two FOR VALUES FROM (1) TO (51)")
     cur.execute("CREATE TABLE public.fr_two_b PARTITION OF public.fr_two FOR VALUES FROM (51) TO (101)")
     cur.execute("INSERT INTO public.fr_two SELECT g, g FROM generate_series(1, 100) g")
-    harness.add("public.fr_two", ["id"], "v")
+    harness.add("public.fr_two", ["id"], "v", late_row_guard="false")
     result = _export(harness, endpoints, "fr_two", Workers(endpoints.pg_dsn), chunks=5)
     assert (len(result.manifest_keys), result.rows) == (2, 100)
     assert sorted(m.rows for m in _manifests(endpoints, "fr_two")) == [50, 50]
@@ -120,7 +120,7 @@ def test_partitions_the_exporter_may_not_read_are_named_with_the_grant(pg, endpo
     cur.execute("GRANT pg_read_all_stats TO fr_reader")  # the late-row guard needs it, not the chunks
     parts = urlsplit(endpoints.pg_dsn)
     dsn = urlunsplit(parts._replace(netloc=f"fr_reader:fr-reader-pw@{parts.hostname}:{parts.port}"))
-    harness.add("public.fr_locked", ["id"], "v")
+    harness.add("public.fr_locked", ["id"], "v", late_row_guard="false")
 
     with pytest.raises(SourceError, match="may not SELECT public.fr_locked_b. Grant SELECT on the partitions"):
         _export(harness, endpoints, "fr_locked", Workers(dsn), chunks=2, dsn=dsn)
@@ -130,7 +130,7 @@ def test_partitions_the_exporter_may_not_read_are_named_with_the_grant(pg, endpo
 def test_a_materialized_view_chunks_by_block_ranges(pg, harness):
     cur = pg.cursor()
     cur.execute("CREATE MATERIALIZED VIEW public.fr_mat AS SELECT g AS id, g * 2 AS v FROM generate_series(1, 20000) g")
-    h = harness.add("public.fr_mat", ["id"], "v", chunks="3")
+    h = harness.add("public.fr_mat", ["id"], "v", chunks="3", late_row_guard="false")
     (t,) = h.cycle().tables
     assert not t.failed, t.errors or t.load
     assert (t.export["chunks"], t.load["rows_loaded"]) == (3, 20000)
@@ -146,7 +146,7 @@ def test_a_foreign_table_is_refused_naming_what_it_is(pg, endpoints, harness):
         "CREATE FOREIGN TABLE public.fr_foreign (id int, v int) SERVER fr_files "
         "OPTIONS (program 'printf \"1,1\\\\n2,2\\\\n\"', format 'csv')"
     )
-    harness.add("public.fr_foreign", ["id"], "v")
+    harness.add("public.fr_foreign", ["id"], "v", late_row_guard="false")
     with pytest.raises(SourceError, match=r"public\.fr_foreign is a foreign table: .*chunks = 1 for this table"):
         _export(harness, endpoints, "fr_foreign", Workers(endpoints.pg_dsn), chunks=2)
     assert _export(harness, endpoints, "fr_foreign", Workers(endpoints.pg_dsn), chunks=1).rows == 2

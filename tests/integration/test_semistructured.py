@@ -78,7 +78,7 @@ def loaded(stack: Any, snow: Any) -> dict[str, Any]:
     _insert(cur, "semi", SET_ASIDE)
     _insert(cur, "semi", LOADED)
     conn.close()
-    h = Harness(stack, snow).add("public.semi", ["id"], "v")
+    h = Harness(stack, snow).add("public.semi", ["id"], "v", late_row_guard="false")
     (t,) = h.cycle().tables
     columns = ", ".join(f'"{c.upper()}"' for c in ("doc", "raw", "nums", "ints", "cash", "days", "floats"))
     target = {r["ID"]: r.as_dict() for r in h.query(f'SELECT "ID", "TM", {columns} FROM "ANALYTICS"."PUBLIC"."SEMI"')}
@@ -130,7 +130,7 @@ def test_time_before_midnight_loads(pg, harness):
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.semi_time (id int PRIMARY KEY, tm time, v int NOT NULL)")
     cur.execute("INSERT INTO public.semi_time VALUES (1, '23:59:59.999999', 1), (2, '24:00:00', 1), (3, '00:00', 1)")
-    h = harness.add("public.semi_time", ["id"], "v")
+    h = harness.add("public.semi_time", ["id"], "v", late_row_guard="false")
     (t,) = h.cycle().tables
     assert (t.load["status"], t.load["rows_inserted"], t.load["rows_quarantined"]) == ("SUCCEEDED", 2, 1)
     rows = h.query('SELECT "ID", TO_VARCHAR("TM") AS T FROM "ANALYTICS"."PUBLIC"."SEMI_TIME" ORDER BY "ID"')
@@ -141,7 +141,7 @@ def test_with_bad_values_fail_a_rounded_number_fails_the_batch_closed(pg, harnes
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.semi_fail (id int PRIMARY KEY, doc jsonb, v int NOT NULL)")
     cur.execute(f"""INSERT INTO public.semi_fail VALUES (1, '{{"ok": 1}}', 1), (2, '{{"amount": {BIG}}}', 1)""")
-    h = harness.add("public.semi_fail", ["id"], "v", bad_values='"fail"')
+    h = harness.add("public.semi_fail", ["id"], "v", bad_values='"fail"', late_row_guard="false")
     (t,) = h.cycle().tables
     assert t.load["status"] == "FAILED"
     assert "DOC (jsonb): a number with more than 38 digits or 37 decimals" in t.load["error"]

@@ -53,7 +53,9 @@ def _flat(text: str) -> str:
 
 def test_sync_toml_with_two_sources_for_one_target_is_refused_before_anything_loads(pg, harness, tmp_path):
     _two_tables(pg, "st_orders")
-    h = harness.add("public.st_orders", ["id"], "updated_at").add('public."ST_ORDERS"', ["id"], "updated_at")
+    h = harness.add("public.st_orders", ["id"], "updated_at", late_row_guard="false").add(
+        'public."ST_ORDERS"', ["id"], "updated_at", late_row_guard="false"
+    )
     config = tmp_path / "sync.toml"
     config.write_text(h.toml)
 
@@ -74,8 +76,8 @@ def test_sync_toml_with_two_sources_for_one_target_is_refused_before_anything_lo
     assert not _has_table(h.snow, "PUBLIC", "ST_ORDERS")
 
     # with a target of its own each table loads whole: three rows per table, none overwritten
-    h = Harness(h.stack, h.snow).add("public.st_orders", ["id"], "updated_at")
-    h.add('public."ST_ORDERS"', ["id"], "updated_at", target='"PUBLIC.ST_ORDERS_UPPER"')
+    h = Harness(h.stack, h.snow).add("public.st_orders", ["id"], "updated_at", late_row_guard="false")
+    h.add('public."ST_ORDERS"', ["id"], "updated_at", target='"PUBLIC.ST_ORDERS_UPPER"', late_row_guard="false")
     config.write_text(h.toml)
     again = _cli("run", "--config", str(config))
     assert again.returncode == 0, again.stdout + again.stderr
@@ -89,7 +91,9 @@ def test_sync_toml_with_two_sources_for_one_target_is_refused_before_anything_lo
 
 def test_sync_toml_refuses_a_target_in_its_control_schema(pg, harness, tmp_path):
     pg.cursor().execute("CREATE TABLE public.st_ctl (id int PRIMARY KEY, updated_at int NOT NULL)")
-    h = harness.add("public.st_ctl", ["id"], "updated_at", target=f'"{harness.control_schema}.MANIFESTS"')
+    h = harness.add(
+        "public.st_ctl", ["id"], "updated_at", target=f'"{harness.control_schema}.MANIFESTS"', late_row_guard="false"
+    )
     config = tmp_path / "sync.toml"
     config.write_text(h.toml)
     result = _cli("run", "--config", str(config))
@@ -102,12 +106,12 @@ def test_sync_toml_refuses_the_target_of_a_table_it_no_longer_lists(pg, harness,
     """A table dropped from sync.toml keeps its target table (and rows) in the control schema's
     database: a new table of the file may not load into it."""
     _two_tables(pg, "st_later")
-    h = harness.add("public.st_later", ["id"], "updated_at")
+    h = harness.add("public.st_later", ["id"], "updated_at", late_row_guard="false")
     config = tmp_path / "sync.toml"
     config.write_text(h.toml)
     assert _cli("run", "--config", str(config)).returncode == 0
     h.tables = []
-    config.write_text(h.add('public."ST_LATER"', ["id"], "updated_at").toml)
+    config.write_text(h.add('public."ST_LATER"', ["id"], "updated_at", late_row_guard="false").toml)
     result = _cli("run", "--config", str(config))
     assert result.returncode == 2, result.stdout
     said = _flat(result.stdout)
@@ -125,6 +129,7 @@ def _sync_tables(session: Any) -> list[tuple[Any, ...]]:
 def test_add_table_and_configure_table_refuse_a_target_another_table_has(pg, app, stack):
     _two_tables(pg, "ap_orders")
     procedures.configure(app, stack, "public.ap_orders", "AP_SHARED.AP_ORDERS")
+    call(app, "CONFIGURE_TABLE", "public.ap_orders", {"late_row_guard": False})  # an integer watermark
     assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
 
     # the same target spelled as given, and in another case (one table where quoted case is ignored)
@@ -149,6 +154,7 @@ def test_add_table_and_configure_table_refuse_a_target_another_table_has(pg, app
 
     # configuring another table onto the taken target is refused too, and changes nothing
     call(app, "ADD_TABLE", 'public."AP_ORDERS"', ["id"], "updated_at", "incremental", "AP_SHARED.AP_ORDERS_UPPER")
+    call(app, "CONFIGURE_TABLE", 'public."AP_ORDERS"', {"late_row_guard": False})
     with pytest.raises(InvalidSetting, match=r"public\.ap_orders and public\.AP_ORDERS would both load into"):
         call(app, "CONFIGURE_TABLE", 'public."AP_ORDERS"', {"target": "AP_SHARED.AP_ORDERS"})
     # a removed table keeps its target table and can come back: its target stays taken

@@ -59,7 +59,7 @@ def loaded(stack, snow):
              ratio = CASE id WHEN 1 THEN 0.1 WHEN 2 THEN 1e-300 END"""
     )
     conn.close()
-    h = Harness(stack, snow).add("public.rt_values", ["id"], "v")
+    h = Harness(stack, snow).add("public.rt_values", ["id"], "v", late_row_guard="false")
     report = h.cycle()
     assert not report.failed, report.tables[0].load
     rows = h.query(

@@ -130,6 +130,7 @@ def test_the_handler_exports_with_credentials_from_vault(bao, endpoints, pg, mon
                 "version": 1,
                 "table": {"schema": "public", "name": "vault_export"},
                 "watermark_column": "v",
+                "late_row_guard": False,  # an integer watermark
                 "s3": {"bucket": "aurora-sync-exports", "prefix": "vault/", "region": "us-east-1"},
             }
         )
