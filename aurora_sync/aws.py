@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from stored_procs.lambda_invoke import is_loopback
+from stored_procs.orchestration.lambda_invoke import is_loopback
 
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

@@ -93,9 +93,9 @@ def _reconcile(console: Console, config: SyncConfig, table: str | None, rows: bo
 def _resync(console: Console, config: SyncConfig, table: str) -> int:
     from aurora_sync.cycle import prepare
     from aurora_sync.snowflake import snowpark_session
-    from stored_procs.app_config import InvalidSetting
-    from stored_procs.runs import new_run_id
-    from stored_procs.table_config import resync_table
+    from stored_procs.configuration.app_config import InvalidSetting
+    from stored_procs.configuration.table_config import resync_table
+    from stored_procs.orchestration.runs import new_run_id
 
     with snowpark_session(config.snowflake_connect, config.database) as s:
         prepare(s, config)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stored_procs.app_config import InvalidSetting
+from stored_procs.configuration.app_config import InvalidSetting
+from stored_procs.configuration.table_config import OPTION_KEYS, build_spec
+from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.spec import Place, TableSpec
-from stored_procs.table_config import OPTION_KEYS, build_spec
-from stored_procs.targets import CONTROL_TABLES, target_clash
 from sync_contract.errors import ContractError
 from sync_contract.identifiers import validate_identifier
 

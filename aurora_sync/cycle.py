@@ -10,11 +10,12 @@ from typing import Any
 from aurora_sync.config import ConfigError, SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import export_check, exports, graph, handlers, ledger, runs
+from stored_procs import handlers, ledger
+from stored_procs.configuration.targets import target_clash
+from stored_procs.orchestration import export_check, exports, graph, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
 from stored_procs.statement import run
-from stored_procs.targets import target_clash
 
 Progress = Callable[[str], None]
 
@@ -58,7 +59,7 @@ def prepare(session: Any, config: SyncConfig) -> None:
 
 def _check_earlier_targets(session: Any, config: SyncConfig) -> None:
     """A table replicated into this control schema before and no longer in sync.toml keeps its target
-    table (and its rows): a table of sync.toml may not load into it (stored_procs.targets)."""
+    table (and its rows): a table of sync.toml may not load into it (stored_procs.configuration.targets)."""
     configured = {(s.source_schema, s.source_table) for s in config.tables}
     earlier = [
         s
@@ -111,8 +112,8 @@ def request_exports(
     run_id: str | None = None,
 ) -> None:
     """REQUEST_EXPORTS: ask the exporter for each table's window above its loaded watermark. Each request
-    is recorded in EXPORT_REQUESTS as the graph records it (`stored_procs.exports.record_request`); a
-    failed one fails the table's LOAD of this run (`stored_procs.export_check`). One table's failure
+    is recorded in EXPORT_REQUESTS as the graph records it (`stored_procs.orchestration.exports.record_request`); a
+    failed one fails the table's LOAD of this run (`stored_procs.orchestration.export_check`). One table's failure
     does not stop the others."""
     generation = _generations(session, config)
     for report in reports:
@@ -178,7 +179,7 @@ def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str)
 
 def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
     """FINALIZER: the run's summary (RUN_SUMMARIES), and a FAILED RUNS row for a table whose export failed
-    or whose manifests were not found when its LOAD did not run (`stored_procs.runs.finalize`)."""
+    or whose manifests were not found when its LOAD did not run (`stored_procs.orchestration.runs.finalize`)."""
     try:
         runs.finalize(session, config.place, run_id, list(config.tables))
     except Exception as err:  # the run's record is incomplete: every table says so
@@ -191,7 +192,7 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
 def run_cycle(
     session: Any, config: SyncConfig, exporter: Exporter | None, progress: Progress = lambda _: None
 ) -> CycleReport:
-    """One cycle: the Task graph of `stored_procs.graph`, executed here in dependency order.
+    """One cycle: the Task graph of `stored_procs.orchestration.graph`, executed here in dependency order.
     With `exporter=None` only what is already in the stage is taken in and loaded."""
     started, run_id = time.monotonic(), runs.new_run_id()
     reports = [TableReport(spec) for spec in config.tables]

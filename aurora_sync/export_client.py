@@ -12,7 +12,7 @@ from lambda_exporter.event import ExportRequest
 from lambda_exporter.exporter import run_export
 from lambda_exporter.reconcile import run_reconcile
 from lambda_exporter.source import connect
-from stored_procs.lambda_invoke import ExportFailed, invoker
+from stored_procs.orchestration.lambda_invoke import ExportFailed, invoker
 from sync_contract.reconcile import parse_request
 
 __all__ = ["ExportFailed", "Exporter", "LambdaExporter", "LocalExporter", "exporter_for"]

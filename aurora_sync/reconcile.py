@@ -20,8 +20,8 @@ from aurora_sync.cycle import prepare
 from aurora_sync.export_client import exporter_for
 from lambda_exporter.query import select_expression
 from lambda_exporter.source import connect, describe_table
-from stored_procs.reconcile import reconcile_table
-from stored_procs.runs import new_run_id
+from stored_procs.monitoring.reconcile import reconcile_table
+from stored_procs.orchestration.runs import new_run_id
 from stored_procs.spec import TableSpec
 from stored_procs.sql import live_rows_only
 from stored_procs.statement import Stmt, run

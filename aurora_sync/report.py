@@ -60,7 +60,7 @@ def print_cycle(console: Console, report: CycleReport, title: str) -> None:
 
 def _errors(t: TableReport) -> list[str]:
     """The table's errors, each once: a failed export is in the report and again in the LOAD's error
-    (RUNS.ERROR, where `stored_procs.export_check` puts it), joined by '; '."""
+    (RUNS.ERROR, where `stored_procs.orchestration.export_check` puts it), joined by '; '."""
     rest = (t.load.get("error") if t.load else None) or ""
     for error in t.errors:
         rest = rest.replace(error, "")

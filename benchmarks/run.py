@@ -39,8 +39,8 @@ from lambda_exporter.event import ExportRequest, S3Target
 from lambda_exporter.exporter import run_export
 from lambda_exporter.query import copy_to_stdout, export_select
 from lambda_exporter.source import connect, describe_table
-from stored_procs.reconcile import reconcile_table
-from stored_procs.runs import new_run_id
+from stored_procs.monitoring.reconcile import reconcile_table
+from stored_procs.orchestration.runs import new_run_id
 from stored_procs.statement import Stmt, run
 
 DOC = Path(__file__).parents[1] / "docs" / "BENCHMARKS.md"

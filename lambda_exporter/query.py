@@ -83,7 +83,7 @@ def select_expression(column: Column) -> str:
     money column's values are (`to_json(money[])` writes locale text such as "$1.50"). An array with
     a lower bound other than 1 in any dimension is written in PostgreSQL's own text form instead
     (`[0:2]={7,8,9}`): JSON cannot carry its bounds, and the loader sets such a row aside by that
-    form (stored_procs/semistructured.py) rather than load its elements re-indexed.
+    form (stored_procs/loading/semistructured.py) rather than load its elements re-indexed.
     """
     name = quote_ident(column.name)
     mapping = map_type(column.type, column.name)

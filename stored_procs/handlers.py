@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import app_config, exports, graph, ledger, registration, runs, schedule, table_config
-from stored_procs.intake import intake
-from stored_procs.load import load_table as load_one
+from stored_procs import ledger
+from stored_procs.configuration import app_config, registration, table_config
+from stored_procs.loading.intake import intake
+from stored_procs.loading.load import load_table as load_one
+from stored_procs.orchestration import exports, graph, runs, schedule
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt, query_tag, run
 
@@ -40,7 +42,7 @@ def check_ready(session: Any) -> dict[str, Any]:
 
 
 def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
-    from stored_procs import lambda_invoke
+    from stored_procs.orchestration import lambda_invoke
 
     app = app_place(session)
     settings = app_config.read(session, app)
@@ -125,7 +127,8 @@ def resync_table(session: Any, source: str) -> dict[str, Any]:
 
 def reconcile_table(session: Any, source: str) -> dict[str, Any]:
     """Compare the target with the source (bucket fingerprints, then key by key where they differ)."""
-    from stored_procs import lambda_invoke, reconcile
+    from stored_procs.monitoring import reconcile
+    from stored_procs.orchestration import lambda_invoke
 
     app = app_place(session)
     settings = app_config.read(session, app)
@@ -177,7 +180,7 @@ def show_config(session: Any) -> dict[str, Any]:
 def sync_table(session: Any, source: str) -> dict[str, Any]:
     """Export, take in and load one table now, in this session."""
     app = app_place(session)
-    from stored_procs import graph_run
+    from stored_procs.orchestration import graph_run
 
     return graph_run.sync(session, app, only=source)
 
@@ -185,7 +188,7 @@ def sync_table(session: Any, source: str) -> dict[str, Any]:
 def sync_all(session: Any) -> dict[str, Any]:
     """The whole graph once, in this session, in dependency order (what one scheduled run does)."""
     app = app_place(session)
-    from stored_procs import graph_run
+    from stored_procs.orchestration import graph_run
 
     return graph_run.sync(session, app)
 
@@ -193,7 +196,7 @@ def sync_all(session: Any) -> dict[str, Any]:
 def load_pending(session: Any) -> dict[str, Any]:
     """Take in and load what is already in the stage, without requesting exports."""
     app = app_place(session)
-    from stored_procs import graph_run
+    from stored_procs.orchestration import graph_run
 
     return graph_run.sync(session, app, export=False)
 

@@ -202,7 +202,7 @@ def rename_column(spec: TableSpec, database: str, old: str, new: str) -> Stmt:
 
 def cast_expression(staged: str, mapping: TypeMapping) -> str:
     """Convert one staged VARCHAR to its target type; values it cannot convert exactly were set aside
-    before (stored_procs.quarantine)."""
+    before (stored_procs.loading.quarantine)."""
     col = quote_ident(staged)
     kind = mapping.kind
     if kind == Kind.JSON:

@@ -2,7 +2,7 @@
 
 Rows are put in buckets by a hash of their primary key (the first `digits` hex digits of the MD5 of
 the key's canonical text); a bucket's fingerprint is (row count, MD5 of its rows' MD5s in sorted
-order). PostgreSQL (the exporter, `lambda_exporter.reconcile`) and Snowflake (`stored_procs.reconcile`)
+order). PostgreSQL (the exporter, `lambda_exporter.reconcile`) and Snowflake (`stored_procs.monitoring.reconcile`)
 compute the same fingerprints from the same canonical text of each value, so only buckets whose
 fingerprints differ are then compared key by key.
 

@@ -1,7 +1,7 @@
 """`make app-sql`: write the object files of `snowflake_app/sql/` from the Python that defines them.
 
 One source: the control tables come from `stored_procs.sql.CONTROL_TABLES`, the procedures from
-`stored_procs.procedures`, the views from `stored_procs.views`. The Native App's setup script runs
+`stored_procs.procedures`, the views from `stored_procs.monitoring.views`. The Native App's setup script runs
 these files (EXECUTE IMMEDIATE FROM) and the plain deployment (tools/plain_deploy.py) concatenates
 the same files. `--check` fails when a committed file differs from what the Python generates
 (CI runs it through the contract tests).
@@ -13,12 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from stored_procs.lambda_invoke import SECRET_ALIAS
+from stored_procs.monitoring.views import view_ddl
+from stored_procs.orchestration.lambda_invoke import SECRET_ALIAS
 from stored_procs.procedures import ADMIN, CODE_ARCHIVE, PROCEDURES, RUNTIME_VERSION, Procedure
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, APP_VIEWER_ROLE, Place
 from stored_procs.sql import CONTROL_TABLES, added_columns_ddl, control_ddl
 from stored_procs.statement import literal
-from stored_procs.views import view_ddl
 from sync_contract.identifiers import quote_qualified
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,9 @@ def generated_files() -> dict[str, str]:
             source="stored_procs/procedures.py"
         ) + procedure_sql(proc)
     for view, stmt in view_ddl(Place.app(), APP_CODE_SCHEMA).items():
-        files[f"sql/views/{view.lower()}.sql"] = HEADER.format(source="stored_procs/views.py") + stmt.text + ";\n"
+        files[f"sql/views/{view.lower()}.sql"] = (
+            HEADER.format(source="stored_procs/monitoring/views.py") + stmt.text + ";\n"
+        )
     files["sql/app/apply_external_access.sql"] = HEADER.format(source="stored_procs/procedures.py") + (
         apply_external_access_sql()
     )

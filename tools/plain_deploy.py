@@ -18,8 +18,8 @@ import argparse
 import re
 from pathlib import Path
 
+from stored_procs.orchestration.schedule import DEPLOYMENT
 from stored_procs.procedures import CODE_ARCHIVE
-from stored_procs.schedule import DEPLOYMENT
 from stored_procs.spec import APP_CODE_SCHEMA, APP_STATE_SCHEMA
 from sync_contract.identifiers import quote_ident, quote_qualified, split_parts
 from tools.app_sql import ADMIN_ROLE, APP_DIR, VIEWER_ROLE, external_access_statements, grants_sql

@@ -17,7 +17,7 @@ import yaml
 from sqlglot import exp
 
 from stored_procs import procedures
-from stored_procs import views as views_module
+from stored_procs.monitoring import views as views_module
 from stored_procs.spec import Place
 from tools import app_sql, build_app_code, plain_deploy
 

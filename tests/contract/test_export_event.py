@@ -3,8 +3,8 @@
 import pytest
 
 from lambda_exporter.event import EVENT_VERSION, parse_event
-from stored_procs import exports
-from stored_procs.app_config import AppSettings
+from stored_procs.configuration.app_config import AppSettings
+from stored_procs.orchestration import exports
 from stored_procs.spec import TableSpec
 
 pytestmark = pytest.mark.contract

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 import sqlglot
 
-from stored_procs import ledger, quarantine, replace, sql
+from stored_procs import ledger, sql
+from stored_procs.loading import quarantine, replace
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from tests.factories import manifest

@@ -9,7 +9,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from stored_procs import graph, procedures
+from stored_procs import procedures
+from stored_procs.orchestration import graph
 from stored_procs.spec import TableSpec
 
 pytestmark = pytest.mark.contract

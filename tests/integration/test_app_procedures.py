@@ -22,8 +22,9 @@ import streamlit
 from aurora_sync.config import parse_config
 from aurora_sync.snowflake import snowpark_session
 from aurora_sync.stack.stack import BUCKET, FUNCTION, PREFIX, REGION
-from stored_procs import exports, graph, handlers, lambda_invoke
-from stored_procs.app_config import InvalidSetting, NotConfigured
+from stored_procs import handlers
+from stored_procs.configuration.app_config import InvalidSetting, NotConfigured
+from stored_procs.orchestration import exports, graph, lambda_invoke
 from stored_procs.procedures import by_name
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import manifest_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stored_procs import lease
+from stored_procs.orchestration import lease
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_a_lease_has_one_holder_until_released_or_expired(harness):
 
 
 def test_the_finalizer_releases_what_its_runs_killed_tasks_still_hold(pg, harness):
-    from stored_procs import runs
+    from stored_procs.orchestration import runs
 
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.leased_dead (id int PRIMARY KEY, v int NOT NULL)")

@@ -9,8 +9,8 @@ import pytest
 
 from aurora_sync.export_client import LocalExporter
 from aurora_sync.reconcile import reconcile
-from stored_procs.reconcile import reconcile_table
-from stored_procs.runs import new_run_id
+from stored_procs.monitoring.reconcile import reconcile_table
+from stored_procs.orchestration.runs import new_run_id
 
 pytestmark = pytest.mark.integration
 

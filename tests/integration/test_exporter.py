@@ -19,7 +19,7 @@ from lambda_exporter.exporter import run_export
 from lambda_exporter.s3_writer import RollingGzipS3Writer
 from lambda_exporter.source import connect
 from lambda_exporter.strategies.aws_s3 import EXPORT_OPTIONS
-from stored_procs.lambda_invoke import lambda_client
+from stored_procs.orchestration.lambda_invoke import lambda_client
 from sync_contract.manifest import parse_manifest
 
 

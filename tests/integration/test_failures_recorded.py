@@ -12,10 +12,12 @@ import pytest
 import streamlit
 
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
-from stored_procs import app_config, graph_run, handlers, lambda_invoke, ledger
+from stored_procs import handlers, ledger
+from stored_procs.configuration import app_config
+from stored_procs.monitoring.views import view_ddl
+from stored_procs.orchestration import graph_run, lambda_invoke
 from stored_procs.sql import create_stage
 from stored_procs.statement import Stmt, run
-from stored_procs.views import view_ddl
 from sync_contract.manifest import manifest_prefix
 from tests.integration.test_app_procedures import _dashboard, app, call, configure  # noqa: F401  (app: a fixture)
 from tests.integration.test_cli import _cli

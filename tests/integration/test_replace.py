@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stored_procs.runs import new_run_id
-from stored_procs.table_config import resync_table
+from stored_procs.configuration.table_config import resync_table
+from stored_procs.orchestration.runs import new_run_id
 from sync_contract import failpoints
 from tests.integration.crashes import compare, cycle_in_child, expire_leases, local_toml
 

@@ -1,5 +1,5 @@
 """Values Snowflake would change inside json, jsonb, arrays and time: each loads exactly or is set aside
-in QUARANTINE with a reason, never rounded (stored_procs/semistructured.py, docs/CORRECTNESS.md)."""
+in QUARANTINE with a reason, never rounded (stored_procs/loading/semistructured.py, docs/CORRECTNESS.md)."""
 
 from __future__ import annotations
 

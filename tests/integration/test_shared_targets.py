@@ -11,7 +11,7 @@ import pytest
 
 from aurora_sync.config import ConfigError
 from aurora_sync.stack.stack import BUCKET, PREFIX
-from stored_procs.app_config import InvalidSetting
+from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import manifest_prefix
 from tests.integration import test_app_procedures as procedures

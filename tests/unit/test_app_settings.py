@@ -1,7 +1,7 @@
 import pytest
 
-from stored_procs import app_config, table_config
-from stored_procs.app_config import AppSettings, InvalidSetting, NotConfigured
+from stored_procs.configuration import app_config, table_config
+from stored_procs.configuration.app_config import AppSettings, InvalidSetting, NotConfigured
 from stored_procs.spec import TableSpec
 
 

@@ -2,7 +2,7 @@
 
 from lambda_exporter.chunking import Chunk
 from lambda_exporter.query import export_select, partition_leaves, union_all
-from stored_procs.export_check import Request, export_errors, export_id_of, failure_text, latest
+from stored_procs.orchestration.export_check import Request, export_errors, export_id_of, failure_text, latest
 from sync_contract.manifest import Column, export_id, manifest_key
 
 

@@ -30,7 +30,7 @@ def test_how_each_kind_is_written():
     # arrays as JSON, unless a lower bound is not 1: then PostgreSQL's text form, which the loader sets aside
     assert select_expression(_col("tags", "text[]")) == (
         "CASE WHEN strpos(replace(array_dims(\"tags\"), '[1:', ''), '[') > 0 THEN \"tags\"::text "
-        "ELSE to_json(\"tags\")::text END"
+        'ELSE to_json("tags")::text END'
     )
     assert 'to_json("cash"::numeric[])' in select_expression(_col("cash", "money[]"))  # numbers, as money's
     assert select_expression(_col("b", "bytea")) == "encode(\"b\", 'hex')"

@@ -1,6 +1,6 @@
 import pytest
 
-from stored_procs import graph
+from stored_procs.orchestration import graph
 from stored_procs.spec import TableSpec
 
 WHERE = graph.GraphLocation("STATE", "CORE", "DB")

@@ -7,7 +7,7 @@ import pytest
 import sqlglot
 
 from lambda_exporter.reconcile import fingerprints_query, rows_query
-from stored_procs.reconcile import bucket_rows, fingerprints
+from stored_procs.monitoring.reconcile import bucket_rows, fingerprints
 from stored_procs.spec import TableSpec
 from sync_contract.manifest import Column
 from sync_contract.reconcile import ReconcileRequest

@@ -1,4 +1,4 @@
-"""The checks on staged JSON text (stored_procs/semistructured.py): which texts each one flags, run on
+"""The checks on staged JSON text (stored_procs/loading/semistructured.py): which texts each one flags, run on
 DuckDB through sqlglot's Snowflake -> DuckDB translation, and every quarantine statement for such
 columns parses as Snowflake SQL."""
 
@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from stored_procs import quarantine, semistructured
+from stored_procs.loading import quarantine, semistructured
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from sync_contract.types import map_type

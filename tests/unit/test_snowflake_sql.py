@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from stored_procs import replace, sql
+from stored_procs import sql
+from stored_procs.loading import replace
 from stored_procs.spec import Place, TableSpec
 from tests.factories import manifest
 
@@ -68,7 +69,7 @@ def test_cast_expressions_restore_each_kind():
 
 
 def test_bad_value_checks_follow_the_column_kind():
-    from stored_procs import quarantine
+    from stored_procs.loading import quarantine
     from sync_contract.manifest import Column
 
     assert quarantine.count_bad(PLACE, SPEC, manifest(columns=(manifest().columns[0],))) is not None  # TRY_CAST

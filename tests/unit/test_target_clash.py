@@ -1,12 +1,12 @@
-"""Two sources never load into one Snowflake table: the pure rule (stored_procs.targets) and its key."""
+"""Two sources never load into one Snowflake table: the pure rule (stored_procs.configuration.targets) and its key."""
 
 import tomllib
 
 import pytest
 
 from aurora_sync.config import ConfigError, parse_config
+from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.spec import TableSpec
-from stored_procs.targets import CONTROL_TABLES, target_clash
 from sync_contract.identifiers import collision_key, split_qualified
 
 CONTROL = {"AURORA_SYNC": CONTROL_TABLES}

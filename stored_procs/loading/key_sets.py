@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from stored_procs import ledger, sql
-from stored_procs.batch import Batch, LoadError, copy_files
+from stored_procs.loading.batch import Batch, LoadError, copy_files
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import app_config, graph, ledger, runs
+from stored_procs import ledger
+from stored_procs.configuration import app_config
+from stored_procs.orchestration import graph, runs
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, Place
 from stored_procs.statement import Stmt, run
 

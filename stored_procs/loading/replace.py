@@ -67,7 +67,7 @@ def _newer(spec: TableSpec, manifest: Manifest) -> tuple[str, tuple[Any, ...]] |
 
 
 def kept_keys_table(place: Place, spec: TableSpec) -> str:
-    """Staged key texts of the rows quarantined from a replacing batch (stored_procs.quarantine)."""
+    """Staged key texts of the rows quarantined from a replacing batch (stored_procs.loading.quarantine)."""
     return place.control(spec.staging_name + "_KEPT")
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import app_config, exports, graph, ledger, runs, table_config
-from stored_procs.exports import Invoke
+from stored_procs import ledger
+from stored_procs.configuration import app_config, table_config
 from stored_procs.handlers import intake_manifests_at, load_table_at
+from stored_procs.orchestration import exports, graph, runs
+from stored_procs.orchestration.exports import Invoke
 from stored_procs.spec import Place
 
 
@@ -60,6 +62,6 @@ def sync(
 
 
 def _registered(session: Any, place: Place) -> Invoke:
-    from stored_procs import lambda_invoke
+    from stored_procs.orchestration import lambda_invoke
 
     return lambda_invoke.from_settings(app_config.read(session, place))

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from stored_procs import ledger, quarantine
-from stored_procs.app_config import InvalidSetting
+from stored_procs import ledger
+from stored_procs.configuration.app_config import InvalidSetting
+from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
+from stored_procs.loading import quarantine
 from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec
-from stored_procs.targets import CONTROL_TABLES, target_clash
 from sync_contract.errors import ContractError
 from sync_contract.identifiers import join_parts, split_qualified, validate_identifier
 from sync_contract.types import MAX_NUMBER_PRECISION
@@ -148,7 +149,7 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
 
 def _check_target(session: Any, place: Place, spec: TableSpec) -> None:
     """Refuse a target another configured table has (enabled or removed: a removed table keeps its
-    target table and ADD_TABLE resumes it), or one inside the app's own schemas (stored_procs.targets).
+    target table and ADD_TABLE resumes it), or one inside the app's own schemas (stored_procs.configuration.targets).
     Both schemas are refused in any target database: SET_TARGET_DATABASE may later name the database
     that holds them (the plain deployment's)."""
     configured = ledger.read_table_specs(session, place, enabled_only=False)

@@ -13,8 +13,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import export_check, key_sets, lease, ledger, quarantine, replace, schema_drift, sql, table_config
-from stored_procs.batch import Batch, Counts, KeyNotUnique, LoadError, check_unique_keys, copy_files, group_batches
+from stored_procs import ledger, sql
+from stored_procs.configuration import table_config
+from stored_procs.loading import key_sets, quarantine, replace, schema_drift
+from stored_procs.loading.batch import (
+    Batch,
+    Counts,
+    KeyNotUnique,
+    LoadError,
+    check_unique_keys,
+    copy_files,
+    group_batches,
+)
+from stored_procs.orchestration import export_check, lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from stored_procs import app_config, ledger
+from stored_procs import ledger
+from stored_procs.configuration import app_config
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
 from stored_procs.statement import query_tag, run

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import app_config
+from stored_procs.configuration import app_config
 from stored_procs.spec import Place
 from stored_procs.sql import create_stage
 from stored_procs.statement import Stmt, run

@@ -1,6 +1,6 @@
 """Values a VARIANT or ARRAY column would change, found on the staged JSON text before anything is merged.
 
-What Snowflake does, and what we do about it (stored_procs/quarantine.py applies the table's policy):
+What Snowflake does, and what we do about it (stored_procs/loading/quarantine.py applies the table's policy):
 
 - Numbers. PARSE_JSON keeps a number exact as a fixed-point NUMBER, but stores a number written with an
   exponent, or one beyond NUMBER's range or scale, as a DOUBLE

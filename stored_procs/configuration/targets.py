@@ -3,14 +3,14 @@
 Two sources loading into one target would both report SUCCEEDED while their rows mix and overwrite
 each other (a MERGE on one table's key, a replace swapping the other's rows away). `target_clash` is
 the rule, pure; `sync.toml` (aurora_sync.config) applies it to its tables, and ADD_TABLE /
-CONFIGURE_TABLE (stored_procs.table_config) to the new table against every other row of SYNC_TABLES.
+CONFIGURE_TABLE (stored_procs.configuration.table_config) to the new table against every other row of SYNC_TABLES.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
-from stored_procs.replace import SHADOW_SUFFIX
+from stored_procs.loading.replace import SHADOW_SUFFIX
 from stored_procs.spec import TableSpec
 from sync_contract.identifiers import collision_key, quote_ident, quote_qualified
 
@@ -39,7 +39,7 @@ def target_clash(
     (source schema, source table) of those no longer replicated (REMOVE_TABLE keeps their target table and ADD_TABLE
     resumes them, so their targets stay taken); `reserved_schemas`: schema name -> what it holds.
     Refused, in this order: a target in a reserved schema; a target named like a shadow table
-    (`<TARGET>__AURORA_SYNC_SHADOW`, stored_procs.replace); a target that resolves to another table's
+    (`<TARGET>__AURORA_SYNC_SHADOW`, stored_procs.loading.replace); a target that resolves to another table's
     (`collision_key`); a staging table name shared with another table (an 8-hex-digit hash of the
     source names, stored_procs.spec.TableSpec.staging_name, coincides). The message names both sources,
     the shared object and the fix.

@@ -2,7 +2,7 @@
 ledger never received. Either fails the table's run (RUNS.STATUS FAILED with the reason), on the local
 runner and in the Task graph alike, so a run that could not export never counts as a success.
 
-REQUEST_EXPORTS (`stored_procs.exports.record_request`) writes one EXPORT_REQUESTS row per request;
+REQUEST_EXPORTS (`stored_procs.orchestration.exports.record_request`) writes one EXPORT_REQUESTS row per request;
 the LOAD of the same run (`load.load_table`) and the FINALIZER (for a table whose LOAD did not run)
 read them back here.
 """

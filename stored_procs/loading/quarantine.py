@@ -6,7 +6,7 @@ need rounding at the configured scale; text longer than a VARCHAR holds (16,777,
 binary longer than a BINARY holds (8 MB); 24:00:00 where a TIME is expected (Snowflake's TIME ends at
 23:59:59.999999999, https://docs.snowflake.com/en/sql-reference/data-types-datetime#time); where a
 VARIANT or ARRAY is expected, text that is not JSON and whatever PARSE_JSON would change (numbers it
-would round, repeated keys, array bounds, dates no DATE holds: stored_procs/semistructured.py); any
+would round, repeated keys, array bounds, dates no DATE holds: stored_procs/loading/semistructured.py); any
 value the target type refuses (TRY_CAST). FLOAT holds NaN and ±Infinity itself, so those load.
 
 The table's `bad_values` policy decides: `quarantine` (default) moves each such row, and every other
@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stored_procs import semistructured, sql
+from stored_procs import sql
+from stored_procs.loading import semistructured
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
@@ -162,7 +163,7 @@ class BadValues(ValueError):
 
 def keep_keys(place: Place, spec: TableSpec, manifest: Manifest, table: str) -> Stmt:
     """The keys of the rows about to be set aside, typed as the target's (K0, K1, …; NULL where the
-    key itself cannot be converted), for a replacing batch (stored_procs.replace)."""
+    key itself cannot be converted), for a replacing batch (stored_procs.loading.replace)."""
     keys = ", ".join(
         f"{sql.try_cast_expression(f'r.{quote_ident(stg)}', mapping)} AS {quote_ident(f'K{i}')}"
         for i, (_, stg, mapping) in enumerate(sql.staged_keys(spec, manifest))

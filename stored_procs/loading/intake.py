@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import lease, ledger
+from stored_procs import ledger
+from stored_procs.orchestration import lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import copy_manifests
 from stored_procs.statement import Stmt, run

@@ -12,9 +12,9 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from stored_procs import app_config
-from stored_procs.app_config import NotConfigured
-from stored_procs.exports import MAX_PARALLEL, Invoke
+from stored_procs.configuration import app_config
+from stored_procs.configuration.app_config import NotConfigured
+from stored_procs.orchestration.exports import MAX_PARALLEL, Invoke
 
 SECRET_ALIAS = "aws"  # noqa: S105 -- the alias, not a secret: SECRETS = ('aws' = <secret>) on REQUEST_EXPORTS
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}

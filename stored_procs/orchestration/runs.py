@@ -8,7 +8,9 @@ import uuid
 from contextlib import suppress
 from typing import Any
 
-from stored_procs import app_config, export_check, lease, ledger
+from stored_procs import ledger
+from stored_procs.configuration import app_config
+from stored_procs.orchestration import export_check, lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
 from stored_procs.statement import Stmt, query_tag, run
