@@ -39,7 +39,7 @@ from lambda_exporter.source import (
 )
 from lambda_exporter.strategies import STRATEGIES, ExportTarget
 from sync_contract import failpoints
-from sync_contract.column_changes import compare
+from sync_contract.column_changes import ColumnChanges, compare
 from sync_contract.manifest import (
     Column,
     FileFormat,
@@ -186,10 +186,15 @@ def _export_in_snapshot(
         if guard is not None and req.lookback is None:
             _refuse_unguarded(req, wm_column, wm_type)
         guard = column_guard(conn, req.schema, req.table, wm_type, guard)  # in the column's own terms
-        backfill = _backfill_reason(s3_client, req, columns, source) if req.low is not None else None
+        changes = _column_changes(s3_client, req, columns, source) if req.low is not None else None
+        backfill = changes.backfill_reason if changes is not None else None
         if backfill is not None:  # existing values changed without moving the watermark: every row again
             req = replace(req, low=None)
         high = incremental_high(conn, req.schema, req.table, wm_column, req.low, guard)
+        if high is None and changes is not None and changes.renamed:  # no row moved: the names must follow
+            backfill = "columns renamed: " + ", ".join(f"{a} to {b}" for a, b in changes.renamed)
+            req = replace(req, low=None)
+            high = incremental_high(conn, req.schema, req.table, wm_column, None, guard)
         bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
         changed = high is not None
     else:
@@ -251,13 +256,14 @@ def _refuse_unguarded(req: ExportRequest, column: str, pg_type: str) -> None:
     )
 
 
-def _backfill_reason(s3_client: Any, req: ExportRequest, columns: list[Column], source: SourceState) -> str | None:
-    """Why this window must start from the beginning: columns whose existing values changed since the
-    table's newest export without moving the watermark (sync_contract.column_changes)."""
+def _column_changes(
+    s3_client: Any, req: ExportRequest, columns: list[Column], source: SourceState
+) -> ColumnChanges | None:
+    """How the table changed since its newest export (sync_contract.column_changes): renames, and why the
+    window must start from the beginning (values changed without moving the watermark). None when there
+    is no earlier export to compare with."""
     before = newest_exported_manifest(s3_client, req)
-    if before is None:
-        return None
-    return compare(before.columns, before.source, columns, source).backfill_reason
+    return None if before is None else compare(before.columns, before.source, columns, source)
 
 
 def _chunk_on_worker(
@@ -289,8 +295,8 @@ def chunk_export_id(plan: Plan, index: int) -> str:
     req = plan.request
     # chunks of two snapshots never mix; key sets of two snapshots are two exports even with one high
     snapshot = plan.snapshot_at if plan.chunks > 1 or req.mode == "keys" else None
-    if plan.backfill and snapshot is None:  # not the id of the first export, which may share its window
-        snapshot = f"backfill: {plan.backfill}"
+    if plan.backfill:  # never the id of another export of the same window (an earlier one, or a backfill)
+        snapshot = plan.snapshot_at
     return export_id(req.schema, req.table, req.mode, req.low, plan.high, index, plan.chunks, snapshot, req.generation)
 
 

@@ -33,7 +33,9 @@ SELECT a.attname,
        format_type(a.atttypid, a.atttypmod) AS source_type,
        NOT a.attnotnull AS nullable,
        a.attnum AS ordinal,
-       a.atthasdef OR a.attidentity <> '' AS fills_existing_rows
+       -- a DEFAULT (also a GENERATED column), a default dropped since (atthasmissing: the value added
+       -- rows read), an identity; a relation other than a plain table cannot tell: assume it fills
+       a.atthasdef OR a.atthasmissing OR a.attidentity <> '' OR c.relkind <> 'r' AS fills_existing_rows
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -55,11 +57,19 @@ ORDER BY array_position(i.indkey::int2[], a.attnum)
 """.strip()
 
 
-# the table's highest attribute number (dropped columns included: numbers are never reused) and its
-# storage file, which a rewrite (ALTER COLUMN TYPE, a volatile DEFAULT) replaces; NULL without storage
+# the table's highest attribute number (dropped columns included: numbers are never reused), its
+# storage file, which a rewrite (ALTER COLUMN TYPE, a volatile DEFAULT) replaces (NULL without storage),
+# its object id, which a table dropped and created again under the same name does not keep, and what a
+# relation without storage file stands for: a view's definition, a partitioned table's partitions (attached,
+# detached, each rewritten)
 SOURCE_STATE_SQL = """
 SELECT (SELECT max(attnum) FROM pg_catalog.pg_attribute WHERE attrelid = c.oid AND attnum > 0),
-       pg_catalog.pg_relation_filenode(c.oid)
+       pg_catalog.pg_relation_filenode(c.oid), c.oid,
+       CASE WHEN c.relkind IN ('v', 'm') THEN md5(pg_catalog.pg_get_viewdef(c.oid))
+            WHEN c.relkind = 'p' THEN md5((
+              SELECT string_agg(t.relid::text || ':' || coalesce(pg_catalog.pg_relation_filenode(t.relid)::text, ''),
+                                ',' ORDER BY t.relid::text)
+              FROM pg_catalog.pg_partition_tree(c.oid) AS t WHERE t.relid <> c.oid)) END
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s
 """.strip()

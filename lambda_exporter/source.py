@@ -110,12 +110,18 @@ def describe_table(
 
 
 def source_state(conn: Connection, schema: str, table: str) -> SourceState:
-    """The table's highest attribute number and storage file (sync_contract.column_changes)."""
+    """The table's highest attribute number, storage file, object id and (a view's) definition hash: what
+    sync_contract.column_changes compares between two exports."""
     rows = execute(conn, Statement(SOURCE_STATE_SQL, (schema, table)))
     if not rows:
         return SourceState()
-    highest, filenode = rows[0]
-    return SourceState(None if highest is None else int(highest), None if filenode is None else int(filenode))
+    highest, filenode, oid, definition = rows[0]
+    return SourceState(
+        None if highest is None else int(highest),
+        None if filenode is None else int(filenode),
+        int(oid),
+        None if definition is None else str(definition),
+    )
 
 
 def incremental_high(

@@ -251,22 +251,38 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     )
 
 
+def _typed_keys(spec: TableSpec, manifest: Manifest) -> tuple[str, str]:
+    """(select list, condition) of the staged primary key parts as the MERGE compares them (converted to
+    the target's types: '1.0' and '1.00' are one numeric key), rows whose key is NULL or does not convert
+    left out: those are set aside as bad values (stored_procs.loading.quarantine)."""
+    parts = [
+        (try_cast_expression(quote_ident(stg), mapping), quote_ident(f"K{i}"))
+        for i, (_, stg, mapping) in enumerate(staged_keys(spec, manifest))
+    ]
+    select = ", ".join(f"{expr} AS {alias}" for expr, alias in parts)
+    present = " AND ".join(f"{expr} IS NOT NULL" for expr, _ in parts)
+    return select, present
+
+
 def duplicate_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
     """(KEYS, SURPLUS): how many primary key values the staged batch holds more than once, and how many
     rows beyond one per key they bring."""
-    keys = ", ".join(quote_ident(stg) for _, stg, _ in staged_keys(spec, manifest))
+    select, present = _typed_keys(spec, manifest)
+    aliases = ", ".join(quote_ident(f"K{i}") for i in range(len(manifest.primary_key)))
     return Stmt(
-        f'SELECT COUNT(*) AS KEYS, COALESCE(SUM(d."N") - COUNT(*), 0) AS SURPLUS FROM (SELECT {keys}, COUNT(*) AS "N" '
-        f"FROM {place.control(spec.staging_name)} GROUP BY {keys} HAVING COUNT(*) > 1) AS d"
+        f'SELECT COUNT(*) AS KEYS, COALESCE(SUM(d."N") - COUNT(*), 0) AS SURPLUS FROM (SELECT {aliases}, '
+        f'COUNT(*) AS "N" FROM (SELECT {select} FROM {place.control(spec.staging_name)} WHERE {present}) AS k '
+        f"GROUP BY {aliases} HAVING COUNT(*) > 1) AS d"
     )
 
 
 def repeated_keys(place: Place, spec: TableSpec, manifest: Manifest, limit: int) -> Stmt:
-    """The `limit` primary key values the staged batch repeats most: (key parts as staged text…, N)."""
-    keys = ", ".join(quote_ident(stg) for _, stg, _ in staged_keys(spec, manifest))
+    """The `limit` primary key values the staged batch repeats most: (key parts…, N)."""
+    select, present = _typed_keys(spec, manifest)
+    aliases = ", ".join(quote_ident(f"K{i}") for i in range(len(manifest.primary_key)))
     return Stmt(
-        f'SELECT {keys}, COUNT(*) AS "N" FROM {place.control(spec.staging_name)} GROUP BY {keys} '
-        f'HAVING COUNT(*) > 1 ORDER BY "N" DESC, {keys} LIMIT {int(limit)}'
+        f'SELECT {aliases}, COUNT(*) AS "N" FROM (SELECT {select} FROM {place.control(spec.staging_name)} '
+        f'WHERE {present}) AS k GROUP BY {aliases} HAVING COUNT(*) > 1 ORDER BY "N" DESC, {aliases} LIMIT {int(limit)}'
     )
 
 

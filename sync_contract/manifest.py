@@ -54,6 +54,8 @@ class SourceState:
 
     max_ordinal: int | None = None  # the table's highest attribute number, dropped and unexported included
     filenode: int | None = None  # pg_relation_filenode: changes when PostgreSQL rewrites the table
+    relation_id: int | None = None  # pg_class.oid: another one is another table under the same name
+    definition: str | None = None  # MD5 of a view's definition, or of a partitioned table's partitions
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ def _source(obj: dict[str, Any]) -> SourceState:
     return SourceState(
         max_ordinal=_opt_count(obj.get("max_ordinal"), "source.max_ordinal"),
         filenode=_opt_count(obj.get("filenode"), "source.filenode"),
+        relation_id=_opt_count(obj.get("relation_id"), "source.relation_id"),
+        definition=_opt_str(obj.get("definition"), "source.definition"),
     )
 
 

@@ -167,7 +167,7 @@ def _save(session: Any, place: Place, before: TableSpec | None, after: TableSpec
     if before is None or (before.mode, before.watermark_column) == (after.mode, after.watermark_column):
         ledger.save_table_spec(session, place, after, enabled)
         return {}
-    superseded = restart(session, place, after, enabled, f"reconfigured-{after.slug}")
+    superseded = _restart(session, place, after, enabled, f"reconfigured-{after.slug}")
     return {
         "resync": f"the watermark column or mode changed ({before.mode}/{before.watermark_column} -> "
         f"{after.mode}/{after.watermark_column}): {superseded} manifests superseded, the next export starts "
@@ -184,7 +184,7 @@ def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:
 
 def resync_table(session: Any, place: Place, source: str, run_id: str) -> dict[str, Any]:
     spec = require_table(session, place, source)
-    superseded = restart(session, place, spec, _is_enabled(session, place, spec), run_id)
+    superseded = _restart(session, place, spec, _is_enabled(session, place, spec), run_id)
     return {
         "table": spec.source,
         "action": "resync",
@@ -193,7 +193,7 @@ def resync_table(session: Any, place: Place, source: str, run_id: str) -> dict[s
     }
 
 
-def restart(session: Any, place: Place, spec: TableSpec, enabled: bool, run_id: str) -> int:
+def _restart(session: Any, place: Place, spec: TableSpec, enabled: bool, run_id: str) -> int:
     """Save `spec` as a new generation (the exports from the beginning get new ids, not those of the
     superseded ones) and supersede its history; the number of manifests superseded."""
     ledger.save_table_spec(session, place, replace(spec, generation=spec.generation + 1), enabled)

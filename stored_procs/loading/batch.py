@@ -25,7 +25,6 @@ class Counts:
     updated: int = 0
     deleted: int = 0
     quarantined: int = 0  # rows set aside in QUARANTINE: values the target cannot hold
-    restart: str | None = None  # columns whose existing rows this (non-replacing) batch could not fill
 
     def add(self, other: Counts) -> None:
         self.loaded += other.loaded

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger, sql
-from stored_procs.configuration import table_config
 from stored_procs.loading import key_sets, quarantine, replace, schema_drift
 from stored_procs.loading.batch import (
     Batch,
@@ -145,26 +144,9 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
                 "cannot hold exactly; each row has its key and reasons)"
             )
         result.watermark_after = watermark
-        if counts.restart:
-            _restart_for_backfill(session, place, spec, batch, counts.restart, result)
-            return
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
     _apply_key_sets(session, place, database, spec, key_set_batches, result)
-
-
-def _restart_for_backfill(
-    session: Any, place: Place, spec: TableSpec, batch: Batch, reason: str, result: TableLoad
-) -> None:
-    """A merged batch brought columns whose existing values were never loaded (an exporter that did not
-    backfill them): the table restarts like a resync, so its next export, from the beginning, replaces
-    the target with every row's values. The other pending batches are superseded with the history."""
-    superseded = table_config.restart(session, place, spec, True, result.run_id)
-    result.watermark_after = None
-    result.notes.append(
-        f"{batch.label}: {reason}; the table restarts from the beginning (generation {spec.generation + 1}, "
-        f"{superseded} manifests superseded): its next export replaces the target with every row"
-    )
 
 
 def _apply_key_sets(
@@ -233,11 +215,10 @@ def _parse_pending(
 
 
 def _behind(kind: Kind, window: Window, watermark: str | None) -> bool:
-    """A window the loaded watermark has passed. A backfill (every row again, for columns filled without
-    moving the watermark) may end at the watermark itself: only a newer load supersedes it."""
-    if window.backfill:
-        return is_after(kind, watermark, window.high)
-    return not is_after(kind, window.high, watermark)
+    """A window the loaded watermark has passed. Never a backfill (every row again, for columns filled
+    without moving the watermark): its high may lie at or below the watermark (the newest row deleted,
+    a guard lowered across a daylight-saving change), and it replaces values only, carrying newer rows."""
+    return not window.backfill and not is_after(kind, window.high, watermark)
 
 
 def _record_failure(
@@ -306,15 +287,20 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
             )
     columns = sql.target_columns(spec, batch.first)
     drift = schema_drift.changes(session, place, spec, batch.first)
+    if drift.backfill and not replace.replaces(spec, batch.first):
+        raise schema_drift.SchemaChangeError(
+            f"{batch.label} of {spec.source}: {drift.backfill}, but the export carries only the rows whose "
+            "watermark moved (an exporter that could not compare with its previous export: its state/ pointer "
+            "gone, or an older version). Nothing was merged: resync the table (CALL CORE.RESYNC_TABLE("
+            f"'{spec.source}'), or aurora-sync resync --table {spec.source}); its export from the beginning "
+            "replaces the target with every row's values"
+        )
     schema_drift.rename_columns(session, database, spec, batch.label, drift.renamed)
     schema_drift.ensure_target(session, database, spec, columns, drift.widen)
     result.notes.extend(drift.notes)
     run(session, sql.create_staging(place, spec, len(columns)))
     try:
-        counts = _stage_check_merge(session, place, database, spec, batch, result.run_id)
-        if drift.backfill and not replace.replaces(spec, batch.first):
-            counts.restart = drift.backfill
-        return counts
+        return _stage_check_merge(session, place, database, spec, batch, result.run_id)
     finally:
         run(session, sql.drop_staging(place, spec))
         if replace.replaces(spec, batch.first):

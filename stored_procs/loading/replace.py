@@ -76,8 +76,10 @@ def carry_over(
 ) -> Stmt | None:
     """Target rows whose key is not in the snapshot and that must survive the swap, every column: as
     they are (newer than the export, or their new row was quarantined: keys in kept_keys_table), or
-    flagged `_DELETED` (soft deletes)."""
-    as_is: list[tuple[str, tuple[Any, ...]]] = []
+    flagged `_DELETED` (soft deletes). A backfill (`window.backfill`: every row again for columns the
+    loaded rows lack) replaces values, never rows: all of them are carried as they are (deletes are the
+    key sets' job, with their guard)."""
+    as_is: list[tuple[str, tuple[Any, ...]]] = [("TRUE", ())] if manifest.window.backfill else []
     if (newer := _newer(spec, manifest)) is not None:
         as_is.append(newer)
     joined = ""

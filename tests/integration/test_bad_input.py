@@ -147,6 +147,23 @@ def test_a_key_that_is_not_unique_in_the_source_fails_the_batch_naming_the_key(p
     assert rows == 0
 
 
+def test_keys_equal_as_values_repeat_and_null_keys_are_set_aside_not_counted(pg, harness):
+    """The check compares keys as the MERGE does (converted: numeric 1.0 = 1.00); rows whose key is NULL
+    identify no row: they are quarantined as bad values, and do not make the key look repeated."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.key_values (k numeric, v text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.key_values VALUES (1.0, 'a', now()), (1.00, 'b', now()), (2, 'c', now())")
+    cur.execute("CREATE TABLE public.key_nulls (k int, v text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.key_nulls VALUES (NULL, 'x', now()), (NULL, 'y', now()), (3, 'z', now())")
+    h = harness.add("public.key_values", ["k"], "updated_at").add("public.key_nulls", ["k"], "updated_at")
+    values, nulls = h.cycle().tables
+    assert values.load["status"] == "FAILED"
+    assert "1 key values appear more than once in one snapshot (1 rows more than one per key)" in values.load["error"]
+    assert nulls.load["status"] == "SUCCEEDED", nulls.load
+    assert (nulls.load["rows_inserted"], nulls.load["rows_quarantined"]) == (1, 2)
+    assert [tuple(r) for r in h.query('SELECT "K", "V" FROM "ANALYTICS"."PUBLIC"."KEY_NULLS"')] == [(3, "z")]
+
+
 def test_a_declared_composite_key_loads_every_row(pg, harness):
     """The same rows with the key that is unique (l_orderkey, l_linenumber) load whole."""
     cur = pg.cursor()
