@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger, sql
-from stored_procs.loading import key_sets, quarantine, replace, schema_drift
+from stored_procs.loading import blocked, key_sets, quarantine, replace, schema_drift
 from stored_procs.loading.batch import (
     Batch,
     Counts,
@@ -147,6 +147,8 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
     _apply_key_sets(session, place, database, spec, key_set_batches, result)
+    if not result.errors and (why := blocked.waiting_on(session, place, spec, watermark)):
+        result.errors.append(why)  # a stuck table is a failure every run, never NO_CHANGE
 
 
 def _apply_key_sets(

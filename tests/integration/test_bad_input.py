@@ -145,6 +145,9 @@ def test_a_key_that_is_not_unique_in_the_source_fails_the_batch_naming_the_key(p
     )[0][0]
     rows = h.query(f'SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."{table.upper()}"')[0][0] if exists else 0
     assert rows == 0
+    (again,) = h.cycle().tables  # the same window again is the same export: the table still waits on it
+    assert again.load["status"] == "FAILED" and "waits on 1 QUARANTINED export(s)" in again.load["error"]
+    assert "is not unique in the source" in again.load["error"] and "RETRY_MANIFEST" in again.load["error"]
 
 
 def test_keys_equal_as_values_repeat_and_null_keys_are_set_aside_not_counted(pg, harness):

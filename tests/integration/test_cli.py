@@ -70,6 +70,8 @@ def test_run_exits_non_zero_when_the_key_is_not_unique(pg, harness, tmp_path):
     assert result.returncode == 1, result.stdout
     assert "public.cli_dups" in result.stdout and "FAILED" in result.stdout
     assert "the primary key (k) is not unique in the source: 10 key values" in " ".join(result.stdout.split())
+    again = _cli("run", "--config", str(config))  # still stuck: still a failure, never NO_CHANGE
+    assert again.returncode == 1 and "waits on 1 QUARANTINED export(s)" in " ".join(again.stdout.split())
 
 
 def test_reconcile_explains_a_count_difference_caused_by_a_key_not_unique_in_the_source(pg, harness, tmp_path):

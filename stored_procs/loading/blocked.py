@@ -1,0 +1,57 @@
+"""Exports a table still waits on: QUARANTINED batches ahead of its loaded watermark (or, in full mode,
+snapshots newer than the loaded one). Retrying cannot help them, and a new export of the same window is
+the same export id, so without this every later run would read as NO_CHANGE while the table is stuck."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stored_procs import ledger
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import Stmt, run
+from sync_contract.errors import ContractError
+from sync_contract.manifest import Manifest, parse_manifest_json
+from sync_contract.watermark import is_after, watermark_kind
+
+SHOWN_ERROR_CHARS = 400
+
+
+def quarantined(place: Place, spec: TableSpec) -> Stmt:
+    """(EXPORT_ID, CREATED_AT, ERROR, DOC) of the table's QUARANTINED window and snapshot exports."""
+    return Stmt(
+        f"SELECT EXPORT_ID AS E, CREATED_AT AS C, ERROR AS R, DOC AS D FROM {place.control('MANIFESTS')} "
+        "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? AND MODE IN ('incremental', 'full') "
+        "ORDER BY CREATED_AT, EXPORT_ID",
+        (spec.source_schema, spec.source_table, ledger.QUARANTINED),
+    )
+
+
+def _ahead(manifest: Manifest, created_at: str, watermark: str | None, newest_snapshot: str) -> bool:
+    """Is this export still to be loaded: a window above the loaded watermark, a newer snapshot."""
+    column = next((c for c in manifest.columns if c.name == manifest.window.column), None)
+    if manifest.mode == "incremental" and column is not None and manifest.window.high is not None:
+        return is_after(watermark_kind(column.type, column.name), manifest.window.high, watermark)
+    return created_at > newest_snapshot
+
+
+def waiting_on(session: Any, place: Place, spec: TableSpec, watermark: str | None) -> str | None:
+    """Why the table cannot move on, naming the first quarantined export ahead of what is loaded and the
+    fix; None when nothing blocks it."""
+    rows = run(session, quarantined(place, spec))
+    newest_snapshot = (ledger.newest_loaded_snapshot(session, place, spec) or "") if rows else ""
+    ahead = []
+    for export_id, created_at, error, doc in rows:
+        try:
+            manifest = parse_manifest_json(doc or "")
+        except ContractError:
+            continue  # not a manifest (a copy failure of the intake): reported by the intake
+        if _ahead(manifest, str(created_at or ""), watermark, newest_snapshot):
+            ahead.append((export_id, str(error or "")[:SHOWN_ERROR_CHARS]))
+    if not ahead:
+        return None
+    export_id, error = ahead[0]
+    return (
+        f"{spec.source} waits on {len(ahead)} QUARANTINED export(s), the first {export_id}: {error}. Its rows are not "
+        f"loaded and the watermark stays at {watermark!r}: fix the cause, then CALL CORE.RETRY_MANIFEST('{export_id}') "
+        f"or resync the table (CALL CORE.RESYNC_TABLE('{spec.source}'), aurora-sync resync --table {spec.source})"
+    )
