@@ -11,6 +11,7 @@ from aurora_sync.config import ConfigError, SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import handlers, ledger
+from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
 from stored_procs.orchestration import export_check, exports, graph, runs
 from stored_procs.spec import TableSpec
@@ -52,9 +53,11 @@ def prepare(session: Any, config: SyncConfig) -> None:
     if config.stage is None:
         run(session, create_stage(place, config.s3.url, config.storage_integration))
     _check_earlier_targets(session, config)
-    generation = _generations(session, config)
+    known = {(s.source_schema, s.source_table): s for s in ledger.read_table_specs(session, place, enabled_only=False)}
     for spec in config.tables:
-        ledger.save_table_spec(session, place, replace(spec, generation=generation(spec)))
+        before = known.get((spec.source_schema, spec.source_table))
+        # a new watermark column, mode or target restarts the table, as CONFIGURE_TABLE does
+        table_config.save(session, place, before, replace(spec, generation=before.generation if before else 0), True)
 
 
 def _check_earlier_targets(session: Any, config: SyncConfig) -> None:

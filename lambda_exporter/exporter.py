@@ -185,6 +185,8 @@ def _export_in_snapshot(
         wm_type = next(c.type for c in columns if c.name == wm_column)
         if guard is not None and req.lookback is None:
             _refuse_unguarded(req, wm_column, wm_type)
+        if req.lookback is not None:
+            _check_lookback(req, wm_column, wm_type)
         guard = column_guard(conn, req.schema, req.table, wm_type, guard)  # in the column's own terms
         changes = _column_changes(s3_client, req, columns, source) if req.low is not None else None
         backfill = changes.backfill_reason if changes is not None else None
@@ -254,6 +256,18 @@ def _refuse_unguarded(req: ExportRequest, column: str, pg_type: str) -> None:
         "missed) or late_row_guard = false (accept the risk: append-only tables whose writers commit in "
         "order)"
     )
+
+
+def _check_lookback(req: ExportRequest, column: str, pg_type: str) -> None:
+    """A lookback is a number for a number watermark and an interval ("5 minutes") for a timestamp."""
+    is_time = watermark_kind(pg_type, column) in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ)
+    assert req.lookback is not None
+    if is_time == req.lookback.isdigit():
+        wanted = 'an interval such as "5 minutes"' if is_time else 'a number such as "1000"'
+        raise SourceError(
+            f"{req.schema}.{req.table}: lookback {req.lookback!r} does not fit watermark column {column!r} "
+            f"({pg_type}): set lookback to {wanted} for the table"
+        )
 
 
 def _column_changes(

@@ -69,7 +69,8 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         mode != "incremental" or not isinstance(lookback, str) or not LOOKBACK.match(lookback)
     ):
         raise InvalidSetting(
-            f"must be a number or an interval such as '10 minutes', for mode 'incremental'; got {lookback!r}",
+            "must be a quoted string, for mode 'incremental': a number such as '1000' (a number watermark) or an "
+            f"interval such as '10 minutes' (a timestamp watermark); got {lookback!r}",
             f"{where}.lookback",
         )
     deletes = options.get("delete_detection") or "off"
@@ -126,7 +127,7 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     if existing is not None:
         spec = replace(spec, generation=existing.generation)
     _check_target(session, place, spec)
-    restarted = _save(session, place, existing, spec, enabled=True)
+    restarted = save(session, place, existing, spec, enabled=True)
     summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
     return {**summary, "enabled": True, **restarted}
 
@@ -142,7 +143,7 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
     spec = replace(build_spec({**spec_options(current), **changes}), generation=current.generation)
     _check_target(session, place, spec)
     enabled = _is_enabled(session, place, current)
-    restarted = _save(session, place, current, spec, enabled)
+    restarted = save(session, place, current, spec, enabled)
     summary = {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": enabled}
     return {**summary, **restarted}
 
@@ -160,17 +161,20 @@ def _check_target(session: Any, place: Place, spec: TableSpec) -> None:
         raise InvalidSetting(clash, "target")
 
 
-def _save(session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool) -> dict[str, Any]:
-    """Save the table's new options. A loaded watermark belongs to one column and mode: with another, it
-    would be a `low` for the wrong column (rows skipped, or the export refused), so such a change
-    restarts the table like a resync."""
-    if before is None or (before.mode, before.watermark_column) == (after.mode, after.watermark_column):
+def save(session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool) -> dict[str, Any]:
+    """Save the table's new options. A loaded watermark belongs to one column and mode, and the loaded
+    rows to one target: with another, the next window would start from the wrong `low` (rows skipped, or
+    the export refused) or fill a new target with only the rows changed since, so such a change restarts
+    the table like a resync (its export from the beginning fills the target whole)."""
+    restarting = (before.mode, before.watermark_column, before.target_schema, before.target_table) if before else None
+    if before is None or restarting == (after.mode, after.watermark_column, after.target_schema, after.target_table):
         ledger.save_table_spec(session, place, after, enabled)
         return {}
     superseded = _restart(session, place, after, enabled, f"reconfigured-{after.slug}")
     return {
-        "resync": f"the watermark column or mode changed ({before.mode}/{before.watermark_column} -> "
-        f"{after.mode}/{after.watermark_column}): {superseded} manifests superseded, the next export starts "
+        "resync": f"the watermark column, mode or target changed ({before.mode}/{before.watermark_column}/"
+        f"{before.target_schema}.{before.target_table} -> {after.mode}/{after.watermark_column}/"
+        f"{after.target_schema}.{after.target_table}): {superseded} manifests superseded, the next export starts "
         "from the beginning of the table"
     }
 

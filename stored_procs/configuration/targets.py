@@ -66,7 +66,7 @@ def target_clash(
             else ""
         )
         if target_key(other) == target_key(spec):
-            same = "" if shown_target(other) == target else f" and {target}, which Snowflake may resolve as one,"
+            same = "" if shown_target(other) == target else f" and {target} (which Snowflake may resolve as one)"
             return (
                 f"{other.source}{state} and {spec.source} would both load into {shown_target(other)}{same}: "
                 f"their rows would mix and overwrite each other. Give {spec.source} a target of its own "

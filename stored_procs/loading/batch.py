@@ -111,7 +111,7 @@ def check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch)
         f"{keys} key values appear more than once in one snapshot ({surplus} rows more than one per key), e.g. "
         f"{examples}. Nothing was merged and the watermark did not move. Set primary_key for the table to "
         "columns that are unique in the source (its PRIMARY KEY, or UNIQUE NOT NULL columns), then resync it "
-        f"(CALL CORE.RESYNC_TABLE('{spec.source}'), or aurora-sync resync --table {spec.source})"
+        f"(CALL CORE.RESYNC_TABLE('{spec.source}'), or aurora-sync resync --config sync.toml --table {spec.source})"
     )
 
 

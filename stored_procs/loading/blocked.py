@@ -53,5 +53,6 @@ def waiting_on(session: Any, place: Place, spec: TableSpec, watermark: str | Non
     return (
         f"{spec.source} waits on {len(ahead)} QUARANTINED export(s), the first {export_id}: {error}. Its rows are not "
         f"loaded and the watermark stays at {watermark!r}: fix the cause, then CALL CORE.RETRY_MANIFEST('{export_id}') "
-        f"or resync the table (CALL CORE.RESYNC_TABLE('{spec.source}'), aurora-sync resync --table {spec.source})"
+        f"or resync the table (CALL CORE.RESYNC_TABLE('{spec.source}'), "
+        f"aurora-sync resync --config sync.toml --table {spec.source})"
     )

@@ -294,9 +294,11 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
             f"{batch.label} of {spec.source}: {drift.backfill}, but the export carries only the rows whose "
             "watermark moved (an exporter that could not compare with its previous export: its state/ pointer "
             "gone, or an older version). Nothing was merged: resync the table (CALL CORE.RESYNC_TABLE("
-            f"'{spec.source}'), or aurora-sync resync --table {spec.source}); its export from the beginning "
-            "replaces the target with every row's values"
+            f"'{spec.source}'), or aurora-sync resync --config sync.toml --table {spec.source}); its export from the "
+            "beginning replaces the target with every row's values"
         )
+    if drift.loaded_before and not replace.replaces(spec, batch.first):
+        schema_drift.check_target_kept(session, database, spec, batch.label)
     schema_drift.rename_columns(session, database, spec, batch.label, drift.renamed)
     schema_drift.ensure_target(session, database, spec, columns, drift.widen)
     result.notes.extend(drift.notes)

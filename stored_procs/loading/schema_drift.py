@@ -50,6 +50,19 @@ class Drift:
     notes: list[str] = field(default_factory=list)
     renamed: tuple[tuple[str, str], ...] = ()  # (old, new) target column names
     backfill: str | None = None  # columns whose existing values the batch does not bring
+    loaded_before: bool = False  # the table has a loaded export (so its target table should exist)
+
+
+def check_target_kept(session: Any, database: str, spec: TableSpec, label: str) -> None:
+    """A table with loaded exports whose target table is gone (dropped by hand): merging one window would
+    create it with only that window's rows. Refused; a resync creates it whole."""
+    if not run(session, sql.existing_columns(spec, database)):
+        raise SchemaChangeError(
+            f"{label} of {spec.source}: the target table {spec.target_schema}.{spec.target_table} does not exist, "
+            "but earlier exports were loaded into it (it was dropped?). Nothing was merged: resync the table "
+            f"(CALL CORE.RESYNC_TABLE('{spec.source}'), or aurora-sync resync --config sync.toml --table "
+            f"{spec.source}) to create it again with every row"
+        )
 
 
 def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> Drift:
@@ -82,8 +95,9 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> 
     if refused:
         raise SchemaChangeError(
             f"export {manifest.export_id} of {spec.source}: column types changed in a way the target cannot hold "
-            f"exactly: {'; '.join(refused)}. Nothing was merged and the table waits: change the target column "
-            "yourself (or drop the target table) and CALL CORE.RETRY_MANIFEST, or CORE.RESYNC_TABLE"
+            f"exactly: {'; '.join(refused)}. Nothing was merged and the table waits: ALTER the target column yourself "
+            "and CALL CORE.RETRY_MANIFEST, or drop the target table and resync the table (CALL CORE.RESYNC_TABLE, "
+            "aurora-sync resync), which creates it again with the new types and every row"
         )
     notes = [
         f"column {a} renamed to {b} in the source (same attribute number): renamed in the target" for a, b in renamed
@@ -95,7 +109,7 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> 
         )
     if manifest.window.backfill:
         notes.append(f"backfill: every row exported again ({manifest.window.backfill})")
-    return Drift(widen, notes, renamed, changes.backfill_reason)
+    return Drift(widen, notes, renamed, changes.backfill_reason, loaded_before=True)
 
 
 def rename_columns(

@@ -241,3 +241,19 @@ def test_an_integer_watermark_with_a_lookback_loads_and_a_late_row_within_it_arr
     windows = _manifest_windows(h, "late_e")
     assert (windows[-1]["lookback"], windows[-1]["low"], windows[-1]["high"]) == ("5", "7", "8")
     assert _clean(h)
+
+
+@pytest.mark.parametrize(
+    ("column", "lookback", "wanted"),
+    [("bigint", '"10 minutes"', 'a number such as "1000"'), ("timestamptz", '"100"', "an interval such as")],
+)
+def test_a_lookback_of_the_wrong_kind_for_the_watermark_is_refused_naming_it(pg, harness, column, lookback, wanted):
+    table = f"lookback_kind_{column}"
+    cur = pg.cursor()
+    cur.execute(f"CREATE TABLE public.{table} (id int PRIMARY KEY, updated_at {column} NOT NULL)")
+    value = "1" if column == "bigint" else "now()"
+    cur.execute(f"INSERT INTO public.{table} VALUES (1, {value})")
+    (t,) = harness.add(f"public.{table}", ["id"], "updated_at", lookback=lookback).cycle().tables
+    assert t.load["status"] == "FAILED"
+    assert f"lookback {json.loads(lookback)!r} does not fit watermark column 'updated_at'" in t.load["error"]
+    assert wanted in t.load["error"]

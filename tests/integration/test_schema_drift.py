@@ -62,3 +62,21 @@ def test_an_incompatible_type_change_quarantines_only_that_table(pg, harness):
     amount = h.query('SELECT "AMOUNT" FROM "ANALYTICS"."PUBLIC"."DRIFT_BAD" WHERE "ID" = 1')[0][0]
     assert Decimal(str(amount)) == Decimal("1.25")  # never rounded into the old column
     assert not fine.failed and fine.load["rows_loaded"] == 1
+
+
+def test_a_target_dropped_by_hand_is_refused_until_a_resync_fills_it_whole(pg, harness):
+    from stored_procs.configuration.table_config import resync_table
+
+    _table(pg, "drift_gone")
+    h = harness.add("public.drift_gone", ["id"], "updated_at")
+    assert not h.cycle().failed
+    h.query('DROP TABLE "ANALYTICS"."PUBLIC"."DRIFT_GONE"')
+    pg.cursor().execute("UPDATE public.drift_gone SET note = 'x', updated_at = clock_timestamp() WHERE id = 1")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED"
+    assert "the target table PUBLIC.DRIFT_GONE does not exist, but earlier exports were loaded" in t.load["error"]
+    resync_table(h.snow, h.config.place, "public.drift_gone", "test-resync")
+    (t,) = h.cycle().tables
+    assert not t.failed, t.load
+    rows = h.query('SELECT "ID", "NOTE" FROM "ANALYTICS"."PUBLIC"."DRIFT_GONE" ORDER BY "ID"')
+    assert [tuple(r) for r in rows] == [(1, "x"), (2, "n2"), (3, "n3"), (4, "n4"), (5, "n5")]

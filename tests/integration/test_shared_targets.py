@@ -175,3 +175,17 @@ def test_add_table_and_configure_table_refuse_a_target_another_table_has(pg, app
         assert [tuple(r) for r in rows] == [(1, who), (2, who), (3, who)]
     marks = run(app, Stmt("SELECT SOURCE_TABLE, WATERMARK FROM STATE.WATERMARKS ORDER BY SOURCE_TABLE"))
     assert [tuple(r) for r in marks] == [("AP_ORDERS", "3"), ("ap_orders", "3")]
+
+
+def test_a_new_target_for_a_synced_table_is_filled_whole(pg, harness):
+    """Moving a synced table to another target restarts it (as a new watermark column does): the new
+    target gets every row, not only those changed since."""
+    pg.cursor().execute("CREATE TABLE public.st_moved (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    pg.cursor().execute("INSERT INTO public.st_moved SELECT g, now() FROM generate_series(1, 3) g")
+    h = harness.add("public.st_moved", ["id"], "updated_at")
+    assert not h.cycle().failed
+    h.tables = []
+    h.add("public.st_moved", ["id"], "updated_at", target='"PUBLIC.ST_MOVED_NEW"')
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."ST_MOVED_NEW"')[0][0] == 3

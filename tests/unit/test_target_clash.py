@@ -70,7 +70,7 @@ def test_one_explicit_target_for_two_tables_is_refused():
 def test_targets_that_differ_only_in_case_are_refused_and_both_spellings_shown():
     clash = target_clash(spec("public.b", "sales.orders"), [spec("public.a", "SALES.ORDERS")], CONTROL)
     assert clash is not None
-    assert '"SALES"."ORDERS" and "sales"."orders", which Snowflake may resolve as one' in clash
+    assert '"SALES"."ORDERS" and "sales"."orders" (which Snowflake may resolve as one)' in clash
 
 
 @pytest.mark.parametrize(
