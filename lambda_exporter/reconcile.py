@@ -37,9 +37,13 @@ def canonical(column: Column) -> str:
     """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target).
     A json/array column's text is its content hash (`document`), which `_keyed` evaluates once per row."""
     c = quote_ident(column.name)
-    kind = map_type(column.type, column.name).kind
+    mapping = map_type(column.type, column.name)
+    kind = mapping.kind
     if is_document(column.type, column.name):
-        return document(f"({c})::jsonb" if kind == Kind.JSON else f"to_jsonb({c})")
+        if kind == Kind.JSON:
+            return document(f"({c})::jsonb")
+        # money elements as numbers, as the exporter writes them (query.select_expression)
+        return document(f"to_jsonb(({c})::numeric[])" if mapping.element == Kind.MONEY else f"to_jsonb({c})")
     if not is_hashed(column.type, column.name):
         return presence(c)
     if kind == Kind.MONEY:

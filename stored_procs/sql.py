@@ -17,6 +17,7 @@ from sync_contract.manifest import Manifest
 from sync_contract.types import Kind, TypeMapping, map_type
 
 MAX_FILES_PER_COPY = 1000
+ROW_NUMBER_COLUMN = "_AURORA_SYNC_RN"  # numbers the rows of one key in a batch (deduplicated_source)
 
 CONTROL_TABLES: dict[str, str] = {
     "SYNC_TABLES": """SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, TARGET_SCHEMA VARCHAR, TARGET_TABLE VARCHAR,
@@ -157,6 +158,14 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"columns of {spec.source} collide once upper-cased in Snowflake: {dupes}")
+    reserved = {ROW_NUMBER_COLUMN} | (
+        {n for n, _ in SOFT_DELETE_COLUMNS} if spec.delete_detection == "soft_delete" else set()
+    )
+    if taken := sorted(reserved & set(names)):
+        raise ValueError(
+            f"columns {taken} of {spec.source} have names the sync uses itself (the row number of a batch; with "
+            "soft deletes, _DELETED and _DELETED_AT): replicate a view that renames them, or leave them out"
+        )
     return out
 
 
@@ -245,9 +254,10 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     order = ", ".join(([f"{exprs[wm]} DESC"] if wm else []) + [f"{quote_ident(c)} DESC" for c in staged])
     inner = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in exprs.items())
     outer = ", ".join(quote_ident(name) for name in exprs)
+    rn = quote_ident(ROW_NUMBER_COLUMN)
     return (
         f"SELECT {outer} FROM (SELECT {inner}, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) "
-        f'AS "_AURORA_SYNC_RN" FROM {place.control(spec.staging_name)}) AS d WHERE "_AURORA_SYNC_RN" = 1'
+        f"AS {rn} FROM {place.control(spec.staging_name)}) AS d WHERE {rn} = 1"
     )
 
 

@@ -87,6 +87,13 @@ def checks(c: str, mapping: TypeMapping) -> list[tuple[str, str]]:
                 "of range): replicate the column cast to jsonb in a view to write numbers in full",
             )
         )
+    if mapping.element in (Kind.NUMBER, Kind.INTEGER):  # to_json writes NaN and ±Infinity as strings
+        out.append(
+            (
+                f"{c} LIKE '%\"%'",
+                "an element is NaN or ±Infinity, which no NUMBER holds (a numeric scalar is set aside alike)",
+            )
+        )
     if mapping.element in _ELEMENT_TARGET:
         target = _ELEMENT_TARGET[mapping.element]
         out.append((f"LOWER({c}) LIKE '%infinity%'", f"an element is ±infinity, which no {target} holds"))

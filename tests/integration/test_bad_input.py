@@ -188,3 +188,17 @@ def test_rows_with_a_null_watermark_are_not_exported_as_documented(pg, harness):
     (t,) = h.cycle().tables
     assert not t.failed and t.load["rows_loaded"] == 1
     assert [r[0] for r in h.query('SELECT "ID" FROM "ANALYTICS"."PUBLIC"."NULL_WM"')] == [1]
+
+
+def test_source_columns_named_like_the_syncs_own_are_refused_naming_them(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.own_rn (id int PRIMARY KEY, _aurora_sync_rn int, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.own_rn VALUES (1, 1, now()), (2, 1, now())")
+    cur.execute("CREATE TABLE public.own_flag (id int PRIMARY KEY, _deleted boolean, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.own_flag VALUES (1, false, now())")
+    h = harness.add("public.own_rn", ["id"], "updated_at")
+    h.add("public.own_flag", ["id"], "updated_at", delete_detection='"soft_delete"')
+    rn, flag = h.cycle().tables
+    assert rn.load["status"] == "FAILED" and "columns ['_AURORA_SYNC_RN'] of public.own_rn" in rn.load["error"]
+    assert flag.load["status"] == "FAILED" and "columns ['_DELETED'] of public.own_flag" in flag.load["error"]
+    assert "replicate a view that renames them" in flag.load["error"]

@@ -279,3 +279,16 @@ def test_the_issue_values_rounded_in_the_target_are_different_keys(pg, harness):
     (spec,) = [t for t in h.config.tables if t.source == "public.rec_rounded"]
     (exact,) = reconcile(h.snow, h.config.source_dsn, h.config.database, [spec])  # --rows: the columns
     assert [(key[0], columns) for key, columns in exact.different] == [(1, ["doc"]), (2, ["nums"])]
+
+
+def test_money_arrays_agree_as_numbers_and_a_changed_element_is_found(pg, harness):
+    """money[] travels as numeric[] (numbers, as a money column's values): the source side hashes the same."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.rec_cash (id int PRIMARY KEY, cash money[], updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.rec_cash SELECT g, ARRAY[g * 1.5, 2]::money[], now() FROM generate_series(1, 30) g")
+    h = harness.add("public.rec_cash", ["id"], "updated_at")
+    assert not h.cycle().failed
+    assert _reconcile(h, "public.rec_cash")["status"] == "CLEAN"
+    h.query('UPDATE "ANALYTICS"."PUBLIC"."REC_CASH" SET "CASH" = ARRAY_CONSTRUCT(99, 2) WHERE "ID" = 4')
+    report = _reconcile(h, "public.rec_cash")
+    assert report["status"] == "DIFFERENT" and report["details"]["different_keys"] == [["4"]]

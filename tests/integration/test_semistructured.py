@@ -33,6 +33,8 @@ SET_ASIDE: dict[int, tuple[str, str, str]] = {
     11: ("zoned", '{"0044-03-15 10:00+00 BC"}', "ZONED (timestamp with time zone[]): an element is a BC date"),
     12: ("doc", f'{{"x": {DECIMALS_38}}}', "DOC (jsonb): a number with more than 38 digits or 37 decimals"),
     13: ("ints", "[1:1][0:1]={{7,8}}", "INTS (integer[]): an array whose lower bound is not 1"),
+    14: ("nums", "{1.5,NaN}", "NUMS (numeric[]): an element is NaN or ±Infinity, which no NUMBER holds"),
+    15: ("nums", "{{1.5,2},{Infinity,3}}", "NUMS (numeric[]): an element is NaN or ±Infinity"),
 }
 
 # id -> (column, source value, the value expected in the target, read as JSON with exact numbers)

@@ -21,15 +21,17 @@ resource "aws_cloudwatch_event_target" "export" {
   arn  = aws_lambda_alias.live.arn
   input = jsonencode(merge(
     {
-      version     = 1
-      table       = { schema = each.value.schema, name = each.value.name }
-      mode        = each.value.mode
-      strategy    = each.value.strategy
-      chunks      = each.value.chunks
-      parallelism = each.value.parallelism
-      s3          = { bucket = var.bucket_name, prefix = var.prefix, region = local.region }
+      version        = 1
+      table          = { schema = each.value.schema, name = each.value.name }
+      mode           = each.value.mode
+      strategy       = each.value.strategy
+      chunks         = each.value.chunks
+      parallelism    = each.value.parallelism
+      late_row_guard = each.value.late_row_guard
+      s3             = { bucket = var.bucket_name, prefix = var.prefix, region = local.region }
     },
     each.value.watermark_column == null ? {} : { watermark_column = each.value.watermark_column },
+    each.value.lookback == null ? {} : { lookback = each.value.lookback },
   ))
 
   retry_policy {

@@ -284,8 +284,10 @@ variable "scheduled_tables" {
     strategy         = optional(string, "copy")
     chunks           = optional(number, 1)
     parallelism      = optional(number, 2)
+    late_row_guard   = optional(bool, true)
+    lookback         = optional(string)
   }))
-  description = "Push mode: the tables exported on schedule_expression, keyed by a short name. Each becomes one EventBridge rule whose event (docs/EXPORTER.md) has no low bound: the exporter continues from <prefix>state/."
+  description = "Push mode: the tables exported on schedule_expression, keyed by a short name. Each becomes one EventBridge rule whose event (docs/EXPORTER.md) has no low bound: the exporter continues from <prefix>state/. An integer or numeric watermark needs lookback (a number, as a string) or late_row_guard = false: the exporter refuses it otherwise."
   default     = {}
 
   validation {
