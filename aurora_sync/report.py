@@ -56,6 +56,8 @@ def print_cycle(console: Console, report: CycleReport, title: str) -> None:
     for t in report.tables:
         for error in _errors(t):
             console.print(f"[red]{t.spec.source}: {error}[/]")
+        if note := (t.load or {}).get("notes"):  # rows set aside, backfills, renames, batches waiting
+            console.print(f"[yellow]{t.spec.source}: {note}[/]")
 
 
 def _errors(t: TableReport) -> list[str]:

@@ -140,8 +140,8 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         result.counts.add(counts)
         if counts.quarantined:
             result.notes.append(
-                f"{batch.label}: {counts.quarantined} rows set aside in STATE.QUARANTINE (values the target "
-                "cannot hold exactly; each row has its key and reasons)"
+                f"{batch.label}: {counts.quarantined} rows set aside in {place.control('QUARANTINE')} (values the "
+                "target cannot hold exactly; each row has its key and reasons)"
             )
         result.watermark_after = watermark
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)

@@ -198,7 +198,7 @@ def apply(
     if spec.bad_values == "fail":
         raise BadValues(
             f"values the target cannot hold exactly: {summary}. Nothing was merged; set bad_values = 'quarantine' "
-            "for the table to load the other rows and keep these in STATE.QUARANTINE"
+            f"for the table to load the other rows and keep these in {place.control('QUARANTINE')}"
         )
     before = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
     run(session, forget(place, export_ids))

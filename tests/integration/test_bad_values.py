@@ -50,7 +50,7 @@ def test_rows_with_values_snowflake_cannot_hold_are_quarantined_and_the_rest_loa
     (t,) = h.cycle().tables
     assert t.load["status"] == "SUCCEEDED", t.load["error"]
     assert (t.load["rows_loaded"], t.load["rows_inserted"], t.load["rows_quarantined"]) == (11, 5, 6)
-    assert "6 rows set aside in STATE.QUARANTINE" in t.load["notes"]
+    assert f"6 rows set aside in {h.control('QUARANTINE')}" in t.load["notes"]
 
     target = _target(h, "bad_q")
     assert sorted(target) == [1, 6, 7, 8, 9]
