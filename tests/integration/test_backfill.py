@@ -17,7 +17,7 @@ from sync_contract.manifest import latest_export_key
 pytestmark = pytest.mark.integration
 
 
-def _synced(pg: Any, harness: Any, name: str, rows: int = 20) -> Any:
+def _synced(pg: Any, harness: Any, name: str, rows: int = 20, **extra: str) -> Any:
     """public.<name> (id, qty, price, note, updated_at), loaded once by a harness of its own."""
     cur = pg.cursor()
     cur.execute(
@@ -28,7 +28,7 @@ def _synced(pg: Any, harness: Any, name: str, rows: int = 20) -> Any:
         f"INSERT INTO public.{name} (id, qty, price, note) SELECT g, g, 1.25, 'n' || g FROM generate_series(1, %s) g",
         (rows,),
     )
-    h = harness.add(f"public.{name}", ["id"], "updated_at")
+    h = harness.add(f"public.{name}", ["id"], "updated_at", **extra)
     assert not h.cycle().failed
     return h
 

@@ -10,33 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.integration.test_backfill import _source, _synced, _target
+
 pytestmark = pytest.mark.integration
-
-
-def _synced(pg: Any, harness: Any, name: str, rows: int = 20, **extra: str) -> Any:
-    cur = pg.cursor()
-    cur.execute(
-        f"CREATE TABLE public.{name} (id int PRIMARY KEY, qty int NOT NULL, price numeric(10,2) NOT NULL, "
-        "note text, updated_at timestamptz NOT NULL DEFAULT now())"
-    )
-    cur.execute(
-        f"INSERT INTO public.{name} (id, qty, price, note) SELECT g, g, 1.25, 'n' || g FROM generate_series(1, %s) g",
-        (rows,),
-    )
-    h = harness.add(f"public.{name}", ["id"], "updated_at", **extra)
-    r = h.cycle()
-    assert not r.failed, r.tables
-    return h
-
-
-def _source(pg: Any, sql: str) -> list[tuple[Any, ...]]:
-    cur = pg.cursor()
-    cur.execute(sql)
-    return [tuple(r) for r in cur.fetchall()]
-
-
-def _target(h: Any, table: str, columns: str) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in h.query(f'SELECT {columns} FROM "ANALYTICS"."PUBLIC"."{table}" ORDER BY "ID"')]
 
 
 def _ok(t: Any) -> None:
