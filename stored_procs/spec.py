@@ -92,6 +92,13 @@ class TableSpec:
         return f"{self.source_schema}.{self.source_table}"
 
     @property
+    def resync_hint(self) -> str:
+        """How a user resyncs the table, in the app and with the local runner (for error messages)."""
+        return (
+            f"CALL CORE.RESYNC_TABLE('{self.source}'), or aurora-sync resync --config sync.toml --table {self.source}"
+        )
+
+    @property
     def slug(self) -> str:
         return slug(self.source_schema, self.source_table)
 

@@ -10,6 +10,8 @@ from stored_procs import ledger, sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.manifest import Manifest
+from sync_contract.types import Kind
+from sync_contract.watermark import watermark_kind
 
 SHOWN_KEYS = 5  # repeated key values named in an error
 
@@ -72,6 +74,15 @@ class Batch:
         return max(e.attempts for e in self.entries)
 
 
+def window_kind(manifests: list[Manifest]) -> Kind | None:
+    """The watermark's kind, from the first incremental manifest that has one; None otherwise."""
+    for m in manifests:
+        if m.mode == "incremental" and m.window.column:
+            column = next(c for c in m.columns if c.name == m.window.column)
+            return watermark_kind(column.type, column.name)
+    return None
+
+
 def group_batches(parsed: list[tuple[ledger.LedgerEntry, Manifest]]) -> tuple[list[Batch], list[Batch]]:
     """Manifests grouped into the exports they belong to: (complete batches, batches missing chunks).
 
@@ -110,8 +121,8 @@ def check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch)
         f"{batch.label} of {spec.source}: the primary key ({', '.join(names)}) is not unique in the source: "
         f"{keys} key values appear more than once in one snapshot ({surplus} rows more than one per key), e.g. "
         f"{examples}. Nothing was merged and the watermark did not move. Set primary_key for the table to "
-        "columns that are unique in the source (its PRIMARY KEY, or UNIQUE NOT NULL columns), then resync it "
-        f"(CALL CORE.RESYNC_TABLE('{spec.source}'), or aurora-sync resync --config sync.toml --table {spec.source})"
+        f"columns that are unique in the source (its PRIMARY KEY, or UNIQUE NOT NULL columns), then resync it "
+        f"({spec.resync_hint})"
     )
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from stored_procs import ledger
+from stored_procs.loading.batch import window_kind
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, parse_manifest_json
-from sync_contract.watermark import is_after, watermark_kind
+from sync_contract.watermark import is_after
 
 SHOWN_ERROR_CHARS = 400
 
@@ -28,9 +29,9 @@ def quarantined(place: Place, spec: TableSpec) -> Stmt:
 
 def _ahead(manifest: Manifest, created_at: str, watermark: str | None, newest_snapshot: str) -> bool:
     """Is this export still to be loaded: a window above the loaded watermark, a newer snapshot."""
-    column = next((c for c in manifest.columns if c.name == manifest.window.column), None)
-    if manifest.mode == "incremental" and column is not None and manifest.window.high is not None:
-        return is_after(watermark_kind(column.type, column.name), manifest.window.high, watermark)
+    kind = window_kind([manifest])
+    if kind is not None and manifest.window.high is not None:
+        return is_after(kind, manifest.window.high, watermark)
     return created_at > newest_snapshot
 
 
@@ -53,6 +54,5 @@ def waiting_on(session: Any, place: Place, spec: TableSpec, watermark: str | Non
     return (
         f"{spec.source} waits on {len(ahead)} QUARANTINED export(s), the first {export_id}: {error}. Its rows are not "
         f"loaded and the watermark stays at {watermark!r}: fix the cause, then CALL CORE.RETRY_MANIFEST('{export_id}') "
-        f"or resync the table (CALL CORE.RESYNC_TABLE('{spec.source}'), "
-        f"aurora-sync resync --config sync.toml --table {spec.source})"
+        f"or resync the table ({spec.resync_hint})"
     )

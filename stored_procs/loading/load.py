@@ -23,6 +23,7 @@ from stored_procs.loading.batch import (
     check_unique_keys,
     copy_files,
     group_batches,
+    window_kind,
 )
 from stored_procs.orchestration import export_check, lease
 from stored_procs.spec import Place, TableSpec
@@ -31,7 +32,7 @@ from sync_contract import failpoints
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, Window, parse_manifest_json
 from sync_contract.types import Kind
-from sync_contract.watermark import is_after, later, sort_key, watermark_kind
+from sync_contract.watermark import is_after, later, sort_key
 
 
 @dataclass
@@ -97,7 +98,7 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
 
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
     parsed = _parse_pending(session, place, spec, result)
-    kind = _watermark_kind([m for _, m in parsed])
+    kind = window_kind([m for _, m in parsed])
     batches, incomplete = group_batches(parsed)
     key_set_batches = [b for b in batches if b.first.mode == "keys"]
     batches = [b for b in batches if b.first.mode != "keys"]
@@ -232,14 +233,6 @@ def _record_failure(
     result.errors.append(error)
 
 
-def _watermark_kind(manifests: list[Manifest]) -> Kind | None:
-    for m in manifests:
-        if m.mode == "incremental" and m.window.column:
-            column = next(c for c in m.columns if c.name == m.window.column)
-            return watermark_kind(column.type, column.name)
-    return None
-
-
 def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind | None) -> str | None:
     """The stored watermark, moved up to the newest LOADED window if a crash left it behind (also when
     nothing is pending: else the exporter would send the loaded window again, forever)."""
@@ -250,7 +243,7 @@ def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind 
     else:
         if kind is None:
             newest = ledger.newest_loaded(session, place, spec)
-            kind = _watermark_kind([parse_manifest_json(newest[0])]) if newest else None
+            kind = window_kind([parse_manifest_json(newest[0])]) if newest else None
         if kind is None:
             return stored
         repaired = stored
@@ -288,20 +281,8 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
                 "than chunk 0; nothing was merged"
             )
     columns = sql.target_columns(spec, batch.first)
-    drift = schema_drift.changes(session, place, spec, batch.first)
-    if drift.backfill and not replace.replaces(spec, batch.first):
-        raise schema_drift.SchemaChangeError(
-            f"{batch.label} of {spec.source}: {drift.backfill}, but the export carries only the rows whose "
-            "watermark moved (an exporter that could not compare with its previous export: its state/ pointer "
-            "gone, or an older version). Nothing was merged: resync the table (CALL CORE.RESYNC_TABLE("
-            f"'{spec.source}'), or aurora-sync resync --config sync.toml --table {spec.source}); its export from the "
-            "beginning replaces the target with every row's values"
-        )
-    if drift.loaded_before and not replace.replaces(spec, batch.first):
-        schema_drift.check_target_kept(session, database, spec, batch.label)
-    schema_drift.rename_columns(session, database, spec, batch.label, drift.renamed)
-    schema_drift.ensure_target(session, database, spec, columns, drift.widen)
-    result.notes.extend(drift.notes)
+    notes = schema_drift.prepare_target(session, place, database, spec, batch, replace.replaces(spec, batch.first))
+    result.notes.extend(notes)
     run(session, sql.create_staging(place, spec, len(columns)))
     try:
         return _stage_check_merge(session, place, database, spec, batch, result.run_id)

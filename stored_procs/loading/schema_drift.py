@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger, sql
+from stored_procs.loading.batch import Batch
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.column_changes import compare
@@ -24,12 +25,20 @@ class SchemaChangeError(RuntimeError):
     """A column changed in a way the target cannot absorb: retrying cannot help (quarantined)."""
 
 
-def ensure_target(
-    session: Any, database: str, spec: TableSpec, columns: list[tuple[str, Any]], widen: list[tuple[str, Any]]
+def _ensure_target(
+    session: Any,
+    database: str,
+    spec: TableSpec,
+    columns: list[tuple[str, Any]],
+    widen: list[tuple[str, Any]],
+    existing: set[str],
 ) -> None:
-    run(session, sql.create_target_schema(spec, database))
-    run(session, sql.create_target(spec, database, columns))
-    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    """Create the target (none yet: `existing` empty), or add the columns it lacks and widen those that
+    grew; with soft deletes, the _DELETED flags too."""
+    if not existing:
+        run(session, sql.create_target_schema(spec, database))
+        run(session, sql.create_target(spec, database, columns))
+        existing = {name for name, _ in columns}
     for name, mapping in columns:
         if name not in existing:
             run(session, sql.add_column(spec, database, name, mapping))
@@ -50,28 +59,48 @@ class Drift:
     notes: list[str] = field(default_factory=list)
     renamed: tuple[tuple[str, str], ...] = ()  # (old, new) target column names
     backfill: str | None = None  # columns whose existing values the batch does not bring
-    loaded_before: bool = False  # the table has a loaded export (so its target table should exist)
 
 
-def check_target_kept(session: Any, database: str, spec: TableSpec, label: str) -> None:
-    """A table with loaded exports whose target table is gone (dropped by hand): merging one window would
-    create it with only that window's rows. Refused; a resync creates it whole."""
-    if not run(session, sql.existing_columns(spec, database)):
-        raise SchemaChangeError(
-            f"{label} of {spec.source}: the target table {spec.target_schema}.{spec.target_table} does not exist, "
-            "but earlier exports were loaded into it (it was dropped?). Nothing was merged: resync the table "
-            f"(CALL CORE.RESYNC_TABLE('{spec.source}'), or aurora-sync resync --config sync.toml --table "
-            f"{spec.source}) to create it again with every row"
-        )
+def prepare_target(
+    session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, replacing: bool
+) -> list[str]:
+    """Bring the target in line with the batch's columns before any row is merged (renames, new and
+    widened columns; the table itself on a first load) and return the notes for RUNS. Refused
+    (SchemaChangeError) for a batch that merges into a table with loaded exports when the batch lacks a
+    backfill it needs, or the target table is gone (dropped by hand): merging would leave rows without
+    their values, or create the target with one window's rows. A resync fixes both."""
+    drift = changes(session, place, spec, batch.first)
+    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    if drift is not None and not replacing:
+        if drift.backfill:
+            raise SchemaChangeError(
+                f"{batch.label} of {spec.source}: {drift.backfill}, but the export carries only the rows whose "
+                "watermark moved (an exporter that could not compare with its previous export: its state/ pointer "
+                f"gone, or an older version). Nothing was merged: resync the table ({spec.resync_hint}); its "
+                "export from the beginning replaces the target with every row's values"
+            )
+        if not existing:
+            raise SchemaChangeError(
+                f"{batch.label} of {spec.source}: the target table {spec.target_schema}.{spec.target_table} does not "
+                "exist, but earlier exports were loaded into it (it was dropped?). Nothing was merged: resync the "
+                f"table ({spec.resync_hint}) to create it again with every row"
+            )
+    renamed = drift.renamed if drift is not None else ()
+    existing = _rename_columns(session, database, spec, batch.label, renamed, existing)
+    _ensure_target(
+        session, database, spec, sql.target_columns(spec, batch.first), drift.widen if drift else [], existing
+    )
+    return drift.notes if drift is not None else []
 
 
-def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> Drift:
-    """The manifest's columns against those of the table's newest loaded export: renames (by PostgreSQL's
-    attribute number), columns to widen first, columns whose existing values only a backfill brings
-    (sync_contract.column_changes), and notes. An incompatible change raises SchemaChangeError."""
+def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> Drift | None:
+    """The manifest's columns against those of the table's newest loaded export (None: nothing loaded
+    yet): renames (by PostgreSQL's attribute number), columns to widen first, columns whose existing
+    values only a backfill brings (sync_contract.column_changes), and notes. An incompatible change
+    raises SchemaChangeError."""
     newest = ledger.newest_loaded(session, place, spec)
     if newest is None:
-        return Drift()
+        return None
     before = parse_manifest_json(newest[0])
     changes = compare(before.columns, before.source, manifest.columns, manifest.source)
     renamed = tuple((target_name(a), target_name(b)) for a, b in changes.renamed if target_name(a) != target_name(b))
@@ -80,8 +109,9 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> 
     for a, b in renamed:
         old[b], old_source[b] = old.pop(a), old_source.pop(a)
     new_source = {target_name(c.name): c.source_type for c in manifest.columns}
+    new = sql.target_columns(spec, manifest)
     widen, refused = [], []
-    for name, mapping in sql.target_columns(spec, manifest):
+    for name, mapping in new:
         if name not in old:
             continue  # a new column: added by _ensure_target
         change = classify_change(old[name].snowflake_type, mapping.snowflake_type)
@@ -102,23 +132,21 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> 
     notes = [
         f"column {a} renamed to {b} in the source (same attribute number): renamed in the target" for a, b in renamed
     ]
-    dropped = sorted(set(old) - {name for name, _ in sql.target_columns(spec, manifest)})
+    dropped = sorted(set(old) - {name for name, _ in new})
     if dropped:
         notes.append(
             f"columns no longer exported, kept in the target (unchanged by merges, NULL in new rows): {dropped}"
         )
     if manifest.window.backfill:
         notes.append(f"backfill: every row exported again ({manifest.window.backfill})")
-    return Drift(widen, notes, renamed, changes.backfill_reason, loaded_before=True)
+    return Drift(widen, notes, renamed, changes.backfill_reason)
 
 
-def rename_columns(
-    session: Any, database: str, spec: TableSpec, label: str, renamed: tuple[tuple[str, str], ...]
-) -> None:
-    """Apply source renames to the target; a rename already applied (a rerun) is skipped."""
-    if not renamed:
-        return
-    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+def _rename_columns(
+    session: Any, database: str, spec: TableSpec, label: str, renamed: tuple[tuple[str, str], ...], existing: set[str]
+) -> set[str]:
+    """Apply source renames to the target; a rename already applied (a rerun) is skipped. Returns the
+    target's columns after them."""
     for old, new in renamed:
         if old in existing and new in existing:
             raise SchemaChangeError(
@@ -129,3 +157,4 @@ def rename_columns(
         if old in existing:
             run(session, sql.rename_column(spec, database, old, new))
             existing = (existing - {old}) | {new}
+    return existing
