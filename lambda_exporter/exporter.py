@@ -51,8 +51,7 @@ from sync_contract.manifest import (
     latest_export_key,
     manifest_key,
 )
-from sync_contract.types import Kind
-from sync_contract.watermark import watermark_kind
+from sync_contract.watermark import TIME_KINDS, watermark_kind
 
 ConnectWorker = Callable[[], Connection]
 CHUNK_RETRY = RetryPolicy(attempts=3, reserve_s=0)
@@ -183,10 +182,7 @@ def _export_in_snapshot(
         assert req.watermark_column is not None
         wm_column = req.watermark_column
         wm_type = next(c.type for c in columns if c.name == wm_column)
-        if guard is not None and req.lookback is None:
-            _refuse_unguarded(req, wm_column, wm_type)
-        if req.lookback is not None:
-            _check_lookback(req, wm_column, wm_type)
+        _check_late_rows(req, wm_column, wm_type, guarded=guard is not None)
         guard = column_guard(conn, req.schema, req.table, wm_type, guard)  # in the column's own terms
         changes = _column_changes(s3_client, req, columns, source) if req.low is not None else None
         backfill = changes.backfill_reason if changes is not None else None
@@ -242,31 +238,27 @@ def _export_in_snapshot(
     )
 
 
-def _refuse_unguarded(req: ExportRequest, column: str, pg_type: str) -> None:
-    """The late-row guard holds a bound in time; a number carries none, so for an integer or numeric
-    watermark it cannot be made safe: refused unless the table says how it takes the risk."""
-    if watermark_kind(pg_type, column) in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ):
-        return
-    raise SourceError(
-        f"{req.schema}.{req.table}: watermark column {column!r} is {pg_type}, and the late-row guard cannot "
-        "apply to a number (it carries no time): a transaction that commits after an export with a value "
-        "below the export's high bound would never be exported. Use a timestamp watermark that every write "
-        "sets (e.g. updated_at timestamptz NOT NULL DEFAULT now(), set on update too), or set for the table "
-        'lookback = "N" (each export re-reads N below the last high bound; a commit later than that is still '
-        "missed) or late_row_guard = false (accept the risk: append-only tables whose writers commit in "
-        "order)"
-    )
-
-
-def _check_lookback(req: ExportRequest, column: str, pg_type: str) -> None:
-    """A lookback is a number for a number watermark and an interval ("5 minutes") for a timestamp."""
-    is_time = watermark_kind(pg_type, column) in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ)
-    assert req.lookback is not None
-    if is_time == req.lookback.isdigit():
-        wanted = 'an interval such as "5 minutes"' if is_time else 'a number such as "1000"'
+def _check_late_rows(req: ExportRequest, column: str, pg_type: str, guarded: bool) -> None:
+    """A lookback must fit the watermark: a number for a number, an interval ("5 minutes") for a
+    timestamp. Without one, the late-row guard holds a bound in time and a number carries none, so for an
+    integer or numeric watermark it cannot be made safe: refused unless the table says how it takes the
+    risk (a lookback, or late_row_guard = false)."""
+    timed = watermark_kind(pg_type, column) in TIME_KINDS
+    if req.lookback is not None and timed == req.lookback.isdigit():
+        wanted = 'an interval such as "5 minutes"' if timed else 'a number such as "1000"'
         raise SourceError(
             f"{req.schema}.{req.table}: lookback {req.lookback!r} does not fit watermark column {column!r} "
             f"({pg_type}): set lookback to {wanted} for the table"
+        )
+    if req.lookback is None and guarded and not timed:
+        raise SourceError(
+            f"{req.schema}.{req.table}: watermark column {column!r} is {pg_type}, and the late-row guard cannot "
+            "apply to a number (it carries no time): a transaction that commits after an export with a value "
+            "below the export's high bound would never be exported. Use a timestamp watermark that every write "
+            "sets (e.g. updated_at timestamptz NOT NULL DEFAULT now(), set on update too), or set for the table "
+            'lookback = "N" (each export re-reads N below the last high bound; a commit later than that is still '
+            "missed) or late_row_guard = false (accept the risk: append-only tables whose writers commit in "
+            "order)"
         )
 
 

@@ -19,24 +19,35 @@ from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, latest_export_key, parse_manifest_json
 
 
-def _pointer(s3: Any, request: ExportRequest) -> tuple[str, dict[str, Any]] | None:
-    """(key, document) of the table's `latest.json`, or None when the table was never exported."""
-    key = request.s3.key(latest_export_key(request.schema, request.table))
+def _read(s3: Any, bucket: str, key: str) -> bytes | None:
+    """The object's body, or None when there is no such object."""
     try:
-        body = s3.get_object(Bucket=request.s3.bucket, Key=key)["Body"].read()
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return None
         raise
+
+
+def _unreadable(request: ExportRequest, key: str) -> ExportError:
+    return ExportError(
+        f"s3://{request.s3.bucket}/{key} is unreadable, so the export's low bound is unknown; "
+        'delete it to export from the beginning, or pass "low" in the event'
+    )
+
+
+def _pointer(s3: Any, request: ExportRequest) -> tuple[str, dict[str, Any]] | None:
+    """(key, document) of the table's `latest.json`, or None when the table was never exported."""
+    key = request.s3.key(latest_export_key(request.schema, request.table))
+    body = _read(s3, request.s3.bucket, key)
+    if body is None:
+        return None
     try:
         pointer = json.loads(body)
-        if not isinstance(pointer, dict):
-            raise TypeError("not an object")
-    except (ValueError, TypeError) as err:
-        raise ExportError(
-            f"s3://{request.s3.bucket}/{key} is unreadable, so the export's low bound is unknown; "
-            'delete it to export from the beginning, or pass "low" in the event'
-        ) from err
+    except ValueError as err:
+        raise _unreadable(request, key) from err
+    if not isinstance(pointer, dict):
+        raise _unreadable(request, key)
     return key, pointer
 
 
@@ -49,10 +60,7 @@ def newest_exported_high(s3: Any, request: ExportRequest) -> str | None:
     try:
         mode, high = pointer["mode"], pointer["window"]["high"]
     except (KeyError, TypeError) as err:
-        raise ExportError(
-            f"s3://{request.s3.bucket}/{key} is unreadable, so the export's low bound is unknown; "
-            'delete it to export from the beginning, or pass "low" in the event'
-        ) from err
+        raise _unreadable(request, key) from err
     if mode != request.mode:
         raise ExportError(
             f"the newest export of {request.schema}.{request.table} was a {mode!r} export, this "
@@ -73,12 +81,8 @@ def newest_exported_manifest(s3: Any, request: ExportRequest) -> Manifest | None
     keys = pointer.get("manifest_keys")
     if pointer.get("mode") != request.mode or not isinstance(keys, list) or not keys or not isinstance(keys[0], str):
         return None
+    body = _read(s3, request.s3.bucket, keys[0])
     try:
-        body = s3.get_object(Bucket=request.s3.bucket, Key=keys[0])["Body"].read()
-        return parse_manifest_json(body.decode("utf-8"))
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
+        return None if body is None else parse_manifest_json(body.decode("utf-8"))
     except (ContractError, UnicodeDecodeError):
         return None

@@ -23,7 +23,7 @@ from lambda_exporter.query import (
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Column, SourceState
 from sync_contract.types import Kind, map_type
-from sync_contract.watermark import timestamp_precision, watermark_kind
+from sync_contract.watermark import TIME_KINDS, timestamp_precision, watermark_kind
 
 __all__ = [
     "Connection",
@@ -149,7 +149,7 @@ def column_guard(conn: Connection, schema: str, table: str, watermark_type: str,
     of its writers' zones (query.guard_in_column_terms). None without a guard, and for integer and
     numeric watermarks: a number carries no time, only a lookback helps there (docs/CORRECTNESS.md)."""
     kind = map_type(watermark_type).kind
-    if guard is None or kind not in (Kind.TIMESTAMP_TZ, Kind.TIMESTAMP_NTZ):
+    if guard is None or kind not in TIME_KINDS:
         return None
     precision = timestamp_precision(watermark_type)
     stmt = guard_in_column_terms(schema, table, guard, precision, wall_clock=kind == Kind.TIMESTAMP_NTZ)

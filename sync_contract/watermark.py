@@ -23,6 +23,8 @@ _TIMESTAMP_PRECISION = re.compile(r"^timestamp\((\d)\)")
 
 # not DATE: rows changed later on the day of the window's high bound would fall below the next window
 WATERMARK_KINDS = (Kind.INTEGER, Kind.NUMBER, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
+# the watermarks that carry a time, which the late-row guard can bound
+TIME_KINDS = (Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ)
 
 
 def watermark_kind(pg_type: str, column: str) -> Kind:
