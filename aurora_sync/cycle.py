@@ -52,23 +52,21 @@ def prepare(session: Any, config: SyncConfig) -> None:
     ledger.ensure_control(session, place)
     if config.stage is None:
         run(session, create_stage(place, config.s3.url, config.storage_integration))
-    _check_earlier_targets(session, config)
-    known = {(s.source_schema, s.source_table): s for s in ledger.read_table_specs(session, place, enabled_only=False)}
+    saved = ledger.read_table_specs(session, place, enabled_only=False)
+    _check_earlier_targets(config, saved)
+    known = {(s.source_schema, s.source_table): s for s in saved}
     for spec in config.tables:
         before = known.get((spec.source_schema, spec.source_table))
         # a new watermark column, mode or target restarts the table, as CONFIGURE_TABLE does
         table_config.save(session, place, before, replace(spec, generation=before.generation if before else 0), True)
 
 
-def _check_earlier_targets(session: Any, config: SyncConfig) -> None:
-    """A table replicated into this control schema before and no longer in sync.toml keeps its target
-    table (and its rows): a table of sync.toml may not load into it (stored_procs.configuration.targets)."""
+def _check_earlier_targets(config: SyncConfig, saved: list[TableSpec]) -> None:
+    """A table replicated into this control schema before (`saved`: SYNC_TABLES) and no longer in
+    sync.toml keeps its target table (and its rows): a table of sync.toml may not load into it
+    (stored_procs.configuration.targets)."""
     configured = {(s.source_schema, s.source_table) for s in config.tables}
-    earlier = [
-        s
-        for s in ledger.read_table_specs(session, config.place, enabled_only=False)
-        if (s.source_schema, s.source_table) not in configured
-    ]
+    earlier = [s for s in saved if (s.source_schema, s.source_table) not in configured]
     for i, spec in enumerate(config.tables):
         if why := target_clash(spec, earlier, {}):
             raise ConfigError(
