@@ -1,0 +1,67 @@
+"""The embedded stack's Snowflake emulator: fakesnow (on DuckDB) with the patches in this package.
+
+fakesnow is lenient where Snowflake is strict, and differs where the product depends on Snowflake's
+documented behaviour. Every workaround lives here, and only here (DESIGN.md section 7); product code
+never branches on the emulator. One module per concern, each patch naming the documentation page it
+follows:
+
+- `loading`: DuckDB reads `s3://` through an s3fs filesystem pointed at the stack's S3 endpoint;
+  DuckDB's CSV reader treats a quoted empty field as NULL and sniffs column types, where Snowflake
+  loads `""` as an empty string and text verbatim into VARCHAR columns, so we ask DuckDB to do the
+  same (`allow_quoted_nulls=false`, `all_varchar=true`) and to read lines longer than 2 MB; a COPY of
+  a missing or unreadable file (a truncated gzip stream) made the emulator answer HTTP 500, which the
+  connector retries for its whole network timeout, where Snowflake answers with a SQL error naming the
+  file: we turn the emulator's exception into such an error.
+- `rewrites`: DuckDB has no `ALTER TABLE a SWAP WITH b` (how a shadow table replaces a target
+  atomically); the emulator runs it as three renames, Snowflake as one atomic statement
+  (https://docs.snowflake.com/en/sql-reference/sql/alter-table). The emulator dropped the characters
+  of `RTRIM(x, '0')` (and LTRIM, TRIM) when adding its implicit VARCHAR cast: we keep them. The
+  emulator recorded VARCHAR lengths and table comments with names spliced into its own SQL unescaped,
+  so `CREATE TABLE` of a name holding a `'` failed (HTTP 500): we escape them.
+- `strict_values`: DuckDB's JSON keeps repeated object keys, where Snowflake's PARSE_JSON /
+  TRY_PARSE_JSON refuse them unless given 'd'
+  (https://docs.snowflake.com/en/sql-reference/functions/parse_json): we refuse them alike (an error,
+  or NULL from TRY_PARSE_JSON). DuckDB's TIME holds 24:00:00 (read back by the connector as
+  00:00:00), where Snowflake's TIME ends at 23:59:59.999999999
+  (https://docs.snowflake.com/en/sql-reference/data-types-datetime#time): a CAST to TIME of such a
+  value fails and TRY_CAST gives NULL, as on Snowflake.
+- `variant`: the emulator's TYPEOF of a VARIANT says `JSON` and it has no AS_VARCHAR, where Snowflake
+  names the stored type (OBJECT, ARRAY, VARCHAR, INTEGER, DECIMAL, DOUBLE, BOOLEAN, NULL_VALUE:
+  https://docs.snowflake.com/en/sql-reference/functions/typeof) and AS_VARCHAR gives a string's
+  characters or NULL (https://docs.snowflake.com/en/sql-reference/functions/as): we answer alike, a
+  number being DOUBLE when its text has an exponent (as PARSE_JSON stores it) and DECIMAL otherwise.
+  The emulator's FLATTEN read an object member as `input -> key`, so the empty key "" gave the whole
+  object again (a walk of the document never ended), and turned a JSON null array element into SQL
+  NULL, where Snowflake gives KEY '' with its value and a VARIANT null
+  (https://docs.snowflake.com/en/sql-reference/functions/flatten): our FLATTEN reads members and
+  elements with DuckDB's json_each.
+
+Adding a workaround: a new module with a function `patch(duck_conn)` (or several), and one entry in
+PATCHES below, plus a line in this list naming the page it follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aurora_sync.stack.emulator import loading, rewrites, strict_values, variant
+
+# Each patch takes the emulator's shared DuckDB connection (most ignore it) and patches fakesnow in
+# place; they run in this order before the server starts.
+PATCHES: list[Callable[[Any], None]] = [
+    loading.patch_csv_reader,
+    loading.patch_copy_errors,
+    rewrites.patch_swap_with,
+    rewrites.patch_trim_characters,
+    rewrites.patch_catalog_quoting,
+    strict_values.patch,
+    variant.patch_variant_types,
+    variant.patch_flatten,
+]
+
+
+def apply(duck_conn: Any) -> None:
+    """Apply every patch in PATCHES to fakesnow, `duck_conn` being its shared DuckDB connection."""
+    for patch in PATCHES:
+        patch(duck_conn)

@@ -1,0 +1,65 @@
+"""SQL rewrites: statements DuckDB lacks or the emulator mistranslates (see the package docstring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def patch_swap_with(duck_conn: Any = None) -> None:
+    """`ALTER TABLE a SWAP WITH b` as three renames (https://docs.snowflake.com/en/sql-reference/sql/alter-table)."""
+    from fakesnow import cursor
+    from sqlglot import exp
+
+    original = cursor.FakeSnowflakeCursor._transform_explode
+
+    def rename(table: exp.Table, new_name: exp.Identifier) -> exp.Alter:
+        return exp.Alter(this=table.copy(), kind="TABLE", actions=[exp.AlterRename(this=exp.Table(this=new_name))])
+
+    def transform_explode(self: Any, expression: exp.Expr) -> Any:
+        swap = expression.find(exp.SwapTable) if isinstance(expression, exp.Alter) else None
+        if swap is None:
+            return original(self, expression)
+        first, second = expression.this, swap.this
+        parked = exp.to_identifier(f"{first.name}__SWAPPING", quoted=True)
+        parked_table = exp.Table(this=parked, db=first.args.get("db"), catalog=first.args.get("catalog"))
+        return [rename(first, parked), rename(second, first.this.copy()), rename(parked_table, second.this.copy())]
+
+    cursor.FakeSnowflakeCursor._transform_explode = transform_explode  # type: ignore[method-assign]
+
+
+def patch_trim_characters(duck_conn: Any = None) -> None:
+    """Keep the characters of `RTRIM(x, chars)` (LTRIM, TRIM) when adding the implicit VARCHAR cast."""
+    from fakesnow import transforms
+    from sqlglot import exp
+
+    def trim_cast_varchar(expression: exp.Expr) -> exp.Expr:
+        if not isinstance(expression, exp.Trim):
+            return expression
+        operand = expression.this
+        if isinstance(operand, exp.Cast) and operand.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT):
+            return expression
+        trimmed = expression.copy()
+        trimmed.set("this", exp.Cast(this=operand, to=exp.DataType(this=exp.DataType.Type.VARCHAR)))
+        return trimmed
+
+    transforms.trim_cast_varchar = trim_cast_varchar
+
+
+def patch_catalog_quoting(duck_conn: Any = None) -> None:
+    """Escape names spliced into the emulator's own catalog SQL (VARCHAR lengths, table comments)."""
+    from fakesnow import info_schema
+
+    def esc(name: Any) -> Any:
+        return name.replace("'", "''") if isinstance(name, str) else name
+
+    lengths_sql, comment_sql = info_schema.insert_text_lengths_sql, info_schema.insert_table_comment_sql
+
+    def insert_text_lengths_sql(catalog: str, schema: str, table: str, text_lengths: list[tuple[str, int]]) -> str:
+        lengths = [(esc(name), size) for name, size in text_lengths]
+        return str(lengths_sql(esc(catalog), esc(schema), esc(table), lengths))
+
+    def insert_table_comment_sql(catalog: str, schema: str, table: str, comment: str) -> str:
+        return str(comment_sql(esc(catalog), esc(schema), esc(table), esc(comment)))
+
+    info_schema.insert_text_lengths_sql = insert_text_lengths_sql
+    info_schema.insert_table_comment_sql = insert_table_comment_sql
