@@ -20,7 +20,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_real_cycle_then_a_clean_reconciliation():
+def test_a_real_cycle_then_a_clean_reconciliation() -> None:
     assert CONFIG is not None
     assert Path(CONFIG).exists(), f"{CONFIG} does not exist"
     run = _cli("run", "--config", CONFIG)
