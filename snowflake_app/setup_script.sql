@@ -1,11 +1,15 @@
 -- aurora-snowflake-sync: runs on install and on every upgrade (snow app run).
--- It only orchestrates: the two application roles, the two schemas, then one file per object.
+-- It only orchestrates: the application roles, the two schemas, then one file per object.
 -- Files under sql/state, sql/procedures, sql/views and sql/app/grants.sql are generated from the
 -- Python (make app-sql); the plain deployment (make plain-deploy-sql) runs the same files.
 
 CREATE APPLICATION ROLE IF NOT EXISTS AURORA_SYNC_ADMIN;
 CREATE APPLICATION ROLE IF NOT EXISTS AURORA_SYNC_VIEWER;
 GRANT APPLICATION ROLE AURORA_SYNC_VIEWER TO APPLICATION ROLE AURORA_SYNC_ADMIN;
+-- Readers of the replicated data (as DATA_READER of Snowflake's database connectors): the app grants it
+-- USAGE on each target schema it creates and SELECT on each target table, after every swap
+-- (stored_procs/configuration/access.py). It sees nothing of the app itself.
+CREATE APPLICATION ROLE IF NOT EXISTS AURORA_SYNC_READER;
 
 -- State: a non-versioned schema, so an upgrade never touches settings, ledger, watermarks or tasks.
 CREATE SCHEMA IF NOT EXISTS STATE;

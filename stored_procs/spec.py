@@ -11,6 +11,7 @@ from sync_contract.types import DEFAULT_UNBOUNDED_NUMERIC_SCALE
 APP_STATE_SCHEMA = "STATE"  # control tables and the export stage (non-versioned: survives upgrades)
 APP_CODE_SCHEMA = "CORE"  # procedures and views (versioned)
 APP_ADMIN_ROLE, APP_VIEWER_ROLE = "AURORA_SYNC_ADMIN", "AURORA_SYNC_VIEWER"  # application roles
+APP_READER_ROLE = "AURORA_SYNC_READER"  # application role: USAGE/SELECT on what the app creates
 
 
 @dataclass(frozen=True)
@@ -18,17 +19,20 @@ class Place:
     """The control schema (state) and the external stage the exports are read from.
 
     `database` None means the session's current database: inside the Native App, where names are
-    two-part (`STATE.MANIFESTS`) and resolve in the application."""
+    two-part (`STATE.MANIFESTS`) and resolve in the application. `grants_readers`: the app and the
+    plain deployment grant readers SELECT on what they create (stored_procs.configuration.access);
+    the local runner does not."""
 
     database: str | None
     control_schema: str
     stage_schema: str
     stage_name: str
+    grants_readers: bool = False
 
     @classmethod
     def app(cls, database: str | None = None) -> Place:
         """Where the Native App (and the plain deployment) keep their state: schema STATE."""
-        return cls(database, APP_STATE_SCHEMA, APP_STATE_SCHEMA, "EXPORT_STAGE")
+        return cls(database, APP_STATE_SCHEMA, APP_STATE_SCHEMA, "EXPORT_STAGE", grants_readers=True)
 
     @classmethod
     def create(cls, database: str | None, control_schema: str, stage: str | None = None) -> Place:

@@ -8,6 +8,7 @@ zip) and adds what the app would otherwise provide: database, schemas, code stag
 code zip, grants to account roles, and optionally the external access of the exporter procedures.
 
     python -m tools.plain_deploy --database AURORA_SYNC --admin-role SYNC_ADMIN --viewer-role SYNC_VIEWER \\
+        --reader-role SYNC_READER \\
         --external-access-integration AURORA_SYNC_EXPORTER --secret AURORA_SYNC_DB.SECRETS.EXPORTER_AWS
     snow sql -f build/plain/deploy.sql
 """
@@ -18,9 +19,9 @@ import argparse
 import re
 from pathlib import Path
 
-from stored_procs.orchestration.schedule import DEPLOYMENT
+from stored_procs.configuration.app_config import DEPLOYMENT, PLAIN, READER_ROLE
 from stored_procs.procedures import CODE_ARCHIVE
-from stored_procs.spec import APP_CODE_SCHEMA, APP_STATE_SCHEMA
+from stored_procs.spec import APP_CODE_SCHEMA, APP_READER_ROLE, APP_STATE_SCHEMA
 from sync_contract.identifiers import quote_ident, quote_qualified, split_parts
 from tools.app_sql import ADMIN_ROLE, APP_DIR, VIEWER_ROLE, external_access_statements, grants_sql
 from tools.build_app_code import OUT
@@ -53,11 +54,13 @@ def plain_parts(
     code_zip: Path,
     integration: str | None = None,
     secret: str | None = None,
+    reader_role: str = APP_READER_ROLE,
 ) -> list[str]:
     """The script in pieces (one statement, or one object file, each); joined by newlines it is the file."""
     db = quote_ident(database, "database")
     code_stage = quote_qualified(database, APP_CODE_SCHEMA, "CODE")
     admin, viewer = quote_ident(admin_role, "admin role"), quote_ident(viewer_role, "viewer role")
+    reader = quote_ident(reader_role, "reader role")
     if "'" in str(code_zip):
         raise ValueError(f"code zip path {code_zip} must not contain a quote")
     parts = [
@@ -73,15 +76,18 @@ def plain_parts(
     env = {"code_root": f"@{code_stage}"}
     for path in object_files():
         parts.append(render((APP_DIR / path).read_text(), env).rstrip())
-    # tells the procedures they are not in an app: tasks are granted below, not to application roles
+    # tells the procedures they are not in an app: tasks are granted below, not to application roles, and
+    # the replicated tables' SELECT goes to the reader account role (stored_procs.configuration.access)
     settings = quote_qualified(APP_STATE_SCHEMA, "SETTINGS")
-    parts += [
-        f"DELETE FROM {settings} WHERE NAME = '{DEPLOYMENT}';",
-        f"INSERT INTO {settings} (NAME, VALUE, UPDATED_AT) SELECT '{DEPLOYMENT}', 'plain', SYSDATE();",
-    ]
+    for name, value in ((DEPLOYMENT, PLAIN), (READER_ROLE, reader_role.replace("'", "''"))):
+        parts += [
+            f"DELETE FROM {settings} WHERE NAME = '{name}';",
+            f"INSERT INTO {settings} (NAME, VALUE, UPDATED_AT) SELECT '{name}', '{value}', SYSDATE();",
+        ]
     parts += [
         f"CREATE ROLE IF NOT EXISTS {admin};",
         f"CREATE ROLE IF NOT EXISTS {viewer};",
+        f"CREATE ROLE IF NOT EXISTS {reader};",
         f"GRANT ROLE {viewer} TO ROLE {admin};",
         f"GRANT USAGE ON DATABASE {db} TO ROLE {viewer};",
         f"GRANT USAGE ON SCHEMA {APP_CODE_SCHEMA} TO ROLE {viewer};",
@@ -100,6 +106,9 @@ def main() -> None:
     parser.add_argument("--database", default="AURORA_SYNC")
     parser.add_argument("--admin-role", default=ADMIN_ROLE)
     parser.add_argument("--viewer-role", default=VIEWER_ROLE)
+    parser.add_argument(
+        "--reader-role", default=APP_READER_ROLE, help="account role granted SELECT on every replicated table"
+    )
     parser.add_argument("--external-access-integration", help="for the procedures that invoke the exporter")
     parser.add_argument("--secret", help="db.schema.name of the CLOUD_PROVIDER_TOKEN secret")
     parser.add_argument("--out", type=Path, default=Path("build/plain/deploy.sql"))
@@ -113,6 +122,7 @@ def main() -> None:
         OUT / CODE_ARCHIVE,
         args.external_access_integration,
         args.secret,
+        args.reader_role,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(parts) + "\n")

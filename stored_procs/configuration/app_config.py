@@ -30,6 +30,9 @@ DEFAULT_SCHEDULE = "60 MINUTES"
 # who starts the exports: REQUEST_EXPORTS in the Task graph (pull), or the exporter's own EventBridge
 # schedule (push: the graph only takes in and loads what the exporter wrote)
 EXPORT_MODE, PULL, PUSH = "export_mode", "pull", "push"
+# "plain" when deployed without the Native App (tools/plain_deploy.py writes it): tasks and readers are
+# granted to account roles; `reader_role` is the account role that may read the replicated tables
+DEPLOYMENT, PLAIN, READER_ROLE = "deployment", "plain", "reader_role"
 
 _FIX = {
     STAGE_URL: f"CALL {APP_CODE_SCHEMA}.REGISTER_STAGE('s3://<bucket>/<prefix>/', '<STORAGE_INTEGRATION>', "

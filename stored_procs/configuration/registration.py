@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs.configuration import app_config
+from stored_procs.configuration import access, app_config
 from stored_procs.spec import Place
 from stored_procs.sql import create_stage
-from stored_procs.statement import Stmt, run
-from sync_contract.identifiers import quote_ident, quote_qualified
+from stored_procs.statement import run
+from sync_contract.identifiers import quote_ident
 
 
 def stage(
@@ -66,14 +66,13 @@ def exporter(session: Any, place: Place, function_name: str, aws_region: str, en
 
 
 def target_database(session: Any, place: Place, database_name: str) -> dict[str, Any]:
-    """The database replicated tables go to; the app must be able to use it (USAGE, CREATE SCHEMA)."""
+    """The database replicated tables go to. The app must be able to create schemas there (USAGE,
+    CREATE SCHEMA): checked by creating and dropping one (stored_procs.configuration.access)."""
     name = app_config.object_name(database_name, "target database")
-    try:
-        run(session, Stmt(f"SELECT COUNT(*) AS N FROM {quote_qualified(name, 'INFORMATION_SCHEMA', 'SCHEMATA')}"))
-    except Exception as err:
-        raise app_config.NotConfigured(
-            f"the app cannot use database {name!r} ({err}): the consumer runs "
-            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {quote_ident(name)} TO APPLICATION <app>"
-        ) from err
+    access.check_database(session, place, name)
     app_config.write(session, place, {app_config.TARGET_DATABASE: name})
-    return {"target_database": name, "next": "each table's schema is created there on its first load"}
+    return {
+        "target_database": name,
+        "next": "ADD_TABLE checks and creates each table's target schema there; a table without a target goes to "
+        "the schema named after its source schema (public: PG_PUBLIC)",
+    }

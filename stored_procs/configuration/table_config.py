@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from stored_procs import ledger
+from stored_procs.configuration import access, app_config
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.loading import quarantine
@@ -121,15 +122,19 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
 
 
 def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, Any]:
-    """Replicate a table; for one already configured (even removed) this updates and enables it."""
+    """Replicate a table; for one already configured (even removed) this updates and enables it.
+    Without a `target` it goes to `access.default_target_schema` (`public.orders` -> PG_PUBLIC.ORDERS)."""
     spec = build_spec(options)
+    if not options.get("target"):
+        spec = replace(spec, target_schema=access.default_target_schema(spec.source_schema))
     existing = _find(session, place, spec.source_schema, spec.source_table)
     if existing is not None:
         spec = replace(spec, generation=existing.generation)
     _check_target(session, place, spec)
+    notes = _check_privileges(session, place, spec)
     restarted = save(session, place, existing, spec, enabled=True)
     summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
-    return {**summary, "enabled": True, **restarted}
+    return {**summary, "enabled": True, **restarted, **({"notes": notes} if notes else {})}
 
 
 def configure_table(session: Any, place: Place, source: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -142,10 +147,11 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
         changes = {"watermark_column": None, **changes}
     spec = replace(build_spec({**spec_options(current), **changes}), generation=current.generation)
     _check_target(session, place, spec)
+    notes = _check_privileges(session, place, spec) if spec.target_schema != current.target_schema else []
     enabled = _is_enabled(session, place, current)
     restarted = save(session, place, current, spec, enabled)
     summary = {"table": spec.source, "action": "configured", **spec_options(spec), "enabled": enabled}
-    return {**summary, **restarted}
+    return {**summary, **restarted, **({"notes": notes} if notes else {})}
 
 
 def _check_target(session: Any, place: Place, spec: TableSpec) -> None:
@@ -159,6 +165,13 @@ def _check_target(session: Any, place: Place, spec: TableSpec) -> None:
     removed = {(s.source_schema, s.source_table) for s in configured} - enabled
     if clash := target_clash(spec, configured, reserved, removed):
         raise InvalidSetting(clash, "target")
+
+
+def _check_privileges(session: Any, place: Place, spec: TableSpec) -> list[str]:
+    """Once the target database is set: the target schema exists and the app can create tables there
+    (NotConfigured names the GRANT, and nothing is saved). Before that, CHECK_READY checks it."""
+    database = app_config.read(session, place).get(app_config.TARGET_DATABASE)
+    return access.prepare_schema(session, place, database, spec.target_schema) if database else []
 
 
 def save(session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool) -> dict[str, Any]:

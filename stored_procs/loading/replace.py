@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs import sql
+from stored_procs import datetime_text, sql
+from stored_procs.configuration import access
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract import failpoints
@@ -179,6 +180,9 @@ def apply(
                 f"keys and {carried_rows} carried rows; the target was not replaced"
             )
         failpoints.reached("load:after_shadow")
+        # SWAP WITH exchanges the two tables' grants: the shadow's SELECT for readers becomes the
+        # target's in the same statement (https://docs.snowflake.com/en/sql-reference/sql/alter-table)
+        access.let_readers_select(session, place, shadow(spec, database))
         run(session, swap(spec, database))
     finally:
         run(session, drop_shadow(spec, database))

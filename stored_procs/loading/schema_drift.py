@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger, sql
+from stored_procs.configuration import access
 from stored_procs.loading.batch import Batch
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
@@ -27,6 +28,7 @@ class SchemaChangeError(RuntimeError):
 
 def _ensure_target(
     session: Any,
+    place: Place,
     database: str,
     spec: TableSpec,
     columns: list[tuple[str, Any]],
@@ -34,10 +36,12 @@ def _ensure_target(
     existing: set[str],
 ) -> None:
     """Create the target (none yet: `existing` empty), or add the columns it lacks and widen those that
-    grew; with soft deletes, the _DELETED flags too."""
+    grew; with soft deletes, the _DELETED flags too. A new target is readable by the deployment's
+    readers (stored_procs.configuration.access); added and widened columns keep the grants."""
     if not existing:
         run(session, sql.create_target_schema(spec, database))
         run(session, sql.create_target(spec, database, columns))
+        access.let_readers_select(session, place, spec.target(database))
         existing = {name for name, _ in columns}
     for name, mapping in columns:
         if name not in existing:
@@ -88,7 +92,7 @@ def prepare_target(
     renamed = drift.renamed if drift is not None else ()
     existing = _rename_columns(session, database, spec, batch.label, renamed, existing)
     _ensure_target(
-        session, database, spec, sql.target_columns(spec, batch.first), drift.widen if drift else [], existing
+        session, place, database, spec, sql.target_columns(spec, batch.first), drift.widen if drift else [], existing
     )
     return drift.notes if drift is not None else []
 

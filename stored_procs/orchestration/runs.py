@@ -9,7 +9,7 @@ from contextlib import suppress
 from typing import Any
 
 from stored_procs import ledger
-from stored_procs.configuration import app_config
+from stored_procs.configuration import access, app_config
 from stored_procs.orchestration import export_check, lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
@@ -54,12 +54,15 @@ def check_ready(session: Any, place: Place) -> dict[str, Any]:
         needed.append(app_config.EXPORTER_FUNCTION)
     for key in needed:
         settings.require(key)
-    tables = [spec.source for spec in ledger.read_table_specs(session, place)]
-    if not tables:
+    specs = ledger.read_table_specs(session, place)
+    if not specs:
         raise app_config.NotConfigured(
             "no table is enabled: CALL CORE.ADD_TABLE('<schema>.<table>', ['<key column>'], '<watermark column>')"
         )
-    return {"ready": True, "tables": tables, "target_database": settings.require(app_config.TARGET_DATABASE)}
+    database = settings.require(app_config.TARGET_DATABASE)
+    notes = access.prepare_new_targets(session, place, database, specs)
+    ready = {"ready": True, "tables": [spec.source for spec in specs], "target_database": database}
+    return {**ready, "notes": notes} if notes else ready
 
 
 def finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None = None) -> dict[str, Any]:

@@ -35,14 +35,27 @@ _databases = itertools.count(1)
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def app(stack) -> Iterator[Any]:
-    """A fresh 'application': its own database with STATE and CORE made from the app's own files."""
-    database = f"SYNCAPP_{next(_databases)}"
+APP_ROLE = "SYNCAPP_OWNER"  # the role the app's procedures run with (owner's rights)
+
+
+def app_connect(stack: Any, role: str | None = APP_ROLE) -> dict[str, Any]:
+    """Connection arguments of the embedded stack, logging in with `role` (None: no role, the
+    emulator's account administrator, as the consumer)."""
     config = parse_config(
         tomllib.loads(stack.config_toml('[[tables]]\nsource = "public.x"\nprimary_key = ["id"]\nmode = "full"\n'))
     )
-    with snowpark_session(config.snowflake_connect, "ANALYTICS") as session:
+    return {**config.snowflake_connect, "role": role} if role else config.snowflake_connect
+
+
+@pytest.fixture
+def app(stack, snow) -> Iterator[Any]:
+    """A fresh 'application': its own database with STATE and CORE made from the app's own files. It
+    runs as its own role, which the emulator checks as Snowflake would (aurora_sync.stack.emulator.privileges):
+    it owns what it creates, and the consumer (`snow`, no role) granted it what consumer_setup.sql grants
+    an app on the target database."""
+    database = f"SYNCAPP_{next(_databases)}"
+    run(snow, Stmt(f'GRANT USAGE, CREATE SCHEMA ON DATABASE "ANALYTICS" TO ROLE {APP_ROLE}'))
+    with snowpark_session(app_connect(stack), "ANALYTICS") as session:
         run(session, Stmt(f'CREATE DATABASE IF NOT EXISTS "{database}"'))
         run(session, Stmt(f'USE DATABASE "{database}"'))
         run(session, Stmt("CREATE SCHEMA IF NOT EXISTS STATE"))
@@ -75,7 +88,7 @@ def configure(session: Any, stack: Any, source: str, target: str) -> None:
     call(session, "ADD_TABLE", source, ["id"], "updated_at", "incremental", target)
 
 
-def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run(pg, harness, app, stack):
+def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run(pg, harness, app, stack, snow):
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.app_orders (id bigint PRIMARY KEY, note text, updated_at timestamptz NOT NULL)")
     cur.execute(
@@ -121,7 +134,7 @@ def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run
     h = harness.add("public.app_orders", ["id"], "updated_at")
     assert not h.cycle().failed
     via_procs = run(app, Stmt('SELECT * FROM "ANALYTICS"."APP_VIA_PROCS"."APP_ORDERS" ORDER BY "ID"'))
-    via_cli = run(app, Stmt('SELECT * FROM "ANALYTICS"."PUBLIC"."APP_ORDERS" ORDER BY "ID"'))
+    via_cli = run(snow, Stmt('SELECT * FROM "ANALYTICS"."PUBLIC"."APP_ORDERS" ORDER BY "ID"'))
     assert [tuple(r) for r in via_procs] == [tuple(r) for r in via_cli]
     assert len(via_procs) == 300
     wm = run(app, Stmt("SELECT WATERMARK FROM STATE.WATERMARKS"))[0][0]
@@ -199,13 +212,13 @@ def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):
         call(app, "ADD_TABLE", "public.t", ["id"], None, "keys")
     with pytest.raises(InvalidSetting, match=r"schema\.name"):
         call(app, "ADD_TABLE", "orders", ["id"], "updated_at")
-    with pytest.raises(NotConfigured, match='GRANT USAGE, CREATE SCHEMA ON DATABASE "NO_SUCH_DB" TO APPLICATION'):
+    with pytest.raises(NotConfigured, match='GRANT USAGE, CREATE SCHEMA ON DATABASE "NO_SUCH_DB" TO APPLICATION "SYNCAPP_'):
         call(app, "SET_TARGET_DATABASE", "no_such_db")  # resolved as Snowflake does: NO_SUCH_DB
     with pytest.raises(InvalidSetting, match="schedule 'every hour' must look like"):
         call(app, "ENABLE_SCHEDULE", "every hour")
 
     added = call(app, "ADD_TABLE", "public.t", ["id"], "updated_at")
-    assert (added["action"], added["target"], added["graph"]) == ("added", "PUBLIC.T", None)
+    assert (added["action"], added["target"], added["graph"]) == ("added", "PG_PUBLIC.T", None)
     changed = call(app, "CONFIGURE_TABLE", "public.t", {"mode": "full", "watermark_column": None})
     assert (changed["mode"], changed["watermark_column"]) == ("full", None)
     with pytest.raises(InvalidSetting, match=r"public\.nope is not configured \(configured: public\.t\)"):

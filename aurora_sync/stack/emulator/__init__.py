@@ -36,6 +36,11 @@ follows:
   (https://docs.snowflake.com/en/sql-reference/functions/flatten): our FLATTEN reads members and
   elements with DuckDB's json_each.
 
+- `privileges`: fakesnow has no roles or grants; Snowflake refuses what a role neither owns nor was
+  granted (https://docs.snowflake.com/en/user-guide/security-access-control-overview). Sessions that
+  log in with a role are checked against a minimal model of ownership and grants of databases,
+  schemas, tables and views (the module's docstring says what is and is not modelled).
+
 Adding a workaround: a new module with a function `patch(duck_conn)` (or several), and one entry in
 PATCHES below, plus a line in this list naming the page it follows.
 """
@@ -45,7 +50,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aurora_sync.stack.emulator import loading, rewrites, strict_values, variant
+from aurora_sync.stack.emulator import loading, privileges, rewrites, strict_values, variant
 
 # Each patch takes the emulator's shared DuckDB connection (most ignore it) and patches fakesnow in
 # place; they run in this order before the server starts.
@@ -58,6 +63,7 @@ PATCHES: list[Callable[[Any], None]] = [
     strict_values.patch,
     variant.patch_variant_types,
     variant.patch_flatten,
+    privileges.patch,
 ]
 
 

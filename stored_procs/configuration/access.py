@@ -1,0 +1,183 @@
+"""Where the app may write, and who may read what it writes.
+
+Snowflake's access control (https://docs.snowflake.com/en/user-guide/security-access-control-overview,
+"Overview of Access Control"; CREATE TABLE / CREATE SCHEMA "Access control requirements"): creating a
+table needs USAGE on the database and the schema and CREATE TABLE on the schema; the schema's owner has
+them all. A consumer grants a Native App `USAGE, CREATE SCHEMA` on the target database, so the app owns
+the schemas it creates there, but not `PUBLIC`, which every database has and its owner owns
+("Application roles in the Snowflake Connector for PostgreSQL": privileges on a destination schema the
+application does not own are granted by hand). Hence:
+
+- `default_target_schema`: a table configured without a target goes to the schema named after its
+  source schema, except `PUBLIC` and `INFORMATION_SCHEMA` (which exist in every database): `PG_PUBLIC`.
+- `check_database` (SET_TARGET_DATABASE) and `prepare_schema` (ADD_TABLE, CONFIGURE_TABLE,
+  CHECK_READY) verify the privileges by doing what the load will do (create a schema, create and drop a
+  table), and name the GRANT that is missing.
+- Readers: Snowflake's database connectors give a DATA_READER application role USAGE and SELECT on
+  every schema and table they create (same page). The app's is AURORA_SYNC_READER; the plain
+  deployment takes an account role (setting `reader_role`). A target table gets SELECT when it is
+  created and its shadow before each swap (`ALTER TABLE ... SWAP WITH` swaps the grants with the
+  tables: https://docs.snowflake.com/en/sql-reference/sql/alter-table, "SWAP WITH"), so readers keep
+  their access across replaces; ADD COLUMN and RENAME COLUMN keep grants.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from stored_procs.configuration import app_config
+from stored_procs.spec import APP_READER_ROLE, Place, TableSpec
+from stored_procs.statement import Stmt, run
+from sync_contract.identifiers import quote_ident, quote_qualified, target_name
+
+# schemas Snowflake creates in every database (CREATE DATABASE): owned by the database's owner
+EVERY_DATABASE_HAS = ("PUBLIC", "INFORMATION_SCHEMA")
+DEFAULT_SCHEMA_PREFIX = "PG_"
+CHECK_PREFIX = "_AURORA_SYNC_PRIVILEGE_CHECK_"
+
+
+def default_target_schema(source_schema: str) -> str:
+    """The app's target schema for a source schema: its upper-cased name (`sales` -> `SALES`), except
+    for a schema every Snowflake database already has (`public` -> `PG_PUBLIC`)."""
+    name = target_name(source_schema)
+    return DEFAULT_SCHEMA_PREFIX + name if name in EVERY_DATABASE_HAS else name
+
+
+# --------------------------------------------------------------------------- statements (pure)
+
+
+def create_schema(database: str, schema: str) -> Stmt:
+    return Stmt(f"CREATE SCHEMA IF NOT EXISTS {quote_qualified(database, schema)}")
+
+
+def probe_table(database: str, schema: str, token: str) -> tuple[Stmt, Stmt]:
+    """CREATE and DROP of an empty transient table: what a first load does in the schema."""
+    name = quote_qualified(database, schema, CHECK_PREFIX + token)
+    return Stmt(f"CREATE TRANSIENT TABLE {name} (X INT)"), Stmt(f"DROP TABLE IF EXISTS {name}")
+
+
+def probe_schema(database: str, token: str) -> tuple[Stmt, Stmt]:
+    name = quote_qualified(database, CHECK_PREFIX + token)
+    return Stmt(f"CREATE TRANSIENT SCHEMA {name}"), Stmt(f"DROP SCHEMA IF EXISTS {name}")
+
+
+def grant_usage(database: str, schema: str, grantee: str) -> Stmt:
+    return Stmt(f"GRANT USAGE ON SCHEMA {quote_qualified(database, schema)} TO {grantee}")
+
+
+def grant_select(table: str, grantee: str) -> Stmt:
+    """`table`: a quoted, qualified name."""
+    return Stmt(f"GRANT SELECT ON TABLE {table} TO {grantee}")
+
+
+# --------------------------------------------------------------------------- who
+
+
+def reader(session: Any, place: Place) -> str | None:
+    """The grantee readers' privileges go to: `APPLICATION ROLE AURORA_SYNC_READER` in the app,
+    `ROLE "<reader_role>"` in the plain deployment (None if it set none), None for the local runner
+    (its role owns what it creates)."""
+    if not place.grants_readers:
+        return None
+    settings = app_config.read(session, place)
+    if settings.get(app_config.DEPLOYMENT) == app_config.PLAIN:
+        role = settings.get(app_config.READER_ROLE)
+        return f"ROLE {quote_ident(role)}" if role else None
+    return f"APPLICATION ROLE {APP_READER_ROLE}"
+
+
+def grantee_hint(session: Any, place: Place) -> str:
+    """How the consumer names this deployment in a GRANT: `APPLICATION "<app>"` inside the app, the
+    owner role of the plain deployment's procedures, `ROLE <your role>` for the local runner."""
+    if place.grants_readers and place.database:
+        settings = app_config.read(session, place)
+        if settings.get(app_config.DEPLOYMENT) != app_config.PLAIN:
+            return f"APPLICATION {quote_ident(place.database)}"
+    rows = run(session, Stmt("SELECT CURRENT_ROLE() AS R"))
+    return f"ROLE {quote_ident(rows[0][0])}" if rows and rows[0][0] else "ROLE <role>"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_database(session: Any, place: Place, database: str) -> None:
+    """SET_TARGET_DATABASE: the app can create schemas in `database` (creates and drops one).
+    Raises NotConfigured naming the GRANT."""
+    create, drop = probe_schema(database, uuid.uuid4().hex[:8].upper())
+    try:
+        run(session, create)
+    except Exception as err:
+        who = grantee_hint(session, place)
+        raise app_config.NotConfigured(
+            f"cannot create a schema in database {quote_ident(database)} ({_reason(err)}); the consumer runs "
+            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {quote_ident(database)} TO {who}"
+        ) from err
+    run(session, drop)
+
+
+def prepare_schema(session: Any, place: Place, database: str, schema: str) -> list[str]:
+    """The target schema exists and the app can create tables in it (created if missing; a table is
+    created and dropped to prove it), and readers have USAGE on it. Returns notes (a schema the app
+    does not own: its USAGE is the consumer's to grant). Raises NotConfigured naming the GRANT."""
+    where = quote_qualified(database, schema)
+    try:
+        run(session, create_schema(database, schema))
+        create, drop = probe_table(database, schema, uuid.uuid4().hex[:8].upper())
+        run(session, create)
+        run(session, drop)
+    except Exception as err:
+        who = grantee_hint(session, place)
+        raise app_config.NotConfigured(
+            f"cannot create tables in schema {where} ({_reason(err)}). Either the consumer runs "
+            f"GRANT USAGE, CREATE TABLE ON SCHEMA {where} TO {who} (and GRANT USAGE ON DATABASE "
+            f"{quote_ident(database)}), or give the table a target in a schema the app creates itself: "
+            f"CALL CORE.CONFIGURE_TABLE('<schema>.<table>', {{'target': '<NEW_SCHEMA>.<TABLE>'}})"
+        ) from err
+    grantee = reader(session, place)
+    if grantee is None:
+        return []
+    try:
+        run(session, grant_usage(database, schema, grantee))
+    except Exception as err:
+        return [
+            f"schema {where} belongs to another role ({_reason(err)}): its owner grants USAGE on it to the "
+            "roles that read the replicated tables"
+        ]
+    return []
+
+
+def existing_tables(database: str, schemas: list[str]) -> Stmt:
+    marks = ", ".join("?" for _ in schemas)
+    return Stmt(
+        f"SELECT TABLE_SCHEMA AS S, TABLE_NAME AS T FROM {quote_qualified(database, 'INFORMATION_SCHEMA', 'TABLES')} "
+        f"WHERE TABLE_SCHEMA IN ({marks})",
+        tuple(schemas),
+    )
+
+
+def prepare_new_targets(session: Any, place: Place, database: str, specs: list[TableSpec]) -> list[str]:
+    """CHECK_READY: `prepare_schema` for each schema holding a target table that does not exist yet (a
+    table configured before SET_TARGET_DATABASE, or whose schema was dropped); an existing target
+    proves its schema was writable. Raises NotConfigured naming the GRANT; returns the notes."""
+    schemas = sorted({s.target_schema for s in specs})
+    if not schemas:
+        return []
+    present = {(r[0], r[1]) for r in run(session, existing_tables(database, schemas))}
+    notes: list[str] = []
+    for schema in sorted({s.target_schema for s in specs if (s.target_schema, s.target_table) not in present}):
+        notes += prepare_schema(session, place, database, schema)
+    return notes
+
+
+def let_readers_select(session: Any, place: Place, table: str) -> None:
+    """GRANT SELECT on a table the app created (a new target, or a shadow before its swap) to the
+    readers, if the deployment has any. `table`: quoted, qualified."""
+    grantee = reader(session, place)
+    if grantee is not None:
+        run(session, grant_select(table, grantee))
+
+
+def _reason(err: Exception) -> str:
+    text = str(getattr(err, "raw_message", None) or err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
