@@ -15,9 +15,14 @@ CREATE STORAGE INTEGRATION IF NOT EXISTS AURORA_SYNC_S3
 -- (terraform/ or docs/SECURITY.md: s3:GetObject and s3:ListBucket on the prefix, nothing else).
 DESC INTEGRATION AURORA_SYNC_S3;
 
--- 2. Grants to the application: read the bucket, create the replicated schemas.
+-- 2. Grants to the application: read the bucket, create the replicated schemas. The app owns the schemas
+-- it creates (a table without a target goes to the schema named after its source schema; `public`, whose
+-- namesake PUBLIC every database has and you own, becomes PG_PUBLIC: public.orders -> PG_PUBLIC.ORDERS).
 GRANT USAGE ON INTEGRATION AURORA_SYNC_S3 TO APPLICATION AURORA_SYNC;
 GRANT USAGE, CREATE SCHEMA ON DATABASE <TARGET_DATABASE> TO APPLICATION AURORA_SYNC;
+-- Only for targets in a schema you own (ADD_TABLE(..., target => 'PUBLIC.ORDERS') or any existing schema):
+-- GRANT USAGE, CREATE TABLE ON SCHEMA <TARGET_DATABASE>.PUBLIC TO APPLICATION AURORA_SYNC;
+-- (ADD_TABLE and CHECK_READY refuse such a target until then, naming this GRANT.)
 -- EXECUTE TASK and EXECUTE MANAGED TASK are requested in manifest.yml (manifest_version 2): Snowflake
 -- grants them at install unless you deny them (Snowsight: the app's Security tab). If they were denied:
 -- GRANT EXECUTE MANAGED TASK ON ACCOUNT TO APPLICATION AURORA_SYNC;   (and EXECUTE TASK in Snowsight)
@@ -60,20 +65,29 @@ CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_SECRET', 'ADD',
 -- Only for tasks on a warehouse instead of serverless (CALL CORE.ENABLE_SCHEDULE('60 MINUTES', '<WAREHOUSE>')):
 -- GRANT USAGE ON WAREHOUSE <WAREHOUSE> TO APPLICATION AURORA_SYNC;
 
--- 8. Who operates the app and who watches it.
+-- 8. Who operates the app, who watches it, and who reads the replicated tables. AURORA_SYNC_READER gets
+-- USAGE on every schema the app creates and SELECT on every table it replicates (kept across replaces and
+-- schema changes); USAGE on the database is yours to grant. A schema you own and granted in step 2 needs
+-- your USAGE grant too: GRANT USAGE ON SCHEMA <TARGET_DATABASE>.PUBLIC TO ROLE <ANALYST_ROLE>;
 GRANT APPLICATION ROLE AURORA_SYNC.AURORA_SYNC_ADMIN TO ROLE <DATA_ENGINEER_ROLE>;
-GRANT APPLICATION ROLE AURORA_SYNC.AURORA_SYNC_VIEWER TO ROLE <ANALYST_ROLE>;
+GRANT APPLICATION ROLE AURORA_SYNC.AURORA_SYNC_VIEWER TO ROLE <DATA_ENGINEER_ROLE>;
+GRANT APPLICATION ROLE AURORA_SYNC.AURORA_SYNC_READER TO ROLE <ANALYST_ROLE>;
+GRANT USAGE ON DATABASE <TARGET_DATABASE> TO ROLE <ANALYST_ROLE>;
 
 -- 9. Configure and start (as the data engineer role). Every call returns a VARIANT summary.
 USE ROLE <DATA_ENGINEER_ROLE>;
 CALL AURORA_SYNC.CORE.REGISTER_STAGE('s3://<bucket>/<prefix>/', 'AURORA_SYNC_S3', '<aws-region>');
 CALL AURORA_SYNC.CORE.REGISTER_EXPORTER('<exporter-function-name-or-arn>', '<aws-region>');
 CALL AURORA_SYNC.CORE.SET_TARGET_DATABASE('<TARGET_DATABASE>');
-CALL AURORA_SYNC.CORE.ADD_TABLE('public.orders', ['id'], 'updated_at');
-CALL AURORA_SYNC.CORE.ADD_TABLE('public.countries', ['code'], NULL, 'full');
+CALL AURORA_SYNC.CORE.ADD_TABLE('public.orders', ['id'], 'updated_at');        -- -> PG_PUBLIC.ORDERS
+CALL AURORA_SYNC.CORE.ADD_TABLE('public.countries', ['code'], NULL, 'full');     -- -> PG_PUBLIC.COUNTRIES
 CALL AURORA_SYNC.CORE.SYNC_ALL();                      -- one run now, in this session
 CALL AURORA_SYNC.CORE.ENABLE_SCHEDULE('60 MINUTES');   -- then every hour, serverless
 SELECT * FROM AURORA_SYNC.CORE.TABLE_STATUS;
+
+-- 10. An analyst reads a replicated table.
+USE ROLE <ANALYST_ROLE>;
+SELECT COUNT(*) FROM <TARGET_DATABASE>.PG_PUBLIC.ORDERS;
 
 -- The plain deployment (no Native App: `make plain-deploy-sql`, then `snow sql -f build/plain/deploy.sql`)
 -- needs steps 1 and 3-6 the same way; instead of steps 2, 7 and 8 the role that owns the deployment
@@ -83,5 +97,9 @@ SELECT * FROM AURORA_SYNC.CORE.TABLE_STATUS;
 --   GRANT EXECUTE TASK, EXECUTE MANAGED TASK ON ACCOUNT TO ROLE <OWNER_ROLE>;
 --   GRANT USAGE ON INTEGRATION AURORA_SYNC_EXPORTER TO ROLE <OWNER_ROLE>;
 --   GRANT READ ON SECRET AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS TO ROLE <OWNER_ROLE>;
+-- and its readers are an account role (`--reader-role`, default AURORA_SYNC_READER), which the
+-- procedures grant USAGE and SELECT as the app grants its reader application role:
+--   GRANT ROLE AURORA_SYNC_READER TO ROLE <ANALYST_ROLE>;
+--   GRANT USAGE ON DATABASE <TARGET_DATABASE> TO ROLE AURORA_SYNC_READER;
 -- and the generator's --external-access-integration / --secret options write the ALTER PROCEDURE
 -- statements that step 7 performs inside the app. Calls are then <DATABASE>.CORE.<PROCEDURE>(...).

@@ -213,5 +213,29 @@ def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tm
             r'SECRETS = \(\'aws\' = "DB"\."S"\."AWS"\))$',
             text,
         ), text
-    assert len(commands) == 4 + sum(p.external_access for p in procedures.PROCEDURES)
+    assert len(commands) == 5 + sum(p.external_access for p in procedures.PROCEDURES)  # 3 roles, 1 grant, tasks
     assert "INSERT INTO \"STATE\".\"SETTINGS\" (NAME, VALUE, UPDATED_AT) SELECT 'deployment', 'plain'" in script
+
+
+def test_the_consumer_script_lets_an_analyst_read_a_replicated_table_last():
+    """consumer_setup.sql in order: the reader role exists in the app, is granted with USAGE on the
+    database before the analyst reads, and the analyst's SELECT names the default target schema."""
+    script = (ROOT / "docs/snowflake/consumer_setup.sql").read_text()
+    statements = [s.strip() for s in re.sub(r"--[^\n]*", "", script).split(";") if s.strip()]
+    setup = (ROOT / "snowflake_app/setup_script.sql").read_text()
+    assert "CREATE APPLICATION ROLE IF NOT EXISTS AURORA_SYNC_READER;" in setup
+    reader = statements.index("GRANT APPLICATION ROLE AURORA_SYNC.AURORA_SYNC_READER TO ROLE <ANALYST_ROLE>")
+    usage = statements.index("GRANT USAGE ON DATABASE <TARGET_DATABASE> TO ROLE <ANALYST_ROLE>")
+    sync = statements.index("CALL AURORA_SYNC.CORE.SYNC_ALL()")
+    assert reader < sync and usage < sync
+    assert statements[-2:] == ["USE ROLE <ANALYST_ROLE>", "SELECT COUNT(*) FROM <TARGET_DATABASE>.PG_PUBLIC.ORDERS"]
+
+
+def test_the_plain_deployment_creates_its_reader_role_and_names_it_in_the_settings(tmp_path):
+    parts = plain_deploy.plain_parts(
+        "SYNC_DB", "SYNC_ADMIN", "SYNC_VIEWER", tmp_path / "c.zip", reader_role="ANALYSTS_RO"
+    )
+    script = "\n".join(parts)
+    assert 'CREATE ROLE IF NOT EXISTS "ANALYSTS_RO";' in script
+    assert "SELECT 'reader_role', 'ANALYSTS_RO', SYSDATE();" in script
+    assert "SELECT 'deployment', 'plain', SYSDATE();" in script
