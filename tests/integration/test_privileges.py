@@ -159,9 +159,35 @@ def test_check_ready_names_the_grant_for_a_target_the_app_cannot_create(pg, app,
         call(app, "CHECK_READY")
     summary = call(app, "SYNC_ALL")
     assert summary["status"] == "FAILED" and summary["tasks"]["ROOT"] == "FAILED"
+    assert "GRANT USAGE, CREATE TABLE ON SCHEMA" in summary["steps"]["ROOT"]["error"]
     assert (
         run(
             snow, Stmt(f"SELECT COUNT(*) FROM \"{target_db}\".INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'PUBLIC'")
         )[0][0]
         == 0
     )
+
+
+def test_the_plain_deployment_grants_its_reader_account_role(pg, app, stack, snow, target_db):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.priv_plain (id int PRIMARY KEY, label text)")
+    cur.execute("INSERT INTO public.priv_plain SELECT g, 'p' || g FROM generate_series(1, 4) g")
+    # what tools/plain_deploy.py writes into STATE.SETTINGS
+    for name, value in (("deployment", "plain"), ("reader_role", "PRIV_PLAIN_READER")):
+        run(app, Stmt("INSERT INTO STATE.SETTINGS (NAME, VALUE, UPDATED_AT) SELECT ?, ?, SYSDATE()", (name, value)))
+    ep = stack.endpoints
+    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
+    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    call(app, "SET_TARGET_DATABASE", target_db)
+    added = call(app, "ADD_TABLE", "public.priv_plain", ["id"], None, "full")
+    assert added["target"] == "PG_PUBLIC.PRIV_PLAIN"
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
+    run(snow, Stmt(f'GRANT USAGE ON DATABASE "{target_db}" TO ROLE PRIV_PLAIN_READER'))
+    query = f'SELECT "ID", "LABEL" FROM "{target_db}"."PG_PUBLIC"."PRIV_PLAIN" ORDER BY "ID"'
+    with as_role(stack, "PRIV_PLAIN_READER", target_db) as reader:
+        assert [tuple(r) for r in run(reader, Stmt(query))] == [(i, f"p{i}") for i in range(1, 5)]
+        cur.execute("UPDATE public.priv_plain SET label = 'q' || id WHERE id > 2")
+        assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"  # a replace: shadow, grant, swap
+        assert [tuple(r) for r in run(reader, Stmt(query))] == [(1, "p1"), (2, "p2"), (3, "q3"), (4, "q4")]
+    with as_role(stack, "PRIV_OTHER_ROLE", target_db) as other:
+        refused(other, query, "does not exist or not authorized")
