@@ -72,10 +72,15 @@ def test_statements_in_an_owners_rights_procedure_carry_their_own_query_tag() ->
         def tagged_and_untagged() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
             history = _history(session)
             tagged = [h for h in history if marker in (h["QUERY_TAG"] or "")]
-            untagged = [h for h in history if "'-untagged'" in h["QUERY_TEXT"]]
+            untagged = [h for h in history if "'-untagged'" in (h["QUERY_TEXT"] or "")]
             return (tagged, untagged) if len(tagged) >= 2 and untagged else None
 
-        tagged, untagged = wait_for("the procedure's statements in QUERY_HISTORY_BY_SESSION", tagged_and_untagged, 120)
+        tagged, untagged = wait_for(
+            "the procedure's tagged statements in QUERY_HISTORY_BY_SESSION (if the CALL succeeded but they never "
+            "show, look in SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY: docs/SNOWFLAKE_COMPATIBILITY.md, S2)",
+            tagged_and_untagged,
+            120,
+        )
         texts = [h["QUERY_TEXT"] for h in tagged]
         assert any("-tagged-again" in t for t in texts), texts
         assert any("AS MARKER" in t and "-tagged-again" not in t for t in texts), texts
