@@ -133,18 +133,25 @@ def _ident_name(identifier: Any) -> str:
     return str(identifier.name if identifier.args.get("quoted") else identifier.name.upper())
 
 
-def _created(session: _Session, expression: Any) -> tuple[str, Name]:
-    """(kind, name) of a CREATE or DROP: DATABASE ("D",), SCHEMA ("D", "S"), TABLE/VIEW ("D", "S", "T")."""
+def _created(session: _Session, expression: Any) -> tuple[str, Name] | None:
+    """(kind, name) of a CREATE or DROP: DATABASE ("D",), SCHEMA ("D", "S"), TABLE/VIEW ("D", "S", "T");
+    None for what it cannot name."""
     from sqlglot import exp
 
-    kind = str(expression.args.get("kind") or "").upper()
+    kind = expression.args.get("kind")
     target = expression.this.this if isinstance(expression.this, exp.Schema) else expression.this
+    if target is None and expression.args.get("tables"):  # DROP lists its objects
+        target = expression.args["tables"][0]
+    if not isinstance(kind, str) or not isinstance(target, exp.Table):
+        return None
+    kind = kind.upper()
+    parts = [_ident_name(p) for p in (target.args.get(k) for k in ("catalog", "db", "this")) if p is not None]
     if kind == "DATABASE":
-        return kind, (_ident_name(target.args["this"]),)
-    if kind == "SCHEMA":
-        database = target.args.get("catalog")
-        schema = target.args.get("db") or target.args.get("this")
-        return kind, (_ident_name(database) if database else session.database or "", _ident_name(schema))
+        return (kind, (parts[-1],)) if parts else None
+    if kind == "SCHEMA":  # CREATE SCHEMA d.s parses as (catalog d, db s), DROP SCHEMA d.s as (db d, this s)
+        if len(parts) == 1:
+            return kind, (session.database or "", parts[0])
+        return kind, (parts[-2], parts[-1])
     return kind, session.table(target)
 
 
@@ -156,17 +163,18 @@ def check(catalog: Catalog, session: _Session, expression: Any) -> None:
     if role is None:
         return
     ddl_target = None
-    if isinstance(expression, exp.Create):
-        kind, name = _created(session, expression)
+    created = _created(session, expression) if isinstance(expression, (exp.Create, exp.Drop)) else None
+    if isinstance(expression, exp.Create) and created is not None:
+        kind, name = created
         ddl_target = expression.this.this if isinstance(expression.this, exp.Schema) else expression.this
         if kind == "SCHEMA" and not (name in catalog.owners and expression.args.get("exists")):
             if not catalog.may(role, "CREATE SCHEMA", name[:1]):
                 raise _refuse(f"Insufficient privileges to operate on database '{name[0]}'")
         elif kind in ("TABLE", "VIEW") and not catalog.may(role, f"CREATE {kind}", name[:2]):
             raise _refuse(f"Insufficient privileges to operate on schema '{name[1]}'")
-    elif isinstance(expression, exp.Drop):
-        kind, name = _created(session, expression)
-        ddl_target = expression.this
+    elif isinstance(expression, exp.Drop) and created is not None:
+        kind, name = created
+        ddl_target = (expression.args.get("tables") or [expression.this])[0]
         if not catalog.owns(role, name):
             raise _refuse(f"Insufficient privileges to operate on {kind.lower()} '{name[-1]}'")
     elif isinstance(expression, exp.Alter):
@@ -193,8 +201,9 @@ def record(catalog: Catalog, session: _Session, expression: Any) -> None:
     from sqlglot import exp
 
     owner = session.role
-    if isinstance(expression, exp.Create):
-        kind, name = _created(session, expression)
+    created = _created(session, expression) if isinstance(expression, (exp.Create, exp.Drop)) else None
+    if isinstance(expression, exp.Create) and created is not None:
+        kind, name = created
         if kind not in ("DATABASE", "SCHEMA", "TABLE", "VIEW"):
             return
         if expression.args.get("replace"):
@@ -203,8 +212,8 @@ def record(catalog: Catalog, session: _Session, expression: Any) -> None:
             catalog.owners[name] = owner
             if kind == "DATABASE" and (*name, "PUBLIC") not in catalog.owners:
                 catalog.owners[(*name, "PUBLIC")] = owner
-    elif isinstance(expression, exp.Drop):
-        kind, name = _created(session, expression)
+    elif isinstance(expression, exp.Drop) and created is not None:
+        kind, name = created
         if kind in ("DATABASE", "SCHEMA", "TABLE", "VIEW"):
             catalog.forget(name)
     elif isinstance(expression, exp.Alter):
@@ -286,13 +295,15 @@ def patch(duck_conn: Any) -> None:
         except Exception:  # a statement we cannot parse: fakesnow reports it below
             expression = None
         result = original(self, command, *args, **kwargs)
-        if expression is not None:
-            with CATALOG.lock:
-                record(CATALOG, session, expression)
-            if isinstance(expression, exp.Create) and str(expression.args.get("kind")).upper() == "DATABASE":
-                # CREATE DATABASE also creates schema PUBLIC (https://docs.snowflake.com/en/sql-reference/sql/create-database)
-                database = _created(session, expression)[1][0].replace('"', '""')
-                original(self._conn.cursor(), f'CREATE SCHEMA IF NOT EXISTS "{database}"."PUBLIC"')
+        if expression is None:
+            return result
+        with CATALOG.lock:
+            record(CATALOG, session, expression)
+        created = _created(session, expression) if isinstance(expression, exp.Create) else None
+        if created is not None and created[0] == "DATABASE":
+            # CREATE DATABASE also creates schema PUBLIC (https://docs.snowflake.com/en/sql-reference/sql/create-database)
+            database = created[1][0].replace('"', '""')
+            original(self._conn.cursor(), f'CREATE SCHEMA IF NOT EXISTS "{database}"."PUBLIC"')
         return result
 
     cursor.FakeSnowflakeCursor.execute = execute  # type: ignore[method-assign]
