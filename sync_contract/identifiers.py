@@ -14,6 +14,14 @@ from sync_contract.errors import IdentifierError
 
 MAX_IDENTIFIER_LENGTH = 255
 
+# Names Snowflake refuses as column names even double-quoted: "Cannot be used as column name (reserved by
+# ANSI)" ("Reserved & limited keywords", https://docs.snowflake.com/en/sql-reference/reserved-keywords).
+# `CREATE TABLE t ("CURRENT_DATE" …)` fails with "invalid column definition name 'CURRENT_DATE' (ANSI
+# reserved)"; the same letters in another case are another (quoted) identifier and are accepted.
+RESERVED_COLUMN_NAMES = frozenset(
+    ("CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "CURRENT_USER", "LOCALTIME", "LOCALTIMESTAMP")
+)
+
 
 def validate_identifier(name: str, what: str = "identifier") -> str:
     if not isinstance(name, str) or name == "":

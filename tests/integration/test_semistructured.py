@@ -4,6 +4,7 @@ in QUARANTINE with a reason, never rounded (stored_procs/loading/semistructured.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,8 @@ pytestmark = pytest.mark.integration
 BIG = "123456789012345678901234567890.123456789"  # 39 digits: PARSE_JSON would make it 1.2345678901234568E+29
 DIGITS_38 = "12345678901234567890123456789012345678"
 DECIMALS_38 = "0." + "1" * 38  # one decimal more than NUMBER's scale holds
+DIGITS_40 = "1234567890123456789012345678901234567890"
+DECIMALS_40 = "0.1234567890123456789012345678901234567890"
 
 COLUMNS = """id int PRIMARY KEY, v int NOT NULL, doc jsonb, raw json, nums numeric[], tm time, ints int[],
     cash money[], days date[], stamps timestamp[], zoned timestamptz[], floats double precision[]"""
@@ -35,6 +38,13 @@ SET_ASIDE: dict[int, tuple[str, str, str]] = {
     13: ("ints", "[1:1][0:1]={{7,8}}", "INTS (integer[]): an array whose lower bound is not 1"),
     14: ("nums", "{1.5,NaN}", "NUMS (numeric[]): an element is NaN or ±Infinity, which no NUMBER holds"),
     15: ("nums", "{{1.5,2},{Infinity,3}}", "NUMS (numeric[]): an element is NaN or ±Infinity"),
+    # issue 12 item 2: 40 digits, 1e400, 40 decimals in jsonb, numeric[] and json (PARSE_JSON makes each a DOUBLE)
+    16: ("doc", f'{{"n": {DIGITS_40}}}', "DOC (jsonb): a number with more than 38 digits or 37 decimals"),
+    17: ("doc", '{"x": 1e400}', "DOC (jsonb): a number with more than 38 digits or 37 decimals"),  # 401 digits
+    18: ("nums", f"{{{DECIMALS_40}}}", "NUMS (numeric[]): a number with more than 38 digits or 37 decimals"),
+    19: ("nums", "{1e400}", "NUMS (numeric[]): a number with more than 38 digits or 37 decimals"),
+    30: ("raw", f"[{DECIMALS_40}]", "RAW (json): a number with more than 38 digits or 37 decimals"),
+    31: ("raw", f'{{"n": -{DIGITS_40}}}', "RAW (json): a number with more than 38 digits or 37 decimals"),
 }
 
 # id -> (column, source value, the value expected in the target, read as JSON with exact numbers)
@@ -120,6 +130,9 @@ def test_a_value_snowflake_would_change_is_quarantined_with_its_reason(loaded, k
     assert loaded["reasons"][key].count(";") == 1, loaded["reasons"][key]  # that reason only
     kept = loaded["values"][key][column.upper()]  # the exported text, never a rounded value
     assert BIG in kept if BIG in value else kept is not None
+    assert all(digits in kept for digits in re.findall("[0-9]{39,}", value)), kept
+    if "1e400" in value and column in ("doc", "nums"):  # jsonb and numeric print every digit
+        assert "1" + "0" * 400 in kept
 
 
 @pytest.mark.parametrize("key", sorted(LOADED), ids=[f"{LOADED[k][0]}:{LOADED[k][1][:30]}" for k in sorted(LOADED)])
