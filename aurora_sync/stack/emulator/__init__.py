@@ -24,7 +24,16 @@ follows:
   or NULL from TRY_PARSE_JSON). DuckDB's TIME holds 24:00:00 (read back by the connector as
   00:00:00), where Snowflake's TIME ends at 23:59:59.999999999
   (https://docs.snowflake.com/en/sql-reference/data-types-datetime#time): a CAST to TIME of such a
-  value fails and TRY_CAST gives NULL, as on Snowflake.
+  value fails and TRY_CAST gives NULL, as on Snowflake. DuckDB keeps every digit of a JSON number,
+  where PARSE_JSON stores a number with an exponent, or beyond NUMBER's 38 digits / 37 decimals, as a
+  DOUBLE (parse_json page, usage notes): the emulator rounds such numbers to the DOUBLE (written with an
+  exponent) before parsing (one past DOUBLE's range, 1e400, is left as written: the page is silent).
+  These refusals come back as SQL errors (DuckDB's `error()` made the emulator answer HTTP 500, which
+  the connector retried for its whole network timeout).
+- `reserved_names`: Snowflake refuses CURRENT_DATE, CURRENT_TIME, CURRENT_TIMESTAMP, CURRENT_USER,
+  LOCALTIME and LOCALTIMESTAMP as column names even double-quoted ("Reserved & limited keywords",
+  https://docs.snowflake.com/en/sql-reference/reserved-keywords); DuckDB takes them. The emulator
+  refuses them in CREATE TABLE and ALTER TABLE … ADD COLUMN with Snowflake's message.
 - `variant`: the emulator's TYPEOF of a VARIANT says `JSON` and it has no AS_VARCHAR, where Snowflake
   names the stored type (OBJECT, ARRAY, VARCHAR, INTEGER, DECIMAL, DOUBLE, BOOLEAN, NULL_VALUE:
   https://docs.snowflake.com/en/sql-reference/functions/typeof) and AS_VARCHAR gives a string's
@@ -50,7 +59,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aurora_sync.stack.emulator import loading, privileges, rewrites, strict_values, variant
+from aurora_sync.stack.emulator import loading, privileges, reserved_names, rewrites, strict_values, variant
 
 # Each patch takes the emulator's shared DuckDB connection (most ignore it) and patches fakesnow in
 # place; they run in this order before the server starts.
@@ -61,6 +70,8 @@ PATCHES: list[Callable[[Any], None]] = [
     rewrites.patch_trim_characters,
     rewrites.patch_catalog_quoting,
     strict_values.patch,
+    strict_values.patch_errors,
+    reserved_names.patch,
     variant.patch_variant_types,
     variant.patch_flatten,
     privileges.patch,
