@@ -34,6 +34,9 @@ follows:
   LOCALTIME and LOCALTIMESTAMP as column names even double-quoted ("Reserved & limited keywords",
   https://docs.snowflake.com/en/sql-reference/reserved-keywords); DuckDB takes them. The emulator
   refuses them in CREATE TABLE and ALTER TABLE … ADD COLUMN with Snowflake's message.
+- `fraction_digits`: sqlglot turns the format element FF9 into DuckDB's `%n`, whose nanosecond
+  timestamps end at 1677 and 2262, where Snowflake's TIMESTAMP holds years 1 to 9999 ("Date & time data
+  types"): the emulator reads the fraction with `%f` (up to six digits, the most PostgreSQL writes).
 - `variant`: the emulator's TYPEOF of a VARIANT says `JSON` and it has no AS_VARCHAR, where Snowflake
   names the stored type (OBJECT, ARRAY, VARCHAR, INTEGER, DECIMAL, DOUBLE, BOOLEAN, NULL_VALUE:
   https://docs.snowflake.com/en/sql-reference/functions/typeof) and AS_VARCHAR gives a string's
@@ -59,7 +62,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aurora_sync.stack.emulator import loading, privileges, reserved_names, rewrites, strict_values, variant
+from aurora_sync.stack.emulator import (
+    fraction_digits,
+    loading,
+    privileges,
+    reserved_names,
+    rewrites,
+    strict_values,
+    variant,
+)
 
 # Each patch takes the emulator's shared DuckDB connection (most ignore it) and patches fakesnow in
 # place; they run in this order before the server starts.
@@ -72,6 +83,7 @@ PATCHES: list[Callable[[Any], None]] = [
     strict_values.patch,
     strict_values.patch_errors,
     reserved_names.patch,
+    fraction_digits.patch,
     variant.patch_variant_types,
     variant.patch_flatten,
     privileges.patch,
