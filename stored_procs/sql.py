@@ -12,7 +12,7 @@ from typing import Any
 
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt
-from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.identifiers import RESERVED_COLUMN_NAMES, quote_ident, target_name
 from sync_contract.manifest import Manifest
 from sync_contract.types import Kind, TypeMapping, map_type
 
@@ -165,6 +165,14 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
         raise ValueError(
             f"columns {taken} of {spec.source} have names the sync uses itself (the row number of a batch; with "
             "soft deletes, _DELETED and _DELETED_AT): replicate a view that renames them, or leave them out"
+        )
+    if refused := [c.name for c, n in zip(manifest.columns, names, strict=True) if n in RESERVED_COLUMN_NAMES]:
+        raise ValueError(
+            f"columns {refused} of {spec.source} are named, once upper-cased, like a keyword Snowflake refuses as a "
+            "column name even double-quoted (CURRENT_DATE, CURRENT_TIME, CURRENT_TIMESTAMP, CURRENT_USER, LOCALTIME, "
+            "LOCALTIMESTAMP: Snowflake's 'Reserved & limited keywords'). Nothing of the batch was loaded. Replicate a view that "
+            'renames them (e.g. SELECT …, "localtime" AS localtime_value FROM …), or leave them out with `columns` '
+            "(not possible for the primary key or the watermark column)"
         )
     return out
 
