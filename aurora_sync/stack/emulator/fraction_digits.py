@@ -4,8 +4,9 @@ The product converts staged text with `FF9` (stored_procs/datetime_text.py): up 
 digits, as Snowflake reads them ("SQL format models", FF[0-9]). sqlglot turns FF9 into DuckDB's `%n`,
 which yields a nanosecond TIMESTAMP_NS, and that type ends at 1677-09-21 and 2262-04-11: STRPTIME of
 `1500-03-01 12:00:00.5` fails and TRY_STRPTIME gives NULL, where Snowflake's TIMESTAMP holds years 1 to
-9999 ("Date & time data types"). The emulator reads such fractions with `%f` instead (microseconds, up
-to six digits: the most PostgreSQL writes), so the whole range converts as on Snowflake.
+9999 ("Date & time data types", https://docs.snowflake.com/en/sql-reference/data-types-datetime). The
+emulator reads such fractions with `%f` instead (microseconds, up to six digits: the most PostgreSQL
+writes), so the whole range converts as on Snowflake.
 """
 
 from __future__ import annotations

@@ -141,8 +141,9 @@ def patch(duck_conn: Any) -> None:
 def patch_errors(duck_conn: Any = None) -> None:
     """The refusals above come back as SQL errors, as Snowflake's do. DuckDB raises `error(...)` as an
     InvalidInputException, which fakesnow does not translate: the emulator answered HTTP 500 and the
-    connector retried for its whole network timeout. Codes as Snowflake reports them: 100069 (22P02)
-    "Error parsing JSON: …", 100035 (22007) for a value the type refuses."""
+    connector retried for its whole network timeout. Codes like Snowflake's (not documented; as real
+    accounts show them): 100069 (22P02) "Error parsing JSON: …", 100035 (22007) for a value the type
+    refuses."""
     import duckdb
     import snowflake.connector
     from fakesnow import cursor
