@@ -7,13 +7,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from stored_procs import datetime_text
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import control_ddl, insert_row
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import Manifest
+from sync_contract.types import Kind
 
 NEW, LOADED, FAILED, QUARANTINED, SUPERSEDED = "NEW", "LOADED", "FAILED", "QUARANTINED", "SUPERSEDED"
 MAX_ATTEMPTS = 3
+
+
+# a time bound from now(), converted with its explicit format (stored_procs/datetime_text.py)
+_BOUND_TIME = datetime_text.timestamp_ntz()
 
 
 def now() -> str:
@@ -46,7 +52,7 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool =
             "CAST(? AS VARCHAR) AS SOURCE_TABLE, CAST(? AS VARCHAR) AS TARGET_SCHEMA, "
             "CAST(? AS VARCHAR) AS TARGET_TABLE, CAST(? AS VARCHAR) AS MODE, CAST(? AS VARCHAR) AS PRIMARY_KEY, "
             "CAST(? AS VARCHAR) AS WATERMARK_COLUMN, CAST(? AS VARCHAR) AS OPTIONS, "
-            "CAST(? AS TIMESTAMP_NTZ) AS UPDATED_AT, CAST(? AS BOOLEAN) AS ENABLED) AS s "
+            f"{_BOUND_TIME} AS UPDATED_AT, CAST(? AS BOOLEAN) AS ENABLED) AS s "
             "ON t.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND t.SOURCE_TABLE = s.SOURCE_TABLE "
             "WHEN MATCHED THEN UPDATE SET TARGET_SCHEMA = s.TARGET_SCHEMA, TARGET_TABLE = s.TARGET_TABLE, "
             "MODE = s.MODE, PRIMARY_KEY = s.PRIMARY_KEY, WATERMARK_COLUMN = s.WATERMARK_COLUMN, "
@@ -116,7 +122,7 @@ def set_enabled(session: Any, place: Place, spec: TableSpec, enabled: bool) -> N
         session,
         Stmt(
             f"UPDATE {place.control('SYNC_TABLES')} SET ENABLED = CAST(? AS BOOLEAN), "
-            "UPDATED_AT = CAST(? AS TIMESTAMP_NTZ) WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?",
+            f"UPDATED_AT = {_BOUND_TIME} WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?",
             ("TRUE" if enabled else "FALSE", now(), spec.source_schema, spec.source_table),
         ),
     )
@@ -332,7 +338,7 @@ def mark_loaded(session: Any, place: Place, export_ids: list[str], run_id: str, 
     run(
         session,
         Stmt(
-            f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = NULL, LOADED_AT = CAST(? AS TIMESTAMP_NTZ), "
+            f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = NULL, LOADED_AT = {_BOUND_TIME}, "
             "ROWS_LOADED = CAST(? AS NUMBER), ROWS_INSERTED = CAST(? AS NUMBER), ROWS_UPDATED = CAST(? AS NUMBER), "
             "ROWS_DELETED = CAST(? AS NUMBER), ROWS_QUARANTINED = CAST(? AS NUMBER), RUN_ID = ?, "
             "ATTEMPTS = ATTEMPTS + 1 "
@@ -377,21 +383,33 @@ def get_watermark(session: Any, place: Place, spec: TableSpec) -> str | None:
     return rows[0][0] if rows else None
 
 
-def set_watermark(session: Any, place: Place, spec: TableSpec, watermark: str | None, export_id: str) -> None:
+def set_watermark(
+    session: Any, place: Place, spec: TableSpec, watermark: str | None, export_id: str, kind: Kind | None
+) -> None:
+    """`kind`: the watermark column's kind (stored_procs.loading.batch.window_kind; None for a full-mode
+    snapshot's fingerprint), kept in WATERMARK_KIND so that TABLE_STATUS computes a lag only for times."""
     run(
         session,
         Stmt(
             f"MERGE INTO {place.control('WATERMARKS')} AS t USING (SELECT CAST(? AS VARCHAR) AS SOURCE_SCHEMA, "
             "CAST(? AS VARCHAR) AS SOURCE_TABLE, CAST(? AS VARCHAR) AS WATERMARK_COLUMN, "
             "CAST(? AS VARCHAR) AS WATERMARK, CAST(? AS VARCHAR) AS EXPORT_ID, "
-            "CAST(? AS TIMESTAMP_NTZ) AS UPDATED_AT) AS s "
+            f"{_BOUND_TIME} AS UPDATED_AT, CAST(? AS VARCHAR) AS WATERMARK_KIND) AS s "
             "ON t.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND t.SOURCE_TABLE = s.SOURCE_TABLE "
             "WHEN MATCHED THEN UPDATE SET WATERMARK_COLUMN = s.WATERMARK_COLUMN, WATERMARK = s.WATERMARK, "
-            "EXPORT_ID = s.EXPORT_ID, UPDATED_AT = s.UPDATED_AT "
+            "EXPORT_ID = s.EXPORT_ID, UPDATED_AT = s.UPDATED_AT, WATERMARK_KIND = s.WATERMARK_KIND "
             "WHEN NOT MATCHED THEN INSERT (SOURCE_SCHEMA, SOURCE_TABLE, WATERMARK_COLUMN, WATERMARK, EXPORT_ID, "
-            "UPDATED_AT) VALUES (s.SOURCE_SCHEMA, s.SOURCE_TABLE, s.WATERMARK_COLUMN, s.WATERMARK, s.EXPORT_ID, "
-            "s.UPDATED_AT)",
-            (spec.source_schema, spec.source_table, spec.watermark_column, watermark, export_id, now()),
+            "UPDATED_AT, WATERMARK_KIND) VALUES (s.SOURCE_SCHEMA, s.SOURCE_TABLE, s.WATERMARK_COLUMN, s.WATERMARK, "
+            "s.EXPORT_ID, s.UPDATED_AT, s.WATERMARK_KIND)",
+            (
+                spec.source_schema,
+                spec.source_table,
+                spec.watermark_column,
+                watermark,
+                export_id,
+                now(),
+                kind.value if kind is not None else None,
+            ),
         ),
     )
 

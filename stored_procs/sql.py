@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from stored_procs import datetime_text
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt
 from sync_contract.identifiers import RESERVED_COLUMN_NAMES, quote_ident, target_name
@@ -57,7 +58,10 @@ CONTROL_TABLES: dict[str, str] = {
 # Columns added to a control table after its first release: CREATE TABLE IF NOT EXISTS leaves an existing
 # table as it is, so every setup (an upgrade too) adds them with ALTER TABLE ... ADD COLUMN IF NOT EXISTS
 # (docs.snowflake.com/en/sql-reference/sql/alter-table).
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"EXPORT_REQUESTS": ("MODE VARCHAR", "MANIFEST_KEYS VARCHAR")}
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "EXPORT_REQUESTS": ("MODE VARCHAR", "MANIFEST_KEYS VARCHAR"),
+    "WATERMARKS": ("WATERMARK_KIND VARCHAR",),  # sync_contract.types.Kind of the watermark column
+}
 
 # PostgreSQL CSV (FORMAT csv, FORCE_QUOTE *): NULL is the only unquoted empty field, `""` is ''.
 CSV_FORMAT = (
@@ -100,16 +104,38 @@ def insert_row(table: str, values: Sequence[tuple[str, str, Any]]) -> Stmt:
     Numbers are bound as strings and cast (the emulator cannot bind a Decimal); None stays NULL.
     """
     columns = ", ".join(quote_ident(c) for c, _, _ in values)
-    select = ", ".join(f"CAST(? AS {t}) AS {quote_ident(c)}" for c, t, _ in values)
+    select = ", ".join(f"{_bound_as(t)} AS {quote_ident(c)}" for c, t, _ in values)
     params = tuple(None if v is None else (v if t == "BOOLEAN" else str(v)) for _, t, v in values)
     return Stmt(f"INSERT INTO {table} ({columns}) SELECT {select}", params)
+
+
+def _bound_as(sql_type: str) -> str:
+    """One `?` bind as `sql_type`: a date/time type with its explicit format (stored_procs.datetime_text)."""
+    kind = datetime_text.kind_of(sql_type)
+    return datetime_text.from_text("?", TypeMapping(kind, sql_type)) if kind else f"CAST(? AS {sql_type})"
+
+
+def text_as(text: str, mapping: TypeMapping, *, safe: bool = False) -> str:
+    """The VARCHAR expression `text` (a column, or one `?` bind) converted to the mapping's type: a
+    date/time type with an explicit format (never the account's *_INPUT_FORMAT), others by CAST;
+    `safe`: NULL where it cannot be converted (TRY_)."""
+    if datetime_text.is_temporal(mapping):
+        return datetime_text.from_text(text, mapping, safe=safe)
+    return f"{'TRY_CAST' if safe else 'CAST'}({text} AS {mapping.snowflake_type})"
 
 
 # --------------------------------------------------------------------------- intake
 
 
 def copy_manifests(place: Place, manifest_folder: str) -> Stmt:
-    return Stmt(f"COPY INTO {place.control('INBOX')} FROM {place.stage_path(manifest_folder)} FILE_FORMAT=(TYPE=JSON)")
+    """COPY of a table's new manifests into INBOX. LOAD_UNCERTAIN_FILES: a manifest whose load status is
+    unknown (older than the 64 days of load metadata, e.g. push mode after a long suspension, or an INBOX
+    re-created) is loaded rather than skipped for good ("Data loading considerations", loading older
+    files); a manifest copied twice is recorded once (the ledger is keyed by export id)."""
+    return Stmt(
+        f"COPY INTO {place.control('INBOX')} FROM {place.stage_path(manifest_folder)} FILE_FORMAT=(TYPE=JSON) "
+        "LOAD_UNCERTAIN_FILES=TRUE"
+    )
 
 
 # --------------------------------------------------------------------------- load
@@ -125,8 +151,21 @@ def staging_columns(count: int) -> list[str]:
 STAGING_VARCHAR = "VARCHAR(134217728)"
 
 
+# Text compared by its UTF-8 bytes whatever the account's DEFAULT_DDL_COLLATION: a case-insensitive
+# default ('en-ci') would make 'a' and 'A' one key (rows merged into one, or MERGE's duplicate-row error)
+# and a change of case no change ("Collation support": 'utf8' compares the bytes; a COLLATE clause
+# overrides the default, "Parameters", DEFAULT_DDL_COLLATION). CREATE TABLE … LIKE keeps it.
+BINARY_COLLATION = "COLLATE 'utf8'"
+
+
+def column_type(mapping: TypeMapping) -> str:
+    """The type of a target column in DDL: text types with BINARY_COLLATION."""
+    text = mapping.snowflake_type.startswith("VARCHAR")
+    return f"{mapping.snowflake_type} {BINARY_COLLATION}" if text else mapping.snowflake_type
+
+
 def create_staging(place: Place, spec: TableSpec, count: int) -> Stmt:
-    cols = ", ".join(f"{quote_ident(c)} {STAGING_VARCHAR}" for c in staging_columns(count))
+    cols = ", ".join(f"{quote_ident(c)} {STAGING_VARCHAR} {BINARY_COLLATION}" for c in staging_columns(count))
     return Stmt(f"CREATE OR REPLACE TRANSIENT TABLE {place.control(spec.staging_name)} ({cols})")
 
 
@@ -189,7 +228,7 @@ def create_target_schema(spec: TableSpec, database: str) -> Stmt:
 
 
 def create_target(spec: TableSpec, database: str, columns: Sequence[tuple[str, TypeMapping]]) -> Stmt:
-    cols = ", ".join(f"{quote_ident(n)} {m.snowflake_type}" for n, m in columns)
+    cols = ", ".join(f"{quote_ident(n)} {column_type(m)}" for n, m in columns)
     return Stmt(f"CREATE TABLE IF NOT EXISTS {spec.target(database)} ({cols})")
 
 
@@ -202,7 +241,7 @@ def existing_columns(spec: TableSpec, database: str) -> Stmt:
 
 
 def add_column(spec: TableSpec, database: str, name: str, mapping: TypeMapping) -> Stmt:
-    return Stmt(f"ALTER TABLE {spec.target(database)} ADD COLUMN {quote_ident(name)} {mapping.snowflake_type}")
+    return Stmt(f"ALTER TABLE {spec.target(database)} ADD COLUMN {quote_ident(name)} {column_type(mapping)}")
 
 
 def widen_column(spec: TableSpec, database: str, name: str, mapping: TypeMapping) -> Stmt:
@@ -232,7 +271,7 @@ def cast_expression(staged: str, mapping: TypeMapping) -> str:
         return col
     if kind == Kind.FLOAT:  # PostgreSQL writes Infinity; Snowflake reads inf (and NaN as it is)
         return f"CAST(CASE {col} WHEN 'Infinity' THEN 'inf' WHEN '-Infinity' THEN '-inf' ELSE {col} END AS FLOAT)"
-    return f"CAST({col} AS {mapping.snowflake_type})"
+    return text_as(col, mapping)
 
 
 def try_cast_expression(staged_sql: str, mapping: TypeMapping) -> str:
@@ -244,7 +283,7 @@ def try_cast_expression(staged_sql: str, mapping: TypeMapping) -> str:
         return f"TRY_TO_BINARY({staged_sql}, 'HEX')"
     if kind in (Kind.TEXT, Kind.TEXT_REPR, Kind.MONEY):
         return staged_sql
-    return f"TRY_CAST({staged_sql} AS {mapping.snowflake_type})"
+    return text_as(staged_sql, mapping, safe=True)
 
 
 def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:
@@ -356,9 +395,9 @@ def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str
     set's snapshot is never judged by it) and with no key in the staged set."""
     match = " AND ".join(f"{cast_expression(s, m)} = t.{quote_ident(k)}" for k, s, m in staged_keys(spec, manifest))
     wm = target_name(manifest.window.column or "")
-    wm_type = dict(target_columns(spec, manifest))[wm].snowflake_type
+    high = text_as("?", dict(target_columns(spec, manifest))[wm])
     return (
-        f"t.{quote_ident(wm)} <= CAST(? AS {wm_type}) AND NOT EXISTS "
+        f"t.{quote_ident(wm)} <= {high} AND NOT EXISTS "
         f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"
     )
 
@@ -366,13 +405,12 @@ def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str
 def key_set_counts(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> list[Stmt]:
     """(target rows the key set judges, of those the ones it would delete): the fail-closed guard."""
     wm = target_name(manifest.window.column or "")
-    wm_type = dict(target_columns(spec, manifest))[wm].snowflake_type
+    below_high = text_as("?", dict(target_columns(spec, manifest))[wm])
     live = f" AND {c}" if (c := live_rows_only(spec, "t")) else ""
     high = (manifest.window.high,)
     return [
         Stmt(
-            f"SELECT COUNT(*) AS N FROM {spec.target(database)} AS t "
-            f"WHERE t.{quote_ident(wm)} <= CAST(? AS {wm_type}){live}",
+            f"SELECT COUNT(*) AS N FROM {spec.target(database)} AS t WHERE t.{quote_ident(wm)} <= {below_high}{live}",
             high,
         ),
         Stmt(
@@ -388,7 +426,8 @@ def apply_key_set(place: Place, spec: TableSpec, manifest: Manifest, database: s
     condition = _key_set_condition(place, spec, manifest)
     if spec.delete_detection == "soft_delete":
         return Stmt(
-            f'UPDATE {spec.target(database)} AS t SET "_DELETED" = TRUE, "_DELETED_AT" = CAST(? AS TIMESTAMP_NTZ) '
+            f'UPDATE {spec.target(database)} AS t SET "_DELETED" = TRUE, '
+            f'"_DELETED_AT" = {datetime_text.timestamp_ntz()} '
             f"WHERE {condition} AND {live_row('t')}",
             (at, manifest.window.high),
         )

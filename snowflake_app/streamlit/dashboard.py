@@ -16,12 +16,13 @@ STATUS_SQL = (
     "FROM CORE.TABLE_STATUS ORDER BY SOURCE"
 )
 # rows per run, and the freshness lag when the run ended: run end minus the loaded watermark
-# (timestamp watermarks only; other kinds have no time to measure against). The control tables hold
-# UTC wall-clock times (TIMESTAMP_NTZ), so "now" is SYSDATE(), never the session's time zone.
+# (timestamp watermarks only, computed by the RUN_HISTORY view with the watermark's explicit format;
+# other kinds have no time to measure against). The control tables hold UTC wall-clock times
+# (TIMESTAMP_NTZ), so "now" is SYSDATE(), never the session's time zone.
 HISTORY_SQL = (
     "SELECT FINISHED_AT AS FINISHED_AT, SOURCE_SCHEMA || '.' || SOURCE_TABLE AS SOURCE, "
     "COALESCE(ROWS_LOADED, 0) AS ROWS_LOADED, "
-    "DATEDIFF('minute', TRY_CAST(WATERMARK AS TIMESTAMP_NTZ), FINISHED_AT) AS LAG_MINUTES "
+    "WATERMARK_LAG_MINUTES AS LAG_MINUTES "
     "FROM CORE.RUN_HISTORY WHERE FINISHED_AT >= DATEADD('day', -14, SYSDATE()) ORDER BY FINISHED_AT"
 )
 FAILURES_SQL = (

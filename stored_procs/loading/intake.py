@@ -62,12 +62,19 @@ def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeRe
     known = ledger.known_export_ids(session, place)
     for (doc_text,) in run(session, Stmt(f"SELECT DOC AS D FROM {place.control('INBOX')}")):
         _take(session, place, doc_text, known, configured, result)
-    run(
-        session,
-        Stmt(
-            f"DELETE FROM {place.control('INBOX')} WHERE CAST(DOC:export_id AS VARCHAR) IN "
-            f"(SELECT EXPORT_ID FROM {place.control('MANIFESTS')}) OR DOC:export_id IS NULL"
-        ),
+    run(session, clean_inbox(place))
+
+
+def clean_inbox(place: Place) -> Stmt:
+    """Empty INBOX of the documents the ledger holds: those recorded under their export id, and those
+    whose export_id is no non-empty string (a JSON null, a number, an object, missing), which `_take`
+    recorded as invalid under an `invalid-<digest>` id. AS_VARCHAR gives a string's characters and NULL
+    for every other value, a VARIANT null included, where `IS NULL` is false for a VARIANT null and a
+    CAST of an object to VARCHAR fails ("AS_<object_type>"; "Semi-structured data: NULL values")."""
+    export_id = "AS_VARCHAR(DOC:export_id)"
+    return Stmt(
+        f"DELETE FROM {place.control('INBOX')} WHERE {export_id} IN (SELECT EXPORT_ID FROM "
+        f"{place.control('MANIFESTS')}) OR {export_id} IS NULL OR {export_id} = ''"
     )
 
 

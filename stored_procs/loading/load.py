@@ -135,7 +135,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         ledger.mark_loaded(session, place, batch.export_ids, result.run_id, counts.as_dict())
         failpoints.reached("load:after_ledger")
         watermark = later(kind, watermark, window.high) if kind is not None else window.high
-        ledger.set_watermark(session, place, spec, watermark, batch.export_ids[0])
+        ledger.set_watermark(session, place, spec, watermark, batch.export_ids[0], kind)
         result.manifests += len(batch.entries)
         result.rows_exported += batch.rows
         result.counts.add(counts)
@@ -250,7 +250,7 @@ def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind 
         for high in ledger.loaded_highs(session, place, spec):
             repaired = later(kind, repaired, high)
     if repaired != stored:
-        ledger.set_watermark(session, place, spec, repaired, "repair")
+        ledger.set_watermark(session, place, spec, repaired, "repair", kind)
     return repaired
 
 

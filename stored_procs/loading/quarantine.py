@@ -7,7 +7,8 @@ binary longer than a BINARY holds (8 MB); 24:00:00 where a TIME is expected (Sno
 23:59:59.999999999, https://docs.snowflake.com/en/sql-reference/data-types-datetime#time); where a
 VARIANT or ARRAY is expected, text that is not JSON and whatever PARSE_JSON would change (numbers it
 would round, repeated keys, array bounds, dates no DATE holds: stored_procs/loading/semistructured.py); any
-value the target type refuses (TRY_CAST). FLOAT holds NaN and ±Infinity itself, so those load.
+value the target type refuses (TRY_CAST; dates and times by TRY_TO_* with the export's format,
+stored_procs/datetime_text.py). FLOAT holds NaN and ±Infinity itself, so those load.
 
 The table's `bad_values` policy decides: `quarantine` (default) moves each such row, and every other
 row of its primary key in the batch (so an older version never stands in for a newer one), from
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stored_procs import sql
+from stored_procs import datetime_text, sql
 from stored_procs.loading import semistructured
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
@@ -80,7 +81,7 @@ def _column_checks(column: str, source_type: str, staged: str, mapping: TypeMapp
     if mapping.kind == Kind.TIME:  # PostgreSQL's time ends at 24:00:00
         add(midnight, f"24:00:00 is past the end of {target} (23:59:59.999999999)")
     if mapping.kind in (Kind.INTEGER, Kind.NUMBER, Kind.DATE, Kind.TIMESTAMP_NTZ, Kind.TIMESTAMP_TZ, Kind.TIME):
-        refused = f"TRY_CAST({c} AS {target}) IS NULL"
+        refused = f"{sql.text_as(c, mapping, safe=True)} IS NULL"
         add(f"NOT ({midnight}) AND {refused}" if mapping.kind == Kind.TIME else refused, f"not a {target} value")
     return out
 
@@ -137,7 +138,7 @@ def record(place: Place, spec: TableSpec, manifest: Manifest, export_id: str, ru
         "REASON, ROW_VALUES, QUARANTINED_AT) "
         f"SELECT ?, ?, ?, ?, TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL({key_pairs})), "
         f"COALESCE(NULLIF({reasons}, ''), ?), TO_JSON(OBJECT_CONSTRUCT_KEEP_NULL({row_pairs})), "
-        f"CAST(? AS TIMESTAMP_NTZ) FROM {place.control(spec.staging_name)} AS r "
+        f"{datetime_text.timestamp_ntz()} FROM {place.control(spec.staging_name)} AS r "
         f"WHERE {_affected(place, spec, manifest)}",
         (
             export_id,

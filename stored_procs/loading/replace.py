@@ -63,8 +63,8 @@ def _newer(spec: TableSpec, manifest: Manifest) -> tuple[str, tuple[Any, ...]] |
     if manifest.mode != "incremental" or not manifest.window.column or manifest.window.high is None:
         return None
     wm = target_name(manifest.window.column)
-    wm_type = dict(sql.target_columns(spec, manifest))[wm].snowflake_type
-    return f"t.{quote_ident(wm)} > CAST(? AS {wm_type})", (manifest.window.high,)
+    high = sql.text_as("?", dict(sql.target_columns(spec, manifest))[wm])
+    return f"t.{quote_ident(wm)} > {high}", (manifest.window.high,)
 
 
 def kept_keys_table(place: Place, spec: TableSpec) -> str:
@@ -102,7 +102,7 @@ def carry_over(
         names += flags
         values += [
             f'IFF({keep}, t."_DELETED", TRUE)',
-            f'IFF({keep} OR t."_DELETED", t."_DELETED_AT", CAST(? AS TIMESTAMP_NTZ))',
+            f'IFF({keep} OR t."_DELETED", t."_DELETED_AT", {datetime_text.timestamp_ntz()})',
         ]
         where, binds = absent, (*keep_binds, *keep_binds, at)
     else:

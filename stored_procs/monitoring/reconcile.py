@@ -94,7 +94,7 @@ def canonical(name: str | None, pg_type: str, document: int | None = None) -> st
     # microseconds since midnight: for TIME values DATEDIFF('microsecond') uses the first six fractional
     # digits, unrounded (https://docs.snowflake.com/en/sql-reference/functions/datediff)
     if kind == Kind.TIME:
-        return f"TO_VARCHAR(DATEDIFF('microsecond', TO_TIME('00:00:00'), {c}))"
+        return f"TO_VARCHAR(DATEDIFF('microsecond', TO_TIME('00:00:00', 'HH24:MI:SS'), {c}))"
     if kind == Kind.BINARY:
         return f"LOWER(HEX_ENCODE({c}))"
     return c  # VARCHAR as loaded

@@ -2,8 +2,8 @@
 
 TABLE_STATUS   one row per configured table: last success, minutes since it, rows of the last run,
                last error, manifests quarantined or failed, rows set aside in QUARANTINE, the watermark
-               and its lag
-RUN_HISTORY    one row per table per run (RUNS)
+               and its lag in minutes (timestamp watermarks only)
+RUN_HISTORY    one row per table per run (RUNS), with the watermark's lag when the run ended
 GRAPH_RUNS     one row per graph run (the finalizer's summary)
 FAILURES       every failed load, failed export request and failed or quarantined manifest
 QUARANTINED_ROWS  every row set aside because the target cannot hold one of its values
@@ -11,9 +11,24 @@ QUARANTINED_ROWS  every row set aside because the target cannot hold one of its 
 
 from __future__ import annotations
 
+from stored_procs import datetime_text
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt
 from sync_contract.identifiers import quote_qualified
+from sync_contract.types import Kind, TypeMapping
+from sync_contract.watermark import TIME_KINDS
+
+
+def _watermark_lag(watermark: str, kind: str, until: str) -> str:
+    """Minutes from `watermark` (text, as WATERMARKS holds it) to `until`, for a timestamp watermark only
+    (`kind`: WATERMARKS.WATERMARK_KIND): NULL for an integer or numeric one, whose text TO_TIMESTAMP would
+    read as seconds since the epoch ("TO_TIMESTAMP / TO_TIMESTAMP_*"), and for a watermark loaded before
+    the kind was kept. Watermarks are UTC (the exporter's session runs with TimeZone UTC): a timestamptz
+    one is read without its `+00` offset, with its explicit format (stored_procs/datetime_text.py)."""
+    kinds = ", ".join(f"'{k.value}'" for k in TIME_KINDS)
+    utc = f"REGEXP_REPLACE({watermark}, '[+-][0-9]{{2}}(:[0-9]{{2}}){{0,1}}$', '')"
+    at = datetime_text.from_text(utc, TypeMapping(Kind.TIMESTAMP_NTZ, "TIMESTAMP_NTZ"), safe=True)
+    return f"CASE WHEN {kind} IN ({kinds}) THEN DATEDIFF('minute', {at}, {until}) END"
 
 
 def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
@@ -67,8 +82,7 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "COALESCE(m.FAILED_MANIFESTS, 0) AS FAILED_MANIFESTS, COALESCE(m.PENDING_MANIFESTS, 0) AS PENDING_MANIFESTS, "
         "COALESCE(q.QUARANTINED_ROWS, 0) AS QUARANTINED_ROWS, "
         "w.WATERMARK_COLUMN AS WATERMARK_COLUMN, w.WATERMARK AS WATERMARK, "
-        # how far the loaded data is behind now (timestamp watermarks; stored in UTC)
-        "DATEDIFF('minute', TRY_CAST(w.WATERMARK AS TIMESTAMP_NTZ), SYSDATE()) AS WATERMARK_LAG_MINUTES "
+        f"{_watermark_lag('w.WATERMARK', 'w.WATERMARK_KIND', 'SYSDATE()')} AS WATERMARK_LAG_MINUTES "
         f"FROM {c('SYNC_TABLES')} AS t "
         f"LEFT JOIN ({last_success}) AS s ON s.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND s.SOURCE_TABLE = t.SOURCE_TABLE "
         f"LEFT JOIN ({last_run}) AS r ON r.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND r.SOURCE_TABLE = t.SOURCE_TABLE "
@@ -79,13 +93,17 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         f"LEFT JOIN ({quarantined}) AS q ON q.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND q.SOURCE_TABLE = t.SOURCE_TABLE "
         f"LEFT JOIN {c('WATERMARKS')} AS w ON w.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND w.SOURCE_TABLE = t.SOURCE_TABLE"
     )
+    # the lag when each run ended (the table's watermark kind is the current one: WATERMARKS)
+    run_lag = _watermark_lag("r.WATERMARK_AFTER", "w.WATERMARK_KIND", "r.FINISHED_AT")
     run_history = (
-        f"CREATE OR REPLACE VIEW {name('RUN_HISTORY')} AS SELECT RUN_ID AS RUN_ID, SOURCE_SCHEMA AS SOURCE_SCHEMA, "
-        "SOURCE_TABLE AS SOURCE_TABLE, STARTED_AT AS STARTED_AT, FINISHED_AT AS FINISHED_AT, STATUS AS STATUS, "
-        "MANIFESTS AS MANIFESTS, ROWS_EXPORTED AS ROWS_EXPORTED, ROWS_LOADED AS ROWS_LOADED, "
-        "ROWS_INSERTED AS ROWS_INSERTED, ROWS_UPDATED AS ROWS_UPDATED, ROWS_DELETED AS ROWS_DELETED, "
-        "WATERMARK_AFTER AS WATERMARK, DURATION_S AS DURATION_S, WAITING_BATCHES AS WAITING_BATCHES, "
-        f"ERROR AS ERROR FROM {c('RUNS')}"
+        f"CREATE OR REPLACE VIEW {name('RUN_HISTORY')} AS SELECT r.RUN_ID AS RUN_ID, "
+        "r.SOURCE_SCHEMA AS SOURCE_SCHEMA, r.SOURCE_TABLE AS SOURCE_TABLE, r.STARTED_AT AS STARTED_AT, "
+        "r.FINISHED_AT AS FINISHED_AT, r.STATUS AS STATUS, r.MANIFESTS AS MANIFESTS, "
+        "r.ROWS_EXPORTED AS ROWS_EXPORTED, r.ROWS_LOADED AS ROWS_LOADED, r.ROWS_INSERTED AS ROWS_INSERTED, "
+        "r.ROWS_UPDATED AS ROWS_UPDATED, r.ROWS_DELETED AS ROWS_DELETED, r.WATERMARK_AFTER AS WATERMARK, "
+        "r.DURATION_S AS DURATION_S, r.WAITING_BATCHES AS WAITING_BATCHES, r.ERROR AS ERROR, "
+        f"{run_lag} AS WATERMARK_LAG_MINUTES FROM {c('RUNS')} AS r LEFT JOIN {c('WATERMARKS')} AS w "
+        "ON w.SOURCE_SCHEMA = r.SOURCE_SCHEMA AND w.SOURCE_TABLE = r.SOURCE_TABLE"
     )
     graph_runs = (
         f"CREATE OR REPLACE VIEW {name('GRAPH_RUNS')} AS SELECT RUN_ID AS RUN_ID, FINISHED_AT AS FINISHED_AT, "

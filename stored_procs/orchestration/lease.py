@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from stored_procs.datetime_text import timestamp_ntz
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt, run
 
@@ -37,6 +38,9 @@ class Busy:
         )
 
 
+_AT = timestamp_ntz()  # a bound _utc() text, with its explicit format (stored_procs/datetime_text.py)
+
+
 def _utc(seconds_from_now: float = 0.0) -> str:
     moment = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds_from_now)
     return moment.isoformat(sep=" ", timespec="microseconds")
@@ -56,9 +60,8 @@ def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = D
     run(
         session,
         Stmt(
-            f"UPDATE {leases} SET HOLDER = ?, ACQUIRED_AT = CAST(? AS TIMESTAMP_NTZ), "
-            "EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ) WHERE NAME = ? "
-            "AND (HOLDER IS NULL OR HOLDER = ? OR EXPIRES_AT < CAST(? AS TIMESTAMP_NTZ))",
+            f"UPDATE {leases} SET HOLDER = ?, ACQUIRED_AT = {_AT}, EXPIRES_AT = {_AT} WHERE NAME = ? "
+            f"AND (HOLDER IS NULL OR HOLDER = ? OR EXPIRES_AT < {_AT})",
             (holder, _utc(), _utc(ttl_s), name, holder, _utc()),
         ),
     )

@@ -10,6 +10,7 @@ from stored_procs import ledger, sql
 from stored_procs.loading import quarantine, replace
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
+from sync_contract.types import Kind
 from tests.factories import manifest
 
 PLACE = Place.create("ANALYTICS", "AURORA_SYNC")
@@ -102,7 +103,7 @@ def _ledger_statements() -> list[str]:
     ledger.mark_loaded(session, PLACE, ["x1", "x2"], "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
     ledger.mark_status(session, PLACE, ["x1"], ledger.FAILED, "why", "run")
     ledger.get_watermark(session, PLACE, SPEC)
-    ledger.set_watermark(session, PLACE, SPEC, "1", "x1")
+    ledger.set_watermark(session, PLACE, SPEC, "1", "x1", Kind.INTEGER)
     ledger.record_files(
         session,
         PLACE,

@@ -53,7 +53,7 @@ def cycle_in_child(toml_text: str, failpoint: str | None = None) -> int:
 
 def expire_leases(harness: Any) -> None:
     """What time does after a crash: the dead run's leases expire (after their TTL)."""
-    harness.query(f"UPDATE {harness.control('LEASES')} SET EXPIRES_AT = CAST('2000-01-01' AS TIMESTAMP_NTZ)")
+    harness.query(f"UPDATE {harness.control('LEASES')} SET EXPIRES_AT = TO_TIMESTAMP_NTZ('2000-01-01', 'YYYY-MM-DD')")
 
 
 @dataclass

@@ -389,7 +389,8 @@ def test_a_retried_task_counts_by_its_last_attempt_and_a_retried_finalizer_repla
         app,
         Stmt(
             "INSERT INTO STATE.RUNS (RUN_ID, SOURCE_SCHEMA, SOURCE_TABLE, STATUS, FINISHED_AT, ERROR) "
-            "VALUES ('run-r', 'public', 'app_retry', 'FAILED', CAST('2000-01-01' AS TIMESTAMP_NTZ), 'transient')"
+            "VALUES ('run-r', 'public', 'app_retry', 'FAILED', TO_TIMESTAMP_NTZ('2000-01-01', 'YYYY-MM-DD'), "
+            "'transient')"
         ),
     )
     call(app, "FINALIZE_RUN", "run-r")  # a finalizer attempt before the retry: FAILED

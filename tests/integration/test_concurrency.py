@@ -27,7 +27,10 @@ def test_a_table_leased_by_another_run_is_left_alone_until_the_lease_ends(pg, ha
     assert [r[0] for r in statuses] == ["NEW"]  # taken in, waiting for the table's lease
 
     # the holder died: once its lease has expired the next run loads
-    h.query(f"UPDATE {h.control('LEASES')} SET EXPIRES_AT = CAST('2000-01-01' AS TIMESTAMP_NTZ) WHERE NAME = ?", name)
+    h.query(
+        f"UPDATE {h.control('LEASES')} SET EXPIRES_AT = TO_TIMESTAMP_NTZ('2000-01-01', 'YYYY-MM-DD') WHERE NAME = ?",
+        name,
+    )
     (t,) = h.cycle(export=False).tables
     assert (t.load["status"], t.load["rows_loaded"]) == ("SUCCEEDED", 10)
     assert h.watermark("leased") == "10"
@@ -51,7 +54,7 @@ def test_a_lease_has_one_holder_until_released_or_expired(harness):
     lease.release(session, place, "race", "run-a")
     assert lease.acquire(session, place, "race", "run-b", ttl_s=60) is None
     assert lease.acquire(session, place, "race", "run-c", ttl_s=0.001) is not None
-    harness.query(f"UPDATE {harness.control('LEASES')} SET EXPIRES_AT = CAST('2000-01-01' AS TIMESTAMP_NTZ)")
+    harness.query(f"UPDATE {harness.control('LEASES')} SET EXPIRES_AT = TO_TIMESTAMP_NTZ('2000-01-01', 'YYYY-MM-DD')")
     assert lease.acquire(session, place, "race", "run-c", ttl_s=60) is None  # run-b died: its lease expired
     rows = harness.query(f"SELECT COUNT(*) FROM {harness.control('LEASES')} WHERE NAME = 'race'")
     assert rows[0][0] == 1

@@ -73,7 +73,7 @@ def test_a_changed_a_lost_and_an_extra_row_are_found_key_by_key(typed):
     target = f'"ANALYTICS"."PUBLIC"."{name.upper()}"'
     typed.query(f'UPDATE {target} SET "LABEL" = \'tampered\' WHERE "ID" = 1234')
     typed.query(f'UPDATE {target} SET "AT" = DATEADD(\'microsecond\', 1, "AT") WHERE "ID" = 77')
-    typed.query(f'UPDATE {target} SET "TM" = TO_TIME(\'01:02:03.000004\') WHERE "ID" = 501')
+    typed.query(f"UPDATE {target} SET \"TM\" = TO_TIME('01:02:03.000004', 'HH24:MI:SS.FF9') WHERE \"ID\" = 501")
     typed.query(f'DELETE FROM {target} WHERE "ID" = 2500')
     typed.query(f'INSERT INTO {target} ("ID", "V") SELECT 9999 AS "ID", 1 AS "V"')
     report = _reconcile(typed, f"public.{name}")

@@ -2,9 +2,10 @@ import dataclasses
 
 import pytest
 
-from stored_procs import sql
+from stored_procs import datetime_text, sql
 from stored_procs.loading import replace
 from stored_procs.spec import Place, TableSpec
+from sync_contract.types import Kind, TypeMapping
 from tests.factories import manifest
 
 PLACE = Place.create("ANALYTICS", "AURORA_SYNC")
@@ -49,10 +50,12 @@ def test_stage_never_carries_credentials():
 
 def test_merge_deduplicates_by_key_newest_watermark_first_and_only_updates_newer_changed_rows():
     text = sql.merge(PLACE, SPEC, manifest(), "ANALYTICS").text
+    updated_at = datetime_text.from_text('"C3"', TypeMapping(Kind.TIMESTAMP_TZ, "TIMESTAMP_TZ(6)"))
     assert (
-        'ROW_NUMBER() OVER (PARTITION BY CAST("C1" AS NUMBER(38,0)) ORDER BY CAST("C3" AS TIMESTAMP_TZ(6)) DESC, '
+        f'ROW_NUMBER() OVER (PARTITION BY CAST("C1" AS NUMBER(38,0)) ORDER BY {updated_at} DESC, '
         '"C1" DESC, "C2" DESC, "C3" DESC)' in text
     )
+    assert "TO_TIMESTAMP_TZ(" in updated_at and "'YYYY-MM-DD HH24:MI:SS.FF9TZH:TZM')" in updated_at
     assert 'ON t."ORDER_ID" = s."ORDER_ID"' in text
     assert 'WHEN MATCHED AND (s."UPDATED_AT" >= t."UPDATED_AT") AND (t."AMOUNT" IS DISTINCT FROM s."AMOUNT"' in text
     assert 'WHEN NOT MATCHED THEN INSERT ("ORDER_ID", "AMOUNT", "UPDATED_AT")' in text
@@ -127,7 +130,7 @@ def test_an_incremental_export_from_the_beginning_replaces_and_keeps_rows_newer_
     assert not replace.replaces(SPEC, m) and replace.replaces(SPEC, first)
     carried = replace.carry_over(PLACE, SPEC, first, "ANALYTICS", "2026-01-01 00:00:00", COLS)
     assert carried is not None and carried.params == (first.window.high,)
-    assert "> CAST(? AS" in carried.text and "NOT EXISTS" in carried.text
+    assert "> CAST(TO_TIMESTAMP_TZ(REGEXP_REPLACE(REGEXP_REPLACE(?," in carried.text and "NOT EXISTS" in carried.text
     assert '"NOTE_NO_LONGER_EXPORTED"' in carried.text  # every target column is carried
     filled = replace.fill_shadow(PLACE, SPEC, first, "ANALYTICS", COLS).text
     assert 't."NOTE_NO_LONGER_EXPORTED"' in filled and "LEFT JOIN" in filled  # its value stays

@@ -52,6 +52,15 @@ follows:
   granted (https://docs.snowflake.com/en/user-guide/security-access-control-overview). Sessions that
   log in with a role are checked against a minimal model of ownership and grants of databases,
   schemas, tables and views (the module's docstring says what is and is not modelled).
+- `input_formats`: DuckDB reads ISO text as a date or time whatever the setting, where Snowflake reads
+  text converted without a format with DATE_INPUT_FORMAT / TIME_INPUT_FORMAT / TIMESTAMP_INPUT_FORMAT,
+  which an account may set to anything but AUTO
+  (https://docs.snowflake.com/en/sql-reference/date-time-input-output): such a conversion fails here.
+- `copy_options`: fakesnow refuses COPY's LOAD_UNCERTAIN_FILES; its load history never expires, so the
+  option (load files whose load status is unknown, "Data loading considerations", loading older files)
+  is accepted and changes nothing here.
+- `collation`: DuckDB has no collation `'utf8'` (Snowflake's byte comparison, "Collation support"),
+  which the product names on the text columns it creates: the clause is dropped (DuckDB compares bytes).
 
 Adding a workaround: a new module with a function `patch(duck_conn)` (or several), and one entry in
 PATCHES below, plus a line in this list naming the page it follows.
@@ -63,7 +72,10 @@ from collections.abc import Callable
 from typing import Any
 
 from aurora_sync.stack.emulator import (
+    collation,
+    copy_options,
     fraction_digits,
+    input_formats,
     loading,
     privileges,
     reserved_names,
@@ -87,6 +99,9 @@ PATCHES: list[Callable[[Any], None]] = [
     variant.patch_variant_types,
     variant.patch_flatten,
     privileges.patch,
+    input_formats.patch,
+    copy_options.patch,
+    collation.patch,
 ]
 
 
