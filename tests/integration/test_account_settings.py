@@ -36,7 +36,8 @@ def _ledger(h: Any, table: str) -> list[tuple[str, str, str | None]]:
 
 def test_the_manifest_copy_loads_files_of_unknown_load_status(pg, harness):
     """F6: LOAD_UNCERTAIN_FILES = TRUE on the intake COPY; the emulator accepts it and intake takes the
-    manifest in (the ledger row, then the target's rows)."""
+    manifest in (the ledger row, then the target's rows). An INBOX re-created has no load metadata: its
+    COPY reads the manifest again, and the ledger still holds it once."""
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.as_uncertain (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.as_uncertain SELECT g, g FROM generate_series(1, 5) g")
@@ -44,10 +45,18 @@ def test_the_manifest_copy_loads_files_of_unknown_load_status(pg, harness):
     stmt = sql.copy_manifests(h.config.place, manifest_prefix("public", "as_uncertain"))
     assert stmt.text.endswith("LOAD_UNCERTAIN_FILES=TRUE")
     assert not h.cycle().failed
-    [(_, status, error)] = _ledger(h, "as_uncertain")
+    [(export_id, status, error)] = _ledger(h, "as_uncertain")
     assert (status, error) == ("LOADED", None)
     assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."AS_UNCERTAIN"')[0][0] == 5
     assert h.query(f"SELECT COUNT(*) FROM {h.control('INBOX')}")[0][0] == 0
+
+    h.query(f"CREATE OR REPLACE TABLE {h.control('INBOX')} (DOC VARIANT)")
+    copied = h.query(stmt.text)
+    assert [(r[1], r[3]) for r in copied] == [("LOADED", 1)]  # (status, rows loaded) of the one manifest
+    assert not h.cycle(export=False).failed
+    assert _ledger(h, "as_uncertain") == [(export_id, "LOADED", None)]
+    assert h.query(f"SELECT COUNT(*) FROM {h.control('INBOX')}")[0][0] == 0
+    assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."AS_UNCERTAIN"')[0][0] == 5
 
 
 BAD_EXPORT_IDS = {"json_null": None, "number": 12345, "object": {"id": "x"}, "missing": ...}
