@@ -154,18 +154,26 @@ STAGING_VARCHAR = "VARCHAR(134217728)"
 # Text compared by its UTF-8 bytes whatever the account's DEFAULT_DDL_COLLATION: a case-insensitive
 # default ('en-ci') would make 'a' and 'A' one key (rows merged into one, or MERGE's duplicate-row error)
 # and a change of case no change ("Collation support": 'utf8' compares the bytes; a COLLATE clause
-# overrides the default, "Parameters", DEFAULT_DDL_COLLATION). CREATE TABLE … LIKE keeps it.
+# overrides the default, "Parameters", DEFAULT_DDL_COLLATION). CREATE TABLE … LIKE keeps it. Only on
+# text columns: until the 2026_04 behaviour change bundle the REGEXP functions refuse a collated argument
+# ("REGEXP functions: Collated arguments are accepted"), and staged dates, times, JSON and arrays go
+# through REGEXP_* checks; they are compared only once converted to their types.
 BINARY_COLLATION = "COLLATE 'utf8'"
+_TEXT_KINDS = (Kind.TEXT, Kind.TEXT_REPR, Kind.UUID, Kind.MONEY)
 
 
 def column_type(mapping: TypeMapping) -> str:
-    """The type of a target column in DDL: text types with BINARY_COLLATION."""
-    text = mapping.snowflake_type.startswith("VARCHAR")
-    return f"{mapping.snowflake_type} {BINARY_COLLATION}" if text else mapping.snowflake_type
+    """The type of a target column in DDL: text kinds with BINARY_COLLATION."""
+    return f"{mapping.snowflake_type} {BINARY_COLLATION}" if mapping.kind in _TEXT_KINDS else mapping.snowflake_type
 
 
-def create_staging(place: Place, spec: TableSpec, count: int) -> Stmt:
-    cols = ", ".join(f"{quote_ident(c)} {STAGING_VARCHAR} {BINARY_COLLATION}" for c in staging_columns(count))
+def create_staging(place: Place, spec: TableSpec, mappings: Sequence[TypeMapping]) -> Stmt:
+    """The staging table of a batch: one VARCHAR per exported column (`mappings`, in manifest order),
+    those of text kinds with BINARY_COLLATION, as their target columns."""
+    cols = ", ".join(
+        f"{quote_ident(c)} {STAGING_VARCHAR}" + (f" {BINARY_COLLATION}" if m.kind in _TEXT_KINDS else "")
+        for c, m in zip(staging_columns(len(mappings)), mappings, strict=True)
+    )
     return Stmt(f"CREATE OR REPLACE TRANSIENT TABLE {place.control(spec.staging_name)} ({cols})")
 
 

@@ -22,7 +22,7 @@ def delete_by_key_set(session: Any, place: Place, database: str, spec: TableSpec
     manifest = batch.first
     if not {r[0] for r in run(session, sql.existing_columns(spec, database))}:
         return 0  # no target yet: nothing to delete
-    run(session, sql.create_staging(place, spec, len(manifest.columns)))
+    run(session, sql.create_staging(place, spec, [mapping for _, mapping in sql.target_columns(spec, manifest)]))
     try:
         loaded = sum(copy_files(session, place, spec, m) for m in batch.manifests)
         if loaded != batch.rows:

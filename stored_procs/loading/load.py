@@ -283,7 +283,7 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
     columns = sql.target_columns(spec, batch.first)
     notes = schema_drift.prepare_target(session, place, database, spec, batch, replace.replaces(spec, batch.first))
     result.notes.extend(notes)
-    run(session, sql.create_staging(place, spec, len(columns)))
+    run(session, sql.create_staging(place, spec, [mapping for _, mapping in columns]))
     try:
         return _stage_check_merge(session, place, database, spec, batch, result.run_id)
     finally:

@@ -51,7 +51,7 @@ def _builder_statements() -> list[str]:
         *sql.control_ddl(PLACE),
         sql.create_stage(PLACE, "s3://bucket/prefix/", "INTEGRATION"),
         sql.copy_manifests(PLACE, "manifests/sales_customer_events-1234abcd/"),
-        sql.create_staging(PLACE, SPEC, len(cols)),
+        sql.create_staging(PLACE, SPEC, [m for _, m in cols]),
         sql.copy_data(PLACE, SPEC, [f.key for f in m.files], "gzip"),
         sql.count_rows(PLACE.control(SPEC.staging_name)),
         sql.create_target_schema(SPEC, "ANALYTICS"),
