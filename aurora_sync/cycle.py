@@ -13,7 +13,7 @@ from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import handlers, ledger
 from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
-from stored_procs.orchestration import export_check, exports, graph, runs
+from stored_procs.orchestration import export_check, exports, graph, lanes, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
 from stored_procs.statement import run
@@ -152,19 +152,20 @@ def _export(
     return answer
 
 
-def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
-    """INTAKE: new manifests from the stage into the ledger. False when the step itself failed (then,
-    as on Snowflake, the LOAD tasks after it are skipped); one table's copy error only marks that table."""
+def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> tuple[bool, str]:
+    """INTAKE: new manifests from the stage into the ledger, and its task return value (how many tables
+    have something to load: the lanes it wakes). False when the step itself failed (then, as on
+    Snowflake, the lanes after it are skipped); one table's copy error only marks that table."""
     try:
         taken = handlers.intake_manifests_at(session, config.place, run_id)
     except Exception as err:
         for report in reports:
             report.errors.append(f"intake failed, nothing loaded: {err}")
-        return False
+        return False, graph.intake_answer(0)
     for report in reports:
         if why := taken["errors"].get(report.spec.source):
             report.errors.append(why)
-    return True
+    return True, graph.intake_answer(len(taken["pending_tables"]))
 
 
 def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str) -> bool:
@@ -176,6 +177,26 @@ def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str)
     except Exception as err:  # e.g. RUNS could not be written
         report.errors.append(f"load failed: {err}")
     return not report.failed
+
+
+def load_lane(session: Any, config: SyncConfig, node: graph.Node, reports: list[TableReport], run_id: str) -> bool:
+    """LANE_<k>: its share of the tables, one after another (`stored_procs.orchestration.lanes`); a
+    table's failure goes to its report and RUNS, the lane goes on."""
+    by_source = {r.spec.source: r for r in reports}
+    lane, count = (int(a) for a in node.args)
+
+    def load(spec: TableSpec) -> dict[str, Any]:
+        report = by_source[spec.source]
+        load_one(session, config, report, run_id)
+        return report.load or {"status": "FAILED", "error": "; ".join(report.errors)}
+
+    try:
+        lanes.load_lane(session, config.place, run_id, lane, count, config.tables, load)
+    except Exception as err:  # the lane could not read what to load: its tables say so
+        for spec in lanes.share(config.tables, lane, count):
+            by_source[spec.source].errors.append(f"load lane {lane} failed: {err}")
+        return False
+    return True
 
 
 def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
@@ -197,7 +218,7 @@ def run_cycle(
     With `exporter=None` only what is already in the stage is taken in and loaded."""
     started, run_id = time.monotonic(), runs.new_run_id()
     reports = [TableReport(spec) for spec in config.tables]
-    by_node = {graph.load_node_name(r.spec): r for r in reports}
+    intake: dict[str, str] = {}
 
     def action(node: graph.Node) -> bool:
         if node.name == graph.ROOT:
@@ -208,13 +229,15 @@ def run_cycle(
                 request_exports(session, config, exporter, reports, progress, run_id)
         elif node.name == graph.INTAKE:
             progress("intake of manifests")
-            return take_in(session, config, reports, run_id)
-        elif node.name in by_node:
-            progress(f"loading {node.table.source if node.table else node.name}")
-            return load_one(session, config, by_node[node.name], run_id)
+            taken, answer = take_in(session, config, reports, run_id)
+            intake["value"] = answer
+            return taken
+        elif node.procedure == "LOAD_LANE":
+            progress(f"loading, {node.name.lower().replace('_', ' ')}")
+            return load_lane(session, config, node, reports, run_id)
         elif node.finalizer:
             return finish(session, config, reports, run_id)
         return True
 
-    tasks = graph.run_graph(graph.declare(config.tables), action)
+    tasks = graph.run_graph(graph.declare(config.tables), action, lambda: intake.get("value"))
     return CycleReport(run_id, reports, time.monotonic() - started, tasks)

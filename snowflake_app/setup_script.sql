@@ -34,6 +34,7 @@ EXECUTE IMMEDIATE FROM './sql/procedures/check_ready.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/request_exports.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/intake_manifests.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/load_table.sql';
+EXECUTE IMMEDIATE FROM './sql/procedures/load_lane.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/finalize_run.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/register_stage.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/register_exporter.sql';

@@ -13,9 +13,9 @@ from typing import Any
 from stored_procs import ledger
 from stored_procs.configuration import app_config, registration, table_config
 from stored_procs.loading.intake import intake
-from stored_procs.loading.load import load_table as load_one
-from stored_procs.orchestration import exports, graph, runs, schedule
-from stored_procs.spec import Place
+from stored_procs.loading.load import load_table as load_one_table
+from stored_procs.orchestration import exports, graph, lanes, runs, schedule
+from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, query_tag, run
 
 
@@ -53,9 +53,20 @@ def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
 
 
 def intake_manifests(session: Any) -> dict[str, Any]:
-    """INTAKE; its task return value tells the LOAD tasks (WHEN) whether there is anything to load."""
+    """INTAKE; its task return value, the number of tables with something to load, wakes that many load
+    lanes (their WHEN: `graph.when_condition`) and no more."""
     summary = intake_manifests_at(session, app_place(session), runs.current_run_id(session, None))
-    runs.set_task_return_value(session, graph.LOAD if summary["pending_tables"] else graph.NOTHING_TO_LOAD)
+    runs.set_task_return_value(session, graph.intake_answer(len(summary["pending_tables"])))
+    return summary
+
+
+def load_lane(session: Any, lane: int, lanes: int, run_id: str | None = None) -> dict[str, Any]:
+    """LANE_<k>: load lane k's share of the tables with something pending, one after another. A table's
+    failure is recorded (RUNS, MANIFESTS) and does not fail the lane (`lanes` module docstring)."""
+    app = app_place(session)
+    target = app_config.read(session, app).require(app_config.TARGET_DATABASE)
+    summary = load_lane_at(session, app, target, int(lane), int(lanes), runs.current_run_id(session, run_id))
+    runs.set_task_return_value(session, summary.pop("answer"))
     return summary
 
 
@@ -151,9 +162,11 @@ def retry_manifest(session: Any, export_id: str) -> dict[str, Any]:
     return {"export_id": export_id, "status": "NEW", "next": "CALL CORE.LOAD_PENDING() or wait for the next run"}
 
 
-def enable_schedule(session: Any, schedule_text: str | None = None, warehouse: str | None = None) -> dict[str, Any]:
+def enable_schedule(
+    session: Any, schedule_text: str | None = None, warehouse: str | None = None, load_lanes: int | None = None
+) -> dict[str, Any]:
     app = app_place(session)
-    return schedule.enable(session, app, schedule_text, warehouse)
+    return schedule.enable(session, app, schedule_text, warehouse, load_lanes)
 
 
 def disable_schedule(session: Any) -> dict[str, Any]:
@@ -214,6 +227,27 @@ def intake_manifests_at(session: Any, place: Place, run_id: str) -> dict[str, An
     return summary
 
 
+def load_lane_at(
+    session: Any,
+    place: Place,
+    database: str,
+    lane: int,
+    lanes_count: int,
+    run_id: str,
+    specs: list[TableSpec] | None = None,
+) -> dict[str, Any]:
+    """LANE_<k> at a given place: `specs` (default: every enabled table) limits what the lane may load."""
+    specs = ledger.read_table_specs(session, place) if specs is None else specs
+
+    def load_one(spec: TableSpec) -> dict[str, Any]:
+        with query_tag(step="LOAD", table=spec.source, run=run_id):
+            return load_one_table(session, place, database, spec, run_id)
+
+    with query_tag(step=graph.lane_node_name(lane), run=run_id):
+        result = lanes.load_lane(session, place, run_id, lane, lanes_count, specs, load_one)
+    return {**result.to_dict(), "answer": result.answer()}
+
+
 def load_table_at(
     session: Any, place: Place, database: str, source_schema: str, source_table: str, run_id: str
 ) -> dict[str, Any]:
@@ -227,4 +261,4 @@ def load_table_at(
             f"{place.control('SYNC_TABLES')}; add it before loading it",
         }
     with query_tag(step="LOAD", table=spec.source, run=run_id):
-        return load_one(session, place, database, spec, run_id)
+        return load_one_table(session, place, database, spec, run_id)

@@ -23,7 +23,7 @@ CODE_ARCHIVE = "python/aurora_sync_procs.zip"  # in the app stage; built by tool
 @dataclass(frozen=True)
 class Arg:
     name: str
-    sql_type: str  # VARCHAR, ARRAY, OBJECT
+    sql_type: str  # VARCHAR, NUMBER (a whole number), ARRAY, OBJECT
     default: str | None = None  # SQL literal, e.g. NULL or 'incremental'
 
 
@@ -73,6 +73,13 @@ PROCEDURES: tuple[Procedure, ...] = (
         (Arg("SOURCE_SCHEMA", "VARCHAR"), Arg("SOURCE_TABLE", "VARCHAR"), RUN_ID),
         ADMIN,
         "Load one table's pending exports: COPY, check counts, MERGE, advance the watermark",
+    ),
+    Procedure(
+        "LOAD_LANE",
+        handlers.load_lane,
+        (Arg("LANE", "NUMBER"), Arg("LANES", "NUMBER"), RUN_ID),
+        ADMIN,
+        "Load task LANE of LANES: its share of the tables with pending exports, one after another",
     ),
     Procedure("FINALIZE_RUN", handlers.finalize_run, (RUN_ID,), ADMIN, "Finalizer: write the run summary"),
     # configuration
@@ -150,7 +157,11 @@ PROCEDURES: tuple[Procedure, ...] = (
     Procedure(
         "ENABLE_SCHEDULE",
         handlers.enable_schedule,
-        (Arg("SCHEDULE_TEXT", "VARCHAR", "NULL"), Arg("WAREHOUSE", "VARCHAR", "NULL")),
+        (
+            Arg("SCHEDULE_TEXT", "VARCHAR", "NULL"),
+            Arg("WAREHOUSE", "VARCHAR", "NULL"),
+            Arg("LOAD_LANES", "NUMBER", "NULL"),
+        ),
         ADMIN,
         "Build the Task graph for the enabled tables and resume it",
     ),

@@ -1,8 +1,9 @@
 """Run the Task graph in one session, in dependency order, as Snowflake runs its tasks: SYNC_ALL,
 SYNC_TABLE and LOAD_PENDING from a worksheet, and the local runner on the embedded stack.
 
-Each node calls the same function its task's procedure calls; a node whose parent failed is skipped;
-the finalizer always runs and its summary is the result.
+Each node calls the same function its task's procedure calls; a node whose parent failed is skipped,
+a lane whose WHEN is false too; the lanes run one after another (one session); the finalizer always
+runs and its summary is the result.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any
 
 from stored_procs import ledger
 from stored_procs.configuration import app_config, table_config
-from stored_procs.handlers import intake_manifests_at, load_table_at
-from stored_procs.orchestration import exports, graph, runs
+from stored_procs.handlers import intake_manifests_at, load_lane_at
+from stored_procs.orchestration import exports, graph, lanes, runs
 from stored_procs.orchestration.exports import Invoke
 from stored_procs.spec import Place
 
@@ -28,6 +29,7 @@ def sync(
         if not specs:
             raise app_config.InvalidSetting(f"table {chosen.source} is removed; add it again first", "source")
     results: dict[str, Any] = {}
+    settings = app_config.read(session, place)
 
     def step(node: graph.Node) -> dict[str, Any]:
         if node.procedure == "CHECK_READY":
@@ -35,15 +37,17 @@ def sync(
         if node.procedure == "REQUEST_EXPORTS":
             if not export:
                 return {"skipped": "LOAD_PENDING requests no exports"}
-            if invoke is None and app_config.pushes(app_config.read(session, place)):
+            if invoke is None and app_config.pushes(settings):
                 return exports.push_skipped()
             return exports.request_exports(session, place, invoke or _registered(session, place), run_id, specs)
         if node.procedure == "INTAKE_MANIFESTS":
             return intake_manifests_at(session, place, run_id)
-        if node.procedure == "LOAD_TABLE":
-            target = app_config.read(session, place).require(app_config.TARGET_DATABASE)
-            schema, table = node.args
-            return load_table_at(session, place, target, schema, table, run_id)
+        if node.procedure == "LOAD_LANE":
+            target = settings.require(app_config.TARGET_DATABASE)
+            lane, count = (int(a) for a in node.args)
+            summary = load_lane_at(session, place, target, lane, count, run_id, specs)
+            summary.pop("answer")
+            return summary
         return runs.finalize(session, place, run_id, specs)
 
     def action(node: graph.Node) -> bool:
@@ -53,10 +57,14 @@ def sync(
             results[node.name] = {"status": "FAILED", "error": f"{type(err).__name__}: {err}"}
         return bool(results[node.name].get("status") != "FAILED")
 
-    def pending() -> bool:
-        return bool(results.get(graph.INTAKE, {}).get("pending_tables"))
+    def intake_value() -> str | None:  # INTAKE's return value, counting only the tables of this call
+        taken = results.get(graph.INTAKE, {})
+        if "pending_tables" not in taken:
+            return None
+        return graph.intake_answer(len(set(taken["pending_tables"]) & {s.source for s in specs}))
 
-    tasks = graph.run_graph(graph.declare(specs), action, pending)
+    count = settings.get(lanes.LOAD_LANES) or graph.DEFAULT_LANES
+    tasks = graph.run_graph(graph.declare(specs, graph.check_lanes(count)), action, intake_value)
     summary = results.get(graph.FINALIZER, {})
     return {**summary, "run_id": run_id, "tasks": tasks, "steps": results}
 

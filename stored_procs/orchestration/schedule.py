@@ -10,12 +10,12 @@ from typing import Any
 
 from stored_procs import ledger
 from stored_procs.configuration import app_config
-from stored_procs.orchestration import graph, runs
+from stored_procs.orchestration import graph, lanes, runs
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, Place
 from stored_procs.statement import Stmt, run
 
 GRAPH_STATE = "graph_state"  # setting: absent (never built), ENABLED or SUSPENDED
-DEPLOYMENT = "deployment"  # setting: "plain" when deployed without the Native App (tools/plain_deploy.py)
+DEPLOYMENT = app_config.DEPLOYMENT  # setting: "plain" when deployed without the Native App (tools/plain_deploy.py)
 ENABLED, SUSPENDED = "ENABLED", "SUSPENDED"
 SERVERLESS = "SERVERLESS"
 
@@ -24,14 +24,17 @@ def location(place: Place) -> graph.GraphLocation:
     return graph.GraphLocation(place.control_schema, APP_CODE_SCHEMA, place.database)
 
 
-def enable(session: Any, place: Place, schedule: str | None, warehouse: str | None) -> dict[str, Any]:
-    """Build the graph with the given schedule and compute and resume it. A schedule or warehouse not
-    given keeps its current value; WAREHOUSE => 'SERVERLESS' goes back to serverless. The settings
+def enable(
+    session: Any, place: Place, schedule: str | None, warehouse: str | None, load_lanes: int | None = None
+) -> dict[str, Any]:
+    """Build the graph with the given schedule, compute and number of load lanes, and resume it. A value
+    not given keeps its current one; WAREHOUSE => 'SERVERLESS' goes back to serverless. The settings
     change only once the graph is built."""
     settings = app_config.read(session, place)
     chosen = graph.GraphSettings(
         schedule=app_config.schedule(schedule) if schedule else settings.schedule,
         warehouse=_warehouse(settings, warehouse),
+        lanes=_lanes(settings, load_lanes),
     )
     runs.check_ready(session, place)  # a graph that cannot run is not scheduled
     try:
@@ -45,7 +48,12 @@ def enable(session: Any, place: Place, schedule: str | None, warehouse: str | No
     app_config.write(
         session,
         place,
-        {app_config.SCHEDULE: chosen.schedule, app_config.WAREHOUSE: chosen.warehouse, GRAPH_STATE: ENABLED},
+        {
+            app_config.SCHEDULE: chosen.schedule,
+            app_config.WAREHOUSE: chosen.warehouse,
+            lanes.LOAD_LANES: str(chosen.lanes),
+            GRAPH_STATE: ENABLED,
+        },
     )
     return summary
 
@@ -63,7 +71,9 @@ def rebuild_if_built(session: Any, place: Place) -> dict[str, Any] | None:
     if state is None:
         return None
     resume = state == ENABLED and _root_started(session, place)
-    current = graph.GraphSettings(schedule=settings.schedule, warehouse=settings.get(app_config.WAREHOUSE))
+    current = graph.GraphSettings(
+        schedule=settings.schedule, warehouse=settings.get(app_config.WAREHOUSE), lanes=_lanes(settings, None)
+    )
     summary = _rebuild(session, place, settings, current, resume)
     if not resume and state == ENABLED:
         app_config.write(session, place, {GRAPH_STATE: SUSPENDED})
@@ -77,6 +87,15 @@ def _warehouse(settings: app_config.AppSettings, given: str | None) -> str | Non
     if given.strip().upper() == SERVERLESS:
         return None
     return app_config.object_name(given, "warehouse")
+
+
+def _lanes(settings: app_config.AppSettings, given: int | None) -> int:
+    """The lane count given, else the one the graph was built with, else the default."""
+    value = given if given is not None else settings.get(lanes.LOAD_LANES) or graph.DEFAULT_LANES
+    try:
+        return graph.check_lanes(value)
+    except ValueError as err:
+        raise app_config.InvalidSetting(str(err), "LOAD_LANES") from err
 
 
 def _root_started(session: Any, place: Place) -> bool:
@@ -106,5 +125,5 @@ def _rebuild(
         "every": chosen.schedule,
         "compute": chosen.warehouse or "serverless",
         "root_task": where.task(graph.ROOT),
-        "load_tasks": [where.task(graph.load_node_name(t)) for t in tables],
+        "load_lanes": [where.task(n.name) for n in graph.declare(tables, chosen.lanes) if n.procedure == "LOAD_LANE"],
     }

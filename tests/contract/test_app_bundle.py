@@ -34,7 +34,7 @@ APP_GRAMMAR = re.compile(
     r"|CREATE OR REPLACE STREAMLIT [\w.]+ FROM '/\w+' MAIN_FILE = '/\w+\.py'"
     r"|CALL CORE\.APPLY_EXTERNAL_ACCESS\(\))$"
 )
-PY_TYPES = {"VARCHAR": str, "ARRAY": list, "OBJECT": dict}
+PY_TYPES = {"VARCHAR": str, "NUMBER": int, "ARRAY": list, "OBJECT": dict}
 
 pytestmark = pytest.mark.contract
 

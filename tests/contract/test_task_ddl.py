@@ -1,6 +1,8 @@
 """The generated CREATE TASK statements. sqlglot has no grammar for CREATE TASK (it keeps the statement
 as a Command), so the statement's shape is checked here against CREATE TASK's documented syntax, and
-its parts that are ordinary SQL (the WHEN condition, the CONFIG JSON) are parsed on their own."""
+its parts that are ordinary SQL (the WHEN condition, the CONFIG JSON) are parsed on their own. The WHEN
+is held to what the CREATE TASK reference allows there (SYSTEM$GET_PREDECESSOR_RETURN_VALUE, casts,
+comparison and boolean operators; no other function)."""
 
 import json
 import re
@@ -15,10 +17,7 @@ from stored_procs.spec import TableSpec
 
 pytestmark = pytest.mark.contract
 
-TABLES = [
-    TableSpec("public", "orders", ("id",), watermark_column="updated_at"),
-    TableSpec("Sales", "Customer Events", ("Event Id",), watermark_column="Updated At"),
-]
+MANY = [TableSpec("public", f"t{i:02d}", ("id",), watermark_column="updated_at") for i in range(30)]
 # CREATE TASK parameters, from the CREATE TASK reference (docs.snowflake.com/en/sql-reference/sql/create-task)
 PARAMETERS = {
     "WAREHOUSE",
@@ -41,14 +40,18 @@ TASK = re.compile(
 
 
 @pytest.mark.parametrize(
-    "settings", [graph.GraphSettings(), graph.GraphSettings(warehouse="WH", schedule="USING CRON 0 * * * * UTC")]
+    "settings",
+    [
+        graph.GraphSettings(),
+        graph.GraphSettings(warehouse="WH", schedule="USING CRON 0 * * * * UTC", lanes=graph.MAX_LANES),
+    ],
 )
 def test_every_task_statement_follows_the_create_task_grammar(settings):
     where = graph.GraphLocation("STATE", "CORE", "DB")
-    stmts = graph.task_ddl(graph.declare(TABLES), where, settings)
+    stmts = graph.task_ddl(graph.declare(MANY, settings.lanes), where, settings)
     declared = procedures.by_name()
     created = {TASK.match(s.text)["name"].split(".")[-1].strip('"') for s in stmts}
-    loads = 0
+    lanes = []
     for stmt in stmts:
         assert isinstance(sqlglot.parse_one(stmt.text, read="snowflake"), exp.Command)  # no grammar in sqlglot
         m = TASK.match(stmt.text)
@@ -60,14 +63,19 @@ def test_every_task_statement_follows_the_create_task_grammar(settings):
         assert tag and json.loads(tag[1].replace("''", "'"))["app"] == "aurora_sync"
         if config := re.search(r"CONFIG = \$\$(.*?)\$\$", m["params"]):
             json.loads(config[1])
-        if m["when"]:
-            assert isinstance(sqlglot.parse_one(f"SELECT {m['when']}", read="snowflake"), exp.Select)
-            # the predecessor by its bare name (no database or schema), as SYSTEM$GET_PREDECESSOR_RETURN_VALUE wants
-            assert m["when"] == f"SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE') = '{graph.LOAD}'"
-            assert "AURORA_SYNC_INTAKE" in created and m["after"].endswith('"AURORA_SYNC_INTAKE"')
-            loads += 1
         procedure = m["proc"].split(".")[-1].strip('"')
-        args = re.findall(r"'(?:[^']|'')*'", m["args"])
+        if m["when"]:
+            when = sqlglot.parse_one(f"SELECT {m['when']}", read="snowflake").expressions[0]
+            # CREATE TASK (WHEN): the predecessor's return value, a cast and a comparison; nothing else.
+            # The predecessor by its bare name, as SYSTEM$GET_PREDECESSOR_RETURN_VALUE wants.
+            assert isinstance(when, exp.GTE), m["when"]
+            cast, number = when.this, when.expression
+            assert isinstance(cast, exp.Cast) and cast.to.this == exp.DataType.Type.DECIMAL, m["when"]
+            assert cast.this.sql(dialect="snowflake") == "SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE')"
+            assert "AURORA_SYNC_INTAKE" in created and m["after"].endswith('"AURORA_SYNC_INTAKE"')
+            assert procedure == "LOAD_LANE" and m["args"].startswith(f"{number.sql()}, ")
+            lanes.append(int(number.sql()))
+        args = re.findall(r"'(?:[^']|'')*'|\b\d+\b", m["args"])
         required = sum(a.default is None for a in declared[procedure].args)
         assert required <= len(args) <= len(declared[procedure].args), stmt.text
-    assert loads == len(TABLES)  # every load task, and only those, waits for INTAKE's answer
+    assert lanes == list(range(1, settings.lanes + 1))  # every lane, and only the lanes, wait for INTAKE's answer

@@ -112,20 +112,21 @@ def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run
             return False
         return True
 
-    def pending() -> bool:  # what the LOAD tasks' WHEN reads: INTAKE's answer
-        return bool(outcome["INTAKE"]["pending_tables"])
+    def intake_value() -> str:  # what the lanes' WHEN reads: INTAKE's return value
+        return graph.intake_answer(len(outcome["INTAKE"]["pending_tables"]))
 
     specs = handlers.ledger.read_table_specs(app, handlers.app_place(app))
-    assert graph.run_graph(graph.declare(specs), action, pending) == {
+    assert graph.run_graph(graph.declare(specs), action, intake_value) == {
         "ROOT": "SUCCEEDED",
         "REQUEST_EXPORTS": "SUCCEEDED",
         "INTAKE": "SUCCEEDED",
-        graph.load_node_name(specs[0]): "SUCCEEDED",
+        "LANE_1": "SUCCEEDED",
         "FINALIZER": "SUCCEEDED",
     }
     exported = outcome["REQUEST_EXPORTS"]["tables"]["public.app_orders"]
     assert (exported["status"], exported["rows"], exported["manifests"]) == ("EXPORTED", 300, 1)
-    load = outcome[graph.load_node_name(specs[0])]
+    assert (outcome["LANE_1"]["lane"], outcome["LANE_1"]["failed"]) == (1, [])
+    load = outcome["LANE_1"]["tables"]["public.app_orders"]
     assert (load["status"], load["rows_loaded"], load["rows_inserted"]) == ("SUCCEEDED", 300, 300)
     assert outcome["FINALIZER"]["status"] == "SUCCEEDED"
     assert outcome["FINALIZER"]["rows_loaded"] == 300
@@ -174,12 +175,11 @@ def test_sync_all_and_sync_table_run_the_graph_in_one_session(pg, app, stack):
     assert nothing["steps"]["REQUEST_EXPORTS"] == {"skipped": "LOAD_PENDING requests no exports"}
     assert nothing["rows_loaded"] == 0
 
-    # nothing new in the source: the exporter writes no manifest, INTAKE answers NOTHING_TO_LOAD and
-    # the load task is skipped (on Snowflake its WHEN is false: no compute), yet the run succeeded
+    # nothing new in the source: the exporter writes no manifest, INTAKE answers 0 and the load lane
+    # is skipped (on Snowflake its WHEN is false: no compute), yet the run succeeded
     quiet = call(app, "SYNC_ALL")
-    load_task = graph.load_node_name(handlers.ledger.read_table_specs(app, handlers.app_place(app))[0])
     assert quiet["steps"]["INTAKE"]["pending_tables"] == []
-    assert quiet["tasks"][load_task] == "SKIPPED"
+    assert quiet["tasks"]["LANE_1"] == "SKIPPED"
     assert (quiet["status"], quiet["tables"]["public.app_items"]) == ("SUCCEEDED", {"status": "NO_CHANGE"})
 
     # RECONCILE_TABLE asks the exporter Lambda (the loopback endpoint) for the source's fingerprints
@@ -315,12 +315,14 @@ def test_the_schedule_builds_the_graph_and_table_changes_rebuild_it(app, stack):
         "AURORA_SYNC_ROOT",
         "AURORA_SYNC_REQUEST_EXPORTS",
         "AURORA_SYNC_INTAKE",
-        enabled["load_tasks"][0].split('"')[5],
+        "AURORA_SYNC_LANE_1",
         "AURORA_SYNC_FINALIZER",
     ]
+    assert enabled["load_lanes"] == [f'"{database}"."STATE"."AURORA_SYNC_LANE_1"']
     assert "SCHEDULE = '30 MINUTES'" in created[0]
-    assert f'CALL "{database}"."CORE"."LOAD_TABLE"(\'public\', \'sched_a\')' in created[3]
-    assert "WHEN SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE') = 'LOAD'" in created[3]
+    assert f'CALL "{database}"."CORE"."LOAD_LANE"(1, 1)' in created[3]
+    assert "WHEN SYSTEM$GET_PREDECESSOR_RETURN_VALUE('AURORA_SYNC_INTAKE')::NUMBER >= 1" in created[3]
+    assert call(session, "SHOW_CONFIG")["settings"]["load_lanes"] == "4"
     grants = session.texts("GRANT MONITOR, OPERATE ON TASK")
     assert len(grants) == 5 and all(g.endswith("TO APPLICATION ROLE AURORA_SYNC_ADMIN") for g in grants)
     assert session.tasks[-1] == (
@@ -330,14 +332,26 @@ def test_the_schedule_builds_the_graph_and_table_changes_rebuild_it(app, stack):
 
     session.tasks.clear()
     added = call(session, "ADD_TABLE", "public.sched_b", ["id"], "updated_at")
-    assert added["graph"]["schedule"] == "ENABLED" and len(added["graph"]["load_tasks"]) == 2
+    assert added["graph"]["schedule"] == "ENABLED" and len(added["graph"]["load_lanes"]) == 2
     assert len(session.texts("CREATE OR REPLACE TASK")) == 6
     assert session.tasks[-1][0].startswith("SELECT SYSTEM$TASK_DEPENDENTS_ENABLE")
 
     session.tasks.clear()
     call(session, "REMOVE_TABLE", "public.sched_a")
     dropped = session.texts("DROP TASK")
-    assert len(dropped) == 1 and "AURORA_SYNC_LOAD_PUBLIC_SCHED_A_" in dropped[0]
+    assert any("AURORA_SYNC_LOAD_PUBLIC_SCHED_A_" in d for d in dropped)  # a per-table task of an older graph
+    assert any(d.endswith('"AURORA_SYNC_LANE_2"') for d in dropped)  # one table left: one lane
+    assert len(session.texts("CREATE OR REPLACE TASK")) == 5
+
+    session.tasks.clear()
+    with pytest.raises(InvalidSetting, match="LOAD_LANES: load_lanes must be a whole number from 1 to 8"):
+        call(session, "ENABLE_SCHEDULE", None, None, 20)
+    assert not session.tasks  # refused before anything was built
+    call(session, "ADD_TABLE", "public.sched_d", ["id"], "updated_at")
+    session.tasks.clear()
+    assert len(call(session, "ENABLE_SCHEDULE", None, None, 1)["load_lanes"]) == 1
+    assert call(session, "SHOW_CONFIG")["settings"]["load_lanes"] == "1"
+    assert len(session.texts("CREATE OR REPLACE TASK")) == 5
 
     session.tasks.clear()
     assert call(session, "DISABLE_SCHEDULE")["schedule"] == "SUSPENDED"

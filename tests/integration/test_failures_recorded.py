@@ -253,7 +253,7 @@ def test_a_local_run_whose_intake_failed_records_the_exported_manifests_as_not_f
 
     report = h.cycle()
     assert (report.tasks["INTAKE"], report.tasks["FINALIZER"]) == ("FAILED", "SUCCEEDED")
-    assert any(name.startswith("LOAD_") and state == "SKIPPED" for name, state in report.tasks.items())
+    assert any(name.startswith("LANE_") and state == "SKIPPED" for name, state in report.tasks.items())
     ((status, error),) = h.query(f"SELECT STATUS, ERROR FROM {h.control('RUNS')} WHERE RUN_ID = ?", report.run_id)
     assert status == "FAILED" and "exported manifests not found" in error
     assert PREFIX + manifest_prefix("public", "fr_nointake") in error
