@@ -5,6 +5,13 @@ dies with no finalizer after it (a crashed `aurora-sync` process) blocks nobody 
 
 Acquiring is one conditional UPDATE of a row that exists beforehand (Snowflake serialises UPDATEs of
 one table), then a read-back of who holds it.
+
+Every lease of every table lives in the one LEASES table, so each acquisition and release (a MERGE and
+an UPDATE, then an UPDATE) waits for that table's lock behind the others; Snowflake aborts a statement
+once more than 20 wait ("Transactions", resource locking). Within a graph run only the load lanes take
+table leases, each one table at a time, so at most `graph.MAX_LANES` (8) of the graph's statements wait
+on LEASES at once (INTAKE takes its lease before the lanes start, the FINALIZER releases after they
+end); a statement aborted anyway is run again by `statement.run`.
 """
 
 from __future__ import annotations
