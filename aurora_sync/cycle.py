@@ -153,9 +153,9 @@ def _export(
 
 
 def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> tuple[bool, str]:
-    """INTAKE: new manifests from the stage into the ledger, and its task return value (how many tables
-    have something to load: the lanes it wakes). False when the step itself failed (then, as on
-    Snowflake, the lanes after it are skipped); one table's copy error only marks that table."""
+    """INTAKE: new manifests from the stage into the ledger, and the answer that wakes the lanes (here
+    every table: the local run loads each one every cycle). False when the step itself failed (then, as
+    on Snowflake, the lanes after it are skipped); one table's copy error only marks that table."""
     try:
         taken = handlers.intake_manifests_at(session, config.place, run_id)
     except Exception as err:
@@ -165,7 +165,7 @@ def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id
     for report in reports:
         if why := taken["errors"].get(report.spec.source):
             report.errors.append(why)
-    return True, graph.intake_answer(len(taken["pending_tables"]))
+    return True, graph.intake_answer(len(reports))
 
 
 def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str) -> bool:
@@ -180,7 +180,8 @@ def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str)
 
 
 def load_lane(session: Any, config: SyncConfig, node: graph.Node, reports: list[TableReport], run_id: str) -> bool:
-    """LANE_<k>: its share of the tables, one after another (`stored_procs.orchestration.lanes`); a
+    """LANE_<k>: its share of every configured table, one after another (`stored_procs.orchestration.lanes`;
+    as before the lanes, each table's line of the report comes from its own load, NO_CHANGE included); a
     table's failure goes to its report and RUNS, the lane goes on."""
     by_source = {r.spec.source: r for r in reports}
     lane, count = (int(a) for a in node.args)
@@ -191,7 +192,7 @@ def load_lane(session: Any, config: SyncConfig, node: graph.Node, reports: list[
         return report.load or {"status": "FAILED", "error": "; ".join(report.errors)}
 
     try:
-        lanes.load_lane(session, config.place, run_id, lane, count, config.tables, load)
+        lanes.load_lane(session, config.place, run_id, lane, count, config.tables, load, every_table=True)
     except Exception as err:  # the lane could not read what to load: its tables say so
         for spec in lanes.share(config.tables, lane, count):
             by_source[spec.source].errors.append(f"load lane {lane} failed: {err}")

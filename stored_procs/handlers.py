@@ -53,10 +53,10 @@ def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
 
 
 def intake_manifests(session: Any) -> dict[str, Any]:
-    """INTAKE; its task return value, the number of tables with something to load, wakes that many load
-    lanes (their WHEN: `graph.when_condition`) and no more."""
+    """INTAKE; its task return value, the number of tables with something to load (`tables_to_load`),
+    wakes that many load lanes (their WHEN: `graph.when_condition`) and no more."""
     summary = intake_manifests_at(session, app_place(session), runs.current_run_id(session, None))
-    runs.set_task_return_value(session, graph.intake_answer(len(summary["pending_tables"])))
+    runs.set_task_return_value(session, graph.intake_answer(len(summary["tables_to_load"])))
     return summary
 
 
@@ -224,6 +224,7 @@ def intake_manifests_at(session: Any, place: Place, run_id: str) -> dict[str, An
         summary = intake(session, place, specs, run_id).to_dict()
         enabled = {spec.source for spec in specs}
         summary["pending_tables"] = sorted(ledger.tables_with_pending(session, place) & enabled)
+        summary["tables_to_load"] = sorted(s.source for s in lanes.tables_to_load(session, place, run_id, specs))
     return summary
 
 

@@ -59,9 +59,9 @@ def sync(
 
     def intake_value() -> str | None:  # INTAKE's return value, counting only the tables of this call
         taken = results.get(graph.INTAKE, {})
-        if "pending_tables" not in taken:
+        if "tables_to_load" not in taken:
             return None
-        return graph.intake_answer(len(set(taken["pending_tables"]) & {s.source for s in specs}))
+        return graph.intake_answer(len(set(taken["tables_to_load"]) & {s.source for s in specs}))
 
     count = settings.get(lanes.LOAD_LANES) or graph.DEFAULT_LANES
     tasks = graph.run_graph(graph.declare(specs, graph.check_lanes(count)), action, intake_value)

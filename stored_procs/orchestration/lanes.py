@@ -1,8 +1,9 @@
 """Load lanes: LOAD_LANE(k, n) loads, one after another, lane k's share of the tables with something
 pending; the n lanes of a graph run at once.
 
-Which tables a lane loads. INTAKE answers how many enabled tables have something to load (p); lanes
-1..min(n, p) wake (`graph.wakes`). The tables are put in order of their `schema.table` name and dealt out
+Which tables a lane loads. INTAKE answers how many enabled tables have something to load (p: a pending
+manifest, or a quarantined export the table is stuck behind, `tables_to_load`); lanes 1..min(n, p) wake
+(`graph.wakes`). The tables are put in order of their `schema.table` name and dealt out
 round robin over those m = min(n, p) lanes: lane k takes the k-th, (k+m)-th, ... table. Each lane finds
 the same list on its own (no plan is stored): the tables of this run's INTAKE are those with a NEW or
 FAILED manifest, or with a manifest this run has already changed (every change of a manifest's status
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger
+from stored_procs.loading import blocked
 from stored_procs.orchestration import graph
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
@@ -52,18 +54,31 @@ def share(tables: Sequence[TableSpec], lane: int, lanes: int) -> list[TableSpec]
     return ordered[lane - 1 :: woken]
 
 
-def tables_of_run(session: Any, place: Place, run_id: str, specs: Sequence[TableSpec]) -> list[TableSpec]:
-    """The tables among `specs` that this run's INTAKE found something to load for (module docstring)."""
+def tables_to_load(session: Any, place: Place, run_id: str, specs: Sequence[TableSpec]) -> list[TableSpec]:
+    """The tables among `specs` a run loads: those with a NEW or FAILED manifest, those with a manifest
+    this run has already changed (`run_id`; module docstring), and those stuck behind a QUARANTINED
+    export (`blocked.waiting_on`: their load reports them FAILED every run, never NO_CHANGE). INTAKE
+    counts them for its answer; each lane finds the same list again."""
     rows = run(
         session,
         Stmt(
-            f"SELECT DISTINCT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T FROM {place.control('MANIFESTS')} "
-            "WHERE STATUS IN (?, ?) OR RUN_ID = ?",
-            (ledger.NEW, ledger.FAILED, run_id),
+            f"SELECT DISTINCT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS = ? AS Q FROM {place.control('MANIFESTS')} "
+            "WHERE STATUS IN (?, ?) OR RUN_ID = ? OR (STATUS = ? AND MODE IN ('incremental', 'full'))",
+            (ledger.QUARANTINED, ledger.NEW, ledger.FAILED, run_id, ledger.QUARANTINED),
         ),
     )
-    found = {(r[0], r[1]) for r in rows}
-    return [s for s in specs if (s.source_schema, s.source_table) in found]
+    found: dict[tuple[str, str], bool] = {}  # table -> only a quarantined export found (perhaps stuck)
+    for schema, table, quarantined_only in rows:
+        found[(schema, table)] = found.get((schema, table), True) and bool(quarantined_only)
+    chosen = []
+    for spec in specs:
+        key = (spec.source_schema, spec.source_table)
+        if key not in found:
+            continue
+        if found[key] and not blocked.waiting_on(session, place, spec, ledger.get_watermark(session, place, spec)):
+            continue  # its quarantined exports are behind what is loaded: nothing to report
+        chosen.append(spec)
+    return chosen
 
 
 def recorded(session: Any, place: Place, run_id: str) -> dict[str, str]:
@@ -104,13 +119,22 @@ class LaneResult:
 
 
 def load_lane(
-    session: Any, place: Place, run_id: str, lane: int, lanes: int, specs: Sequence[TableSpec], load_one: LoadOne
+    session: Any,
+    place: Place,
+    run_id: str,
+    lane: int,
+    lanes: int,
+    specs: Sequence[TableSpec],
+    load_one: LoadOne,
+    every_table: bool = False,
 ) -> LaneResult:
     """Load lane `lane`'s share of `specs` with `load_one` (which records each table's run in RUNS and
-    returns its summary), one table after another. Raises LaneFailed at the end when a table's load
-    raised (its failure is not in RUNS); every other table of the lane was loaded first."""
+    returns its summary), one table after another: of the tables with something to load, or of all of
+    `specs` with `every_table` (`aurora-sync run`, whose report has a line for every table). Raises
+    LaneFailed at the end when a table's load raised (its failure is not in RUNS); every other table of
+    the lane was loaded first."""
     result = LaneResult(lane, graph.check_lanes(lanes))
-    mine = share(tables_of_run(session, place, run_id, specs), lane, lanes)
+    mine = share(specs if every_table else tables_to_load(session, place, run_id, specs), lane, lanes)
     done = recorded(session, place, run_id) if mine else {}
     for spec in mine:
         if done.get(spec.source) in DONE:  # an earlier attempt of this lane in this run loaded it

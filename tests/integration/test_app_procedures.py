@@ -113,7 +113,7 @@ def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run
         return True
 
     def intake_value() -> str:  # what the lanes' WHEN reads: INTAKE's return value
-        return graph.intake_answer(len(outcome["INTAKE"]["pending_tables"]))
+        return graph.intake_answer(len(outcome["INTAKE"]["tables_to_load"]))
 
     specs = handlers.ledger.read_table_specs(app, handlers.app_place(app))
     assert graph.run_graph(graph.declare(specs), action, intake_value) == {

@@ -85,7 +85,7 @@ def _run_graph(harness: Any, lanes: int, skip_export: str = "") -> tuple[str, di
 
     def intake_value() -> str | None:
         taken = results.get(graph.INTAKE)
-        return graph.intake_answer(len(taken["pending_tables"])) if taken else None
+        return graph.intake_answer(len(taken["tables_to_load"])) if taken else None
 
     with ThreadPoolExecutor(max_workers=lanes) as pool:
         tasks = graph.run_graph(graph.declare(config.tables, lanes), action, intake_value, pool.map)
@@ -238,5 +238,15 @@ def test_a_table_failing_for_good_is_recorded_and_neither_its_lane_nor_the_graph
     recorded = harness.query(
         f"SELECT RUN_ID, STATUS FROM {harness.control('RUNS')} WHERE SOURCE_TABLE = ? ORDER BY FINISHED_AT", bad
     )
-    assert [tuple(r) for r in recorded] == [(run_id, "FAILED") for run_id, _, _ in outcomes]
+    graph_runs = [run_id for run_id, _, _ in outcomes]
+    assert [tuple(r) for r in recorded if r[0] in graph_runs] == [(run_id, "FAILED") for run_id in graph_runs]
     assert lock_limit.aborted.total() == 0
+
+    # quarantined, nothing pending any more: still a table to load (it is stuck behind that export), so
+    # its failure is reported again and only the one lane it needs wakes
+    _, tasks, results = _run_graph(harness, lanes=2, skip_export=bad)
+    assert results[graph.INTAKE]["tables_to_load"] == [f"public.{bad}"]
+    assert (tasks["LANE_1"], tasks["LANE_2"], tasks["FINALIZER"]) == ("SUCCEEDED", "SKIPPED", "SUCCEEDED")
+    stuck = results["LANE_1"]["tables"][f"public.{bad}"]
+    assert stuck["status"] == "FAILED" and "waits on 1 QUARANTINED export(s)" in stuck["error"]
+    assert results[graph.FINALIZER]["tables_failed"] == [f"public.{bad}"]
