@@ -82,7 +82,7 @@ def test_a_warehouse_replaces_serverless_and_values_cannot_break_out():
     with pytest.raises(ValueError, match="schedule"):
         graph.task_ddl(graph.declare([]), WHERE, graph.GraphSettings(schedule="1 MINUTE' --"))
     odd = graph.Node("X", "SYNC_TABLE", ("it's",))
-    assert graph.task_ddl([odd], WHERE, graph.GraphSettings())[0].text.endswith("(\'it\'\'s\')")
+    assert graph.task_ddl([odd], WHERE, graph.GraphSettings())[0].text.endswith("('it''s')")
 
 
 def test_the_local_runner_follows_dependencies_skips_after_a_failure_and_always_finalizes():
