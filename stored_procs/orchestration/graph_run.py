@@ -66,6 +66,9 @@ def sync(
     count = settings.get(lanes.LOAD_LANES) or graph.DEFAULT_LANES
     tasks = graph.run_graph(graph.declare(specs, graph.check_lanes(count)), action, intake_value)
     summary = results.get(graph.FINALIZER, {})
+    failed_tasks = sorted(name for name, outcome in tasks.items() if outcome == "FAILED")
+    if failed_tasks:  # e.g. CHECK_READY: no table failed, because none ran
+        summary = {**summary, "status": "FAILED", "failed_tasks": failed_tasks}
     return {**summary, "run_id": run_id, "tasks": tasks, "steps": results}
 
 

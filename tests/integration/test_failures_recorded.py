@@ -225,6 +225,8 @@ def test_the_graph_records_a_failed_export_and_manifests_removed_before_intake(p
         return answer
 
     lost = graph_run.sync(app, place, invoke=export_then_lose_the_manifests)
+    # as after a CALL: CHECK_READY created the target schema, which made its database the current one
+    run(app, Stmt(f'USE DATABASE "{place.database}"'))
     assert lost["status"] == "FAILED" and lost["tables_failed"] == ["public.fr_app"]
     ((status, error),) = run(app, Stmt("SELECT STATUS, ERROR FROM STATE.RUNS WHERE RUN_ID = ?", (lost["run_id"],)))
     assert (
