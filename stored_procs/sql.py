@@ -217,9 +217,9 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
         raise ValueError(
             f"columns {refused} of {spec.source} are named, once upper-cased, like a keyword Snowflake refuses as a "
             "column name even double-quoted (CURRENT_DATE, CURRENT_TIME, CURRENT_TIMESTAMP, CURRENT_USER, LOCALTIME, "
-            "LOCALTIMESTAMP: Snowflake's 'Reserved & limited keywords'). Nothing of the batch was loaded. Replicate a view that "
-            'renames them (e.g. SELECT …, "localtime" AS localtime_value FROM …), or leave them out with `columns` '
-            "(not possible for the primary key or the watermark column)"
+            "LOCALTIMESTAMP: Snowflake's 'Reserved & limited keywords'). Nothing of the batch was loaded. Replicate a "
+            'view that renames them (e.g. SELECT …, "localtime" AS localtime_value FROM …), or leave them out with '
+            "`columns` (not possible for the primary key or the watermark column)"
         )
     return out
 

@@ -212,7 +212,8 @@ def test_configuration_procedures_refuse_bad_input_and_name_the_fix(app, stack):
         call(app, "ADD_TABLE", "public.t", ["id"], None, "keys")
     with pytest.raises(InvalidSetting, match=r"schema\.name"):
         call(app, "ADD_TABLE", "orders", ["id"], "updated_at")
-    with pytest.raises(NotConfigured, match='GRANT USAGE, CREATE SCHEMA ON DATABASE "NO_SUCH_DB" TO APPLICATION "SYNCAPP_'):
+    no_grant = 'GRANT USAGE, CREATE SCHEMA ON DATABASE "NO_SUCH_DB" TO APPLICATION "SYNCAPP_'
+    with pytest.raises(NotConfigured, match=no_grant):
         call(app, "SET_TARGET_DATABASE", "no_such_db")  # resolved as Snowflake does: NO_SUCH_DB
     with pytest.raises(InvalidSetting, match="schedule 'every hour' must look like"):
         call(app, "ENABLE_SCHEDULE", "every hour")
