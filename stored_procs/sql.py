@@ -398,49 +398,5 @@ def key_match(manifest: Manifest, a: str, b: str) -> str:
     return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
 
 
-def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str:
-    """Target rows a key set says are gone: at or below its high watermark (a row written after the key
-    set's snapshot is never judged by it) and with no key in the staged set."""
-    match = " AND ".join(f"{cast_expression(s, m)} = t.{quote_ident(k)}" for k, s, m in staged_keys(spec, manifest))
-    wm = target_name(manifest.window.column or "")
-    high = text_as("?", dict(target_columns(spec, manifest))[wm])
-    return (
-        f"t.{quote_ident(wm)} <= {high} AND NOT EXISTS "
-        f"(SELECT 1 AS X FROM {place.control(spec.staging_name)} WHERE {match})"
-    )
-
-
-def key_set_counts(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> list[Stmt]:
-    """(target rows the key set judges, of those the ones it would delete): the fail-closed guard."""
-    wm = target_name(manifest.window.column or "")
-    below_high = text_as("?", dict(target_columns(spec, manifest))[wm])
-    live = f" AND {c}" if (c := live_rows_only(spec, "t")) else ""
-    high = (manifest.window.high,)
-    return [
-        Stmt(
-            f"SELECT COUNT(*) AS N FROM {spec.target(database)} AS t WHERE t.{quote_ident(wm)} <= {below_high}{live}",
-            high,
-        ),
-        Stmt(
-            f"SELECT COUNT(*) AS N FROM {spec.target(database)} AS t "
-            f"WHERE {_key_set_condition(place, spec, manifest)}{live}",
-            high,
-        ),
-    ]
-
-
-def apply_key_set(place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str) -> Stmt:
-    """Delete, or flag as deleted (soft_delete), the target rows whose keys are gone."""
-    condition = _key_set_condition(place, spec, manifest)
-    if spec.delete_detection == "soft_delete":
-        return Stmt(
-            f'UPDATE {spec.target(database)} AS t SET "_DELETED" = TRUE, '
-            f'"_DELETED_AT" = {datetime_text.timestamp_ntz()} '
-            f"WHERE {condition} AND {live_row('t')}",
-            (at, manifest.window.high),
-        )
-    return Stmt(f"DELETE FROM {spec.target(database)} AS t WHERE {condition}", (manifest.window.high,))
-
-
 def drop_staging(place: Place, spec: TableSpec) -> Stmt:
     return Stmt(f"DROP TABLE IF EXISTS {place.control(spec.staging_name)}")
