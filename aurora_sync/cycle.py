@@ -10,7 +10,7 @@ from typing import Any
 from aurora_sync.config import ConfigError, SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import handlers, ledger
+from stored_procs import handlers, ledger, watermarks
 from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
 from stored_procs.orchestration import export_check, exports, graph, lanes, runs
@@ -119,7 +119,7 @@ def request_exports(
     generation = _generations(session, config)
     for report in reports:
         progress(f"exporting {report.spec.source}")
-        low = ledger.get_watermark(session, config.place, report.spec)
+        low = watermarks.get_watermark(session, config.place, report.spec)
         spec = replace(report.spec, generation=generation(report.spec))
         report.export = _export(session, config, exporter, spec, export_request(config, spec, low), run_id, report)
         if report.export is not None and ledger.keys_due(session, config.place, spec):  # delete detection

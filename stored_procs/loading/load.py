@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import ledger, sql
+from stored_procs import ledger, sql, watermarks
 from stored_procs.loading import blocked, key_sets, quarantine, replace, schema_drift
 from stored_procs.loading.batch import (
     Batch,
@@ -135,7 +135,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         ledger.mark_loaded(session, place, batch.export_ids, result.run_id, counts.as_dict())
         failpoints.reached("load:after_ledger")
         watermark = later(kind, watermark, window.high) if kind is not None else window.high
-        ledger.set_watermark(session, place, spec, watermark, batch.export_ids[0], kind)
+        watermarks.set_watermark(session, place, spec, watermark, batch.export_ids[0], kind)
         result.manifests += len(batch.entries)
         result.rows_exported += batch.rows
         result.counts.add(counts)
@@ -236,7 +236,7 @@ def _record_failure(
 def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind | None) -> str | None:
     """The stored watermark, moved up to the newest LOADED window if a crash left it behind (also when
     nothing is pending: else the exporter would send the loaded window again, forever)."""
-    stored = ledger.get_watermark(session, place, spec)
+    stored = watermarks.get_watermark(session, place, spec)
     if spec.mode == "full":  # the newest loaded snapshot's fingerprint
         newest = ledger.newest_loaded(session, place, spec)
         repaired = newest[1] if newest else stored
@@ -250,7 +250,7 @@ def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind 
         for high in ledger.loaded_highs(session, place, spec):
             repaired = later(kind, repaired, high)
     if repaired != stored:
-        ledger.set_watermark(session, place, spec, repaired, "repair", kind)
+        watermarks.set_watermark(session, place, spec, repaired, "repair", kind)
     return repaired
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from stored_procs import ledger
+from stored_procs import ledger, watermarks
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import existing_columns, insert_row, live_rows_only
 from stored_procs.statement import Stmt, run
@@ -220,7 +220,7 @@ def reconcile_table(
     started_at, started = ledger.now(), time.monotonic()
     report: dict[str, Any] = {"run_id": run_id, "source_schema": spec.source_schema, "source_table": spec.source_table}
     report["started_at"] = started_at
-    report["watermark"] = ledger.get_watermark(session, place, spec)
+    report["watermark"] = watermarks.get_watermark(session, place, spec)
     try:
         report.update(_compare(session, place, database, spec, ask_source))
     except Exception as err:  # recorded; the caller sees the same report

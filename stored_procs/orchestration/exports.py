@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from stored_procs import ledger
+from stored_procs import ledger, watermarks
 from stored_procs.configuration import app_config
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
@@ -82,7 +82,7 @@ def _request(
 ) -> dict[str, Any]:
     settings = app_config.read(session, place)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
-    events = [(spec, export_event(spec, settings, ledger.get_watermark(session, place, spec))) for spec in specs]
+    events = [(spec, export_event(spec, settings, watermarks.get_watermark(session, place, spec))) for spec in specs]
     due = [spec for spec in specs if ledger.keys_due(session, place, spec)]
     events += [(spec, export_event(spec, settings, None, keys=True)) for spec in due]
     with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(events)))) as pool:

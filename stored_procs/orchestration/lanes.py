@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import ledger
+from stored_procs import ledger, watermarks
 from stored_procs.loading import blocked
 from stored_procs.orchestration import graph
 from stored_procs.spec import Place, TableSpec
@@ -75,7 +75,7 @@ def tables_to_load(session: Any, place: Place, run_id: str, specs: Sequence[Tabl
         key = (spec.source_schema, spec.source_table)
         if key not in found:
             continue
-        if found[key] and not blocked.waiting_on(session, place, spec, ledger.get_watermark(session, place, spec)):
+        if found[key] and not blocked.waiting_on(session, place, spec, watermarks.get_watermark(session, place, spec)):
             continue  # its quarantined exports are behind what is loaded: nothing to report
         chosen.append(spec)
     return chosen

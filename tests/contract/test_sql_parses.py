@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from stored_procs import ledger, sql
+from stored_procs import ledger, sql, watermarks
 from stored_procs.loading import quarantine, replace
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
@@ -102,8 +102,8 @@ def _ledger_statements() -> list[str]:
     ledger.newest_loaded_snapshot(session, PLACE, SPEC)
     ledger.mark_loaded(session, PLACE, ["x1", "x2"], "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
     ledger.mark_status(session, PLACE, ["x1"], ledger.FAILED, "why", "run")
-    ledger.get_watermark(session, PLACE, SPEC)
-    ledger.set_watermark(session, PLACE, SPEC, "1", "x1", Kind.INTEGER)
+    watermarks.get_watermark(session, PLACE, SPEC)
+    watermarks.set_watermark(session, PLACE, SPEC, "1", "x1", Kind.INTEGER)
     ledger.record_files(
         session,
         PLACE,
