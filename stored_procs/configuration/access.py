@@ -135,16 +135,39 @@ def prepare_schema(session: Any, place: Place, database: str, schema: str) -> li
             f"CALL CORE.CONFIGURE_TABLE('<schema>.<table>', {{'target': '<NEW_SCHEMA>.<TABLE>'}})"
         ) from err
     grantee = reader(session, place)
-    if grantee is None:
-        return []
+    return [] if grantee is None else _let_readers_use(session, database, schema, grantee)
+
+
+def _let_readers_use(session: Any, database: str, schema: str, grantee: str) -> list[str]:
+    """GRANT USAGE on the schema to the readers; a note instead when the app does not own it."""
     try:
         run(session, grant_usage(database, schema, grantee))
     except Exception as err:
         return [
-            f"schema {where} belongs to another role ({_reason(err)}): its owner grants USAGE on it to the "
-            "roles that read the replicated tables"
+            f"schema {quote_qualified(database, schema)} belongs to another role ({_reason(err)}): its owner "
+            "grants USAGE on it to the roles that read the replicated tables"
         ]
     return []
+
+
+def let_readers_read_existing(session: Any, place: Place, database: str, specs: list[TableSpec]) -> list[str]:
+    """ENABLE_SCHEDULE, the step an upgrade ends with: USAGE on every target schema and SELECT on every
+    existing target for the readers (targets loaded before this release, or before the plain
+    deployment had a reader role, get them here; granting again changes nothing). Returns notes for
+    what the app cannot grant."""
+    grantee = reader(session, place)
+    schemas = sorted({s.target_schema for s in specs})
+    if grantee is None or not schemas:
+        return []
+    present = {(r[0], r[1]) for r in run(session, existing_tables(database, schemas))}
+    notes = [note for schema in schemas for note in _let_readers_use(session, database, schema, grantee)]
+    for spec in specs:
+        if (spec.target_schema, spec.target_table) in present:
+            try:
+                run(session, grant_select(spec.target(database), grantee))
+            except Exception as err:
+                notes.append(f"{spec.source}: SELECT on {spec.target(database)} not granted ({_reason(err)})")
+    return notes
 
 
 def existing_tables(database: str, schemas: list[str]) -> Stmt:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from stored_procs import ledger
-from stored_procs.configuration import app_config
+from stored_procs.configuration import access, app_config
 from stored_procs.orchestration import graph, lanes, runs
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, Place
 from stored_procs.statement import Stmt, run
@@ -36,7 +36,11 @@ def enable(
         warehouse=_warehouse(settings, warehouse),
         lanes=_lanes(settings, load_lanes),
     )
-    runs.check_ready(session, place)  # a graph that cannot run is not scheduled
+    ready = runs.check_ready(session, place)  # a graph that cannot run is not scheduled
+    # after an upgrade, targets loaded before the reader role existed become readable here
+    reader_notes = access.let_readers_read_existing(
+        session, place, ready["target_database"], ledger.read_table_specs(session, place)
+    )
     try:
         summary = _rebuild(session, place, settings, chosen, resume=True)
     except Exception as err:
@@ -55,7 +59,7 @@ def enable(
             GRAPH_STATE: ENABLED,
         },
     )
-    return summary
+    return {**summary, "notes": reader_notes} if reader_notes else summary
 
 
 def disable(session: Any, place: Place) -> dict[str, Any]:

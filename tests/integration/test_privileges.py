@@ -191,3 +191,28 @@ def test_the_plain_deployment_grants_its_reader_account_role(pg, app, stack, sno
         assert [tuple(r) for r in run(reader, Stmt(query))] == [(1, "p1"), (2, "p2"), (3, "q3"), (4, "q4")]
     with as_role(stack, "PRIV_OTHER_ROLE", target_db) as other:
         refused(other, query, "does not exist or not authorized")
+
+
+def test_enable_schedule_grants_the_readers_targets_loaded_before_they_had_a_role(pg, app, stack, snow, target_db):
+    """The upgrade path: targets loaded while the deployment had no reader role (an earlier release)
+    become readable when ENABLE_SCHEDULE runs, as the upgrade notes ask."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.priv_old (id int PRIMARY KEY, label text)")
+    cur.execute("INSERT INTO public.priv_old SELECT g, 'o' || g FROM generate_series(1, 3) g")
+    run(app, Stmt("INSERT INTO STATE.SETTINGS (NAME, VALUE, UPDATED_AT) SELECT 'deployment', 'plain', SYSDATE()"))
+    ep = stack.endpoints
+    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
+    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    call(app, "SET_TARGET_DATABASE", target_db)
+    call(app, "ADD_TABLE", "public.priv_old", ["id"], None, "full")
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"  # no reader role: nothing granted
+    run(snow, Stmt(f'GRANT USAGE ON DATABASE "{target_db}" TO ROLE PRIV_LATE_READER'))
+    query = f'SELECT "ID", "LABEL" FROM "{target_db}"."PG_PUBLIC"."PRIV_OLD" ORDER BY "ID"'
+    with as_role(stack, "PRIV_LATE_READER", target_db) as reader:
+        refused(reader, query, "does not exist or not authorized")
+        late = (
+            "INSERT INTO STATE.SETTINGS (NAME, VALUE, UPDATED_AT) SELECT 'reader_role', 'PRIV_LATE_READER', SYSDATE()"
+        )
+        run(app, Stmt(late))
+        call(procedures.TaskRecordingSession(app), "ENABLE_SCHEDULE", "60 MINUTES")  # tasks: recorded
+        assert [tuple(r) for r in run(reader, Stmt(query))] == [(1, "o1"), (2, "o2"), (3, "o3")]
