@@ -44,17 +44,21 @@ class LockRetry:
 LOCK_RETRY = LockRetry()
 
 
+def error_number(err: BaseException) -> int | None:
+    """Snowflake's error number of a failed statement (the connector's `errno`, or Snowpark's
+    `sql_error_code` / the connector error it wraps); None for other exceptions."""
+    for candidate in (err, getattr(err, "conn_error", None)):
+        for attribute in ("sql_error_code", "errno"):
+            number = getattr(candidate, attribute, None)
+            if isinstance(number, int) and number > 0:
+                return number
+    return None
+
+
 def is_lock_abort(err: BaseException) -> bool:
     """Snowflake aborted the statement because too many statements waited for one table's lock. Read
-    from the error number only (the connector's `errno`, or Snowpark's `sql_error_code` / the
-    connector error it wraps), never from the message text."""
-    for candidate in (err, getattr(err, "conn_error", None)):
-        if candidate is None:
-            continue
-        for attribute in ("sql_error_code", "errno"):
-            if getattr(candidate, attribute, None) == LOCK_WAITERS_EXCEEDED:
-                return True
-    return False
+    from the error number only, never from the message text."""
+    return error_number(err) == LOCK_WAITERS_EXCEEDED
 
 
 def literal(value: str) -> str:

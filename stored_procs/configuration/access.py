@@ -28,7 +28,7 @@ from typing import Any
 
 from stored_procs.configuration import app_config
 from stored_procs.spec import APP_READER_ROLE, Place, TableSpec
-from stored_procs.statement import Stmt, run
+from stored_procs.statement import Stmt, error_number, run
 from sync_contract.identifiers import quote_ident, quote_qualified, target_name
 
 # schemas Snowflake creates in every database (CREATE DATABASE): owned by the database's owner
@@ -101,6 +101,16 @@ def grantee_hint(session: Any, place: Place) -> str:
 # --------------------------------------------------------------------------- checks
 
 
+# Snowflake's error numbers for a refused privilege: 3001 "Insufficient privileges to operate on …",
+# 2003 "… does not exist or not authorized", 2043 "Object does not exist, or operation cannot be
+# performed". Any other error (a network failure, a bug) is raised as it is, not reported as a grant.
+ACCESS_ERRORS = (2003, 2043, 3001)
+
+
+def _refused(err: Exception) -> bool:
+    return error_number(err) in ACCESS_ERRORS
+
+
 def check_database(session: Any, place: Place, database: str) -> None:
     """SET_TARGET_DATABASE: the app can create schemas in `database` (creates and drops one).
     Raises NotConfigured naming the GRANT."""
@@ -108,6 +118,8 @@ def check_database(session: Any, place: Place, database: str) -> None:
     try:
         run(session, create)
     except Exception as err:
+        if not _refused(err):
+            raise
         who = grantee_hint(session, place)
         raise app_config.NotConfigured(
             f"cannot create a schema in database {quote_ident(database)} ({_reason(err)}); the consumer runs "
@@ -121,12 +133,13 @@ def prepare_schema(session: Any, place: Place, database: str, schema: str) -> li
     created and dropped to prove it), and readers have USAGE on it. Returns notes (a schema the app
     does not own: its USAGE is the consumer's to grant). Raises NotConfigured naming the GRANT."""
     where = quote_qualified(database, schema)
+    create, drop = probe_table(database, schema, uuid.uuid4().hex[:8].upper())
     try:
         run(session, create_schema(database, schema))
-        create, drop = probe_table(database, schema, uuid.uuid4().hex[:8].upper())
         run(session, create)
-        run(session, drop)
     except Exception as err:
+        if not _refused(err):
+            raise
         who = grantee_hint(session, place)
         raise app_config.NotConfigured(
             f"cannot create tables in schema {where} ({_reason(err)}). Either the consumer runs "
@@ -134,6 +147,7 @@ def prepare_schema(session: Any, place: Place, database: str, schema: str) -> li
             f"{quote_ident(database)}), or give the table a target in a schema the app creates itself: "
             f"CALL CORE.CONFIGURE_TABLE('<schema>.<table>', {{'target': '<NEW_SCHEMA>.<TABLE>'}})"
         ) from err
+    run(session, drop)  # the app owns the probe it created
     grantee = reader(session, place)
     return [] if grantee is None else _let_readers_use(session, database, schema, grantee)
 
@@ -182,23 +196,45 @@ def existing_tables(database: str, schemas: list[str]) -> Stmt:
 def prepare_new_targets(session: Any, place: Place, database: str, specs: list[TableSpec]) -> list[str]:
     """CHECK_READY: `prepare_schema` for each schema holding a target table that does not exist yet (a
     table configured before SET_TARGET_DATABASE, or whose schema was dropped); an existing target
-    proves its schema was writable. Raises NotConfigured naming the GRANT; returns the notes."""
+    proves its schema was writable. A refused schema is a note, not a failure of the graph run: its
+    tables' loads fail naming the GRANT (`ready_target`) and the other tables load (one table must not
+    fail the root task, which Snowflake suspends after repeated failures)."""
     schemas = sorted({s.target_schema for s in specs})
     if not schemas:
         return []
     present = {(r[0], r[1]) for r in run(session, existing_tables(database, schemas))}
     notes: list[str] = []
     for schema in sorted({s.target_schema for s in specs if (s.target_schema, s.target_table) not in present}):
-        notes += prepare_schema(session, place, database, schema)
+        try:
+            notes += prepare_schema(session, place, database, schema)
+        except app_config.NotConfigured as refused:  # those tables' loads fail, naming it; the others run
+            tables = ", ".join(s.source for s in specs if s.target_schema == schema)
+            notes.append(f"{tables}: {refused}")
     return notes
 
 
-def let_readers_select(session: Any, place: Place, table: str) -> None:
+def let_readers_select(session: Any, place: Place, table: str) -> list[str]:
     """GRANT SELECT on a table the app created (a new target, or a shadow before its swap) to the
-    readers, if the deployment has any. `table`: quoted, qualified."""
+    readers, if the deployment has any. `table`: quoted, qualified. A refusal (a managed-access schema
+    the consumer owns, where only its owner grants) never fails the load: it is returned as a note."""
     grantee = reader(session, place)
-    if grantee is not None:
+    if grantee is None:
+        return []
+    try:
         run(session, grant_select(table, grantee))
+    except Exception as err:
+        return [f"SELECT on {table} not granted to {grantee} ({_reason(err)}): the schema's owner grants it"]
+    return []
+
+
+def ready_target(session: Any, place: Place, database: str, spec: TableSpec) -> None:
+    """Before a table's first load (its target does not exist): `prepare_schema`, so a schema the app
+    may not write fails the table's load with the GRANT named (NotConfigured), before any batch is
+    touched: its manifests stay pending, and the other tables load."""
+    if (spec.target_schema, spec.target_table) not in {
+        (r[0], r[1]) for r in run(session, existing_tables(database, [spec.target_schema]))
+    }:
+        prepare_schema(session, place, database, spec.target_schema)
 
 
 def _reason(err: Exception) -> str:

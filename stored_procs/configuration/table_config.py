@@ -123,11 +123,15 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
 
 def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, Any]:
     """Replicate a table; for one already configured (even removed) this updates and enables it.
-    Without a `target` it goes to `access.default_target_schema` (`public.orders` -> PG_PUBLIC.ORDERS)."""
+    Without a `target`, a new table goes to `access.default_target_schema` (`public.orders` ->
+    PG_PUBLIC.ORDERS) and a configured one keeps its target (one added by an earlier release: PUBLIC)."""
     spec = build_spec(options)
-    if not options.get("target"):
-        spec = replace(spec, target_schema=access.default_target_schema(spec.source_schema))
     existing = _find(session, place, spec.source_schema, spec.source_table)
+    if not options.get("target"):  # a table configured before keeps its target (moving it restarts it)
+        schema = existing.target_schema if existing else access.default_target_schema(spec.source_schema)
+        spec = replace(
+            spec, target_schema=schema, target_table=existing.target_table if existing else spec.target_table
+        )
     if existing is not None:
         spec = replace(spec, generation=existing.generation)
     _check_target(session, place, spec)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger, sql, watermarks
+from stored_procs.configuration import access
 from stored_procs.loading import blocked, key_sets, quarantine, replace, schema_drift
 from stored_procs.loading.batch import (
     Batch,
@@ -108,6 +109,8 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         batches = _newest_snapshot_only(session, place, spec, batches, result.run_id)
     elif kind is not None:
         batches.sort(key=lambda b: _window_order(kind, b.first))
+    if batches:  # a target schema the app may not write: this table fails naming the GRANT, batches untouched
+        access.ready_target(session, place, database, spec)
     deferred: list[Batch] = []
     for batch in batches:
         window = batch.first.window
@@ -285,7 +288,7 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
     result.notes.extend(notes)
     run(session, sql.create_staging(place, spec, [mapping for _, mapping in columns]))
     try:
-        return _stage_check_merge(session, place, database, spec, batch, result.run_id)
+        return _stage_check_merge(session, place, database, spec, batch, result.run_id, result.notes)
     finally:
         run(session, sql.drop_staging(place, spec))
         if replace.replaces(spec, batch.first):
@@ -300,7 +303,9 @@ def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
         )
 
 
-def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, run_id: str) -> Counts:
+def _stage_check_merge(
+    session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, run_id: str, notes: list[str]
+) -> Counts:
     loaded = sum(copy_files(session, place, spec, m) for m in batch.manifests)
     staged = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
     if loaded != batch.rows or staged != batch.rows:
@@ -317,7 +322,9 @@ def _stage_check_merge(session: Any, place: Place, database: str, spec: TableSpe
         quarantined = quarantine.apply(session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept)
         if replacing:
             at = ledger.now()
-            inserted, updated, deleted = replace.apply(session, place, database, spec, manifest, at, quarantined > 0)
+            inserted, updated, deleted = replace.apply(
+                session, place, database, spec, manifest, at, quarantined > 0, notes
+            )
             return Counts(loaded, inserted, updated, deleted, quarantined)
     except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
         raise LoadError(f"{batch.label} of {spec.source}: {err}") from err

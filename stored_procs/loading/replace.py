@@ -158,11 +158,20 @@ def drop_shadow(spec: TableSpec, database: str) -> Stmt:
 
 
 def apply(
-    session: Any, place: Place, database: str, spec: TableSpec, manifest: Manifest, at: str, kept: bool = False
+    session: Any,
+    place: Place,
+    database: str,
+    spec: TableSpec,
+    manifest: Manifest,
+    at: str,
+    kept: bool = False,
+    notes: list[str] | None = None,
 ) -> tuple[int, int, int]:
     """Fill, check and swap. Returns (rows inserted, rows changed, rows deleted or flagged); raises
     ValueError naming the counts when the shadow does not hold what staging says. `kept`: some rows
-    were quarantined, and their keys' previous versions stay (kept_keys_table)."""
+    were quarantined, and their keys' previous versions stay (kept_keys_table). `notes` receives what
+    the run should say (a reader grant the schema's owner must make)."""
+    notes = [] if notes is None else notes
     existing = [r[0] for r in run(session, sql.existing_columns(spec, database))]
     run(session, drop_shadow(spec, database))
     run(session, create_shadow(spec, database))
@@ -182,7 +191,7 @@ def apply(
         failpoints.reached("load:after_shadow")
         # SWAP WITH exchanges the two tables' grants: the shadow's SELECT for readers becomes the
         # target's in the same statement (https://docs.snowflake.com/en/sql-reference/sql/alter-table)
-        access.let_readers_select(session, place, shadow(spec, database))
+        notes += access.let_readers_select(session, place, shadow(spec, database))
         run(session, swap(spec, database))
     finally:
         run(session, drop_shadow(spec, database))

@@ -34,14 +34,16 @@ def _ensure_target(
     columns: list[tuple[str, Any]],
     widen: list[tuple[str, Any]],
     existing: set[str],
-) -> None:
+) -> list[str]:
     """Create the target (none yet: `existing` empty), or add the columns it lacks and widen those that
     grew; with soft deletes, the _DELETED flags too. A new target is readable by the deployment's
-    readers (stored_procs.configuration.access); added and widened columns keep the grants."""
+    readers (stored_procs.configuration.access); added and widened columns keep the grants. Returns
+    notes (a reader grant the schema's owner must make)."""
+    notes: list[str] = []
     if not existing:
         run(session, sql.create_target_schema(spec, database))
         run(session, sql.create_target(spec, database, columns))
-        access.let_readers_select(session, place, spec.target(database))
+        notes += access.let_readers_select(session, place, spec.target(database))
         existing = {name for name, _ in columns}
     for name, mapping in columns:
         if name not in existing:
@@ -53,6 +55,7 @@ def _ensure_target(
         for name, mapping in sql.SOFT_DELETE_COLUMNS:
             if name not in existing:
                 run(session, sql.add_column(spec, database, name, mapping))
+    return notes
 
 
 @dataclass(frozen=True)
@@ -91,10 +94,9 @@ def prepare_target(
             )
     renamed = drift.renamed if drift is not None else ()
     existing = _rename_columns(session, database, spec, batch.label, renamed, existing)
-    _ensure_target(
-        session, place, database, spec, sql.target_columns(spec, batch.first), drift.widen if drift else [], existing
-    )
-    return drift.notes if drift is not None else []
+    columns = sql.target_columns(spec, batch.first)
+    granted = _ensure_target(session, place, database, spec, columns, drift.widen if drift else [], existing)
+    return [*(drift.notes if drift is not None else []), *granted]
 
 
 def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> Drift | None:
