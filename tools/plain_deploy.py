@@ -27,6 +27,8 @@ from tools.app_sql import ADMIN_ROLE, APP_DIR, VIEWER_ROLE, external_access_stat
 from tools.build_app_code import OUT
 
 SETUP_SCRIPT = APP_DIR / "setup_script.sql"
+# procedure signatures earlier releases created and this one does not: (name, argument types)
+RETIRED = (("ENABLE_SCHEDULE", "VARCHAR, VARCHAR"),)
 _EXECUTE_FROM = re.compile(r"^EXECUTE IMMEDIATE FROM '\./(?P<path>[^']+)';$", re.MULTILINE)
 _TEMPLATE = re.compile(r"<%\s*ctx\.env\.(?P<name>\w+)\s*%>")
 
@@ -74,6 +76,9 @@ def plain_parts(
         "AUTO_COMPRESS = FALSE OVERWRITE = TRUE;",
     ]
     env = {"code_root": f"@{code_stage}"}
+    # CORE is an ordinary schema here (in the app it is versioned and replaced whole): a procedure whose
+    # signature changed would keep its old overload, and a CALL could match both
+    parts += [f"DROP PROCEDURE IF EXISTS {quote_qualified(APP_CODE_SCHEMA, name)}({args});" for name, args in RETIRED]
     for path in object_files():
         parts.append(render((APP_DIR / path).read_text(), env).rstrip())
     # tells the procedures they are not in an app: tasks are granted below, not to application roles, and

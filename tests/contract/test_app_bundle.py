@@ -239,3 +239,10 @@ def test_the_plain_deployment_creates_its_reader_role_and_names_it_in_the_settin
     assert 'CREATE ROLE IF NOT EXISTS "ANALYSTS_RO";' in script
     assert "SELECT 'reader_role', 'ANALYSTS_RO', SYSDATE();" in script
     assert "SELECT 'deployment', 'plain', SYSDATE();" in script
+
+
+def test_the_plain_deployment_drops_retired_procedure_signatures_only(tmp_path):
+    script = "\n".join(plain_deploy.plain_parts("SYNC_DB", "SYNC_ADMIN", "SYNC_VIEWER", tmp_path / "c.zip"))
+    assert 'DROP PROCEDURE IF EXISTS "CORE"."ENABLE_SCHEDULE"(VARCHAR, VARCHAR);' in script
+    current = {(p.name, ", ".join(a.sql_type for a in p.args)) for p in procedures.PROCEDURES}
+    assert not current & set(plain_deploy.RETIRED)  # never drop what the release creates
