@@ -10,9 +10,6 @@ from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract.types import Kind
 
-# a time bound from now(), converted with its explicit format (stored_procs/datetime_text.py)
-_BOUND_TIME = datetime_text.timestamp_ntz()
-
 
 def get_watermark(session: Any, place: Place, spec: TableSpec) -> str | None:
     rows = run(
@@ -36,7 +33,7 @@ def set_watermark(
             f"MERGE INTO {place.control('WATERMARKS')} AS t USING (SELECT CAST(? AS VARCHAR) AS SOURCE_SCHEMA, "
             "CAST(? AS VARCHAR) AS SOURCE_TABLE, CAST(? AS VARCHAR) AS WATERMARK_COLUMN, "
             "CAST(? AS VARCHAR) AS WATERMARK, CAST(? AS VARCHAR) AS EXPORT_ID, "
-            f"{_BOUND_TIME} AS UPDATED_AT, CAST(? AS VARCHAR) AS WATERMARK_KIND) AS s "
+            f"{datetime_text.timestamp_ntz()} AS UPDATED_AT, CAST(? AS VARCHAR) AS WATERMARK_KIND) AS s "
             "ON t.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND t.SOURCE_TABLE = s.SOURCE_TABLE "
             "WHEN MATCHED THEN UPDATE SET WATERMARK_COLUMN = s.WATERMARK_COLUMN, WATERMARK = s.WATERMARK, "
             "EXPORT_ID = s.EXPORT_ID, UPDATED_AT = s.UPDATED_AT, WATERMARK_KIND = s.WATERMARK_KIND "
