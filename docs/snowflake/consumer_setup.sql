@@ -20,7 +20,7 @@ DESC INTEGRATION AURORA_SYNC_S3;
 -- namesake PUBLIC every database has and you own, becomes PG_PUBLIC: public.orders -> PG_PUBLIC.ORDERS).
 GRANT USAGE ON INTEGRATION AURORA_SYNC_S3 TO APPLICATION AURORA_SYNC;
 GRANT USAGE, CREATE SCHEMA ON DATABASE <TARGET_DATABASE> TO APPLICATION AURORA_SYNC;
--- Only for targets in a schema you own (ADD_TABLE(..., target => 'PUBLIC.ORDERS') or any existing schema):
+-- Only for targets in a schema you own (ADD_TABLE('public.orders', ['id'], 'updated_at', 'incremental', 'PUBLIC.ORDERS'), or any existing schema):
 -- GRANT USAGE, CREATE TABLE ON SCHEMA <TARGET_DATABASE>.PUBLIC TO APPLICATION AURORA_SYNC;
 -- (ADD_TABLE and CHECK_READY refuse such a target until then, naming this GRANT.)
 -- EXECUTE TASK and EXECUTE MANAGED TASK are requested in manifest.yml (manifest_version 2): Snowflake
@@ -81,6 +81,7 @@ CALL AURORA_SYNC.CORE.REGISTER_EXPORTER('<exporter-function-name-or-arn>', '<aws
 CALL AURORA_SYNC.CORE.SET_TARGET_DATABASE('<TARGET_DATABASE>');
 CALL AURORA_SYNC.CORE.ADD_TABLE('public.orders', ['id'], 'updated_at');        -- -> PG_PUBLIC.ORDERS
 CALL AURORA_SYNC.CORE.ADD_TABLE('public.countries', ['code'], NULL, 'full');     -- -> PG_PUBLIC.COUNTRIES
+CALL AURORA_SYNC.CORE.CHECK_READY();                   -- every setting and target schema; notes name a missing GRANT
 CALL AURORA_SYNC.CORE.SYNC_ALL();                      -- one run now, in this session
 CALL AURORA_SYNC.CORE.ENABLE_SCHEDULE('60 MINUTES');   -- then every hour, serverless
 SELECT * FROM AURORA_SYNC.CORE.TABLE_STATUS;

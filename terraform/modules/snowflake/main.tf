@@ -105,7 +105,19 @@ resource "snowflake_account_role" "analyst" {
   count = var.create_roles ? 1 : 0
 
   name    = "${var.name_prefix}_ANALYST"
-  comment = "${local.comment}: receives application role AURORA_SYNC_VIEWER (consumer_setup.sql step 8)"
+  comment = "${local.comment}: receives application role AURORA_SYNC_READER and USAGE on the target database (consumer_setup.sql step 8)"
+}
+
+resource "snowflake_grant_privileges_to_account_role" "analyst_warehouse" {
+  count = var.create_roles && var.create_warehouse ? 1 : 0
+
+  account_role_name = snowflake_account_role.analyst[0].name
+  privileges        = ["USAGE"]
+
+  on_account_object {
+    object_type = "WAREHOUSE"
+    object_name = snowflake_warehouse.sync[0].name
+  }
 }
 
 resource "snowflake_grant_privileges_to_account_role" "operator_warehouse" {

@@ -138,7 +138,7 @@ variable "warehouse_auto_suspend_s" {
 
 variable "create_roles" {
   type        = bool
-  description = "Create two account roles, <prefix>_OPERATOR and <prefix>_ANALYST, to which consumer_setup.sql step 8 grants the app roles AURORA_SYNC_ADMIN and AURORA_SYNC_VIEWER."
+  description = "Create two account roles, <prefix>_OPERATOR and <prefix>_ANALYST, to which consumer_setup.sql step 8 grants the app roles AURORA_SYNC_ADMIN and AURORA_SYNC_VIEWER (operators) and AURORA_SYNC_READER (analysts, who read the replicated tables on the sync warehouse)."
   default     = true
 }
 
