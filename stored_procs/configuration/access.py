@@ -227,11 +227,12 @@ def let_readers_select(session: Any, place: Place, table: str) -> list[str]:
     return []
 
 
-def ready_target(session: Any, place: Place, database: str, spec: TableSpec) -> None:
-    """Before a table's first load (its target does not exist): `prepare_schema`, so a schema the app
-    may not write fails the table's load with the GRANT named (NotConfigured), before any batch is
-    touched: its manifests stay pending, and the other tables load."""
-    if (spec.target_schema, spec.target_table) not in {
+def ready_target(session: Any, place: Place, database: str, spec: TableSpec, replacing: bool) -> None:
+    """Before a table's load creates a table in its target schema (its first load; or a replace, which
+    builds a shadow table beside the target): `prepare_schema`, so a schema the app may not write (or
+    no longer may: a revoked grant) fails the table's load with the GRANT named (NotConfigured),
+    before any batch is touched: its manifests stay pending, and the other tables load."""
+    if replacing or (spec.target_schema, spec.target_table) not in {
         (r[0], r[1]) for r in run(session, existing_tables(database, [spec.target_schema]))
     }:
         prepare_schema(session, place, database, spec.target_schema)

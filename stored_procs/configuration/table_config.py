@@ -150,6 +150,8 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
     if changes.get("mode") == "full":
         changes = {"watermark_column": None, **changes}
     spec = replace(build_spec({**spec_options(current), **changes}), generation=current.generation)
+    if "target" in changes and not changes["target"]:  # back to the default: the one ADD_TABLE gives
+        spec = replace(spec, target_schema=access.default_target_schema(spec.source_schema))
     _check_target(session, place, spec)
     notes = _check_privileges(session, place, spec) if spec.target_schema != current.target_schema else []
     enabled = _is_enabled(session, place, current)

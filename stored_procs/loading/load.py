@@ -110,7 +110,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
     elif kind is not None:
         batches.sort(key=lambda b: _window_order(kind, b.first))
     if batches:  # a target schema the app may not write: this table fails naming the GRANT, batches untouched
-        access.ready_target(session, place, database, spec)
+        access.ready_target(session, place, database, spec, any(replace.replaces(spec, b.first) for b in batches))
     deferred: list[Batch] = []
     for batch in batches:
         window = batch.first.window

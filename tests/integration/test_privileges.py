@@ -247,3 +247,45 @@ def test_adding_a_configured_table_again_without_a_target_keeps_its_target(app, 
     assert (again["action"], again["target"], "resync" in again) == ("updated", "KEPT.PRIV_KEEP", False)
     new = call(app, "ADD_TABLE", "public.priv_new", ["id"], "updated_at")
     assert new["target"] == "PG_PUBLIC.PRIV_NEW"
+
+
+def _register(app: Any, stack: Any, database: str) -> None:
+    ep = stack.endpoints
+    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
+    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    call(app, "SET_TARGET_DATABASE", database)
+
+
+def test_a_revoked_create_table_fails_the_replace_naming_the_grant_and_keeps_the_target(
+    pg, app, stack, snow, target_db
+):
+    """A full table in the consumer's PUBLIC, granted, then CREATE TABLE revoked: the next replace
+    cannot build its shadow there. The table fails naming the GRANT, before any batch is touched (its
+    export stays NEW), the target keeps its rows, and once granted again the next run replaces it."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.priv_rev (id int PRIMARY KEY, label text)")
+    cur.execute("INSERT INTO public.priv_rev SELECT g, 'a' FROM generate_series(1, 3) g")
+    run(snow, Stmt(f'GRANT USAGE, CREATE TABLE ON SCHEMA "{target_db}"."PUBLIC" TO ROLE {APP_ROLE}'))
+    _register(app, stack, target_db)
+    call(app, "ADD_TABLE", "public.priv_rev", ["id"], None, "full", "PUBLIC.PRIV_REV")
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
+    run(snow, Stmt(f'REVOKE CREATE TABLE ON SCHEMA "{target_db}"."PUBLIC" FROM ROLE {APP_ROLE}'))
+    cur.execute("UPDATE public.priv_rev SET label = 'b'")
+    second = call(app, "SYNC_ALL")
+    assert second["status"] == "FAILED" and second["tables_failed"] == ["public.priv_rev"]
+    error = run(app, Stmt("SELECT ERROR FROM STATE.RUNS WHERE RUN_ID = ?", (second["run_id"],)))[0][0]
+    assert f'GRANT USAGE, CREATE TABLE ON SCHEMA "{target_db}"."PUBLIC"' in error
+    labels = f'SELECT "LABEL", COUNT(*) FROM "{target_db}"."PUBLIC"."PRIV_REV" GROUP BY 1'
+    assert [tuple(r) for r in run(snow, Stmt(labels))] == [("a", 3)]
+    statuses = "SELECT STATUS, COUNT(*) FROM STATE.MANIFESTS WHERE SOURCE_TABLE = 'priv_rev' GROUP BY 1 ORDER BY 1"
+    assert [tuple(r) for r in run(app, Stmt(statuses))] == [("LOADED", 1), ("NEW", 1)]  # not a failed attempt
+    run(snow, Stmt(f'GRANT CREATE TABLE ON SCHEMA "{target_db}"."PUBLIC" TO ROLE {APP_ROLE}'))
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
+    assert [tuple(r) for r in run(snow, Stmt(labels))] == [("b", 3)]
+
+
+def test_configure_table_with_an_empty_target_goes_back_to_the_default(app, target_db):
+    call(app, "SET_TARGET_DATABASE", target_db)
+    assert call(app, "ADD_TABLE", "public.priv_reset", ["id"], None, "full", "ELSEWHERE.T")["target"] == "ELSEWHERE.T"
+    assert call(app, "CONFIGURE_TABLE", "public.priv_reset", {"target": ""})["target"] == "PG_PUBLIC.PRIV_RESET"
+    assert call(app, "CONFIGURE_TABLE", "public.priv_reset", {"target": None})["target"] == "PG_PUBLIC.PRIV_RESET"
