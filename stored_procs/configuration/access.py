@@ -24,6 +24,7 @@ application does not own are granted by hand). Hence:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from stored_procs.configuration import app_config
@@ -111,20 +112,32 @@ def _refused(err: Exception) -> bool:
     return error_number(err) in ACCESS_ERRORS
 
 
+def _or_name_the_grant(session: Any, place: Place, statements: list[Stmt], refusal: Callable[[str, str], str]) -> None:
+    """Run `statements`; a privilege error becomes NotConfigured(refusal(Snowflake's reason, the
+    deployment's grantee)), any other error is raised as it is."""
+    try:
+        for stmt in statements:
+            run(session, stmt)
+    except Exception as err:
+        if not _refused(err):
+            raise
+        raise app_config.NotConfigured(refusal(_reason(err), grantee_hint(session, place))) from err
+
+
 def check_database(session: Any, place: Place, database: str) -> None:
     """SET_TARGET_DATABASE: the app can create schemas in `database` (creates and drops one).
     Raises NotConfigured naming the GRANT."""
     create, drop = probe_schema(database, uuid.uuid4().hex[:8].upper())
-    try:
-        run(session, create)
-    except Exception as err:
-        if not _refused(err):
-            raise
-        who = grantee_hint(session, place)
-        raise app_config.NotConfigured(
-            f"cannot create a schema in database {quote_ident(database)} ({_reason(err)}); the consumer runs "
-            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {quote_ident(database)} TO {who}"
-        ) from err
+    name = quote_ident(database)
+    _or_name_the_grant(
+        session,
+        place,
+        [create],
+        lambda reason, who: (
+            f"cannot create a schema in database {name} ({reason}); the consumer runs "
+            f"GRANT USAGE, CREATE SCHEMA ON DATABASE {name} TO {who}"
+        ),
+    )
     run(session, drop)
 
 
@@ -134,19 +147,17 @@ def prepare_schema(session: Any, place: Place, database: str, schema: str) -> li
     does not own: its USAGE is the consumer's to grant). Raises NotConfigured naming the GRANT."""
     where = quote_qualified(database, schema)
     create, drop = probe_table(database, schema, uuid.uuid4().hex[:8].upper())
-    try:
-        run(session, create_schema(database, schema))
-        run(session, create)
-    except Exception as err:
-        if not _refused(err):
-            raise
-        who = grantee_hint(session, place)
-        raise app_config.NotConfigured(
-            f"cannot create tables in schema {where} ({_reason(err)}). Either the consumer runs "
+    _or_name_the_grant(
+        session,
+        place,
+        [create_schema(database, schema), create],
+        lambda reason, who: (
+            f"cannot create tables in schema {where} ({reason}). Either the consumer runs "
             f"GRANT USAGE, CREATE TABLE ON SCHEMA {where} TO {who} (and GRANT USAGE ON DATABASE "
             f"{quote_ident(database)}), or give the table a target in a schema the app creates itself: "
             f"CALL CORE.CONFIGURE_TABLE('<schema>.<table>', {{'target': '<NEW_SCHEMA>.<TABLE>'}})"
-        ) from err
+        ),
+    )
     run(session, drop)  # the app owns the probe it created
     grantee = reader(session, place)
     return [] if grantee is None else _let_readers_use(session, database, schema, grantee)

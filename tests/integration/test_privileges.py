@@ -49,6 +49,15 @@ def app_name(session: Any) -> str:
     return str(run(session, Stmt("SELECT CURRENT_DATABASE() AS D"))[0][0])
 
 
+def _register(app: Any, stack: Any, database: str | None = None) -> None:
+    """The app's stage and exporter on the embedded stack, and the target database if given."""
+    ep = stack.endpoints
+    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
+    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    if database:
+        call(app, "SET_TARGET_DATABASE", database)
+
+
 def test_the_emulator_refuses_what_a_role_neither_owns_nor_was_granted(stack, snow):
     db = f"PRIVDB_{next(_numbers)}"
     run(snow, Stmt(f'CREATE DATABASE "{db}"'))  # the consumer's: it owns PUBLIC
@@ -88,9 +97,7 @@ def test_targets_go_where_the_app_may_write_and_readers_keep_reading_them(pg, ap
     cur.execute("CREATE TABLE public.priv_items (id int PRIMARY KEY, label text)")
     cur.execute("INSERT INTO public.priv_items SELECT g, 'item ' || g FROM generate_series(1, 5) g")
     name = app_name(app)
-    ep = stack.endpoints
-    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
-    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    _register(app, stack)
 
     # a database the consumer did not grant: the message is the GRANT
     run(snow, Stmt('CREATE DATABASE IF NOT EXISTS "PRIV_UNGRANTED"'))
@@ -155,9 +162,7 @@ def test_a_target_schema_the_app_may_not_write_fails_only_its_table_until_grante
     cur.execute("CREATE TABLE public.priv_fine (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
     cur.execute("INSERT INTO public.priv_fine SELECT g, now() FROM generate_series(1, 4) g")
     name = app_name(app)
-    ep = stack.endpoints
-    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
-    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
+    _register(app, stack)
     # added before the target database is known: nothing to check yet
     call(app, "ADD_TABLE", "public.priv_early", ["id"], "updated_at", "incremental", "PUBLIC.PRIV_EARLY")
     call(app, "ADD_TABLE", "public.priv_fine", ["id"], "updated_at")
@@ -193,10 +198,7 @@ def test_the_plain_deployment_grants_its_reader_account_role(pg, app, stack, sno
     # what tools/plain_deploy.py writes into STATE.SETTINGS
     for name, value in (("deployment", "plain"), ("reader_role", "PRIV_PLAIN_READER")):
         run(app, Stmt("INSERT INTO STATE.SETTINGS (NAME, VALUE, UPDATED_AT) SELECT ?, ?, SYSDATE()", (name, value)))
-    ep = stack.endpoints
-    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
-    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
-    call(app, "SET_TARGET_DATABASE", target_db)
+    _register(app, stack, target_db)
     added = call(app, "ADD_TABLE", "public.priv_plain", ["id"], None, "full")
     assert added["target"] == "PG_PUBLIC.PRIV_PLAIN"
     assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
@@ -218,10 +220,7 @@ def test_enable_schedule_grants_the_readers_targets_loaded_before_they_had_a_rol
     cur.execute("CREATE TABLE public.priv_old (id int PRIMARY KEY, label text)")
     cur.execute("INSERT INTO public.priv_old SELECT g, 'o' || g FROM generate_series(1, 3) g")
     run(app, Stmt("INSERT INTO STATE.SETTINGS (NAME, VALUE, UPDATED_AT) SELECT 'deployment', 'plain', SYSDATE()"))
-    ep = stack.endpoints
-    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
-    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
-    call(app, "SET_TARGET_DATABASE", target_db)
+    _register(app, stack, target_db)
     call(app, "ADD_TABLE", "public.priv_old", ["id"], None, "full")
     assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"  # no reader role: nothing granted
     run(snow, Stmt(f'GRANT USAGE ON DATABASE "{target_db}" TO ROLE PRIV_LATE_READER'))
@@ -247,13 +246,6 @@ def test_adding_a_configured_table_again_without_a_target_keeps_its_target(app, 
     assert (again["action"], again["target"], "resync" in again) == ("updated", "KEPT.PRIV_KEEP", False)
     new = call(app, "ADD_TABLE", "public.priv_new", ["id"], "updated_at")
     assert new["target"] == "PG_PUBLIC.PRIV_NEW"
-
-
-def _register(app: Any, stack: Any, database: str) -> None:
-    ep = stack.endpoints
-    call(app, "REGISTER_STAGE", f"s3://{BUCKET}/{PREFIX}", "EMBEDDED_S3", REGION, ep.s3_endpoint)
-    call(app, "REGISTER_EXPORTER", FUNCTION, REGION, ep.lambda_endpoint)
-    call(app, "SET_TARGET_DATABASE", database)
 
 
 def test_a_revoked_create_table_fails_the_replace_naming_the_grant_and_keeps_the_target(
