@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -169,6 +170,13 @@ def latest_export_key(schema: str, table: str) -> str:
 # validation
 
 
+MAX_COUNT = 2**63 - 1  # rows, bytes, chunks, ordinals: PostgreSQL's bigint range
+_EXPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# S3 keys the exporter writes: <prefix>/data/<schema>/<table>/<export>/part-…; the slug and export id are
+# from safe sets, so a quote, a COPY pattern wildcard, white space or a backslash is never one of ours
+_FILE_KEY = re.compile(r"^[A-Za-z0-9._/=-]+$")
+
+
 def parse_manifest_json(text: str) -> Manifest:
     try:
         doc = json.loads(text)
@@ -181,7 +189,7 @@ def parse_manifest(doc: Any) -> Manifest:
     """Validate a decoded manifest; raises ManifestError naming the field path."""
     obj = _obj(doc, "$")
     version = obj.get("manifest_version")
-    if version != MANIFEST_VERSION:
+    if isinstance(version, bool) or version != MANIFEST_VERSION:  # true == 1 in Python: not a version
         raise ManifestError(
             "manifest_version",
             f"unknown version {version!r}; this release reads version {MANIFEST_VERSION}: "
@@ -193,7 +201,7 @@ def parse_manifest(doc: Any) -> Manifest:
     files = tuple(_file(f, f"files[{i}]") for i, f in enumerate(_list(obj.get("files"), "files", allow_empty=True)))
     fmt = _format(_obj(obj.get("format"), "format"))
     manifest = Manifest(
-        export_id=_str(obj.get("export_id"), "export_id"),
+        export_id=_export_id(obj.get("export_id")),
         created_at=_str(obj.get("created_at"), "created_at"),
         exporter_version=_str(obj.get("exporter_version"), "exporter_version"),
         strategy=_choice(obj.get("strategy"), "strategy", STRATEGIES),
@@ -236,8 +244,12 @@ def _check_consistency(m: Manifest) -> None:
         raise ManifestError("rows", f"is {m.rows} but the files' rows add up to {sum(r or 0 for r in known)}")
     prefix = data_prefix(m.schema, m.table, m.export_id)
     for i, f in enumerate(m.files):
-        if not f.key.startswith(prefix) or ".." in f.key or "'" in f.key:
-            raise ManifestError(f"files[{i}].key", f"{f.key!r} is not under this export's folder {prefix!r}")
+        if not f.key.startswith(prefix) or ".." in f.key or not _FILE_KEY.match(f.key):
+            raise ManifestError(
+                f"files[{i}].key",
+                f"{f.key!r} is not under this export's folder {prefix!r}, or holds a character a file key may "
+                "not (a quote, a wildcard * or ?, white space, a backslash)",
+            )
 
 
 def _column(doc: Any, path: str) -> Column:
@@ -335,9 +347,21 @@ def _opt_count(value: Any, path: str) -> int | None:
 
 
 def _count(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ManifestError(path, f"must be a non-negative integer, got {value!r}")
+    """A count or size: an integer 0..MAX_COUNT (PostgreSQL's bigint; a larger number would not fit the
+    ledger's NUMBER columns and would fail the intake of every manifest, not only this one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ManifestError(path, f"must be an integer from 0 to {MAX_COUNT}, got {value!r}")
     return value
+
+
+def _export_id(value: Any) -> str:
+    text = _str(value, "export_id")
+    if not _EXPORT_ID.match(text):
+        raise ManifestError(
+            "export_id",
+            f"{text[:80]!r} must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return text
 
 
 def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:

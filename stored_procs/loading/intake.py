@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,10 @@ def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeRe
     configured = {(s.source_schema, s.source_table) for s in specs}
     known = ledger.known_export_ids(session, place)
     for (doc_text,) in run(session, Stmt(f"SELECT DOC AS D FROM {place.control('INBOX')}")):
-        _take(session, place, doc_text, known, configured, result)
+        try:
+            _take(session, place, doc_text, known, configured, result)
+        except Exception as err:  # one document must not stop the others' intake (nor every later one)
+            _quarantine(session, place, doc_text, f"could not be recorded: {type(err).__name__}: {err}", known, result)
     run(session, clean_inbox(place))
 
 
@@ -86,23 +90,30 @@ def _take(
     configured: set[tuple[str, str]],
     result: IntakeResult,
 ) -> None:
-    doc: Any = None
     try:
-        doc = json.loads(doc_text)
-        manifest = parse_manifest(doc)
+        manifest = parse_manifest(json.loads(doc_text))
     except (ContractError, json.JSONDecodeError) as err:
-        raw_id = doc.get("export_id") if isinstance(doc, dict) else None
-        export = raw_id if isinstance(raw_id, str) and raw_id else "invalid-" + _digest(doc_text)
-        if export not in known:
-            ledger.record_invalid_manifest(session, place, export, doc_text, str(err), _claimed_table(doc))
-            known.add(export)
-            result.invalid.append({"export_id": export, "error": str(err)})
+        _quarantine(session, place, doc_text, str(err), known, result)
         return
     if manifest.export_id in known or (manifest.schema, manifest.table) not in configured:
         return  # already in the ledger, or waits in the inbox until its table is configured
     ledger.record_manifest(session, place, manifest, manifest.to_json())
     known.add(manifest.export_id)
     result.new.append(manifest.export_id)
+
+
+def _quarantine(session: Any, place: Place, doc_text: str, error: str, known: set[str], result: IntakeResult) -> None:
+    """Record a document that cannot be taken in as QUARANTINED under its export id (`invalid-<digest>`
+    when it has no usable one), once: `clean_inbox` then removes it from INBOX."""
+    doc: Any = None
+    with suppress(json.JSONDecodeError):
+        doc = json.loads(doc_text)
+    raw_id = doc.get("export_id") if isinstance(doc, dict) else None
+    export = raw_id if isinstance(raw_id, str) and raw_id else "invalid-" + _digest(doc_text)
+    if export not in known:
+        ledger.record_invalid_manifest(session, place, export, doc_text, error, _claimed_table(doc))
+        known.add(export)
+        result.invalid.append({"export_id": export, "error": error})
 
 
 def _claimed_table(doc: Any) -> tuple[str, str] | None:
