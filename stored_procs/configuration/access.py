@@ -163,16 +163,40 @@ def prepare_schema(session: Any, place: Place, database: str, schema: str) -> li
     return [] if grantee is None else _let_readers_use(session, database, schema, grantee)
 
 
+def _grant_or_note(session: Any, grant: Stmt, note: Callable[[str], str]) -> list[str]:
+    """Run a GRANT to the readers; when Snowflake refuses it (an object the app does not own, a
+    managed-access schema), `[note(reason)]` instead: a reader grant never fails what asked for it."""
+    try:
+        run(session, grant)
+    except Exception as err:
+        return [note(_reason(err))]
+    return []
+
+
 def _let_readers_use(session: Any, database: str, schema: str, grantee: str) -> list[str]:
     """GRANT USAGE on the schema to the readers; a note instead when the app does not own it."""
-    try:
-        run(session, grant_usage(database, schema, grantee))
-    except Exception as err:
-        return [
-            f"schema {quote_qualified(database, schema)} belongs to another role ({_reason(err)}): its owner "
-            "grants USAGE on it to the roles that read the replicated tables"
-        ]
-    return []
+    where = quote_qualified(database, schema)
+    return _grant_or_note(
+        session,
+        grant_usage(database, schema, grantee),
+        lambda reason: (
+            f"schema {where} belongs to another role ({reason}): its owner grants USAGE on it to the "
+            "roles that read the replicated tables"
+        ),
+    )
+
+
+def _let_readers_select(session: Any, table: str, grantee: str) -> list[str]:
+    return _grant_or_note(
+        session,
+        grant_select(table, grantee),
+        lambda reason: f"SELECT on {table} not granted to {grantee} ({reason}): the schema's owner grants it",
+    )
+
+
+def _present(session: Any, database: str, schemas: list[str]) -> set[tuple[str, str]]:
+    """(schema, table) of the tables that exist in these schemas of `database`."""
+    return {(r[0], r[1]) for r in run(session, existing_tables(database, schemas))}
 
 
 def let_readers_read_existing(session: Any, place: Place, database: str, specs: list[TableSpec]) -> list[str]:
@@ -184,14 +208,11 @@ def let_readers_read_existing(session: Any, place: Place, database: str, specs: 
     schemas = sorted({s.target_schema for s in specs})
     if grantee is None or not schemas:
         return []
-    present = {(r[0], r[1]) for r in run(session, existing_tables(database, schemas))}
+    present = _present(session, database, schemas)
     notes = [note for schema in schemas for note in _let_readers_use(session, database, schema, grantee)]
     for spec in specs:
         if (spec.target_schema, spec.target_table) in present:
-            try:
-                run(session, grant_select(spec.target(database), grantee))
-            except Exception as err:
-                notes.append(f"{spec.source}: SELECT on {spec.target(database)} not granted ({_reason(err)})")
+            notes += [f"{spec.source}: {n}" for n in _let_readers_select(session, spec.target(database), grantee)]
     return notes
 
 
@@ -213,7 +234,7 @@ def prepare_new_targets(session: Any, place: Place, database: str, specs: list[T
     schemas = sorted({s.target_schema for s in specs})
     if not schemas:
         return []
-    present = {(r[0], r[1]) for r in run(session, existing_tables(database, schemas))}
+    present = _present(session, database, schemas)
     notes: list[str] = []
     for schema in sorted({s.target_schema for s in specs if (s.target_schema, s.target_table) not in present}):
         try:
@@ -229,13 +250,7 @@ def let_readers_select(session: Any, place: Place, table: str) -> list[str]:
     readers, if the deployment has any. `table`: quoted, qualified. A refusal (a managed-access schema
     the consumer owns, where only its owner grants) never fails the load: it is returned as a note."""
     grantee = reader(session, place)
-    if grantee is None:
-        return []
-    try:
-        run(session, grant_select(table, grantee))
-    except Exception as err:
-        return [f"SELECT on {table} not granted to {grantee} ({_reason(err)}): the schema's owner grants it"]
-    return []
+    return [] if grantee is None else _let_readers_select(session, table, grantee)
 
 
 def ready_target(session: Any, place: Place, database: str, spec: TableSpec, replacing: bool) -> None:
@@ -243,9 +258,7 @@ def ready_target(session: Any, place: Place, database: str, spec: TableSpec, rep
     builds a shadow table beside the target): `prepare_schema`, so a schema the app may not write (or
     no longer may: a revoked grant) fails the table's load with the GRANT named (NotConfigured),
     before any batch is touched: its manifests stay pending, and the other tables load."""
-    if replacing or (spec.target_schema, spec.target_table) not in {
-        (r[0], r[1]) for r in run(session, existing_tables(database, [spec.target_schema]))
-    }:
+    if replacing or (spec.target_schema, spec.target_table) not in _present(session, database, [spec.target_schema]):
         prepare_schema(session, place, database, spec.target_schema)
 
 
