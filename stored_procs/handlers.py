@@ -15,6 +15,7 @@ from stored_procs.configuration import app_config, registration, table_config
 from stored_procs.loading.intake import intake
 from stored_procs.loading.load import load_table as load_one_table
 from stored_procs.orchestration import exports, graph, lanes, runs, schedule
+from stored_procs.orchestration.lanes import return_value as lane_return_value  # `lanes` is also an argument
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, query_tag, run
 
@@ -66,7 +67,7 @@ def load_lane(session: Any, lane: int, lanes: int, run_id: str | None = None) ->
     app = app_place(session)
     target = app_config.read(session, app).require(app_config.TARGET_DATABASE)
     summary = load_lane_at(session, app, target, int(lane), int(lanes), runs.current_run_id(session, run_id))
-    runs.set_task_return_value(session, summary.pop("answer"))
+    runs.set_task_return_value(session, lane_return_value(summary))
     return summary
 
 
@@ -246,7 +247,7 @@ def load_lane_at(
 
     with query_tag(step=graph.lane_node_name(lane), run=run_id):
         result = lanes.load_lane(session, place, run_id, lane, lanes_count, specs, load_one)
-    return {**result.to_dict(), "answer": result.answer()}
+    return result.to_dict()
 
 
 def load_table_at(

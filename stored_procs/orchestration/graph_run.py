@@ -45,9 +45,7 @@ def sync(
         if node.procedure == "LOAD_LANE":
             target = settings.require(app_config.TARGET_DATABASE)
             lane, count = (int(a) for a in node.args)
-            summary = load_lane_at(session, place, target, lane, count, run_id, specs)
-            summary.pop("answer")
-            return summary
+            return load_lane_at(session, place, target, lane, count, run_id, specs)
         return runs.finalize(session, place, run_id, specs)
 
     def action(node: graph.Node) -> bool:

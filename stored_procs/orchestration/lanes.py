@@ -111,11 +111,13 @@ class LaneResult:
             "rows_loaded": sum(int(t.get("rows_loaded") or 0) for t in self.tables.values()),
         }
 
-    def answer(self) -> str:
-        """A short line for the task's return value (TASK_HISTORY.RETURN_VALUE)."""
-        failed = self.to_dict()["failed"]
-        text = f"lane {self.lane}/{self.lanes}: {len(self.tables)} tables, {len(failed)} failed"
-        return (text + (": " + ", ".join(failed) if failed else ""))[:2000]
+
+def return_value(summary: dict[str, Any]) -> str:
+    """A short line for a lane task's return value (TASK_HISTORY.RETURN_VALUE), from its summary
+    (`LaneResult.to_dict`)."""
+    failed = summary["failed"]
+    text = f"lane {summary['lane']}/{summary['lanes']}: {len(summary['tables'])} tables, {len(failed)} failed"
+    return (text + (": " + ", ".join(failed) if failed else ""))[:2000]
 
 
 def load_lane(
