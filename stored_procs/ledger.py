@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stored_procs import datetime_text
@@ -22,8 +22,10 @@ MAX_ATTEMPTS = 3
 _BOUND_TIME = datetime_text.timestamp_ntz()
 
 
-def now() -> str:
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+def now(seconds_from_now: float = 0.0) -> str:
+    """UTC now (plus `seconds_from_now`) as `YYYY-MM-DD HH:MI:SS.ffffff`, for a TIMESTAMP_NTZ bind."""
+    moment = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds_from_now)
+    return moment.isoformat(sep=" ", timespec="microseconds")
 
 
 def ensure_control(session: Any, place: Place) -> None:

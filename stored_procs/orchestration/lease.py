@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stored_procs.datetime_text import timestamp_ntz
+from stored_procs.ledger import now
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt, run
 
@@ -45,12 +45,7 @@ class Busy:
         )
 
 
-_AT = timestamp_ntz()  # a bound _utc() text, with its explicit format (stored_procs/datetime_text.py)
-
-
-def _utc(seconds_from_now: float = 0.0) -> str:
-    moment = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds_from_now)
-    return moment.isoformat(sep=" ", timespec="microseconds")
+_AT = timestamp_ntz()  # a bound ledger.now() text, with its explicit format (stored_procs/datetime_text.py)
 
 
 def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = DEFAULT_TTL_S) -> Busy | None:
@@ -69,7 +64,7 @@ def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = D
         Stmt(
             f"UPDATE {leases} SET HOLDER = ?, ACQUIRED_AT = {_AT}, EXPIRES_AT = {_AT} WHERE NAME = ? "
             f"AND (HOLDER IS NULL OR HOLDER = ? OR EXPIRES_AT < {_AT})",
-            (holder, _utc(), _utc(ttl_s), name, holder, _utc()),
+            (holder, now(), now(ttl_s), name, holder, now()),
         ),
     )
     rows = run(session, Stmt(f"SELECT HOLDER AS H, EXPIRES_AT AS E FROM {leases} WHERE NAME = ?", (name,)))
