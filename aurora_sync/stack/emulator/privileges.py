@@ -133,11 +133,13 @@ def _ident_name(identifier: Any) -> str:
     return str(identifier.name if identifier.args.get("quoted") else identifier.name.upper())
 
 
-def _created(session: _Session, expression: Any) -> tuple[str, Name] | None:
-    """(kind, name) of a CREATE or DROP: DATABASE ("D",), SCHEMA ("D", "S"), TABLE/VIEW ("D", "S", "T");
-    None for what it cannot name."""
+def _created(session: _Session, expression: Any) -> tuple[str, Name, Any] | None:
+    """(kind, name, the name's node) of a CREATE or DROP: DATABASE ("D",), SCHEMA ("D", "S"),
+    TABLE/VIEW ("D", "S", "T"); None for what it cannot name."""
     from sqlglot import exp
 
+    if not isinstance(expression, (exp.Create, exp.Drop)):
+        return None
     kind = expression.args.get("kind")
     target = expression.this.this if isinstance(expression.this, exp.Schema) else expression.this
     if target is None and expression.args.get("tables"):  # DROP lists its objects
@@ -147,12 +149,12 @@ def _created(session: _Session, expression: Any) -> tuple[str, Name] | None:
     kind = kind.upper()
     parts = [_ident_name(p) for p in (target.args.get(k) for k in ("catalog", "db", "this")) if p is not None]
     if kind == "DATABASE":
-        return (kind, (parts[-1],)) if parts else None
+        return (kind, (parts[-1],), target) if parts else None
     if kind == "SCHEMA":  # CREATE SCHEMA d.s parses as (catalog d, db s), DROP SCHEMA d.s as (db d, this s)
         if len(parts) == 1:
-            return kind, (session.database or "", parts[0])
-        return kind, (parts[-2], parts[-1])
-    return kind, session.table(target)
+            return kind, (session.database or "", parts[0]), target
+        return kind, (parts[-2], parts[-1]), target
+    return kind, session.table(target), target
 
 
 def check(catalog: Catalog, session: _Session, expression: Any) -> None:
@@ -162,19 +164,17 @@ def check(catalog: Catalog, session: _Session, expression: Any) -> None:
     role = session.role
     if role is None:
         return
-    ddl_target = None
-    created = _created(session, expression) if isinstance(expression, (exp.Create, exp.Drop)) else None
+    created = _created(session, expression)
+    ddl_target = created[2] if created is not None else None
     if isinstance(expression, exp.Create) and created is not None:
-        kind, name = created
-        ddl_target = expression.this.this if isinstance(expression.this, exp.Schema) else expression.this
+        kind, name, _ = created
         if kind == "SCHEMA" and not (name in catalog.owners and expression.args.get("exists")):
             if not catalog.may(role, "CREATE SCHEMA", name[:1]):
                 raise _refuse(f"Insufficient privileges to operate on database '{name[0]}'")
         elif kind in ("TABLE", "VIEW") and not catalog.may(role, f"CREATE {kind}", name[:2]):
             raise _refuse(f"Insufficient privileges to operate on schema '{name[1]}'")
     elif isinstance(expression, exp.Drop) and created is not None:
-        kind, name = created
-        ddl_target = (expression.args.get("tables") or [expression.this])[0]
+        kind, name, _ = created
         if not catalog.owns(role, name):
             raise _refuse(f"Insufficient privileges to operate on {kind.lower()} '{name[-1]}'")
     elif isinstance(expression, exp.Alter):
@@ -201,9 +201,9 @@ def record(catalog: Catalog, session: _Session, expression: Any) -> None:
     from sqlglot import exp
 
     owner = session.role
-    created = _created(session, expression) if isinstance(expression, (exp.Create, exp.Drop)) else None
+    created = _created(session, expression)
     if isinstance(expression, exp.Create) and created is not None:
-        kind, name = created
+        kind, name, _ = created
         if kind not in ("DATABASE", "SCHEMA", "TABLE", "VIEW"):
             return
         if expression.args.get("replace"):
@@ -213,7 +213,7 @@ def record(catalog: Catalog, session: _Session, expression: Any) -> None:
             if kind == "DATABASE" and (*name, "PUBLIC") not in catalog.owners:
                 catalog.owners[(*name, "PUBLIC")] = owner
     elif isinstance(expression, exp.Drop) and created is not None:
-        kind, name = created
+        kind, name, _ = created
         if kind in ("DATABASE", "SCHEMA", "TABLE", "VIEW"):
             catalog.forget(name)
     elif isinstance(expression, exp.Alter):
@@ -299,8 +299,8 @@ def patch(duck_conn: Any) -> None:
             return result
         with CATALOG.lock:
             record(CATALOG, session, expression)
-        created = _created(session, expression) if isinstance(expression, exp.Create) else None
-        if created is not None and created[0] == "DATABASE":
+        created = _created(session, expression)
+        if created is not None and created[0] == "DATABASE" and isinstance(expression, exp.Create):
             # CREATE DATABASE also creates schema PUBLIC (https://docs.snowflake.com/en/sql-reference/sql/create-database)
             database = created[1][0].replace('"', '""')
             original(self._conn.cursor(), f'CREATE SCHEMA IF NOT EXISTS "{database}"."PUBLIC"')
