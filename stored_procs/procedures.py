@@ -35,6 +35,8 @@ class Procedure:
     role: str
     comment: str
     external_access: bool = False  # REQUEST_EXPORTS: the exporter Lambda, through the bound integration
+    # takes manifests in: reads the manifest signing key from the bound secret (stored_procs.loading.manifest_keys)
+    manifest_key: bool = False
     extra_packages: tuple[str, ...] = ()
 
     @property
@@ -66,7 +68,14 @@ PROCEDURES: tuple[Procedure, ...] = (
         external_access=True,
         extra_packages=("boto3",),
     ),
-    Procedure("INTAKE_MANIFESTS", handlers.intake_manifests, (), ADMIN, "Copy new manifests into the ledger"),
+    Procedure(
+        "INTAKE_MANIFESTS",
+        handlers.intake_manifests,
+        (),
+        ADMIN,
+        "Copy new manifests into the ledger",
+        manifest_key=True,
+    ),
     Procedure(
         "LOAD_TABLE",
         handlers.load_table,
@@ -175,6 +184,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         ADMIN,
         "Export, take in and load one table now",
         external_access=True,
+        manifest_key=True,
         extra_packages=("boto3",),
     ),
     Procedure(
@@ -184,9 +194,17 @@ PROCEDURES: tuple[Procedure, ...] = (
         ADMIN,
         "Run the whole graph once now, in this session",
         external_access=True,
+        manifest_key=True,
         extra_packages=("boto3",),
     ),
-    Procedure("LOAD_PENDING", handlers.load_pending, (), ADMIN, "Take in and load what is in the stage now"),
+    Procedure(
+        "LOAD_PENDING",
+        handlers.load_pending,
+        (),
+        ADMIN,
+        "Take in and load what is in the stage now",
+        manifest_key=True,
+    ),
 )
 
 

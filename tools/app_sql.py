@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from stored_procs.loading.manifest_keys import ALIAS as MANIFEST_KEY_ALIAS
 from stored_procs.monitoring.views import view_ddl
 from stored_procs.orchestration.lambda_invoke import SECRET_ALIAS
 from stored_procs.procedures import ADMIN, CODE_ARCHIVE, PROCEDURES, RUNTIME_VERSION, Procedure
@@ -57,21 +58,27 @@ def grants_sql(role_kind: str, admin_role: str, viewer_role: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def external_access_statements(integration: str, secret: str) -> list[str]:
-    """Let the procedures that call the exporter use the integration and the secret. Inside the app the
-    arguments are REFERENCE('EXPORTER_ACCESS') / REFERENCE('EXPORTER_SECRET'); when plain, quoted names."""
-    return [
-        f"ALTER PROCEDURE {quote_qualified(APP_CODE_SCHEMA, p.name)}{p.arg_types} SET "
-        f"EXTERNAL_ACCESS_INTEGRATIONS = ({integration}) SECRETS = ('{SECRET_ALIAS}' = {secret})"
-        for p in PROCEDURES
-        if p.external_access
-    ]
+def external_access_statements(integration: str, secret: str, manifest_key: str) -> list[str]:
+    """Let the procedures that call the exporter use the integration and the AWS secret, and those that
+    take manifests in read the manifest signing key. Inside the app the arguments are
+    REFERENCE('EXPORTER_ACCESS') / REFERENCE('EXPORTER_SECRET') / REFERENCE('MANIFEST_KEY'); when plain,
+    quoted names. A procedure's SECRETS must be allowed by its integration's ALLOWED_AUTHENTICATION_SECRETS
+    (Snowflake docs, "CREATE PROCEDURE": SECRETS; "CREATE EXTERNAL ACCESS INTEGRATION")."""
+    statements = []
+    for p in PROCEDURES:
+        secrets = [f"'{SECRET_ALIAS}' = {secret}"] if p.external_access else []
+        secrets += [f"'{MANIFEST_KEY_ALIAS}' = {manifest_key}"] if p.manifest_key else []
+        if secrets:
+            statements.append(
+                f"ALTER PROCEDURE {quote_qualified(APP_CODE_SCHEMA, p.name)}{p.arg_types} SET "
+                f"EXTERNAL_ACCESS_INTEGRATIONS = ({integration}) SECRETS = ({', '.join(secrets)})"
+            )
+    return statements
 
 
 def apply_external_access_sql() -> str:
-    body = "".join(
-        f"  {s};\n" for s in external_access_statements("REFERENCE('EXPORTER_ACCESS')", "REFERENCE('EXPORTER_SECRET')")
-    )
+    references = ("REFERENCE('EXPORTER_ACCESS')", "REFERENCE('EXPORTER_SECRET')", "REFERENCE('MANIFEST_KEY')")
+    body = "".join(f"  {s};\n" for s in external_access_statements(*references))
     name = quote_qualified(APP_CODE_SCHEMA, "APPLY_EXTERNAL_ACCESS")
     return (
         f"CREATE OR REPLACE PROCEDURE {name}()\n"
@@ -82,10 +89,12 @@ def apply_external_access_sql() -> str:
         "$$\n"
         "BEGIN\n"
         f"{body}"
-        "  RETURN 'the exporter procedures use the EXPORTER_ACCESS integration and the EXPORTER_SECRET secret';\n"
+        "  RETURN 'the exporter and intake procedures use the EXPORTER_ACCESS integration, the EXPORTER_SECRET "
+        "and MANIFEST_KEY secrets';\n"
         "EXCEPTION\n"
         "  WHEN OTHER THEN\n"
-        "    RETURN 'not yet: bind both references EXPORTER_ACCESS and EXPORTER_SECRET (' || SQLERRM || ')';\n"
+        "    RETURN 'not yet: bind the references EXPORTER_ACCESS, EXPORTER_SECRET and MANIFEST_KEY (' || SQLERRM "
+        "|| ')';\n"
         "END;\n"
         "$$;\n"
         f"GRANT USAGE ON PROCEDURE {name}() TO APPLICATION ROLE {ADMIN_ROLE};\n"

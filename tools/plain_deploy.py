@@ -9,7 +9,8 @@ code zip, grants to account roles, and optionally the external access of the exp
 
     python -m tools.plain_deploy --database AURORA_SYNC --admin-role SYNC_ADMIN --viewer-role SYNC_VIEWER \\
         --reader-role SYNC_READER \\
-        --external-access-integration AURORA_SYNC_EXPORTER --secret AURORA_SYNC_DB.SECRETS.EXPORTER_AWS
+        --external-access-integration AURORA_SYNC_EXPORTER --secret AURORA_SYNC_DB.SECRETS.EXPORTER_AWS \\
+        --manifest-key-secret AURORA_SYNC_DB.SECRETS.MANIFEST_KEY
     snow sql -f build/plain/deploy.sql
 """
 
@@ -57,6 +58,7 @@ def plain_parts(
     integration: str | None = None,
     secret: str | None = None,
     reader_role: str = APP_READER_ROLE,
+    manifest_key: str | None = None,
 ) -> list[str]:
     """The script in pieces (one statement, or one object file, each); joined by newlines it is the file."""
     db = quote_ident(database, "database")
@@ -100,9 +102,10 @@ def plain_parts(
         f"GRANT MONITOR, OPERATE ON FUTURE TASKS IN SCHEMA {APP_STATE_SCHEMA} TO ROLE {admin};",
         *grants_sql("ROLE", admin, viewer).splitlines(),
     ]
-    if integration and secret:
+    if integration and secret and manifest_key:
         secret_name = quote_qualified(*split_parts(secret, "secret"))
-        parts += [s + ";" for s in external_access_statements(quote_ident(integration), secret_name)]
+        key_name = quote_qualified(*split_parts(manifest_key, "manifest key secret"))
+        parts += [s + ";" for s in external_access_statements(quote_ident(integration), secret_name, key_name)]
     return parts
 
 
@@ -116,10 +119,12 @@ def main() -> None:
     )
     parser.add_argument("--external-access-integration", help="for the procedures that invoke the exporter")
     parser.add_argument("--secret", help="db.schema.name of the CLOUD_PROVIDER_TOKEN secret")
+    parser.add_argument("--manifest-key-secret", help="db.schema.name of the GENERIC_STRING manifest signing key")
     parser.add_argument("--out", type=Path, default=Path("build/plain/deploy.sql"))
     args = parser.parse_args()
-    if bool(args.external_access_integration) != bool(args.secret):
-        parser.error("--external-access-integration and --secret go together")
+    given = [bool(args.external_access_integration), bool(args.secret), bool(args.manifest_key_secret)]
+    if any(given) and not all(given):
+        parser.error("--external-access-integration, --secret and --manifest-key-secret go together")
     parts = plain_parts(
         args.database,
         args.admin_role,
@@ -128,6 +133,7 @@ def main() -> None:
         args.external_access_integration,
         args.secret,
         args.reader_role,
+        args.manifest_key_secret,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(parts) + "\n")

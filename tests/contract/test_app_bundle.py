@@ -141,11 +141,12 @@ def test_the_manifest_names_objects_the_setup_script_creates(bundle):
     privileges = {next(iter(p)) for p in manifest["privileges"]}
     assert {"EXECUTE TASK", "EXECUTE MANAGED TASK"} <= privileges
     references = {next(iter(r)): next(iter(r.values())) for r in manifest["references"]}
-    assert {"EXPORTER_ACCESS", "EXPORTER_SECRET"} == set(references)
+    assert {"EXPORTER_ACCESS", "EXPORTER_SECRET", "MANIFEST_KEY"} == set(references)
     for ref_name, ref in references.items():
         assert f"CREATE OR REPLACE PROCEDURE {ref['register_callback']}(" in every_sql, ref_name
     access = (bundle / "sql/app/apply_external_access.sql").read_text()
     assert "REFERENCE('EXPORTER_ACCESS')" in access and "REFERENCE('EXPORTER_SECRET')" in access
+    assert "'manifest_key' = REFERENCE('MANIFEST_KEY')" in access
 
 
 def test_the_code_zip_alone_imports_every_handler(bundle):
@@ -190,13 +191,26 @@ def test_every_procedure_is_documented():
 
 
 def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tmp_path):
-    parts = plain_deploy.plain_parts("SYNC_DB", "SYNC_ADMIN", "SYNC_VIEWER", tmp_path / "code.zip", "EAI", "DB.S.AWS")
+    parts = plain_deploy.plain_parts(
+        "SYNC_DB", "SYNC_ADMIN", "SYNC_VIEWER", tmp_path / "code.zip", "EAI", "DB.S.AWS", manifest_key="DB.S.KEY"
+    )
     script = "\n".join(parts)
     assert "<%" not in script and "APPLICATION ROLE" not in script and "STREAMLIT" not in script
     for proc in procedures.PROCEDURES:
         assert f'CREATE OR REPLACE PROCEDURE "CORE"."{proc.name}"(' in script
     assert 'IMPORTS = (\'@"SYNC_DB"."CORE"."CODE"/python/aurora_sync_procs.zip\')' in script
     assert 'SET EXTERNAL_ACCESS_INTEGRATIONS = ("EAI") SECRETS = (\'aws\' = "DB"."S"."AWS")' in script
+    # every procedure that takes manifests in can read the signing key, and only those
+    for proc in procedures.PROCEDURES:
+        bound = f'ALTER PROCEDURE "CORE"."{proc.name}"{proc.arg_types} SET'
+        line = next((x for x in script.splitlines() if x.startswith(bound)), "")
+        assert ('\'manifest_key\' = "DB"."S"."KEY"' in line) == proc.manifest_key, proc.name
+    assert {p.name for p in procedures.PROCEDURES if p.manifest_key} == {
+        "INTAKE_MANIFESTS",
+        "SYNC_TABLE",
+        "SYNC_ALL",
+        "LOAD_PENDING",
+    }
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     parsed = [s for part in parts for s in sqlglot.parse(part, read="snowflake") if s is not None]
     kinds = [type(s).__name__ for s in parsed]
@@ -210,10 +224,11 @@ def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tm
             r'^(CREATE ROLE IF NOT EXISTS "\w+"|GRANT ROLE "\w+" TO ROLE "\w+"'
             r'|GRANT MONITOR, OPERATE ON FUTURE TASKS IN SCHEMA STATE TO ROLE "\w+"'
             r'|ALTER PROCEDURE "CORE"\."\w+"\([\w, ]*\) SET EXTERNAL_ACCESS_INTEGRATIONS = \("EAI"\) '
-            r'SECRETS = \(\'aws\' = "DB"\."S"\."AWS"\))$',
+            r'SECRETS = \((\'aws\' = "DB"\."S"\."AWS"(, )?)?(\'manifest_key\' = "DB"\."S"\."KEY")?\))$',
             text,
         ), text
-    assert len(commands) == 5 + sum(p.external_access for p in procedures.PROCEDURES)  # 3 roles, 1 grant, tasks
+    bound = sum(p.external_access or p.manifest_key for p in procedures.PROCEDURES)
+    assert len(commands) == 5 + bound  # 3 roles, 1 grant, tasks, the ALTER PROCEDUREs
     assert "INSERT INTO \"STATE\".\"SETTINGS\" (NAME, VALUE, UPDATED_AT) SELECT 'deployment', 'plain'" in script
 
 

@@ -18,6 +18,7 @@ from stored_procs.loading.intake import clean_inbox
 from stored_procs.monitoring.views import view_ddl
 from sync_contract.manifest import manifest_key, manifest_prefix
 from sync_contract.types import Kind, TypeMapping
+from tests.integration.signed import signed_body
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +78,7 @@ def test_inbox_documents_without_a_string_export_id_are_recorded_and_removed(pg,
         bad = {k: v for k, v in doc.items() if k != "export_id"}
         if value is not ...:
             bad["export_id"] = value
-        body = json.dumps(bad).encode()
+        body = signed_body(bad)
         _s3(h).put_object(Bucket=BUCKET, Key=PREFIX + manifest_key("public", "as_inbox", f"bad-{name}"), Body=body)
 
     report = h.cycle(export=False)

@@ -28,6 +28,7 @@ from stored_procs.orchestration import exports, graph, lambda_invoke
 from stored_procs.procedures import by_name
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import manifest_key
+from tests.integration.signed import signed_body
 
 ROOT = Path(__file__).resolve().parents[2]
 _databases = itertools.count(1)
@@ -249,7 +250,7 @@ def test_a_failed_load_fails_its_task_and_the_run_summary_names_the_table(pg, ap
     key = PREFIX + manifest_key("public", "app_fail", exported["export_id"])
     doc = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     doc["rows"], doc["files"][0]["rows"] = 6, 6
-    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=signed_body(doc))
     call(app, "INTAKE_MANIFESTS")
     with pytest.raises(handlers.LoadFailed, match=r"public\.app_fail: .*details in STATE\.RUNS"):
         call(app, "LOAD_TABLE", "public", "app_fail", "run-f")

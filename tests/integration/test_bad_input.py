@@ -13,6 +13,7 @@ import pytest
 from aurora_sync.cycle import export_request
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
 from sync_contract.manifest import manifest_key
+from tests.integration.signed import signed_body
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +79,7 @@ def test_an_unknown_manifest_version_is_quarantined_naming_the_field(pg, harness
     _export(h, 1)
     key, doc = _manifest(h, "bad_version", result["export_id"])
     doc["manifest_version"] = 2
-    _s3(h).put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
+    _s3(h).put_object(Bucket=BUCKET, Key=key, Body=signed_body(doc))
     report = h.cycle(export=False)
     ((status, error),) = _ledger(h, "bad_version")
     assert status == "QUARANTINED" and "manifest field manifest_version: unknown version 2" in error

@@ -9,6 +9,7 @@ import boto3
 from aurora_sync.cycle import export_request
 from aurora_sync.stack.stack import BUCKET, PREFIX
 from sync_contract.manifest import manifest_key, parse_manifest
+from tests.integration.signed import signed_body
 
 
 def _target(h, table: str, order: str = '"ID"') -> list[tuple]:
@@ -125,7 +126,7 @@ def test_a_batch_whose_files_disagree_with_its_manifest_fails_closed_and_other_t
     doc = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     doc["rows"], doc["files"][0]["rows"] = 21, 21
     parse_manifest(doc)  # still a valid manifest: only its counts lie
-    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(doc).encode())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=signed_body(doc))
 
     bad, good = h.cycle(export=False).tables
     assert bad.failed

@@ -24,6 +24,7 @@ from stored_procs.orchestration import graph, runs
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import manifest_prefix
 from tests.integration.lock_limit import LockLimit, install
+from tests.integration.signed import signed_body
 
 pytestmark = pytest.mark.integration
 
@@ -211,7 +212,7 @@ def test_a_table_failing_for_good_is_recorded_and_neither_its_lane_nor_the_graph
     (item,) = s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + manifest_prefix("public", bad))["Contents"]
     doc = json.loads(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
     doc["rows"], doc["files"][0]["rows"] = 5, 5
-    s3.put_object(Bucket=BUCKET, Key=item["Key"], Body=json.dumps(doc).encode())
+    s3.put_object(Bucket=BUCKET, Key=item["Key"], Body=signed_body(doc))
 
     outcomes = []
     for attempt in range(3):  # as many runs as SUSPEND_TASK_AFTER_NUM_FAILURES = 3 would need

@@ -14,13 +14,14 @@ import pytest
 from aurora_sync.cycle import export_request
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
 from sync_contract.manifest import manifest_key
+from tests.integration.signed import signed_body
 
 pytestmark = pytest.mark.integration
 
 
 def _plant(h: Any, table: str, name: str, doc: dict[str, Any]) -> None:
     s3 = boto3.client("s3", endpoint_url=h.stack.endpoints.s3_endpoint, region_name=REGION)
-    s3.put_object(Bucket=BUCKET, Key=PREFIX + manifest_key("public", table, name), Body=json.dumps(doc).encode())
+    s3.put_object(Bucket=BUCKET, Key=PREFIX + manifest_key("public", table, name), Body=signed_body(doc))
 
 
 def _real_manifest(h: Any, index: int) -> dict[str, Any]:
