@@ -50,18 +50,33 @@ CREATE SECRET IF NOT EXISTS AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS
   TYPE = CLOUD_PROVIDER_TOKEN
   API_AUTHENTICATION = AURORA_SYNC_AWS;
 
--- 6. External access integration: that endpoint, that secret.
+-- 5b. The manifest signing key: the exporter signs every manifest with it (HMAC-SHA256) and the app takes
+-- in only manifests whose signature it verifies (docs/SECURITY.md). The value is the exporter's key from
+-- Vault, '<key_id>:<hex>' (docs/DEPLOYMENT.md, "Manifest signing key"); during a rotation, the old and the
+-- new key separated by a comma. Snowflake never shows a secret's value (DESC SECRET omits it); create it
+-- with the placeholder below, then set the value from a shell that reads Vault rather than pasting it into
+-- a worksheet (docs/DEPLOYMENT.md shows the command). Until then intake refuses to run, naming the secret.
+CREATE SECRET IF NOT EXISTS AURORA_SYNC_ADMIN_DB.SECRETS.MANIFEST_KEY
+  TYPE = GENERIC_STRING
+  SECRET_STRING = '<key_id>:<hex>';
+
+-- 6. External access integration: that endpoint, those secrets. A procedure may read a secret only through
+-- an integration that allows it, so the intake procedures use this integration for the manifest key too
+-- (also in push mode, where they invoke nothing).
 CREATE EXTERNAL ACCESS INTEGRATION IF NOT EXISTS AURORA_SYNC_EXPORTER
   ALLOWED_NETWORK_RULES = (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_ENDPOINT)
-  ALLOWED_AUTHENTICATION_SECRETS = (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS)
+  ALLOWED_AUTHENTICATION_SECRETS = (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS, AURORA_SYNC_ADMIN_DB.SECRETS.MANIFEST_KEY)
   ENABLED = TRUE;
 
 -- 7. Bind the app's references (or in Snowsight: the app's Security tab). The callback then lets
--- CORE.REQUEST_EXPORTS, CORE.SYNC_TABLE and CORE.SYNC_ALL use them.
+-- CORE.REQUEST_EXPORTS, CORE.SYNC_TABLE and CORE.SYNC_ALL use the first two, and the procedures that take
+-- manifests in (CORE.INTAKE_MANIFESTS, SYNC_TABLE, SYNC_ALL, LOAD_PENDING) read the manifest key.
 CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_ACCESS', 'ADD',
   SYSTEM$REFERENCE('EXTERNAL ACCESS INTEGRATION', 'AURORA_SYNC_EXPORTER', 'PERSISTENT', 'USAGE'));
 CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_SECRET', 'ADD',
   SYSTEM$REFERENCE('SECRET', 'AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS', 'PERSISTENT', 'READ'));
+CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('MANIFEST_KEY', 'ADD',
+  SYSTEM$REFERENCE('SECRET', 'AURORA_SYNC_ADMIN_DB.SECRETS.MANIFEST_KEY', 'PERSISTENT', 'READ'));
 -- Only for tasks on a warehouse instead of serverless (CALL CORE.ENABLE_SCHEDULE('60 MINUTES', '<WAREHOUSE>')):
 -- GRANT USAGE ON WAREHOUSE <WAREHOUSE> TO APPLICATION AURORA_SYNC;
 
@@ -98,9 +113,10 @@ SELECT COUNT(*) FROM <TARGET_DATABASE>.PG_PUBLIC.ORDERS;
 --   GRANT EXECUTE TASK, EXECUTE MANAGED TASK ON ACCOUNT TO ROLE <OWNER_ROLE>;
 --   GRANT USAGE ON INTEGRATION AURORA_SYNC_EXPORTER TO ROLE <OWNER_ROLE>;
 --   GRANT READ ON SECRET AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS TO ROLE <OWNER_ROLE>;
+--   GRANT READ ON SECRET AURORA_SYNC_ADMIN_DB.SECRETS.MANIFEST_KEY TO ROLE <OWNER_ROLE>;
 -- and its readers are an account role (`--reader-role`, default AURORA_SYNC_READER), which the
 -- procedures grant USAGE and SELECT as the app grants its reader application role:
 --   GRANT ROLE AURORA_SYNC_READER TO ROLE <ANALYST_ROLE>;
 --   GRANT USAGE ON DATABASE <TARGET_DATABASE> TO ROLE AURORA_SYNC_READER;
--- and the generator's --external-access-integration / --secret options write the ALTER PROCEDURE
+-- and the generator's --external-access-integration / --secret / --manifest-key-secret options write the ALTER PROCEDURE
 -- statements that step 7 performs inside the app. Calls are then <DATABASE>.CORE.<PROCEDURE>(...).

@@ -495,6 +495,8 @@ def test_the_snowflake_objects_are_the_ones_consumer_setup_names(modules: dict[s
         "external access integration": local["access_name"].replace("${var.name_prefix}", prefix),
         "secret": f"{variables['admin_database']['default']}.{variables['admin_schema']['default']}."
         f"{local['secret_name']}",
+        "manifest key secret": f"{variables['admin_database']['default']}.{variables['admin_schema']['default']}."
+        f"{local['manifest_key_name']}",
         "network rule": local["network_rule_name"],
     }
     for kind, name in names.items():
@@ -506,7 +508,14 @@ def test_the_snowflake_objects_are_the_ones_consumer_setup_names(modules: dict[s
     assert "AUTH_TYPE = AWS_IAM" in executes["api_authentication"]["execute"]
     assert "TYPE = CLOUD_PROVIDER_TOKEN" in executes["exporter_secret"]["execute"]
     (access,) = snowflake.resources("snowflake_external_access_integration").values()
-    assert block(access, "allowed_authentication_secrets")["secrets"] == ["${local.secret_fqn}"]
+    assert block(access, "allowed_authentication_secrets")["secrets"] == [
+        "${local.secret_fqn}",
+        "${local.manifest_key_fqn}",
+    ]
+    # the manifest key: a placeholder Terraform creates once; its value (from Vault) is never in state
+    key = executes["manifest_key"]["execute"]
+    assert "TYPE = GENERIC_STRING" in key and "CREATE SECRET IF NOT EXISTS ${local.manifest_key_fqn}" in key
+    assert not snowflake.resources("snowflake_secret_with_generic_string")
 
 
 def test_every_checkov_skip_is_inline_and_gives_a_reason() -> None:

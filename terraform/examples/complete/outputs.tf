@@ -40,3 +40,8 @@ output "register_calls" {
     "CALL ${var.app_name}.CORE.REGISTER_EXPORTER('${module.exporter.live_alias_arn}', '${var.aws_region}');",
   ])
 }
+
+output "manifest_key_secret_name" {
+  description = "The GENERIC_STRING secret to bind to the app's MANIFEST_KEY reference; set its value from Vault (docs/DEPLOYMENT.md section 3b)."
+  value       = module.snowflake.manifest_key_secret_name
+}

@@ -1,6 +1,7 @@
 # The Snowflake objects around the Native App (docs/snowflake/consumer_setup.sql steps 1 and 3-6):
 # the storage integration on the export bucket, the network rule, the AWS IAM API authentication
-# integration and its CLOUD_PROVIDER_TOKEN secret, the external access integration; optionally a
+# integration and its CLOUD_PROVIDER_TOKEN secret, the manifest key secret (a placeholder: its value is
+# set from Vault, outside Terraform), the external access integration; optionally a
 # warehouse and the operator/analyst roles. Binding them to the app (steps 2, 7-9) needs the app
 # installed and stays in that script.
 
@@ -14,6 +15,8 @@ locals {
   admin_database    = var.create_admin_database ? snowflake_database.admin[0].name : var.admin_database
   admin_schema      = var.create_admin_database ? snowflake_schema.admin[0].name : var.admin_schema
   secret_fqn        = "\"${local.admin_database}\".\"${local.admin_schema}\".\"${local.secret_name}\""
+  manifest_key_name = "MANIFEST_KEY"
+  manifest_key_fqn  = "\"${local.admin_database}\".\"${local.admin_schema}\".\"${local.manifest_key_name}\""
   # DESC SECURITY INTEGRATION: one row per property (no rows until the integration exists)
   api_auth_rows       = coalesce(snowflake_execute.api_authentication.query_results, [])
   api_auth_properties = { for row in local.api_auth_rows : row["property"] => row["property_value"] }
@@ -70,17 +73,26 @@ resource "snowflake_execute" "exporter_secret" {
   depends_on = [snowflake_execute.api_authentication]
 }
 
+# The manifest signing key (docs/DEPLOYMENT.md section 3b). Created with a placeholder and never managed
+# afterwards: the operator sets the value from Vault with ALTER SECRET, so the key is in no Terraform
+# state or plan (snowflake_secret_with_generic_string would keep it in state). Until then intake refuses
+# to run, naming the secret.
+resource "snowflake_execute" "manifest_key" {
+  execute = "CREATE SECRET IF NOT EXISTS ${local.manifest_key_fqn} TYPE = GENERIC_STRING SECRET_STRING = 'unset: ALTER SECRET ... SET SECRET_STRING = ''<key_id>:<hex>'' from Vault' COMMENT = '${local.comment}: HMAC key the procedures verify manifest signatures with'"
+  revert  = "DROP SECRET IF EXISTS ${local.manifest_key_fqn}"
+}
+
 resource "snowflake_external_access_integration" "exporter" {
   name                  = local.access_name
   enabled               = true
   allowed_network_rules = [snowflake_network_rule.exporter_endpoint.fully_qualified_name]
-  comment               = "${local.comment}: CORE.REQUEST_EXPORTS to the exporter Lambda"
+  comment               = "${local.comment}: CORE.REQUEST_EXPORTS to the exporter Lambda; the intake procedures' manifest key"
 
   allowed_authentication_secrets {
-    secrets = [local.secret_fqn]
+    secrets = [local.secret_fqn, local.manifest_key_fqn]
   }
 
-  depends_on = [snowflake_execute.exporter_secret]
+  depends_on = [snowflake_execute.exporter_secret, snowflake_execute.manifest_key]
 }
 
 resource "snowflake_warehouse" "sync" {
@@ -191,4 +203,18 @@ resource "snowflake_grant_privileges_to_account_role" "secret" {
   }
 
   depends_on = [snowflake_execute.exporter_secret]
+}
+
+resource "snowflake_grant_privileges_to_account_role" "manifest_key" {
+  for_each = toset(var.grant_to_roles)
+
+  account_role_name = each.value
+  privileges        = ["READ"]
+
+  on_schema_object {
+    object_type = "SECRET"
+    object_name = local.manifest_key_fqn
+  }
+
+  depends_on = [snowflake_execute.manifest_key]
 }

@@ -47,3 +47,8 @@ output "analyst_role_name" {
   description = "Account role for AURORA_SYNC_VIEWER, or null."
   value       = one(snowflake_account_role.analyst[*].name)
 }
+
+output "manifest_key_secret_name" {
+  description = "Fully qualified GENERIC_STRING secret to bind to the app's MANIFEST_KEY reference (consumer_setup.sql step 7). Created with a placeholder: set its value from Vault (docs/DEPLOYMENT.md section 3b)."
+  value       = "${local.admin_database}.${local.admin_schema}.${local.manifest_key_name}"
+}
