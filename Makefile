@@ -19,9 +19,16 @@ BANDIT_VERSION := 1.9.4
 PIP_AUDIT_VERSION := 2.10.1
 SEC_VENV := .venv-security
 SEC_STAMP := $(SEC_VENV)/.installed-$(BANDIT_VERSION)-$(PIP_AUDIT_VERSION)
+# uv writes the Lambda zip's hashed lock (`make lambda-lock`); it pins its own build: a venv of its own
+UV_VERSION := 0.13.9
+LOCK_VENV := .venv-lock
+UV := $(LOCK_VENV)/bin/uv
+LOCK_STAMP := $(LOCK_VENV)/.installed-$(UV_VERSION)
+LAMBDA_LOCK := tools/lambda-requirements.lock
+LOCK_ARGS ?=
 
-.PHONY: install snow-cli iac-tools security-tools demo test lint format unit integration contract bench \
-	lambda-package app-code app-sql app-bundle plain-deploy-sql fuzz iac-check security clean
+.PHONY: install snow-cli iac-tools security-tools lock-tools demo test lint format unit integration contract bench \
+	lambda-package lambda-lock app-code app-sql app-bundle plain-deploy-sql fuzz iac-check security clean
 
 install: $(STAMP)
 
@@ -54,6 +61,13 @@ $(SEC_STAMP):
 	$(PYTHON) -m venv $(SEC_VENV)
 	$(SEC_VENV)/bin/pip install --quiet --disable-pip-version-check bandit==$(BANDIT_VERSION) pip-audit==$(PIP_AUDIT_VERSION)
 	@touch $(SEC_STAMP)
+
+lock-tools: $(LOCK_STAMP)
+
+$(LOCK_STAMP):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $(LOCK_STAMP)
 
 demo: install
 	$(BIN)/aurora-sync demo
@@ -96,6 +110,7 @@ security: install security-tools iac-check
 	@mkdir -p build
 	$(BIN)/pip freeze --exclude-editable --disable-pip-version-check > build/requirements-audit.txt
 	$(SEC_VENV)/bin/pip-audit --requirement build/requirements-audit.txt --no-deps --disable-pip --strict --progress-spinner off
+	$(SEC_VENV)/bin/pip-audit --requirement $(LAMBDA_LOCK) --require-hashes --no-deps --disable-pip --strict --progress-spinner off
 	@if command -v gitleaks >/dev/null 2>&1; then gitleaks git --redact --no-banner .; \
 	else echo "gitleaks: skipped (no gitleaks on PATH)"; fi
 
@@ -109,8 +124,15 @@ fuzz: install
 bench: install
 	$(BIN)/python -m benchmarks.run
 
+# The Lambda zip installs only what the hashed lock names (--require-hashes --no-deps), never pyproject's ranges.
 lambda-package: install
 	$(BIN)/python -m tools.build_lambda
+
+# Rewrite the lock from pyproject's [project].dependencies for the Lambda's platform, keeping the pins it
+# has where they still fit; `make lambda-lock LOCK_ARGS=--upgrade` moves every pin to the newest release.
+lambda-lock: lock-tools
+	$(UV) pip compile pyproject.toml --generate-hashes --python-platform x86_64-manylinux2014 \
+		--python-version 3.11 --custom-compile-command 'make lambda-lock' --quiet $(LOCK_ARGS) -o $(LAMBDA_LOCK)
 
 # The Native App: the procedures' code zip, the generated object files, the offline bundle (output/deploy)
 app-code: install
@@ -129,4 +151,4 @@ plain-deploy-sql: app-code
 	$(BIN)/python -m tools.plain_deploy $(PLAIN_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SNOW_VENV) $(IAC_VENV) $(SEC_VENV) .snowflake-home output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
+	rm -rf $(VENV) $(SNOW_VENV) $(IAC_VENV) $(SEC_VENV) $(LOCK_VENV) .snowflake-home output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build

@@ -1,4 +1,8 @@
-"""Zip files so the same sources always give the same bytes: sorted entries, fixed timestamps and modes."""
+"""Zip files so the same sources always give the same bytes: sorted entries, fixed timestamps, modes and host.
+
+The compressed bytes also depend on the zlib that Python links (zlib and zlib-ng can deflate the same
+input differently): builds compare equal on machines of one kind, e.g. CI's image.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ def write_zip(archive: Path, entries: list[tuple[str, Path]]) -> Path:
         for name, path in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.external_attr = 0o644 << 16
+            info.create_system = 3  # Unix, whatever the building machine (ZipInfo's default follows it)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())
     return archive
