@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_exporter.errors import EventError
+from lambda_exporter.policy import check_event_s3
 from sync_contract.errors import IdentifierError
 from sync_contract.identifiers import validate_identifier
 from sync_contract.watermark import LOOKBACK
@@ -79,10 +80,10 @@ class ExportRequest:
             "max_file_bytes": self.max_file_bytes,
             "chunks": self.chunks,
             "parallelism": self.parallelism,
+            # a cross-check only: the exporter writes where its environment says (lambda_exporter.policy),
+            # on its own endpoint (never sent: an endpoint in an event is refused unless it is the same)
             "s3": {"bucket": self.s3.bucket, "prefix": self.s3.prefix, "region": self.s3.region},
         }
-        if self.s3.endpoint_url:
-            event["s3"]["endpoint_url"] = self.s3.endpoint_url
         if self.watermark_column:
             event["watermark_column"] = self.watermark_column
         if self.primary_key:
@@ -98,7 +99,11 @@ class ExportRequest:
         return event
 
 
-def parse_event(event: Any) -> ExportRequest:
+def parse_event(event: Any, location: S3Target | None = None) -> ExportRequest:
+    """The event as a request. `location`: the exporter's own S3 location (its environment, the Lambda):
+    the request goes there, and an event `s3` member must be absent or hold the same values
+    (lambda_exporter.policy). Without it (the exporter's code in the CLI's own process) the event's `s3`
+    member is required and used. Raises EventError naming the field."""
     if not isinstance(event, dict):
         raise EventError("$", f"the event must be a JSON object, got {type(event).__name__}")
     if unknown := sorted(set(event) - _FIELDS):
@@ -146,7 +151,7 @@ def parse_event(event: Any) -> ExportRequest:
         schema=_ident(table.get("schema"), "table.schema"),
         table=_ident(table.get("name"), "table.name"),
         mode=mode,
-        s3=_s3(event.get("s3")),
+        s3=_s3(event.get("s3")) if location is None else _bound(event.get("s3"), location),
         watermark_column=_ident(watermark, "watermark_column") if watermark else None,
         low=low,
         primary_key=_names(event.get("primary_key", []), "primary_key"),
@@ -180,6 +185,17 @@ def _s3(value: Any) -> S3Target:
     if endpoint is not None and not isinstance(endpoint, str):
         raise EventError("s3.endpoint_url", f"must be a URL string, got {endpoint!r}")
     return S3Target(bucket=bucket, prefix=prefix, region=region, endpoint_url=endpoint)
+
+
+def _bound(value: Any, location: S3Target) -> S3Target:
+    environment = {
+        "bucket": location.bucket,
+        "prefix": location.prefix,
+        "region": location.region,
+        "endpoint_url": location.endpoint_url,
+    }
+    check_event_s3(value, environment)
+    return location
 
 
 def _ident(value: Any, field: str) -> str:

@@ -21,8 +21,9 @@ from typing import Any
 
 from lambda_exporter import __version__
 from lambda_exporter.chunking import Chunk, plan_chunks
-from lambda_exporter.errors import SourceError
+from lambda_exporter.errors import ExportError, SourceError
 from lambda_exporter.event import ExportRequest
+from lambda_exporter.manifest_key import signing_key
 from lambda_exporter.manifest_lookup import newest_exported_high, newest_exported_manifest
 from lambda_exporter.query import Statement, export_select, union_all
 from lambda_exporter.retry import RetryPolicy, call_with_retries
@@ -51,6 +52,7 @@ from sync_contract.manifest import (
     latest_export_key,
     manifest_key,
 )
+from sync_contract.signing import SigningKey, sign
 from sync_contract.watermark import TIME_KINDS, watermark_kind
 
 ConnectWorker = Callable[[], Connection]
@@ -99,6 +101,7 @@ class Plan:
     guard: str | None = None
     source: SourceState = field(default_factory=SourceState)
     backfill: str | None = None  # why this incremental export starts from the beginning
+    key: SigningKey | None = field(default=None, repr=False)  # signs every manifest (sync_contract.signing)
 
 
 @dataclass(frozen=True)
@@ -123,15 +126,19 @@ def run_export(
     request: ExportRequest,
     connect_worker: ConnectWorker | None = None,
     remaining_s: Callable[[], float] | None = None,
+    key: SigningKey | None = None,
 ) -> ExportResult:
-    """Export `request` from `conn`'s snapshot; chunks run on `connect_worker` connections when given."""
+    """Export `request` from `conn`'s snapshot; chunks run on `connect_worker` connections when given.
+    Every manifest is signed with `key` (default: manifest_key.signing_key(), which raises ExportError
+    when none is configured: checked first, so nothing is read or written without a key)."""
     started = time.monotonic()
+    key = key or signing_key()
     request = resolve_low(s3_client, request)
     # before the snapshot: every transaction the snapshot cannot see started at or after this bound
     guard = late_row_bound(conn) if request.mode in ("incremental", "keys") and request.late_row_guard else None
     begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
-        result = _export_in_snapshot(conn, s3_client, request, started, connect_worker, remaining_s, guard)
+        result = _export_in_snapshot(conn, s3_client, request, started, connect_worker, remaining_s, guard, key)
     finally:
         # read-only snapshot: nothing to commit; a failure here (a dropped connection) must not turn a
         # committed export into an error, and the caller closes the connection anyway
@@ -165,6 +172,7 @@ def _export_in_snapshot(
     connect_worker: ConnectWorker | None,
     remaining_s: Callable[[], float] | None,
     guard: str | None = None,
+    key: SigningKey | None = None,
 ) -> ExportResult:
     # when the snapshot was taken: full-mode loads order snapshots by it
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -208,7 +216,7 @@ def _export_in_snapshot(
             duration_s=time.monotonic() - started,
         )
     chunks = plan_chunks(conn, req)
-    plan = Plan(req, tuple(columns), high, bound, snapshot_at, len(chunks), guard, source, backfill)
+    plan = Plan(req, tuple(columns), high, bound, snapshot_at, len(chunks), guard, source, backfill, key)
     if plan.chunks == 1:
         results = [_export_chunk(conn, s3_client, plan, 0, chunks[0])]
     else:
@@ -362,9 +370,11 @@ def _export_chunk(conn: Connection, s3_client: Any, plan: Plan, index: int, chun
         format=FileFormat(compression=strategy.compression),
         source=plan.source,
     )
+    if plan.key is None:  # run_export always sets one; never write an unsigned manifest
+        raise ExportError(f"{req.schema}.{req.table}: no manifest signing key")
+    # the signed dict is what is written: the loader verifies these members after a VARIANT round trip
+    body = json.dumps(sign(manifest.to_dict(), plan.key), sort_keys=True, separators=(",", ":"))
     key = req.s3.key(manifest_key(req.schema, req.table, eid))
-    s3_client.put_object(
-        Bucket=req.s3.bucket, Key=key, Body=manifest.to_json().encode(), ContentType="application/json"
-    )
+    s3_client.put_object(Bucket=req.s3.bucket, Key=key, Body=body.encode(), ContentType="application/json")
     failpoints.reached("export:after_manifest")
     return ChunkResult(eid, key, exported.rows, len(exported.files), exported.bytes)

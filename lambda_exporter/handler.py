@@ -12,12 +12,14 @@ from botocore.config import Config
 
 from lambda_exporter.event import ExportRequest, parse_event
 from lambda_exporter.exporter import ExportResult, resolve_low, run_export
+from lambda_exporter.manifest_key import signing_key
 from lambda_exporter.observability import logger, record_failure, record_success, traced
 from lambda_exporter.reconcile import run_reconcile
 from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.settings import Settings, load_settings
 from lambda_exporter.source import Connection, connect, is_auth_failure
 from sync_contract import reconcile as reconcile_contract
+from sync_contract.signing import SigningKey
 
 RETRY_POLICY = RetryPolicy()
 # boto3 retries throttling and 5xx itself (standard mode) before our whole-export retry sees them
@@ -44,11 +46,15 @@ def connect_source(settings: Settings) -> Connection:
 
 
 def export_once(
-    settings: Settings, s3: Any, request: ExportRequest, remaining_s: Callable[[], float] | None = None
+    settings: Settings,
+    s3: Any,
+    request: ExportRequest,
+    remaining_s: Callable[[], float] | None = None,
+    key: SigningKey | None = None,
 ) -> ExportResult:
     conn = connect_source(settings)
     try:
-        return run_export(conn, s3, request, lambda: connect_source(settings), remaining_s)
+        return run_export(conn, s3, request, lambda: connect_source(settings), remaining_s, key)
     finally:
         conn.close()
 
@@ -61,17 +67,20 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
     if isinstance(event, dict) and event.get("action") == reconcile_contract.ACTION:
         return reconcile_handler(event, remaining)
-    request = parse_event(event)
+    settings = load_settings()
+    # the environment decides where exports go and which tables are served (lambda_exporter.policy)
+    request = parse_event(event, settings.s3_target())
     table = f"{request.schema}.{request.table}"
     logger.append_keys(table=table)
-    settings = load_settings()
-    s3 = s3_client(request.s3.region, request.s3.endpoint_url or settings.s3_endpoint_url)
+    settings.allowed_tables.check(request.schema, request.table)
+    key = signing_key()  # before anything is read: no key, no export (never an unsigned manifest)
+    s3 = s3_client(request.s3.region, request.s3.endpoint_url)
     try:
         with traced("export"):
             request = resolve_low(s3, request)  # once: a retry must not start from its own partial export
             # an export is idempotent (deterministic keys, manifest last), so retrying it whole is safe
             result = call_with_retries(
-                lambda: export_once(settings, s3, request, remaining), RETRY_POLICY, remaining, on_retry
+                lambda: export_once(settings, s3, request, remaining, key), RETRY_POLICY, remaining, on_retry
             )
     except Exception as err:
         record_failure(table)
@@ -101,10 +110,12 @@ def reconcile_once(settings: Settings, request: reconcile_contract.ReconcileRequ
 
 def reconcile_handler(event: dict[str, Any], remaining: Callable[[], float] | None = None) -> dict[str, Any]:
     """Bucket fingerprints, or some buckets' row hashes, of one source table (read-only, no S3); a read,
-    so retried whole on a transient failure like an export."""
+    so retried whole on a transient failure like an export. Only a table of the allow-list, and only by
+    its primary key (lambda_exporter.reconcile.check_key)."""
     request = reconcile_contract.parse_request(event)
     logger.append_keys(table=f"{request.schema}.{request.table}")
     settings = load_settings()
+    settings.allowed_tables.check(request.schema, request.table)
     with traced("reconcile"):
         answer = call_with_retries(lambda: reconcile_once(settings, request), RETRY_POLICY, remaining, on_retry)
     logger.info(

@@ -1,13 +1,19 @@
 """The source side of a bucketed reconciliation (sync_contract.reconcile), run by the exporter.
 
 One read-only scan of the table: every bucket's (rows, hash), or the (key, row hash) of the rows in
-some buckets. Nothing leaves the database but counts, hashes and the canonical text of key values.
+some buckets. Nothing leaves the database but counts, hashes and the canonical text of key values, and
+only of a real key (`check_key`): the table's primary key or, for a table without one, the columns of a
+unique index whose columns are all NOT NULL; any other column named as the key is refused before the
+table is read. Every statement runs in a read-only transaction (psycopg2's readonly session: each
+transaction begins READ ONLY, PostgreSQL docs "SET TRANSACTION": no INSERT, UPDATE, DELETE or DDL on any
+table but a temporary one, whatever a policy or a function in the query does).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lambda_exporter.errors import SourceError
 from lambda_exporter.query import Statement
 from lambda_exporter.source import Connection, describe_table, execute
 from sync_contract.identifiers import quote_ident, quote_qualified
@@ -28,6 +34,20 @@ from sync_contract.reconcile import (
 from sync_contract.types import Kind, map_type
 
 MAX_RESPONSE_BYTES = 5_000_000  # a synchronous Lambda response may hold 6 MB
+
+# every key-like index of a table (pg_index, PostgreSQL docs "System Catalogs"): its primary key, and the
+# unique indexes that are valid, not partial and on plain columns; whether all its columns are NOT NULL
+KEY_INDEXES_SQL = """
+SELECT i.indisprimary, array_agg(a.attname::text ORDER BY k.ord), bool_and(a.attnotnull)
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE n.nspname = %s AND c.relname = %s
+  AND (i.indisprimary OR (i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL))
+GROUP BY i.indexrelid, i.indisprimary
+""".strip()
 
 
 DOCS = '"__recon_docs"'  # the LATERAL subquery hashing each row's json/array values once
@@ -136,7 +156,38 @@ def rows_query(schema: str, table: str, columns: list[Column], request: Reconcil
     )
 
 
+def check_key(conn: Connection, schema: str, table: str, key: tuple[str, ...]) -> None:
+    """Refuse (SourceError naming the table, the columns and the fix) a `key` that is not the table's
+    primary key (any order) or, when the table has none, the columns of a unique index whose columns are
+    all NOT NULL: a reconcile returns its key's values, so any other column would leave the database."""
+    indexes = execute(conn, Statement(KEY_INDEXES_SQL, (schema, table)))
+    primary = [tuple(names) for is_pk, names, _ in indexes if is_pk]
+    allowed = primary or [tuple(names) for _, names, not_null in indexes if not_null]
+    if any(set(names) == set(key) and len(names) == len(key) for names in allowed):
+        return
+    if primary:
+        real = f"its primary key ({', '.join(primary[0])}): set the table's primary_key in the sync configuration to it"
+    elif allowed:
+        real = "the columns of a unique index on NOT NULL columns: " + "; ".join(", ".join(n) for n in allowed)
+    else:
+        real = "none: the table has neither a primary key nor a unique index on NOT NULL columns; give it one"
+    raise SourceError(
+        f"{schema}.{table}: reconcile by ({', '.join(key)}) refused: a reconcile returns its key's values, "
+        f"and only the table's real key may leave the database, which is {real}"
+    )
+
+
 def run_reconcile(conn: Connection, request: ReconcileRequest) -> dict[str, Any]:
+    conn.rollback()
+    conn.set_session(readonly=True)  # every transaction from here on: BEGIN READ ONLY
+    try:
+        return _reconcile(conn, request)
+    finally:
+        conn.rollback()
+
+
+def _reconcile(conn: Connection, request: ReconcileRequest) -> dict[str, Any]:
+    check_key(conn, request.schema, request.table, request.primary_key)
     columns = describe_table(conn, request.schema, request.table, request.primary_key, request.columns, None)
     described = [{"name": c.name, "type": c.type} for c in columns]
     if request.buckets is None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import requests
 
 from lambda_exporter.errors import ExportError
 
 REQUIRED_FIELDS = ("host", "port", "database", "user", "password")
+T = TypeVar("T")
 
 
 class SecretError(ExportError):
@@ -79,13 +81,19 @@ class VaultSettings:
     timeout_s: float = 5.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> VaultSettings:
+    def from_env(
+        cls,
+        env: dict[str, str] | None = None,
+        path_env: str = "VAULT_SECRET_PATH_AURORA",
+        what: str = "the source database's credentials",
+    ) -> VaultSettings:
+        """Settings from the environment; `path_env` names the variable holding the secret's path (the
+        source credentials' by default, VAULT_SECRET_PATH_MANIFEST_KEY for the manifest signing key)."""
         e = dict(os.environ if env is None else env)
-        missing = [k for k in ("VAULT_ADDR", "VAULT_SECRET_PATH_AURORA") if not e.get(k)]
+        missing = [k for k in ("VAULT_ADDR", path_env) if not e.get(k)]
         if missing:
             raise SecretError(
-                f"environment variable(s) {', '.join(missing)} not set: the exporter cannot find "
-                "the source database's credentials in Vault"
+                f"environment variable(s) {', '.join(missing)} not set: the exporter cannot find {what} in Vault"
             )
         method = e.get("VAULT_AUTH_METHOD") or ("token" if e.get("VAULT_TOKEN") else "aws")
         if method not in ("aws", "token"):
@@ -99,7 +107,7 @@ class VaultSettings:
             verify = False
         return cls(
             addr=e["VAULT_ADDR"],
-            secret_path=e["VAULT_SECRET_PATH_AURORA"].strip("/"),
+            secret_path=e[path_env].strip("/"),
             mount_point=e.get("VAULT_KV_MOUNT", "secret").strip("/"),
             auth_method=method,
             token=e.get("VAULT_TOKEN"),
@@ -116,30 +124,40 @@ class VaultSettings:
         return f"{self.mount_point}/{self.secret_path} at {self.addr}"
 
 
-class VaultCredentials:
-    """Reads and caches the credentials; `refresh()` forgets them (and the token) so the next read
-    logs in and reads again."""
+class VaultSecret(Generic[T]):
+    """Reads one KV v2 secret and caches it (for `max_age_s` seconds when set, else for the execution
+    environment's life); `refresh()` forgets it (and the token) so the next read logs in and reads again.
+    Subclasses say which fields the secret holds (`required_fields`) and turn its data into a value."""
 
-    def __init__(self, settings: VaultSettings) -> None:
+    required_fields: tuple[str, ...] = ()
+
+    def __init__(self, settings: VaultSettings, max_age_s: float | None = None) -> None:
         self.settings = settings
+        self.max_age_s = max_age_s
         self._client: Any = None
-        self._cached: AuroraCredentials | None = None
+        self._cached: T | None = None
+        self._read_at = 0.0
         self._lock = threading.Lock()
         self.reads = 0  # how many times the secret was read from Vault (observability, tests)
 
-    def get(self) -> AuroraCredentials:
+    def get(self) -> T:
         with self._lock:  # chunk workers ask from several threads at once
-            if self._cached is None:
+            stale = self.max_age_s is not None and time.monotonic() - self._read_at > self.max_age_s
+            if self._cached is None or stale:
                 self._cached = self._read_with_relogin()
+                self._read_at = time.monotonic()
             return self._cached
 
-    def refresh(self) -> AuroraCredentials:
+    def refresh(self) -> T:
         with self._lock:
             self._cached = None
             self._client = None
         return self.get()
 
-    def _read_with_relogin(self) -> AuroraCredentials:
+    def parse(self, data: dict[str, Any]) -> T:
+        raise NotImplementedError
+
+    def _read_with_relogin(self) -> T:
         import hvac.exceptions
 
         try:
@@ -153,7 +171,7 @@ class VaultCredentials:
             except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized):
                 raise self._translate_forbidden() from None
 
-    def _read(self) -> AuroraCredentials:
+    def _read(self) -> T:
         import hvac.exceptions
 
         s = self.settings
@@ -176,8 +194,8 @@ class VaultCredentials:
             ) from err
         except hvac.exceptions.InvalidPath as err:
             raise SecretMissingError(
-                f"no secret at {s.where}: write one with fields {', '.join(REQUIRED_FIELDS)} "
-                f"(e.g. `vault kv put -mount={s.mount_point} {s.secret_path} host=... port=5432 ...`)"
+                f"no secret at {s.where}: write one with fields {', '.join(self.required_fields)} "
+                f"(e.g. `vault kv put -mount={s.mount_point} {s.secret_path} {self.required_fields[0]}=... ...`)"
             ) from err
         except requests.exceptions.SSLError as err:
             raise VaultUnreachableError(
@@ -189,7 +207,15 @@ class VaultCredentials:
                 "check VAULT_ADDR and the exporter's network path to Vault"
             ) from err
         self.reads += 1
-        return _parse(response, s)
+        data = response.get("data", {}).get("data") if isinstance(response, dict) else None
+        if not isinstance(data, dict):
+            raise SecretMalformedError(f"the secret at {s.where} is not a KV v2 secret with fields")
+        missing = [f for f in self.required_fields if f not in data or data[f] in (None, "")]
+        if missing:
+            raise SecretMalformedError(
+                f"the secret at {s.where} lacks {', '.join(missing)}; it must hold {', '.join(self.required_fields)}"
+            )
+        return self.parse(data)
 
     def _logged_in_client(self) -> Any:
         if self._client is not None:
@@ -243,15 +269,17 @@ def _aws_login(client: Any, s: VaultSettings) -> None:
     )
 
 
-def _parse(response: Any, s: VaultSettings) -> AuroraCredentials:
-    data = response.get("data", {}).get("data") if isinstance(response, dict) else None
-    if not isinstance(data, dict):
-        raise SecretMalformedError(f"the secret at {s.where} is not a KV v2 secret with fields")
-    missing = [f for f in REQUIRED_FIELDS if f not in data or data[f] in (None, "")]
-    if missing:
-        raise SecretMalformedError(
-            f"the secret at {s.where} lacks {', '.join(missing)}; it must hold {', '.join(REQUIRED_FIELDS)}"
-        )
+class VaultCredentials(VaultSecret[AuroraCredentials]):
+    """The source database's credentials, cached for the execution environment's life and read again
+    when the database refuses them (`refresh`)."""
+
+    required_fields = REQUIRED_FIELDS
+
+    def parse(self, data: dict[str, Any]) -> AuroraCredentials:
+        return _parse(data, self.settings)
+
+
+def _parse(data: dict[str, Any], s: VaultSettings) -> AuroraCredentials:
     wrong = [f for f in ("host", "database", "user", "password") if not isinstance(data[f], str)]
     try:
         port = int(data["port"])

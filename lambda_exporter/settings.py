@@ -12,10 +12,20 @@ from functools import lru_cache
 from typing import Protocol
 
 from lambda_exporter.errors import ExportError
+from lambda_exporter.event import S3Target
+from lambda_exporter.policy import (
+    ALLOW_LOCAL_ENDPOINT_ENV,
+    ALLOWED_TABLES_ENV,
+    S3_BUCKET_ENV,
+    S3_ENDPOINT_ENV,
+    S3_PREFIX_ENV,
+    S3_REGION_ENV,
+    AllowList,
+    s3_endpoint,
+)
 from lambda_exporter.secrets import VaultCredentials, VaultSettings
 
 DSN_ENV = "AURORA_SYNC_SOURCE_DSN"
-S3_ENDPOINT_ENV = "AURORA_SYNC_S3_ENDPOINT_URL"
 CONNECT_TIMEOUT_ENV = "AURORA_SYNC_CONNECT_TIMEOUT_S"
 STATEMENT_TIMEOUT_ENV = "AURORA_SYNC_STATEMENT_TIMEOUT_MS"
 
@@ -55,6 +65,21 @@ class Settings:
     s3_endpoint_url: str | None
     connect_timeout_s: int = 10
     statement_timeout_ms: int = 600_000
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_region: str | None = None
+    allowed_tables: AllowList = field(default_factory=AllowList)
+
+    def s3_target(self) -> S3Target:
+        """Where every export goes (lambda_exporter.policy); raises ExportError when it is not configured."""
+        bucket, region = self.s3_bucket, self.s3_region
+        if not bucket or not region:
+            missing = [n for n, v in ((S3_BUCKET_ENV, bucket), (S3_REGION_ENV, region)) if not v]
+            raise ExportError(
+                f"environment variable(s) {', '.join(missing)} not set: the exporter's environment decides where "
+                "exports go (Terraform sets them from the exporter module's bucket_name and prefix)"
+            )
+        return S3Target(bucket, self.s3_prefix, region, self.s3_endpoint_url)
 
 
 @lru_cache(maxsize=1)
@@ -67,11 +92,21 @@ def load_settings() -> Settings:
         credentials = EnvironmentDsn(dsn)
     else:
         raise ExportError(f"no source credentials: set VAULT_ADDR and VAULT_SECRET_PATH_AURORA (Vault), or {DSN_ENV}")
+    allow_local = os.environ.get(ALLOW_LOCAL_ENDPOINT_ENV, "").lower() in ("1", "true", "yes")
+    prefix = os.environ.get(S3_PREFIX_ENV, "")
+    if prefix.startswith("/") or (prefix and not prefix.endswith("/")) or "=" in prefix or ".." in prefix.split("/"):
+        raise ExportError(
+            f"{S3_PREFIX_ENV} must be empty or a key prefix ending in '/' (no '=', no '..'), got {prefix!r}"
+        )
     return Settings(
         credentials=credentials,
-        s3_endpoint_url=os.environ.get(S3_ENDPOINT_ENV) or None,
+        s3_endpoint_url=s3_endpoint(os.environ.get(S3_ENDPOINT_ENV), allow_local),
         connect_timeout_s=_int(CONNECT_TIMEOUT_ENV, 10, 1, 300),
         statement_timeout_ms=_int(STATEMENT_TIMEOUT_ENV, 600_000, 1_000, 900_000),
+        s3_bucket=os.environ.get(S3_BUCKET_ENV) or None,
+        s3_prefix=prefix,
+        s3_region=os.environ.get(S3_REGION_ENV) or os.environ.get("AWS_REGION") or None,
+        allowed_tables=AllowList.parse(os.environ.get(ALLOWED_TABLES_ENV)),
     )
 
 

@@ -4,6 +4,7 @@ it, stop everything and remove every file it made."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -26,6 +27,10 @@ BUCKET = "aurora-sync-exports"
 PREFIX = "aurora-sync/"
 FUNCTION = "aurora-sync-exporter"
 VAULT_SECRET_PATH = "aurora-sync/source"  # noqa: S105 - a path in Vault, not a secret
+VAULT_MANIFEST_KEY_PATH = "aurora-sync/manifest-key"  # the exporter's manifest signing key in Vault
+SIGNING_KEY_ENV = "AURORA_SYNC_MANIFEST_SIGNING_KEY"  # lambda_exporter.manifest_key: an in-process exporter
+VERIFY_KEYS_ENV = "AURORA_SYNC_MANIFEST_KEYS"  # the procedures' keys outside Snowflake (stored_procs)
+ALLOWED_TABLES = "*"  # the stack's tests create tables of every name; a deployment lists its own
 DATABASE = "ANALYTICS"
 CONTROL_SCHEMA = "AURORA_SYNC"
 # moto accepts any credentials; these keep boto3 from looking for real ones
@@ -58,6 +63,26 @@ class EmbeddedStack:
         self._procs: list[ManagedProcess] = []
         self._saved_env: dict[str, str | None] = {}
         self.endpoints: Endpoints | None = None
+        # a fresh manifest signing key per start (sync_contract.signing): the exporter Lambda reads it from
+        # Vault; this process (in-process exporter, the procedures' verifier) from the environment
+        self.manifest_key_id = f"stack-{secrets.token_hex(4)}"
+        self._manifest_key_hex = secrets.token_hex(32)
+
+    @property
+    def manifest_keys_text(self) -> str:
+        """The stack's manifest key as '<key_id>:<hex>': the verifier's (and an in-process exporter's) key."""
+        return f"{self.manifest_key_id}:{self._manifest_key_hex}"
+
+    def exporter_env(self, s3_endpoint: str) -> dict[str, str]:
+        """The exporter's own settings (lambda_exporter.policy): where exports go, which tables it serves."""
+        return {
+            "AURORA_SYNC_S3_BUCKET": BUCKET,
+            "AURORA_SYNC_S3_PREFIX": PREFIX,
+            "AURORA_SYNC_S3_REGION": REGION,
+            "AURORA_SYNC_S3_ENDPOINT_URL": s3_endpoint,
+            "AURORA_SYNC_ALLOW_LOCAL_ENDPOINT": "1",  # moto on loopback, over http
+            "AURORA_SYNC_ALLOWED_TABLES": ALLOWED_TABLES,
+        }
 
     def __enter__(self) -> Endpoints:
         try:
@@ -72,9 +97,7 @@ class EmbeddedStack:
         self.close()
 
     def _start(self) -> Endpoints:
-        for key, value in FAKE_AWS_ENV.items():  # this process talks to moto too
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
+        self._set_env(FAKE_AWS_ENV)  # this process talks to moto too
         (self.workdir / "tmp").mkdir()
         child_env = {**FAKE_AWS_ENV, "TMPDIR": str(self.workdir / "tmp")}
         pg = self._exit.enter_context(EmbeddedPostgres(self.workdir / "pg"))
@@ -114,6 +137,7 @@ class EmbeddedStack:
             user=db.username,
             password=db.password or "",
         )
+        vault.put(VAULT_MANIFEST_KEY_PATH, key_id=self.manifest_key_id, key=self._manifest_key_hex)
         lambda_port = free_port()
         exporter = self._spawn(
             "lambda",
@@ -131,10 +155,13 @@ class EmbeddedStack:
                 "VAULT_ADDR": vault.addr,
                 "VAULT_TOKEN": vault.root_token,
                 "VAULT_SECRET_PATH_AURORA": VAULT_SECRET_PATH,
-                "AURORA_SYNC_S3_ENDPOINT_URL": s3_endpoint,
+                "VAULT_SECRET_PATH_MANIFEST_KEY": VAULT_MANIFEST_KEY_PATH,
+                **self.exporter_env(s3_endpoint),
             },
         )
         exporter.wait_ready(lambda: port_open(lambda_port))
+        # after the children started (they inherit this environment): the Lambda reads its key from Vault only
+        self._set_env({SIGNING_KEY_ENV: self.manifest_keys_text, VERIFY_KEYS_ENV: self.manifest_keys_text})
 
         self.endpoints = Endpoints(
             pg_dsn=pg.dsn,
@@ -152,6 +179,12 @@ class EmbeddedStack:
             workdir=self.workdir,
         )
         return self.endpoints
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        """Set variables of this process's environment; `close` puts back what was there before."""
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
         proc = ManagedProcess(name=name, argv=argv, log_path=self.workdir / "logs" / f"{name}.log", env=env)

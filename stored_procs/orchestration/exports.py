@@ -28,15 +28,17 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 def export_event(
     spec: TableSpec, settings: app_config.AppSettings, low: str | None, keys: bool = False
 ) -> dict[str, Any]:
-    """The exporter's v1 event for this table's next window, or (`keys`) for its key set."""
+    """The exporter's v1 event for this table's next window, or (`keys`) for its key set.
+
+    Its `s3` member is a cross-check, not an order: the exporter writes where its own environment says
+    (lambda_exporter.policy) and refuses an event whose bucket, prefix or region differ, so a stage
+    registered on another location fails loudly instead of waiting for manifests that never come. The
+    stage's endpoint (REGISTER_STAGE's S3_ENDPOINT_URL) is Snowflake's business and is not sent; the
+    region only when registered (S3_REGION), as the exporter's own region may differ from the bucket's."""
     bucket, prefix = settings.s3_location()
-    s3: dict[str, Any] = {
-        "bucket": bucket,
-        "prefix": prefix,
-        "region": settings.get(app_config.S3_REGION) or settings.require(app_config.EXPORTER_REGION),
-    }
-    if endpoint := settings.get(app_config.S3_ENDPOINT_URL):
-        s3["endpoint_url"] = endpoint
+    s3: dict[str, Any] = {"bucket": bucket, "prefix": prefix}
+    if region := settings.get(app_config.S3_REGION):
+        s3["region"] = region
     event: dict[str, Any] = {
         "version": EVENT_VERSION,
         "table": {"schema": spec.source_schema, "name": spec.source_table},

@@ -24,7 +24,15 @@ class Context:
 @pytest.fixture
 def env(endpoints, monkeypatch):
     monkeypatch.setenv("AURORA_SYNC_SOURCE_DSN", endpoints.pg_dsn)
-    monkeypatch.setenv("AURORA_SYNC_S3_ENDPOINT_URL", endpoints.s3_endpoint)
+    for key, value in {
+        "AURORA_SYNC_S3_ENDPOINT_URL": endpoints.s3_endpoint,
+        "AURORA_SYNC_ALLOW_LOCAL_ENDPOINT": "1",
+        "AURORA_SYNC_S3_BUCKET": "aurora-sync-exports",
+        "AURORA_SYNC_S3_PREFIX": "obs/",
+        "AURORA_SYNC_S3_REGION": "us-east-1",
+        "AURORA_SYNC_ALLOWED_TABLES": "public.*",
+    }.items():
+        monkeypatch.setenv(key, value)
     monkeypatch.delenv("VAULT_ADDR", raising=False)
     exporter_settings.load_settings.cache_clear()
     yield
@@ -106,6 +114,7 @@ def test_a_reconcile_event_is_answered_and_retried_over_a_lost_connection(endpoi
             "AURORA_SYNC_SOURCE_DSN", dsn._replace(netloc=dsn.netloc.replace(str(dsn.port), str(proxy.port))).geturl()
         )
         monkeypatch.delenv("VAULT_ADDR", raising=False)
+        monkeypatch.setenv("AURORA_SYNC_ALLOWED_TABLES", "public.obs_rec")
         exporter_settings.load_settings.cache_clear()
         try:
             answer = handler(event, Context())

@@ -120,6 +120,11 @@ def test_the_handler_exports_with_credentials_from_vault(bao, endpoints, pg, mon
         "VAULT_TOKEN": bao.root,
         "VAULT_SECRET_PATH_AURORA": "aurora-sync/handler",
         "AURORA_SYNC_S3_ENDPOINT_URL": endpoints.s3_endpoint,
+        "AURORA_SYNC_ALLOW_LOCAL_ENDPOINT": "1",
+        "AURORA_SYNC_S3_BUCKET": "aurora-sync-exports",
+        "AURORA_SYNC_S3_PREFIX": "vault/",
+        "AURORA_SYNC_S3_REGION": "us-east-1",
+        "AURORA_SYNC_ALLOWED_TABLES": "public.vault_export",
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AURORA_SYNC_SOURCE_DSN", raising=False)
