@@ -110,7 +110,7 @@ security: install security-tools iac-check
 	@mkdir -p build
 	$(BIN)/pip freeze --exclude-editable --disable-pip-version-check > build/requirements-audit.txt
 	$(SEC_VENV)/bin/pip-audit --requirement build/requirements-audit.txt --no-deps --disable-pip --strict --progress-spinner off
-	$(SEC_VENV)/bin/pip-audit --requirement $(LAMBDA_LOCK) --require-hashes --no-deps --disable-pip --strict --progress-spinner off
+	$(SEC_VENV)/bin/pip-audit --requirement $(LAMBDA_LOCK) --require-hashes --disable-pip --strict --progress-spinner off
 	@if command -v gitleaks >/dev/null 2>&1; then gitleaks git --redact --no-banner .; \
 	else echo "gitleaks: skipped (no gitleaks on PATH)"; fi
 
