@@ -186,3 +186,20 @@ def test_sealed_vault(tmp_path):
         with pytest.raises(VaultSealedError, match="sealed") as info:
             VaultCredentials(sealed.settings()).get()
     _assert_secret_free(info.value)
+
+
+def test_the_manifest_signing_key_is_read_from_vault_and_never_shown(bao):
+    from lambda_exporter.manifest_key import signing_key
+
+    material = secrets.token_hex(32)
+    env = {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.root, "VAULT_SECRET_PATH_MANIFEST_KEY": "aurora-sync/mkey"}
+    _put(bao, "aurora-sync/mkey", key_id="k-2026", key=material)
+    key = signing_key(env)
+    assert (key.key_id, key.secret) == ("k-2026", bytes.fromhex(material))
+    assert material not in repr(key)
+    _put(bao, "aurora-sync/short", key_id="k-short", key=material[:32])  # 16 bytes: too short for HMAC-SHA256
+    with pytest.raises(SecretMalformedError, match="'k-short' is 16 bytes; use at least 32") as info:
+        signing_key({**env, "VAULT_SECRET_PATH_MANIFEST_KEY": "aurora-sync/short"})
+    assert material[:32] not in str(info.value)
+    with pytest.raises(SecretMissingError, match="write one with fields key_id, key"):
+        signing_key({**env, "VAULT_SECRET_PATH_MANIFEST_KEY": "aurora-sync/no-key"})

@@ -1,0 +1,97 @@
+"""The exporter's environment decides where exports go and which tables it reads (lambda_exporter.policy)."""
+
+import pytest
+
+from lambda_exporter.errors import EventError, ExportError
+from lambda_exporter.event import ExportRequest, S3Target, parse_event
+from lambda_exporter.policy import AllowList, s3_endpoint
+
+HOME = S3Target("exports", "aurora-sync/", "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://s3.eu-west-1.amazonaws.com",
+        "https://bucket.vpce-0a1b2c3d-4e5f6a7b.s3.eu-west-1.vpce.amazonaws.com",
+        "https://s3.cn-north-1.amazonaws.com.cn",
+    ],
+)
+def test_aws_https_endpoints_are_accepted(url):
+    assert s3_endpoint(url, allow_local=False) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://s3.eu-west-1.amazonaws.com",  # not https
+        "http://127.0.0.1:9000",
+        "https://localhost:9000",
+        "https://s3.amazonaws.com.attacker.example",
+        "https://attacker.example/s3.amazonaws.com",
+        "https://52.216.0.1",
+    ],
+)
+def test_other_endpoints_need_the_explicit_local_setting(url):
+    with pytest.raises(ExportError, match="AURORA_SYNC_ALLOW_LOCAL_ENDPOINT=1"):
+        s3_endpoint(url, allow_local=False)
+    assert s3_endpoint(url, allow_local=True) == url
+
+
+@pytest.mark.parametrize("url", ["ftp://host/x", "https://user:pw@s3.amazonaws.com", "https://h?x=1", "nonsense"])
+def test_malformed_endpoints_are_refused_even_locally(url):
+    with pytest.raises(ExportError, match="AURORA_SYNC_S3_ENDPOINT_URL must be an http"):
+        s3_endpoint(url, allow_local=True)
+
+
+def test_the_allow_list_matches_exact_names_schemas_and_everything():
+    allowed = AllowList.parse(' public.orders , sales.* ,"odd.schema"."a,b" ')
+    for schema, table in (("public", "orders"), ("sales", "anything"), ("odd.schema", "a,b")):
+        allowed.check(schema, table)
+    for schema, table in (("public", "Orders"), ("public", "customers"), ("Sales", "x"), ("odd", "schema")):
+        with pytest.raises(EventError, match=f"{schema}.{table} is not in the exporter's AURORA_SYNC_ALLOWED_TABLES"):
+            allowed.check(schema, table)
+    AllowList.parse("*").check("any", "table")
+
+
+@pytest.mark.parametrize("text", [None, "", " , "])
+def test_an_empty_allow_list_serves_nothing(text):
+    with pytest.raises(EventError, match="AURORA_SYNC_ALLOWED_TABLES is not set"):
+        AllowList.parse(text).check("public", "orders")
+
+
+@pytest.mark.parametrize("text", ["orders", "a.b.c", 'public."unterminated'])
+def test_a_malformed_allow_list_is_a_configuration_error(text):
+    with pytest.raises(ExportError, match="AURORA_SYNC_ALLOWED_TABLES"):
+        AllowList.parse(text)
+
+
+def _event(**s3):
+    event = ExportRequest("public", "orders", "full", HOME).to_event()
+    if s3:
+        event["s3"] = s3
+    else:
+        del event["s3"]
+    return event
+
+
+def test_the_environment_location_wins_and_an_event_may_only_repeat_it():
+    assert parse_event(_event(), HOME).s3 == HOME
+    assert parse_event(_event(bucket="exports", prefix="aurora-sync/", region="eu-west-1"), HOME).s3 == HOME
+    assert parse_event(_event(bucket="exports"), HOME).s3 == HOME  # a partial cross-check
+
+
+@pytest.mark.parametrize(
+    ("s3", "field"),
+    [
+        ({"bucket": "attacker"}, "s3.bucket"),
+        ({"bucket": "exports", "prefix": ""}, "s3.prefix"),
+        ({"region": "us-east-1"}, "s3.region"),
+        ({"endpoint_url": "https://attacker.example"}, "s3.endpoint_url"),
+        ({"endpoint_url": None, "acl": "public-read"}, "s3.acl"),
+    ],
+)
+def test_an_event_that_redirects_is_refused_naming_the_field(s3, field):
+    with pytest.raises(EventError) as info:
+        parse_event(_event(**s3), HOME)
+    assert info.value.field == field
