@@ -39,3 +39,14 @@ def test_both_validators_reject_the_same_bad_documents(mutate):
         jsonschema.validate(doc, SCHEMA)
     with pytest.raises(ManifestError):
         parse_manifest(doc)
+
+
+def test_a_signed_manifest_validates_and_still_parses():
+    from sync_contract.signing import SigningKey, sign
+
+    doc = sign(manifest().to_dict(), SigningKey("k1", bytes(32)))
+    jsonschema.validate(doc, SCHEMA)
+    assert parse_manifest(doc) == parse_manifest(manifest().to_dict())  # the signature is no manifest field
+    doc["signature"]["value"] = "not hex"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, SCHEMA)
