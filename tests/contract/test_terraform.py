@@ -65,7 +65,14 @@ STAR_RESOURCE_ACTIONS = frozenset(
 # Read by Powertools, not by lambda_exporter itself (docs/CONFIGURATION.md lists it)
 POWERTOOLS_ENV = {"POWERTOOLS_LOG_LEVEL"}
 # The exporter must never carry these in its Lambda environment: Vault login is by IAM role
-FORBIDDEN_ENV = {"VAULT_TOKEN", "VAULT_SKIP_VERIFY", "AURORA_SYNC_SOURCE_DSN"}
+# (and reads the manifest signing key from Vault), and it writes only to AWS's S3 endpoints
+FORBIDDEN_ENV = {
+    "VAULT_TOKEN",
+    "VAULT_SKIP_VERIFY",
+    "AURORA_SYNC_SOURCE_DSN",
+    "AURORA_SYNC_MANIFEST_SIGNING_KEY",
+    "AURORA_SYNC_ALLOW_LOCAL_ENDPOINT",
+}
 SECRET_NAME = re.compile(r"password|private_key|token|secret_key|passphrase")
 
 
@@ -356,6 +363,14 @@ def test_the_lambda_environment_is_what_the_exporter_reads(modules: dict[str, Mo
     environment = set(modules["exporter"].locals()["environment"])
     assert environment - read_by_code - POWERTOOLS_ENV == set(), "variables the exporter never reads"
     assert {"VAULT_ADDR", "VAULT_SECRET_PATH_AURORA", "VAULT_AWS_ROLE", "VAULT_AUTH_METHOD"} <= environment
+    # issue 13: the manifest key's path, where exports go and which tables are read come from Terraform
+    assert {
+        "VAULT_SECRET_PATH_MANIFEST_KEY",
+        "AURORA_SYNC_S3_BUCKET",
+        "AURORA_SYNC_S3_PREFIX",
+        "AURORA_SYNC_S3_REGION",
+        "AURORA_SYNC_ALLOWED_TABLES",
+    } <= environment
     assert environment & FORBIDDEN_ENV == set()
     assert modules["exporter"].locals()["environment"]["VAULT_AUTH_METHOD"] == "aws"
 

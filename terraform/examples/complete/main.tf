@@ -58,6 +58,7 @@ module "exporter" {
   prefix              = module.storage.prefix
   bucket_kms_key_arn  = module.storage.kms_key_arn
   vault               = var.vault
+  allowed_tables      = var.allowed_tables
   alarm_actions       = var.alarm_actions
   schedule_expression = var.schedule_expression
   scheduled_tables    = var.scheduled_tables

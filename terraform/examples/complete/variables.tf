@@ -66,17 +66,23 @@ variable "vault_cidr_blocks" {
 
 variable "vault" {
   type = object({
-    addr        = string
-    secret_path = string
-    aws_role    = string
-    kv_mount    = optional(string, "secret")
-    aws_mount   = optional(string, "aws")
-    server_id   = optional(string)
-    namespace   = optional(string)
-    cacert_path = optional(string)
-    timeout_s   = optional(number, 5)
+    addr              = string
+    secret_path       = string
+    aws_role          = string
+    manifest_key_path = string
+    kv_mount          = optional(string, "secret")
+    aws_mount         = optional(string, "aws")
+    server_id         = optional(string)
+    namespace         = optional(string)
+    cacert_path       = optional(string)
+    timeout_s         = optional(number, 5)
   })
-  description = "Vault settings of the exporter (see the exporter module)."
+  description = "Vault settings of the exporter (see the exporter module): the source credentials at secret_path, the manifest signing key (fields key_id, key) at manifest_key_path."
+}
+
+variable "allowed_tables" {
+  type        = list(string)
+  description = "Tables the exporter may read: \"schema.table\", \"schema.*\" or \"*\" (see the exporter module)."
 }
 
 variable "lambda_package_path" {

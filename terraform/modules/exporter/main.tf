@@ -17,11 +17,14 @@ locals {
   function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
   alias_name    = "live"
 
-  # lambda_exporter/settings.py and secrets.py read exactly these; unset ones keep the code's defaults.
-  # Never VAULT_TOKEN, VAULT_SKIP_VERIFY or AURORA_SYNC_SOURCE_DSN here: the Lambda logs in to Vault with its role.
+  # lambda_exporter/settings.py, policy.py, secrets.py and manifest_key.py read exactly these; unset ones
+  # keep the code's defaults. Never VAULT_TOKEN, VAULT_SKIP_VERIFY, AURORA_SYNC_SOURCE_DSN,
+  # AURORA_SYNC_MANIFEST_SIGNING_KEY or AURORA_SYNC_ALLOW_LOCAL_ENDPOINT here: the Lambda logs in to Vault
+  # with its role, reads the manifest key from Vault, and writes only to AWS's S3.
   environment = {
     VAULT_ADDR                       = var.vault.addr
     VAULT_SECRET_PATH_AURORA         = var.vault.secret_path
+    VAULT_SECRET_PATH_MANIFEST_KEY   = var.vault.manifest_key_path
     VAULT_KV_MOUNT                   = var.vault.kv_mount
     VAULT_AUTH_METHOD                = "aws"
     VAULT_AWS_ROLE                   = var.vault.aws_role
@@ -33,7 +36,13 @@ locals {
     AURORA_SYNC_CONNECT_TIMEOUT_S    = tostring(var.connect_timeout_s)
     AURORA_SYNC_STATEMENT_TIMEOUT_MS = tostring(var.statement_timeout_ms)
     AURORA_SYNC_METRICS_NAMESPACE    = var.metrics_namespace
-    POWERTOOLS_LOG_LEVEL             = var.log_level
+    # where every export goes and which tables may be read: the environment's, never an event's
+    AURORA_SYNC_S3_BUCKET       = var.bucket_name
+    AURORA_SYNC_S3_PREFIX       = var.prefix == "" ? null : var.prefix
+    AURORA_SYNC_S3_REGION       = local.region
+    AURORA_SYNC_S3_ENDPOINT_URL = var.s3_endpoint_url
+    AURORA_SYNC_ALLOWED_TABLES  = join(",", var.allowed_tables)
+    POWERTOOLS_LOG_LEVEL        = var.log_level
   }
 }
 

@@ -28,7 +28,7 @@ resource "aws_cloudwatch_event_target" "export" {
       chunks         = each.value.chunks
       parallelism    = each.value.parallelism
       late_row_guard = each.value.late_row_guard
-      s3             = { bucket = var.bucket_name, prefix = var.prefix, region = local.region }
+      # no s3 member: the exporter writes where its environment says (AURORA_SYNC_S3_*)
     },
     each.value.watermark_column == null ? {} : { watermark_column = each.value.watermark_column },
     each.value.lookback == null ? {} : { lookback = each.value.lookback },

@@ -152,17 +152,18 @@ variable "async_retry_attempts" {
 
 variable "vault" {
   type = object({
-    addr        = string
-    secret_path = string
-    aws_role    = string
-    kv_mount    = optional(string, "secret")
-    aws_mount   = optional(string, "aws")
-    server_id   = optional(string)
-    namespace   = optional(string)
-    cacert_path = optional(string)
-    timeout_s   = optional(number, 5)
+    addr              = string
+    secret_path       = string
+    aws_role          = string
+    manifest_key_path = string
+    kv_mount          = optional(string, "secret")
+    aws_mount         = optional(string, "aws")
+    server_id         = optional(string)
+    namespace         = optional(string)
+    cacert_path       = optional(string)
+    timeout_s         = optional(number, 5)
   })
-  description = "Where the exporter reads the source credentials (lambda_exporter/secrets.py): Vault address (https), KV v2 path and mount, and the Vault role of the AWS IAM login the Lambda's role is bound to. cacert_path is a file inside the Lambda (e.g. /opt/vault-ca.pem from a layer). No token: the Lambda logs in with its IAM role."
+  description = "Where the exporter reads the source credentials (lambda_exporter/secrets.py): Vault address (https), KV v2 path and mount, and the Vault role of the AWS IAM login the Lambda's role is bound to. cacert_path is a file inside the Lambda (e.g. /opt/vault-ca.pem from a layer). No token: the Lambda logs in with its IAM role. manifest_key_path: the KV v2 secret (fields key_id, key) the exporter signs manifests with."
 
   validation {
     condition     = startswith(var.vault.addr, "https://")
@@ -175,8 +176,34 @@ variable "vault" {
   }
 
   validation {
+    condition     = length(trimspace(var.vault.manifest_key_path)) > 0 && var.vault.manifest_key_path != var.vault.secret_path
+    error_message = "vault.manifest_key_path (the KV v2 secret with fields key_id and key the exporter signs manifests with) must be set, and differ from vault.secret_path."
+  }
+
+  validation {
     condition     = var.vault.timeout_s > 0 && var.vault.timeout_s <= 60
     error_message = "vault.timeout_s must be in (0, 60]."
+  }
+}
+
+variable "allowed_tables" {
+  type        = list(string)
+  description = "Tables the exporter may read (AURORA_SYNC_ALLOWED_TABLES): \"schema.table\", \"schema.*\" or \"*\", names as PostgreSQL stores them (case-sensitive; double-quote a part holding a dot). An event naming any other table is refused before anything is read; reconcile is held to the same list."
+
+  validation {
+    condition     = length(var.allowed_tables) > 0 && alltrue([for t in var.allowed_tables : can(regex("^(\\*|[^,\\s][^,]*\\.[^,]*[^,\\s])$", t))])
+    error_message = "allowed_tables must hold at least one entry, each \"*\", \"schema.*\" or \"schema.table\" without commas or surrounding spaces."
+  }
+}
+
+variable "s3_endpoint_url" {
+  type        = string
+  description = "S3 endpoint of the exporter (AURORA_SYNC_S3_ENDPOINT_URL), e.g. an interface VPC endpoint; null: AWS's regional endpoint. Only https endpoints of AWS: the exporter refuses any other."
+  default     = null
+
+  validation {
+    condition     = var.s3_endpoint_url == null || can(regex("^https://[A-Za-z0-9.-]+\\.amazonaws\\.com(\\.cn)?(:[0-9]+)?/?$", var.s3_endpoint_url))
+    error_message = "s3_endpoint_url must be null or an https:// endpoint of AWS (*.amazonaws.com)."
   }
 }
 
