@@ -15,6 +15,7 @@ from stored_procs.statement import Stmt, run
 from sync_contract.manifest import Manifest
 
 NEW, LOADED, FAILED, QUARANTINED, SUPERSEDED = "NEW", "LOADED", "FAILED", "QUARANTINED", "SUPERSEDED"
+DISCARDED = "DISCARDED"  # by an operator: DISCARD_MANIFEST (stored_procs.loading.discard)
 MAX_ATTEMPTS = 3
 
 

@@ -29,7 +29,8 @@ CONTROL_TABLES: dict[str, str] = {
         ROWS_EXPORTED NUMBER, FILE_COUNT NUMBER, BYTES NUMBER, CREATED_AT VARCHAR, STATUS VARCHAR,
         ATTEMPTS NUMBER, ERROR VARCHAR, DOC VARCHAR, INTAKE_AT TIMESTAMP_NTZ, LOADED_AT TIMESTAMP_NTZ,
         ROWS_LOADED NUMBER, ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, RUN_ID VARCHAR,
-        ROWS_QUARANTINED NUMBER""",
+        ROWS_QUARANTINED NUMBER, DISCARDED_FROM VARCHAR, DISCARDED_BY VARCHAR, DISCARDED_AT TIMESTAMP_NTZ,
+        DISCARD_REASON VARCHAR""",
     "WATERMARKS": """SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, WATERMARK_COLUMN VARCHAR, WATERMARK VARCHAR,
         EXPORT_ID VARCHAR, UPDATED_AT TIMESTAMP_NTZ""",
     "RUNS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, STARTED_AT TIMESTAMP_NTZ,
@@ -45,7 +46,7 @@ CONTROL_TABLES: dict[str, str] = {
         ERROR VARCHAR""",
     "LOAD_FILES": """EXPORT_ID VARCHAR, FILE VARCHAR, STATUS VARCHAR, ROWS_PARSED NUMBER, ROWS_LOADED NUMBER,
         ERRORS_SEEN NUMBER, FIRST_ERROR VARCHAR, LOADED_AT TIMESTAMP_NTZ""",
-    "INBOX": "DOC VARIANT",
+    "INBOX": "DOC VARIANT, FILE_NAME VARCHAR",
     "SETTINGS": "NAME VARCHAR, VALUE VARCHAR, UPDATED_AT TIMESTAMP_NTZ",
     "LEASES": "NAME VARCHAR, HOLDER VARCHAR, ACQUIRED_AT TIMESTAMP_NTZ, EXPIRES_AT TIMESTAMP_NTZ",
     "EXPORT_REQUESTS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, REQUESTED_AT TIMESTAMP_NTZ,
@@ -61,6 +62,14 @@ CONTROL_TABLES: dict[str, str] = {
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
     "EXPORT_REQUESTS": ("MODE VARCHAR", "MANIFEST_KEYS VARCHAR"),
     "WATERMARKS": ("WATERMARK_KIND VARCHAR",),  # sync_contract.types.Kind of the watermark column
+    "INBOX": ("FILE_NAME VARCHAR",),  # the manifest's stage path: its folder must be its table's
+    # DISCARD_MANIFEST: the status it had, who discarded it, when, why (stored_procs.loading.discard)
+    "MANIFESTS": (
+        "DISCARDED_FROM VARCHAR",
+        "DISCARDED_BY VARCHAR",
+        "DISCARDED_AT TIMESTAMP_NTZ",
+        "DISCARD_REASON VARCHAR",
+    ),
 }
 
 # PostgreSQL CSV (FORMAT csv, FORCE_QUOTE *): NULL is the only unquoted empty field, `""` is ''.
@@ -128,13 +137,16 @@ def text_as(text: str, mapping: TypeMapping, *, safe: bool = False) -> str:
 
 
 def copy_manifests(place: Place, manifest_folder: str) -> Stmt:
-    """COPY of a table's new manifests into INBOX. LOAD_UNCERTAIN_FILES: a manifest whose load status is
-    unknown (older than the 64 days of load metadata, e.g. push mode after a long suspension, or an INBOX
-    re-created) is loaded rather than skipped for good ("Data loading considerations", loading older
-    files); a manifest copied twice is recorded once (the ledger is keyed by export id)."""
+    """COPY of a table's new manifests into INBOX, each with its file's stage path (METADATA$FILENAME,
+    "Querying metadata for staged files": loaded with the data by a COPY transformation, "Transforming
+    data during a load"), which intake checks against the manifest's own table and export id.
+    LOAD_UNCERTAIN_FILES: a manifest whose load status is unknown (older than the 64 days of load
+    metadata, e.g. push mode after a long suspension, or an INBOX re-created) is loaded rather than
+    skipped for good ("Data loading considerations", loading older files); a manifest copied twice is
+    recorded once (the ledger is keyed by export id)."""
     return Stmt(
-        f"COPY INTO {place.control('INBOX')} FROM {place.stage_path(manifest_folder)} FILE_FORMAT=(TYPE=JSON) "
-        "LOAD_UNCERTAIN_FILES=TRUE"
+        f"COPY INTO {place.control('INBOX')} (DOC, FILE_NAME) FROM (SELECT $1, METADATA$FILENAME FROM "
+        f"{place.stage_path(manifest_folder)}) FILE_FORMAT=(TYPE=JSON) LOAD_UNCERTAIN_FILES=TRUE"
     )
 
 

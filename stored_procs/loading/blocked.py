@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from stored_procs import ledger
+from stored_procs.loading import manifest_checks
 from stored_procs.loading.batch import window_kind
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
@@ -44,9 +45,11 @@ def waiting_on(session: Any, place: Place, spec: TableSpec, watermark: str | Non
     for export_id, created_at, error, doc in rows:
         try:
             manifest = parse_manifest_json(doc or "")
-        except ContractError:
-            continue  # not a manifest (a copy failure of the intake): reported by the intake
-        if _ahead(manifest, str(created_at or ""), watermark, newest_snapshot):
+            manifest_checks.check_orderable(manifest)
+            ahead_of_loaded = _ahead(manifest, str(created_at or ""), watermark, newest_snapshot)
+        except ContractError:  # not a manifest (a copy failure of the intake), or a window that cannot be
+            continue  # ordered (quarantined for it, manifest_checks): reported where it was quarantined
+        if ahead_of_loaded:
             ahead.append((export_id, str(error or "")[:SHOWN_ERROR_CHARS]))
     if not ahead:
         return None
@@ -54,5 +57,6 @@ def waiting_on(session: Any, place: Place, spec: TableSpec, watermark: str | Non
     return (
         f"{spec.source} waits on {len(ahead)} QUARANTINED export(s), the first {export_id}: {error}. Its rows are not "
         f"loaded and the watermark stays at {watermark!r}: fix the cause, then CALL CORE.RETRY_MANIFEST('{export_id}') "
-        f"or resync the table ({spec.resync_hint})"
+        f"or resync the table ({spec.resync_hint}); if it must never load (the exporter did not write it), CALL "
+        f"CORE.DISCARD_MANIFEST('{export_id}', '<reason>')"
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger
+from stored_procs.loading import duplicates, manifest_checks
 from stored_procs.orchestration import lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import copy_manifests
@@ -20,6 +21,8 @@ from stored_procs.statement import Stmt, run
 from sync_contract import failpoints
 from sync_contract.errors import ContractError
 from sync_contract.manifest import manifest_prefix, parse_manifest
+
+UNRECORDED = "unrecorded:"  # the file name of a document copied before INBOX recorded file names
 
 
 @dataclass
@@ -59,18 +62,38 @@ def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeRe
         else:
             ledger.clear_intake_error(session, place, spec)
     failpoints.reached("intake:after_copy")
+    run(session, name_unrecorded(place))
     configured = {(s.source_schema, s.source_table) for s in specs}
     known = ledger.known_export_ids(session, place)
-    for (doc_text,) in run(session, Stmt(f"SELECT DOC AS D FROM {place.control('INBOX')}")):
+    for doc_text, file_name in run(session, Stmt(f"SELECT DOC AS D, FILE_NAME AS F FROM {place.control('INBOX')}")):
         try:
-            _take(session, place, doc_text, known, configured, result)
+            waits = not _take(session, place, doc_text, known, configured, result, file_name)
         except Exception as err:  # one document must not stop the others' intake (nor every later one)
+            waits = False
             _quarantine(session, place, doc_text, f"could not be recorded: {type(err).__name__}: {err}", known, result)
+        if not waits:  # recorded, skipped as known, or quarantined: handled, so out of INBOX now
+            run(session, remove_from_inbox(place, file_name))
     run(session, clean_inbox(place))
 
 
+def name_unrecorded(place: Place) -> Stmt:
+    """Documents copied before INBOX recorded file names get a name of their own (`unrecorded:<uuid>`, which
+    manifest_checks.misplaced accepts), so each can be removed from INBOX once handled, as every other one.
+    UUID_STRING: a random (version 4) UUID per row ("UUID_STRING")."""
+    return Stmt(
+        f"UPDATE {place.control('INBOX')} SET FILE_NAME = ? || UUID_STRING() WHERE FILE_NAME IS NULL",
+        (UNRECORDED,),
+    )
+
+
+def remove_from_inbox(place: Place, file_name: str) -> Stmt:
+    """The INBOX documents of one manifest file (the same file copied twice is handled alike)."""
+    return Stmt(f"DELETE FROM {place.control('INBOX')} WHERE FILE_NAME = ?", (file_name,))
+
+
 def clean_inbox(place: Place) -> Stmt:
-    """Empty INBOX of the documents the ledger holds: those recorded under their export id, and those
+    """Empty INBOX of the documents the ledger holds (each is also removed as it is handled, by its file
+    name: this is the net under that): those recorded under their export id, and those
     whose export_id is no non-empty string (a JSON null, a number, an object, missing), which `_take`
     recorded as invalid under an `invalid-<digest>` id. AS_VARCHAR gives a string's characters and NULL
     for every other value, a VARIANT null included, where `IS NULL` is false for a VARIANT null and a
@@ -89,34 +112,45 @@ def _take(
     known: set[str],
     configured: set[tuple[str, str]],
     result: IntakeResult,
-) -> None:
+    file_name: str | None = None,
+) -> bool:
+    """Take one INBOX document in: recorded in the ledger, skipped as known, or quarantined (returns True),
+    or left to wait in INBOX until its table is configured (returns False)."""
     try:
         manifest = parse_manifest(json.loads(doc_text))
     except (ContractError, json.JSONDecodeError) as err:
         _quarantine(session, place, doc_text, str(err), known, result)
-        return
-    if manifest.export_id in known or (manifest.schema, manifest.table) not in configured:
-        return  # already in the ledger, or waits in the inbox until its table is configured
+        return True
+    if why := manifest_checks.refusal(manifest, file_name):  # a window it cannot order, a file out of place
+        _quarantine(session, place, doc_text, why, known, result)
+        return True
+    if manifest.export_id in known:  # the same manifest again, or another under its id (duplicates.py)
+        if newcomer := duplicates.take_known(session, place, manifest, doc_text, file_name, known):
+            result.invalid.append(newcomer)
+        return True
+    if (manifest.schema, manifest.table) not in configured:
+        return False  # waits in the inbox until its table is configured
     ledger.record_manifest(session, place, manifest, manifest.to_json())
     known.add(manifest.export_id)
     result.new.append(manifest.export_id)
+    return True
 
 
 def _quarantine(session: Any, place: Place, doc_text: str, error: str, known: set[str], result: IntakeResult) -> None:
-    """Record a document that cannot be taken in as QUARANTINED under its export id (`invalid-<digest>`
-    when it has no usable one), once: `clean_inbox` then removes it from INBOX."""
+    """Record a document that cannot be taken in as QUARANTINED, once, under `invalid-<digest of its text>`:
+    never under the export id it claims, which would make the genuine export with that id be skipped as
+    known (the document, and so the id it claims, is kept in DOC)."""
     doc: Any = None
     with suppress(json.JSONDecodeError):
         doc = json.loads(doc_text)
-    raw_id = doc.get("export_id") if isinstance(doc, dict) else None
-    export = raw_id if isinstance(raw_id, str) and raw_id else "invalid-" + _digest(doc_text)
+    export = invalid_id(doc_text)
     if export not in known:
-        ledger.record_invalid_manifest(session, place, export, doc_text, error, _claimed_table(doc))
+        ledger.record_invalid_manifest(session, place, export, doc_text, error, claimed_table(doc))
         known.add(export)
         result.invalid.append({"export_id": export, "error": error})
 
 
-def _claimed_table(doc: Any) -> tuple[str, str] | None:
+def claimed_table(doc: Any) -> tuple[str, str] | None:
     """The table an invalid manifest names, if it names one: so its failure shows under that table."""
     table = doc.get("table") if isinstance(doc, dict) else None
     if isinstance(table, dict) and isinstance(table.get("schema"), str) and isinstance(table.get("name"), str):
@@ -124,5 +158,6 @@ def _claimed_table(doc: Any) -> tuple[str, str] | None:
     return None
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def invalid_id(doc_text: str) -> str:
+    """The id a document without a usable export id is recorded under: `invalid-<digest of its text>`."""
+    return "invalid-" + hashlib.sha256(doc_text.encode()).hexdigest()[:16]

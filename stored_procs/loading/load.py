@@ -15,7 +15,7 @@ from typing import Any
 
 from stored_procs import ledger, sql, watermarks
 from stored_procs.configuration import access
-from stored_procs.loading import blocked, key_sets, quarantine, replace, schema_drift
+from stored_procs.loading import blocked, key_sets, manifest_checks, quarantine, replace, schema_drift, staged_window
 from stored_procs.loading.batch import (
     Batch,
     Counts,
@@ -131,7 +131,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
                 batch,
                 str(err),
                 result,
-                final=isinstance(err, schema_drift.SchemaChangeError | KeyNotUnique),
+                final=isinstance(err, schema_drift.SchemaChangeError | KeyNotUnique | staged_window.WindowMismatch),
             )
             continue
         failpoints.reached("load:after_merge")
@@ -210,14 +210,28 @@ def _settle_waiting(
 def _parse_pending(
     session: Any, place: Place, spec: TableSpec, result: TableLoad
 ) -> list[tuple[ledger.LedgerEntry, Manifest]]:
-    """The table's pending manifests; one that no longer parses is recorded and set aside."""
+    """The table's pending manifests; one that no longer parses, or whose window cannot be ordered (taken
+    in before intake checked it: manifest_checks.check_orderable), is recorded and set aside."""
     parsed = []
     for entry in ledger.pending_manifests(session, place, spec):
         try:
-            parsed.append((entry, parse_manifest_json(entry.doc)))
+            manifest = parse_manifest_json(entry.doc)
+            manifest_checks.check_orderable(manifest)
+            _check_window_column(spec, manifest)
+            parsed.append((entry, manifest))
         except ContractError as err:
             _record_failure(session, place, Batch((entry,), ()), str(err), result, final=True)
     return parsed
+
+
+def _check_window_column(spec: TableSpec, manifest: Manifest) -> None:
+    """An incremental export's window is over the table's configured watermark column: the watermark is
+    that column's (a window over another column cannot be ordered with it)."""
+    if manifest.mode == "incremental" and manifest.window.column != spec.watermark_column:
+        raise ContractError(
+            f"window.column: export {manifest.export_id} of {spec.source} is windowed on "
+            f"{manifest.window.column!r}, but the table's watermark column is {spec.watermark_column!r}"
+        )
 
 
 def _behind(kind: Kind, window: Window, watermark: str | None) -> bool:
@@ -314,6 +328,7 @@ def _stage_check_merge(
             f"but the manifest says {batch.rows}; nothing was merged and the watermark did not move"
         )
     failpoints.reached("load:after_copy")
+    staged_window.check(session, place, spec, batch)  # the watermark must not jump past rows never exported
     manifest = batch.first
     check_unique_keys(session, place, spec, batch)
     replacing = replace.replaces(spec, manifest)

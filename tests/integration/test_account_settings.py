@@ -51,7 +51,7 @@ def test_the_manifest_copy_loads_files_of_unknown_load_status(pg, harness):
     assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."AS_UNCERTAIN"')[0][0] == 5
     assert h.query(f"SELECT COUNT(*) FROM {h.control('INBOX')}")[0][0] == 0
 
-    h.query(f"CREATE OR REPLACE TABLE {h.control('INBOX')} (DOC VARIANT)")
+    h.query(f"CREATE OR REPLACE TABLE {h.control('INBOX')} ({sql.CONTROL_TABLES['INBOX']})")
     copied = h.query(stmt.text)
     assert [(r[1], r[3]) for r in copied] == [("LOADED", 1)]  # (status, rows loaded) of the one manifest
     assert not h.cycle(export=False).failed

@@ -11,7 +11,10 @@ follows:
   same (`allow_quoted_nulls=false`, `all_varchar=true`) and to read lines longer than 2 MB; a COPY of
   a missing or unreadable file (a truncated gzip stream) made the emulator answer HTTP 500, which the
   connector retries for its whole network timeout, where Snowflake answers with a SQL error naming the
-  file: we turn the emulator's exception into such an error.
+  file: we turn the emulator's exception into such an error. A COPY of JSON with a transformation
+  (`SELECT $1, METADATA$FILENAME FROM @stage/…`, how intake records each manifest's file) reads `$1` as
+  the file's JSON value and METADATA$FILENAME as the file's S3 key (the emulator passed both to DuckDB
+  as they were).
 - `rewrites`: DuckDB has no `ALTER TABLE a SWAP WITH b` (how a shadow table replaces a target
   atomically); the emulator runs it as three renames, Snowflake as one atomic statement
   (https://docs.snowflake.com/en/sql-reference/sql/alter-table). The emulator dropped the characters
@@ -89,6 +92,7 @@ from aurora_sync.stack.emulator import (
 PATCHES: list[Callable[[Any], None]] = [
     loading.patch_csv_reader,
     loading.patch_copy_errors,
+    loading.patch_copy_transform,
     rewrites.patch_swap_with,
     rewrites.patch_trim_characters,
     rewrites.patch_catalog_quoting,

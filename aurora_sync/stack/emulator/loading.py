@@ -44,3 +44,38 @@ def patch_copy_errors(duck_conn: Any = None) -> None:
             ) from None
 
     cursor.copy_into = copy_into_with_sql_errors  # type: ignore[attr-defined]
+
+
+def patch_copy_transform(duck_conn: Any = None) -> None:
+    """COPY of JSON with a transformation, `COPY INTO t (a, b) FROM (SELECT $1, METADATA$FILENAME FROM
+    @stage/path)`: fakesnow passes `$1` and METADATA$FILENAME to DuckDB as they are (a bind and an unknown
+    column). Snowflake gives `$1` as the file's JSON value and METADATA$FILENAME as the staged file's path
+    ("Querying metadata for staged files", https://docs.snowflake.com/en/user-guide/querying-metadata;
+    "Transforming data during a load"): here the value DuckDB's read_json_objects reads and the S3 key.
+    """
+    from urllib.parse import urlparse
+
+    from fakesnow import copy_into
+    from sqlglot import exp
+
+    original = copy_into._inserts
+
+    def inserts(expr: exp.Copy, params: Any, urls: list[str], *args: Any, **kwargs: Any) -> list[exp.Expr]:
+        source = expr.args["files"][0]
+        if not (isinstance(source, exp.Subquery) and isinstance(params.file_format, copy_into.ReadJSON)):
+            return original(expr, params, urls, *args, **kwargs)
+        made: list[exp.Expr] = []
+        for url in urls:
+            select = source.this.copy()
+            for node in list(select.find_all(exp.Parameter)):
+                if node.this.name == "1":
+                    node.replace(exp.column("json"))
+            for column in list(select.find_all(exp.Column)):
+                if column.name.upper() == "METADATA$FILENAME":
+                    column.replace(exp.Literal.string(urlparse(url).path.lstrip("/")))
+            read = exp.Table(this=params.file_format.read_expression(url))
+            query = exp.Select(expressions=select.expressions).from_(read)
+            made.append(exp.Insert(this=expr.this, expression=query, by_name=False))
+        return made
+
+    copy_into._inserts = inserts

@@ -1,0 +1,98 @@
+"""An export id that arrives again with other contents (issue 13, item 3).
+
+The ledger is keyed by export id, so a second manifest with a recorded id used to be skipped as "already
+known": an empty copy of a real manifest planted under the same id (in another table's folder) got the
+real export skipped, or was loaded in its place. Now the second document is compared with the recorded
+one by digest (sha256 of the canonical JSON, manifest_checks.digest):
+
+- the same digest: the same manifest copied again (COPY's LOAD_UNCERTAIN_FILES, an INBOX re-created):
+  nothing to do;
+- another digest, the recorded one not yet loaded (NEW, FAILED, QUARANTINED): both are QUARANTINED,
+  since which is genuine cannot be told here; the reason names both digests. The operator RETRY_MANIFESTs
+  the genuine one and DISCARD_MANIFESTs the other;
+- another digest, the recorded one done with (LOADED, SUPERSEDED, DISCARDED): it stands (its rows are in
+  the target, the watermark passed it); only the newcomer is QUARANTINED, the reason saying so.
+
+The newcomer is recorded under `<export id>.dup-<its digest's first 16 hex digits>` (still an export id of
+the safe character set), with the table it claims.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stored_procs import ledger
+from stored_procs.loading.manifest_checks import digest, text_digest
+from stored_procs.spec import Place
+from stored_procs.statement import Stmt, run
+from sync_contract.errors import ContractError
+from sync_contract.manifest import Manifest, parse_manifest_json
+
+_STILL_TO_LOAD = (ledger.NEW, ledger.FAILED, ledger.QUARANTINED)
+
+
+def recorded_digest(doc: str) -> str:
+    """Digest of a ledger row's DOC: of the manifest it holds, or of its text when it holds none."""
+    try:
+        return digest(parse_manifest_json(doc))
+    except ContractError:
+        return text_digest(doc)
+
+
+def duplicate_id(export_id: str, newcomer_digest: str) -> str:
+    return f"{export_id[:100]}.dup-{newcomer_digest[:16]}"
+
+
+def take_known(
+    session: Any, place: Place, manifest: Manifest, doc_text: str, file_name: str | None, known: set[str]
+) -> dict[str, str] | None:
+    """`manifest`'s export id is in the ledger: nothing when it is the same manifest, else the quarantine
+    described above. Returns {"export_id", "error"} of the newcomer when it was quarantined."""
+    recorded = _recorded(session, place, manifest.export_id)
+    if recorded is None:
+        return None
+    status, doc = recorded
+    theirs, ours = recorded_digest(doc or ""), digest(manifest)
+    newcomer = duplicate_id(manifest.export_id, ours)
+    if theirs == ours or newcomer in known:
+        return None
+    came = f"from file {file_name!r}" if file_name else "(file not recorded)"
+    if status in _STILL_TO_LOAD:
+        error = (
+            f"export id {manifest.export_id} arrived twice with different contents: the manifest recorded first "
+            f"(sha256 {theirs}) and another {came} (sha256 {ours}, recorded as {newcomer}). Neither is loaded, "
+            "since which one the exporter wrote cannot be told here: compare both (STATE.MANIFESTS.DOC), then "
+            f"CALL CORE.RETRY_MANIFEST on the genuine one and CORE.DISCARD_MANIFEST on the other"
+        )
+        _quarantine_recorded(session, place, manifest.export_id, error)
+    else:
+        error = (
+            f"export id {manifest.export_id} arrived again with different contents {came} (sha256 {ours}); the "
+            f"manifest recorded first (sha256 {theirs}, status {status}) stands and this one is not loaded. If the "
+            f"exporter did not write it, remove the file; CALL CORE.DISCARD_MANIFEST('{newcomer}', '<reason>')"
+        )
+    ledger.record_invalid_manifest(session, place, newcomer, doc_text, error, (manifest.schema, manifest.table))
+    known.add(newcomer)
+    return {"export_id": newcomer, "error": error}
+
+
+def _recorded(session: Any, place: Place, export_id: str) -> tuple[str, str | None] | None:
+    """(STATUS, DOC) of the ledger row of `export_id`, or None."""
+    rows = run(
+        session,
+        Stmt(f"SELECT STATUS AS S, DOC AS D FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (export_id,)),
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def _quarantine_recorded(session: Any, place: Place, export_id: str, error: str) -> None:
+    """The recorded manifest QUARANTINED with `error`, the error it had before kept after it; only while it
+    is still to load (a row loaded meanwhile by another session stays LOADED)."""
+    run(
+        session,
+        Stmt(
+            f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = ? || COALESCE('; before: ' || ERROR, '') "
+            f"WHERE EXPORT_ID = ? AND STATUS IN ({', '.join('?' for _ in _STILL_TO_LOAD)})",
+            (ledger.QUARANTINED, error, export_id, *_STILL_TO_LOAD),
+        ),
+    )
