@@ -103,7 +103,8 @@ def on_retry(attempt: int, err: BaseException, delay: float) -> None:
 def reconcile_once(settings: Settings, request: reconcile_contract.ReconcileRequest) -> dict[str, Any]:
     conn = connect_source(settings)
     try:
-        return run_reconcile(conn, request)
+        declared = settings.allowed_tables.declared_key(request.schema, request.table)
+        return run_reconcile(conn, request, real_key=True, declared=declared)
     finally:
         conn.close()
 

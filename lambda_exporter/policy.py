@@ -9,7 +9,10 @@ exporter serves'; docs/SECURITY.md, threat model).
 - Which tables it reads: `AURORA_SYNC_ALLOWED_TABLES`, entries separated by commas: `schema.table`,
   `schema.*` (every table of a schema) or `*` (every table the database role can read). Names are
   compared exactly, as the catalog stores them (case-sensitive); a part holding a dot, a comma or a
-  quote is double-quoted (`sales."Order.Lines"`). Unset or empty: no table is served.
+  quote is double-quoted (`sales."Order.Lines"`). Unset or empty: no table is served. An entry of a
+  table without a primary key may declare the key a reconcile may use: `public.events(event_id)` or
+  `public.lines(order_id, line_no)` (lambda_exporter.reconcile.check_key): the event's key is trusted
+  for nothing.
 """
 
 from __future__ import annotations
@@ -84,30 +87,41 @@ def check_event_s3(value: Any, environment: Mapping[str, str | None]) -> None:
 
 @dataclass(frozen=True)
 class AllowList:
-    """Tables the exporter may read (module docstring); `entries` are (schema, table or "*") pairs."""
+    """Tables the exporter may read (module docstring); `entries` are (schema, table or "*") pairs,
+    `keys` the reconcile keys declared for tables without a primary key."""
 
     entries: tuple[tuple[str, str], ...] = ()
     everything: bool = False
+    keys: tuple[tuple[tuple[str, str], tuple[str, ...]], ...] = ()
 
     @classmethod
     def parse(cls, text: str | None) -> AllowList:
         entries: list[tuple[str, str]] = []
+        keys: list[tuple[tuple[str, str], tuple[str, ...]]] = []
         everything = False
-        for entry in _split_entries(text or ""):
+        for entry in _split(text or ""):
             if entry == "*":
                 everything = True
                 continue
+            name, key = _name_and_key(entry)
             try:
-                parts = split_parts(entry, "allowed table")
+                parts = split_parts(name, "allowed table")
+                columns = tuple(_column(c) for c in _split(key)) if key is not None else ()
             except IdentifierError as err:
                 raise ExportError(f"{ALLOWED_TABLES_ENV}: {err}") from None
-            if len(parts) != 2:
+            if len(parts) != 2 or (key is not None and (not columns or parts[1] == "*")):
                 raise ExportError(
-                    f"{ALLOWED_TABLES_ENV}: entry {entry!r} must be schema.table, schema.* or * "
-                    '(double-quote a part holding a dot or a comma: sales."a.b")'
+                    f"{ALLOWED_TABLES_ENV}: entry {entry!r} must be schema.table, schema.table(key, ...), schema.* "
+                    'or * (double-quote a part holding a dot, a comma or a parenthesis: sales."a.b")'
                 )
             entries.append((parts[0], parts[1]))
-        return cls(tuple(entries), everything)
+            if columns:
+                keys.append(((parts[0], parts[1]), columns))
+        return cls(tuple(entries), everything, tuple(keys))
+
+    def declared_key(self, schema: str, table: str) -> tuple[str, ...] | None:
+        """The reconcile key the setting declares for this table, if any."""
+        return next((key for name, key in self.keys if name == (schema, table)), None)
 
     def check(self, schema: str, table: str) -> None:
         """Raises EventError (field `table`) naming the table and the setting unless it is allowed."""
@@ -127,18 +141,41 @@ class AllowList:
         )
 
 
-def _split_entries(text: str) -> list[str]:
-    """Comma-separated entries, commas inside double quotes kept; white space around entries dropped."""
-    entries: list[str] = []
+def _split(text: str) -> list[str]:
+    """Comma-separated items, commas inside double quotes or parentheses kept; white space around items
+    dropped, empty items skipped."""
+    items: list[str] = []
     buf: list[str] = []
-    quoted = False
+    quoted, depth = False, 0
     for ch in text:
         if ch == '"':
             quoted = not quoted  # a doubled quote toggles twice: split_parts reads it as one quote
-        if ch == "," and not quoted:
-            entries.append("".join(buf).strip())
+        elif not quoted and ch in "()":
+            depth += 1 if ch == "(" else -1
+        if ch == "," and not quoted and depth == 0:
+            items.append("".join(buf).strip())
             buf = []
         else:
             buf.append(ch)
-    entries.append("".join(buf).strip())
-    return [e for e in entries if e]
+    items.append("".join(buf).strip())
+    return [i for i in items if i]
+
+
+def _name_and_key(entry: str) -> tuple[str, str | None]:
+    """`schema.table(k1, k2)` -> ("schema.table", "k1, k2"); without parentheses the key is None."""
+    quoted = False
+    for i, ch in enumerate(entry):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "(" and not quoted:
+            if not entry.endswith(")"):
+                raise ExportError(f"{ALLOWED_TABLES_ENV}: entry {entry!r}: the key list must end the entry with ')'")
+            return entry[:i].strip(), entry[i + 1 : -1]
+    return entry, None
+
+
+def _column(text: str) -> str:
+    parts = split_parts(text.strip(), "key column")
+    if len(parts) != 1:
+        raise IdentifierError(f"key column {text!r} must be one name (double-quote one holding a dot)")
+    return parts[0]

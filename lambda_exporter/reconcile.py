@@ -156,38 +156,50 @@ def rows_query(schema: str, table: str, columns: list[Column], request: Reconcil
     )
 
 
-def check_key(conn: Connection, schema: str, table: str, key: tuple[str, ...]) -> None:
+def check_key(
+    conn: Connection, schema: str, table: str, key: tuple[str, ...], declared: tuple[str, ...] | None = None
+) -> None:
     """Refuse (SourceError naming the table, the columns and the fix) a `key` that is not the table's
     primary key (any order) or, when the table has none, the columns of a unique index whose columns are
-    all NOT NULL: a reconcile returns its key's values, so any other column would leave the database."""
+    all NOT NULL, or the key the exporter's own configuration `declared` for it (lambda_exporter.policy):
+    a reconcile returns its key's values, so any other column would leave the database."""
     indexes = execute(conn, Statement(KEY_INDEXES_SQL, (schema, table)))
     primary = [tuple(names) for is_pk, names, _ in indexes if is_pk]
-    allowed = primary or [tuple(names) for _, names, not_null in indexes if not_null]
+    allowed = primary or [tuple(names) for _, names, not_null in indexes if not_null] + ([declared] if declared else [])
     if any(set(names) == set(key) and len(names) == len(key) for names in allowed):
         return
     if primary:
         real = f"its primary key ({', '.join(primary[0])}): set the table's primary_key in the sync configuration to it"
     elif allowed:
-        real = "the columns of a unique index on NOT NULL columns: " + "; ".join(", ".join(n) for n in allowed)
+        real = "one of: " + "; ".join(f"({', '.join(n)})" for n in allowed)
     else:
-        real = "none: the table has neither a primary key nor a unique index on NOT NULL columns; give it one"
+        real = (
+            "none: the table has neither a primary key nor a unique index on NOT NULL columns; give it one, or "
+            f"declare its key in the exporter's AURORA_SYNC_ALLOWED_TABLES ({schema}.{table}(column, ...))"
+        )
     raise SourceError(
         f"{schema}.{table}: reconcile by ({', '.join(key)}) refused: a reconcile returns its key's values, "
         f"and only the table's real key may leave the database, which is {real}"
     )
 
 
-def run_reconcile(conn: Connection, request: ReconcileRequest) -> dict[str, Any]:
+def run_reconcile(
+    conn: Connection, request: ReconcileRequest, real_key: bool = True, declared: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """The reconcile's answer (docs/EXPORTER.md), in read-only transactions. `real_key`: refuse a key
+    that is not the table's own (`check_key`, with the key the exporter's configuration `declared`); only
+    the operator's own process (`aurora-sync reconcile` without a Lambda, its own DSN) passes False."""
     conn.rollback()
     conn.set_session(readonly=True)  # every transaction from here on: BEGIN READ ONLY
     try:
+        if real_key:
+            check_key(conn, request.schema, request.table, request.primary_key, declared)
         return _reconcile(conn, request)
     finally:
         conn.rollback()
 
 
 def _reconcile(conn: Connection, request: ReconcileRequest) -> dict[str, Any]:
-    check_key(conn, request.schema, request.table, request.primary_key)
     columns = describe_table(conn, request.schema, request.table, request.primary_key, request.columns, None)
     described = [{"name": c.name, "type": c.type} for c in columns]
     if request.buckets is None:

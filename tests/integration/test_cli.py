@@ -85,6 +85,13 @@ def test_reconcile_explains_a_count_difference_caused_by_a_key_not_unique_in_the
     assert _cli("run", "--config", str(config)).returncode == 0
     cur.execute("INSERT INTO public.cli_twice VALUES (7, 'second seven', clock_timestamp())")
     assert _cli("run", "--config", str(config)).returncode == 0  # one row per key in that export
+    # k is no key of the source table, so the exporter Lambda refuses to reconcile by it (only a real or
+    # declared key's values leave the database: test_exporter_pinning); the operator's own process may
+    local = tmp_path / "local.toml"
+    local.write_text("\n".join(line for line in config.read_text().splitlines() if not line.startswith("lambda_")))
+    refused = _cli("reconcile", "--config", str(config))
+    assert refused.returncode != 0 and "reconcile by (k) refused" in " ".join(refused.stdout.split())
+    config = local
     bucketed = _cli("reconcile", "--config", str(config))
     said = " ".join(bucketed.stdout.split())
     assert bucketed.returncode == 1 and "MISMATCH" in said

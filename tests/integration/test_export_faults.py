@@ -41,6 +41,11 @@ def test_kill_mid_chunk_leaves_no_manifest_for_it_and_the_rerun_loads_every_row_
         **os.environ,
         "AURORA_SYNC_SOURCE_DSN": endpoints.pg_dsn,
         "AURORA_SYNC_S3_ENDPOINT_URL": endpoints.s3_endpoint,
+        "AURORA_SYNC_ALLOW_LOCAL_ENDPOINT": "1",
+        "AURORA_SYNC_S3_BUCKET": BUCKET,
+        "AURORA_SYNC_S3_PREFIX": PREFIX,
+        "AURORA_SYNC_S3_REGION": REGION,
+        "AURORA_SYNC_ALLOWED_TABLES": "public.kill_me",
     }
     proc = subprocess.Popen(
         [sys.executable, "-c", EXPORT_SCRIPT, json.dumps(event)],

@@ -22,7 +22,7 @@ import pytest
 
 from aurora_sync.stack.stack import BUCKET, FUNCTION, PREFIX, REGION
 from lambda_exporter import settings as exporter_settings
-from lambda_exporter.errors import EventError, ExportError
+from lambda_exporter.errors import EventError, ExportError, SourceError
 from lambda_exporter.event import ExportRequest, S3Target
 from lambda_exporter.exporter import run_export
 from lambda_exporter.handler import handler
@@ -263,7 +263,10 @@ def test_a_table_without_primary_key_reconciles_only_by_a_unique_index_on_not_nu
     cur.execute("INSERT INTO public.pin_nopk VALUES ('a', 'a@example.com', 'x'), ('b', NULL, NULL)")
     for key in (["email"], ["note"]):
         failed, payload = _invoke(endpoints, _reconcile_event("pin_nopk", key, [f"{i:x}" for i in range(16)]))
-        assert failed and "a unique index on NOT NULL columns: code" in payload["errorMessage"]
+        assert (
+            failed
+            and "only the table's real key may leave the database, which is one of: (code)" in payload["errorMessage"]
+        )
         assert "example.com" not in json.dumps(payload)
     failed, payload = _invoke(endpoints, _reconcile_event("pin_nopk", ["code"]))
     assert not failed, payload
@@ -271,6 +274,21 @@ def test_a_table_without_primary_key_reconciles_only_by_a_unique_index_on_not_nu
     cur.execute("CREATE TABLE public.pin_nokey (a int, b int)")
     failed, payload = _invoke(endpoints, _reconcile_event("pin_nokey", ["a"]))
     assert failed and "neither a primary key nor a unique index" in payload["errorMessage"]
+
+
+def test_a_key_declared_in_the_exporters_allow_list_serves_a_table_without_one(pg, endpoints, exporter_env):
+    """The configured key of a keyless table is the exporter's configuration's, never the event's."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.pin_declared (k int NOT NULL, secret text NOT NULL)")
+    cur.execute("INSERT INTO public.pin_declared SELECT g % 3, 'top-secret-' || g FROM generate_series(1, 6) g")
+    exporter_env("public.pin_declared(k)", dsn=endpoints.pg_dsn)
+    answer = handler(_reconcile_event("pin_declared", ["k"]))
+    assert answer["rows"] == 6
+    with pytest.raises(SourceError, match=r"reconcile by \(secret\) refused.* one of: \(k\)"):
+        handler(_reconcile_event("pin_declared", ["secret"], [f"{i:x}" for i in range(16)]))
+    exporter_env("public.pin_declared", dsn=endpoints.pg_dsn)  # allowed, but no key declared
+    with pytest.raises(SourceError, match=r"declare its key in the exporter's AURORA_SYNC_ALLOWED_TABLES"):
+        handler(_reconcile_event("pin_declared", ["k"]))
 
 
 def test_reconcile_runs_in_a_read_only_transaction(pg, endpoints):

@@ -54,6 +54,20 @@ def test_the_allow_list_matches_exact_names_schemas_and_everything():
     AllowList.parse("*").check("any", "table")
 
 
+def test_an_entry_may_declare_the_reconcile_key_of_a_table_without_one():
+    allowed = AllowList.parse('public.events(event_id), sales."Order Lines"( order_id , "line,no" ), public.t')
+    assert allowed.declared_key("public", "events") == ("event_id",)
+    assert allowed.declared_key("sales", "Order Lines") == ("order_id", "line,no")
+    assert allowed.declared_key("public", "t") is None
+    allowed.check("sales", "Order Lines")
+
+
+@pytest.mark.parametrize("text", ["public.t()", "public.*(id)", "public.t(id", "public.t(a.b)"])
+def test_a_malformed_key_declaration_is_a_configuration_error(text):
+    with pytest.raises(ExportError, match="AURORA_SYNC_ALLOWED_TABLES"):
+        AllowList.parse(text)
+
+
 @pytest.mark.parametrize("text", [None, "", " , "])
 def test_an_empty_allow_list_serves_nothing(text):
     with pytest.raises(EventError, match="AURORA_SYNC_ALLOWED_TABLES is not set"):
