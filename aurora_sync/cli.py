@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     resync_p = sub.add_parser("resync", help="export one table again from the beginning on the next run")
     resync_p.add_argument("--config", type=Path, required=True)
     resync_p.add_argument("--table", required=True, help="schema.table, as in sync.toml")
+    discard_p = sub.add_parser(
+        "discard", help="never load an export (NEW, failed or quarantined, or in the inbox); recorded with a reason"
+    )
+    discard_p.add_argument("export_id", help="as in MANIFESTS.EXPORT_ID (an invalid-… id for a document without one)")
+    discard_p.add_argument("--reason", required=True, help="why: recorded with your user name and the time")
+    discard_p.add_argument("--config", type=Path, required=True)
     demo_p = sub.add_parser("demo", help="the whole pipeline on the embedded stack with generated data")
     demo_p.add_argument("--orders", type=int, default=20_000, help="size of the generated orders table")
     demo_p.add_argument("--keep-logs", type=Path, help="copy the stack's server logs here before cleaning up")
@@ -45,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "resync":
             return _resync(console, config, args.table)
+        if args.command == "discard":
+            return _discard(console, config, args.export_id, args.reason)
         if args.command == "reconcile":
             return _reconcile(console, config, args.table, args.rows)
         return _run(console, config)
@@ -105,6 +113,25 @@ def _resync(console: Console, config: SyncConfig, table: str) -> int:
             console.print(f"[red]{err}[/]")
             return 2
     console.print(f"{summary['table']}: {summary['manifests_superseded']} manifests superseded; {summary['next']}")
+    return 0
+
+
+def _discard(console: Console, config: SyncConfig, export_id: str, reason: str) -> int:
+    from aurora_sync.cycle import prepare
+    from aurora_sync.snowflake import snowpark_session
+    from stored_procs.configuration.app_config import InvalidSetting
+    from stored_procs.loading.discard import discard
+    from stored_procs.orchestration.runs import new_run_id
+
+    with snowpark_session(config.snowflake_connect, config.database) as s:
+        prepare(s, config)
+        try:
+            done = discard(s, config.place, export_id, reason, new_run_id())
+        except InvalidSetting as err:
+            console.print(f"[red]{err}[/]")
+            return 2
+    table = f" of {done['table']}" if done["table"] else ""
+    console.print(f"export {done['export_id']}{table}: DISCARDED (was {done['discarded_from']}); {done['next']}")
     return 0
 
 

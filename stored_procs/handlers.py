@@ -163,6 +163,14 @@ def retry_manifest(session: Any, export_id: str) -> dict[str, Any]:
     return {"export_id": export_id, "status": "NEW", "next": "CALL CORE.LOAD_PENDING() or wait for the next run"}
 
 
+def discard_manifest(session: Any, export_id: str, reason: str) -> dict[str, Any]:
+    """An export that must never load (e.g. a manifest the exporter did not write): its ledger entry or
+    INBOX document DISCARDED, recorded with the caller, the time and `reason` (stored_procs.loading.discard)."""
+    from stored_procs.loading import discard
+
+    return discard.discard(session, app_place(session), export_id, reason, runs.new_run_id())
+
+
 def enable_schedule(
     session: Any, schedule_text: str | None = None, warehouse: str | None = None, load_lanes: int | None = None
 ) -> dict[str, Any]:

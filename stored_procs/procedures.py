@@ -164,6 +164,13 @@ PROCEDURES: tuple[Procedure, ...] = (
         "Load a failed or quarantined export again, after fixing its cause",
     ),
     Procedure(
+        "DISCARD_MANIFEST",
+        handlers.discard_manifest,
+        (Arg("EXPORT_ID", "VARCHAR"), Arg("REASON", "VARCHAR")),
+        ADMIN,
+        "Never load an export (NEW, failed or quarantined, or still in the inbox): recorded with who, when, why",
+    ),
+    Procedure(
         "ENABLE_SCHEDULE",
         handlers.enable_schedule,
         (

@@ -52,11 +52,22 @@ def patch_copy_transform(duck_conn: Any = None) -> None:
     column). Snowflake gives `$1` as the file's JSON value and METADATA$FILENAME as the staged file's path
     ("Querying metadata for staged files", https://docs.snowflake.com/en/user-guide/querying-metadata;
     "Transforming data during a load"): here the value DuckDB's read_json_objects reads and the S3 key.
+    The stage in the transformation's FROM (`@"DB"."SCHEMA"."STAGE"/path`) is no table: the emulator
+    took it for an unqualified one and refused the COPY in a session without a current schema.
     """
     from urllib.parse import urlparse
 
-    from fakesnow import copy_into
+    from fakesnow import checks, copy_into
     from sqlglot import exp
+
+    relevant_tables = checks._relevant_tables
+
+    def tables_but_stages(expression: exp.Expr) -> list[exp.Table]:
+        return [
+            t for t in relevant_tables(expression) if not (isinstance(t.this, exp.Var) and t.this.name.startswith("@"))
+        ]
+
+    checks._relevant_tables = tables_but_stages
 
     original = copy_into._inserts
 
