@@ -46,6 +46,7 @@ EXECUTE IMMEDIATE FROM './sql/procedures/remove_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/resync_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/reconcile_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/retry_manifest.sql';
+EXECUTE IMMEDIATE FROM './sql/procedures/discard_manifest.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/enable_schedule.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/disable_schedule.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/show_config.sql';
