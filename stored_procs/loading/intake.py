@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger
-from stored_procs.loading import duplicates, manifest_checks
+from stored_procs.loading import duplicates, manifest_checks, manifest_keys
 from stored_procs.orchestration import lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import copy_manifests
 from stored_procs.statement import Stmt, run
-from sync_contract import failpoints
+from sync_contract import failpoints, signing
 from sync_contract.errors import ContractError
 from sync_contract.manifest import manifest_prefix, parse_manifest
 
@@ -50,6 +50,7 @@ def intake(session: Any, place: Place, specs: list[TableSpec], run_id: str) -> I
 
 
 def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeResult) -> None:
+    keys = manifest_keys.load()  # first: without a key nothing can be verified, so nothing is taken in
     for spec in specs:
         try:
             run(session, copy_manifests(place, manifest_prefix(spec.source_schema, spec.source_table)))
@@ -58,16 +59,16 @@ def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeRe
                 f"COPY of manifests failed: {err}. Nothing of this table's new exports was taken in; fix or "
                 "remove the file named, then run again (its loaded data and watermark are untouched)"
             )
-            ledger.record_intake_error(session, place, spec, result.errors[spec.source])
+            record_intake_error(session, place, spec, result.errors[spec.source])
         else:
-            ledger.clear_intake_error(session, place, spec)
+            clear_intake_error(session, place, spec)
     failpoints.reached("intake:after_copy")
     run(session, name_unrecorded(place))
     configured = {(s.source_schema, s.source_table) for s in specs}
     known = ledger.known_export_ids(session, place)
     for doc_text, file_name in run(session, Stmt(f"SELECT DOC AS D, FILE_NAME AS F FROM {place.control('INBOX')}")):
         try:
-            waits = not _take(session, place, doc_text, known, configured, result, file_name)
+            waits = not _take(session, place, doc_text, keys, known, configured, result, file_name)
         except Exception as err:  # one document must not stop the others' intake (nor every later one)
             waits = False
             _quarantine(session, place, doc_text, f"could not be recorded: {type(err).__name__}: {err}", known, result)
@@ -109,15 +110,20 @@ def _take(
     session: Any,
     place: Place,
     doc_text: str,
+    keys: dict[str, bytes],
     known: set[str],
     configured: set[tuple[str, str]],
     result: IntakeResult,
     file_name: str | None = None,
 ) -> bool:
     """Take one INBOX document in: recorded in the ledger, skipped as known, or quarantined (returns True),
-    or left to wait in INBOX until its table is configured (returns False)."""
+    or left to wait in INBOX until its table is configured (returns False). Its signature is checked
+    before anything in it is believed (sync_contract.signing)."""
     try:
-        manifest = parse_manifest(json.loads(doc_text))
+        doc = json.loads(doc_text)
+        if isinstance(doc, dict):  # anything else fails parse_manifest, naming "$"
+            signing.verify(doc, keys)
+        manifest = parse_manifest(doc)
     except (ContractError, json.JSONDecodeError) as err:
         _quarantine(session, place, doc_text, str(err), known, result)
         return True
@@ -125,7 +131,7 @@ def _take(
         _quarantine(session, place, doc_text, why, known, result)
         return True
     if manifest.export_id in known:  # the same manifest again, or another under its id (duplicates.py)
-        if newcomer := duplicates.take_known(session, place, manifest, doc_text, file_name, known):
+        if newcomer := duplicates.take_known(session, place, manifest, file_name, known):
             result.invalid.append(newcomer)
         return True
     if (manifest.schema, manifest.table) not in configured:
@@ -161,3 +167,23 @@ def claimed_table(doc: Any) -> tuple[str, str] | None:
 def invalid_id(doc_text: str) -> str:
     """The id a document without a usable export id is recorded under: `invalid-<digest of its text>`."""
     return "invalid-" + hashlib.sha256(doc_text.encode()).hexdigest()[:16]
+
+
+INTAKE_ERROR = "intake-error:"  # the ledger id of a table whose manifests could not be copied: + its slug
+
+
+def intake_error_id(spec: TableSpec) -> str:
+    return f"{INTAKE_ERROR}{spec.slug}"
+
+
+def record_intake_error(session: Any, place: Place, spec: TableSpec, error: str) -> None:
+    """The table's manifests could not be copied (e.g. a file that is not JSON): one QUARANTINED row
+    per table says why, so CORE.FAILURES and TABLE_STATUS show it; it goes once intake works again."""
+    clear_intake_error(session, place, spec)
+    ledger.record_invalid_manifest(
+        session, place, intake_error_id(spec), "", error, (spec.source_schema, spec.source_table)
+    )
+
+
+def clear_intake_error(session: Any, place: Place, spec: TableSpec) -> None:
+    run(session, Stmt(f"DELETE FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (intake_error_id(spec),)))

@@ -18,6 +18,4 @@ SIGNING_KEY_ENV = "AURORA_SYNC_MANIFEST_SIGNING_KEY"
 
 def signed_body(doc: dict[str, Any]) -> bytes:
     """`doc` signed with the stack's key, as the bytes of a manifest file."""
-    if SIGNING_KEY_ENV not in os.environ:  # TEMPORARY until the stack provisions the key (lead removes)
-        return json.dumps(doc).encode()
     return json.dumps(sign(doc, parse_signing_key(os.environ[SIGNING_KEY_ENV]))).encode()
