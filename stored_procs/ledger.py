@@ -175,10 +175,13 @@ def known_export_ids(session: Any, place: Place) -> set[str]:
     return {r[0] for r in run(session, Stmt(f"SELECT EXPORT_ID AS E FROM {place.control('MANIFESTS')}"))}
 
 
-def record_manifest(session: Any, place: Place, manifest: Manifest, doc: str) -> None:
+def record_manifest(
+    session: Any, place: Place, manifest: Manifest, doc: str, as_id: str | None = None, error: str | None = None
+) -> None:
+    """A NEW ledger row of `manifest`; with `error`, QUARANTINED, under `as_id` (loading.duplicates)."""
     w = manifest.window
     row = [
-        ("EXPORT_ID", "VARCHAR", manifest.export_id),
+        ("EXPORT_ID", "VARCHAR", as_id or manifest.export_id),
         ("SOURCE_SCHEMA", "VARCHAR", manifest.schema),
         ("SOURCE_TABLE", "VARCHAR", manifest.table),
         ("MODE", "VARCHAR", manifest.mode),
@@ -191,8 +194,9 @@ def record_manifest(session: Any, place: Place, manifest: Manifest, doc: str) ->
         ("FILE_COUNT", "NUMBER", len(manifest.files)),
         ("BYTES", "NUMBER", manifest.bytes),
         ("CREATED_AT", "VARCHAR", manifest.created_at),
-        ("STATUS", "VARCHAR", NEW),
+        ("STATUS", "VARCHAR", QUARANTINED if error else NEW),
         ("ATTEMPTS", "NUMBER", 0),
+        ("ERROR", "VARCHAR", error),
         ("DOC", "VARCHAR", doc),
         ("INTAKE_AT", "TIMESTAMP_NTZ", now()),
     ]
@@ -213,21 +217,6 @@ def record_invalid_manifest(
         ("INTAKE_AT", "TIMESTAMP_NTZ", now()),
     ]
     run(session, insert_row(place.control("MANIFESTS"), row))
-
-
-def intake_error_id(spec: TableSpec) -> str:
-    return f"intake-error:{spec.slug}"
-
-
-def record_intake_error(session: Any, place: Place, spec: TableSpec, error: str) -> None:
-    """The table's manifests could not be copied (e.g. a file that is not JSON): one QUARANTINED row
-    per table says why, so CORE.FAILURES and TABLE_STATUS show it; it goes once intake works again."""
-    clear_intake_error(session, place, spec)
-    record_invalid_manifest(session, place, intake_error_id(spec), "", error, (spec.source_schema, spec.source_table))
-
-
-def clear_intake_error(session: Any, place: Place, spec: TableSpec) -> None:
-    run(session, Stmt(f"DELETE FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (intake_error_id(spec),)))
 
 
 def pending_manifests(session: Any, place: Place, spec: TableSpec) -> list[LedgerEntry]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from stored_procs import datetime_text, ledger
 from stored_procs.configuration.app_config import InvalidSetting
-from stored_procs.loading.intake import claimed_table, invalid_id, name_unrecorded, remove_from_inbox
+from stored_procs.loading.intake import INTAKE_ERROR, claimed_table, invalid_id, name_unrecorded, remove_from_inbox
 from stored_procs.orchestration import lease
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt, run
@@ -84,7 +84,7 @@ def discard(session: Any, place: Place, export_id: str, reason: str, holder: str
         raise InvalidSetting("say why the export is discarded (it is recorded with your user name)", "reason")
     if len(reason) > MAX_REASON_CHARS:
         raise InvalidSetting(f"at most {MAX_REASON_CHARS} characters, got {len(reason)}", "reason")
-    if export_id.startswith("intake-error:"):
+    if export_id.startswith(INTAKE_ERROR):
         raise InvalidSetting(
             f"{export_id!r} is not an export but a table whose manifests could not be copied: fix or remove the file "
             "its error names; it goes by itself once intake works again",

@@ -13,8 +13,8 @@ one by digest (sha256 of the canonical JSON, manifest_checks.digest):
 - another digest, the recorded one done with (LOADED, SUPERSEDED, DISCARDED): it stands (its rows are in
   the target, the watermark passed it); only the newcomer is QUARANTINED, the reason saying so.
 
-The newcomer is recorded under `<export id>.dup-<its digest's first 16 hex digits>` (still an export id of
-the safe character set), with the table it claims.
+The newcomer is recorded, with its table, window and counts, under `<export id>.dup-<its digest's first 16
+hex digits>`: once the operator RETRY_MANIFESTs it, it loads like any export.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def duplicate_id(export_id: str, newcomer_digest: str) -> str:
 
 
 def take_known(
-    session: Any, place: Place, manifest: Manifest, doc_text: str, file_name: str | None, known: set[str]
+    session: Any, place: Place, manifest: Manifest, file_name: str | None, known: set[str]
 ) -> dict[str, str] | None:
     """`manifest`'s export id is in the ledger: nothing when it is the same manifest, else the quarantine
     described above. Returns {"export_id", "error"} of the newcomer when it was quarantined."""
@@ -71,7 +71,7 @@ def take_known(
             f"manifest recorded first (sha256 {theirs}, status {status}) stands and this one is not loaded. If the "
             f"exporter did not write it, remove the file; CALL CORE.DISCARD_MANIFEST('{newcomer}', '<reason>')"
         )
-    ledger.record_invalid_manifest(session, place, newcomer, doc_text, error, (manifest.schema, manifest.table))
+    ledger.record_manifest(session, place, manifest, manifest.to_json(), as_id=newcomer, error=error)
     known.add(newcomer)
     return {"export_id": newcomer, "error": error}
 

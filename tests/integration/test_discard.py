@@ -18,6 +18,7 @@ from stored_procs.loading.discard import discard
 from stored_procs.loading.intake import invalid_id
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import manifest_key
+from tests.integration.signed import signed_body
 from tests.integration.test_app_procedures import app, call, configure  # noqa: F401  (the app fixture)
 from tests.integration.test_manifest_cross_checks import exported, statuses, target, write_manifest
 
@@ -100,7 +101,7 @@ def test_an_inbox_document_copied_before_file_names_and_waiting_for_its_table_is
     }
     # INBOX as an earlier release left it: no FILE_NAME, a document for a table not configured (any more)
     h.query(f"ALTER TABLE {h.control('INBOX')} DROP COLUMN FILE_NAME")
-    h.query(f"INSERT INTO {h.control('INBOX')} (DOC) SELECT PARSE_JSON(?)", json.dumps(waiting))
+    h.query(f"INSERT INTO {h.control('INBOX')} (DOC) SELECT PARSE_JSON(?)", signed_body(waiting).decode())
     assert not h.cycle(export=False).failed  # the upgrade adds FILE_NAME; the document waits
     [(file_name,)] = h.query(f"SELECT FILE_NAME FROM {h.control('INBOX')}")
     assert str(file_name).startswith("unrecorded:")
