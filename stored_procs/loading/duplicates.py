@@ -3,15 +3,17 @@
 The ledger is keyed by export id, so a second manifest with a recorded id used to be skipped as "already
 known": an empty copy of a real manifest planted under the same id (in another table's folder) got the
 real export skipped, or was loaded in its place. Now the second document is compared with the recorded
-one by digest (sha256 of the canonical JSON, manifest_checks.digest):
+one by digest (sha256 of what the manifest makes the load do, manifest_checks.digest):
 
 - the same digest: the same manifest copied again (COPY's LOAD_UNCERTAIN_FILES, an INBOX re-created):
   nothing to do;
 - another digest, the recorded one not yet loaded (NEW, FAILED, QUARANTINED): both are QUARANTINED,
   since which is genuine cannot be told here; the reason names both digests. The operator RETRY_MANIFESTs
   the genuine one and DISCARD_MANIFESTs the other;
-- another digest, the recorded one done with (LOADED, SUPERSEDED, DISCARDED): it stands (its rows are in
-  the target, the watermark passed it); only the newcomer is QUARANTINED, the reason saying so.
+- another digest, the recorded one done with (LOADED, SUPERSEDED): it stands (its rows are in the target,
+  the watermark passed it); only the newcomer is QUARANTINED, the reason saying so;
+- another digest, the recorded one DISCARDED: the newcomer is QUARANTINED, the reason naming
+  RETRY_MANIFEST if it is the genuine export (never loaded without an operator's word).
 
 The newcomer is recorded, with its table, window and counts, under `<export id>.dup-<its digest's first 16
 hex digits>`: once the operator RETRY_MANIFESTs it, it loads like any export.
@@ -65,6 +67,13 @@ def take_known(
             f"CALL CORE.RETRY_MANIFEST on the genuine one and CORE.DISCARD_MANIFEST on the other"
         )
         _quarantine_recorded(session, place, manifest.export_id, error)
+    elif status == ledger.DISCARDED:
+        error = (
+            f"export id {manifest.export_id} arrived again with different contents {came} (sha256 {ours}); the "
+            f"manifest recorded first (sha256 {theirs}) was discarded by an operator, and this one is not loaded "
+            f"by itself. If it is the exporter's, CALL CORE.RETRY_MANIFEST('{newcomer}'); else remove the file and "
+            f"CALL CORE.DISCARD_MANIFEST('{newcomer}', '<reason>')"
+        )
     else:
         error = (
             f"export id {manifest.export_id} arrived again with different contents {came} (sha256 {ours}); the "

@@ -15,6 +15,7 @@ import pytest
 from aurora_sync.cycle import export_request, prepare
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
 from stored_procs import ledger
+from stored_procs.loading.discard import discard
 from stored_procs.loading.manifest_checks import digest
 from sync_contract.manifest import manifest_key, parse_manifest
 from tests.integration.signed import signed_body
@@ -171,6 +172,15 @@ def test_an_export_id_arriving_again_with_other_contents_quarantines_both(pg, ha
     assert h.watermark("xd_real") is None
     assert target(h, "xd_full") == (2, 30)
     assert seen[full["export_id"]][0] == "LOADED"
+
+    # the operator's way out: retry the genuine one, discard the copy; the real table then loads
+    rows = h.query(f"SELECT EXPORT_ID, DOC FROM {h.control('MANIFESTS')} WHERE STATUS = 'QUARANTINED'")
+    by_table = {json.loads(doc)["table"]["name"]: ledger_id for ledger_id, doc in rows}
+    assert ledger.retry_manifest(h.snow, h.config.place, by_table["xd_real"]) == 1
+    discard(h.snow, h.config.place, by_table["xd_full"], "an empty copy under xd_real's export id", "test")
+    assert not h.cycle(export=False).failed
+    assert (target(h, "xd_real"), h.watermark("xd_real")) == ((3, 6), "3")
+    assert target(h, "xd_full") == (2, 30)
 
 
 def test_an_export_id_arriving_again_after_it_loaded_quarantines_only_the_newcomer(pg, harness):
