@@ -27,11 +27,14 @@ def digest(manifest: Manifest) -> str:
     """sha256 (hex) of what the manifest makes the load do, as canonical JSON (sorted keys, no spaces): its
     table, mode, chunk, columns, window, format, files and row counts. Left out is what differs between two
     attempts of one export, which write the same export id and the same file keys: `created_at`,
-    `exporter_version`, `strategy`, byte sizes (a file compressed again) and `source` (a table rewritten
-    meanwhile). So one export retried, or one manifest copied twice, has one digest."""
+    `exporter_version`, `strategy`, byte sizes (a file compressed again), `source` (a table rewritten
+    meanwhile) and `window.guard` (the late-row guard's bound, read anew by each attempt below the same
+    `high`). So one export retried (a crash between its COPY into INBOX and the ledger, then a rerun), or
+    one manifest copied twice, has one digest."""
     doc = manifest.to_dict()
     for volatile in ("created_at", "exporter_version", "strategy", "bytes", "source"):
         doc.pop(volatile)
+    doc["window"].pop("guard")
     doc["files"] = [{"key": f.key, "rows": f.rows} for f in manifest.files]
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

@@ -86,6 +86,7 @@ def test_the_digest_is_what_the_load_does_not_when_or_how_the_export_ran():
         bytes=1,
         files=tuple(dataclasses.replace(f, bytes=7) for f in m.files),
         source=SourceState(filenode=42),
+        window=dataclasses.replace(m.window, guard="2026-01-01 00:00:06+00"),
     )
     assert manifest_checks.digest(retried) == manifest_checks.digest(m)
     for changed in (
