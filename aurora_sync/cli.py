@@ -149,12 +149,19 @@ def _hold_stack(console: Console, path: Path) -> int:
             create_and_populate(conn, 2_000)
         conn.close()
         path.write_text(stack.config_toml(TABLES_TOML))
+        # this stack's throwaway manifest key, for a second shell's `aurora-sync run` (never printed)
+        keys = path.with_suffix(".manifest-key")
+        keys.unlink(missing_ok=True)
+        keys.touch(mode=0o600)
+        keys.write_text(stack.manifest_keys_text)
         console.print(f"embedded stack up with the demo tables; config written to {path}")
         console.print(
-            f"try: aurora-sync run --config {path}   (PostgreSQL: psql '{endpoints.pg_dsn}'); Ctrl-C stops it"
+            f'try: export AURORA_SYNC_MANIFEST_KEYS="$(cat {keys})" AURORA_SYNC_MANIFEST_SIGNING_KEY="$(cat {keys})"\n'
+            f"     aurora-sync run --config {path}   (PostgreSQL: psql '{endpoints.pg_dsn}'); Ctrl-C stops it"
         )
         with suppress(KeyboardInterrupt):
             stop.wait()
+        keys.unlink(missing_ok=True)
     return 0
 
 
