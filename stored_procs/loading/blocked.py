@@ -45,10 +45,14 @@ def waiting_on(session: Any, place: Place, spec: TableSpec, watermark: str | Non
     for export_id, created_at, error, doc in rows:
         try:
             manifest = parse_manifest_json(doc or "")
+        except ContractError:
+            continue  # not a manifest (a copy failure of the intake): reported by the intake
+        try:
             manifest_checks.check_orderable(manifest)
+        except ContractError:  # a window that cannot be ordered cannot be placed behind the watermark either
+            ahead_of_loaded = True
+        else:
             ahead_of_loaded = _ahead(manifest, str(created_at or ""), watermark, newest_snapshot)
-        except ContractError:  # not a manifest (a copy failure of the intake), or a window that cannot be
-            continue  # ordered (quarantined for it, manifest_checks): reported where it was quarantined
         if ahead_of_loaded:
             ahead.append((export_id, str(error or "")[:SHOWN_ERROR_CHARS]))
     if not ahead:

@@ -20,7 +20,7 @@ from stored_procs.sql import copy_manifests
 from stored_procs.statement import Stmt, run
 from sync_contract import failpoints, signing
 from sync_contract.errors import ContractError
-from sync_contract.manifest import manifest_prefix, parse_manifest
+from sync_contract.manifest import Manifest, manifest_prefix, parse_manifest
 
 UNRECORDED = "unrecorded:"  # the file name of a document copied before INBOX recorded file names
 
@@ -128,7 +128,7 @@ def _take(
         _quarantine(session, place, doc_text, str(err), known, result)
         return True
     if why := manifest_checks.refusal(manifest, file_name):  # a window it cannot order, a file out of place
-        _quarantine(session, place, doc_text, why, known, result)
+        _refuse(session, place, manifest, doc_text, why, known, result)
         return True
     if manifest.export_id in known:  # the same manifest again, or another under its id (duplicates.py)
         if newcomer := duplicates.take_known(session, place, manifest, file_name, known):
@@ -152,6 +152,19 @@ def _quarantine(session: Any, place: Place, doc_text: str, error: str, known: se
     export = invalid_id(doc_text)
     if export not in known:
         ledger.record_invalid_manifest(session, place, export, doc_text, error, claimed_table(doc))
+        known.add(export)
+        result.invalid.append({"export_id": export, "error": error})
+
+
+def _refuse(
+    session: Any, place: Place, manifest: Manifest, doc_text: str, error: str, known: set[str], result: IntakeResult
+) -> None:
+    """A signed manifest refused by manifest_checks: QUARANTINED once under `invalid-<digest>` (never the id
+    it claims), with its table, window and counts, so that its table reports it (loading.blocked) until an
+    operator discards it."""
+    export = invalid_id(doc_text)
+    if export not in known:
+        ledger.record_manifest(session, place, manifest, doc_text, as_id=export, error=error)
         known.add(export)
         result.invalid.append({"export_id": export, "error": error})
 

@@ -216,7 +216,8 @@ def _parse_pending(
     for entry in ledger.pending_manifests(session, place, spec):
         try:
             manifest = parse_manifest_json(entry.doc)
-            manifest_checks.check_orderable(manifest)
+            if why := manifest_checks.refusal(manifest, None):
+                raise ContractError(why)
             _check_window_column(spec, manifest)
             parsed.append((entry, manifest))
         except ContractError as err:

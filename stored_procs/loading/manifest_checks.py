@@ -16,6 +16,8 @@ from sync_contract.manifest import Manifest, manifest_key
 from sync_contract.types import Kind
 from sync_contract.watermark import watermark_kind
 
+DISCARD_HINT = "discard it (CALL CORE.DISCARD_MANIFEST with its EXPORT_ID in CORE.FAILURES and a reason)"
+
 # PostgreSQL's integer types and their ranges ("Numeric Types": smallint, integer, bigint)
 _INTEGER_BITS = {"smallint": 16, "int2": 16, "integer": 32, "int": 32, "int4": 32, "bigint": 64, "int8": 64}
 _INTEGER_TEXT = re.compile(r"^-?[0-9]{1,20}$")
@@ -50,7 +52,10 @@ def refusal(manifest: Manifest, file_name: str | None) -> str | None:
     try:
         check_orderable(manifest)
     except ContractError as err:
-        return f"export {manifest.export_id} of {manifest.schema}.{manifest.table} cannot be ordered: {err}"
+        return (
+            f"export {manifest.export_id} of {manifest.schema}.{manifest.table} cannot be ordered: {err}. Nothing "
+            f"of it was loaded; the exporter never writes such a window: {DISCARD_HINT}"
+        )
     return misplaced(manifest, file_name)
 
 
@@ -68,8 +73,7 @@ def misplaced(manifest: Manifest, file_name: str | None) -> str | None:
     return (
         f"manifest file {file_name!r} is not where export {manifest.export_id} of {manifest.schema}.{manifest.table} "
         f"belongs ({expected}): a manifest is taken in only from its own table's folder under its own export id. "
-        "Nothing of it was loaded; if the exporter did not write it, remove the file and discard it "
-        f"(CALL CORE.DISCARD_MANIFEST('{manifest.export_id}', '<reason>'))"
+        f"Nothing of it was loaded; if the exporter did not write it, remove the file and {DISCARD_HINT}"
     )
 
 
