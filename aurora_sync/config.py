@@ -86,8 +86,13 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
     dsn = _str(source.get("dsn"), "source.dsn")
     s3 = _section(doc, "s3")
     prefix = s3.get("prefix", "")
-    if not isinstance(prefix, str) or (prefix and not prefix.endswith("/")) or prefix.startswith("/"):
-        raise ConfigError("s3.prefix", f"must be empty or end with '/', e.g. 'aurora-sync/'; got {prefix!r}")
+    if (
+        not isinstance(prefix, str)
+        or (prefix and not prefix.endswith("/"))
+        or prefix.startswith("/")
+        or ".." in prefix.split("/")
+    ):
+        raise ConfigError("s3.prefix", f"must be empty or end with '/' (no '..'), e.g. 'aurora-sync/'; got {prefix!r}")
     s3_config = S3Config(
         bucket=_str(s3.get("bucket"), "s3.bucket"),
         prefix=prefix,

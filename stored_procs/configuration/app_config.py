@@ -112,8 +112,9 @@ def write(session: Any, place: Place, values: dict[str, str | None]) -> None:
 
 def stage_url(url: str) -> str:
     parsed = urlparse(url or "")
-    if parsed.scheme != "s3" or not _BUCKET.match(parsed.netloc) or not url.endswith("/") or "'" in url:
-        raise InvalidSetting(f"stage URL {url!r} must look like s3://<bucket>/<prefix>/ (ending with '/')")
+    dots = ".." in parsed.path.split("/")  # S3 keeps '..' as characters: the exporter never writes there
+    if parsed.scheme != "s3" or not _BUCKET.match(parsed.netloc) or not url.endswith("/") or "'" in url or dots:
+        raise InvalidSetting(f"stage URL {url!r} must look like s3://<bucket>/<prefix>/ (ending with '/', no '..')")
     return url
 
 

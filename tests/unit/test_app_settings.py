@@ -29,6 +29,7 @@ def test_valid_settings_pass_unchanged(check, value):
         (app_config.stage_url, "s3://bucket/prefix", "ending with '/'"),
         (app_config.stage_url, "https://bucket/prefix/", "s3://<bucket>/<prefix>/"),
         (app_config.stage_url, "s3://b/x'; DROP TABLE t; --/", "must look like"),
+        (app_config.stage_url, "s3://bucket/exports/../other/", "no '..'"),
         (lambda v: app_config.region(v, "AWS region"), "EU", "AWS region 'EU' is not an AWS region name"),
         (app_config.function_name, "my function", "Lambda function name, or its ARN"),
         (app_config.schedule, "60 MINUTES'; --", "must look like '60 MINUTES'"),

@@ -56,3 +56,8 @@ def test_errors_name_the_key(extra, key):
 def test_prefix_must_end_with_a_slash():
     with pytest.raises(ConfigError, match="s3.prefix"):
         parse_config(tomllib.loads(BASE.replace('prefix = "aurora-sync/"', 'prefix = "aurora-sync"')))
+
+
+def test_a_prefix_climbing_out_of_its_folder_is_refused():
+    with pytest.raises(ConfigError, match=r"s3.prefix.*no '\.\.'"):
+        parse_config(tomllib.loads(BASE.replace('prefix = "aurora-sync/"', 'prefix = "aurora-sync/../other/"')))
