@@ -52,6 +52,10 @@ def export_once(
     remaining_s: Callable[[], float] | None = None,
     key: SigningKey | None = None,
 ) -> ExportResult:
+    """One attempt of the export. The signing key is read first (signing_key(): from Vault, cached
+    MAX_AGE_S), inside the retried attempt: Vault unreachable is transient for the key as for the source
+    credentials, and no key means nothing is read or written (never an unsigned manifest)."""
+    key = key or signing_key()
     conn = connect_source(settings)
     try:
         return run_export(conn, s3, request, lambda: connect_source(settings), remaining_s, key)
@@ -73,14 +77,14 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     table = f"{request.schema}.{request.table}"
     logger.append_keys(table=table)
     settings.allowed_tables.check(request.schema, request.table)
-    key = signing_key()  # before anything is read: no key, no export (never an unsigned manifest)
     s3 = s3_client(request.s3.region, request.s3.endpoint_url)
     try:
         with traced("export"):
             request = resolve_low(s3, request)  # once: a retry must not start from its own partial export
-            # an export is idempotent (deterministic keys, manifest last), so retrying it whole is safe
+            # an export is idempotent (deterministic keys, manifest last), so retrying it whole is safe; each
+            # attempt reads the signing key first (export_once), so a Vault outage is retried, then counted
             result = call_with_retries(
-                lambda: export_once(settings, s3, request, remaining, key), RETRY_POLICY, remaining, on_retry
+                lambda: export_once(settings, s3, request, remaining), RETRY_POLICY, remaining, on_retry
             )
     except Exception as err:
         record_failure(table)
