@@ -2,11 +2,12 @@
 
 One read-only scan of the table: every bucket's (rows, hash), or the (key, row hash) of the rows in
 some buckets. Nothing leaves the database but counts, hashes and the canonical text of key values, and
-only of a real key (`check_key`): the table's primary key or, for a table without one, the columns of a
-unique index whose columns are all NOT NULL; any other column named as the key is refused before the
-table is read. Every statement runs in a read-only transaction (psycopg2's readonly session: each
-transaction begins READ ONLY, PostgreSQL docs "SET TRANSACTION": no INSERT, UPDATE, DELETE or DDL on any
-table but a temporary one, whatever a policy or a function in the query does).
+only of a real key (`check_key`): the table's primary key or, for a table without one, only the key the
+exporter's own AURORA_SYNC_ALLOWED_TABLES declares for it (a unique index is no licence: its values may
+be anything, an email); any other column named as the key is refused before the table is read. Every
+statement runs in a read-only transaction (psycopg2's readonly session: each transaction begins READ ONLY,
+PostgreSQL docs "SET TRANSACTION": no INSERT, UPDATE, DELETE or DDL on any table but a temporary one,
+whatever a policy or a function in the query does).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ MAX_RESPONSE_BYTES = 5_000_000  # a synchronous Lambda response may hold 6 MB
 
 # every key-like index of a table (pg_index, PostgreSQL docs "System Catalogs"): its primary key, and the
 # unique indexes that are valid, not partial and on plain columns; whether all its columns are NOT NULL
+# (those are only named in a refusal's hint: check_key accepts the primary key or a declared key)
 KEY_INDEXES_SQL = """
 SELECT i.indisprimary, array_agg(a.attname::text ORDER BY k.ord), bool_and(a.attnotnull)
 FROM pg_catalog.pg_index i
@@ -160,22 +162,30 @@ def check_key(
     conn: Connection, schema: str, table: str, key: tuple[str, ...], declared: tuple[str, ...] | None = None
 ) -> None:
     """Refuse (SourceError naming the table, the columns and the fix) a `key` that is not the table's
-    primary key (any order) or, when the table has none, the columns of a unique index whose columns are
-    all NOT NULL, or the key the exporter's own configuration `declared` for it (lambda_exporter.policy):
-    a reconcile returns its key's values, so any other column would leave the database."""
+    primary key (any order) or, only when the table has none, the key the exporter's own configuration
+    `declared` for it (AURORA_SYNC_ALLOWED_TABLES, lambda_exporter.policy). A reconcile returns its key's
+    values, so any other column would leave the database: a unique index is not enough (a unique NOT
+    NULL `email` is no key to hand out); the operator declares the key, the event never does."""
     indexes = execute(conn, Statement(KEY_INDEXES_SQL, (schema, table)))
     primary = [tuple(names) for is_pk, names, _ in indexes if is_pk]
-    allowed = primary or [tuple(names) for _, names, not_null in indexes if not_null] + ([declared] if declared else [])
+    allowed = primary or ([declared] if declared else [])
     if any(set(names) == set(key) and len(names) == len(key) for names in allowed):
         return
     if primary:
         real = f"its primary key ({', '.join(primary[0])}): set the table's primary_key in the sync configuration to it"
-    elif allowed:
-        real = "one of: " + "; ".join(f"({', '.join(n)})" for n in allowed)
+    elif declared:
+        real = f"the key AURORA_SYNC_ALLOWED_TABLES declares for it: ({', '.join(declared)})"
     else:
+        unique = [names for _, names, not_null in indexes if not_null]
+        hint = (
+            f"; its unique index on NOT NULL ({', '.join(unique[0])}) is not used unless declared "
+            f"({schema}.{table}({', '.join(unique[0])})), since its values would leave the database"
+            if unique
+            else ""
+        )
         real = (
-            "none: the table has neither a primary key nor a unique index on NOT NULL columns; give it one, or "
-            f"declare its key in the exporter's AURORA_SYNC_ALLOWED_TABLES ({schema}.{table}(column, ...))"
+            "none: the table has no primary key and no key is declared for it; give it a primary key, or "
+            f"declare its key in the exporter's AURORA_SYNC_ALLOWED_TABLES ({schema}.{table}(column, ...)){hint}"
         )
     raise SourceError(
         f"{schema}.{table}: reconcile by ({', '.join(key)}) refused: a reconcile returns its key's values, "

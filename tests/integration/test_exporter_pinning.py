@@ -254,26 +254,35 @@ def test_reconcile_by_a_column_that_is_not_the_key_is_refused_and_returns_no_val
     assert "top-secret" not in json.dumps(payload)
 
 
-def test_a_table_without_primary_key_reconciles_only_by_a_unique_index_on_not_null_columns(pg, endpoints):
+def test_a_table_without_primary_key_is_not_reconciled_by_a_unique_index_unless_its_key_is_declared(
+    pg, endpoints, exporter_env
+):
+    """A unique NOT NULL index is no key to hand out (its values may be emails): without a primary key,
+    only the key the exporter's allow-list declares is accepted."""
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.pin_nopk (code text NOT NULL, email text, note text)")
-    cur.execute("CREATE UNIQUE INDEX ON public.pin_nopk (code)")
-    cur.execute("CREATE UNIQUE INDEX ON public.pin_nopk (email)")  # unique but nullable: not a key
-    cur.execute("CREATE UNIQUE INDEX ON public.pin_nopk (note) WHERE note IS NOT NULL")  # partial: not a key
-    cur.execute("INSERT INTO public.pin_nopk VALUES ('a', 'a@example.com', 'x'), ('b', NULL, NULL)")
-    for key in (["email"], ["note"]):
-        failed, payload = _invoke(endpoints, _reconcile_event("pin_nopk", key, [f"{i:x}" for i in range(16)]))
-        assert (
-            failed
-            and "only the table's real key may leave the database, which is one of: (code)" in payload["errorMessage"]
-        )
+    cur.execute("CREATE TABLE public.pin_nopk (email text NOT NULL, code text, note text)")
+    cur.execute("CREATE UNIQUE INDEX ON public.pin_nopk (email)")  # unique and NOT NULL: still not declared
+    cur.execute("CREATE UNIQUE INDEX ON public.pin_nopk (code)")  # unique but nullable
+    cur.execute("CREATE UNIQUE INDEX ON public.pin_nopk (note) WHERE note IS NOT NULL")  # partial
+    cur.execute("INSERT INTO public.pin_nopk VALUES ('a@example.com', 'a', 'x'), ('b@example.com', NULL, NULL)")
+    every_bucket = [f"{i:x}" for i in range(16)]
+    for key in (["email"], ["code"], ["note"]):  # the stack's Lambda serves every table, declares no key
+        failed, payload = _invoke(endpoints, _reconcile_event("pin_nopk", key, every_bucket))
+        assert failed and payload["errorType"] == "SourceError"
+        message = payload["errorMessage"]
+        assert f"reconcile by ({key[0]}) refused" in message
+        assert "no key is declared for it" in message and "public.pin_nopk(email)" in message  # the fix, named
         assert "example.com" not in json.dumps(payload)
-    failed, payload = _invoke(endpoints, _reconcile_event("pin_nopk", ["code"]))
-    assert not failed, payload
-    assert payload["rows"] == 2
+    # declared by the exporter's configuration: answered, and only by that key
+    exporter_env("public.pin_nopk(email)", dsn=endpoints.pg_dsn)
+    answer = handler(_reconcile_event("pin_nopk", ["email"], every_bucket))
+    assert sorted(k[0] for k, _ in answer["rows"]) == ["a@example.com", "b@example.com"]
+    with pytest.raises(SourceError, match=r"reconcile by \(code\) refused.* declares for it: \(email\)"):
+        handler(_reconcile_event("pin_nopk", ["code"], every_bucket))
     cur.execute("CREATE TABLE public.pin_nokey (a int, b int)")
     failed, payload = _invoke(endpoints, _reconcile_event("pin_nokey", ["a"]))
-    assert failed and "neither a primary key nor a unique index" in payload["errorMessage"]
+    assert failed and "the table has no primary key" in payload["errorMessage"]
+    assert "its unique index" not in payload["errorMessage"]  # no candidate to name
 
 
 def test_a_key_declared_in_the_exporters_allow_list_serves_a_table_without_one(pg, endpoints, exporter_env):
@@ -284,7 +293,7 @@ def test_a_key_declared_in_the_exporters_allow_list_serves_a_table_without_one(p
     exporter_env("public.pin_declared(k)", dsn=endpoints.pg_dsn)
     answer = handler(_reconcile_event("pin_declared", ["k"]))
     assert answer["rows"] == 6
-    with pytest.raises(SourceError, match=r"reconcile by \(secret\) refused.* one of: \(k\)"):
+    with pytest.raises(SourceError, match=r"reconcile by \(secret\) refused.* declares for it: \(k\)"):
         handler(_reconcile_event("pin_declared", ["secret"], [f"{i:x}" for i in range(16)]))
     exporter_env("public.pin_declared", dsn=endpoints.pg_dsn)  # allowed, but no key declared
     with pytest.raises(SourceError, match=r"declare its key in the exporter's AURORA_SYNC_ALLOWED_TABLES"):

@@ -188,7 +188,7 @@ variable "vault" {
 
 variable "allowed_tables" {
   type        = list(string)
-  description = "Tables the exporter may read (AURORA_SYNC_ALLOWED_TABLES): \"schema.table\", \"schema.*\" or \"*\", names as PostgreSQL stores them (case-sensitive; double-quote a part holding a dot). An event naming any other table is refused before anything is read; reconcile is held to the same list. A table without a primary key (or unique index on NOT NULL columns) reconciles only by a key declared here: \"schema.table(col, ...)\"."
+  description = "Tables the exporter may read (AURORA_SYNC_ALLOWED_TABLES): \"schema.table\", \"schema.*\" or \"*\", names as PostgreSQL stores them (case-sensitive; double-quote a part holding a dot). An event naming any other table is refused before anything is read; reconcile is held to the same list. A table without a primary key reconciles only by a key declared here (a unique index is not used undeclared): \"schema.table(col, ...)\"."
 
   validation {
     condition     = length(var.allowed_tables) > 0 && alltrue([for t in var.allowed_tables : can(regex("^(\\*|[^,()\\s][^,()]*\\.[^,()]*[^,()\\s](\\([^()]+\\))?)$", t))])
