@@ -375,6 +375,31 @@ def test_the_lambda_environment_is_what_the_exporter_reads(modules: dict[str, Mo
     assert modules["exporter"].locals()["environment"]["VAULT_AUTH_METHOD"] == "aws"
 
 
+def test_the_exporter_s3_region_is_the_buckets_and_the_one_register_stage_names(
+    modules: dict[str, Module], example: Module
+) -> None:
+    """AURORA_SYNC_S3_REGION is the bucket's region (bucket_region, default the Lambda's own), not the
+    Lambda's: REQUEST_EXPORTS forwards REGISTER_STAGE's region and the exporter refuses any other."""
+    exporter = modules["exporter"]
+    assert exporter.locals()["environment"]["AURORA_SYNC_S3_REGION"] == "${local.bucket_region}"
+    assert exporter.locals()["bucket_region"] == "${coalesce(var.bucket_region, local.region)}"
+    variable = exporter.named("variable")["bucket_region"]
+    assert (variable["type"], variable["default"]) == ("string", None)
+    (rule,) = variable["validation"]
+    pattern = re.search(r'regex\("(.+?)", var\.bucket_region\)', rule["condition"])
+    assert pattern and "var.bucket_region == null ||" in rule["condition"]
+    regex = re.compile(pattern.group(1).replace("\\\\", "\\"))
+    for good in ("eu-west-1", "us-east-1", "ap-southeast-2", "us-gov-west-1"):
+        assert regex.search(good), good
+    for bad in ("EU-WEST-1", "eu-west-1a", "eu-west", "https://s3.eu-west-1.amazonaws.com", "eu-west-1 ", ""):
+        assert not regex.search(bad), bad
+    # the example passes the region its REGISTER_STAGE call names
+    assert example.named("module")["exporter"]["bucket_region"] == "${var.aws_region}"
+    calls = example.named("output")["register_calls"]["value"]
+    stage = re.search(r"REGISTER_STAGE\((.*?)\);", calls)
+    assert stage and stage.group(1).split(", ")[-1] == "'${var.aws_region}'", calls
+
+
 def test_the_dead_letter_queue_keeps_14_days_encrypted_and_alarms(modules: dict[str, Module]) -> None:
     exporter = modules["exporter"]
     (queue_name, queue), *_ = exporter.resources("aws_sqs_queue").items()

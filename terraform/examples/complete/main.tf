@@ -56,6 +56,7 @@ module "exporter" {
   security_group_id   = module.network.security_group_id
   bucket_name         = module.storage.bucket_name
   prefix              = module.storage.prefix
+  bucket_region       = var.aws_region # the bucket's region: the one REGISTER_STAGE names (outputs.tf)
   bucket_kms_key_arn  = module.storage.kms_key_arn
   vault               = var.vault
   allowed_tables      = var.allowed_tables

@@ -14,6 +14,9 @@ locals {
   account_id    = data.aws_caller_identity.current.account_id
   region        = data.aws_region.current.region
   bucket_arn    = "arn:${local.partition}:s3:::${var.bucket_name}"
+  # the bucket's region, not the Lambda's: it must equal the region REGISTER_STAGE names (REQUEST_EXPORTS
+  # forwards it, and the exporter refuses an event whose s3.region differs from AURORA_SYNC_S3_REGION)
+  bucket_region = coalesce(var.bucket_region, local.region)
   function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
   alias_name    = "live"
 
@@ -39,7 +42,7 @@ locals {
     # where every export goes and which tables may be read: the environment's, never an event's
     AURORA_SYNC_S3_BUCKET       = var.bucket_name
     AURORA_SYNC_S3_PREFIX       = var.prefix == "" ? null : var.prefix
-    AURORA_SYNC_S3_REGION       = local.region
+    AURORA_SYNC_S3_REGION       = local.bucket_region
     AURORA_SYNC_S3_ENDPOINT_URL = var.s3_endpoint_url
     AURORA_SYNC_ALLOWED_TABLES  = join(",", var.allowed_tables)
     POWERTOOLS_LOG_LEVEL        = var.log_level

@@ -96,6 +96,17 @@ variable "prefix" {
   }
 }
 
+variable "bucket_region" {
+  type        = string
+  description = "Region of the export bucket (AURORA_SYNC_S3_REGION): the region REGISTER_STAGE names, since REQUEST_EXPORTS forwards it and the exporter refuses any other. Null: the exporter's own region (a bucket in the same region)."
+  default     = null
+
+  validation {
+    condition     = var.bucket_region == null || can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.bucket_region))
+    error_message = "bucket_region must be null or an AWS region name such as eu-west-1."
+  }
+}
+
 variable "bucket_kms_key_arn" {
   type        = string
   description = "KMS key of the export bucket (output kms_key_arn of the storage module)."
