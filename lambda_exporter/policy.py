@@ -4,7 +4,8 @@ exporter serves'; docs/SECURITY.md, threat model).
 - Where exports go: `AURORA_SYNC_S3_BUCKET`, `AURORA_SYNC_S3_PREFIX`, `AURORA_SYNC_S3_REGION` (default
   `AWS_REGION`, which Lambda sets) and `AURORA_SYNC_S3_ENDPOINT_URL` (default: AWS's own endpoint). An
   event may still carry an `s3` member, but every field it holds must equal the environment's value.
-  An endpoint must be `https://` on an AWS host (`*.amazonaws.com`, `*.amazonaws.com.cn`) unless
+  An endpoint must be `https://` on an S3 host of AWS (`is_s3_host`: under `amazonaws.com` or
+  `amazonaws.com.cn`, with a label `s3`, `s3-fips`, `s3-external-1` or `s3-<region>`) unless
   `AURORA_SYNC_ALLOW_LOCAL_ENDPOINT=1` (tests, the embedded stack, a local S3 emulator).
 - Which tables it reads: `AURORA_SYNC_ALLOWED_TABLES`, entries separated by commas: `schema.table`,
   `schema.*` (every table of a schema) or `*` (every table the database role can read). Names are
@@ -18,6 +19,7 @@ exporter serves'; docs/SECURITY.md, threat model).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +36,36 @@ S3_ENDPOINT_ENV = "AURORA_SYNC_S3_ENDPOINT_URL"
 ALLOW_LOCAL_ENDPOINT_ENV = "AURORA_SYNC_ALLOW_LOCAL_ENDPOINT"
 ALLOWED_TABLES_ENV = "AURORA_SYNC_ALLOWED_TABLES"
 _AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn")
+# the label that names S3 in its endpoints (is_s3_host): exactly these, never a mere prefix "s3-" (a load
+# balancer its owner names "s3-x" answers at s3-x-<id>.<region>.elb.amazonaws.com)
+_S3_LABEL = re.compile(r"s3|s3-fips|s3-external-1|s3-[a-z]{2}(-gov)?-[a-z]+-[0-9]")
+
+
+def is_s3_host(host: str) -> bool:
+    """True when `host` (lower case, no port) names an S3 endpoint of AWS: it ends in `.amazonaws.com` or
+    `.amazonaws.com.cn`, and a label before that suffix is exactly `s3`, `s3-fips`, `s3-external-1` or a
+    legacy `s3-<region>`. The forms AWS documents: "Amazon Simple Storage Service endpoints and quotas"
+    (AWS General Reference: `s3.<region>.amazonaws.com`, `s3.dualstack.<region>...`,
+    `s3-fips.<region>...`, `s3-fips.dualstack.<region>...`), "Virtual hosting of buckets", Backward
+    compatibility (S3 User Guide: legacy `s3.amazonaws.com`, `s3-external-1.amazonaws.com`,
+    `s3-<region>.amazonaws.com`), and "AWS PrivateLink for Amazon S3" (S3 User Guide: interface endpoints
+    `bucket.vpce-<id>.s3.<region>.vpce.amazonaws.com`). Any other AWS host is refused: `*.amazonaws.com`
+    alone would admit hosts another account controls, such as an API Gateway
+    `<id>.execute-api.<region>.amazonaws.com`, which would receive the rows signed with our credentials;
+    so are S3's website (`s3-website-...`, GET only) and Object Lambda endpoints."""
+    suffix = next((sfx for sfx in _AWS_HOSTS if host.endswith(sfx)), None)
+    if suffix is None or _is_address(host):
+        return False
+    labels = host[: -len(suffix)].split(".")
+    if any(not label for label in labels):
+        return False  # an empty label: "..", a leading dot, or nothing before the suffix
+    return any(_S3_LABEL.fullmatch(label) for label in labels)
 
 
 def s3_endpoint(raw: str | None, allow_local: bool) -> str | None:
-    """The environment's S3 endpoint, checked: None (AWS's default), an https URL on an AWS host, or
-    (only with `allow_local`) any http(s) URL. Never credentials, a query or a fragment in it."""
+    """The environment's S3 endpoint, checked: None (AWS's default), an https URL on an S3 host of AWS
+    (`is_s3_host`), or (only with `allow_local`) any http(s) URL. Never credentials, a query or a
+    fragment in it. Raises ExportError naming AURORA_SYNC_S3_ENDPOINT_URL and the fix."""
     if not raw:
         return None
     url = urlparse(raw)
@@ -47,11 +74,13 @@ def s3_endpoint(raw: str | None, allow_local: bool) -> str | None:
         raise ExportError(f"{S3_ENDPOINT_ENV} must be an http(s) URL without credentials or a query, got {raw!r}")
     if allow_local:
         return raw
-    if url.scheme != "https" or not host.endswith(_AWS_HOSTS) or _is_address(host):
+    if url.scheme != "https" or not is_s3_host(host):
         raise ExportError(
-            f"{S3_ENDPOINT_ENV} {raw!r} is not an https endpoint of AWS (*.amazonaws.com): the exporter sends "
-            f"the source's rows, signed with its credentials, only to AWS. For a local S3 emulator set "
-            f"{ALLOW_LOCAL_ENDPOINT_ENV}=1 (tests and local runs only)"
+            f"{S3_ENDPOINT_ENV} {raw!r} is not an https endpoint of Amazon S3 (a host under amazonaws.com with a "
+            "label s3, s3-fips or s3-<region>, e.g. https://s3.eu-west-1.amazonaws.com or an interface endpoint "
+            "https://bucket.vpce-....s3.eu-west-1.vpce.amazonaws.com): the exporter sends the source's rows, "
+            f"signed with its credentials, only to S3. For a local S3 emulator set {ALLOW_LOCAL_ENDPOINT_ENV}=1 "
+            "(tests and local runs only)"
         )
     return raw
 

@@ -400,6 +400,41 @@ def test_the_exporter_s3_region_is_the_buckets_and_the_one_register_stage_names(
     assert stage and stage.group(1).split(", ")[-1] == "'${var.aws_region}'", calls
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://s3.eu-west-1.amazonaws.com",
+        "https://s3.dualstack.eu-west-1.amazonaws.com",
+        "https://s3-fips.us-east-1.amazonaws.com",
+        "https://s3-us-west-2.amazonaws.com",
+        "https://bucket.vpce-0123-abcd.s3.eu-west-1.vpce.amazonaws.com",
+        "https://s3.cn-north-1.amazonaws.com.cn",
+        "https://abc1234567.execute-api.eu-west-1.amazonaws.com",
+        "https://s3-x-1234567890.eu-west-1.elb.amazonaws.com",
+        "https://evil-s3.amazonaws.com",
+        "https://s3.amazonaws.com.evil.example",
+        "https://bucket.s3-website-us-east-1.amazonaws.com",
+        "http://s3.eu-west-1.amazonaws.com",
+        "https://52.216.0.1",
+    ],
+)
+def test_the_s3_endpoint_validation_is_the_exporters_own_rule(modules: dict[str, Module], url: str) -> None:
+    """Terraform refuses at plan time exactly the endpoints the exporter would refuse at run time
+    (lambda_exporter.policy.s3_endpoint without the local setting)."""
+    from lambda_exporter.errors import ExportError
+    from lambda_exporter.policy import s3_endpoint
+
+    (rule,) = modules["exporter"].named("variable")["s3_endpoint_url"]["validation"]
+    pattern = re.search(r'regex\("(.+?)", var\.s3_endpoint_url\)', rule["condition"])
+    assert pattern, rule["condition"]
+    terraform_accepts = re.search(pattern.group(1).replace("\\\\", "\\"), url) is not None
+    try:
+        exporter_accepts = s3_endpoint(url, allow_local=False) == url
+    except ExportError:
+        exporter_accepts = False
+    assert terraform_accepts == exporter_accepts, (url, terraform_accepts, exporter_accepts)
+
+
 def test_the_dead_letter_queue_keeps_14_days_encrypted_and_alarms(modules: dict[str, Module]) -> None:
     exporter = modules["exporter"]
     (queue_name, queue), *_ = exporter.resources("aws_sqs_queue").items()

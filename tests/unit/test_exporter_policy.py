@@ -13,12 +13,47 @@ HOME = S3Target("exports", "aurora-sync/", "eu-west-1")
     "url",
     [
         "https://s3.eu-west-1.amazonaws.com",
+        "https://S3.EU-WEST-1.amazonaws.com",  # host names are case-insensitive
+        "https://s3.dualstack.eu-west-1.amazonaws.com",
+        "https://s3-fips.us-east-1.amazonaws.com",
+        "https://s3-fips.dualstack.us-east-2.amazonaws.com",
+        "https://s3.amazonaws.com",  # legacy global endpoint
+        "https://s3-external-1.amazonaws.com",
+        "https://s3-us-west-2.amazonaws.com",  # legacy dash-region endpoint
+        "https://s3.us-gov-west-1.amazonaws.com:443/",
         "https://bucket.vpce-0a1b2c3d-4e5f6a7b.s3.eu-west-1.vpce.amazonaws.com",
+        "https://bucket.vpce-0123-abcd.s3.eu-west-1.vpce.amazonaws.com",
         "https://s3.cn-north-1.amazonaws.com.cn",
     ],
 )
-def test_aws_https_endpoints_are_accepted(url):
+def test_s3_https_endpoints_of_aws_are_accepted(url):
     assert s3_endpoint(url, allow_local=False) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://abc1234567.execute-api.eu-west-1.amazonaws.com",  # API Gateway: another account's code
+        "https://s3-x-1234567890.eu-west-1.elb.amazonaws.com",  # a load balancer its owner named "s3-x"
+        "https://s3-us-west-2-1234567890.us-east-1.elb.amazonaws.com",  # named like a legacy endpoint
+        "https://evil-s3.amazonaws.com",
+        "https://s3evil.amazonaws.com",
+        "https://s3.amazonaws.com.evil.example",
+        "https://s3.eu-west-1.amazonaws.com.",  # a trailing dot: not the suffix
+        "https://bucket.s3-website-us-east-1.amazonaws.com",  # website endpoint: GET only
+        "https://bucket.s3-website.eu-west-1.amazonaws.com",
+        "https://ap-123456789012.s3-object-lambda.eu-west-1.amazonaws.com",  # answers written by a function
+        "https://sts.eu-west-1.amazonaws.com",
+        "https://amazonaws.com",
+        "https://.amazonaws.com",
+        "https://s3..amazonaws.com",
+        "https://ec2-52-216-0-1.compute-1.amazonaws.com",
+    ],
+)
+def test_other_aws_hosts_are_refused_as_s3_endpoints(url):
+    with pytest.raises(ExportError, match="not an https endpoint of Amazon S3") as info:
+        s3_endpoint(url, allow_local=False)
+    assert "AURORA_SYNC_ALLOW_LOCAL_ENDPOINT=1" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +65,8 @@ def test_aws_https_endpoints_are_accepted(url):
         "https://s3.amazonaws.com.attacker.example",
         "https://attacker.example/s3.amazonaws.com",
         "https://52.216.0.1",
+        "https://[::1]:9000",
+        "http://s3.eu-west-1.amazonaws.com:80",
     ],
 )
 def test_other_endpoints_need_the_explicit_local_setting(url):

@@ -209,12 +209,13 @@ variable "allowed_tables" {
 
 variable "s3_endpoint_url" {
   type        = string
-  description = "S3 endpoint of the exporter (AURORA_SYNC_S3_ENDPOINT_URL), e.g. an interface VPC endpoint; null: AWS's regional endpoint. Only https endpoints of AWS: the exporter refuses any other."
+  description = "S3 endpoint of the exporter (AURORA_SYNC_S3_ENDPOINT_URL), e.g. an interface VPC endpoint (https://bucket.vpce-<id>.s3.<region>.vpce.amazonaws.com); null: AWS's regional endpoint. Only https endpoints of Amazon S3 (a host under amazonaws.com with a label s3, s3-fips, s3-external-1 or s3-<region>): the exporter refuses any other AWS host."
   default     = null
 
+  # the same rule as lambda_exporter.policy.is_s3_host (tests/contract/test_terraform.py compares them)
   validation {
-    condition     = var.s3_endpoint_url == null || can(regex("^https://[A-Za-z0-9.-]+\\.amazonaws\\.com(\\.cn)?(:[0-9]+)?/?$", var.s3_endpoint_url))
-    error_message = "s3_endpoint_url must be null or an https:// endpoint of AWS (*.amazonaws.com)."
+    condition     = var.s3_endpoint_url == null || can(regex("^https://([a-z0-9-]+\\.)*(s3|s3-fips|s3-external-1|s3-[a-z]{2}(-gov)?-[a-z]+-[0-9])(\\.[a-z0-9-]+)*\\.amazonaws\\.com(\\.cn)?(:[0-9]+)?/?$", var.s3_endpoint_url))
+    error_message = "s3_endpoint_url must be null or an https:// endpoint of Amazon S3, e.g. https://s3.eu-west-1.amazonaws.com or https://bucket.vpce-<id>.s3.eu-west-1.vpce.amazonaws.com."
   }
 }
 
