@@ -217,7 +217,7 @@ def test_a_loopback_endpoint_in_the_environment_needs_the_explicit_test_setting(
     exporter_env("*")
     monkeypatch.delenv("AURORA_SYNC_ALLOW_LOCAL_ENDPOINT")
     exporter_settings.load_settings.cache_clear()
-    with pytest.raises(ExportError, match="is not an https endpoint of AWS"):
+    with pytest.raises(ExportError, match="is not an https endpoint of Amazon S3"):
         handler(_event("pin_anything"))
 
 
