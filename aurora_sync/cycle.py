@@ -176,7 +176,20 @@ def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str)
         )
     except Exception as err:  # e.g. RUNS could not be written
         report.errors.append(f"load failed: {err}")
+    if report.load is not None and report.load["status"] == "FAILED" and (own := _load_error(report)):
+        report.errors.append(own)  # a failed table's report names why, not only RUNS.ERROR
     return not report.failed
+
+
+def _load_error(report: TableReport) -> str | None:
+    """The LOAD's error (RUNS.ERROR, its errors joined by '; ') less what the report already holds (a failed
+    export is in both: `stored_procs.orchestration.export_check`)."""
+    rest = str((report.load or {}).get("error") or "")
+    for error in report.errors:
+        rest = rest.replace(error, "")
+    while "; ; " in rest:
+        rest = rest.replace("; ; ", "; ")
+    return rest.strip("; ") or None
 
 
 def load_lane(session: Any, config: SyncConfig, node: graph.Node, reports: list[TableReport], run_id: str) -> bool:

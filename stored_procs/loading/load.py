@@ -210,29 +210,20 @@ def _settle_waiting(
 def _parse_pending(
     session: Any, place: Place, spec: TableSpec, result: TableLoad
 ) -> list[tuple[ledger.LedgerEntry, Manifest]]:
-    """The table's pending manifests; one that no longer parses, or whose window cannot be ordered (taken
-    in before intake checked it: manifest_checks.check_orderable), is recorded and set aside."""
+    """The table's pending manifests; one that no longer parses, whose window cannot be ordered (taken
+    in before intake checked it: manifest_checks.check_orderable), or that does not fit the table's
+    configuration (another mode, primary key or window column: manifest_checks.misfit) is QUARANTINED
+    with the reason, before the batches are grouped and ordered: it never stops the table's own exports."""
     parsed = []
     for entry in ledger.pending_manifests(session, place, spec):
         try:
             manifest = parse_manifest_json(entry.doc)
-            if why := manifest_checks.refusal(manifest, None):
+            if why := manifest_checks.refusal(manifest, None) or manifest_checks.misfit(manifest, spec):
                 raise ContractError(why)
-            _check_window_column(spec, manifest)
             parsed.append((entry, manifest))
         except ContractError as err:
             _record_failure(session, place, Batch((entry,), ()), str(err), result, final=True)
     return parsed
-
-
-def _check_window_column(spec: TableSpec, manifest: Manifest) -> None:
-    """An incremental export's window is over the table's configured watermark column: the watermark is
-    that column's (a window over another column cannot be ordered with it)."""
-    if manifest.mode == "incremental" and manifest.window.column != spec.watermark_column:
-        raise ContractError(
-            f"window.column: export {manifest.export_id} of {spec.source} is windowed on "
-            f"{manifest.window.column!r}, but the table's watermark column is {spec.watermark_column!r}"
-        )
 
 
 def _behind(kind: Kind, window: Window, watermark: str | None) -> bool:

@@ -1,6 +1,8 @@
 """Checks of a parsed manifest before it enters the ledger (issue 13, items 2 and 3): a window the load
 can order, a file in its own table's folder, and the digest that tells two manifests of one export id
-apart. Pure functions: each returns why the manifest is refused (None: accepted) or raises ContractError.
+apart; and, when the load reads it, that it fits the table's configuration (`misfit`: mode, primary key,
+window column). Pure functions: each returns why the manifest is refused (None: accepted) or raises
+ContractError.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from stored_procs.spec import TableSpec
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, manifest_key
 from sync_contract.types import Kind
@@ -115,4 +118,54 @@ def _not_a_value(kind: Kind, pg_type: str, value: str) -> str | None:
         return "an ISO 8601 timestamp, e.g. 2026-01-31 12:00:00.123456" + ("+00" if kind == Kind.TIMESTAMP_TZ else "")
     if (moment.tzinfo is not None) != (kind == Kind.TIMESTAMP_TZ):
         return "a timestamp with a UTC offset" if kind == Kind.TIMESTAMP_TZ else "a timestamp without a UTC offset"
+    return None
+
+
+# The manifest modes each configured mode loads (stored_procs.configuration.table_config.MODES): an
+# incremental table gets its windows (a resync's export from the beginning and a backfill are windows
+# too: `window.low` None, `window.backfill`) and, with delete detection on, key sets
+# (stored_procs.orchestration.exports.export_event, `keys`); a full table gets snapshots only.
+FITTING_MODES = {"incremental": ("incremental", "keys"), "full": ("full",)}
+
+
+def misfit(manifest: Manifest, spec: TableSpec) -> str | None:
+    """Why a signed manifest in `spec`'s folder does not fit the table's configuration, or None.
+
+    The exporter writes what its event asks for, so whoever may invoke it can ask for another mode, key or
+    window column than the table's (issue 13). Such an export can never load correctly: a MERGE on another
+    key keeps two rows for one configured key value; a snapshot (`window.high` '<rows>:<fingerprint>') or a
+    window over another column cannot be ordered with the table's watermark. The table's own exports
+    carry its configuration and load; the message names both values and the fix. Checks:
+    - mode: one of FITTING_MODES[spec.mode]; `keys` only with delete detection on;
+    - primary key: the same columns as `spec.primary_key` (in any order: a MERGE on them is the same, and
+      a scheduled event without `primary_key` gets the table's key in its index order);
+    - window column: an incremental window or key set is over `spec.watermark_column`."""
+    what = f"export {manifest.export_id} of {spec.source}"
+    fix = (
+        "Nothing of it was loaded and the watermark did not move; the table's own exports carry its "
+        f"configuration and load. If nobody asked for this export, {DISCARD_HINT}"
+    )
+    fitting = FITTING_MODES.get(spec.mode, (spec.mode,))
+    if manifest.mode not in fitting:
+        return (
+            f"mode: {what} is a {manifest.mode!r} export, but the table is configured as {spec.mode!r} (which loads "
+            f"{' and '.join(repr(m) for m in fitting)} exports). {fix}; to change the mode, CALL CORE.CONFIGURE_TABLE"
+        )
+    if manifest.mode == "keys" and spec.delete_detection == "off":
+        return (
+            f"mode: {what} is a key set ('keys' export), but delete detection is off for the table, so no key set "
+            f"applies to it. {fix}; to detect deletes, set delete_detection for the table"
+        )
+    if sorted(manifest.primary_key) != sorted(spec.primary_key):
+        ours, theirs = ", ".join(spec.primary_key), ", ".join(manifest.primary_key)
+        return (
+            f"primary_key: {what} is keyed by ({theirs}), but the table's configured primary_key is ({ours}): merged "
+            f"by ({theirs}), one ({ours}) value would keep two rows. {fix}; if the table's key really is ({theirs}), "
+            f"set primary_key for it to that and resync it ({spec.resync_hint})"
+        )
+    if manifest.mode in ("incremental", "keys") and manifest.window.column != spec.watermark_column:
+        return (
+            f"window.column: {what} is windowed on {manifest.window.column!r}, but the table's watermark column "
+            f"is {spec.watermark_column!r}. {fix}"
+        )
     return None

@@ -8,6 +8,16 @@ written by it: a `window.high` set to the far future would move the watermark pa
 MERGE; a mismatch is final (QUARANTINED), the target and the watermark untouched. Values are compared as
 the column's type in Snowflake (a timestamp with an offset as an instant, '1.50' equal to '1.5'), never as
 text.
+
+A `window.high` the target type cannot hold (an unbounded numeric with more integer digits than
+NUMBER(38, scale) leaves, e.g. 30) converts to NULL, and so does its staged row, which the bad-values step
+(stored_procs/loading/quarantine.py) then sets aside in STATE.QUARANTINE. For such a high the check is: a
+staged row's watermark text is exactly `window.high` (the exporter writes both from the same value,
+`max(column)::text` and the row's text), and no staged value the type holds lies above it (compared as
+numbers, sync_contract.watermark.sort_key). The check stays before the bad-values step on purpose: run after
+it, the greatest remaining value would differ from `high` whenever the top row was set aside for any of its
+columns, failing genuine exports. Unholdable timestamps (infinity, year 10000, BC) never reach here: intake
+refuses such a window (manifest_checks.check_orderable).
 """
 
 from __future__ import annotations
@@ -15,10 +25,13 @@ from __future__ import annotations
 from typing import Any
 
 from stored_procs import sql
-from stored_procs.loading.batch import Batch, LoadError
+from stored_procs.loading.batch import Batch, LoadError, window_kind
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
+from sync_contract.errors import ContractError
 from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.types import Kind
+from sync_contract.watermark import sort_key
 
 
 class WindowMismatch(LoadError):
@@ -40,10 +53,31 @@ def staged_high(place: Place, spec: TableSpec, batch: Batch) -> Stmt | None:
     typed = sql.try_cast_expression(quote_ident(staged), mapping)
     bound = sql.text_as("?", mapping, safe=True)
     return Stmt(
-        f"SELECT CAST(MAX(v) AS VARCHAR) AS HIGH, COALESCE(MAX(v) = {bound}, FALSE) AS SAME "
-        f"FROM (SELECT {typed} AS v FROM {place.control(spec.staging_name)}) AS s",
-        (high,),
+        f"SELECT CAST(MAX(v) AS VARCHAR) AS HIGH, COALESCE(MAX(v) = {bound}, FALSE) AS SAME, "
+        f"{bound} IS NOT NULL AS HELD, SUM(IFF(t = ?, 1, 0)) AS EXACT "
+        f"FROM (SELECT {typed} AS v, {quote_ident(staged)} AS t FROM {place.control(spec.staging_name)}) AS s",
+        (high, high, high),
     )
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).upper() == "TRUE"
+
+
+def _unholdable_top(kind: Kind | None, staged: str | None, high: str, held: Any, exact: Any) -> bool:
+    """`high` cannot be held by the target type, a staged row carries exactly its text, and the greatest
+    value the type holds (`staged`, None when no row converts) lies below it: the exporter's own export
+    whose top row the bad-values step sets aside."""
+    if _true(held) or not int(exact or 0):
+        return False
+    if staged is None:
+        return True
+    if kind not in (Kind.INTEGER, Kind.NUMBER):  # only numbers are compared here (see the module docstring)
+        return False
+    try:
+        return bool(sort_key(kind, staged) < sort_key(kind, high))
+    except ContractError:
+        return False
 
 
 def check(session: Any, place: Place, spec: TableSpec, batch: Batch) -> None:
@@ -52,10 +86,11 @@ def check(session: Any, place: Place, spec: TableSpec, batch: Batch) -> None:
     stmt = staged_high(place, spec, batch)
     if stmt is None or batch.rows == 0:
         return
-    staged, same = run(session, stmt)[0]
-    if same is True or str(same).upper() == "TRUE":
-        return
+    staged, same, held, exact = run(session, stmt)[0]
     window = batch.first.window
+    assert window.high is not None  # staged_high returned a statement
+    if _true(same) or _unholdable_top(window_kind([batch.first]), staged, window.high, held, exact):
+        return
     raise WindowMismatch(
         f"{batch.label} of {spec.source}: the greatest {window.column} of its staged rows is {staged!r} but its "
         f"window.high is {window.high!r}; the exporter sets window.high to exactly that value, so the manifest was "
