@@ -21,6 +21,7 @@ def main() -> None:
 
     import importlib
 
+    import boto3
     import s3fs
     import uvicorn
 
@@ -32,6 +33,8 @@ def main() -> None:
         endpoint_url=args.s3_endpoint, client_kwargs={"region_name": args.region}, use_listings_cache=False
     )
     server.shared_fs.duck_conn.register_filesystem(filesystem)
+    # COPY asks it whether a file it loaded changed since (emulator.load_history)
+    emulator.load_history.S3 = boto3.client("s3", endpoint_url=args.s3_endpoint, region_name=args.region)
     emulator.apply(server.shared_fs.duck_conn)
     logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
     uvicorn.run(server.app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -7,9 +7,15 @@ one by digest (sha256 of what the manifest makes the load do, manifest_checks.di
 
 - the same digest: the same manifest copied again (COPY's LOAD_UNCERTAIN_FILES, an INBOX re-created):
   nothing to do;
-- another digest, the recorded one not yet loaded (NEW, FAILED, QUARANTINED): both are QUARANTINED,
-  since which is genuine cannot be told here; the reason names both digests. The operator RETRY_MANIFESTs
-  the genuine one and DISCARD_MANIFESTs the other;
+- another digest, the recorded one not yet loaded (NEW, FAILED, QUARANTINED), and the newcomer a later
+  attempt of the same export (same table, mode, window and chunk, a later `created_at`): it replaces the
+  recorded one, which becomes NEW with no attempts. Both are signed (intake verified the newcomer, and
+  the recorded one when it was taken in), and a retried export rewrites its data files at the same keys,
+  so only the newest manifest describes them: a source row deleted between two attempts of one window
+  (the high unchanged) made the second attempt differ, and quarantining both blocked the table;
+- another digest otherwise, the recorded one not yet loaded: both are QUARANTINED, since which is
+  genuine cannot be told here; the reason names both digests. The operator RETRY_MANIFESTs the genuine
+  one and DISCARD_MANIFESTs the other;
 - another digest, the recorded one done with (LOADED, SUPERSEDED): it stands (its rows are in the target,
   the watermark passed it); only the newcomer is QUARANTINED, the reason saying so;
 - another digest, the recorded one DISCARDED: the newcomer is QUARANTINED, the reason naming
@@ -21,6 +27,7 @@ hex digits>`: once the operator RETRY_MANIFESTs it, it loads like any export.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from stored_procs import ledger
@@ -59,6 +66,13 @@ def take_known(
     if theirs == ours or newcomer in known:
         return None
     came = f"from file {file_name!r}" if file_name else "(file not recorded)"
+    if status in _STILL_TO_LOAD and _later_attempt(manifest, doc or ""):
+        note = (
+            f"replaced at intake by a later attempt of this export {came} (sha256 {ours}, created "
+            f"{manifest.created_at}; the attempt replaced had sha256 {theirs})"
+        )
+        run(session, replace_recorded(place, manifest, note))
+        return None
     if status in _STILL_TO_LOAD:
         error = (
             f"export id {manifest.export_id} arrived twice with different contents: the manifest recorded first "
@@ -83,6 +97,54 @@ def take_known(
     ledger.record_manifest(session, place, manifest, manifest.to_json(), as_id=newcomer, error=error)
     known.add(newcomer)
     return {"export_id": newcomer, "error": error}
+
+
+def _later_attempt(newcomer: Manifest, recorded_doc: str) -> bool:
+    """`newcomer` is a later attempt of the export the ledger holds: the same table, mode, window and chunk
+    (what the export id is made of, sync_contract.manifest.export_id) and a later `created_at`."""
+    try:
+        recorded = parse_manifest_json(recorded_doc)
+        later = _instant(newcomer.created_at) > _instant(recorded.created_at)
+    except (ContractError, ValueError, TypeError):  # not a manifest, or times that cannot be compared
+        return False
+    same = (newcomer.schema, newcomer.table, newcomer.mode, newcomer.window.column, newcomer.window.low) == (
+        recorded.schema,
+        recorded.table,
+        recorded.mode,
+        recorded.window.column,
+        recorded.window.low,
+    )
+    chunk = (newcomer.window.high, newcomer.chunk_index, newcomer.chunk_count)
+    return later and same and chunk == (recorded.window.high, recorded.chunk_index, recorded.chunk_count)
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 time with an offset (the exporter writes UTC); raises ValueError or TypeError else."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no offset")
+    return value
+
+
+def replace_recorded(place: Place, manifest: Manifest, note: str) -> Stmt:
+    """The recorded manifest of `manifest.export_id`, while still to load, replaced by `manifest`: NEW, no
+    attempts, `note` in ERROR (one statement: a row loaded meanwhile stays as it is)."""
+    return Stmt(
+        f"UPDATE {place.control('MANIFESTS')} SET DOC = ?, ROWS_EXPORTED = ?, FILE_COUNT = ?, BYTES = ?, "
+        "CREATED_AT = ?, STATUS = ?, ATTEMPTS = 0, ERROR = ? "
+        f"WHERE EXPORT_ID = ? AND STATUS IN ({', '.join('?' for _ in _STILL_TO_LOAD)})",
+        (
+            manifest.to_json(),
+            manifest.rows,
+            len(manifest.files),
+            manifest.bytes,
+            manifest.created_at,
+            ledger.NEW,
+            note,
+            manifest.export_id,
+            *_STILL_TO_LOAD,
+        ),
+    )
 
 
 def _recorded(session: Any, place: Place, export_id: str) -> tuple[str, str | None] | None:

@@ -108,3 +108,24 @@ def test_alter_table_add_column_refuses_a_reserved_column_name(snow, schema):
         ),
     )
     assert [r[0] for r in columns] == ["ID", "LOCALTIMESTAMP_"]
+
+
+def test_copy_loads_a_staged_file_again_once_it_changed_and_skips_it_while_unchanged(snow, schema, stack):
+    """ "COPY INTO <table>", usage notes: a file modified and staged again has a new checksum and is loaded
+    again (a retried export rewrites its manifest at the same key); plain fakesnow skipped it by name."""
+    import boto3
+
+    from aurora_sync.stack.stack import BUCKET, REGION
+
+    s3 = boto3.client("s3", endpoint_url=stack.endpoints.s3_endpoint, region_name=REGION)
+    s3.put_object(Bucket=BUCKET, Key="emulator-strict/reload/a.json", Body=b'{"attempt": 1}')
+    run(snow, Stmt(f"CREATE OR REPLACE TABLE {schema}.RELOADED (DOC VARIANT)"))
+    run(snow, Stmt(f"CREATE OR REPLACE STAGE {schema}.RELOAD_STAGE URL = 's3://{BUCKET}/emulator-strict/reload/'"))
+    copy = Stmt(f"COPY INTO {schema}.RELOADED FROM @{schema}.RELOAD_STAGE FILE_FORMAT = (TYPE = JSON)")
+    statuses = [row[1] for row in run(snow, copy)]
+    statuses += [row[1] for row in run(snow, copy)]  # unchanged: skipped
+    s3.put_object(Bucket=BUCKET, Key="emulator-strict/reload/a.json", Body=b'{"attempt": 2}')
+    statuses += [row[1] for row in run(snow, copy)]  # changed: loaded again
+    assert statuses == ["LOADED", "LOAD_SKIPPED", "LOADED"]
+    docs = sorted(json.loads(r[0])["attempt"] for r in run(snow, Stmt(f"SELECT DOC FROM {schema}.RELOADED")))
+    assert docs == [1, 2]

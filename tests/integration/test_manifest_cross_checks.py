@@ -261,3 +261,31 @@ def test_a_window_high_written_with_another_offset_is_the_same_instant_and_loads
     h.cycle(export=False)
     assert statuses(h)[real["export_id"]][0] == "LOADED"
     assert target(h, "xi_ts") == (3, 6)
+
+
+def test_a_later_attempt_of_an_export_not_yet_loaded_replaces_it(pg, harness):
+    """The same window exported twice before the first attempt loaded, a source row deleted in between
+    (the high unchanged): one export id, two signed manifests with other contents. The later attempt,
+    whose files replaced the first's at the same keys, replaces the recorded one and loads; nothing is
+    quarantined and the table is not held up."""
+    from stored_procs import handlers
+
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.xr_again (id int PRIMARY KEY, v int NOT NULL)")
+    cur.execute("INSERT INTO public.xr_again SELECT g, g FROM generate_series(1, 5) g")
+    h = harness.add("public.xr_again", ["id"], "v", late_row_guard="false")
+    prepare(h.snow, h.config)
+    first = exported(h, 0)
+    handlers.intake_manifests_at(h.snow, h.config.place, "run-xr-1")  # taken in, not loaded
+    assert statuses(h)[first["export_id"]][0] == "NEW"
+    cur.execute("DELETE FROM public.xr_again WHERE id = 2")
+    second = exported(h, 0)
+    assert second["export_id"] == first["export_id"] and (first["rows"], second["rows"]) == (5, 4)
+
+    handlers.intake_manifests_at(h.snow, h.config.place, "run-xr-2")
+    status, note = statuses(h)[first["export_id"]]
+    assert status == "NEW" and "replaced at intake by a later attempt" in note, note
+    assert [e for e in statuses(h) if e.startswith(first["export_id"] + ".dup-")] == []
+    assert not h.cycle(export=False).failed
+    assert statuses(h)[first["export_id"]][0] == "LOADED"
+    assert (target(h, "xr_again"), h.watermark("xr_again")) == ((4, 13), "5")

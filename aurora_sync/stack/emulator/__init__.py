@@ -59,6 +59,9 @@ follows:
   text converted without a format with DATE_INPUT_FORMAT / TIME_INPUT_FORMAT / TIMESTAMP_INPUT_FORMAT,
   which an account may set to anything but AUTO
   (https://docs.snowflake.com/en/sql-reference/date-time-input-output): such a conversion fails here.
+- `load_history`: fakesnow skips every file it loaded before by name, where Snowflake loads a file again
+  once it was modified and staged again (a new checksum: "COPY INTO <table>", usage notes), as a retried
+  export's manifest is: the history of a file changed since its load is forgotten before each COPY.
 - `copy_options`: fakesnow refuses COPY's LOAD_UNCERTAIN_FILES; its load history never expires, so the
   option (load files whose load status is unknown, "Data loading considerations", loading older files)
   is accepted and changes nothing here.
@@ -79,6 +82,7 @@ from aurora_sync.stack.emulator import (
     copy_options,
     fraction_digits,
     input_formats,
+    load_history,
     loading,
     privileges,
     reserved_names,
@@ -92,6 +96,7 @@ from aurora_sync.stack.emulator import (
 PATCHES: list[Callable[[Any], None]] = [
     loading.patch_csv_reader,
     loading.patch_copy_errors,
+    load_history.patch,
     loading.patch_copy_transform,
     rewrites.patch_swap_with,
     rewrites.patch_trim_characters,
