@@ -155,7 +155,11 @@ def set_export_mode(session: Any, mode: str) -> dict[str, Any]:
 
 
 def retry_manifest(session: Any, export_id: str) -> dict[str, Any]:
-    """After fixing the cause: a FAILED or QUARANTINED manifest is loaded again by the next run."""
+    """After fixing the cause: a FAILED or QUARANTINED manifest is loaded again by the next run. A document
+    intake refused is retried only when it carries the exporter's signature (loading.retry_guard)."""
+    from stored_procs.loading import retry_guard
+
+    retry_guard.check(session, app_place(session), export_id)
     if not ledger.retry_manifest(session, app_place(session), export_id):
         raise app_config.InvalidSetting(
             f"no FAILED or QUARANTINED manifest has export id {export_id!r}: see CORE.FAILURES", "export_id"

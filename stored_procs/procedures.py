@@ -162,6 +162,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         (Arg("EXPORT_ID", "VARCHAR"),),
         ADMIN,
         "Load a failed or quarantined export again, after fixing its cause",
+        manifest_key=True,
     ),
     Procedure(
         "DISCARD_MANIFEST",

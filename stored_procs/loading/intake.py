@@ -23,6 +23,7 @@ from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, manifest_prefix, parse_manifest
 
 UNRECORDED = "unrecorded:"  # the file name of a document copied before INBOX recorded file names
+INVALID_PREFIX = "invalid-"  # the ledger id of a document intake refused (`invalid_id`)
 
 
 @dataclass
@@ -179,7 +180,7 @@ def claimed_table(doc: Any) -> tuple[str, str] | None:
 
 def invalid_id(doc_text: str) -> str:
     """The id a document without a usable export id is recorded under: `invalid-<digest of its text>`."""
-    return "invalid-" + hashlib.sha256(doc_text.encode()).hexdigest()[:16]
+    return INVALID_PREFIX + hashlib.sha256(doc_text.encode()).hexdigest()[:16]
 
 
 INTAKE_ERROR = "intake-error:"  # the ledger id of a table whose manifests could not be copied: + its slug

@@ -210,6 +210,7 @@ def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tm
         "SYNC_TABLE",
         "SYNC_ALL",
         "LOAD_PENDING",
+        "RETRY_MANIFEST",
     }
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     parsed = [s for part in parts for s in sqlglot.parse(part, read="snowflake") if s is not None]

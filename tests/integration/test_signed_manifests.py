@@ -142,3 +142,39 @@ def test_without_a_key_nothing_is_taken_in_and_nothing_is_lost(pg, harness, monk
     assert not h.cycle(export=False).failed
     assert h.watermark("sg_nokey") == "4"
     assert h.query('SELECT COUNT(*), SUM("V") FROM "ANALYTICS"."PUBLIC"."SG_NOKEY"')[0] == (4, 10)
+
+
+def test_a_refused_document_is_retried_only_when_the_exporter_signed_it(pg, harness):
+    """RETRY_MANIFEST of a forged document (two columns swapped) is refused naming DISCARD_MANIFEST, and
+    nothing loads; a document the exporter signed that intake refused for its place (a copy under another
+    file name) may be retried."""
+    from stored_procs.configuration.app_config import InvalidSetting
+    from stored_procs.loading import retry_guard
+    from tests.integration.signed import signed_body
+
+    h = _tables(pg, harness, "sg_retry", "sg_retry_other")
+    key, real = _export(h, 0)
+    swapped = {
+        **real,
+        "columns": [{**c, "name": {"name": "v", "v": "name"}.get(c["name"], c["name"])} for c in real["columns"]],
+    }
+    _put(h, key, swapped)  # the real manifest replaced by a forged one
+    _export(h, 1)
+    h.cycle(export=False)
+    ((forged, _, reason),) = _quarantined(h)
+    assert forged.startswith("invalid-") and "signature.value" in str(reason)
+
+    place, session = h.config.place, h.snow  # RETRY_MANIFEST runs this guard at the app's place
+    with pytest.raises(InvalidSetting, match=r"cannot be retried: .*DISCARD_MANIFEST"):
+        retry_guard.check(session, place, forged)
+    assert h.query(f"SELECT STATUS FROM {h.control('MANIFESTS')} WHERE EXPORT_ID = ?", forged)[0][0] == "QUARANTINED"
+    h.cycle(export=False)
+    assert h.watermark("sg_retry") is None and h.watermark("sg_retry_other") == "30"
+
+    # signed by the exporter but refused for its file name: the guard lets it through
+    misplaced = PREFIX + manifest_key("public", "sg_retry", "another-name")
+    _s3(h).put_object(Bucket=BUCKET, Key=misplaced, Body=signed_body(real))
+    h.cycle(export=False)
+    refused = [e for e, _, r in _quarantined(h) if e != forged]
+    assert len(refused) == 1
+    retry_guard.check(session, place, refused[0])  # no error

@@ -1,0 +1,43 @@
+"""RETRY_MANIFEST of a document intake refused: only when the exporter signed it (issue 13, review).
+
+Intake records a document it refuses under `invalid-<digest>` with the document as it came (DOC). Some
+were signed by the exporter and refused for what they say (a window that cannot be ordered, a file out
+of place): those may be retried once the cause is fixed. Others failed the signature check: retrying
+one would load a document nobody can vouch for, so RETRY_MANIFEST refuses it, naming DISCARD_MANIFEST.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stored_procs.configuration.app_config import InvalidSetting
+from stored_procs.loading import manifest_keys
+from stored_procs.loading.intake import INVALID_PREFIX
+from stored_procs.spec import Place
+from stored_procs.statement import Stmt, run
+from sync_contract import signing
+from sync_contract.errors import ManifestError
+
+
+def check(session: Any, place: Place, export_id: str) -> None:
+    """Raise InvalidSetting when `export_id` is a refused document whose signature does not verify with the
+    keys the procedures hold now (stored_procs.loading.manifest_keys; NotConfigured without any)."""
+    if not export_id.startswith(INVALID_PREFIX):
+        return  # recorded from a verified manifest (a ledger row of its own, or a `.dup-` newcomer)
+    rows = run(session, Stmt(f"SELECT DOC AS D FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (export_id,)))
+    if not rows:
+        return  # RETRY_MANIFEST itself says it found nothing
+    try:
+        doc = json.loads(rows[0][0] or "null")
+        if not isinstance(doc, dict):
+            raise ManifestError("$", "is not a JSON object")
+        signing.verify(doc, manifest_keys.load())
+    except (ManifestError, ValueError) as err:
+        raise InvalidSetting(
+            f"export {export_id} cannot be retried: intake refused it and it does not carry the exporter's "
+            f"signature ({err}); a document nobody can vouch for is never loaded. If the key it names was "
+            f"missing, add the key to the MANIFEST_KEY secret: the exporter's next export loads. Then "
+            f"CALL CORE.DISCARD_MANIFEST('{export_id}', '<reason>')",
+            "export_id",
+        ) from None
