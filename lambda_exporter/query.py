@@ -46,14 +46,17 @@ WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f
 ORDER BY a.attnum
 """.strip()
 
+# the primary key's columns in key order; indkey lists an index's key columns, then its INCLUDE columns,
+# of which only the first indnkeyatts are the key (PostgreSQL docs, "pg_index": indnkeyatts)
 PRIMARY_KEY_SQL = """
 SELECT a.attname
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-WHERE n.nspname = %s AND c.relname = %s AND i.indisprimary
-ORDER BY array_position(i.indkey::int2[], a.attnum)
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE n.nspname = %s AND c.relname = %s AND i.indisprimary AND k.ord <= i.indnkeyatts
+ORDER BY k.ord
 """.strip()
 
 

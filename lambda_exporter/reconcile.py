@@ -36,7 +36,8 @@ from sync_contract.types import Kind, map_type
 
 MAX_RESPONSE_BYTES = 5_000_000  # a synchronous Lambda response may hold 6 MB
 
-# every key-like index of a table (pg_index, PostgreSQL docs "System Catalogs"): its primary key, and the
+# every key-like index of a table (pg_index, PostgreSQL docs "System Catalogs"), by its key columns only
+# (the first indnkeyatts of indkey; the rest are INCLUDE columns): its primary key, and the
 # unique indexes that are valid, not partial and on plain columns; whether all its columns are NOT NULL
 # (those are only named in a refusal's hint: check_key accepts the primary key or a declared key)
 KEY_INDEXES_SQL = """
@@ -46,7 +47,7 @@ JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-WHERE n.nspname = %s AND c.relname = %s
+WHERE n.nspname = %s AND c.relname = %s AND k.ord <= i.indnkeyatts
   AND (i.indisprimary OR (i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL))
 GROUP BY i.indexrelid, i.indisprimary
 """.strip()

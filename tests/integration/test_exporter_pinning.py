@@ -366,3 +366,25 @@ def test_without_a_signing_key_the_export_fails_and_writes_nothing(pg, endpoints
     message = str(info.value)
     assert "VAULT_SECRET_PATH_MANIFEST_KEY" in message and "AURORA_SYNC_MANIFEST_SIGNING_KEY" in message
     assert _written_for(s3, "pin_nokey_export") == []
+
+
+def test_include_columns_of_the_primary_key_are_no_key_for_reconcile_or_export(pg, endpoints, s3):
+    """`PRIMARY KEY (id) INCLUDE (secret)`: pg_index.indkey lists the INCLUDE column after the key, but only
+    the first indnkeyatts are the key. Reconcile by (id, secret) is refused with no value; an export without
+    a configured key takes (id) alone as its primary key."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.pin_include (id int, v int NOT NULL, secret text NOT NULL)")
+    cur.execute("ALTER TABLE public.pin_include ADD PRIMARY KEY (id) INCLUDE (secret)")
+    cur.execute("INSERT INTO public.pin_include SELECT g, g, 'top-secret-' || g FROM generate_series(1, 3) g")
+    every_bucket = [f"{i:x}" for i in range(16)]
+    failed, payload = _invoke(endpoints, _reconcile_event("pin_include", ["id", "secret"], every_bucket))
+    assert failed and "top-secret" not in json.dumps(payload)
+    failed, payload = _invoke(endpoints, _reconcile_event("pin_include", ["id"], every_bucket))
+    assert not failed, payload
+
+    failed, payload = _invoke(endpoints, _event("pin_include"))
+    assert not failed, payload
+    key = PREFIX + manifest_prefix("public", "pin_include") + payload["export_id"] + ".json"
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    keyed = {c["name"]: c["primary_key_position"] for c in manifest["columns"] if c["primary_key_position"]}
+    assert keyed == {"id": 1}
