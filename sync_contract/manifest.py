@@ -171,10 +171,10 @@ def latest_export_key(schema: str, table: str) -> str:
 
 
 MAX_COUNT = 2**63 - 1  # rows, bytes, chunks, ordinals: PostgreSQL's bigint range
-_EXPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_EXPORT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: `$` would take a trailing newline
 # S3 keys the exporter writes: <prefix>/data/<schema>/<table>/<export>/part-…; the slug and export id are
 # from safe sets, so a quote, a COPY pattern wildcard, white space or a backslash is never one of ours
-_FILE_KEY = re.compile(r"^[A-Za-z0-9._/=-]+$")
+_FILE_KEY = re.compile(r"[A-Za-z0-9._/=-]+")
 
 
 def parse_manifest_json(text: str) -> Manifest:
@@ -244,7 +244,7 @@ def _check_consistency(m: Manifest) -> None:
         raise ManifestError("rows", f"is {m.rows} but the files' rows add up to {sum(r or 0 for r in known)}")
     prefix = data_prefix(m.schema, m.table, m.export_id)
     for i, f in enumerate(m.files):
-        if not f.key.startswith(prefix) or ".." in f.key or not _FILE_KEY.match(f.key):
+        if not f.key.startswith(prefix) or ".." in f.key or not _FILE_KEY.fullmatch(f.key):
             raise ManifestError(
                 f"files[{i}].key",
                 f"{f.key!r} is not under this export's folder {prefix!r}, or holds a character a file key may "
@@ -356,7 +356,7 @@ def _count(value: Any, path: str) -> int:
 
 def _export_id(value: Any) -> str:
     text = _str(value, "export_id")
-    if not _EXPORT_ID.match(text):
+    if not _EXPORT_ID.fullmatch(text):
         raise ManifestError(
             "export_id",
             f"{text[:80]!r} must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",

@@ -29,8 +29,8 @@ from sync_contract.errors import ManifestError
 ALGORITHM = "HMAC-SHA256"
 SIGNATURE_FIELD = "signature"
 MIN_KEY_BYTES = 32  # RFC 2104 section 3: a key shorter than the hash output (32 bytes) weakens the MAC
-_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
 class KeyFormatError(ValueError):
@@ -86,7 +86,9 @@ def verify(doc: Mapping[str, Any], keys: Mapping[str, bytes]) -> str:
             "was rotated, add the new key to the MANIFEST_KEY secret (docs/DEPLOYMENT.md, 'Rotating the key')",
         )
     value = signature["value"]
-    if not isinstance(value, str) or not hmac.compare_digest(value.lower(), mac(doc, keys[key_id])):
+    # compared as bytes: compare_digest refuses text that is not ASCII (a TypeError, not a refusal)
+    expected = mac(doc, keys[key_id]).encode()
+    if not isinstance(value, str) or not hmac.compare_digest(value.lower().encode("utf-8", "replace"), expected):
         raise ManifestError(
             f"{SIGNATURE_FIELD}.value",
             f"does not match the manifest's content under key {key_id!r}: the manifest was changed after the "
@@ -104,7 +106,7 @@ def parse_keys(text: str) -> dict[str, bytes]:
         raise KeyFormatError("holds no key: write '<key_id>:<hex>' (generate one with `openssl rand -hex 32`)")
     for position, entry in enumerate(entries, 1):
         key_id, _, material = entry.partition(":")
-        if not _KEY_ID.match(key_id) or not _HEX.match(material):
+        if not _KEY_ID.fullmatch(key_id) or not _HEX.fullmatch(material):
             raise KeyFormatError(
                 f"entry {position} is not '<key_id>:<hex>' (a key id of letters, digits, '.', '_' or '-', "
                 "then an even number of hex digits)"

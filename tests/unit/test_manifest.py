@@ -86,3 +86,12 @@ def test_a_manifest_without_primary_key_is_rejected():
 def test_to_json_is_canonical():
     text = manifest().to_json()
     assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+
+
+def test_an_export_id_or_file_key_with_a_trailing_newline_is_rejected():
+    with pytest.raises(ManifestError, match="export_id"):
+        parse_manifest(_doc(export_id=manifest().export_id + "\n"))
+    m = manifest()
+    key = m.files[0].key + "\n"
+    with pytest.raises(ManifestError, match=r"files\[0\]\.key"):
+        parse_manifest(dataclasses.replace(m, files=(DataFile(key, m.files[0].rows, 1),)).to_dict())

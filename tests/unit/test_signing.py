@@ -30,6 +30,7 @@ def test_a_signed_manifest_verifies_after_a_round_trip_through_json_with_other_k
         (lambda d: d["signature"].__setitem__("key_id", "k9"), "signature.key_id"),
         (lambda d: d["signature"].__setitem__("algorithm", "none"), "signature.algorithm"),
         (lambda d: d.__setitem__("signature", "abc"), "signature"),
+        (lambda d: d["signature"].__setitem__("value", "é" * 64), "signature.value"),  # not ASCII: no TypeError
     ],
 )
 def test_a_changed_or_unsigned_manifest_is_refused_naming_the_field(change, field) -> None:
