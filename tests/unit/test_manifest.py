@@ -92,6 +92,6 @@ def test_an_export_id_or_file_key_with_a_trailing_newline_is_rejected():
     with pytest.raises(ManifestError, match="export_id"):
         parse_manifest(_doc(export_id=manifest().export_id + "\n"))
     m = manifest()
-    key = m.files[0].key + "\n"
+    files = (dataclasses.replace(m.files[0], key=m.files[0].key + "\n"), *m.files[1:])
     with pytest.raises(ManifestError, match=r"files\[0\]\.key"):
-        parse_manifest(dataclasses.replace(m, files=(DataFile(key, m.files[0].rows, 1),)).to_dict())
+        parse_manifest(dataclasses.replace(m, files=files).to_dict())
