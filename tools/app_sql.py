@@ -77,8 +77,15 @@ def external_access_statements(integration: str, secret: str, manifest_key: str)
 
 
 def apply_external_access_sql() -> str:
+    """Each procedure altered in a block of its own (Snowflake Scripting, "Handling exceptions"): one whose
+    reference is not bound yet (MANIFEST_KEY after an upgrade) leaves the others bound, and the answer
+    names the procedures still waiting."""
     references = ("REFERENCE('EXPORTER_ACCESS')", "REFERENCE('EXPORTER_SECRET')", "REFERENCE('MANIFEST_KEY')")
-    body = "".join(f"  {s};\n" for s in external_access_statements(*references))
+    names = [p.name for p in PROCEDURES if p.external_access or p.manifest_key]
+    blocks = "".join(
+        f"  BEGIN\n    {statement};\n  EXCEPTION\n    WHEN OTHER THEN\n      missing := missing || ' {proc}';\n  END;\n"
+        for proc, statement in zip(names, external_access_statements(*references), strict=True)
+    )
     name = quote_qualified(APP_CODE_SCHEMA, "APPLY_EXTERNAL_ACCESS")
     return (
         f"CREATE OR REPLACE PROCEDURE {name}()\n"
@@ -87,14 +94,16 @@ def apply_external_access_sql() -> str:
         "  EXECUTE AS OWNER\n"
         "  AS\n"
         "$$\n"
+        "DECLARE\n"
+        "  missing VARCHAR DEFAULT '';\n"
         "BEGIN\n"
-        f"{body}"
-        "  RETURN 'the exporter and intake procedures use the EXPORTER_ACCESS integration, the EXPORTER_SECRET "
+        f"{blocks}"
+        "  IF (missing = '') THEN\n"
+        "    RETURN 'the exporter and intake procedures use the EXPORTER_ACCESS integration, the EXPORTER_SECRET "
         "and MANIFEST_KEY secrets';\n"
-        "EXCEPTION\n"
-        "  WHEN OTHER THEN\n"
-        "    RETURN 'not yet: bind the references EXPORTER_ACCESS, EXPORTER_SECRET and MANIFEST_KEY (' || SQLERRM "
-        "|| ')';\n"
+        "  END IF;\n"
+        "  RETURN 'not yet for' || missing || ': bind the references EXPORTER_ACCESS, EXPORTER_SECRET and "
+        "MANIFEST_KEY';\n"
         "END;\n"
         "$$;\n"
         f"GRANT USAGE ON PROCEDURE {name}() TO APPLICATION ROLE {ADMIN_ROLE};\n"

@@ -147,6 +147,9 @@ def test_the_manifest_names_objects_the_setup_script_creates(bundle):
     access = (bundle / "sql/app/apply_external_access.sql").read_text()
     assert "REFERENCE('EXPORTER_ACCESS')" in access and "REFERENCE('EXPORTER_SECRET')" in access
     assert "'manifest_key' = REFERENCE('MANIFEST_KEY')" in access
+    # one block per procedure: an unbound MANIFEST_KEY (after an upgrade) leaves the exporter procedures bound
+    bound = [p for p in procedures.PROCEDURES if p.external_access or p.manifest_key]
+    assert access.count("ALTER PROCEDURE") == access.count("EXCEPTION") == len(bound)
 
 
 def test_the_code_zip_alone_imports_every_handler(bundle):
