@@ -46,8 +46,12 @@ def _from_snowflake() -> str | None:
     """The bound secret's string; None when not running inside Snowflake."""
     try:
         from snowflake.snowpark.secrets import get_generic_secret_string
-    except ImportError:
-        return None
+    except ImportError:  # a Snowpark without the Secret API: Snowflake's own module, when inside Snowflake
+        try:
+            import _snowflake  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        get_generic_secret_string = _snowflake.get_generic_secret_string
     try:
         return get_generic_secret_string(ALIAS)
     except NotImplementedError:  # the Secret API exists only inside Snowflake

@@ -591,6 +591,9 @@ def test_the_snowflake_objects_are_the_ones_consumer_setup_names(modules: dict[s
     key = executes["manifest_key"]["execute"]
     assert "TYPE = GENERIC_STRING" in key and "CREATE SECRET IF NOT EXISTS ${local.manifest_key_fqn}" in key
     assert not snowflake.resources("snowflake_secret_with_generic_string")
+    # never replaced (a replace drops the key the operator set): changes ignored, destroy prevented
+    lifecycle = block(executes["manifest_key"], "lifecycle")
+    assert lifecycle["prevent_destroy"] is True and "execute" in str(lifecycle["ignore_changes"])
 
 
 def test_every_checkov_skip_is_inline_and_gives_a_reason() -> None:

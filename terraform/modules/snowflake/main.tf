@@ -77,9 +77,17 @@ resource "snowflake_execute" "exporter_secret" {
 # afterwards: the operator sets the value from Vault with ALTER SECRET, so the key is in no Terraform
 # state or plan (snowflake_secret_with_generic_string would keep it in state). Until then intake refuses
 # to run, naming the secret.
+# A changed `execute` (e.g. the comment's cost centre) would replace the resource, and the replace drop the
+# secret with the key the operator set and break the app's MANIFEST_KEY binding: changes are ignored and
+# destroying it takes removing prevent_destroy on purpose.
 resource "snowflake_execute" "manifest_key" {
   execute = "CREATE SECRET IF NOT EXISTS ${local.manifest_key_fqn} TYPE = GENERIC_STRING SECRET_STRING = 'unset: ALTER SECRET ... SET SECRET_STRING = ''<key_id>:<hex>'' from Vault' COMMENT = '${local.comment}: HMAC key the procedures verify manifest signatures with'"
   revert  = "DROP SECRET IF EXISTS ${local.manifest_key_fqn}"
+
+  lifecycle {
+    prevent_destroy = true # holds the key the operator set; remove this line to drop it on purpose
+    ignore_changes  = [execute]
+  }
 }
 
 resource "snowflake_external_access_integration" "exporter" {
