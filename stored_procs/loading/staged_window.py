@@ -10,14 +10,16 @@ the column's type in Snowflake (a timestamp with an offset as an instant, '1.50'
 text.
 
 A `window.high` the target type cannot hold (an unbounded numeric with more integer digits than
-NUMBER(38, scale) leaves, e.g. 30) converts to NULL, and so does its staged row, which the bad-values step
-(stored_procs/loading/quarantine.py) then sets aside in STATE.QUARANTINE. For such a high the check is: a
-staged row's watermark text is exactly `window.high` (the exporter writes both from the same value,
-`max(column)::text` and the row's text), and no staged value the type holds lies above it (compared as
-numbers, sync_contract.watermark.sort_key). The check stays before the bad-values step on purpose: run after
-it, the greatest remaining value would differ from `high` whenever the top row was set aside for any of its
-columns, failing genuine exports. Unholdable timestamps (infinity, year 10000, BC) never reach here: intake
-refuses such a window (manifest_checks.check_orderable).
+NUMBER(38, scale) leaves, e.g. 30) converts to NULL (TRY_CAST returns NULL where the conversion cannot
+be done: https://docs.snowflake.com/en/sql-reference/functions/try_cast), and so does its staged row,
+which the bad-values step (stored_procs/loading/quarantine.py) then sets aside in STATE.QUARANTINE.
+For such a high the check is: a staged row's watermark text is exactly `window.high` (the exporter
+writes both from the same value, `max(column)::text` and the row's text), and no staged value the type
+holds lies above it (compared as numbers, sync_contract.watermark.sort_key). The check stays before the
+bad-values step on purpose: run after it, the greatest remaining value would differ from `high` whenever
+the top row was set aside for any of its columns, failing genuine exports. Unholdable timestamps
+(infinity, year 10000, BC) never reach here: intake refuses such a window
+(manifest_checks.check_orderable).
 """
 
 from __future__ import annotations
