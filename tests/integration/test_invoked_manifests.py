@@ -193,3 +193,25 @@ def test_an_unholdable_window_high_that_no_staged_row_carries_is_still_quarantin
     assert status == "QUARANTINED" and f"its window.high is '{far}'" in error
     assert (target(h, "inv_far"), h.watermark("inv_far")) == ((0, None), None)
     assert (target(h, "inv_far_o"), h.watermark("inv_far_o")) == ((3, 60), "30")
+
+
+def test_the_tables_own_export_of_the_same_window_replaces_the_refused_one_and_loads(pg, harness, endpoints):
+    """The refused export and the table's own next export cover the same window, so they have one export id
+    (sync_contract.manifest.export_id does not hold the key): the own one, a later signed attempt of that
+    id, replaces the refused one in the ledger (stored_procs/loading/duplicates.py) and loads."""
+    h = _two(pg, harness, "inv_same")
+    h.cycle()
+    pg.cursor().execute("UPDATE public.inv_same SET name = 'renamed', v = 6 WHERE id = 1")
+    forged = _invoke(
+        endpoints, "inv_same", watermark_column="v", late_row_guard=False, low="5", primary_key=["id", "v"]
+    )
+    h.cycle(export=False)
+    assert statuses(h)[forged["export_id"]][0] == "QUARANTINED"
+    assert h.watermark("inv_same") == "5"
+
+    report = h.cycle()
+    assert not _report(report, "inv_same").failed, _report(report, "inv_same")
+    assert statuses(h)[forged["export_id"]][0] == "LOADED"  # the same id, now the table's own manifest
+    assert _rows(h, "inv_same") == [(1, "renamed", 6), (2, "n2", 2), (3, "n3", 3), (4, "n4", 4), (5, "n5", 5)]
+    assert h.watermark("inv_same") == "6"
+    assert (target(h, "inv_same_o"), h.watermark("inv_same_o")) == ((3, 60), "30")
