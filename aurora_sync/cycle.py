@@ -40,6 +40,8 @@ class CycleReport:
     tables: list[TableReport]
     duration_s: float = 0.0
     tasks: dict[str, str] = field(default_factory=dict)  # graph node -> SUCCEEDED / FAILED / SKIPPED
+    # documents intake quarantined this cycle ({"export_id", "error"}): none loads, the operator decides
+    quarantined: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[TableReport]:
@@ -152,7 +154,13 @@ def _export(
     return answer
 
 
-def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> tuple[bool, str]:
+def take_in(
+    session: Any,
+    config: SyncConfig,
+    reports: list[TableReport],
+    run_id: str,
+    quarantined: list[dict[str, str]] | None = None,
+) -> tuple[bool, str]:
     """INTAKE: new manifests from the stage into the ledger, and the answer that wakes the lanes (here
     every table: the local run loads each one every cycle). False when the step itself failed (then, as
     on Snowflake, the lanes after it are skipped); one table's copy error only marks that table."""
@@ -165,6 +173,8 @@ def take_in(session: Any, config: SyncConfig, reports: list[TableReport], run_id
     for report in reports:
         if why := taken["errors"].get(report.spec.source):
             report.errors.append(why)
+    if quarantined is not None:
+        quarantined.extend(taken.get("invalid") or [])
     return True, graph.intake_answer(len(reports))
 
 
@@ -233,6 +243,7 @@ def run_cycle(
     started, run_id = time.monotonic(), runs.new_run_id()
     reports = [TableReport(spec) for spec in config.tables]
     intake: dict[str, str] = {}
+    quarantined: list[dict[str, str]] = []
 
     def action(node: graph.Node) -> bool:
         if node.name == graph.ROOT:
@@ -243,7 +254,7 @@ def run_cycle(
                 request_exports(session, config, exporter, reports, progress, run_id)
         elif node.name == graph.INTAKE:
             progress("intake of manifests")
-            taken, answer = take_in(session, config, reports, run_id)
+            taken, answer = take_in(session, config, reports, run_id, quarantined)
             intake["value"] = answer
             return taken
         elif node.procedure == "LOAD_LANE":
@@ -254,4 +265,4 @@ def run_cycle(
         return True
 
     tasks = graph.run_graph(graph.declare(config.tables), action, lambda: intake.get("value"))
-    return CycleReport(run_id, reports, time.monotonic() - started, tasks)
+    return CycleReport(run_id, reports, time.monotonic() - started, tasks, quarantined)

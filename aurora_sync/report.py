@@ -58,6 +58,8 @@ def print_cycle(console: Console, report: CycleReport, title: str) -> None:
             console.print(f"[red]{t.spec.source}: {error}[/]")
         if note := (t.load or {}).get("notes"):  # rows set aside, backfills, renames, batches waiting
             console.print(f"[yellow]{t.spec.source}: {note}[/]")
+    for refused in report.quarantined:  # never loaded: see RUNBOOK, "A manifest refused for its signature"
+        console.print(f"[yellow]manifest quarantined at intake as {refused['export_id']}: {refused['error']}[/]")
 
 
 def _errors(t: TableReport) -> list[str]:

@@ -11,8 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
+from rich.console import Console
 
 from aurora_sync.cycle import export_request
+from aurora_sync.report import print_cycle
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
 from stored_procs.loading import manifest_keys
 from sync_contract.manifest import manifest_key
@@ -75,8 +77,13 @@ def test_forged_manifests_are_quarantined_and_the_real_export_loads(pg, harness)
     _put(h, PREFIX + manifest_key("public", "sg_target", "x-swapped"), swapped)
 
     _export(h, 1)
-    h.cycle(export=False)
+    report = h.cycle(export=False)
 
+    # the run says so (aurora-sync run prints each one), and the ledger records them
+    console = Console(record=True, width=400)
+    print_cycle(console, report, "sync cycle")
+    assert len(report.quarantined) == 3
+    assert console.export_text().count("manifest quarantined at intake as invalid-") == 3
     quarantined = _quarantined(h)
     assert len(quarantined) == 3, quarantined
     assert all("signature.value: does not match the manifest's content" in str(e) for _, _, e in quarantined)
