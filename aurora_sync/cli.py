@@ -157,7 +157,7 @@ def _hold_stack(console: Console, path: Path) -> int:
         console.print(f"embedded stack up with the demo tables; config written to {path}")
         console.print(
             f'try: export AURORA_SYNC_MANIFEST_KEYS="$(cat {keys})" AURORA_SYNC_MANIFEST_SIGNING_KEY="$(cat {keys})"\n'
-            f"     aurora-sync run --config {path}   (PostgreSQL: psql '{endpoints.pg_dsn}'); Ctrl-C stops it"
+            f"     .venv/bin/aurora-sync run --config {path}   (PostgreSQL: psql '{endpoints.pg_dsn}'); Ctrl-C stops it"
         )
         with suppress(KeyboardInterrupt):
             stop.wait()

@@ -1,5 +1,6 @@
 -- aurora-snowflake-sync: every statement the consumer runs around the Native App, in order.
--- Replace the <...> placeholders. The app is called AURORA_SYNC here (`snow app run` names a
+-- Replace the <...> placeholders (5b's '<key_id>:<hex>' stays as written: its value is set from Vault
+-- afterwards). The app is called AURORA_SYNC here (`snow app run` names a
 -- developer's copy AURORA_SYNC_<USER>). Steps 1-7 need ACCOUNTADMIN, or a role holding the named
 -- privileges (CREATE INTEGRATION, CREATE NETWORK RULE / SECRET, MANAGE GRANTS).
 USE ROLE ACCOUNTADMIN;
@@ -52,7 +53,7 @@ CREATE SECRET IF NOT EXISTS AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS
 
 -- 5b. The manifest signing key: the exporter signs every manifest with it (HMAC-SHA256) and the app takes
 -- in only manifests whose signature it verifies (docs/SECURITY.md). The value is the exporter's key from
--- Vault, '<key_id>:<hex>' (docs/DEPLOYMENT.md, "Manifest signing key"); during a rotation, the old and the
+-- Vault, '<key_id>:<hex>' (docs/DEPLOYMENT.md, "3b. The manifest signing key"); during a rotation, the old and the
 -- new key separated by a comma. Snowflake never shows a secret's value (DESC SECRET omits it); create it
 -- with the placeholder below, then set the value from a shell that reads Vault rather than pasting it into
 -- a worksheet (docs/DEPLOYMENT.md shows the command). Until then intake refuses to run, naming the secret.
@@ -67,10 +68,13 @@ CREATE EXTERNAL ACCESS INTEGRATION IF NOT EXISTS AURORA_SYNC_EXPORTER
   ALLOWED_NETWORK_RULES = (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_ENDPOINT)
   ALLOWED_AUTHENTICATION_SECRETS = (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS, AURORA_SYNC_ADMIN_DB.SECRETS.MANIFEST_KEY)
   ENABLED = TRUE;
+-- Upgrading an installation whose integration exists already (IF NOT EXISTS changes nothing):
+-- ALTER EXTERNAL ACCESS INTEGRATION AURORA_SYNC_EXPORTER SET ALLOWED_AUTHENTICATION_SECRETS =
+--   (AURORA_SYNC_ADMIN_DB.SECRETS.EXPORTER_AWS, AURORA_SYNC_ADMIN_DB.SECRETS.MANIFEST_KEY);
 
 -- 7. Bind the app's references (or in Snowsight: the app's Security tab). The callback then lets
 -- CORE.REQUEST_EXPORTS, CORE.SYNC_TABLE and CORE.SYNC_ALL use the first two, and the procedures that take
--- manifests in (CORE.INTAKE_MANIFESTS, SYNC_TABLE, SYNC_ALL, LOAD_PENDING) read the manifest key.
+-- manifests in (CORE.INTAKE_MANIFESTS, SYNC_TABLE, SYNC_ALL, LOAD_PENDING, RETRY_MANIFEST) read the manifest key.
 CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_ACCESS', 'ADD',
   SYSTEM$REFERENCE('EXTERNAL ACCESS INTEGRATION', 'AURORA_SYNC_EXPORTER', 'PERSISTENT', 'USAGE'));
 CALL AURORA_SYNC.CORE.REGISTER_REFERENCE('EXPORTER_SECRET', 'ADD',

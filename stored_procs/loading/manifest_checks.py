@@ -57,7 +57,9 @@ def refusal(manifest: Manifest, file_name: str | None) -> str | None:
     except ContractError as err:
         return (
             f"export {manifest.export_id} of {manifest.schema}.{manifest.table} cannot be ordered: {err}. Nothing "
-            f"of it was loaded; the exporter never writes such a window: {DISCARD_HINT}"
+            "of it was loaded. It carries the exporter's signature, so the source holds such a watermark value "
+            "(e.g. a timestamp 'infinity' or NaN as the greatest value: docs/CORRECTNESS.md, 'Not built yet'): "
+            f"fix that row in the source, then {DISCARD_HINT}"
         )
     return misplaced(manifest, file_name)
 
