@@ -133,6 +133,10 @@ class AllowList:
                 everything = True
                 continue
             name, key = _name_and_key(entry)
+            if '"*"' in name:  # split_parts unquotes it: a quoted * would read as the wildcard
+                raise ExportError(
+                    f'{ALLOWED_TABLES_ENV}: entry {entry!r} quotes "*": write schema.* for every table of a schema'
+                )
             try:
                 parts = split_parts(name, "allowed table")
                 columns = tuple(_column(c) for c in _split(key)) if key is not None else ()

@@ -111,7 +111,7 @@ def test_an_empty_allow_list_serves_nothing(text):
         AllowList.parse(text).check("public", "orders")
 
 
-@pytest.mark.parametrize("text", ["orders", "a.b.c", 'public."unterminated'])
+@pytest.mark.parametrize("text", ["orders", "a.b.c", 'public."unterminated', 'public."*"', '"*".t'])
 def test_a_malformed_allow_list_is_a_configuration_error(text):
     with pytest.raises(ExportError, match="AURORA_SYNC_ALLOWED_TABLES"):
         AllowList.parse(text)
