@@ -32,6 +32,8 @@ resource "aws_cloudwatch_event_target" "export" {
     },
     each.value.watermark_column == null ? {} : { watermark_column = each.value.watermark_column },
     each.value.lookback == null ? {} : { lookback = each.value.lookback },
+    # a table without a primary key: the key configured in the app (the load refuses another one)
+    each.value.primary_key == null ? {} : { primary_key = each.value.primary_key },
   ))
 
   retry_policy {

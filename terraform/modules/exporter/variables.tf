@@ -325,8 +325,9 @@ variable "scheduled_tables" {
     parallelism      = optional(number, 2)
     late_row_guard   = optional(bool, true)
     lookback         = optional(string)
+    primary_key      = optional(list(string))
   }))
-  description = "Push mode: the tables exported on schedule_expression, keyed by a short name. Each becomes one EventBridge rule whose event (docs/EXPORTER.md) has no low bound: the exporter continues from <prefix>state/. An integer or numeric watermark needs lookback (a number, as a string) or late_row_guard = false: the exporter refuses it otherwise."
+  description = "Push mode: the tables exported on schedule_expression, keyed by a short name. Each becomes one EventBridge rule whose event (docs/EXPORTER.md) has no low bound: the exporter continues from <prefix>state/. An integer or numeric watermark needs lookback (a number, as a string) or late_row_guard = false: the exporter refuses it otherwise. primary_key: only for a table without one in PostgreSQL, the key configured in the app (ADD_TABLE's PRIMARY_KEY); the load refuses a manifest keyed otherwise."
   default     = {}
 
   validation {
