@@ -8,6 +8,7 @@ aliased, functions computed inside MERGE's USING subquery, FILES as quoted liter
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from stored_procs import datetime_text
@@ -328,48 +329,21 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     )
 
 
-def _typed_keys(spec: TableSpec, manifest: Manifest) -> tuple[str, str]:
-    """(select list, condition) of the staged primary key parts as the MERGE compares them (converted to
-    the target's types: '1.0' and '1.00' are one numeric key), rows whose key is NULL or does not convert
-    left out: those are set aside as bad values (stored_procs.loading.quarantine)."""
-    parts = [
-        (try_cast_expression(quote_ident(stg), mapping), quote_ident(f"K{i}"))
-        for i, (_, stg, mapping) in enumerate(staged_keys(spec, manifest))
-    ]
-    select = ", ".join(f"{expr} AS {alias}" for expr, alias in parts)
-    present = " AND ".join(f"{expr} IS NOT NULL" for expr, _ in parts)
-    return select, present
-
-
-def duplicate_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
-    """(KEYS, SURPLUS): how many primary key values the staged batch holds more than once, and how many
-    rows beyond one per key they bring."""
-    select, present = _typed_keys(spec, manifest)
-    aliases = ", ".join(quote_ident(f"K{i}") for i in range(len(manifest.primary_key)))
-    return Stmt(
-        f'SELECT COUNT(*) AS KEYS, COALESCE(SUM(d."N") - COUNT(*), 0) AS SURPLUS FROM (SELECT {aliases}, '
-        f'COUNT(*) AS "N" FROM (SELECT {select} FROM {place.control(spec.staging_name)} WHERE {present}) AS k '
-        f"GROUP BY {aliases} HAVING COUNT(*) > 1) AS d"
-    )
-
-
-def repeated_keys(place: Place, spec: TableSpec, manifest: Manifest, limit: int) -> Stmt:
-    """The `limit` primary key values the staged batch repeats most: (key parts…, N)."""
-    select, present = _typed_keys(spec, manifest)
-    aliases = ", ".join(quote_ident(f"K{i}") for i in range(len(manifest.primary_key)))
-    return Stmt(
-        f'SELECT {aliases}, COUNT(*) AS "N" FROM (SELECT {select} FROM {place.control(spec.staging_name)} '
-        f'WHERE {present}) AS k GROUP BY {aliases} HAVING COUNT(*) > 1 ORDER BY "N" DESC, {aliases} LIMIT {int(limit)}'
-    )
-
-
-def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
+def merge(
+    place: Place, spec: TableSpec, manifest: Manifest, database: str, key_range: tuple[Any, Any] | None = None
+) -> Stmt:
     """Upsert the deduplicated batch. An existing row is updated only by a row at least as new as it
-    (by watermark) and only when a value differs, so re-running a batch changes nothing."""
+    (by watermark) and only when a value differs, so re-running a batch changes nothing. `key_range`, the
+    batch's least and greatest first key column (loading.key_checks.key_range), bounds the target: every
+    row the batch can match lies in it, and Snowflake prunes the micro-partitions outside it ("Micro-
+    partitions & data clustering": query pruning by the min/max of each column), so the MERGE reads what
+    the change touches rather than the whole target."""
     cols = [name for name, _ in target_columns(spec, manifest)]
     pk = [target_name(c) for c in manifest.primary_key]
     wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
     on = key_match(manifest, "t", "s")
+    if key_range is not None:  # numbers only (key_checks.key_range), written as plain numeric literals
+        on += f" AND t.{quote_ident(pk[0])} BETWEEN {number_literal(key_range[0])} AND {number_literal(key_range[1])}"
     non_key = [c for c in cols if c not in pk]
     differs = " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in non_key)
     newer = f"s.{quote_ident(wm)} >= t.{quote_ident(wm)}" if wm else ""
@@ -385,6 +359,16 @@ def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> S
         f"MERGE INTO {spec.target(database)} AS t USING ({deduplicated_source(place, spec, manifest)}) AS s ON {on} "
         f"{matched}WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
     )
+
+
+def number_literal(value: Any) -> str:
+    """An int or Decimal as a SQL numeric literal (plain notation); raises TypeError for anything else, so
+    no text ever reaches SQL this way."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise TypeError(f"not a number: {type(value).__name__}")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise TypeError(f"not a finite number: {value}")
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 SOFT_DELETE_COLUMNS = (

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stored_procs import ledger, sql
+from stored_procs.loading import key_checks
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.manifest import Manifest
@@ -105,17 +106,19 @@ class KeyNotUnique(LoadError):
     """The configured primary key repeats inside one export: it is not unique in the source (final)."""
 
 
-def check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch) -> None:
+def check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch) -> tuple[Any, Any] | None:
     """One export is one snapshot, where every row appears once: a key value that repeats in it is not
-    unique in the source. Merging would keep one of its rows and lose the others, so the batch fails."""
+    unique in the source. Merging would keep one of its rows and lose the others, so the batch fails.
+    Returns the batch's first-key range that bounds the MERGE (key_checks.key_range), or None."""
     manifest = batch.first
-    keys, surplus = (int(v) for v in run(session, sql.duplicate_keys(place, spec, manifest))[0])
+    keys, surplus, lo, hi = run(session, key_checks.duplicate_keys(place, spec, manifest))[0]
+    keys, surplus = int(keys), int(surplus)
     if not keys:
-        return
+        return key_checks.key_range(spec, manifest, lo, hi)
     names = manifest.primary_key
     examples = ", ".join(
         f"{' '.join(f'{n}={v}' for n, v in zip(names, row[:-1], strict=True))} ({row[-1]} rows)"
-        for row in run(session, sql.repeated_keys(place, spec, manifest, SHOWN_KEYS))
+        for row in run(session, key_checks.repeated_keys(place, spec, manifest, SHOWN_KEYS))
     )
     raise KeyNotUnique(
         f"{batch.label} of {spec.source}: the primary key ({', '.join(names)}) is not unique in the source: "

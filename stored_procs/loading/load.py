@@ -322,7 +322,7 @@ def _stage_check_merge(
     failpoints.reached("load:after_copy")
     staged_window.check(session, place, spec, batch)  # the watermark must not jump past rows never exported
     manifest = batch.first
-    check_unique_keys(session, place, spec, batch)
+    key_range = check_unique_keys(session, place, spec, batch)
     replacing = replace.replaces(spec, manifest)
     kept = replace.kept_keys_table(place, spec) if replacing else None
     try:  # rows with values the target cannot hold: set aside (or the batch fails), before any merge
@@ -335,6 +335,6 @@ def _stage_check_merge(
             return Counts(loaded, inserted, updated, deleted, quarantined)
     except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
         raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
-    merged = run(session, sql.merge(place, spec, manifest, database))
+    merged = run(session, sql.merge(place, spec, manifest, database, key_range))
     inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
     return Counts(loaded, inserted, updated, quarantined=quarantined)

@@ -7,7 +7,7 @@ import pytest
 import sqlglot
 
 from stored_procs import ledger, sql, watermarks
-from stored_procs.loading import quarantine, replace
+from stored_procs.loading import key_checks, quarantine, replace
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from sync_contract.types import Kind
@@ -63,7 +63,7 @@ def _builder_statements() -> list[str]:
         quarantine.set_aside(PLACE, SPEC, m),
         quarantine.forget(PLACE, [m.export_id]),
         sql.merge(PLACE, SPEC, m, "ANALYTICS"),
-        sql.duplicate_keys(PLACE, SPEC, m),
+        key_checks.duplicate_keys(PLACE, SPEC, m),
         replace.create_shadow(SPEC, "ANALYTICS"),
         replace.fill_shadow(PLACE, SPEC, m, "ANALYTICS", ["EVENT ID", "OLD COLUMN"]),
         replace.carry_over(

@@ -7,6 +7,7 @@ import sqlglot
 from sqlglot import exp
 
 from stored_procs import sql
+from stored_procs.loading import key_checks
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from tests.factories import manifest
@@ -23,7 +24,7 @@ def test_every_load_statement_keeps_crafted_names_inside_their_quotes():
     stmts = [
         sql.create_target(spec, "ANALYTICS", sql.target_columns(spec, m)),
         sql.merge(place, spec, m, "ANALYTICS"),
-        sql.duplicate_keys(place, spec, m),
+        key_checks.duplicate_keys(place, spec, m),
         sql.add_column(spec, "ANALYTICS", COLUMN.upper(), sql.target_columns(spec, m)[-1][1]),
     ]
     for stmt in stmts:

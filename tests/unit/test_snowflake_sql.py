@@ -164,3 +164,22 @@ def test_insert_row_binds_every_value_and_casts_on_the_server():
         'CAST(? AS BOOLEAN) AS "B", CAST(? AS VARCHAR) AS "Z"'
     )
     assert stmt.params == ("x'y", "5", True, None)
+
+
+def test_the_merge_is_bounded_by_the_batchs_range_of_a_numeric_first_key():
+    """Snowflake prunes the target's micro-partitions outside the bound; a text key gets none (its order
+    depends on the target's collation)."""
+    from stored_procs.loading import key_checks
+
+    m = manifest()
+    bound = key_checks.key_range(SPEC, m, 10, 42)
+    assert bound == (10, 42)
+    merge = sql.merge(PLACE, SPEC, m, "ANALYTICS", bound)
+    assert 'ON t."ORDER_ID" = s."ORDER_ID" AND t."ORDER_ID" BETWEEN 10 AND 42 ' in merge.text
+    assert key_checks.key_range(SPEC, m, "1; DROP", "2") is None  # only numbers ever become literals
+    assert key_checks.key_range(SPEC, m, None, None) is None  # no row: no bound
+    texty = dataclasses.replace(
+        m, columns=tuple(dataclasses.replace(c, type="text") if c.name == "order_id" else c for c in m.columns)
+    )
+    assert key_checks.key_range(SPEC, texty, "a", "z") is None
+    assert "BETWEEN" not in sql.merge(PLACE, SPEC, texty, "ANALYTICS", None).text
