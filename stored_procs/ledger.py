@@ -16,6 +16,7 @@ from sync_contract.manifest import Manifest
 
 NEW, LOADED, FAILED, QUARANTINED, SUPERSEDED = "NEW", "LOADED", "FAILED", "QUARANTINED", "SUPERSEDED"
 DISCARDED = "DISCARDED"  # by an operator: DISCARD_MANIFEST (stored_procs.loading.discard)
+UNSETTLED = (NEW, FAILED, QUARANTINED)  # not loaded, not superseded, not discarded: may still load
 MAX_ATTEMPTS = 3
 
 

@@ -32,7 +32,7 @@ from stored_procs.spec import Place
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, slug
 
-DISCARDABLE = (ledger.NEW, ledger.FAILED, ledger.QUARANTINED)
+DISCARDABLE = ledger.UNSETTLED
 FROM_INBOX = "INBOX"
 MAX_REASON_CHARS = 2000
 _AT = datetime_text.timestamp_ntz()  # the time bound as TIMESTAMP_NTZ, with its explicit format

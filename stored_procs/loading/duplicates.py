@@ -37,8 +37,6 @@ from stored_procs.statement import Stmt, run
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, parse_manifest_json
 
-_STILL_TO_LOAD = (ledger.NEW, ledger.FAILED, ledger.QUARANTINED)
-
 
 def recorded_digest(doc: str) -> str:
     """Digest of a ledger row's DOC: of the manifest it holds, or of its text when it holds none."""
@@ -57,7 +55,7 @@ def take_known(
 ) -> dict[str, str] | None:
     """`manifest`'s export id is in the ledger: nothing when it is the same manifest, else the quarantine
     described above. Returns {"export_id", "error"} of the newcomer when it was quarantined."""
-    recorded = _recorded(session, place, manifest.export_id)
+    recorded = status_and_doc(session, place, manifest.export_id)
     if recorded is None:
         return None
     status, doc = recorded
@@ -66,14 +64,14 @@ def take_known(
     if theirs == ours or newcomer in known:
         return None
     came = f"from file {file_name!r}" if file_name else "(file not recorded)"
-    if status in _STILL_TO_LOAD and _later_attempt(manifest, doc or ""):
+    if status in ledger.UNSETTLED and _later_attempt(manifest, doc or ""):
         note = (
             f"replaced at intake by a later attempt of this export {came} (sha256 {ours}, created "
             f"{manifest.created_at}; the attempt replaced had sha256 {theirs})"
         )
         run(session, replace_recorded(place, manifest, note))
         return None
-    if status in _STILL_TO_LOAD:
+    if status in ledger.UNSETTLED:
         error = (
             f"export id {manifest.export_id} arrived twice with different contents: the manifest recorded first "
             f"(sha256 {theirs}) and another {came} (sha256 {ours}, recorded as {newcomer}). Neither is loaded, "
@@ -132,7 +130,7 @@ def replace_recorded(place: Place, manifest: Manifest, note: str) -> Stmt:
     return Stmt(
         f"UPDATE {place.control('MANIFESTS')} SET DOC = ?, ROWS_EXPORTED = ?, FILE_COUNT = ?, BYTES = ?, "
         "CREATED_AT = ?, STATUS = ?, ATTEMPTS = 0, ERROR = ? "
-        f"WHERE EXPORT_ID = ? AND STATUS IN ({', '.join('?' for _ in _STILL_TO_LOAD)})",
+        f"WHERE EXPORT_ID = ? AND STATUS IN ({', '.join('?' for _ in ledger.UNSETTLED)})",
         (
             manifest.to_json(),
             manifest.rows,
@@ -142,12 +140,12 @@ def replace_recorded(place: Place, manifest: Manifest, note: str) -> Stmt:
             ledger.NEW,
             note,
             manifest.export_id,
-            *_STILL_TO_LOAD,
+            *ledger.UNSETTLED,
         ),
     )
 
 
-def _recorded(session: Any, place: Place, export_id: str) -> tuple[str, str | None] | None:
+def status_and_doc(session: Any, place: Place, export_id: str) -> tuple[str, str | None] | None:
     """(STATUS, DOC) of the ledger row of `export_id`, or None."""
     rows = run(
         session,
@@ -163,7 +161,7 @@ def _quarantine_recorded(session: Any, place: Place, export_id: str, error: str)
         session,
         Stmt(
             f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = ? || COALESCE('; before: ' || ERROR, '') "
-            f"WHERE EXPORT_ID = ? AND STATUS IN ({', '.join('?' for _ in _STILL_TO_LOAD)})",
-            (ledger.QUARANTINED, error, export_id, *_STILL_TO_LOAD),
+            f"WHERE EXPORT_ID = ? AND STATUS IN ({', '.join('?' for _ in ledger.UNSETTLED)})",
+            (ledger.QUARANTINED, error, export_id, *ledger.UNSETTLED),
         ),
     )

@@ -129,7 +129,7 @@ def _take(
         _quarantine(session, place, doc_text, str(err), known, result)
         return True
     if why := manifest_checks.refusal(manifest, file_name):  # a window it cannot order, a file out of place
-        _refuse(session, place, manifest, doc_text, why, known, result)
+        _quarantine(session, place, doc_text, why, known, result, manifest)
         return True
     if manifest.export_id in known:  # the same manifest again, or another under its id (duplicates.py)
         if newcomer := duplicates.take_known(session, place, manifest, file_name, known):
@@ -143,31 +143,32 @@ def _take(
     return True
 
 
-def _quarantine(session: Any, place: Place, doc_text: str, error: str, known: set[str], result: IntakeResult) -> None:
+def _quarantine(
+    session: Any,
+    place: Place,
+    doc_text: str,
+    error: str,
+    known: set[str],
+    result: IntakeResult,
+    manifest: Manifest | None = None,
+) -> None:
     """Record a document that cannot be taken in as QUARANTINED, once, under `invalid-<digest of its text>`:
     never under the export id it claims, which would make the genuine export with that id be skipped as
-    known (the document, and so the id it claims, is kept in DOC)."""
-    doc: Any = None
-    with suppress(json.JSONDecodeError):
-        doc = json.loads(doc_text)
+    known (the document, and so the id it claims, is kept in DOC). A signed `manifest` refused by
+    manifest_checks is recorded with its table, window and counts, so that its table reports it
+    (loading.blocked) until an operator discards it."""
     export = invalid_id(doc_text)
-    if export not in known:
-        ledger.record_invalid_manifest(session, place, export, doc_text, error, claimed_table(doc))
-        known.add(export)
-        result.invalid.append({"export_id": export, "error": error})
-
-
-def _refuse(
-    session: Any, place: Place, manifest: Manifest, doc_text: str, error: str, known: set[str], result: IntakeResult
-) -> None:
-    """A signed manifest refused by manifest_checks: QUARANTINED once under `invalid-<digest>` (never the id
-    it claims), with its table, window and counts, so that its table reports it (loading.blocked) until an
-    operator discards it."""
-    export = invalid_id(doc_text)
-    if export not in known:
+    if export in known:
+        return
+    if manifest is not None:
         ledger.record_manifest(session, place, manifest, doc_text, as_id=export, error=error)
-        known.add(export)
-        result.invalid.append({"export_id": export, "error": error})
+    else:
+        doc: Any = None
+        with suppress(json.JSONDecodeError):
+            doc = json.loads(doc_text)
+        ledger.record_invalid_manifest(session, place, export, doc_text, error, claimed_table(doc))
+    known.add(export)
+    result.invalid.append({"export_id": export, "error": error})
 
 
 def claimed_table(doc: Any) -> tuple[str, str] | None:

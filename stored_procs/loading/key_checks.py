@@ -8,11 +8,10 @@ key is NULL or does not convert left out (set aside as bad values, stored_procs.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import staged_keys, try_cast_expression
+from stored_procs.sql import number_literal, staged_keys, try_cast_expression
 from stored_procs.statement import Stmt
 from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import Manifest
@@ -38,15 +37,18 @@ def _typed_keys(spec: TableSpec, manifest: Manifest) -> tuple[str, str]:
 
 def duplicate_keys(place: Place, spec: TableSpec, manifest: Manifest) -> Stmt:
     """(KEYS, SURPLUS, LO, HI): how many primary key values the staged batch holds more than once, how many
-    rows beyond one per key they bring, and the least and greatest first key column (NULL: no row)."""
+    rows beyond one per key they bring, and the least and greatest first key column (NULL: no row). One
+    pass over staging: the keys grouped once, the range read from the groups."""
     select, present = _typed_keys(spec, manifest)
     aliases = ", ".join(quote_ident(f"K{i}") for i in range(len(manifest.primary_key)))
-    typed = f"SELECT {select} FROM {place.control(spec.staging_name)} WHERE {present}"
+    grouped = (
+        f'SELECT {aliases}, COUNT(*) AS "N" FROM (SELECT {select} FROM {place.control(spec.staging_name)} '
+        f"WHERE {present}) AS k GROUP BY {aliases}"
+    )
     return Stmt(
-        f'SELECT r."KEYS", r."SURPLUS", b."LO", b."HI" FROM (SELECT COUNT(*) AS "KEYS", '
-        f'COALESCE(SUM(d."N") - COUNT(*), 0) AS "SURPLUS" FROM (SELECT {aliases}, COUNT(*) AS "N" FROM ({typed}) '
-        f'AS k GROUP BY {aliases} HAVING COUNT(*) > 1) AS d) AS r CROSS JOIN (SELECT MIN("K0") AS "LO", '
-        f'MAX("K0") AS "HI" FROM ({typed}) AS k) AS b'
+        'SELECT COALESCE(SUM(CASE WHEN d."N" > 1 THEN 1 ELSE 0 END), 0) AS "KEYS", '
+        'COALESCE(SUM(CASE WHEN d."N" > 1 THEN d."N" - 1 ELSE 0 END), 0) AS "SURPLUS", '
+        f'MIN(d."K0") AS "LO", MAX(d."K0") AS "HI" FROM ({grouped}) AS d'
     )
 
 
@@ -63,8 +65,10 @@ def repeated_keys(place: Place, spec: TableSpec, manifest: Manifest, limit: int)
 def key_range(spec: TableSpec, manifest: Manifest, lo: Any, hi: Any) -> tuple[Any, Any] | None:
     """The MERGE's bound from `duplicate_keys`' LO and HI: only for a first key column of RANGE_KINDS, and
     only when the batch has a row."""
-    first = staged_keys(spec, manifest)[0][2]
-    numbers = all(isinstance(v, int | Decimal) and not isinstance(v, bool) for v in (lo, hi))
-    if first.kind not in RANGE_KINDS or not numbers or not all(Decimal(v).is_finite() for v in (lo, hi)):
+    if staged_keys(spec, manifest)[0][2].kind not in RANGE_KINDS:
+        return None
+    try:  # what sql.merge will write: an int or a finite Decimal (None: the batch has no row)
+        number_literal(lo), number_literal(hi)
+    except TypeError:
         return None
     return lo, hi

@@ -13,9 +13,9 @@ from typing import Any
 
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.loading import manifest_keys
+from stored_procs.loading.duplicates import status_and_doc
 from stored_procs.loading.intake import INVALID_PREFIX
 from stored_procs.spec import Place
-from stored_procs.statement import Stmt, run
 from sync_contract import signing
 from sync_contract.errors import ManifestError
 
@@ -25,11 +25,11 @@ def check(session: Any, place: Place, export_id: str) -> None:
     keys the procedures hold now (stored_procs.loading.manifest_keys; NotConfigured without any)."""
     if not export_id.startswith(INVALID_PREFIX):
         return  # recorded from a verified manifest (a ledger row of its own, or a `.dup-` newcomer)
-    rows = run(session, Stmt(f"SELECT DOC AS D FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (export_id,)))
-    if not rows:
+    recorded = status_and_doc(session, place, export_id)
+    if recorded is None:
         return  # RETRY_MANIFEST itself says it found nothing
     try:
-        doc = json.loads(rows[0][0] or "null")
+        doc = json.loads(recorded[1] or "null")
         if not isinstance(doc, dict):
             raise ManifestError("$", "is not a JSON object")
         signing.verify(doc, manifest_keys.load())
