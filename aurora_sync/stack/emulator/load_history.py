@@ -61,7 +61,9 @@ def patch(duck_conn: Any = None) -> None:
         done = str(original(conn, current_database, current_schema, expr, *args, **kwargs))
         # another cursor: fakesnow reads the COPY's result from `conn` after this returns
         for url in _loaded_files(conn.cursor(), catalog, schema, table.name):
-            _LOADED_ETAGS.setdefault((current_database, schema, table.name, url), _etag(url))
+            key = (current_database, schema, table.name, url)
+            if key not in _LOADED_ETAGS:  # a HEAD only for files this COPY loaded
+                _LOADED_ETAGS[key] = _etag(url)
         return done
 
     cursor.copy_into = copy_with_checksums  # type: ignore[attr-defined,assignment]
