@@ -19,7 +19,6 @@ from lambda_exporter.retry import RetryPolicy, call_with_retries
 from lambda_exporter.settings import Settings, load_settings
 from lambda_exporter.source import Connection, connect, is_auth_failure
 from sync_contract import reconcile as reconcile_contract
-from sync_contract.signing import SigningKey
 
 RETRY_POLICY = RetryPolicy()
 # boto3 retries throttling and 5xx itself (standard mode) before our whole-export retry sees them
@@ -50,12 +49,11 @@ def export_once(
     s3: Any,
     request: ExportRequest,
     remaining_s: Callable[[], float] | None = None,
-    key: SigningKey | None = None,
 ) -> ExportResult:
     """One attempt of the export. The signing key is read first (signing_key(): from Vault, cached
     MAX_AGE_S), inside the retried attempt: Vault unreachable is transient for the key as for the source
     credentials, and no key means nothing is read or written (never an unsigned manifest)."""
-    key = key or signing_key()
+    key = signing_key()
     conn = connect_source(settings)
     try:
         return run_export(conn, s3, request, lambda: connect_source(settings), remaining_s, key)
