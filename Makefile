@@ -25,9 +25,13 @@ LOCK_VENV := .venv-lock
 UV := $(LOCK_VENV)/bin/uv
 LOCK_STAMP := $(LOCK_VENV)/.installed-$(UV_VERSION)
 LAMBDA_LOCK := tools/lambda-requirements.lock
+# dlt, the end-to-end benchmark's peer (benchmarks/dlt_peer.py), is no dependency of the project: a venv of its own
+DLT_VERSION := 1.31.0
+DLT_VENV := .venv-dlt
+DLT_STAMP := $(DLT_VENV)/.installed-$(DLT_VERSION)
 LOCK_ARGS ?=
 
-.PHONY: install snow-cli iac-tools security-tools lock-tools demo test lint format unit integration contract bench \
+.PHONY: install snow-cli iac-tools security-tools lock-tools dlt-peer demo test lint format unit integration contract bench \
 	lambda-package lambda-lock app-code app-sql app-bundle plain-deploy-sql fuzz iac-check security clean
 
 install: $(STAMP)
@@ -68,6 +72,16 @@ $(LOCK_STAMP):
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@touch $(LOCK_STAMP)
+
+dlt-peer: $(DLT_STAMP)
+
+# silent on stdout: `make bench` prints only the benchmark lines there
+$(DLT_STAMP):
+	@echo "creating $(DLT_VENV) (dlt $(DLT_VERSION))" >&2
+	@$(PYTHON) -m venv $(DLT_VENV) >&2
+	@$(DLT_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		'dlt[duckdb,sql-database,parquet]==$(DLT_VERSION)' psycopg2-binary==2.9.13 >&2
+	@touch $(DLT_STAMP)
 
 demo: install
 	$(BIN)/aurora-sync demo
@@ -121,8 +135,10 @@ fuzz: install
 	AURORA_SYNC_FUZZ_CYCLES=$(FUZZ_CYCLES) AURORA_SYNC_FUZZ_SEED=$(FUZZ_SEED) \
 		$(BIN)/pytest tests/integration/test_fuzz.py -s $(PYTEST_ARGS)
 
-bench: install
-	$(BIN)/python -m benchmarks.run
+# six lines on stdout (issue 14), details on stderr, both into docs/BENCHMARKS.md; BENCH_ARGS=--rows N ...
+BENCH_ARGS ?=
+bench: install dlt-peer
+	@$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # The Lambda zip installs only what the hashed lock names (--require-hashes --no-deps), never pyproject's ranges.
 lambda-package: install
@@ -151,4 +167,4 @@ plain-deploy-sql: app-code
 	$(BIN)/python -m tools.plain_deploy $(PLAIN_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SNOW_VENV) $(IAC_VENV) $(SEC_VENV) $(LOCK_VENV) .snowflake-home output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
+	rm -rf $(VENV) $(SNOW_VENV) $(IAC_VENV) $(SEC_VENV) $(LOCK_VENV) $(DLT_VENV) .snowflake-home output .pytest_cache .pytest-tmp .mypy_cache .ruff_cache *.egg-info build
