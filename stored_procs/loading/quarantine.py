@@ -170,7 +170,7 @@ def keep_keys(place: Place, spec: TableSpec, manifest: Manifest, table: str) -> 
         for i, (_, stg, mapping) in enumerate(sql.staged_keys(spec, manifest))
     )
     return Stmt(
-        f"CREATE OR REPLACE TRANSIENT TABLE {table} AS SELECT DISTINCT {keys} "
+        f"CREATE OR REPLACE TRANSIENT TABLE {table} DATA_RETENTION_TIME_IN_DAYS = 0 AS SELECT DISTINCT {keys} "
         f"FROM {place.control(spec.staging_name)} AS r WHERE {_affected(place, spec, manifest)}"
     )
 

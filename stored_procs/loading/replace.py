@@ -6,6 +6,9 @@ sees the old table or the new one, never a half-loaded one. Rows the snapshot ca
 carried into the shadow first: rows newer than an incremental export's high (the next window brings
 them), and, with soft deletes, the rows that are gone (flagged `_DELETED`). Every step can be re-run:
 the shadow is rebuilt from staging each time and the swap happens once per successful check.
+
+A full-mode snapshot that changes a small share of a target with rows is merged in place instead
+(stored_procs.loading.full_merge): no copy of the whole table, none kept by Time Travel or Fail-safe.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from stored_procs import datetime_text, sql
 from stored_procs.configuration import access
+from stored_procs.loading import full_merge
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract import failpoints
@@ -167,11 +171,20 @@ def apply(
     kept: bool = False,
     notes: list[str] | None = None,
 ) -> tuple[int, int, int]:
-    """Fill, check and swap. Returns (rows inserted, rows changed, rows deleted or flagged); raises
+    """Merge a small full-mode change in place (full_merge), else fill, check and swap. Returns (rows
+    inserted, rows changed, rows deleted or flagged); raises
     ValueError naming the counts when the shadow does not hold what staging says. `kept`: some rows
     were quarantined, and their keys' previous versions stay (kept_keys_table). `notes` receives what
     the run should say (a reader grant the schema's owner must make)."""
     notes = [] if notes is None else notes
+    if spec.mode == "full" and spec.delete_detection != "soft_delete":  # full mode has no soft deletes
+        kept_keys = kept_keys_table(place, spec) if kept else None
+        try:
+            diff = full_merge.prepare(session, place, spec, manifest, database, kept_keys)
+            if diff.small():
+                return full_merge.apply(session, place, spec, manifest, database, diff, kept_keys)
+        finally:
+            run(session, full_merge.drop_snapshot(place, spec))
     existing = [r[0] for r in run(session, sql.existing_columns(spec, database))]
     run(session, drop_shadow(spec, database))
     run(session, create_shadow(spec, database))
