@@ -16,7 +16,7 @@ from sync_contract.identifiers import validate_identifier
 
 DEFAULT_MAX_FILE_MB = 128
 _SECTIONS = {"source", "s3", "snowflake", "exporter", "tables"}
-_TABLE_KEYS = {*OPTION_KEYS, "columns", "chunks"}
+_TABLE_KEYS = {*OPTION_KEYS, "columns", "chunks", "max_rows_per_invocation"}
 _EXPORTER_KEYS = {"lambda_function", "lambda_endpoint_url", "region", "strategy", "max_file_mb"}
 _SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
 
@@ -63,6 +63,8 @@ class SyncConfig:
     tables: list[TableSpec] = field(default_factory=list)
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # table -> columns to export
     chunks: dict[str, int | str] = field(default_factory=dict)  # table -> chunks per export
+    # table -> rows above which an initial or full export fans out (lambda_exporter.fan_out)
+    max_rows_per_invocation: dict[str, int] = field(default_factory=dict)
 
     @property
     def place(self) -> Place:
@@ -107,7 +109,7 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
     raw_tables = doc.get("tables")
     if not isinstance(raw_tables, list) or not raw_tables:
         raise ConfigError("tables", "at least one [[tables]] entry is required")
-    tables, columns, chunks = [], {}, {}
+    tables, columns, chunks, max_rows = [], {}, {}, {}
     for i, t in enumerate(raw_tables):
         spec, cols = _table(t, f"tables[{i}]")
         tables.append(spec)
@@ -115,6 +117,8 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
             columns[spec.source] = cols
         if "chunks" in t:
             chunks[spec.source] = _chunks(t["chunks"], f"tables[{i}].chunks")
+        if "max_rows_per_invocation" in t:
+            max_rows[spec.source] = _max_rows(t["max_rows_per_invocation"], f"tables[{i}].max_rows_per_invocation")
     sources = [t.source for t in tables]
     if dupes := sorted({s for s in sources if sources.count(s) > 1}):
         raise ConfigError("tables", f"{dupes[0]} is configured twice")
@@ -134,6 +138,7 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
         tables=tables,
         columns=columns,
         chunks=chunks,
+        max_rows_per_invocation=max_rows,
     )
 
 
@@ -176,6 +181,12 @@ def _chunks(value: Any, key: str) -> int | str:
     if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64):
         return value  # type: ignore[no-any-return]
     raise ConfigError(key, f'must be an integer 1..64 or "auto", got {value!r}')
+
+
+def _max_rows(value: Any, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError(key, f"must be an integer >= 1 (rows one exporter invocation reads), got {value!r}")
 
 
 def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:

@@ -103,6 +103,7 @@ def export_request(config: SyncConfig, spec: TableSpec, low: str | None, keys: b
         late_row_guard=spec.late_row_guard,
         lookback=None if keys else spec.lookback,
         generation=spec.generation,
+        max_rows_per_invocation=None if keys else config.max_rows_per_invocation.get(spec.source),
     )
 
 

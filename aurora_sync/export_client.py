@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from aurora_sync import aws
+from aurora_sync import aws, fan_out_driver
+from lambda_exporter import fan_out
 from lambda_exporter.event import ExportRequest
-from lambda_exporter.exporter import run_export
 from lambda_exporter.reconcile import run_reconcile
 from lambda_exporter.source import connect
 from stored_procs.orchestration.lambda_invoke import ExportFailed, invoker
@@ -30,6 +30,8 @@ class LambdaExporter:
         self._invoke = invoker(function_name, aws.client("lambda", region, endpoint_url))
 
     def export(self, request: ExportRequest) -> dict[str, Any]:
+        if request.max_rows_per_invocation is not None:  # a plan, then one invocation per part
+            return fan_out_driver.run(lambda r: self._invoke(r.to_event()), request)
         return self._invoke(request.to_event())
 
     def reconcile(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -44,10 +46,15 @@ class LocalExporter:
         self._endpoint = s3_endpoint_url
 
     def export(self, request: ExportRequest) -> dict[str, Any]:
+        if request.max_rows_per_invocation is not None:  # the plan and each part as separate calls
+            return fan_out_driver.run(self._export_one, request)
+        return self._export_one(request)
+
+    def _export_one(self, request: ExportRequest) -> dict[str, Any]:
         s3 = aws.client("s3", request.s3.region, request.s3.endpoint_url or self._endpoint)
         conn = connect(self._dsn)
         try:
-            return run_export(conn, s3, request, connect_worker=lambda: connect(self._dsn)).to_dict()
+            return fan_out.export(conn, s3, request, connect_worker=lambda: connect(self._dsn)).to_dict()
         finally:
             conn.close()
 

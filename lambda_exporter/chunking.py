@@ -35,6 +35,8 @@ class Chunk:
 
     ctid_range: CtidRange | None = None
     partitions: tuple[tuple[str, str], ...] = ()  # (schema, name) of leaf partitions
+    # a fan-out part: (first key column, from, to) in key_range_condition's terms (lambda_exporter.fan_out)
+    key_range: tuple[str, str | None, str | None] | None = None
 
     def scans(self, schema: str, table: str) -> list[tuple[str, str, CtidRange | None]]:
         """(schema, relation, block range or None) to SELECT from; their rows together are the chunk."""

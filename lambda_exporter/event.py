@@ -33,7 +33,10 @@ _FIELDS = {
     "late_row_guard",
     "lookback",
     "generation",
+    "max_rows_per_invocation",
+    "part",
 }
+_PART_FIELDS = {"index", "count", "created_at", "high", "key_column", "from", "to", "fingerprint"}
 
 _S3_FIELDS = {"bucket", "prefix", "region", "endpoint_url"}
 
@@ -47,6 +50,34 @@ class S3Target:
 
     def key(self, relative: str) -> str:
         return f"{self.prefix}{relative}"
+
+
+@dataclass(frozen=True)
+class PartRequest:
+    """One part of a fan-out export, as its plan gave it (lambda_exporter.fan_out): export the rows whose
+    `key_column` lies in [key_from, key_to) with the plan's window `high` (incremental) or check the range
+    against the plan's `fingerprint` first (full). `created_at` is the plan's time (every part's manifest)."""
+
+    index: int
+    count: int
+    created_at: str
+    high: str | None
+    key_column: str
+    key_from: str | None = None
+    key_to: str | None = None
+    fingerprint: str | None = None
+
+    def to_event(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "count": self.count,
+            "created_at": self.created_at,
+            "high": self.high,
+            "key_column": self.key_column,
+            "from": self.key_from,
+            "to": self.key_to,
+            "fingerprint": self.fingerprint,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,9 @@ class ExportRequest:
     late_row_guard: bool = True
     lookback: str | None = None  # re-export this much below `low` as well (the MERGE absorbs repeats)
     generation: int = 0  # the table's resync count: part of every export id
+    # an initial or full export of more rows than this is planned as parts, one invocation each (fan_out)
+    max_rows_per_invocation: int | None = None
+    part: PartRequest | None = None  # this invocation exports one part of a planned fan-out export
 
     def to_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -96,6 +130,10 @@ class ExportRequest:
             event["lookback"] = self.lookback
         if self.generation:
             event["generation"] = self.generation
+        if self.max_rows_per_invocation is not None:
+            event["max_rows_per_invocation"] = self.max_rows_per_invocation
+        if self.part is not None:
+            event["part"] = self.part.to_event()
         return event
 
 
@@ -147,6 +185,10 @@ def parse_event(event: Any, location: S3Target | None = None) -> ExportRequest:
         raise EventError("generation", f"must be an integer >= 0, got {generation!r}")
     if lookback is not None and mode != "incremental":
         raise EventError("lookback", "applies to mode 'incremental' only")
+    max_rows = event.get("max_rows_per_invocation")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+        raise EventError("max_rows_per_invocation", f"must be an integer >= 1, got {max_rows!r}")
+    part = None if event.get("part") is None else parse_part(event["part"], mode)
     return ExportRequest(
         schema=_ident(table.get("schema"), "table.schema"),
         table=_ident(table.get("name"), "table.name"),
@@ -164,6 +206,39 @@ def parse_event(event: Any, location: S3Target | None = None) -> ExportRequest:
         late_row_guard=guard,
         lookback=lookback,
         generation=generation,
+        max_rows_per_invocation=max_rows,
+        part=part,
+    )
+
+
+def parse_part(value: Any, mode: str) -> PartRequest:
+    """A plan's `part` object (lambda_exporter.fan_out); raises EventError naming the field."""
+    if not isinstance(value, dict) or set(value) != _PART_FIELDS:
+        raise EventError(
+            "part", f"must be an object with exactly {', '.join(sorted(_PART_FIELDS))} (from a fan-out plan)"
+        )
+    if mode == "keys":
+        raise EventError("part", "applies to incremental and full exports only")
+    index, count = value["index"], value["count"]
+    for name, number in (("part.index", index), ("part.count", count)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise EventError(name, f"must be an integer >= 0, got {number!r}")
+    if not index < count:
+        raise EventError("part.index", f"{index} is not below part.count {count}")
+    for name in ("created_at", "high", "from", "to", "fingerprint"):
+        if value[name] is not None and not isinstance(value[name], str):
+            raise EventError(f"part.{name}", f"must be a string or null, got {value[name]!r}")
+    if not value["created_at"]:
+        raise EventError("part.created_at", "must be the plan's time")
+    return PartRequest(
+        index=index,
+        count=count,
+        created_at=value["created_at"],
+        high=value["high"],
+        key_column=_ident(value["key_column"], "part.key_column"),
+        key_from=value["from"],
+        key_to=value["to"],
+        fingerprint=value["fingerprint"],
     )
 
 

@@ -45,6 +45,7 @@ from sync_contract.manifest import (
     Column,
     FileFormat,
     Manifest,
+    Part,
     SourceState,
     Window,
     data_prefix,
@@ -61,7 +62,7 @@ CHUNK_RETRY = RetryPolicy(attempts=3, reserve_s=0)
 
 @dataclass(frozen=True)
 class ExportResult:
-    status: str  # "exported" | "no_change"
+    status: str  # "exported" | "no_change" | "fan_out" (a plan: parts to invoke, nothing exported)
     schema: str
     table: str
     low: str | None
@@ -73,9 +74,11 @@ class ExportResult:
     bytes: int = 0
     duration_s: float = 0.0
     manifest_keys: tuple[str, ...] = ()
+    parts: tuple[dict[str, Any], ...] = ()  # status "fan_out": the planned parts (lambda_exporter.fan_out)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {"parts": list(self.parts)} if self.parts else {}
+        return extra | {
             "status": self.status,
             "table": {"schema": self.schema, "name": self.table},
             "window": {"low": self.low, "high": self.high},
@@ -102,6 +105,7 @@ class Plan:
     source: SourceState = field(default_factory=SourceState)
     backfill: str | None = None  # why this incremental export starts from the beginning
     key: SigningKey | None = field(default=None, repr=False)  # signs every manifest (sync_contract.signing)
+    part: Part | None = None  # a fan-out part: snapshot_at is the plan's time, part.snapshot_at its own
 
 
 @dataclass(frozen=True)
@@ -330,6 +334,7 @@ def _export_chunk(conn: Connection, s3_client: Any, plan: Plan, index: int, chun
                 plan.high if incremental else None,
                 ctid_range,
                 req.lookback if incremental else None,
+                chunk.key_range,
             )
             for schema, table, ctid_range in chunk.scans(req.schema, req.table)
         ]
@@ -369,6 +374,7 @@ def _export_chunk(conn: Connection, s3_client: Any, plan: Plan, index: int, chun
         chunk_count=plan.chunks,
         format=FileFormat(compression=strategy.compression),
         source=plan.source,
+        part=plan.part,
     )
     if plan.key is None:  # run_export always sets one; never write an unsigned manifest
         raise ExportError(f"{req.schema}.{req.table}: no manifest signing key")

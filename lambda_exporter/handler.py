@@ -10,8 +10,9 @@ import boto3
 import psycopg2
 from botocore.config import Config
 
+from lambda_exporter import fan_out
 from lambda_exporter.event import ExportRequest, parse_event
-from lambda_exporter.exporter import ExportResult, resolve_low, run_export
+from lambda_exporter.exporter import ExportResult, resolve_low
 from lambda_exporter.manifest_key import signing_key
 from lambda_exporter.observability import logger, record_failure, record_success, traced
 from lambda_exporter.reconcile import run_reconcile
@@ -56,7 +57,8 @@ def export_once(
     key = signing_key()
     conn = connect_source(settings)
     try:
-        return run_export(conn, s3, request, lambda: connect_source(settings), remaining_s, key)
+        # a plan or one part of a fan-out export, or one export (lambda_exporter.fan_out)
+        return fan_out.export(conn, s3, request, lambda: connect_source(settings), remaining_s, key)
     finally:
         conn.close()
 

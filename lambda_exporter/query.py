@@ -127,9 +127,11 @@ def export_select(
     high: str | None,
     ctid_range: tuple[int, int | None] | None = None,
     lookback: str | None = None,
+    key_range: tuple[str, str | None, str | None] | None = None,
 ) -> Statement:
     """SELECT of exactly the manifest's columns, in order, restricted to the window (low, high] and,
-    for one chunk of a chunked export, to a range of the table's blocks (a TID range scan)."""
+    for one chunk of a chunked export, to a range of the table's blocks (a TID range scan), or for one
+    part of a fan-out export to `key_range` (key_range_condition)."""
     exprs = ", ".join(f"{select_expression(c)} AS {quote_ident(c.name)}" for c in columns)
     conditions: list[str] = []
     params: list[object] = []
@@ -152,8 +154,26 @@ def export_select(
         if end is not None:
             conditions.append("ctid < %s::tid")
             params.append(f"({end},0)")
+    if key_range is not None and (ranged := key_range_condition(*key_range)) is not None:
+        conditions.append(ranged.text)
+        params += ranged.params
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return Statement(f"SELECT {exprs} FROM {quote_qualified(schema, table)}{where}", tuple(params))
+
+
+def key_range_condition(column: str, key_from: str | None, key_to: str | None) -> Statement | None:
+    """`column` in [key_from, key_to): None bounds are open; the range without a lower bound also holds
+    NULL (a declared key may hold NULL, which no comparison selects), so the ranges of one plan cover
+    every row exactly once. The bounds are the key's own values as text (percentile_disc(...)::text):
+    an untyped literal takes the column's type, so they compare as the column does (its collation)."""
+    key, parts, params = quote_ident(column), [], []
+    if key_from is not None:
+        parts.append(f"{key} >= %s")
+        params.append(key_from)
+    if key_to is not None:
+        parts.append(f"{key} < %s" if key_from is not None else f"({key} < %s OR {key} IS NULL)")
+        params.append(key_to)
+    return Statement(" AND ".join(parts), tuple(params)) if parts else None
 
 
 def _cast_type(pg_type: str) -> str:

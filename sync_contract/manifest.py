@@ -60,6 +60,21 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a fan-out export (lambda_exporter.fan_out): a chunk exported by its own invocation,
+    in its own snapshot, holding the rows whose first primary-key column lies in [key_from, key_to)
+    (None: unbounded; the first part also holds NULL keys). The chunk's `created_at` is the plan's
+    time, shared by every part (the loader groups a batch by it); `snapshot_at` is this part's own.
+    Its rows may be older or newer than another part's: the window's high bounds them all (incremental),
+    or the part checked its range against the plan's fingerprint (full)."""
+
+    key_column: str
+    key_from: str | None
+    key_to: str | None
+    snapshot_at: str
+
+
+@dataclass(frozen=True)
 class FileFormat:
     type: str = "csv"
     compression: str = "gzip"
@@ -96,6 +111,7 @@ class Manifest:
     format: FileFormat = field(default_factory=FileFormat)
     manifest_version: int = MANIFEST_VERSION
     source: SourceState = field(default_factory=SourceState)
+    part: Part | None = None  # a fan-out part; absent from every other manifest (contract unchanged)
 
     @property
     def primary_key(self) -> list[str]:
@@ -103,6 +119,14 @@ class Manifest:
         return [c.name for c in sorted(keyed, key=lambda c: c.primary_key_position or 0)]
 
     def to_dict(self) -> dict[str, Any]:
+        chunk: dict[str, Any] = {"index": self.chunk_index, "count": self.chunk_count}
+        if self.part is not None:
+            chunk["part"] = {
+                "key_column": self.part.key_column,
+                "from": self.part.key_from,
+                "to": self.part.key_to,
+                "snapshot_at": self.part.snapshot_at,
+            }
         return {
             "manifest_version": self.manifest_version,
             "export_id": self.export_id,
@@ -111,7 +135,7 @@ class Manifest:
             "strategy": self.strategy,
             "table": {"schema": self.schema, "name": self.table},
             "mode": self.mode,
-            "chunk": {"index": self.chunk_index, "count": self.chunk_count},
+            "chunk": chunk,
             "columns": [asdict(c) for c in self.columns],
             "window": asdict(self.window),
             "format": asdict(self.format),
@@ -217,6 +241,7 @@ def parse_manifest(doc: Any) -> Manifest:
         chunk_count=_count(chunk.get("count"), "chunk.count"),
         format=fmt,
         source=_source(_obj(obj.get("source", {}), "source")),
+        part=None if chunk.get("part") is None else _part(_obj(chunk["part"], "chunk.part")),
     )
     _check_consistency(manifest)
     return manifest
@@ -237,6 +262,10 @@ def _check_consistency(m: Manifest) -> None:
         raise ManifestError("window.column", f"{m.window.column!r} is not one of the manifest's columns")
     if m.chunk_index >= m.chunk_count:
         raise ManifestError("chunk.index", f"{m.chunk_index} is not below chunk.count {m.chunk_count}")
+    if m.part is not None and (m.mode == "keys" or m.part.key_column not in m.primary_key[:1]):
+        raise ManifestError(
+            "chunk.part.key_column", "must be the first primary-key column of an incremental or full export"
+        )
     if m.rows > 0 and not m.files:
         raise ManifestError("files", f"is empty but rows is {m.rows}")
     known = [f.rows for f in m.files]
@@ -263,6 +292,15 @@ def _column(doc: Any, path: str) -> Column:
         ordinal=_count(obj.get("ordinal"), f"{path}.ordinal"),
         primary_key_position=None if pk is None else _count(pk, f"{path}.primary_key_position"),
         fills_existing_rows=_opt_bool(obj.get("fills_existing_rows"), f"{path}.fills_existing_rows"),
+    )
+
+
+def _part(obj: dict[str, Any]) -> Part:
+    return Part(
+        key_column=_str(obj.get("key_column"), "chunk.part.key_column"),
+        key_from=_opt_str(obj.get("from"), "chunk.part.from"),
+        key_to=_opt_str(obj.get("to"), "chunk.part.to"),
+        snapshot_at=_str(obj.get("snapshot_at"), "chunk.part.snapshot_at"),
     )
 
 

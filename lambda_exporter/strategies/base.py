@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,6 +17,11 @@ class ExportTarget:
     client: Any  # a boto3 S3 client
     data_prefix: str  # relative to the S3 prefix, ends with "/"
     max_file_bytes: int
+    # what the export reads, for a strategy that splits it (aws_s3): (schema, relation, block range or
+    # None) per scan, and the bound SELECT of one scan restricted to a block range; their rows together
+    # are those of `select_sql`. Empty: the strategy exports `select_sql` as it is.
+    scans: tuple[tuple[str, str, tuple[int, int | None] | None], ...] = ()
+    render: Callable[[str, str, tuple[int, int | None] | None], str] | None = None
 
 
 @dataclass(frozen=True)
