@@ -323,22 +323,28 @@ def _export_chunk(conn: Connection, s3_client: Any, plan: Plan, index: int, chun
     eid = chunk_export_id(plan, index)
     strategy = STRATEGIES[req.strategy]()
     incremental = req.mode == "incremental"
-    select = union_all(  # a partition chunk reads its leaf partitions, each whole
-        [
-            export_select(
-                schema,
-                table,
-                plan.columns,
-                req.watermark_column if incremental else None,
-                req.low if incremental else None,
-                plan.high if incremental else None,
-                ctid_range,
-                req.lookback if incremental else None,
-                chunk.key_range,
-            )
-            for schema, table, ctid_range in chunk.scans(req.schema, req.table)
-        ]
-    )
+    scans = chunk.scans(req.schema, req.table)
+
+    def scan_select(schema: str, table: str, ctid_range: tuple[int, int | None] | None) -> Statement:
+        return export_select(
+            schema,
+            table,
+            plan.columns,
+            req.watermark_column if incremental else None,
+            req.low if incremental else None,
+            plan.high if incremental else None,
+            ctid_range,
+            req.lookback if incremental else None,
+            chunk.key_range,
+        )
+
+    def render(schema: str, table: str, ctid_range: tuple[int, int | None] | None) -> str:
+        stmt = scan_select(schema, table, ctid_range)
+        with conn.cursor() as cur:
+            return str(cur.mogrify(stmt.text, stmt.params).decode())
+
+    # a partition chunk reads its leaf partitions, each whole
+    select = union_all([scan_select(schema, table, ctid_range) for schema, table, ctid_range in scans])
     with conn.cursor() as cur:
         select_sql = cur.mogrify(select.text, select.params).decode()
     target = ExportTarget(
@@ -346,6 +352,8 @@ def _export_chunk(conn: Connection, s3_client: Any, plan: Plan, index: int, chun
         client=s3_client,
         data_prefix=data_prefix(req.schema, req.table, eid),
         max_file_bytes=req.max_file_bytes,
+        scans=tuple(scans),
+        render=render,
     )
     exported = strategy.export(conn, select_sql, target)
     failpoints.reached("export:after_data_files")
