@@ -99,10 +99,11 @@ def take_known(
 
 def _later_attempt(newcomer: Manifest, recorded_doc: str) -> bool:
     """`newcomer` is a later attempt of the export the ledger holds: the same table, mode, window and chunk
-    (what the export id is made of, sync_contract.manifest.export_id) and a later `created_at`."""
+    (what the export id is made of, sync_contract.manifest.export_id) and a later `created_at`; for a
+    fan-out part, whose `created_at` is its plan's on every attempt, a later `chunk.part.snapshot_at`."""
     try:
         recorded = parse_manifest_json(recorded_doc)
-        later = _instant(newcomer.created_at) > _instant(recorded.created_at)
+        later = _instant(_attempt_time(newcomer)) > _instant(_attempt_time(recorded))
     except (ContractError, ValueError, TypeError):  # not a manifest, or times that cannot be compared
         return False
     same = (newcomer.schema, newcomer.table, newcomer.mode, newcomer.window.column, newcomer.window.low) == (
@@ -114,6 +115,10 @@ def _later_attempt(newcomer: Manifest, recorded_doc: str) -> bool:
     )
     chunk = (newcomer.window.high, newcomer.chunk_index, newcomer.chunk_count)
     return later and same and chunk == (recorded.window.high, recorded.chunk_index, recorded.chunk_count)
+
+
+def _attempt_time(manifest: Manifest) -> str:
+    return manifest.part.snapshot_at if manifest.part is not None else manifest.created_at
 
 
 def _instant(text: str) -> datetime:

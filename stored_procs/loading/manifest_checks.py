@@ -33,13 +33,14 @@ def digest(manifest: Manifest) -> str:
     table, mode, chunk, columns, window, format, files and row counts. Left out is what differs between two
     attempts of one export, which write the same export id and the same file keys: `created_at`,
     `exporter_version`, `strategy`, byte sizes (a file compressed again), `source` (a table rewritten
-    meanwhile) and `window.guard` (the late-row guard's bound, read anew by each attempt below the same
-    `high`). So one export retried (a crash between its COPY into INBOX and the ledger, then a rerun), or
-    one manifest copied twice, has one digest."""
+    meanwhile), `window.guard` (the late-row guard's bound, read anew by each attempt below the same
+    `high`) and a fan-out part's own `chunk.part.snapshot_at`. So one export retried (a crash between its
+    COPY into INBOX and the ledger, then a rerun), or one manifest copied twice, has one digest."""
     doc = manifest.to_dict()
     for volatile in ("created_at", "exporter_version", "strategy", "bytes", "source"):
         doc.pop(volatile)
     doc["window"].pop("guard")
+    doc["chunk"].get("part", {}).pop("snapshot_at", None)
     doc["files"] = [{"key": f.key, "rows": f.rows} for f in manifest.files]
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

@@ -102,7 +102,7 @@ def test_the_digest_is_what_the_load_does_not_when_or_how_the_export_ran():
 def test_the_staged_window_check_compares_typed_values_of_incremental_batches_only():
     m = manifest()
     stmt = staged_window.staged_high(PLACE, SPEC, Batch((), (m,)))
-    assert stmt is not None and stmt.params == ("2026-01-01 00:00:05+00",) * 3
+    assert stmt is not None and stmt.params == ("2026-01-01 00:00:05+00",) * 4
     assert "TRY_TO_TIMESTAMP_TZ" in stmt.text and "MAX(v) =" in stmt.text
     full = dataclasses.replace(m, mode="full", window=Window(None, None, "fp", "snapshot_fingerprint"))
     assert staged_window.staged_high(PLACE, dataclasses.replace(SPEC, mode="full"), Batch((), (full,))) is None
