@@ -124,3 +124,50 @@ def _one(pg, sql: str):
     cur = pg.cursor()
     cur.execute(sql)
     return cur.fetchone()[0]
+
+
+def test_each_chunk_of_a_chunked_aws_s3_export_is_split_within_its_own_block_range(pg, endpoints, s3, aurora):
+    from lambda_exporter.event import ExportRequest, S3Target
+    from lambda_exporter.exporter import run_export
+    from lambda_exporter.source import connect
+
+    rows = 400_000  # about 46 MB of CSV: each chunk more than one file
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.s3_chunked (id bigint PRIMARY KEY, payload text NOT NULL, v bigint NOT NULL)")
+    cur.execute(
+        "INSERT INTO public.s3_chunked SELECT g, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text), g "
+        "FROM generate_series(1, %s) g",
+        (rows,),
+    )
+    cur.execute("ANALYZE public.s3_chunked")
+    request = ExportRequest(
+        schema="public",
+        table="s3_chunked",
+        mode="incremental",
+        s3=S3Target(BUCKET, PREFIX, REGION),
+        watermark_column="v",
+        late_row_guard=False,
+        strategy="aws_s3",
+        max_file_bytes=MAX_FILE_MB * 1024 * 1024,
+        chunks=2,
+        parallelism=2,
+    )
+    conn = connect(endpoints.pg_dsn)
+    try:
+        result = run_export(conn, s3, request, connect_worker=lambda: connect(endpoints.pg_dsn))
+    finally:
+        conn.close()
+    manifests = sorted(_manifests(s3, "s3_chunked"), key=lambda m: m.chunk_index)
+    assert [(m.chunk_index, m.chunk_count) for m in manifests] == [(0, 2), (1, 2)]
+    assert result.rows == sum(m.rows for m in manifests) == rows
+    seen: list[int] = []
+    for m in manifests:
+        assert len(m.files) >= 2
+        for f in m.files:
+            body = s3.get_object(Bucket=BUCKET, Key=PREFIX + f.key)["Body"].read()
+            assert len(body) == f.bytes <= TARGET * TOLERANCE
+            ids = [int(r[0]) for r in csv.reader(io.StringIO(body.decode()))]
+            assert len(ids) == f.rows
+            seen += ids
+        print(f"chunk {m.chunk_index}: files {[f.bytes for f in m.files]}")
+    assert sorted(seen) == list(range(1, rows + 1))
