@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from lambda_exporter import __version__
+from lambda_exporter import __version__, change_check
 from lambda_exporter.chunking import Chunk, plan_chunks
 from lambda_exporter.errors import ExportError, SourceError
 from lambda_exporter.event import ExportRequest
@@ -140,9 +140,13 @@ def run_export(
     request = resolve_low(s3_client, request)
     # before the snapshot: every transaction the snapshot cannot see started at or after this bound
     guard = late_row_bound(conn) if request.mode in ("incremental", "keys") and request.late_row_guard else None
+    # full mode: the change token, also before the snapshot (a change in between costs one more fingerprint)
+    token = change_check.read_token(conn, request.schema, request.table) if request.mode == "full" else None
     begin_snapshot(conn, read_only=STRATEGIES[request.strategy].read_only)
     try:
-        result = _export_in_snapshot(conn, s3_client, request, started, connect_worker, remaining_s, guard, key)
+        result = _export_in_snapshot(
+            conn, s3_client, request, started, connect_worker, remaining_s, guard, key, token=token
+        )
     finally:
         # read-only snapshot: nothing to commit; a failure here (a dropped connection) must not turn a
         # committed export into an error, and the caller closes the connection anyway
@@ -177,6 +181,7 @@ def _export_in_snapshot(
     remaining_s: Callable[[], float] | None,
     guard: str | None = None,
     key: SigningKey | None = None,
+    token: str | None = None,
 ) -> ExportResult:
     # when the snapshot was taken: full-mode loads order snapshots by it
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -207,8 +212,13 @@ def _export_in_snapshot(
             high = incremental_high(conn, req.schema, req.table, wm_column, None, guard)
         bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
         changed = high is not None
-    else:
-        high = full_fingerprint(conn, req.schema, req.table)
+    else:  # full: no fingerprint (no row read) while the change token says the table is as at the last one
+        if key is not None and change_check.unchanged(s3_client, req, token, key):
+            high = req.low
+        else:
+            high = full_fingerprint(conn, req.schema, req.table)
+            if key is not None:
+                change_check.remember(s3_client, req, high, token, key)
         bound, changed = "snapshot_fingerprint", high != req.low
     if not changed:
         return ExportResult(
