@@ -133,19 +133,21 @@ def test_each_chunk_of_a_chunked_aws_s3_export_is_split_within_its_own_block_ran
 
     rows = 400_000  # about 46 MB of CSV: each chunk more than one file
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.s3_chunked (id bigint PRIMARY KEY, payload text NOT NULL, v bigint NOT NULL)")
+    name = 's3 "Chunked".x'  # a crafted name: quotes, a space, a dot (SQL text, regclass, S3 keys)
+    quoted = 'public."s3 ""Chunked"".x"'
+    cur.execute(f'CREATE TABLE {quoted} (id bigint PRIMARY KEY, payload text NOT NULL, "V v" bigint NOT NULL)')
     cur.execute(
-        "INSERT INTO public.s3_chunked SELECT g, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text), g "
-        "FROM generate_series(1, %s) g",
+        f"INSERT INTO {quoted} SELECT g, md5(g::text) || md5((g * 3)::text) "
+        "|| md5((g * 7)::text), g FROM generate_series(1, %s) g",
         (rows,),
     )
-    cur.execute("ANALYZE public.s3_chunked")
+    cur.execute(f"ANALYZE {quoted}")
     request = ExportRequest(
         schema="public",
-        table="s3_chunked",
+        table=name,
         mode="incremental",
         s3=S3Target(BUCKET, PREFIX, REGION),
-        watermark_column="v",
+        watermark_column="V v",
         late_row_guard=False,
         strategy="aws_s3",
         max_file_bytes=MAX_FILE_MB * 1024 * 1024,
@@ -157,7 +159,7 @@ def test_each_chunk_of_a_chunked_aws_s3_export_is_split_within_its_own_block_ran
         result = run_export(conn, s3, request, connect_worker=lambda: connect(endpoints.pg_dsn))
     finally:
         conn.close()
-    manifests = sorted(_manifests(s3, "s3_chunked"), key=lambda m: m.chunk_index)
+    manifests = sorted(_manifests(s3, name), key=lambda m: m.chunk_index)
     assert [(m.chunk_index, m.chunk_count) for m in manifests] == [(0, 2), (1, 2)]
     assert result.rows == sum(m.rows for m in manifests) == rows
     seen: list[int] = []
