@@ -16,7 +16,7 @@ POINTS = (
     "export:after_manifest",  # manifest written, not taken in yet
     "intake:after_copy",  # manifests copied into the inbox, not yet in the ledger
     "load:after_copy",  # batch staged and counted, not merged
-    "load:after_shadow",  # a replacing batch is in the shadow table and checked, not swapped in
+    "load:after_shadow",  # a replacing batch checked in the shadow table (or its difference counted), not applied
     "load:after_merge",  # merged (or swapped), the ledger not updated
     "load:after_ledger",  # ledger says LOADED, the watermark not advanced
 )

@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+from sync_contract import failpoints
+from tests.integration.crashes import compare, cycle_in_child, expire_leases, local_toml
+
 pytestmark = pytest.mark.integration
 
 
@@ -119,3 +122,27 @@ def test_a_quarantined_row_keeps_its_previous_version_when_the_change_is_merged(
     kept = [t for t in recording.texts if t.startswith("CREATE") and "_KEPT" in t]
     assert kept and all("TRANSIENT" in t and "DATA_RETENTION_TIME_IN_DAYS = 0" in t for t in kept)
     assert _last_run(h, "fm_bad")[:4] == ("SUCCEEDED", 0, 1, 1)
+
+
+def test_killed_before_the_merge_the_target_is_the_old_snapshot_and_the_rerun_merges(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.fm_crash (id int PRIMARY KEY, name text)")
+    cur.execute("INSERT INTO public.fm_crash SELECT g, 'n' || g FROM generate_series(1, 30) g")
+    h = harness.add("public.fm_crash", ["id"])
+    toml = local_toml(h)
+    assert cycle_in_child(toml) == 0
+    before = _rows(h, "fm_crash")
+    cur.execute("UPDATE public.fm_crash SET name = 'changed' WHERE id = 2")
+    cur.execute("DELETE FROM public.fm_crash WHERE id = 3")
+    # killed with the difference counted, before the MERGE
+    assert cycle_in_child(toml, "load:after_shadow") == failpoints.EXIT_CODE
+    assert _rows(h, "fm_crash") == before, "the target changed before the MERGE"
+    tables = {r[0] for r in h.query("SELECT TABLE_NAME FROM \"ANALYTICS\".INFORMATION_SCHEMA.TABLES")}
+    assert "FM_CRASH__AURORA_SYNC_SHADOW" not in tables, "a small change goes through no shadow table"
+
+    expire_leases(h)
+    assert cycle_in_child(toml) == 0
+    after = _rows(h, "fm_crash")
+    assert (2, "changed") in after and all(r[0] != 3 for r in after) and len(after) == 29
+    assert compare(h).details == []
+    assert h.watermark("fm_crash") == _fingerprint(cur, "fm_crash")
