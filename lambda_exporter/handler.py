@@ -10,7 +10,7 @@ import boto3
 import psycopg2
 from botocore.config import Config
 
-from lambda_exporter import fan_out
+from lambda_exporter import answers, fan_out
 from lambda_exporter.event import ExportRequest, parse_event
 from lambda_exporter.exporter import ExportResult, resolve_low
 from lambda_exporter.manifest_key import signing_key
@@ -64,6 +64,32 @@ def export_once(
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The Lambda entry point. An event with a `request_id` (REQUEST_EXPORTS' asynchronous invocation,
+    InvocationType=Event) is answered in S3 as well, success or failure (lambda_exporter.answers); the
+    error is still raised, so Lambda counts it (the Errors metric, the alarms)."""
+    request_id = answers.request_id_of(event)
+    if request_id is None:
+        return export_handler(event, context)
+    event = answers.without_request_id(event)
+    try:
+        summary = export_handler(event, context)
+    except Exception as err:
+        _answer(request_id, event, error=err)
+        raise
+    _answer(request_id, event, summary=summary)
+    return summary
+
+
+def _answer(request_id: str, event: Any, summary: dict[str, Any] | None = None, error: Exception | None = None) -> None:
+    try:
+        target = load_settings().s3_target()
+    except Exception as err:  # nowhere to write: the procedures report the request unanswered
+        logger.error("export answer not written", extra={"error_type": type(err).__name__, "error": str(err)})
+        return
+    answers.write_answer(s3_client(target.region, target.endpoint_url), target, request_id, event, summary, error)
+
+
+def export_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     correlation = getattr(context, "aws_request_id", None) or "local"
     logger.append_keys(correlation_id=correlation, table=None, export_id=None)
     remaining = None

@@ -24,6 +24,7 @@ EXECUTE IMMEDIATE FROM './sql/state/load_files.sql';
 EXECUTE IMMEDIATE FROM './sql/state/inbox.sql';
 EXECUTE IMMEDIATE FROM './sql/state/settings.sql';
 EXECUTE IMMEDIATE FROM './sql/state/export_requests.sql';
+EXECUTE IMMEDIATE FROM './sql/state/answers.sql';
 EXECUTE IMMEDIATE FROM './sql/state/run_summaries.sql';
 EXECUTE IMMEDIATE FROM './sql/state/leases.sql';
 

@@ -42,23 +42,37 @@ def check_ready(session: Any) -> dict[str, Any]:
     return runs.check_ready(session, app)
 
 
-def request_exports(session: Any, run_id: str | None = None) -> dict[str, Any]:
+def request_exports(session: Any, run_id: str | None = None, wait: bool = False) -> dict[str, Any]:
+    """REQUEST_EXPORTS: by default asynchronous (InvocationType=Event: the task returns once the events are
+    queued; `orchestration.answers`); `wait` TRUE invokes and waits for each export (RequestResponse)."""
     from stored_procs.orchestration import lambda_invoke
 
     app = app_place(session)
     settings = app_config.read(session, app)
     if app_config.pushes(settings):
         return exports.push_skipped()
-    invoke = lambda_invoke.from_settings(settings)
-    return exports.request_exports(session, app, invoke, runs.current_run_id(session, run_id))
+    invoke = lambda_invoke.from_settings(settings, asynchronous=not wait)
+    run_id = runs.current_run_id(session, run_id)
+    return exports.request_exports(session, app, invoke, run_id, asynchronous=not wait)
 
 
 def intake_manifests(session: Any) -> dict[str, Any]:
     """INTAKE; its task return value, the number of tables with something to load (`tables_to_load`),
-    wakes that many load lanes (their WHEN: `graph.when_condition`) and no more."""
-    summary = intake_manifests_at(session, app_place(session), runs.current_run_id(session, None))
+    wakes that many load lanes (their WHEN: `graph.when_condition`) and no more. The exporter's answers
+    to asynchronous requests are settled first (`answers.settle`)."""
+    app = app_place(session)
+    run_id = runs.current_run_id(session, None)
+    settled = settle_answers(session, app, run_id)
+    summary = intake_manifests_at(session, app, run_id)
     runs.set_task_return_value(session, graph.intake_answer(len(summary["tables_to_load"])))
-    return summary
+    return {**summary, "answers": settled}
+
+
+def settle_answers(session: Any, place: Place, run_id: str) -> dict[str, Any]:
+    """The exporter's answers to this app's asynchronous requests, and the requests lost (`answers`)."""
+    from stored_procs.orchestration import answers
+
+    return answers.settle(session, place, run_id, lambda: app_config.answer_timeout(app_config.read(session, place)))
 
 
 def load_lane(session: Any, lane: int, lanes: int, run_id: str | None = None) -> dict[str, Any]:
@@ -95,9 +109,15 @@ def register_stage(
 
 
 def register_exporter(
-    session: Any, function_name: str, aws_region: str, endpoint_url: str | None = None
+    session: Any,
+    function_name: str,
+    aws_region: str,
+    endpoint_url: str | None = None,
+    answer_timeout_minutes: float | None = None,
 ) -> dict[str, Any]:
-    return registration.exporter(session, app_place(session), function_name, aws_region, endpoint_url)
+    return registration.exporter(
+        session, app_place(session), function_name, aws_region, endpoint_url, answer_timeout_minutes
+    )
 
 
 def set_target_database(session: Any, database_name: str) -> dict[str, Any]:

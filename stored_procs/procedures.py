@@ -62,9 +62,9 @@ PROCEDURES: tuple[Procedure, ...] = (
     Procedure(
         "REQUEST_EXPORTS",
         handlers.request_exports,
-        (RUN_ID,),
+        (RUN_ID, Arg("WAIT", "BOOLEAN", "FALSE")),
         ADMIN,
-        "Invoke the exporter Lambda for every enabled table, from its watermark",
+        "Invoke the exporter Lambda for every enabled table, from its watermark (asynchronously unless WAIT)",
         external_access=True,
         extra_packages=("boto3",),
     ),
@@ -107,7 +107,12 @@ PROCEDURES: tuple[Procedure, ...] = (
     Procedure(
         "REGISTER_EXPORTER",
         handlers.register_exporter,
-        (Arg("FUNCTION_NAME", "VARCHAR"), Arg("AWS_REGION", "VARCHAR"), Arg("ENDPOINT_URL", "VARCHAR", "NULL")),
+        (
+            Arg("FUNCTION_NAME", "VARCHAR"),
+            Arg("AWS_REGION", "VARCHAR"),
+            Arg("ENDPOINT_URL", "VARCHAR", "NULL"),
+            Arg("ANSWER_TIMEOUT_MINUTES", "FLOAT", "NULL"),
+        ),
         ADMIN,
         "Name the exporter Lambda REQUEST_EXPORTS invokes",
     ),

@@ -2,14 +2,19 @@
 
 It serves `POST /2015-03-31/functions/<name>/invocations` as AWS does, so boto3's real `invoke`
 path runs end to end. A handler exception comes back as AWS reports it: HTTP 200 with the header
-`X-Amz-Function-Error: Unhandled` and a body of `errorMessage` / `errorType`.
+`X-Amz-Function-Error: Unhandled` and a body of `errorMessage` / `errorType`. The header
+`X-Amz-Invocation-Type: Event` (asynchronous invocation) is answered 202 with an empty body at once and the
+handler runs in a thread of its own; `DryRun` is answered 204 (Lambda API reference, "Invoke": StatusCode
+200 for RequestResponse, 202 for Event, 204 for DryRun).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
+import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -46,6 +51,14 @@ class InvokeHandler(BaseHTTPRequestHandler):
             )
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        invocation = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation == "Event":  # queued: 202 and no payload; the function runs on its own
+            threading.Thread(target=_run_event, args=(body, name), daemon=True).start()
+            self._reply(202, None, body=b"")
+            return
+        if invocation == "DryRun":
+            self._reply(204, None, body=b"")
+            return
         try:
             payload: Any = handler(json.loads(body or b"{}"), _Context(name))
             self._reply(200, payload)
@@ -57,8 +70,10 @@ class InvokeHandler(BaseHTTPRequestHandler):
             }
             self._reply(200, error, {"X-Amz-Function-Error": "Unhandled"})
 
-    def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+    def _reply(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> None:
+        data = json.dumps(payload).encode() if body is None else body
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -70,6 +85,14 @@ class InvokeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+def _run_event(body: bytes, name: str) -> None:
+    """An asynchronous invocation (InvocationType=Event): Lambda runs it once its queue hands it over and
+    keeps no result; a failure is Lambda's to retry (the exporter module sets no retries) and the
+    exporter's own answer in S3 reports it (lambda_exporter.answers)."""
+    with contextlib.suppress(Exception):  # as Lambda: an asynchronous invocation's error reaches no caller
+        handler(json.loads(body or b"{}"), _Context(name))
 
 
 def main() -> None:

@@ -26,6 +26,9 @@ STAGE_URL, STORAGE_INTEGRATION, S3_REGION, S3_ENDPOINT_URL = (
 )
 EXPORTER_FUNCTION, EXPORTER_REGION, EXPORTER_ENDPOINT_URL = "exporter_function", "exporter_region", "exporter_endpoint"
 TARGET_DATABASE, SCHEDULE, WAREHOUSE = "target_database", "schedule", "warehouse"
+# how long an asynchronous export request may stay unanswered before it is reported FAILED and requested
+# again: at least the exporter's timeout plus its maximum event age (terraform/modules/exporter), plus a margin
+ANSWER_TIMEOUT, DEFAULT_ANSWER_TIMEOUT_MINUTES = "exporter_answer_timeout_minutes", 30.0
 DEFAULT_SCHEDULE = "60 MINUTES"
 # who starts the exports: REQUEST_EXPORTS in the Task graph (pull), or the exporter's own EventBridge
 # schedule (push: the graph only takes in and loads what the exporter wrote)
@@ -143,6 +146,30 @@ def endpoint_url(value: str | None) -> str | None:
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
         raise InvalidSetting(f"endpoint URL {value!r} must be http(s)://host[:port]")
     return value
+
+
+def answer_timeout_minutes(value: Any) -> str | None:
+    """REGISTER_EXPORTER's ANSWER_TIMEOUT_MINUTES: a number of minutes > 0 and <= 1440, or None (the default,
+    DEFAULT_ANSWER_TIMEOUT_MINUTES)."""
+    if value is None:
+        return None
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        minutes = -1.0
+    if not 0 < minutes <= 1440:
+        raise InvalidSetting(
+            f"must be a number of minutes above 0 and at most 1440, got {value!r}: at least the exporter "
+            "Lambda's timeout plus its maximum event age (terraform/modules/exporter) plus a margin",
+            "answer_timeout_minutes",
+        )
+    return f"{minutes:g}"
+
+
+def answer_timeout(settings: AppSettings) -> float:
+    """The answer timeout in minutes (the setting, else DEFAULT_ANSWER_TIMEOUT_MINUTES)."""
+    value = settings.get(ANSWER_TIMEOUT)
+    return float(value) if value else DEFAULT_ANSWER_TIMEOUT_MINUTES
 
 
 def export_mode(value: str) -> str:

@@ -49,12 +49,22 @@ def export_mode(session: Any, place: Place, mode: str) -> dict[str, Any]:
     return {"export_mode": mode, "effect": effect}
 
 
-def exporter(session: Any, place: Place, function_name: str, aws_region: str, endpoint: str | None) -> dict[str, Any]:
-    """The exporter Lambda REQUEST_EXPORTS invokes (reached through the bound references)."""
+def exporter(
+    session: Any,
+    place: Place,
+    function_name: str,
+    aws_region: str,
+    endpoint: str | None,
+    answer_timeout_minutes: Any = None,
+) -> dict[str, Any]:
+    """The exporter Lambda REQUEST_EXPORTS invokes (reached through the bound references), and how long an
+    asynchronous request may stay unanswered (`answer_timeout_minutes`, None: the default; stored_procs.
+    orchestration.answers)."""
     values: dict[str, str | None] = {
         app_config.EXPORTER_FUNCTION: app_config.function_name(function_name),
         app_config.EXPORTER_REGION: app_config.region(aws_region, "AWS region"),
         app_config.EXPORTER_ENDPOINT_URL: app_config.endpoint_url(endpoint),
+        app_config.ANSWER_TIMEOUT: app_config.answer_timeout_minutes(answer_timeout_minutes),
     }
     app_config.write(session, place, values)
     return {

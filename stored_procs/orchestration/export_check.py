@@ -28,14 +28,16 @@ class Request:
 
 
 def requests_of_run(session: Any, place: Place, spec: TableSpec, run_id: str) -> list[Request]:
-    """The table's EXPORT_REQUESTS rows of `run_id`, oldest first."""
+    """The table's EXPORT_REQUESTS rows of `run_id`, oldest first: those it made, and the asynchronous
+    requests its INTAKE settled (SETTLED_RUN_ID: answered, or reported lost; `answers`). A request made
+    and still REQUESTED is neither failed nor exported yet, so it fails nothing."""
     rows = run(
         session,
         Stmt(
             "SELECT MODE AS M, STATUS AS S, ERROR AS E, MANIFEST_KEYS AS K "
-            f"FROM {place.control('EXPORT_REQUESTS')} WHERE RUN_ID = ? AND SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? "
-            "ORDER BY REQUESTED_AT",
-            (run_id, spec.source_schema, spec.source_table),
+            f"FROM {place.control('EXPORT_REQUESTS')} WHERE (RUN_ID = ? OR SETTLED_RUN_ID = ?) "
+            "AND SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? ORDER BY REQUESTED_AT",
+            (run_id, run_id, spec.source_schema, spec.source_table),
         ),
     )
     return [Request(r[0], str(r[1]), r[2], tuple(json.loads(r[3]) if r[3] else ())) for r in rows]

@@ -1,5 +1,10 @@
 """REQUEST_EXPORTS: ask the exporter for every enabled table's next window, in parallel, bounded.
 
+In the Task graph the requests are asynchronous (InvocationType=Event): the task returns once the events
+are queued and is not billed while the exports run; the exporter's answers and manifests are taken in by
+INTAKE, of this run or a later one (`answers`). SYNC_ALL / SYNC_TABLE and the local runner wait for
+each export (RequestResponse).
+
 Each table's event carries its loaded watermark as `low`, so the exporter continues exactly where the
 ledger stands. One table's failure is recorded (EXPORT_REQUESTS) and does not stop the others: the
 graph goes on to INTAKE and LOAD, which also pick up exports made on the exporter's own schedule.
@@ -15,6 +20,7 @@ from typing import Any
 
 from stored_procs import ledger, watermarks
 from stored_procs.configuration import app_config
+from stored_procs.orchestration import answers
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import insert_row
 from stored_procs.statement import query_tag, run
@@ -71,30 +77,55 @@ def request_exports(
     run_id: str,
     specs: list[TableSpec] | None = None,
     max_parallel: int = MAX_PARALLEL,
+    asynchronous: bool = False,
 ) -> dict[str, Any]:
     """Invoke the exporter once per table (by default every enabled one; at most `max_parallel` at a
     time). SQL stays on this thread (a Snowpark session is not shared across threads); only the HTTP
-    calls run in the pool."""
+    calls run in the pool. `asynchronous`: `invoke` queues the event (InvocationType=Event) and each
+    request is recorded REQUESTED with its id, to be settled by the exporter's answer (`answers`). A
+    table whose earlier asynchronous request is still REQUESTED is not requested again: its entry says
+    IN_FLIGHT, with the time of that request."""
     with query_tag(step="REQUEST_EXPORTS", run=run_id):
-        return _request(session, place, invoke, run_id, specs, max_parallel)
+        return _request(session, place, invoke, run_id, specs, max_parallel, asynchronous)
 
 
 def _request(
-    session: Any, place: Place, invoke: Invoke, run_id: str, specs: list[TableSpec] | None, max_parallel: int
+    session: Any,
+    place: Place,
+    invoke: Invoke,
+    run_id: str,
+    specs: list[TableSpec] | None,
+    max_parallel: int,
+    asynchronous: bool,
 ) -> dict[str, Any]:
     settings = app_config.read(session, place)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
     events = [(spec, export_event(spec, settings, watermarks.get_watermark(session, place, spec))) for spec in specs]
     due = [spec for spec in specs if ledger.keys_due(session, place, spec)]
     events += [(spec, export_event(spec, settings, None, keys=True)) for spec in due]
+    flying = answers.in_flight(session, place)
+    tables: dict[str, Any] = {}
+    for spec, event in [pair for pair in events if _key(*pair) in flying]:  # no second export of one window
+        tables[_name(spec, event)] = {"status": "IN_FLIGHT", "requested_at": flying[_key(spec, event)]}
+    events = [pair for pair in events if _key(*pair) not in flying]
+    if asynchronous:
+        for _, event in events:
+            event["request_id"] = answers.new_request_id()
     with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(events)))) as pool:
         outcomes = list(pool.map(lambda pair: _invoke_one(invoke, pair[1]), events))
-    tables: dict[str, Any] = {}
     for (spec, event), outcome in zip(events, outcomes, strict=True):
         record_request(session, place, run_id, spec, event, outcome)
-        tables[spec.source + (" (keys)" if event["mode"] == "keys" else "")] = outcome
+        tables[_name(spec, event)] = outcome
     failed = sorted(name for name, outcome in tables.items() if outcome["status"] == "FAILED")
-    return {"run_id": run_id, "requested": len(tables), "failed": failed, "tables": tables}
+    return {"run_id": run_id, "requested": len(events), "failed": failed, "tables": tables}
+
+
+def _key(spec: TableSpec, event: dict[str, Any]) -> tuple[str, str, str]:
+    return (spec.source_schema, spec.source_table, str(event["mode"]))
+
+
+def _name(spec: TableSpec, event: dict[str, Any]) -> str:
+    return spec.source + (" (keys)" if event["mode"] == "keys" else "")
 
 
 def _invoke_one(invoke: Invoke, event: dict[str, Any]) -> dict[str, Any]:
@@ -103,13 +134,16 @@ def _invoke_one(invoke: Invoke, event: dict[str, Any]) -> dict[str, Any]:
 
 def call_exporter(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """One export request's outcome, as EXPORT_REQUESTS records it: `status` EXPORTED / NO_CHANGE with
-    `rows`, `manifests` (count) and `manifest_keys` (S3 keys, bucket-relative), or FAILED with `error`;
-    `duration_s` in seconds. An exception of `call` is the FAILED outcome, never raised."""
+    `rows`, `manifests` (count) and `manifest_keys` (S3 keys, bucket-relative), or FAILED with `error`,
+    or REQUESTED with `request_id` (queued, `answers`); `duration_s` in seconds. An exception of `call`
+    is the FAILED outcome, never raised."""
     started = time.monotonic()
     try:
         answer = call()
     except Exception as err:  # recorded per table; the others go on
         return {"status": "FAILED", "error": f"{type(err).__name__}: {err}", "duration_s": _since(started)}
+    if answer.get("status") == answers.REQUESTED:  # queued (InvocationType=Event): the answer comes later
+        return {"status": answers.REQUESTED, "request_id": answer.get("request_id"), "duration_s": _since(started)}
     keys = [str(k) for k in answer.get("manifest_keys") or []]
     return {
         "status": str(answer.get("status") or "unknown").upper(),  # EXPORTED or NO_CHANGE
@@ -141,6 +175,7 @@ def record_request(
         ("ERROR", "VARCHAR", outcome.get("error")),
         ("MODE", "VARCHAR", event.get("mode")),
         ("MANIFEST_KEYS", "VARCHAR", json.dumps(keys) if keys else None),
+        ("REQUEST_ID", "VARCHAR", event.get("request_id")),
     ]
     run(session, insert_row(place.control("EXPORT_REQUESTS"), row))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from stored_procs import ledger
 from stored_procs.configuration import app_config, table_config
-from stored_procs.handlers import intake_manifests_at, load_lane_at
+from stored_procs.handlers import intake_manifests_at, load_lane_at, settle_answers
 from stored_procs.orchestration import exports, graph, lanes, runs
 from stored_procs.orchestration.exports import Invoke
 from stored_procs.spec import Place
@@ -40,8 +40,9 @@ def sync(
             if invoke is None and app_config.pushes(settings):
                 return exports.push_skipped()
             return exports.request_exports(session, place, invoke or _registered(session, place), run_id, specs)
-        if node.procedure == "INTAKE_MANIFESTS":
-            return intake_manifests_at(session, place, run_id)
+        if node.procedure == "INTAKE_MANIFESTS":  # answers of the graph's asynchronous requests first
+            settled = settle_answers(session, place, run_id)
+            return {**intake_manifests_at(session, place, run_id), "answers": settled}
         if node.procedure == "LOAD_LANE":
             target = settings.require(app_config.TARGET_DATABASE)
             lane, count = (int(a) for a in node.args)

@@ -1,4 +1,4 @@
-"""The exporter Lambda, invoked with boto3 (Lambda Invoke API, RequestResponse).
+"""The exporter Lambda, invoked with boto3 (Lambda Invoke API): RequestResponse, or Event (asynchronous).
 
 Inside Snowflake the call leaves through the procedure's external access integration, signed with the
 bound secret of TYPE = CLOUD_PROVIDER_TOKEN: an IAM role Snowflake assumes, so no AWS key is stored
@@ -19,6 +19,7 @@ from stored_procs.orchestration.exports import MAX_PARALLEL, Invoke
 SECRET_ALIAS = "aws"  # noqa: S105 -- the alias, not a secret: SECRETS = ('aws' = <secret>) on REQUEST_EXPORTS
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 INVOKE_TIMEOUT_S = 900  # a Lambda runs at most 15 minutes
+ACCEPTED = 202  # an asynchronous invocation queued (Lambda API reference, "Invoke")
 
 
 class ExportFailed(RuntimeError):
@@ -79,6 +80,25 @@ def invoker(function_name: str, client: Any) -> Invoke:
     return invoke
 
 
+def event_invoker(function_name: str, client: Any) -> Invoke:
+    """Invoke asynchronously (InvocationType=Event): Lambda queues the event and answers 202 with no
+    payload (Lambda API reference, "Invoke": "Event - Send the event to the function asynchronously ...
+    The API response only includes a status code"; "StatusCode ... 202 for the Event invocation type").
+    The answer is `{"status": "REQUESTED", "request_id": ...}`; the exporter's own answer comes later,
+    through S3 (sync_contract.answer). The event must carry its `request_id`."""
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        response = client.invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event).encode())
+        status = int(response.get("StatusCode") or 0)
+        if status != ACCEPTED:
+            raise ExportFailed(
+                f"exporter {function_name} did not queue the event: status {status}, expected {ACCEPTED}"
+            )
+        return {"status": "REQUESTED", "request_id": event.get("request_id")}
+
+    return invoke
+
+
 def parse_response(function_name: str, response: dict[str, Any]) -> dict[str, Any]:
     payload = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):
@@ -89,9 +109,11 @@ def parse_response(function_name: str, response: dict[str, Any]) -> dict[str, An
     return payload
 
 
-def from_settings(settings: app_config.AppSettings) -> Invoke:
-    """The registered exporter: loopback endpoints unsigned, else the bound secret's credentials."""
+def from_settings(settings: app_config.AppSettings, asynchronous: bool = False) -> Invoke:
+    """The registered exporter: loopback endpoints unsigned, else the bound secret's credentials.
+    `asynchronous`: InvocationType=Event (`event_invoker`), else RequestResponse."""
     endpoint = settings.get(app_config.EXPORTER_ENDPOINT_URL)
     credentials = None if is_loopback(endpoint) else snowflake_credentials()
     client = lambda_client(settings.require(app_config.EXPORTER_REGION), endpoint, credentials)
-    return invoker(settings.require(app_config.EXPORTER_FUNCTION), client)
+    make = event_invoker if asynchronous else invoker
+    return make(settings.require(app_config.EXPORTER_FUNCTION), client)

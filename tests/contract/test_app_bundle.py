@@ -34,7 +34,7 @@ APP_GRAMMAR = re.compile(
     r"|CREATE OR REPLACE STREAMLIT [\w.]+ FROM '/\w+' MAIN_FILE = '/\w+\.py'"
     r"|CALL CORE\.APPLY_EXTERNAL_ACCESS\(\))$"
 )
-PY_TYPES = {"VARCHAR": str, "NUMBER": int, "ARRAY": list, "OBJECT": dict}
+PY_TYPES = {"VARCHAR": str, "NUMBER": int, "ARRAY": list, "OBJECT": dict, "FLOAT": float, "BOOLEAN": bool}
 
 pytestmark = pytest.mark.contract
 
@@ -127,7 +127,8 @@ def test_every_procedure_has_a_handler_with_the_declared_signature(bundle):
             assert PY_TYPES[arg_type] in accepted(hints[param.name]), (name, arg)
             if default:
                 literal = default[0].removeprefix("DEFAULT ")
-                assert param.default == (None if literal == "NULL" else literal.strip("'")), (name, arg)
+                expected = {"NULL": None, "FALSE": False, "TRUE": True}.get(literal, literal.strip("'"))
+                assert param.default == expected, (name, arg)
             else:
                 assert param.default is inspect.Parameter.empty, (name, arg)
 

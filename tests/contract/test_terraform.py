@@ -479,7 +479,7 @@ def test_the_lambda_policies_have_no_wildcard_beyond_what_aws_requires(modules: 
 
 def test_the_lambda_policy_is_scoped_to_its_prefixes_log_group_keys_and_queue(modules: dict[str, Module]) -> None:
     statements = modules["exporter"].statements("exporter")
-    prefixes = ("${var.prefix}data/", "${var.prefix}manifests/", "${var.prefix}state/")
+    prefixes = ("${var.prefix}data/", "${var.prefix}manifests/", "${var.prefix}state/", "${var.prefix}answers/")
     assert s3_scope_problems(statements, prefixes) == []
     by_sid = {s["sid"]: s for s in statements}
     assert by_sid["WriteItsLogGroup"]["resources"] == [
@@ -532,7 +532,7 @@ def test_the_roles_snowflake_assumes_trust_only_its_integration(modules: dict[st
 def test_snowflake_can_only_read_the_bucket_and_invoke_the_live_alias(modules: dict[str, Module]) -> None:
     read = modules["storage"].statements("snowflake_read")
     assert wildcard_problems(read) == []
-    assert s3_scope_problems(read, ("${local.data_prefix}", "${local.manifests}")) == []
+    assert s3_scope_problems(read, ("${local.data_prefix}", "${local.manifests}", "${local.answers}")) == []
     assert {a for s in read for a in s["actions"]} <= {
         "s3:GetObject",
         "s3:GetObjectVersion",

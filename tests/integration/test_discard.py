@@ -136,7 +136,7 @@ def test_the_discard_procedure_records_who_when_why_and_refuses_a_loaded_export(
         "FROM generate_series(1, 3) g"
     )
     configure(app, stack, "public.app_disc", "APP_DISC.APP_DISC")
-    export_id = call(app, "REQUEST_EXPORTS", "run-d1")["tables"]["public.app_disc"]["export_id"]
+    export_id = call(app, "REQUEST_EXPORTS", "run-d1", True)["tables"]["public.app_disc"]["export_id"]
     call(app, "INTAKE_MANIFESTS")
 
     with pytest.raises(InvalidSetting, match="no ledger entry or INBOX document has export id 'nope'"):
@@ -155,7 +155,7 @@ def test_the_discard_procedure_records_who_when_why_and_refuses_a_loaded_export(
     assert not run(app, Stmt("SELECT * FROM CORE.FAILURES WHERE EXPORT_ID = ?", (export_id,)))
 
     cur.execute("INSERT INTO public.app_disc VALUES (4, TIMESTAMPTZ '2026-04-01 00:00:04+00')")
-    again = call(app, "REQUEST_EXPORTS", "run-d2")["tables"]["public.app_disc"]["export_id"]
+    again = call(app, "REQUEST_EXPORTS", "run-d2", True)["tables"]["public.app_disc"]["export_id"]
     call(app, "INTAKE_MANIFESTS")
     assert call(app, "LOAD_TABLE", "public", "app_disc", "run-d2")["rows_loaded"] == 4
     assert run(app, Stmt("SELECT WATERMARK FROM STATE.WATERMARKS"))[0][0] == "2026-04-01 00:00:04+00"

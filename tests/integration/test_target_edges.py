@@ -104,7 +104,7 @@ def test_a_table_removed_and_one_added_between_intake_and_the_lanes_lose_nothing
         call(app, "ADD_TABLE", f"public.{n}", ["id"], "v")
     place = handlers.app_place(app)
     run_id = "atk-lanes-1"
-    call(app, "REQUEST_EXPORTS", run_id)
+    call(app, "REQUEST_EXPORTS", run_id, True)
     intake = handlers.intake_manifests_at(app, place, run_id)
     assert len(intake["tables_to_load"]) == 5
     home = privileges.app_name(app)

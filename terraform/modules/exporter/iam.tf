@@ -34,6 +34,8 @@ data "aws_iam_policy_document" "exporter" {
       "${local.bucket_arn}/${var.prefix}data/*",
       "${local.bucket_arn}/${var.prefix}manifests/*",
       "${local.bucket_arn}/${var.prefix}state/*",
+      # the signed answer to an asynchronous (pull mode) request: lambda_exporter/answers.py
+      "${local.bucket_arn}/${var.prefix}answers/*",
     ]
   }
 

@@ -193,9 +193,19 @@ resource "aws_lambda_alias" "live" {
   function_version = coalesce(var.live_version, aws_lambda_function.exporter.version)
 }
 
+# Asynchronous invocations of the alias: Snowflake's REQUEST_EXPORTS (pull mode, InvocationType=Event) or
+# the EventBridge schedule (push mode). Lambda retries a failed asynchronous invocation twice by default and
+# keeps an event up to 6 hours (AWS SAM "EventInvokeConfiguration" / Lambda "Asynchronous invocation").
+# - Pull mode: no Lambda retries. The exporter already retries transient failures inside the invocation;
+#   a Lambda retry of a failed request would export again after its failure answer has been reported,
+#   possibly alongside the next run's request of the same window. The next run is the retry: the app
+#   requests a table again once its request is answered or reported lost. Events older than
+#   pull_max_event_age_s (throttled) are dropped: the app reports them lost after its answer timeout,
+#   which must be at least timeout_s + pull_max_event_age_s (output answer_timeout_minutes).
+# - Push mode: the schedule's event has no other retry, so async_retry_attempts applies, and an hour of age.
 resource "aws_lambda_function_event_invoke_config" "live" {
   function_name                = aws_lambda_function.exporter.function_name
   qualifier                    = aws_lambda_alias.live.name
-  maximum_retry_attempts       = var.async_retry_attempts
-  maximum_event_age_in_seconds = 3600
+  maximum_retry_attempts       = var.schedule_expression == null ? 0 : var.async_retry_attempts
+  maximum_event_age_in_seconds = var.schedule_expression == null ? var.pull_max_event_age_s : 3600
 }

@@ -52,3 +52,8 @@ output "snowflake_invoke_role_arn" {
   description = "ARN of that role, built from its name so it is known before the role exists (AWS_ROLE_ARN of the API authentication integration)."
   value       = "arn:${local.partition}:iam::${local.account_id}:role/${coalesce(var.snowflake_invoke_role_name, "${var.name}-snowflake-invoke")}"
 }
+
+output "answer_timeout_minutes" {
+  description = "Pull mode: the ANSWER_TIMEOUT_MINUTES to pass to REGISTER_EXPORTER: the Lambda timeout plus the maximum event age plus 5 minutes. A request unanswered for longer is reported FAILED and requested again."
+  value       = ceil((var.timeout_s + var.pull_max_event_age_s) / 60) + 5
+}

@@ -130,7 +130,7 @@ variable "memory_mb" {
 
 variable "timeout_s" {
   type        = number
-  description = "Lambda timeout in seconds; Snowflake's REQUEST_EXPORTS waits up to 900 s for each call."
+  description = "Lambda timeout in seconds (at most 900). The app reports an asynchronous request unanswered after its answer timeout, which must cover this plus pull_max_event_age_s; SYNC_ALL / SYNC_TABLE wait up to 900 s for each call."
   default     = 900
 
   validation {
@@ -150,9 +150,20 @@ variable "reserved_concurrency" {
   }
 }
 
+variable "pull_max_event_age_s" {
+  type        = number
+  description = "Pull mode: how long Lambda keeps a queued REQUEST_EXPORTS event (throttled) before dropping it. The app's answer timeout (REGISTER_EXPORTER's ANSWER_TIMEOUT_MINUTES, output answer_timeout_minutes) must cover timeout_s plus this."
+  default     = 600
+
+  validation {
+    condition     = var.pull_max_event_age_s >= 60 && var.pull_max_event_age_s <= 21600
+    error_message = "pull_max_event_age_s must be 60..21600 (Lambda's bounds)."
+  }
+}
+
 variable "async_retry_attempts" {
   type        = number
-  description = "Retries of a failed asynchronous (EventBridge) invocation before the event goes to the dead-letter queue. The exporter already retries transient failures inside one invocation."
+  description = "Push mode: retries of a failed scheduled (EventBridge) invocation before the event goes to the dead-letter queue. The exporter already retries transient failures inside one invocation. Pull mode makes none (main.tf)."
   default     = 1
 
   validation {

@@ -1,6 +1,7 @@
 # The two roles that touch the bucket from outside the exporter Lambda:
 # - Aurora's s3Export role: writes export files under <prefix>data/ only (aws_s3 strategy);
-# - the role Snowflake's storage integration assumes: reads <prefix>data/ and <prefix>manifests/ only.
+# - the role Snowflake's storage integration assumes: reads <prefix>data/, <prefix>manifests/ and
+#   <prefix>answers/ (the exporter's answers to asynchronous requests) only.
 
 data "aws_iam_policy_document" "aurora_trust" {
   statement {
@@ -94,7 +95,7 @@ data "aws_iam_policy_document" "snowflake_read" {
   statement {
     sid       = "ReadExportsAndManifests"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${local.bucket_arn}/${local.data_prefix}*", "${local.bucket_arn}/${local.manifests}*"]
+    resources = ["${local.bucket_arn}/${local.data_prefix}*", "${local.bucket_arn}/${local.manifests}*", "${local.bucket_arn}/${local.answers}*"]
   }
 
   statement {
@@ -105,7 +106,7 @@ data "aws_iam_policy_document" "snowflake_read" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = [var.prefix, "${local.data_prefix}*", "${local.manifests}*"]
+      values   = [var.prefix, "${local.data_prefix}*", "${local.manifests}*", "${local.answers}*"]
     }
   }
 

@@ -13,6 +13,7 @@ locals {
   bucket_arn     = "arn:${local.partition}:s3:::${var.bucket_name}"
   data_prefix    = "${var.prefix}data/"
   manifests      = "${var.prefix}manifests/"
+  answers        = "${var.prefix}answers/"
   state_prefix   = "${var.prefix}state/"
   cluster_id     = element(split(":", var.aurora_cluster_arn), 6)
   export_role    = coalesce(var.aurora_export_role_name, "${var.name}-aurora-export")
@@ -132,6 +133,24 @@ resource "aws_s3_bucket_lifecycle_configuration" "exports" {
 
     filter {
       prefix = local.manifests
+    }
+
+    expiration {
+      days = var.manifest_expiration_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+  }
+
+  # the exporter's answers to asynchronous requests: read by the next intake, useless after a day or two
+  rule {
+    id     = "expire-old-answers"
+    status = "Enabled"
+
+    filter {
+      prefix = local.answers
     }
 
     expiration {

@@ -1,0 +1,131 @@
+"""Asynchronous export requests: in flight, answered, or lost.
+
+REQUEST_EXPORTS in the Task graph invokes the exporter with InvocationType=Event and records each request
+REQUESTED in EXPORT_REQUESTS with its id and time (`exports.request_exports`), so the task is not billed
+while the exports run. Three things settle a request:
+
+- the exporter's answer (sync_contract.answer: `answers/<request_id>.json`, signed with the manifest
+  key). INTAKE copies the answers in first (`settle`, before the manifests: the exporter writes the answer
+  after the manifests, so every manifest an answer names is in the stage when the answer is) and sets the
+  request EXPORTED / NO_CHANGE, or FAILED with the exporter's error, writing its own run's id in
+  SETTLED_RUN_ID: that run's RUNS row of the table says FAILED with the error (`export_check`);
+- no answer within the answer timeout (REGISTER_EXPORTER's ANSWER_TIMEOUT_MINUTES, default 30: the
+  Lambda's 15-minute limit, its 10-minute maximum event age and a margin): the invocation was lost
+  (timeout, out of memory, throttled past its event age). INTAKE sets it FAILED, "no answer from the
+  exporter within N minutes";
+- nothing else: a late answer of a request already reported lost changes nothing (its manifests, if any,
+  are still taken in and loaded: the manifests are the completion signal of the data).
+
+While a table's request is REQUESTED, REQUEST_EXPORTS does not request it again (`in_flight`); once it is
+settled the next run requests the table again from its loaded watermark.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from stored_procs import ledger
+from stored_procs.datetime_text import timestamp_ntz
+from stored_procs.loading import manifest_keys
+from stored_procs.spec import Place
+from stored_procs.statement import Stmt, run
+from sync_contract.answer import ANSWERS_FOLDER, Answer, parse_answer
+from sync_contract.errors import ContractError
+
+REQUESTED = "REQUESTED"
+
+
+def new_request_id() -> str:
+    """`req-` and 32 hex digits (sync_contract.answer.REQUEST_ID)."""
+    return f"req-{uuid.uuid4().hex}"
+
+
+def in_flight(session: Any, place: Place) -> dict[tuple[str, str, str], str]:
+    """(source schema, source table, mode) -> when requested, of every request still REQUESTED."""
+    rows = run(
+        session,
+        Stmt(
+            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, MODE AS M, REQUESTED_AT AS A "
+            f"FROM {place.control('EXPORT_REQUESTS')} WHERE STATUS = ?",
+            (REQUESTED,),
+        ),
+    )
+    return {(r[0], r[1], str(r[2])): str(r[3]) for r in rows}
+
+
+def copy_answers(place: Place) -> Stmt:
+    """COPY of new answer documents into ANSWERS, with their stage paths (as `sql.copy_manifests`; its load
+    metadata skips an answer already copied)."""
+    return Stmt(
+        f"COPY INTO {place.control('ANSWERS')} (DOC, FILE_NAME) FROM (SELECT $1, METADATA$FILENAME FROM "
+        f"{place.stage_path(ANSWERS_FOLDER)}) FILE_FORMAT=(TYPE=JSON) LOAD_UNCERTAIN_FILES=TRUE"
+    )
+
+
+def settle_answer(place: Place, answer: Answer, run_id: str) -> Stmt:
+    """The request's row set to the exporter's answer, if it is still REQUESTED."""
+    status = {"exported": "EXPORTED", "no_change": "NO_CHANGE", "failed": "FAILED"}[answer.status]
+    keys = json.dumps(list(answer.manifest_keys)) if answer.manifest_keys else None
+    return Stmt(
+        f"UPDATE {place.control('EXPORT_REQUESTS')} SET STATUS = ?, ERROR = ?, ROWS_EXPORTED = ?, MANIFESTS = ?, "
+        f"MANIFEST_KEYS = ?, SETTLED_RUN_ID = ?, SETTLED_AT = {timestamp_ntz()} WHERE REQUEST_ID = ? AND STATUS = ?",
+        (
+            status,
+            answer.error,
+            answer.rows,
+            len(answer.manifest_keys),
+            keys,
+            run_id,
+            ledger.now(),
+            answer.request_id,
+            REQUESTED,
+        ),
+    )
+
+
+def lost_message(minutes: float) -> str:
+    return (
+        f"no answer from the exporter within {minutes:g} minutes: the invocation was lost (a Lambda timeout, out "
+        "of memory, or throttled past its maximum event age; see the exporter's CloudWatch logs) or its answer "
+        "could not be written. The next run requests the table again from its loaded watermark"
+    )
+
+
+def settle_lost(place: Place, run_id: str, minutes: float) -> Stmt:
+    """Requests REQUESTED for longer than the answer timeout, set FAILED in this run."""
+    return Stmt(
+        f"UPDATE {place.control('EXPORT_REQUESTS')} SET STATUS = 'FAILED', ERROR = ?, SETTLED_RUN_ID = ?, "
+        f"SETTLED_AT = {timestamp_ntz()} WHERE STATUS = ? AND REQUESTED_AT < {timestamp_ntz()}",
+        (lost_message(minutes), run_id, ledger.now(), REQUESTED, ledger.now(-minutes * 60)),
+    )
+
+
+def settle(session: Any, place: Place, run_id: str, timeout_minutes: Callable[[], float]) -> dict[str, Any]:
+    """INTAKE's first step: take the exporter's answers in, then report lost the requests older than the
+    timeout (`timeout_minutes()`, read only when something is in flight). Nothing in flight: one
+    statement. Returns {"answers": n, "refused": [{"file", "error"}]}.
+    An answer that is unsigned, signed with a key intake does not hold, or malformed changes nothing and
+    is listed in `refused` (sync_contract.answer)."""
+    if not in_flight(session, place):
+        return {"answers": 0, "refused": []}
+    run(session, copy_answers(place))
+    rows = run(session, Stmt(f"SELECT DOC AS D, FILE_NAME AS F FROM {place.control('ANSWERS')}"))
+    keys = manifest_keys.load() if rows else {}
+    taken, refused = 0, []
+    for doc_text, file_name in rows:
+        try:
+            answer = parse_answer(json.loads(doc_text), keys)
+        except (ContractError, ValueError) as err:  # a forged or broken answer settles nothing
+            refused.append({"file": str(file_name), "error": str(err)})
+            continue
+        run(session, settle_answer(place, answer, run_id))
+        taken += 1
+    if rows:
+        names = [str(r[1]) for r in rows]
+        marks = ", ".join("?" for _ in names)
+        run(session, Stmt(f"DELETE FROM {place.control('ANSWERS')} WHERE FILE_NAME IN ({marks})", tuple(names)))
+    run(session, settle_lost(place, run_id, timeout_minutes()))
+    return {"answers": taken, "refused": refused}
