@@ -2,8 +2,8 @@
 
     no-change cycle: N statements                       (benchmarks.e2e, counted at the connector)
     1% change cycle: N statements
-    full-mode no-change cycle: N source rows read       (benchmarks.full_mode when present, else here)
-    fan-out export: N invocations, R rows/s             (benchmarks.fan_out when present, else here)
+    full-mode no-change cycle: N source rows read       (benchmarks.full_mode)
+    fan-out export: N invocations, R rows/s             (benchmarks.fan_out)
     copy export vs psql \\copy: X.XXx                    (one stream to a discarding S3 endpoint)
     end-to-end vs dlt: initial X.XXx, 1% change X.XXx, no change X.XXx   (benchmarks.e2e)
 
@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _psql() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the lineitem-shaped table")
+    parser.add_argument("--rows", type=int, default=3_000_000, help="rows of the lineitem-shaped table")
     parser.add_argument("--repeat", type=int, default=5, help="interleaved runs of the copy-export comparison")
     parser.add_argument("--extras", action="store_true", help="also the chunked-export and reconciliation figures")
     parser.add_argument("--chunk-rows", type=int, default=2_000_000, help="rows of the chunked-export table (--extras)")
@@ -79,13 +80,15 @@ def main() -> None:
         psql_s, export_s, details = _copy_bench(ep.pg_dsn, ep.s3_endpoint, ep.workdir, psql, args)
         steps = e2e.run(stack, args.rows, ep.workdir, log, fresh=False)
         details += e2e.detail_lines(steps, args.rows)
-        full_line = peers.line("full_mode", 2, stack, log) or peers.own_full_mode(stack, log)
         initial = steps[0]
-        fan_line = peers.line("fan_out", 3, stack, log) or lines.fan_out(
-            1, initial.rows / initial.exporter_s if initial.exporter_s else 0.0
-        )
+        own_fan_out = lines.fan_out(1, initial.rows / initial.exporter_s if initial.exporter_s else 0.0)
+        details.append(f"one invocation, the initial step's export: {own_fan_out.split(': ', 1)[1]}")
+        full_line, fan_line = _peer("full_mode", 2, stack), _peer("fan_out", 3, stack)
         if args.extras:
             details += extras.run_all(stack, args, log)
+    if full_line is None or fan_line is None:
+        log("\n".join(details))
+        raise SystemExit("benchmarks.full_mode or benchmarks.fan_out gave no line (above): no benchmark lines")
     by_name = {s.name: s for s in steps}
     six = lines.check(
         [
@@ -101,6 +104,15 @@ def main() -> None:
     log("\n".join(details))
     if not args.no_write:
         _write(six, details, args)
+
+
+def _peer(module_name: str, index: int, stack: EmbeddedStack) -> str | None:
+    """A peer module's line, or None after its failure is shown on stderr (the other figures go on)."""
+    try:
+        return peers.line(module_name, index, stack, log)
+    except (Exception, SystemExit):
+        log(f"benchmarks.{module_name} failed:\n{traceback.format_exc()}")
+        return None
 
 
 def _copy_bench(
