@@ -37,7 +37,7 @@ output "register_calls" {
   description = "The two configuration calls of consumer_setup.sql step 9 with this deployment's values."
   value = join("\n", [
     "CALL ${var.app_name}.CORE.REGISTER_STAGE('${module.storage.stage_url}', '${module.snowflake.storage_integration_name}', '${var.aws_region}');",
-    "CALL ${var.app_name}.CORE.REGISTER_EXPORTER('${module.exporter.live_alias_arn}', '${var.aws_region}');",
+    "CALL ${var.app_name}.CORE.REGISTER_EXPORTER('${module.exporter.live_alias_arn}', '${var.aws_region}', NULL, ${module.exporter.answer_timeout_minutes});",
   ])
 }
 
