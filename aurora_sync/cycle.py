@@ -13,10 +13,12 @@ from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import handlers, ledger, watermarks
 from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
-from stored_procs.orchestration import export_check, exports, graph, lanes, runs
+from stored_procs.orchestration import cycle_state, export_check, exports, graph, lanes, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
-from stored_procs.statement import run
+from stored_procs.loading.intake import intake
+from stored_procs.loading.load import load_table
+from stored_procs.statement import query_tag, run
 
 Progress = Callable[[str], None]
 
@@ -28,6 +30,8 @@ class TableReport:
     keys_export: dict[str, Any] | None = None
     load: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
+    export_problems: list[str] = field(default_factory=list)  # export_check.problems, from the answers
+    export_errors: list[str] = field(default_factory=list)  # of them, the failed requests' (export_check.export_errors)
 
     @property
     def failed(self) -> bool:
@@ -48,19 +52,25 @@ class CycleReport:
         return [t for t in self.tables if t.failed]
 
 
-def prepare(session: Any, config: SyncConfig) -> None:
-    """Create the control schema, its tables and (unless configured) the stage; record the table specs."""
+def prepare(session: Any, config: SyncConfig) -> cycle_state.CycleState:
+    """The control schema, its tables and (unless configured) the stage, created or altered only when
+    their definitions changed (`cycle_state`); the table specs saved only when sync.toml changed them.
+    Returns the cycle's state as read in one statement (`cycle_state.read_state`)."""
     place = config.place
-    ledger.ensure_control(session, place)
-    if config.stage is None:
-        run(session, create_stage(place, config.s3.url, config.storage_integration))
-    saved = ledger.read_table_specs(session, place, enabled_only=False)
-    _check_earlier_targets(config, saved)
-    known = {(s.source_schema, s.source_table): s for s in saved}
+    stage = [] if config.stage is not None else [create_stage(place, config.s3.url, config.storage_integration)]
+    state = cycle_state.ensure_and_read(session, place, stage)
+    _check_earlier_targets(config, state.saved)
+    known = {(s.source_schema, s.source_table): s for s in state.saved}
+    changed = False
     for spec in config.tables:
         before = known.get((spec.source_schema, spec.source_table))
+        after = replace(spec, generation=before.generation if before else 0)
+        if before == after and state.enabled.get(spec.source):
+            continue  # as saved: no statement
         # a new watermark column, mode or target restarts the table, as CONFIGURE_TABLE does
-        table_config.save(session, place, before, replace(spec, generation=before.generation if before else 0), True)
+        table_config.save(session, place, before, after, True)
+        changed = True
+    return cycle_state.parse_state(run(session, cycle_state.read_state(place))) if changed else state
 
 
 def _check_earlier_targets(config: SyncConfig, saved: list[TableSpec]) -> None:
@@ -78,12 +88,10 @@ def _check_earlier_targets(config: SyncConfig, saved: list[TableSpec]) -> None:
             )
 
 
-def _generations(session: Any, config: SyncConfig) -> Callable[[TableSpec], int]:
+def _generations(session: Any, config: SyncConfig, state: cycle_state.CycleState | None) -> Callable[[TableSpec], int]:
     """Each table's resync count: it lives in the control schema (`aurora-sync resync`), not in sync.toml."""
-    known = {
-        (s.source_schema, s.source_table): s.generation
-        for s in ledger.read_table_specs(session, config.place, enabled_only=False)
-    }
+    saved = state.saved if state is not None else ledger.read_table_specs(session, config.place, enabled_only=False)
+    known = {(s.source_schema, s.source_table): s.generation for s in saved}
     return lambda spec: known.get((spec.source_schema, spec.source_table), 0)
 
 
@@ -114,18 +122,23 @@ def request_exports(
     reports: list[TableReport],
     progress: Progress = lambda _: None,
     run_id: str | None = None,
+    state: cycle_state.CycleState | None = None,
 ) -> None:
     """REQUEST_EXPORTS: ask the exporter for each table's window above its loaded watermark. Each request
     is recorded in EXPORT_REQUESTS as the graph records it (`stored_procs.orchestration.exports.record_request`); a
     failed one fails the table's LOAD of this run (`stored_procs.orchestration.export_check`). One table's failure
     does not stop the others."""
-    generation = _generations(session, config)
+    generation = _generations(session, config, state)
     for report in reports:
         progress(f"exporting {report.spec.source}")
-        low = watermarks.get_watermark(session, config.place, report.spec)
+        if state is not None:  # read at the cycle's start (`prepare`)
+            low, keys_due = state.watermark(report.spec), state.keys_due(report.spec)
+        else:
+            low = watermarks.get_watermark(session, config.place, report.spec)
+            keys_due = ledger.keys_due(session, config.place, report.spec)
         spec = replace(report.spec, generation=generation(report.spec))
         report.export = _export(session, config, exporter, spec, export_request(config, spec, low), run_id, report)
-        if report.export is not None and ledger.keys_due(session, config.place, spec):  # delete detection
+        if report.export is not None and keys_due:  # delete detection
             keys = export_request(config, spec, None, keys=True)
             report.keys_export = _export(session, config, exporter, spec, keys, run_id, report)
 
@@ -151,6 +164,8 @@ def _export(
         exports.record_request(session, config.place, run_id, spec, request.to_event(), outcome)
     if outcome["status"] == "FAILED":
         report.errors.append(export_check.failure_text(request.mode, outcome["error"]))
+        report.export_problems.append(report.errors[-1])
+        report.export_errors.append(report.errors[-1])
         return None
     return answer
 
@@ -161,12 +176,15 @@ def take_in(
     reports: list[TableReport],
     run_id: str,
     quarantined: list[dict[str, str]] | None = None,
+    taken_out: dict[str, Any] | None = None,
+    intake_errors: set[str] | None = None,
 ) -> tuple[bool, str]:
     """INTAKE: new manifests from the stage into the ledger, and the answer that wakes the lanes (here
     every table: the local run loads each one every cycle). False when the step itself failed (then, as
     on Snowflake, the lanes after it are skipped); one table's copy error only marks that table."""
     try:
-        taken = handlers.intake_manifests_at(session, config.place, run_id)
+        with query_tag(step="INTAKE", run=run_id):  # as handlers.intake_manifests_at, knowing the tables
+            taken = intake(session, config.place, list(config.tables), run_id, intake_errors).to_dict()
     except Exception as err:
         for report in reports:
             report.errors.append(f"intake failed, nothing loaded: {err}")
@@ -176,15 +194,42 @@ def take_in(
             report.errors.append(why)
     if quarantined is not None:
         quarantined.extend(taken.get("invalid") or [])
+    if taken_out is not None:
+        taken_out.update(taken)
+    for report in reports:
+        note_missing_manifests(session, config, report, set(taken.get("export_ids") or ()))
     return True, graph.intake_answer(len(reports))
 
 
-def load_one(session: Any, config: SyncConfig, report: TableReport, run_id: str) -> bool:
+def note_missing_manifests(session: Any, config: SyncConfig, report: TableReport, taken: set[str]) -> None:
+    """Manifests the exporter wrote in this cycle that intake neither took in now (`taken`) nor holds from
+    before: the table's run fails naming them (`export_check.missing_message`), as the Task graph's LOAD
+    finds from EXPORT_REQUESTS."""
+    keys = [k for answer in (report.export, report.keys_export) if answer for k in answer.get("manifest_keys") or ()]
+    missing = [
+        k
+        for k in keys
+        if export_check.export_id_of(k) not in taken
+        and not ledger.holds(session, config.place, export_check.export_id_of(k))
+    ]
+    if missing:
+        report.export_problems.append(export_check.missing_message(report.spec, missing))
+
+
+def load_one(
+    session: Any, config: SyncConfig, report: TableReport, run_id: str, saved: TableSpec | None = None
+) -> bool:
     """LOAD_<table>: its failure is recorded in RUNS and in the report; the other tables go on."""
     try:
-        report.load = handlers.load_table_at(
-            session, config.place, config.database, report.spec.source_schema, report.spec.source_table, run_id
-        )
+        if saved is None:
+            report.load = handlers.load_table_at(
+                session, config.place, config.database, report.spec.source_schema, report.spec.source_table, run_id
+            )
+        else:  # the table as saved at the cycle's start (`prepare`): its generation included
+            with query_tag(step="LOAD", table=saved.source, run=run_id):
+                report.load = load_table(
+                    session, config.place, config.database, saved, run_id, report.export_problems, record=False
+                )
     except Exception as err:  # e.g. RUNS could not be written
         report.errors.append(f"load failed: {err}")
     if report.load is not None and report.load["status"] == "FAILED" and (own := _load_error(report)):
@@ -203,16 +248,27 @@ def _load_error(report: TableReport) -> str | None:
     return rest.strip("; ") or None
 
 
-def load_lane(session: Any, config: SyncConfig, node: graph.Node, reports: list[TableReport], run_id: str) -> bool:
-    """LANE_<k>: its share of every configured table, one after another (`stored_procs.orchestration.lanes`;
-    as before the lanes, each table's line of the report comes from its own load, NO_CHANGE included); a
-    table's failure goes to its report and RUNS, the lane goes on."""
+def load_lane(
+    session: Any,
+    config: SyncConfig,
+    node: graph.Node,
+    reports: list[TableReport],
+    run_id: str,
+    to_load: set[str] | None = None,
+    saved: dict[str, TableSpec] | None = None,
+) -> bool:
+    """LANE_<k>: its share of the configured tables, one after another (`stored_procs.orchestration.lanes`):
+    those in `to_load` (None: every table), the others are NO_CHANGE without a statement (`nothing_to_load`).
+    A table's failure goes to its report and RUNS, the lane goes on."""
     by_source = {r.spec.source: r for r in reports}
     lane, count = (int(a) for a in node.args)
 
     def load(spec: TableSpec) -> dict[str, Any]:
         report = by_source[spec.source]
-        load_one(session, config, report, run_id)
+        if to_load is not None and spec.source not in to_load:
+            report.load = nothing_to_load(spec)
+            return report.load
+        load_one(session, config, report, run_id, (saved or {}).get(spec.source))
         return report.load or {"status": "FAILED", "error": "; ".join(report.errors)}
 
     try:
@@ -224,11 +280,56 @@ def load_lane(session: Any, config: SyncConfig, node: graph.Node, reports: list[
     return True
 
 
+def nothing_to_load(spec: TableSpec) -> dict[str, Any]:
+    """The report line of a table this cycle had nothing to load for: no RUNS row is written (the
+    FINALIZER counts it NO_CHANGE, as in the Task graph, where its LOAD does not run)."""
+    return {
+        "status": "NO_CHANGE",
+        "manifests": 0,
+        "rows_loaded": 0,
+        "target": f"{spec.target_schema}.{spec.target_table}",
+    }
+
+
+def tables_to_load(state: cycle_state.CycleState, reports: list[TableReport], taken: dict[str, Any]) -> set[str]:
+    """The tables this cycle loads: something pending or quarantined before it (`state`), an export or an
+    error in this cycle, or a manifest intake took in (`taken`: its `tables`)."""
+    found = state.pending | state.quarantined | set(taken.get("tables") or ())
+    for report in reports:
+        if report.errors or (report.export or {}).get("status") == "exported" or report.keys_export is not None:
+            found.add(report.spec.source)
+    return found
+
+
+def intake_needed(state: cycle_state.CycleState, exporter: Exporter | None, reports: list[TableReport]) -> bool:
+    """Whether INTAKE can find anything: not when every table's export answered no_change (pull mode writes
+    a manifest only for an export; anything exported before and not loaded is exported again from the
+    same watermark), no key set was exported, and INBOX holds nothing left over. Push mode (no exporter)
+    always looks: its manifests come on the exporter's own schedule."""
+    if exporter is None or state.inbox:
+        return True
+    return any(r.keys_export is not None or (r.export or {}).get("status") != "no_change" for r in reports)
+
+
 def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
-    """FINALIZER: the run's summary (RUN_SUMMARIES), and a FAILED RUNS row for a table whose export failed
-    or whose manifests were not found when its LOAD did not run (`stored_procs.orchestration.runs.finalize`)."""
+    """FINALIZER: the RUNS rows of the tables this cycle loaded, in one INSERT, and the run's summary
+    (RUN_SUMMARIES), both from what the cycle holds (`stored_procs.orchestration.runs.write_summary`): a
+    table with nothing to load has no RUNS row (NO_CHANGE in the summary), as in the Task graph."""
+    loads = [r.load for r in reports if r.load is not None and "run_id" in r.load]  # loaded, not nothing_to_load
     try:
-        runs.finalize(session, config.place, run_id, list(config.tables))
+        if loads:
+            ledger.record_runs(session, config.place, loads)
+        recorded = {
+            f"{x['source_schema']}.{x['source_table']}": {
+                "status": x["status"],
+                "rows_loaded": int(x.get("rows_loaded") or 0),
+                "error": x.get("error"),
+            }
+            for x in loads
+        }
+        errors = {r.spec.source: r.export_errors for r in reports}
+        with query_tag(step="FINALIZE", run=run_id):
+            runs.write_summary(session, config.place, run_id, list(config.tables), recorded, set(), errors)
     except Exception as err:  # the run's record is incomplete: every table says so
         for report in reports:
             report.errors.append(f"finalizer failed, the run's summary was not written: {err}")
@@ -245,22 +346,28 @@ def run_cycle(
     reports = [TableReport(spec) for spec in config.tables]
     intake: dict[str, str] = {}
     quarantined: list[dict[str, str]] = []
+    states: list[cycle_state.CycleState] = []  # ROOT's read of the control schema
+    taken: dict[str, Any] = {}  # INTAKE's answer (intake.IntakeResult.to_dict)
 
     def action(node: graph.Node) -> bool:
         if node.name == graph.ROOT:
             progress("preparing control schema")
-            prepare(session, config)
+            states.append(prepare(session, config))
         elif node.name == graph.REQUEST_EXPORTS:
             if exporter is not None:
-                request_exports(session, config, exporter, reports, progress, run_id)
+                request_exports(session, config, exporter, reports, progress, run_id, states[0])
         elif node.name == graph.INTAKE:
+            if not intake_needed(states[0], exporter, reports):
+                intake["value"] = graph.intake_answer(len(reports))
+                return True
             progress("intake of manifests")
-            taken, answer = take_in(session, config, reports, run_id, quarantined)
+            ok, answer = take_in(session, config, reports, run_id, quarantined, taken, states[0].intake_errors)
             intake["value"] = answer
-            return taken
+            return ok
         elif node.procedure == "LOAD_LANE":
             progress(f"loading, {node.name.lower().replace('_', ' ')}")
-            return load_lane(session, config, node, reports, run_id)
+            saved = {s.source: s for s in states[0].saved}
+            return load_lane(session, config, node, reports, run_id, tables_to_load(states[0], reports, taken), saved)
         elif node.finalizer:
             return finish(session, config, reports, run_id)
         return True

@@ -34,6 +34,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
+from lambda_exporter import change_check
 from lambda_exporter.chunking import Chunk
 from lambda_exporter.errors import ExportError
 from lambda_exporter.event import ExportRequest, PartRequest
@@ -91,20 +92,26 @@ def export(
     if request.max_rows_per_invocation is not None:
         request = resolve_low(s3_client, request)
         if request.mode == "full" or (request.mode == "incremental" and request.low is None):
-            planned = plan(conn, request)
+            planned = plan(conn, s3_client, request, key)
             if planned is not None:
                 return planned
     return run_export(conn, s3_client, request, connect_worker, remaining_s, key)
 
 
-def plan(conn: Connection, req: ExportRequest) -> ExportResult | None:
-    """The parts of `req` (status "fan_out"), "no_change", or None when one invocation is enough."""
+def plan(conn: Connection, s3_client: Any, req: ExportRequest, key: SigningKey) -> ExportResult | None:
+    """The parts of `req` (status "fan_out"), "no_change", or None when one invocation is enough. A full
+    table whose change token says it is as at its loaded fingerprint (lambda_exporter.change_check) is
+    "no_change" without reading a row; after computing the fingerprint, the plan remembers it."""
     started = time.monotonic()
     assert req.max_rows_per_invocation is not None
     incremental = req.mode == "incremental"
     guard = late_row_bound(conn) if incremental and req.late_row_guard else None
+    # both before the snapshot: a change in between costs one more fingerprint (change_check)
+    token = None if incremental else change_check.read_token(conn, req.schema, req.table)
     begin_snapshot(conn, read_only=True)
     try:
+        if not incremental and change_check.unchanged(s3_client, req, token, key):
+            return ExportResult("no_change", req.schema, req.table, req.low, req.low)
         planned_at = _now()
         columns = describe_table(conn, req.schema, req.table, req.primary_key, req.columns, req.watermark_column)
         key_column = _first_key(columns)
@@ -124,6 +131,7 @@ def plan(conn: Connection, req: ExportRequest) -> ExportResult | None:
         else:
             fingerprints = [range_fingerprint(conn, req, key_column, r) for r in ranges]
             high = add_fingerprints([f for f in fingerprints if f is not None])
+            change_check.remember(s3_client, req, high, token, key)
         if high is None or (not incremental and high == req.low):
             return ExportResult("no_change", req.schema, req.table, req.low, req.low if high is None else high)
         parts = tuple(

@@ -10,7 +10,8 @@ from typing import Any
 
 from stored_procs import datetime_text
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import control_ddl, insert_row
+from stored_procs.row_sql import insert_row, insert_rows
+from stored_procs.sql import control_ddl
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import Manifest
 
@@ -92,19 +93,22 @@ def read_table_specs(session: Any, place: Place, enabled_only: bool = True) -> l
             + "ORDER BY SOURCE_SCHEMA, SOURCE_TABLE"
         ),
     )
-    return [
-        TableSpec(
-            source_schema=r[0],
-            source_table=r[1],
-            target_schema=r[2],
-            target_table=r[3],
-            mode=r[4],
-            primary_key=tuple(json.loads(r[5])),
-            watermark_column=r[6],
-            **_options(r[7]),
-        )
-        for r in rows
-    ]
+    return [spec_from_row(r) for r in rows]
+
+
+def spec_from_row(r: Any) -> TableSpec:
+    """A TableSpec from SYNC_TABLES' (SOURCE_SCHEMA, SOURCE_TABLE, TARGET_SCHEMA, TARGET_TABLE, MODE,
+    PRIMARY_KEY, WATERMARK_COLUMN, OPTIONS)."""
+    return TableSpec(
+        source_schema=r[0],
+        source_table=r[1],
+        target_schema=r[2],
+        target_table=r[3],
+        mode=r[4],
+        primary_key=tuple(json.loads(r[5])),
+        watermark_column=r[6],
+        **_options(r[7]),
+    )
 
 
 def _options(text: str | None) -> dict[str, Any]:
@@ -172,8 +176,12 @@ class LedgerEntry:
     doc: str
 
 
-def known_export_ids(session: Any, place: Place) -> set[str]:
-    return {r[0] for r in run(session, Stmt(f"SELECT EXPORT_ID AS E FROM {place.control('MANIFESTS')}"))}
+def holds(session: Any, place: Place, export_id: str) -> bool:
+    """Whether MANIFESTS has a row with this export id."""
+    rows = run(
+        session, Stmt(f"SELECT COUNT(*) AS N FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (export_id,))
+    )
+    return bool(rows and rows[0][0])
 
 
 def record_manifest(
@@ -260,7 +268,13 @@ def keys_due(session: Any, place: Place, spec: TableSpec) -> bool:
             (spec.source_schema, spec.source_table),
         ),
     )
-    newest = rows[0][0] if rows else None
+    return keys_due_at(spec, rows[0][0] if rows else None)
+
+
+def keys_due_at(spec: TableSpec, newest: Any) -> bool:
+    """`keys_due` given the newest key set's INTAKE_AT (None: none taken in yet)."""
+    if spec.delete_detection == "off":
+        return False
     if newest is None:
         return True
     age_h = (datetime.fromisoformat(now()) - datetime.fromisoformat(str(newest))).total_seconds() / 3600
@@ -366,8 +380,9 @@ def mark_status(session: Any, place: Place, export_ids: list[str], status: str, 
 
 
 def record_files(session: Any, place: Place, export_id: str, results: list[dict[str, Any]]) -> None:
-    for r in results:
-        row = [
+    """One COPY's result rows in LOAD_FILES, in one INSERT."""
+    rows = [
+        [
             ("EXPORT_ID", "VARCHAR", export_id),
             ("FILE", "VARCHAR", r["file"]),
             ("STATUS", "VARCHAR", r["status"]),
@@ -377,7 +392,10 @@ def record_files(session: Any, place: Place, export_id: str, results: list[dict[
             ("FIRST_ERROR", "VARCHAR", r["first_error"]),
             ("LOADED_AT", "TIMESTAMP_NTZ", now()),
         ]
-        run(session, insert_row(place.control("LOAD_FILES"), row))
+        for r in results
+    ]
+    if rows:
+        run(session, insert_rows(place.control("LOAD_FILES"), rows))
 
 
 RUN_COLUMNS = (
@@ -404,5 +422,10 @@ RUN_COLUMNS = (
 
 
 def record_run(session: Any, place: Place, summary: dict[str, Any]) -> None:
-    row = [(key.upper(), sql_type, summary.get(key)) for key, sql_type in RUN_COLUMNS]
-    run(session, insert_row(place.control("RUNS"), row))
+    record_runs(session, place, [summary])
+
+
+def record_runs(session: Any, place: Place, summaries: list[dict[str, Any]]) -> None:
+    """RUNS rows of several tables in one INSERT."""
+    rows = [[(key.upper(), sql_type, s.get(key)) for key, sql_type in RUN_COLUMNS] for s in summaries]
+    run(session, insert_rows(place.control("RUNS"), rows))

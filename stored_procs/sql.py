@@ -116,23 +116,6 @@ def create_stage(place: Place, url: str, storage_integration: str | None, replac
     return Stmt(f"{create} {place.stage} URL = '{url}'{integration}")
 
 
-def insert_row(table: str, values: Sequence[tuple[str, str, Any]]) -> Stmt:
-    """INSERT of one row of (column, Snowflake type, value); every value a bind, cast on the server.
-
-    Numbers are bound as strings and cast (the emulator cannot bind a Decimal); None stays NULL.
-    """
-    columns = ", ".join(quote_ident(c) for c, _, _ in values)
-    select = ", ".join(f"{_bound_as(t)} AS {quote_ident(c)}" for c, t, _ in values)
-    params = tuple(None if v is None else (v if t == "BOOLEAN" else str(v)) for _, t, v in values)
-    return Stmt(f"INSERT INTO {table} ({columns}) SELECT {select}", params)
-
-
-def _bound_as(sql_type: str) -> str:
-    """One `?` bind as `sql_type`: a date/time type with its explicit format (stored_procs.datetime_text)."""
-    kind = datetime_text.kind_of(sql_type)
-    return datetime_text.from_text("?", TypeMapping(kind, sql_type)) if kind else f"CAST(? AS {sql_type})"
-
-
 def text_as(text: str, mapping: TypeMapping, *, safe: bool = False) -> str:
     """The VARCHAR expression `text` (a column, or one `?` bind) converted to the mapping's type: a
     date/time type with an explicit format (never the account's *_INPUT_FORMAT), others by CAST;

@@ -106,12 +106,17 @@ class KeyNotUnique(LoadError):
     """The configured primary key repeats inside one export: it is not unique in the source (final)."""
 
 
-def check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch) -> tuple[Any, Any] | None:
+def check_unique_keys(
+    session: Any, place: Place, spec: TableSpec, batch: Batch, row: tuple[Any, ...] | None = None
+) -> tuple[Any, Any] | None:
     """One export is one snapshot, where every row appears once: a key value that repeats in it is not
     unique in the source. Merging would keep one of its rows and lose the others, so the batch fails.
-    Returns the batch's first-key range that bounds the MERGE (key_checks.key_range), or None."""
+    Returns the batch's first-key range that bounds the MERGE (key_checks.key_range), or None. `row`:
+    `key_checks.duplicate_keys`' result when already read (loading.staged_checks)."""
     manifest = batch.first
-    keys, surplus, lo, hi = run(session, key_checks.duplicate_keys(place, spec, manifest))[0]
+    keys, surplus, lo, hi = (
+        row if row is not None else run(session, key_checks.duplicate_keys(place, spec, manifest))[0]
+    )
     keys, surplus = int(keys), int(surplus)
     if not keys:
         return key_checks.key_range(spec, manifest, lo, hi)
@@ -129,7 +134,22 @@ def check_unique_keys(session: Any, place: Place, spec: TableSpec, batch: Batch)
     )
 
 
+def _clean(result: dict[str, Any], keys: list[str], expected: dict[str, int | None]) -> bool:
+    """A COPY result row of a manifest file, LOADED with no error and the rows its manifest entry says."""
+    key = next((k for k in keys if str(result["file"]).endswith(k)), None)
+    return (
+        key is not None
+        and result["status"] == "LOADED"
+        and not result.get("errors_seen")
+        and (expected[key] is None or int(result["rows_loaded"]) == expected[key])
+    )
+
+
 def copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> int:
+    """COPY the manifest's files into staging (at most MAX_FILES_PER_COPY per statement); the rows loaded.
+    LOAD_FILES gets the COPY's result rows when a file did not load cleanly (every row of that COPY, one
+    INSERT); a clean COPY's counts are the manifest's, recorded with it in MANIFESTS, and Snowflake keeps
+    every COPY's per-file result in LOAD_HISTORY / COPY_HISTORY. Raises LoadError naming the file."""
     expected = {f.key: f.rows for f in manifest.files}
     loaded = 0
     keys = [f.key for f in manifest.files]
@@ -144,7 +164,8 @@ def copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest) 
             ) from err
         results = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in rows]
         results = [{k.lower(): v for k, v in r.items()} for r in results]
-        ledger.record_files(session, place, manifest.export_id, results)
+        if not all(_clean(r, batch, expected) for r in results):  # a clean COPY is in MANIFESTS' counts
+            ledger.record_files(session, place, manifest.export_id, results)
         for r in results:
             key = next((k for k in batch if str(r["file"]).endswith(k)), None)
             if r["status"] != "LOADED" or key is None:

@@ -142,7 +142,7 @@ def _inbox(session: Any, place: Place, export_id: str, reason: str) -> dict[str,
         if raw == export_id or (not (isinstance(raw, str) and raw) and invalid_id(doc_text) == export_id):
             table = claimed_table(doc)
             run(session, record_discarded(place, export_id, doc_text, table, reason, ledger.now()))
-            run(session, remove_from_inbox(place, file_name))
+            run(session, remove_from_inbox(place, [file_name]))
             return _answer(export_id, FROM_INBOX, *(table or (None, None)))
     raise InvalidSetting(
         f"no ledger entry or INBOX document has export id {export_id!r}: see CORE.FAILURES (EXPORT_ID) or "

@@ -61,7 +61,8 @@ def take_known(
     status, doc = recorded
     theirs, ours = recorded_digest(doc or ""), digest(manifest)
     newcomer = duplicate_id(manifest.export_id, ours)
-    if theirs == ours or newcomer in known:
+    if theirs == ours or newcomer in known or ledger.holds(session, place, newcomer):
+        known.add(newcomer)
         return None
     came = f"from file {file_name!r}" if file_name else "(file not recorded)"
     if status in ledger.UNSETTLED and _later_attempt(manifest, doc or ""):

@@ -29,28 +29,36 @@ INVALID_PREFIX = "invalid-"  # the ledger id of a document intake refused (`inva
 @dataclass
 class IntakeResult:
     new: list[str] = field(default_factory=list)
+    tables: set[str] = field(default_factory=set)  # `schema.table` of the manifests recorded as new
     invalid: list[dict[str, str]] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # table -> why its manifests could not be copied
     busy: str | None = None  # another intake was at work: this one did nothing
 
     def to_dict(self) -> dict[str, Any]:
-        summary = {"new_manifests": len(self.new), "export_ids": self.new, "invalid": self.invalid}
+        summary = {"new_manifests": len(self.new), "export_ids": self.new, "tables": sorted(self.tables)}
+        summary["invalid"] = self.invalid
         return {**summary, "errors": self.errors, "busy": self.busy}
 
 
-def intake(session: Any, place: Place, specs: list[TableSpec], run_id: str) -> IntakeResult:
+def intake(
+    session: Any, place: Place, specs: list[TableSpec], run_id: str, intake_errors: set[str] | None = None
+) -> IntakeResult:
     """One intake at a time (a lease, held by the run: its FINALIZER releases it if the task dies): two
-    would both see a manifest as new and record it twice."""
+    would both see a manifest as new and record it twice. `intake_errors`: the tables (`schema.table`)
+    with an intake error recorded, when the caller has read them (`cycle_state`); None clears every
+    table's."""
     result = IntakeResult()
     with lease.held(session, place, "intake", run_id) as busy:
         if busy is not None:
             result.busy = busy.message()
             return result
-        _intake(session, place, specs, result)
+        _intake(session, place, specs, result, intake_errors)
     return result
 
 
-def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeResult) -> None:
+def _intake(
+    session: Any, place: Place, specs: list[TableSpec], result: IntakeResult, intake_errors: set[str] | None
+) -> None:
     keys = manifest_keys.load()  # first: without a key nothing can be verified, so nothing is taken in
     for spec in specs:
         try:
@@ -62,20 +70,39 @@ def _intake(session: Any, place: Place, specs: list[TableSpec], result: IntakeRe
             )
             record_intake_error(session, place, spec, result.errors[spec.source])
         else:
-            clear_intake_error(session, place, spec)
+            if intake_errors is None or spec.source in intake_errors:
+                clear_intake_error(session, place, spec)
     failpoints.reached("intake:after_copy")
-    run(session, name_unrecorded(place))
+    docs = run(session, inbox_documents(place))
+    unnamed = any(file_name is None for _, file_name, _ in docs)
+    if unnamed:  # copied before INBOX recorded file names
+        run(session, name_unrecorded(place))
+        docs = run(session, inbox_documents(place))
     configured = {(s.source_schema, s.source_table) for s in specs}
-    known = ledger.known_export_ids(session, place)
-    for doc_text, file_name in run(session, Stmt(f"SELECT DOC AS D, FILE_NAME AS F FROM {place.control('INBOX')}")):
+    known = {export_id for _, _, export_id in docs if export_id is not None}  # the ledger's, of these documents
+    handled = []
+    for doc_text, file_name, _ in docs:
         try:
             waits = not _take(session, place, doc_text, keys, known, configured, result, file_name)
         except Exception as err:  # one document must not stop the others' intake (nor every later one)
             waits = False
             _quarantine(session, place, doc_text, f"could not be recorded: {type(err).__name__}: {err}", known, result)
         if not waits:  # recorded, skipped as known, or quarantined: handled, so out of INBOX now
-            run(session, remove_from_inbox(place, file_name))
-    run(session, clean_inbox(place))
+            handled.append(file_name)
+    if handled:
+        run(session, remove_from_inbox(place, handled))
+    if unnamed:
+        run(session, clean_inbox(place))
+
+
+def inbox_documents(place: Place) -> Stmt:
+    """INBOX's documents (DOC, FILE_NAME) with the export id the ledger holds for each, if it holds it (a
+    manifest copied again, or recorded before): one read instead of the whole ledger's ids."""
+    export_id = "AS_VARCHAR(i.DOC:export_id)"
+    return Stmt(
+        f"SELECT i.DOC AS D, i.FILE_NAME AS F, m.EXPORT_ID AS E FROM {place.control('INBOX')} AS i "
+        f"LEFT JOIN (SELECT DISTINCT EXPORT_ID FROM {place.control('MANIFESTS')}) AS m ON m.EXPORT_ID = {export_id}"
+    )
 
 
 def name_unrecorded(place: Place) -> Stmt:
@@ -88,9 +115,10 @@ def name_unrecorded(place: Place) -> Stmt:
     )
 
 
-def remove_from_inbox(place: Place, file_name: str) -> Stmt:
-    """The INBOX documents of one manifest file (the same file copied twice is handled alike)."""
-    return Stmt(f"DELETE FROM {place.control('INBOX')} WHERE FILE_NAME = ?", (file_name,))
+def remove_from_inbox(place: Place, file_names: list[str]) -> Stmt:
+    """The INBOX documents of the manifest files handled (the same file copied twice is handled alike)."""
+    marks = ", ".join("?" for _ in file_names)
+    return Stmt(f"DELETE FROM {place.control('INBOX')} WHERE FILE_NAME IN ({marks})", tuple(file_names))
 
 
 def clean_inbox(place: Place) -> Stmt:
@@ -140,6 +168,7 @@ def _take(
     ledger.record_manifest(session, place, manifest, manifest.to_json())
     known.add(manifest.export_id)
     result.new.append(manifest.export_id)
+    result.tables.add(f"{manifest.schema}.{manifest.table}")
     return True
 
 
@@ -158,7 +187,8 @@ def _quarantine(
     manifest_checks is recorded with its table, window and counts, so that its table reports it
     (loading.blocked) until an operator discards it."""
     export = invalid_id(doc_text)
-    if export in known:
+    if export in known or ledger.holds(session, place, export):
+        known.add(export)
         return
     if manifest is not None:
         ledger.record_manifest(session, place, manifest, doc_text, as_id=export, error=error)

@@ -15,7 +15,17 @@ from typing import Any
 
 from stored_procs import ledger, sql, watermarks
 from stored_procs.configuration import access
-from stored_procs.loading import blocked, key_sets, manifest_checks, quarantine, replace, schema_drift, staged_window
+from stored_procs.loading import (
+    blocked,
+    key_sets,
+    manifest_checks,
+    quarantine,
+    replace,
+    schema_drift,
+    staged_checks,
+    staged_window,
+    table_ledger,
+)
 from stored_procs.loading.batch import (
     Batch,
     Counts,
@@ -34,6 +44,13 @@ from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, Window, parse_manifest_json
 from sync_contract.types import Kind
 from sync_contract.watermark import is_after, later, sort_key
+
+
+# A batch's staging table of at most this many rows is not dropped after the batch: the table's next load
+# replaces it (CREATE OR REPLACE), one statement less per changed cycle. It is TRANSIENT with
+# DATA_RETENTION_TIME_IN_DAYS = 0 (sql.create_staging): no Time Travel or Fail-safe copy, only its bytes
+# until then. Larger ones are dropped at once.
+KEEP_STAGING_ROWS = 100_000
 
 
 @dataclass
@@ -59,7 +76,19 @@ class TableLoad:
         return "SUCCEEDED" if self.manifests else "NO_CHANGE"
 
 
-def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_id: str) -> dict[str, Any]:
+def load_table(
+    session: Any,
+    place: Place,
+    database: str,
+    spec: TableSpec,
+    run_id: str,
+    problems: list[str] | None = None,
+    record: bool = True,
+) -> dict[str, Any]:
+    """LOAD one table and write its RUNS row (unless `record` is False: the local runner writes the RUNS rows
+    of all its tables in one INSERT at the end of its cycle). `problems`: what this run's export requests
+    say about the table (`export_check.problems`) when the caller knows it (the local runner holds its
+    exporter's answers); None reads them from EXPORT_REQUESTS."""
     started_at, started = ledger.now(), time.monotonic()
     result = TableLoad(spec, run_id)
     with lease.held(session, place, f"load:{spec.slug}", run_id) as busy:
@@ -70,7 +99,9 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
                 _load_pending(session, place, database, spec, result)
             except Exception as err:  # recorded in RUNS; the caller goes on with the other tables
                 result.errors.append(f"{type(err).__name__}: {err}")
-    result.errors.extend(export_check.problems(session, place, spec, run_id))  # a failed export fails the run
+    if problems is None:
+        problems = export_check.problems(session, place, spec, run_id)
+    result.errors.extend(problems)  # a failed export fails the run
     summary = {
         "run_id": run_id,
         "source_schema": spec.source_schema,
@@ -93,24 +124,30 @@ def load_table(session: Any, place: Place, database: str, spec: TableSpec, run_i
         "notes": "; ".join([*result.notes, *([result.busy] if result.busy else [])]) or None,
         "error": "; ".join(result.errors) or None,
     }
-    ledger.record_run(session, place, summary)
+    if record:
+        ledger.record_run(session, place, summary)
     return summary
 
 
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
-    parsed = _parse_pending(session, place, spec, result)
+    before = table_ledger.read(session, place, spec)  # one statement: pending, watermark, loaded, quarantined
+    parsed = _parse_pending(session, place, spec, result, before.pending)
     kind = window_kind([m for _, m in parsed])
     batches, incomplete = group_batches(parsed)
     key_set_batches = [b for b in batches if b.first.mode == "keys"]
     batches = [b for b in batches if b.first.mode != "keys"]
-    watermark = _repaired_watermark(session, place, spec, kind)
+    watermark = _repaired_watermark(session, place, spec, kind, before)
     result.watermark_before = result.watermark_after = watermark
     if spec.mode == "full":
-        batches = _newest_snapshot_only(session, place, spec, batches, result.run_id)
+        batches = _newest_snapshot_only(session, place, spec, batches, result.run_id, before.newest_loaded_at)
     elif kind is not None:
         batches.sort(key=lambda b: _window_order(kind, b.first))
+    known = None  # (target columns, newest loaded export) as read before the first batch changes them
     if batches:  # a target schema the app may not write: this table fails naming the GRANT, batches untouched
-        access.ready_target(session, place, database, spec, any(replace.replaces(spec, b.first) for b in batches))
+        existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+        replacing = any(replace.replaces(spec, b.first) for b in batches)
+        access.ready_target(session, place, database, spec, replacing, present=bool(existing))
+        known = (existing, before.newest_loaded)
     deferred: list[Batch] = []
     for batch in batches:
         window = batch.first.window
@@ -123,7 +160,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
             deferred.append(batch)
             continue
         try:
-            counts = apply_batch(session, place, database, spec, batch, result)
+            counts = apply_batch(session, place, database, spec, batch, result, known)
         except Exception as err:
             _record_failure(
                 session,
@@ -134,6 +171,8 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
                 final=isinstance(err, schema_drift.SchemaChangeError | KeyNotUnique | staged_window.WindowMismatch),
             )
             continue
+        finally:
+            known = None  # the batch may have changed the target's columns: the next one reads them again
         failpoints.reached("load:after_merge")
         ledger.mark_loaded(session, place, batch.export_ids, result.run_id, counts.as_dict())
         failpoints.reached("load:after_ledger")
@@ -151,7 +190,8 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
     _apply_key_sets(session, place, database, spec, key_set_batches, result)
-    if not result.errors and (why := blocked.waiting_on(session, place, spec, watermark)):
+    quarantined_now = before.quarantined or any("QUARANTINED" in e for e in result.errors) or result.errors
+    if not result.errors and quarantined_now and (why := blocked.waiting_on(session, place, spec, watermark)):
         result.errors.append(why)  # a stuck table is a failure every run, never NO_CHANGE
 
 
@@ -208,14 +248,14 @@ def _settle_waiting(
 
 
 def _parse_pending(
-    session: Any, place: Place, spec: TableSpec, result: TableLoad
+    session: Any, place: Place, spec: TableSpec, result: TableLoad, pending: list[ledger.LedgerEntry]
 ) -> list[tuple[ledger.LedgerEntry, Manifest]]:
     """The table's pending manifests; one that no longer parses, whose window cannot be ordered (taken
     in before intake checked it: manifest_checks.check_orderable), or that does not fit the table's
     configuration (another mode, primary key or window column: manifest_checks.misfit) is QUARANTINED
     with the reason, before the batches are grouped and ordered: it never stops the table's own exports."""
     parsed = []
-    for entry in ledger.pending_manifests(session, place, spec):
+    for entry in pending:
         try:
             manifest = parse_manifest_json(entry.doc)
             if why := manifest_checks.refusal(manifest, None) or manifest_checks.misfit(manifest, spec):
@@ -242,21 +282,23 @@ def _record_failure(
     result.errors.append(error)
 
 
-def _repaired_watermark(session: Any, place: Place, spec: TableSpec, kind: Kind | None) -> str | None:
+def _repaired_watermark(
+    session: Any, place: Place, spec: TableSpec, kind: Kind | None, before: table_ledger.TableLedger
+) -> str | None:
     """The stored watermark, moved up to the newest LOADED window if a crash left it behind (also when
     nothing is pending: else the exporter would send the loaded window again, forever)."""
-    stored = watermarks.get_watermark(session, place, spec)
+    stored = before.watermark
     if spec.mode == "full":  # the newest loaded snapshot's fingerprint
-        newest = ledger.newest_loaded(session, place, spec)
+        newest = before.newest_loaded
         repaired = newest[1] if newest else stored
     else:
         if kind is None:
-            newest = ledger.newest_loaded(session, place, spec)
+            newest = before.newest_loaded
             kind = window_kind([parse_manifest_json(newest[0])]) if newest else None
         if kind is None:
             return stored
         repaired = stored
-        for high in ledger.loaded_highs(session, place, spec):
+        for high in before.loaded_highs:
             repaired = later(kind, repaired, high)
     if repaired != stored:
         watermarks.set_watermark(session, place, spec, repaired, "repair", kind)
@@ -269,11 +311,12 @@ def _window_order(kind: Kind, manifest: Manifest) -> tuple[Any, str]:
 
 
 def _newest_snapshot_only(
-    session: Any, place: Place, spec: TableSpec, batches: list[Batch], run_id: str
+    session: Any, place: Place, spec: TableSpec, batches: list[Batch], run_id: str, loaded_at: str | None
 ) -> list[Batch]:
     """Full mode: every batch is a whole snapshot; only the newest needs loading, and never one
-    older than the snapshot already loaded (an export that finished late must not undo a newer one)."""
-    loaded = ledger.newest_loaded_snapshot(session, place, spec) or ""
+    older than the snapshot already loaded (`loaded_at`: its CREATED_AT; an export that finished late
+    must not undo a newer one)."""
+    loaded = loaded_at or ""
     ordered = sorted(batches, key=lambda b: (b.first.created_at, b.export_ids[0]))
     keep = ordered[-1:] if ordered and ordered[-1].first.created_at > loaded else []
     for batch in ordered[: len(ordered) - len(keep)]:
@@ -281,7 +324,15 @@ def _newest_snapshot_only(
     return keep
 
 
-def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, result: TableLoad) -> Counts:
+def apply_batch(
+    session: Any,
+    place: Place,
+    database: str,
+    spec: TableSpec,
+    batch: Batch,
+    result: TableLoad,
+    known: tuple[set[str], tuple[str, str | None] | None] | None = None,
+) -> Counts:
     for manifest in batch.manifests:
         _check_supported(spec, manifest)
         if manifest.columns != batch.first.columns:
@@ -290,13 +341,16 @@ def apply_batch(session: Any, place: Place, database: str, spec: TableSpec, batc
                 "than chunk 0; nothing was merged"
             )
     columns = sql.target_columns(spec, batch.first)
-    notes = schema_drift.prepare_target(session, place, database, spec, batch, replace.replaces(spec, batch.first))
+    notes = schema_drift.prepare_target(
+        session, place, database, spec, batch, replace.replaces(spec, batch.first), known
+    )
     result.notes.extend(notes)
     run(session, sql.create_staging(place, spec, [mapping for _, mapping in columns]))
     try:
         return _stage_check_merge(session, place, database, spec, batch, result.run_id, result.notes)
     finally:
-        run(session, sql.drop_staging(place, spec))
+        if batch.rows > KEEP_STAGING_ROWS:  # a small one waits for the table's next CREATE OR REPLACE
+            run(session, sql.drop_staging(place, spec))
         if replace.replaces(spec, batch.first):
             run(session, replace.drop_kept_keys(place, spec))
 
@@ -313,20 +367,23 @@ def _stage_check_merge(
     session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, run_id: str, notes: list[str]
 ) -> Counts:
     loaded = sum(copy_files(session, place, spec, m) for m in batch.manifests)
-    staged = int(run(session, sql.count_rows(place.control(spec.staging_name)))[0][0])
+    checked = staged_checks.run_checks(session, place, spec, batch)  # every check below in one statement
+    staged = int(checked["count"][0])  # type: ignore[index]
     if loaded != batch.rows or staged != batch.rows:
         raise LoadError(
             f"{batch.label} of {spec.source}: COPY loaded {loaded} rows and staging holds {staged}, "
             f"but the manifest says {batch.rows}; nothing was merged and the watermark did not move"
         )
     failpoints.reached("load:after_copy")
-    staged_window.check(session, place, spec, batch)  # the watermark must not jump past rows never exported
+    staged_window.check(session, place, spec, batch, checked["window"])  # the watermark must not pass unexported rows
     manifest = batch.first
-    key_range = check_unique_keys(session, place, spec, batch)
+    key_range = check_unique_keys(session, place, spec, batch, checked["keys"])
     replacing = replace.replaces(spec, manifest)
     kept = replace.kept_keys_table(place, spec) if replacing else None
     try:  # rows with values the target cannot hold: set aside (or the batch fails), before any merge
-        quarantined = quarantine.apply(session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept)
+        quarantined = quarantine.apply(
+            session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept, checked["bad"]
+        )
         if replacing:
             at = ledger.now()
             inserted, updated, deleted = replace.apply(

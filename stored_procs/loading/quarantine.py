@@ -184,13 +184,15 @@ def apply(
     run_id: str,
     at: str,
     keys_table: str | None = None,
+    counted: tuple[Any, ...] | None = None,
 ) -> int:
     """Find bad values in the staged batch; quarantine their rows (returns how many) or raise BadValues.
-    `keys_table`: also keep the keys of the rows set aside there."""
+    `keys_table`: also keep the keys of the rows set aside there. `counted`: `count_bad`'s result when
+    already read (loading.staged_checks)."""
     stmt = count_bad(place, spec, manifest)
     if stmt is None:
         return 0
-    row = run(session, stmt)[0]
+    row = counted if counted is not None else run(session, stmt)[0]
     found = checks(spec, manifest, "r")
     failing = {c.reason: int(v) for c, v in zip(found, row, strict=True) if v}
     if not failing:

@@ -69,15 +69,22 @@ class Drift:
 
 
 def prepare_target(
-    session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, replacing: bool
+    session: Any,
+    place: Place,
+    database: str,
+    spec: TableSpec,
+    batch: Batch,
+    replacing: bool,
+    known: tuple[set[str], tuple[str, str | None] | None] | None = None,
 ) -> list[str]:
     """Bring the target in line with the batch's columns before any row is merged (renames, new and
     widened columns; the table itself on a first load) and return the notes for RUNS. Refused
     (SchemaChangeError) for a batch that merges into a table with loaded exports when the batch lacks a
     backfill it needs, or the target table is gone (dropped by hand): merging would leave rows without
     their values, or create the target with one window's rows. A resync fixes both."""
-    drift = changes(session, place, spec, batch.first)
-    existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    # `known`: (the target's columns, the newest loaded export's (DOC, WINDOW_HIGH)) when the load read them
+    drift = changes(session, place, spec, batch.first, *(known[1:] if known else ()))
+    existing = known[0] if known else {r[0] for r in run(session, sql.existing_columns(spec, database))}
     if drift is not None and not replacing:
         if drift.backfill:
             raise SchemaChangeError(
@@ -99,12 +106,16 @@ def prepare_target(
     return [*(drift.notes if drift is not None else []), *granted]
 
 
-def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest) -> Drift | None:
+_UNREAD: Any = object()
+
+
+def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest, newest: Any = _UNREAD) -> Drift | None:
     """The manifest's columns against those of the table's newest loaded export (None: nothing loaded
     yet): renames (by PostgreSQL's attribute number), columns to widen first, columns whose existing
     values only a backfill brings (sync_contract.column_changes), and notes. An incompatible change
     raises SchemaChangeError."""
-    newest = ledger.newest_loaded(session, place, spec)
+    if newest is _UNREAD:
+        newest = ledger.newest_loaded(session, place, spec)
     if newest is None:
         return None
     before = parse_manifest_json(newest[0])

@@ -83,13 +83,13 @@ def _unholdable_top(kind: Kind | None, staged: str | None, high: str, held: Any,
         return False
 
 
-def check(session: Any, place: Place, spec: TableSpec, batch: Batch) -> None:
+def check(session: Any, place: Place, spec: TableSpec, batch: Batch, row: tuple[Any, ...] | None = None) -> None:
     """Raise WindowMismatch when the batch has rows and its staged maximum of the watermark column is not
-    its `window.high`."""
+    its `window.high`. `row`: `staged_high`'s result when already read (loading.staged_checks)."""
     stmt = staged_high(place, spec, batch)
     if stmt is None or batch.rows == 0:
         return
-    staged, same, held, exact, below = run(session, stmt)[0]
+    staged, same, held, exact, below = row if row is not None else run(session, stmt)[0]
     window = batch.first.window
     assert window.high is not None  # staged_high returned a statement
     if _true(same) or _unholdable_top(window_kind([batch.first]), staged, window.high, held, exact):

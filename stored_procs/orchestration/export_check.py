@@ -31,16 +31,31 @@ def requests_of_run(session: Any, place: Place, spec: TableSpec, run_id: str) ->
     """The table's EXPORT_REQUESTS rows of `run_id`, oldest first: those it made, and the asynchronous
     requests its INTAKE settled (SETTLED_RUN_ID: answered, or reported lost; `answers`). A request made
     and still REQUESTED is neither failed nor exported yet, so it fails nothing."""
+    return requests_by_table(session, place, run_id, spec).get(spec.source, [])
+
+
+def requests_by_table(
+    session: Any, place: Place, run_id: str, spec: TableSpec | None = None
+) -> dict[str, list[Request]]:
+    """`requests_of_run` of every table (or of `spec` only) in one statement, by `schema.table`."""
+    where, params = "(RUN_ID = ? OR SETTLED_RUN_ID = ?)", [run_id, run_id]
+    if spec is not None:
+        where += " AND SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?"
+        params += [spec.source_schema, spec.source_table]
     rows = run(
         session,
         Stmt(
-            "SELECT MODE AS M, STATUS AS S, ERROR AS E, MANIFEST_KEYS AS K "
-            f"FROM {place.control('EXPORT_REQUESTS')} WHERE (RUN_ID = ? OR SETTLED_RUN_ID = ?) "
-            "AND SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? ORDER BY REQUESTED_AT",
-            (run_id, run_id, spec.source_schema, spec.source_table),
+            "SELECT SOURCE_SCHEMA AS A, SOURCE_TABLE AS B, MODE AS M, STATUS AS S, ERROR AS E, MANIFEST_KEYS AS K "
+            f"FROM {place.control('EXPORT_REQUESTS')} WHERE {where} ORDER BY REQUESTED_AT",
+            tuple(params),
         ),
     )
-    return [Request(r[0], str(r[1]), r[2], tuple(json.loads(r[3]) if r[3] else ())) for r in rows]
+    found: dict[str, list[Request]] = {}
+    for r in rows:
+        found.setdefault(f"{r[0]}.{r[1]}", []).append(
+            Request(r[2], str(r[3]), r[4], tuple(json.loads(r[5]) if r[5] else ()))
+        )
+    return found
 
 
 def latest(requests: list[Request]) -> list[Request]:
@@ -94,9 +109,13 @@ def missing_message(spec: TableSpec, missing: list[str]) -> str:
     )
 
 
-def problems(session: Any, place: Place, spec: TableSpec, run_id: str) -> list[str]:
-    """Why this run of the table failed before its LOAD could help: export errors, manifests not found."""
-    requests = requests_of_run(session, place, spec, run_id)
+def problems(
+    session: Any, place: Place, spec: TableSpec, run_id: str, requests: list[Request] | None = None
+) -> list[str]:
+    """Why this run of the table failed before its LOAD could help: export errors, manifests not found.
+    `requests`: the table's requests of the run when already read (`requests_by_table`)."""
+    if requests is None:
+        requests = requests_of_run(session, place, spec, run_id)
     found = export_errors(requests)
     if missing := missing_manifests(session, place, spec, requests):
         found.append(missing_message(spec, missing))

@@ -21,8 +21,8 @@ from typing import Any
 from stored_procs import ledger, watermarks
 from stored_procs.configuration import app_config
 from stored_procs.orchestration import answers
+from stored_procs.row_sql import insert_row
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import insert_row
 from stored_procs.statement import query_tag, run
 
 EVENT_VERSION = 1  # lambda_exporter.event.EVENT_VERSION; a contract test keeps the two equal

@@ -137,7 +137,8 @@ def load_lane(
     the lane was loaded first."""
     result = LaneResult(lane, graph.check_lanes(lanes))
     mine = share(specs if every_table else tables_to_load(session, place, run_id, specs), lane, lanes)
-    done = recorded(session, place, run_id) if mine else {}
+    # a retried lane task skips what this run already recorded; `every_table` (the local runner) never retries
+    done = recorded(session, place, run_id) if mine and not every_table else {}
     for spec in mine:
         if done.get(spec.source) in DONE:  # an earlier attempt of this lane in this run loaded it
             continue

@@ -3,11 +3,12 @@ overlapping cycles never both load the same table. The run's FINALIZER releases 
 hold (a task killed at its timeout); a lease also expires after its time to live, so a holder that
 dies with no finalizer after it (a crashed `aurora-sync` process) blocks nobody for longer than that.
 
-Acquiring is one conditional UPDATE of a row that exists beforehand (Snowflake serialises UPDATEs of
-one table), then a read-back of who holds it.
+Acquiring is one conditional UPDATE of the lease's row (Snowflake serialises UPDATEs of one table), whose
+row count says whether it took the lease; the row is created on first use, and who holds a busy lease
+is read back only then.
 
-Every lease of every table lives in the one LEASES table, so each acquisition and release (a MERGE and
-an UPDATE, then an UPDATE) waits for that table's lock behind the others; Snowflake aborts a statement
+Every lease of every table lives in the one LEASES table, so each acquisition and release (an UPDATE,
+then an UPDATE) waits for that table's lock behind the others; Snowflake aborts a statement
 once more than 20 wait ("Transactions", resource locking). Within a graph run only the load lanes take
 table leases, each one table at a time, so at most `graph.MAX_LANES` (8) of the graph's statements wait
 on LEASES at once (INTAKE takes its lease before the lanes start, the FINALIZER releases after they
@@ -49,7 +50,13 @@ _AT = timestamp_ntz()  # a bound ledger.now() text, with its explicit format (st
 
 
 def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = DEFAULT_TTL_S) -> Busy | None:
-    """None when `holder` now holds `name`; else who does."""
+    """None when `holder` now holds `name`; else who does.
+
+    One statement when the lease row exists and is free: the conditional UPDATE's row count says whether
+    it took the lease ("number of rows updated", UPDATE's output in the SQL command reference). Only when
+    it updated nothing is the row created (a first use) and tried again, and the holder read back."""
+    if _take(session, place, name, holder, ttl_s):
+        return None
     leases = place.control("LEASES")
     run(
         session,
@@ -59,17 +66,24 @@ def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = D
             (name,),
         ),
     )
-    run(
+    if _take(session, place, name, holder, ttl_s):
+        return None
+    rows = run(session, Stmt(f"SELECT HOLDER AS H, EXPIRES_AT AS E FROM {leases} WHERE NAME = ?", (name,)))
+    current, expires = (rows[0][0], rows[0][1]) if rows else (None, None)
+    return None if current == holder else Busy(name, str(current), str(expires))
+
+
+def _take(session: Any, place: Place, name: str, holder: str, ttl_s: float) -> bool:
+    """The conditional UPDATE that takes a free (or expired, or already ours) lease; True when it did."""
+    rows = run(
         session,
         Stmt(
-            f"UPDATE {leases} SET HOLDER = ?, ACQUIRED_AT = {_AT}, EXPIRES_AT = {_AT} WHERE NAME = ? "
+            f"UPDATE {place.control('LEASES')} SET HOLDER = ?, ACQUIRED_AT = {_AT}, EXPIRES_AT = {_AT} WHERE NAME = ? "
             f"AND (HOLDER IS NULL OR HOLDER = ? OR EXPIRES_AT < {_AT})",
             (holder, now(), now(ttl_s), name, holder, now()),
         ),
     )
-    rows = run(session, Stmt(f"SELECT HOLDER AS H, EXPIRES_AT AS E FROM {leases} WHERE NAME = ?", (name,)))
-    current, expires = (rows[0][0], rows[0][1]) if rows else (None, None)
-    return None if current == holder else Busy(name, str(current), str(expires))
+    return bool(rows) and int(rows[0][0] or 0) > 0
 
 
 def _clear(session: Any, place: Place, where: str, params: tuple[Any, ...]) -> None:

@@ -12,7 +12,7 @@ from stored_procs import ledger
 from stored_procs.configuration import access, app_config
 from stored_procs.orchestration import export_check, lease
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import insert_row
+from stored_procs.row_sql import upsert_row
 from stored_procs.statement import Stmt, query_tag, run
 
 
@@ -65,12 +65,16 @@ def check_ready(session: Any, place: Place) -> dict[str, Any]:
     return {**ready, "notes": notes} if notes else ready
 
 
-def finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None = None) -> dict[str, Any]:
+def finalize(
+    session: Any, place: Place, run_id: str, specs: list[TableSpec] | None = None, release: bool = True
+) -> dict[str, Any]:
+    """`release`: release the leases the run's tasks still hold (a task killed at its timeout); the local
+    runner holds each of its leases in a `with` block and passes False."""
     with query_tag(step="FINALIZE", run=run_id):
-        return _finalize(session, place, run_id, specs)
+        return _finalize(session, place, run_id, specs, release)
 
 
-def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None) -> dict[str, Any]:
+def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None, release: bool) -> dict[str, Any]:
     """FINALIZER: one RUN_SUMMARIES row from what the run's tasks recorded. A table with no RUNS row for
     this run had nothing to load (NO_CHANGE: INTAKE's answer skipped its task), or still has something
     pending (NOT_RUN: its task was skipped after a failure, or failed before recording): a failure.
@@ -79,21 +83,51 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     TABLE_STATUS and FAILURES show it (`export_check`). A task retried within the run
     (TASK_AUTO_RETRY_ATTEMPTS) counts by its latest attempt, and a retried finalizer replaces its
     summary. Leases the run's tasks still hold are released."""
-    lease.release_run(session, place, run_id)
+    if release:
+        lease.release_run(session, place, run_id)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
-    recorded = _loads(session, place, run_id)
+    recorded, pending = _loads_and_pending(session, place, run_id)
+    requests = export_check.requests_by_table(session, place, run_id)
+    unrecorded = []
     for spec in specs:
-        if spec.source not in recorded and (problems := export_check.problems(session, place, spec, run_id)):
-            ledger.record_run(session, place, _failed_run(spec, run_id, problems))
-    pending = ledger.tables_with_pending(session, place)
+        asked = requests.get(spec.source, [])
+        if (
+            spec.source not in recorded
+            and asked
+            and (problems := export_check.problems(session, place, spec, run_id, asked))
+        ):
+            unrecorded.append(_failed_run(spec, run_id, problems))
+    if unrecorded:
+        ledger.record_runs(session, place, unrecorded)
+        for row in unrecorded:
+            recorded[f"{row['source_schema']}.{row['source_table']}"] = {
+                "status": "FAILED",
+                "rows_loaded": 0,
+                "error": row["error"],
+            }
+    export_errors = {spec.source: export_check.export_errors(requests.get(spec.source, [])) for spec in specs}
+    return write_summary(session, place, run_id, specs, recorded, pending, export_errors)
+
+
+def write_summary(
+    session: Any,
+    place: Place,
+    run_id: str,
+    specs: list[TableSpec],
+    recorded: dict[str, dict[str, Any]],
+    pending: set[str],
+    export_errors: dict[str, list[str]],
+) -> dict[str, Any]:
+    """The run's RUN_SUMMARIES row (one MERGE: a retried finalizer replaces it) from its tables' loads
+    (`recorded`: status, rows_loaded, error by `schema.table`), the tables still `pending`, and the
+    errors of their failed export requests. The local runner, which holds all of it, calls this alone."""
     tables: dict[str, dict[str, Any]] = {
         spec.source: {"status": "NOT_RUN" if spec.source in pending else "NO_CHANGE"} for spec in specs
     }
-    for name, load in _loads(session, place, run_id).items():
+    for name, load in recorded.items():
         tables[name] = load
     for spec in specs:
-        errors = export_check.export_errors(export_check.requests_of_run(session, place, spec, run_id))
-        if errors:
+        if errors := export_errors.get(spec.source):
             tables.setdefault(spec.source, {"status": "NOT_RUN"})["export_error"] = "; ".join(errors)
     failed = sorted(name for name, t in tables.items() if t["status"] in {"FAILED", "NOT_RUN"} or t.get("export_error"))
     summary = {
@@ -113,22 +147,27 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
         ("ROWS_LOADED", "NUMBER", summary["rows_loaded"]),
         ("SUMMARY", "VARCHAR", json.dumps(summary, sort_keys=True, default=str)),
     ]
-    run(session, Stmt(f"DELETE FROM {place.control('RUN_SUMMARIES')} WHERE RUN_ID = ?", (run_id,)))
-    run(session, insert_row(place.control("RUN_SUMMARIES"), row))
+    run(session, upsert_row(place.control("RUN_SUMMARIES"), row, key="RUN_ID"))  # a retried finalizer replaces it
     return summary
 
 
-def _loads(session: Any, place: Place, run_id: str) -> dict[str, dict[str, Any]]:
-    """The RUNS rows of this run by table (a load retried within the run: its latest row)."""
+def _loads_and_pending(session: Any, place: Place, run_id: str) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """In one statement: the RUNS rows of this run by table (a load retried within the run: its latest
+    row), and `schema.table` of every table with a manifest still to load (`ledger.tables_with_pending`)."""
     rows = run(
         session,
         Stmt(
-            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ROWS_LOADED AS R, ERROR AS E "
-            f"FROM {place.control('RUNS')} WHERE RUN_ID = ? ORDER BY FINISHED_AT",
-            (run_id,),
+            "SELECT 'R' AS W, SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ROWS_LOADED AS R, ERROR AS E, "
+            f"FINISHED_AT AS F FROM {place.control('RUNS')} WHERE RUN_ID = ? UNION ALL "
+            "SELECT DISTINCT 'P', SOURCE_SCHEMA, SOURCE_TABLE, NULL, NULL, NULL, NULL "
+            f"FROM {place.control('MANIFESTS')} WHERE STATUS IN (?, ?) ORDER BY 7",
+            (run_id, ledger.NEW, ledger.FAILED),
         ),
     )
-    return {f"{r[0]}.{r[1]}": {"status": r[2], "rows_loaded": int(r[3] or 0), "error": r[4]} for r in rows}
+    loads = {
+        f"{r[1]}.{r[2]}": {"status": r[3], "rows_loaded": int(r[4] or 0), "error": r[5]} for r in rows if r[0] == "R"
+    }
+    return loads, {f"{r[1]}.{r[2]}" for r in rows if r[0] == "P"}
 
 
 def _failed_run(spec: TableSpec, run_id: str, problems: list[str]) -> dict[str, Any]:

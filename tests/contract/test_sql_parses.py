@@ -94,7 +94,7 @@ def _ledger_statements() -> list[str]:
     ledger.ensure_control(session, PLACE)
     ledger.save_table_spec(session, PLACE, SPEC)
     ledger.read_table_specs(session, PLACE)
-    ledger.known_export_ids(session, PLACE)
+    ledger.holds(session, PLACE, "x1")
     ledger.record_manifest(session, PLACE, m, m.to_json())
     ledger.record_invalid_manifest(session, PLACE, "invalid-1", "{}", "bad")
     ledger.pending_manifests(session, PLACE, SPEC)

@@ -5,6 +5,7 @@ lambda_proxy.py), loaded as one batch, reconciled against the source."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,38 @@ def _clean(harness, endpoints, table: str) -> None:
 
 def _target(harness, table: str) -> dict[int, Any]:
     return dict(harness.query(f'SELECT "ID", "NOTE" FROM "ANALYTICS"."PUBLIC"."{table.upper()}"'))
+
+
+def _rows_read(pg, table: str) -> int:
+    """Rows read from public.<table> so far (pg_stat_user_tables). A backend's counts arrive when it exits
+    or goes idle, at most about a second later (PostgreSQL 15+): read until two readings agree."""
+    last = -1
+    for _ in range(20):
+        time.sleep(0.6)
+        cur = pg.cursor()
+        cur.execute(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables "
+            "WHERE schemaname = 'public' AND relname = %s",
+            (table,),
+        )
+        now = int(cur.fetchone()[0])
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def _counted(pg, table: str, counter: str, at_least: int) -> None:
+    """Wait until pg_stat_user_tables.<counter> of public.<table> reaches `at_least` (a backend's counts
+    arrive up to about a second after it goes idle; the change token reads them)."""
+    assert counter in ("n_tup_upd", "n_tup_del")
+    for _ in range(50):
+        cur = pg.cursor()
+        cur.execute(f"SELECT {counter} FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = %s", (table,))
+        if int(cur.fetchone()[0]) >= at_least:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"PostgreSQL never counted {counter} of {table}")
 
 
 def _create(pg, table: str, watermark: bool = True) -> None:
@@ -207,9 +240,18 @@ def test_a_full_mode_table_fanned_out(pg, endpoints, harness, proxy):
     assert harness.watermark("fan_full") == fingerprint
     _clean(harness, endpoints, "fan_full")
 
-    again = _cycle(harness, HookedExporter(harness, proxy))  # unchanged: the parts' fingerprints add up
+    # unchanged: the parts' fingerprints add up to the table's. The update's counts may have reached the
+    # statistics after the second plan read its change token: then this cycle fingerprints once more
+    _counted(pg, "fan_full", "n_tup_upd", 1)
+    settle = _cycle(harness, HookedExporter(harness, proxy))
+    assert settle.tables[0].export["status"] == "no_change"
+    before = _rows_read(pg, "fan_full")
+    again = _cycle(harness, HookedExporter(harness, proxy))
     assert again.tables[0].export["status"] == "no_change"
+    assert [i.part for i in proxy.reached("public.fan_full")][8:] == [None, None]  # no part invoked
+    assert _rows_read(pg, "fan_full") == before  # the change token: no fingerprint, no row read
     cur.execute("DELETE FROM public.fan_full WHERE id = 1")
+    _counted(pg, "fan_full", "n_tup_del", 1)  # the change token sees counts once flushed (change_check)
     third = _cycle(harness, HookedExporter(harness, proxy))
     assert not third.tables[0].errors and 1 not in _target(harness, "fan_full")
     _clean(harness, endpoints, "fan_full")

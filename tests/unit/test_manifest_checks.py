@@ -117,7 +117,7 @@ def _statements() -> list[str]:
             discard.mark_discarded(PLACE, "x1", "why", "2026-01-01 00:00:00"),
             discard.record_discarded(PLACE, "x1", "{}", ("public", "orders"), "why", "2026-01-01 00:00:00"),
             intake.name_unrecorded(PLACE),
-            intake.remove_from_inbox(PLACE, "manifests/a/b.json"),
+            intake.remove_from_inbox(PLACE, ["manifests/a/b.json"]),
             intake.clean_inbox(PLACE),
         )
         if s is not None

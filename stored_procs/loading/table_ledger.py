@@ -1,0 +1,67 @@
+"""What a table's LOAD reads of the ledger before it starts, in ONE statement: its pending manifests, its
+stored watermark, the window highs and newest document of its loaded exports, and whether any export of
+it is QUARANTINED. Before, each was a statement of its own (issue 14: a 1 % change cycle sends at most
+20 statements). Read under the table's lease, so nothing else changes them while the load runs; what the
+load itself changes afterwards it reads again (`ledger`, `blocked`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from stored_procs import ledger
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import Stmt, run
+
+
+@dataclass
+class TableLedger:
+    """`pending`: NEW and FAILED manifests, oldest first (`ledger.pending_manifests`); `watermark`: the
+    stored one; `loaded_highs`: WINDOW_HIGH of every LOADED window or snapshot export
+    (`ledger.loaded_highs`); `newest_loaded`: (DOC, WINDOW_HIGH) of the newest of them
+    (`ledger.newest_loaded`); `newest_loaded_at`: its CREATED_AT (`ledger.newest_loaded_snapshot`);
+    `quarantined`: whether a window or snapshot export is QUARANTINED (`blocked.quarantined`)."""
+
+    pending: list[ledger.LedgerEntry] = field(default_factory=list)
+    watermark: str | None = None
+    loaded_highs: list[str] = field(default_factory=list)
+    newest_loaded: tuple[str, str | None] | None = None
+    newest_loaded_at: str | None = None
+    quarantined: bool = False
+
+
+def read_statement(place: Place, spec: TableSpec) -> Stmt:
+    """Rows tagged P (pending: EXPORT_ID, STATUS, ATTEMPTS, DOC), L (loaded: WINDOW_HIGH, CREATED_AT, and
+    DOC for the newest only), Q (one per quarantined export) and W (the watermark)."""
+    m, where = place.control("MANIFESTS"), "SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?"
+    key = (spec.source_schema, spec.source_table)
+    newest = "ROW_NUMBER() OVER (ORDER BY CREATED_AT DESC, EXPORT_ID DESC) = 1"
+    return Stmt(
+        "SELECT 'P' AS T, EXPORT_ID AS E, STATUS AS S, CAST(ATTEMPTS AS VARCHAR) AS A, DOC AS D, "
+        f"CREATED_AT AS C FROM {m} WHERE {where} AND STATUS IN (?, ?) "
+        f"UNION ALL SELECT 'L', EXPORT_ID, WINDOW_HIGH, NULL, IFF({newest}, DOC, NULL), CREATED_AT "
+        f"FROM {m} WHERE {where} AND STATUS = ? AND MODE <> 'keys' "
+        f"UNION ALL SELECT 'Q', EXPORT_ID, NULL, NULL, NULL, CREATED_AT FROM {m} "
+        f"WHERE {where} AND STATUS = ? AND MODE IN ('incremental', 'full') "
+        f"UNION ALL SELECT 'W', NULL, WATERMARK, NULL, NULL, NULL FROM {place.control('WATERMARKS')} WHERE {where} "
+        "ORDER BY 1, 6, 2",
+        (*key, ledger.NEW, ledger.FAILED, *key, ledger.LOADED, *key, ledger.QUARANTINED, *key),
+    )
+
+
+def read(session: Any, place: Place, spec: TableSpec) -> TableLedger:
+    found = TableLedger()
+    for tag, export_id, status, attempts, doc, created_at in run(session, read_statement(place, spec)):
+        if tag == "P":
+            found.pending.append(ledger.LedgerEntry(export_id, status, int(attempts or 0), doc))
+        elif tag == "L":
+            if status is not None:
+                found.loaded_highs.append(status)
+            if doc is not None:
+                found.newest_loaded, found.newest_loaded_at = (doc, status), created_at
+        elif tag == "Q":
+            found.quarantined = True
+        elif tag == "W":
+            found.watermark = status
+    return found
