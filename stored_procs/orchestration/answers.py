@@ -57,11 +57,14 @@ def in_flight(session: Any, place: Place) -> dict[tuple[str, str, str], str]:
 
 
 def copy_answers(place: Place) -> Stmt:
-    """COPY of new answer documents into ANSWERS, with their stage paths (as `sql.copy_manifests`; its load
-    metadata skips an answer already copied)."""
+    """COPY of new answer documents into ANSWERS, with their stage paths (as `sql.copy_manifests`). Its load
+    metadata skips an answer already copied; unlike manifests, an answer whose load status is unknown (last
+    modified more than 64 days ago) is skipped too, the default ("Loading data", loading older files:
+    docs.snowflake.com/user-guide/data-load-considerations-load): it answers a request long settled, and
+    the bucket expires answers after `answer_expiration_days` (terraform/modules/storage)."""
     return Stmt(
         f"COPY INTO {place.control('ANSWERS')} (DOC, FILE_NAME) FROM (SELECT $1, METADATA$FILENAME FROM "
-        f"{place.stage_path(ANSWERS_FOLDER)}) FILE_FORMAT=(TYPE=JSON) LOAD_UNCERTAIN_FILES=TRUE"
+        f"{place.stage_path(ANSWERS_FOLDER)}) FILE_FORMAT=(TYPE=JSON)"
     )
 
 

@@ -504,6 +504,7 @@ def test_the_lifecycle_rules_clean_up_what_failed_exports_leave(modules: dict[st
     assert block(data, "expiration")["days"] == "${var.data_expiration_days}"
     assert block(data, "abort_incomplete_multipart_upload")["days_after_initiation"] == 1
     assert block(manifests, "expiration")["days"] == "${var.manifest_expiration_days}"
+    assert block(rules["${local.answers}"], "expiration")["days"] == "${var.answer_expiration_days}"
     assert "${local.state_prefix}" in rules and "expiration" not in rules["${local.state_prefix}"]
     variables = modules["storage"].named("variable")
     assert (variables["data_expiration_days"]["default"], variables["manifest_expiration_days"]["default"]) == (14, 90)

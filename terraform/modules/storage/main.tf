@@ -154,7 +154,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "exports" {
     }
 
     expiration {
-      days = var.manifest_expiration_days
+      days = var.answer_expiration_days
     }
 
     noncurrent_version_expiration {

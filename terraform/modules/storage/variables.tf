@@ -83,6 +83,17 @@ variable "manifest_expiration_days" {
   }
 }
 
+variable "answer_expiration_days" {
+  type        = number
+  description = "Days after which the exporter's answers under <prefix>answers/ expire: an intake reads each within the app's answer timeout (minutes); EXPORT_REQUESTS keeps what it said."
+  default     = 7
+
+  validation {
+    condition     = var.answer_expiration_days >= 1 && var.answer_expiration_days <= 60
+    error_message = "answer_expiration_days must be 1..60 (below Snowflake's 64 days of load metadata)."
+  }
+}
+
 variable "noncurrent_version_expiration_days" {
   type        = number
   description = "Days a replaced or expired object version is kept (versioning is on) before it is deleted."
