@@ -71,3 +71,32 @@ def test_key_ranges_cover_null_keys_in_the_first_range_only():
 
 def test_fingerprints_of_disjoint_ranges_add_up():
     assert add_fingerprints(["3:100", "0:0", "2:-7"]) == "5:93"
+
+
+def test_max_rows_per_invocation_in_sync_toml_reaches_the_request_and_is_validated():
+    import tomllib
+
+    from aurora_sync.config import ConfigError, parse_config
+    from aurora_sync.cycle import export_request
+    from tests.unit.test_config import BASE
+
+    config = parse_config(tomllib.loads(BASE + "max_rows_per_invocation = 5000000\n"))
+    (spec,) = config.tables
+    assert export_request(config, spec, None).max_rows_per_invocation == 5_000_000
+    assert export_request(config, spec, None).to_event()["max_rows_per_invocation"] == 5_000_000
+    assert export_request(config, spec, None, keys=True).max_rows_per_invocation is None  # key sets never fan out
+    assert "max_rows_per_invocation" not in export_request(parse_config(tomllib.loads(BASE)), spec, None).to_event()
+    for bad in ("0", "true", '"many"'):
+        with pytest.raises(ConfigError, match=r"tables\[0\]\.max_rows_per_invocation"):
+            parse_config(tomllib.loads(BASE + f"max_rows_per_invocation = {bad}\n"))
+
+
+def test_the_event_carries_max_rows_per_invocation_and_refuses_a_bad_one():
+    from lambda_exporter.event import ExportRequest, S3Target, parse_event
+
+    request = ExportRequest("public", "orders", "full", S3Target("b", "p/", "eu-west-1"), max_rows_per_invocation=7)
+    event = request.to_event()
+    assert parse_event(event).max_rows_per_invocation == 7
+    for bad in (0, True, "7"):
+        with pytest.raises(EventError, match="max_rows_per_invocation"):
+            parse_event({**event, "max_rows_per_invocation": bad})
