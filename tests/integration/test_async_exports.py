@@ -155,6 +155,8 @@ def test_an_exporter_failure_reported_in_its_answer_fails_the_table_run_and_a_la
         "FAILED",
         True,
     )
+    kinds = run(app, Stmt("SELECT KIND, ERROR FROM CORE.FAILURES WHERE RUN_ID = ? ORDER BY KIND", (failed["run_id"],)))
+    assert [k for k, _ in kinds] == ["EXPORT_REQUEST", "LOAD"] and all("bit(8)" in e for _, e in kinds)
 
     # the cause fixed: the failed request is settled, so the table is requested again and loads
     cur.execute("ALTER TABLE public.as_bits DROP COLUMN flags")
