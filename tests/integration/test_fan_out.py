@@ -255,3 +255,33 @@ def test_a_full_mode_table_fanned_out(pg, endpoints, harness, proxy):
     third = _cycle(harness, HookedExporter(harness, proxy))
     assert not third.tables[0].errors and 1 not in _target(harness, "fan_full")
     _clean(harness, endpoints, "fan_full")
+
+
+def test_a_text_key_split_at_sampled_percentiles_through_the_in_process_exporter(pg, endpoints, harness, monkeypatch):
+    """Above SAMPLE_ABOVE rows the key ranges come from a block sample; they still cover every row. The
+    local runner without a Lambda (LocalExporter) fans out the same way, each part a separate call."""
+    from aurora_sync.cycle import export_request
+    from aurora_sync.export_client import LocalExporter
+    from lambda_exporter import fan_out
+
+    monkeypatch.setattr(fan_out, "SAMPLE_ABOVE", 100)
+    monkeypatch.setattr(fan_out, "SAMPLE_ROWS", 400)
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.fan_text (id text PRIMARY KEY, note text, updated_at timestamptz NOT NULL)")
+    cur.execute(
+        "INSERT INTO public.fan_text SELECT md5(g::text), 'n' || g, now() - interval '1 hour' "
+        "FROM generate_series(1, 5000) g"
+    )
+    cur.execute("ANALYZE public.fan_text")  # reltuples: the estimate the plan sizes from
+    harness.add("public.fan_text", ["id"], "updated_at", max_rows_per_invocation="1000")
+    spec = harness.config.tables[0]
+    answer = LocalExporter(endpoints.pg_dsn, endpoints.s3_endpoint).export(export_request(harness.config, spec, None))
+
+    assert answer["status"] == "exported" and answer["rows"] == 5000
+    assert answer["chunks"] >= 3 and answer["invocations"] == answer["chunks"] + 1
+    manifests = sorted(_manifests(endpoints, "fan_text"), key=lambda m: m.chunk_index)
+    bounds = [m.part.key_to for m in manifests[:-1]]
+    assert bounds == sorted(bounds) and all(m.rows > 0 for m in manifests)
+    report = harness.cycle(export=False)
+    assert report.tables[0].load["rows_loaded"] == 5000
+    _clean(harness, endpoints, "fan_text")
