@@ -61,12 +61,9 @@ class SourceState:
 
 @dataclass(frozen=True)
 class Part:
-    """One part of a fan-out export (lambda_exporter.fan_out): a chunk exported by its own invocation,
-    in its own snapshot, holding the rows whose first primary-key column lies in [key_from, key_to)
-    (None: unbounded; the first part also holds NULL keys). The chunk's `created_at` is the plan's
-    time, shared by every part (the loader groups a batch by it); `snapshot_at` is this part's own.
-    Its rows may be older or newer than another part's: the window's high bounds them all (incremental),
-    or the part checked its range against the plan's fingerprint (full)."""
+    """A fan-out part (lambda_exporter.fan_out): a chunk exported by an invocation and snapshot of its own,
+    the rows whose first key column is in [key_from, key_to) (None: open; the first part holds NULL keys).
+    `created_at` is the plan's, shared by all parts (one batch); `snapshot_at` is this part's own."""
 
     key_column: str
     key_from: str | None
@@ -263,9 +260,7 @@ def _check_consistency(m: Manifest) -> None:
     if m.chunk_index >= m.chunk_count:
         raise ManifestError("chunk.index", f"{m.chunk_index} is not below chunk.count {m.chunk_count}")
     if m.part is not None and (m.mode == "keys" or m.part.key_column not in m.primary_key[:1]):
-        raise ManifestError(
-            "chunk.part.key_column", "must be the first primary-key column of an incremental or full export"
-        )
+        raise ManifestError("chunk.part.key_column", "must be the first key column of an incremental or full export")
     if m.rows > 0 and not m.files:
         raise ManifestError("files", f"is empty but rows is {m.rows}")
     known = [f.rows for f in m.files]
