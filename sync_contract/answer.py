@@ -7,8 +7,8 @@ outside the export contract). When the export ends, the exporter writes its answ
 
     {"kind": "export_answer", "version": 1, "request_id": "req-...", "table": {"schema": ..., "name": ...},
      "mode": "incremental" | "full" | "keys" | null, "status": "exported" | "no_change" | "failed",
-     "rows": 0, "manifest_keys": [...], "export_id": ... | null, "error": ... | null,
-     "finished_at": "<UTC ISO 8601>", "signature": {...}}
+     "rows": 0, "manifest_keys": [...], "export_id": ... | null, "window": {"low": ..., "high": ...} | null,
+     "error": ... | null, "finished_at": "<UTC ISO 8601>", "signature": {...}}
 
 signed like a manifest (sync_contract.signing, the same key), so a writer of the bucket who does not
 hold the key can neither fail a table nor settle a request. The manifests stay the completion signal
@@ -47,6 +47,7 @@ class Answer:
     rows: int
     manifest_keys: tuple[str, ...]
     error: str | None
+    high: str | None = None  # the exported window's high bound (PostgreSQL text), when the export had one
 
 
 def parse_answer(doc: Any, keys: Mapping[str, bytes]) -> Answer:
@@ -74,7 +75,13 @@ def parse_answer(doc: Any, keys: Mapping[str, bytes]) -> Answer:
         raise ManifestError("error", "must be a string or null")
     if status == "failed" and not error:
         raise ManifestError("error", "is required when status is 'failed'")
-    return Answer(request_id, status, rows, tuple(manifest_keys), error[:MAX_ERROR_CHARS] if error else None)
+    window = doc.get("window")
+    if window is not None and not (
+        isinstance(window, dict) and all(isinstance(window.get(k), str | None) for k in ("low", "high"))
+    ):
+        raise ManifestError("window", 'must be {"low": text or null, "high": text or null} or null')
+    high = window.get("high") if window else None
+    return Answer(request_id, status, rows, tuple(manifest_keys), error[:MAX_ERROR_CHARS] if error else None, high)
 
 
 def answer_doc(
@@ -97,7 +104,15 @@ def answer_doc(
     }
     if error is not None:
         text = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
-        return {**doc, "status": "failed", "rows": 0, "manifest_keys": [], "export_id": None, "error": text}
+        return {
+            **doc,
+            "status": "failed",
+            "rows": 0,
+            "manifest_keys": [],
+            "export_id": None,
+            "window": None,
+            "error": text,
+        }
     summary = summary or {}
     return {
         **doc,
@@ -105,5 +120,12 @@ def answer_doc(
         "rows": int(summary.get("rows") or 0),
         "manifest_keys": [str(k) for k in summary.get("manifest_keys") or []],
         "export_id": summary.get("export_id"),
+        "window": _window(summary.get("window")),
         "error": None,
     }
+
+
+def _window(value: Any) -> dict[str, str | None] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {k: value[k] if isinstance(value.get(k), str) else None for k in ("low", "high")}

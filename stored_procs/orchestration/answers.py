@@ -5,10 +5,11 @@ REQUESTED in EXPORT_REQUESTS with its id and time (`exports.request_exports`), s
 while the exports run. Three things settle a request:
 
 - the exporter's answer (sync_contract.answer: `answers/<request_id>.json`, signed with the manifest
-  key). INTAKE copies the answers in first (`settle`, before the manifests: the exporter writes the answer
-  after the manifests, so every manifest an answer names is in the stage when the answer is) and sets the
-  request EXPORTED / NO_CHANGE, or FAILED with the exporter's error, writing its own run's id in
-  SETTLED_RUN_ID: that run's RUNS row of the table says FAILED with the error (`export_check`);
+  key). REQUEST_EXPORTS and INTAKE copy the answers in first (`settle`; INTAKE before the manifests: the
+  exporter writes the answer after the manifests, so every manifest an answer names is in the stage when
+  the answer is) and set the request EXPORTED / NO_CHANGE (with the window's high, WINDOW_HIGH), or
+  FAILED with the exporter's error, writing their run's id in SETTLED_RUN_ID: that run's RUNS row of
+  the table says FAILED with the error (`export_check`);
 - no answer within the answer timeout (REGISTER_EXPORTER's ANSWER_TIMEOUT_MINUTES, default 30: the
   Lambda's 15-minute limit, its 10-minute maximum event age and a margin): the invocation was lost
   (timeout, out of memory, throttled past its event age). INTAKE sets it FAILED, "no answer from the
@@ -17,7 +18,8 @@ while the exports run. Three things settle a request:
   are still taken in and loaded: the manifests are the completion signal of the data).
 
 While a table's request is REQUESTED, REQUEST_EXPORTS does not request it again (`in_flight`); once it is
-settled the next run requests the table again from its loaded watermark.
+settled the next run requests the table again: from its loaded watermark, or from the high of an export
+answered but not loaded yet (`continuations`, `exports._continued`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,22 @@ def in_flight(session: Any, place: Place) -> dict[tuple[str, str, str], str]:
     return {(r[0], r[1], str(r[2])): str(r[3]) for r in rows}
 
 
+def continuations(session: Any, place: Place) -> dict[tuple[str, str], tuple[str | None, str]]:
+    """(source schema, source table) -> (low, high) of the table's newest incremental request when it was
+    answered EXPORTED with a high bound: the window the exporter wrote, which a load may not have applied
+    yet (`exports` continues from its high while the loaded watermark is still its low). QUALIFY keeps the
+    newest row per table ("QUALIFY": filters on a window function's result)."""
+    rows = run(
+        session,
+        Stmt(
+            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, WINDOW_LOW AS L, WINDOW_HIGH AS H "
+            f"FROM {place.control('EXPORT_REQUESTS')} WHERE MODE = 'incremental' QUALIFY ROW_NUMBER() OVER "
+            "(PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY REQUESTED_AT DESC) = 1",
+        ),
+    )
+    return {(r[0], r[1]): (r[3], str(r[4])) for r in rows if r[2] == "EXPORTED" and r[4] is not None}
+
+
 def copy_answers(place: Place) -> Stmt:
     """COPY of new answer documents into ANSWERS, with their stage paths (as `sql.copy_manifests`). Its load
     metadata skips an answer already copied; unlike manifests, an answer whose load status is unknown (last
@@ -74,13 +92,15 @@ def settle_answer(place: Place, answer: Answer, run_id: str) -> Stmt:
     keys = json.dumps(list(answer.manifest_keys)) if answer.manifest_keys else None
     return Stmt(
         f"UPDATE {place.control('EXPORT_REQUESTS')} SET STATUS = ?, ERROR = ?, ROWS_EXPORTED = ?, MANIFESTS = ?, "
-        f"MANIFEST_KEYS = ?, SETTLED_RUN_ID = ?, SETTLED_AT = {timestamp_ntz()} WHERE REQUEST_ID = ? AND STATUS = ?",
+        f"MANIFEST_KEYS = ?, WINDOW_HIGH = ?, SETTLED_RUN_ID = ?, SETTLED_AT = {timestamp_ntz()} "
+        "WHERE REQUEST_ID = ? AND STATUS = ?",
         (
             status,
             answer.error,
             answer.rows,
             len(answer.manifest_keys),
             keys,
+            answer.high,
             run_id,
             ledger.now(),
             answer.request_id,

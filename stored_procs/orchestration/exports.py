@@ -100,7 +100,11 @@ def _request(
 ) -> dict[str, Any]:
     settings = app_config.read(session, place)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
-    events = [(spec, export_event(spec, settings, watermarks.get_watermark(session, place, spec))) for spec in specs]
+    lows = {spec.source: watermarks.get_watermark(session, place, spec) for spec in specs}
+    if asynchronous:  # the answers that came since the last INTAKE first: a request answered is no longer in flight
+        answers.settle(session, place, run_id, lambda: app_config.answer_timeout(settings))
+        lows = _continued(session, place, specs, lows)
+    events = [(spec, export_event(spec, settings, lows[spec.source])) for spec in specs]
     due = [spec for spec in specs if ledger.keys_due(session, place, spec)]
     events += [(spec, export_event(spec, settings, None, keys=True)) for spec in due]
     flying = answers.in_flight(session, place)
@@ -118,6 +122,23 @@ def _request(
         tables[_name(spec, event)] = outcome
     failed = sorted(name for name, outcome in tables.items() if outcome["status"] == "FAILED")
     return {"run_id": run_id, "requested": len(events), "failed": failed, "tables": tables}
+
+
+def _continued(
+    session: Any, place: Place, specs: list[TableSpec], lows: dict[str, str | None]
+) -> dict[str, str | None]:
+    """Each incremental table's low bound: its loaded watermark, or, when its newest request was answered
+    EXPORTED from exactly that watermark (the export is in the stage, its load still to come: this run's
+    LOAD applies it), that export's high. So a table whose export outlasted its own run's INTAKE is not
+    exported twice, nor skipped a run. Should that export not load (refused), the watermark stays below the
+    newer request's low, which then no longer continues: the next request starts from the watermark again."""
+    found = answers.continuations(session, place)
+    continued = dict(lows)
+    for spec in specs:
+        window = found.get((spec.source_schema, spec.source_table))
+        if spec.mode == "incremental" and window is not None and window[0] == lows[spec.source]:
+            continued[spec.source] = window[1]
+    return continued
 
 
 def _key(spec: TableSpec, event: dict[str, Any]) -> tuple[str, str, str]:

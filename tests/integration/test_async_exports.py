@@ -236,3 +236,49 @@ def test_an_invocation_that_never_answers_is_reported_after_the_timeout_and_requ
         4,
     ]
     assert _watermark(app) == "2026-04-01 00:00:04+00"
+
+
+def test_an_export_answered_after_its_runs_intake_is_continued_not_repeated_by_the_next_request(
+    pg,
+    app,  # noqa: F811
+    stack,
+    endpoints,
+):
+    import psycopg2
+
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.as_slow (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    cur.execute(f"INSERT INTO public.as_slow SELECT g, {T0} + g * INTERVAL '1 s' FROM generate_series(1, 300) g")
+    _setup(app, stack, "as_slow")
+
+    # run 1: the export outlasts the run's INTAKE (the source table is locked until after it)
+    locker = psycopg2.connect(endpoints.pg_dsn)
+    try:
+        locker.cursor().execute("LOCK TABLE public.as_slow IN ACCESS EXCLUSIVE MODE")
+        first = call(app, "REQUEST_EXPORTS", "run-c1")["tables"]["public.as_slow"]
+        nothing = call(app, "LOAD_PENDING")
+        assert (nothing["status"], nothing["rows_loaded"]) == ("SUCCEEDED", 0)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert _wait_for_answer(stack, first["request_id"])["rows"] == 300
+    cur.execute(f"INSERT INTO public.as_slow SELECT g, {T0} + g * INTERVAL '1 s' FROM generate_series(301, 310) g")
+
+    # run 2: run 1's answer settles the request, and the table is requested from that export's high, not
+    # again from the loaded watermark (nothing is loaded yet): no window exported twice, no run skipped
+    second = call(app, "REQUEST_EXPORTS", "run-c2")["tables"]["public.as_slow"]
+    assert second["status"] == "REQUESTED"
+    lows = run(
+        app,
+        Stmt("SELECT RUN_ID, STATUS, WINDOW_LOW, WINDOW_HIGH FROM STATE.EXPORT_REQUESTS ORDER BY REQUESTED_AT"),
+    )
+    assert [tuple(r) for r in lows] == [
+        ("run-c1", "EXPORTED", None, "2026-04-01 00:05:00+00"),
+        ("run-c2", "REQUESTED", "2026-04-01 00:05:00+00", None),
+    ]
+    assert _wait_for_answer(stack, second["request_id"])["rows"] == 10
+    loaded = call(app, "LOAD_PENDING")
+    assert (loaded["status"], loaded["rows_loaded"]) == ("SUCCEEDED", 310)
+    ids = run(app, Stmt('SELECT "ID" FROM "ANALYTICS"."ASYNC"."AS_SLOW" ORDER BY "ID"'))
+    assert [r[0] for r in ids] == list(range(1, 311))
+    assert _watermark(app) == "2026-04-01 00:05:10+00"

@@ -15,9 +15,15 @@ TABLE = {"schema": "public", "name": "orders"}
 
 
 def test_an_exported_answer_round_trips_with_its_manifest_keys() -> None:
-    summary = {"status": "exported", "rows": 12, "manifest_keys": ["p/manifests/public.orders/e1.json"]}
+    summary = {
+        "status": "exported",
+        "rows": 12,
+        "manifest_keys": ["p/manifests/public.orders/e1.json"],
+        "window": {"low": None, "high": "2026-04-01 00:05:00+00"},
+    }
     answer = parse_answer(sign(answer_doc(RID, TABLE, "incremental", "2026-04-01T00:00:00+00:00", summary), KEY), KEYS)
     assert (answer.request_id, answer.status, answer.rows, answer.error) == (RID, "exported", 12, None)
+    assert answer.high == "2026-04-01 00:05:00+00"
     assert answer.manifest_keys == ("p/manifests/public.orders/e1.json",)
 
 
@@ -38,6 +44,7 @@ def test_a_failed_answer_carries_the_exporters_error_and_no_change_stays_no_chan
         ({"manifest_keys": [1]}, "manifest_keys"),
         ({"status": "failed", "error": None}, "error"),
         ({"version": 2}, "version"),
+        ({"window": {"low": None, "high": 5}}, "window"),
     ],
 )
 def test_a_signed_answer_of_the_wrong_shape_is_refused_naming_the_field(change: dict, field: str) -> None:
