@@ -66,6 +66,7 @@ PROCEDURES: tuple[Procedure, ...] = (
         ADMIN,
         "Invoke the exporter Lambda for every enabled table, from its watermark (asynchronously unless WAIT)",
         external_access=True,
+        manifest_key=True,  # verifies the exporter's signed answers first (orchestration.answers.settle)
         extra_packages=("boto3",),
     ),
     Procedure(

@@ -210,6 +210,7 @@ def test_the_plain_deployment_runs_the_same_object_files_without_the_app_ones(tm
         line = next((x for x in script.splitlines() if x.startswith(bound)), "")
         assert ('\'manifest_key\' = "DB"."S"."KEY"' in line) == proc.manifest_key, proc.name
     assert {p.name for p in procedures.PROCEDURES if p.manifest_key} == {
+        "REQUEST_EXPORTS",  # verifies the exporter's signed answers (orchestration.answers)
         "INTAKE_MANIFESTS",
         "SYNC_TABLE",
         "SYNC_ALL",
