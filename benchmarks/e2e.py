@@ -27,6 +27,7 @@ import time
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 
 import psycopg2
 
-from aurora_sync.config import parse_config
+from aurora_sync.config import SyncConfig, parse_config
 from aurora_sync.cycle import run_cycle
 from aurora_sync.export_client import LambdaExporter
 from aurora_sync.snowflake import snowpark_session
@@ -95,15 +96,9 @@ def create_table(dsn: str, rows: int) -> None:
         cur.execute(LINEITEM_SQL, {"rows": rows})
 
 
-def run(stack: EmbeddedStack, rows: int, workdir: Path, log: Callable[[str], None], fresh: bool = True) -> list[Step]:
-    """The three steps on `public.bench_lineitem` of `rows` rows (created here when `fresh`, else as
-    create_table left it); each Step carries both times."""
-    ep = stack.endpoints
-    assert ep is not None
-    if fresh:
-        log(f"generating {TABLE}: {rows} rows x 17 columns")
-        create_table(ep.pg_dsn, rows)
-    config = parse_config(
+def lineitem_config(stack: EmbeddedStack) -> SyncConfig:
+    """The stack's sync.toml with the one table: lineitem, its key, `updated_at` the watermark, defaults."""
+    return parse_config(
         tomllib.loads(
             stack.config_toml(
                 f'[[tables]]\nsource = "{TABLE}"\nprimary_key = {json.dumps(list(KEY))}\n'
@@ -111,9 +106,30 @@ def run(stack: EmbeddedStack, rows: int, workdir: Path, log: Callable[[str], Non
             )
         )
     )
+
+
+def run(
+    stack: EmbeddedStack,
+    rows: int,
+    workdir: Path,
+    log: Callable[[str], None],
+    fresh: bool = True,
+    session: Any = None,
+) -> list[Step]:
+    """The three steps on `public.bench_lineitem` of `rows` rows (created here when `fresh`, else as
+    create_table left it), on `session` (else a Snowpark session of its own); each Step carries both
+    times."""
+    ep = stack.endpoints
+    assert ep is not None
+    if fresh:
+        log(f"generating {TABLE}: {rows} rows x 17 columns")
+        create_table(ep.pg_dsn, rows)
+    config = lineitem_config(stack)
     exporter = LambdaExporter(config.exporter.lambda_function or "", REGION, config.exporter.lambda_endpoint_url)
     steps = [Step(name) for name in STEPS]
-    with snowpark_session(config.snowflake_connect, config.database) as session:
+    with ExitStack() as scope:
+        if session is None:
+            session = scope.enter_context(snowpark_session(config.snowflake_connect, config.database))
         for index, step in enumerate(steps):
             if step.name == "1% change":
                 with psycopg2.connect(ep.pg_dsn) as conn, conn.cursor() as cur:
@@ -207,6 +223,6 @@ def detail_lines(steps: list[Step], rows: int) -> list[str]:
             f"  {step.name} ({step.rows} rows): ours {step.ours_s:.2f} s, dlt {step.dlt_s:.2f} s; "
             f"ours by stage (s): {stages}; exporter's own {step.exporter_s:.2f} s; {len(step.statements)} statements"
         )
-        slow = "; ".join(f"{seconds:.2f} s {text[:60]}" for seconds, text in step.slowest)
+        slow = "; ".join(f"{seconds:.2f} s {text[:110]}" for seconds, text in step.slowest)
         lines.append(f"    slowest statements: {slow}")
     return lines

@@ -24,11 +24,13 @@ import subprocess
 import sys
 import time
 import traceback
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 
+from aurora_sync.snowflake import snowpark_session
 from aurora_sync.stack.postgres import find_pg_bindir
 from aurora_sync.stack.process import ManagedProcess, free_port, port_open
 from aurora_sync.stack.stack import PREFIX, REGION, EmbeddedStack
@@ -74,21 +76,28 @@ def main() -> None:
     args = parser.parse_args()
     psql = _psql()
     stack = EmbeddedStack()
-    with stack as ep:
+    with stack as ep, ExitStack() as scope:
         log(f"generating {e2e.TABLE}: {args.rows} rows x 17 columns")
         e2e.create_table(ep.pg_dsn, args.rows)
         psql_s, export_s, details = _copy_bench(ep.pg_dsn, ep.s3_endpoint, ep.workdir, psql, args)
-        steps = e2e.run(stack, args.rows, ep.workdir, log, fresh=False)
+        # one Snowpark session for this process's cycles, as a long-running runner has
+        config = e2e.lineitem_config(stack)
+        session = scope.enter_context(snowpark_session(config.snowflake_connect, config.database))
+        steps = e2e.run(stack, args.rows, ep.workdir, log, fresh=False, session=session)
         details += e2e.detail_lines(steps, args.rows)
         initial = steps[0]
         own_fan_out = lines.fan_out(1, initial.rows / initial.exporter_s if initial.exporter_s else 0.0)
         details.append(f"one invocation, the initial step's export: {own_fan_out.split(': ', 1)[1]}")
-        full_line, fan_line = _peer("full_mode", 2, stack), _peer("fan_out", 3, stack)
+        full_line = _peer("full_mode", 2, stack)
+        if full_line is None:
+            log("full-mode line: benchmarks.full_mode gave none (above); benchmarks.peers measures it instead")
+            full_line = peers.own_full_mode(stack, log, session)
+        fan_line = _peer("fan_out", 3, stack)
         if args.extras:
             details += extras.run_all(stack, args, log)
-    if full_line is None or fan_line is None:
+    if fan_line is None:
         log("\n".join(details))
-        raise SystemExit("benchmarks.full_mode or benchmarks.fan_out gave no line (above): no benchmark lines")
+        raise SystemExit("benchmarks.fan_out gave no line (above): no benchmark lines")
     by_name = {s.name: s for s in steps}
     six = lines.check(
         [
