@@ -12,8 +12,9 @@ while the exports run. Three things settle a request:
   the table says FAILED with the error (`export_check`);
 - no answer within the answer timeout (REGISTER_EXPORTER's ANSWER_TIMEOUT_MINUTES, default 30: the
   Lambda's 15-minute limit, its 10-minute maximum event age and a margin): the invocation was lost
-  (timeout, out of memory, throttled past its event age). INTAKE sets it FAILED, "no answer from the
-  exporter within N minutes";
+  (timeout, out of memory, throttled past its event age). It is set FAILED, "no answer from the
+  exporter within N minutes", unless manifests of its table and mode were taken in since the request
+  (the export ran, only its answer is missing): then EXPORTED, with that note;
 - nothing else: a late answer of a request already reported lost changes nothing (its manifests, if any,
   are still taken in and loaded: the manifests are the completion signal of the data).
 
@@ -117,8 +118,33 @@ def lost_message(minutes: float) -> str:
     )
 
 
+def _manifests_since_request(place: Place) -> str:
+    """A manifest of the request's table and mode taken in since the request was made (correlated EXISTS:
+    Snowflake's "Working with subqueries", correlated subqueries in a WHERE clause)."""
+    return (
+        f"EXISTS (SELECT 1 AS X FROM {place.control('MANIFESTS')} m WHERE m.SOURCE_SCHEMA = r.SOURCE_SCHEMA "
+        "AND m.SOURCE_TABLE = r.SOURCE_TABLE AND m.MODE = r.MODE AND m.INTAKE_AT >= r.REQUESTED_AT)"
+    )
+
+
+def settle_delivered(place: Place, run_id: str, minutes: float) -> Stmt:
+    """Requests REQUESTED for longer than the answer timeout whose table has had manifests of the same mode
+    taken in since: the export ran and its data arrived, only its answer did not (the Lambda ended after
+    writing the manifests). EXPORTED, with a note, never FAILED."""
+    note = (
+        f"no answer from the exporter within {minutes:g} minutes, but manifests of the table arrived since the request"
+    )
+    return Stmt(
+        f"UPDATE {place.control('EXPORT_REQUESTS')} AS r SET STATUS = 'EXPORTED', ERROR = ?, SETTLED_RUN_ID = ?, "
+        f"SETTLED_AT = {timestamp_ntz()} WHERE r.STATUS = ? AND r.REQUESTED_AT < {timestamp_ntz()} "
+        f"AND {_manifests_since_request(place)}",
+        (note, run_id, ledger.now(), REQUESTED, ledger.now(-minutes * 60)),
+    )
+
+
 def settle_lost(place: Place, run_id: str, minutes: float) -> Stmt:
-    """Requests REQUESTED for longer than the answer timeout, set FAILED in this run."""
+    """Requests REQUESTED for longer than the answer timeout, with neither an answer nor manifests since
+    (`settle_delivered` runs first), set FAILED in this run."""
     return Stmt(
         f"UPDATE {place.control('EXPORT_REQUESTS')} SET STATUS = 'FAILED', ERROR = ?, SETTLED_RUN_ID = ?, "
         f"SETTLED_AT = {timestamp_ntz()} WHERE STATUS = ? AND REQUESTED_AT < {timestamp_ntz()}",
@@ -150,5 +176,7 @@ def settle(session: Any, place: Place, run_id: str, timeout_minutes: Callable[[]
         names = [str(r[1]) for r in rows]
         marks = ", ".join("?" for _ in names)
         run(session, Stmt(f"DELETE FROM {place.control('ANSWERS')} WHERE FILE_NAME IN ({marks})", tuple(names)))
-    run(session, settle_lost(place, run_id, timeout_minutes()))
+    minutes = timeout_minutes()
+    run(session, settle_delivered(place, run_id, minutes))
+    run(session, settle_lost(place, run_id, minutes))
     return {"answers": taken, "refused": refused}

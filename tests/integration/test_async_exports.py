@@ -18,6 +18,7 @@ import pytest
 
 from aurora_sync.stack.stack import BUCKET, FUNCTION, PREFIX, REGION
 from stored_procs import handlers
+from stored_procs.configuration import app_config
 from stored_procs.orchestration import exports, lambda_invoke
 from stored_procs.statement import Stmt, run
 from sync_contract.answer import answer_doc, answer_key
@@ -282,3 +283,40 @@ def test_an_export_answered_after_its_runs_intake_is_continued_not_repeated_by_t
     ids = run(app, Stmt('SELECT "ID" FROM "ANALYTICS"."ASYNC"."AS_SLOW" ORDER BY "ID"'))
     assert [r[0] for r in ids] == list(range(1, 311))
     assert _watermark(app) == "2026-04-01 00:05:10+00"
+
+
+def test_a_request_whose_answer_is_lost_but_whose_manifests_arrived_is_not_reported_failed(pg, app, stack):  # noqa: F811
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.as_mute (id int PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    cur.execute(f"INSERT INTO public.as_mute SELECT g, {T0} + g * INTERVAL '1 s' FROM generate_series(1, 5) g")
+    _setup(app, stack, "as_mute", answer_timeout_minutes=0.05)  # 3 seconds
+    place = handlers.app_place(app)
+    lost = _LostInvocations()
+    sent = exports.request_exports(app, place, lambda_invoke.event_invoker(FUNCTION, lost), "run-m1", asynchronous=True)
+    # the exporter runs the request's export and writes its manifests, but its answer never comes (as when
+    # the Lambda ends right after the manifests): here the same event, invoked and waited for, minus its id
+    (event,) = lost.events
+    real = lambda_invoke.from_settings(app_config.read(app, place))
+    assert real({k: v for k, v in event.items() if k != "request_id"})["rows"] == 5
+    assert call(app, "LOAD_PENDING")["rows_loaded"] == 5  # the manifests are the completion signal
+    assert [r[1] for r in _requests(app, "as_mute")] == ["REQUESTED"]
+
+    time.sleep(3.5)
+    after = call(app, "LOAD_PENDING")
+    assert after["status"] == "SUCCEEDED" and after["tables_failed"] == []
+    ((_, status, error, request_id, settled_run),) = _requests(app, "as_mute")
+    assert (status, request_id, settled_run) == (
+        "EXPORTED",
+        sent["tables"]["public.as_mute"]["request_id"],
+        after["run_id"],
+    )
+    assert error.startswith("no answer from the exporter within 0.05 minutes, but manifests of the table arrived")
+    assert run(app, Stmt("SELECT COUNT(*) FROM STATE.RUNS WHERE STATUS = 'FAILED'"))[0][0] == 0
+    assert [r[0] for r in run(app, Stmt('SELECT "ID" FROM "ANALYTICS"."ASYNC"."AS_MUTE" ORDER BY "ID"'))] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    assert _watermark(app) == "2026-04-01 00:00:05+00"
