@@ -13,11 +13,11 @@ from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import handlers, ledger, watermarks
 from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
+from stored_procs.loading.intake import intake
+from stored_procs.loading.load import load_table
 from stored_procs.orchestration import cycle_state, export_check, exports, graph, lanes, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
-from stored_procs.loading.intake import intake
-from stored_procs.loading.load import load_table
 from stored_procs.statement import query_tag, run
 
 Progress = Callable[[str], None]
@@ -188,6 +188,7 @@ def take_in(
     except Exception as err:
         for report in reports:
             report.errors.append(f"intake failed, nothing loaded: {err}")
+            note_missing_manifests(session, config, report, set())
         return False, graph.intake_answer(0)
     for report in reports:
         if why := taken["errors"].get(report.spec.source):
@@ -316,6 +317,9 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
     (RUN_SUMMARIES), both from what the cycle holds (`stored_procs.orchestration.runs.write_summary`): a
     table with nothing to load has no RUNS row (NO_CHANGE in the summary), as in the Task graph."""
     loads = [r.load for r in reports if r.load is not None and "run_id" in r.load]  # loaded, not nothing_to_load
+    for r in reports:  # not loaded (intake failed), but its export failed or its manifests were not found
+        if (r.load is None or "run_id" not in r.load) and r.export_problems:
+            loads.append(runs.failed_run(r.spec, run_id, r.export_problems))
     try:
         if loads:
             ledger.record_runs(session, config.place, loads)

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from stored_procs.ledger import now
-from stored_procs.spec import APP_CODE_SCHEMA, Place
 from stored_procs.row_sql import insert_row
+from stored_procs.spec import APP_CODE_SCHEMA, Place
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import validate_identifier
 

@@ -45,7 +45,6 @@ from sync_contract.manifest import Manifest, Window, parse_manifest_json
 from sync_contract.types import Kind
 from sync_contract.watermark import is_after, later, sort_key
 
-
 # A batch's staging table of at most this many rows is not dropped after the batch: the table's next load
 # replaces it (CREATE OR REPLACE), one statement less per changed cycle. It is TRANSIENT with
 # DATA_RETENTION_TIME_IN_DAYS = 0 (sql.create_staging): no Time Travel or Fail-safe copy, only its bytes

@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 from stored_procs import ledger, watermarks
-from stored_procs.spec import Place, TableSpec
 from stored_procs.row_sql import insert_row
+from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import existing_columns, live_rows_only
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name

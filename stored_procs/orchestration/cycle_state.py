@@ -120,7 +120,7 @@ def ensure_and_read(session: Any, place: Place, extra_ddl: list[Stmt]) -> CycleS
     version = control_version(ddl)
     try:
         state = parse_state(run(session, read_state(place)))
-    except Exception:  # noqa: BLE001 - a missing control object; the DDL below raises any other cause again
+    except Exception:
         state = None
     if state is not None and state.version == version:
         return state

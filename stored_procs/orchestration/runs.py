@@ -11,8 +11,8 @@ from typing import Any
 from stored_procs import ledger
 from stored_procs.configuration import access, app_config
 from stored_procs.orchestration import export_check, lease
-from stored_procs.spec import Place, TableSpec
 from stored_procs.row_sql import upsert_row
+from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, query_tag, run
 
 
@@ -96,7 +96,7 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
             and asked
             and (problems := export_check.problems(session, place, spec, run_id, asked))
         ):
-            unrecorded.append(_failed_run(spec, run_id, problems))
+            unrecorded.append(failed_run(spec, run_id, problems))
     if unrecorded:
         ledger.record_runs(session, place, unrecorded)
         for row in unrecorded:
@@ -170,7 +170,7 @@ def _loads_and_pending(session: Any, place: Place, run_id: str) -> tuple[dict[st
     return loads, {f"{r[1]}.{r[2]}" for r in rows if r[0] == "P"}
 
 
-def _failed_run(spec: TableSpec, run_id: str, problems: list[str]) -> dict[str, Any]:
+def failed_run(spec: TableSpec, run_id: str, problems: list[str]) -> dict[str, Any]:
     """A RUNS row for a table whose LOAD did not run in this run, failed by its export."""
     at = ledger.now()
     return {

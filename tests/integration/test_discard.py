@@ -101,6 +101,7 @@ def test_an_inbox_document_copied_before_file_names_and_waiting_for_its_table_is
     }
     # INBOX as an earlier release left it: no FILE_NAME, a document for a table not configured (any more)
     h.query(f"ALTER TABLE {h.control('INBOX')} DROP COLUMN FILE_NAME")
+    h.query(f"UPDATE {h.control('SETTINGS')} SET VALUE = 'earlier' WHERE NAME = 'control_version'")
     h.query(f"INSERT INTO {h.control('INBOX')} (DOC) SELECT PARSE_JSON(?)", signed_body(waiting).decode())
     assert not h.cycle(export=False).failed  # the upgrade adds FILE_NAME; the document waits
     [(file_name,)] = h.query(f"SELECT FILE_NAME FROM {h.control('INBOX')}")

@@ -12,7 +12,7 @@ import pytest
 import streamlit
 
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
-from stored_procs import handlers, ledger
+from stored_procs import handlers
 from stored_procs.configuration import app_config
 from stored_procs.monitoring.views import view_ddl
 from stored_procs.orchestration import graph_run, lambda_invoke
@@ -249,8 +249,10 @@ def test_a_local_run_whose_intake_failed_records_the_exported_manifests_as_not_f
     pg.cursor().execute("INSERT INTO public.fr_nointake VALUES (1, 1), (2, 2)")
     h = harness.add("public.fr_nointake", ["id"], "v", late_row_guard="false")
     assert not h.cycle().failed
-    h.query(f"DROP TABLE {h.control('INBOX')}")  # intake can no longer run at all
-    monkeypatch.setattr(ledger, "ensure_control", lambda session, place: None)  # keep the inbox dropped
+    # intake can no longer run at all: INBOX without its FILE_NAME column, which the control DDL (run only
+    # when its definition changes: cycle_state) does not add back
+    h.query(f"DROP TABLE {h.control('INBOX')}")
+    h.query(f"CREATE TABLE {h.control('INBOX')} (DOC VARIANT)")
     pg.cursor().execute("INSERT INTO public.fr_nointake VALUES (3, 3)")
 
     report = h.cycle()

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from stored_procs import datetime_text, sql
+from stored_procs import datetime_text, row_sql, sql
 from stored_procs.loading import replace
 from stored_procs.spec import Place, TableSpec
 from sync_contract.types import Kind, TypeMapping
@@ -156,7 +156,7 @@ def test_a_stage_in_another_database_is_refused():
 
 
 def test_insert_row_binds_every_value_and_casts_on_the_server():
-    stmt = sql.insert_row(
+    stmt = row_sql.insert_row(
         '"T"', [("A", "VARCHAR", "x'y"), ("N", "NUMBER", 5), ("B", "BOOLEAN", True), ("Z", "VARCHAR", None)]
     )
     assert stmt.text == (
