@@ -92,8 +92,19 @@ class Step:
 
 
 def create_table(dsn: str, rows: int) -> None:
+    """The table, then VACUUM (FREEZE, ANALYZE): every page all-visible with its hint bits set, so
+    neither the first reader's hint-bit writes nor an autovacuum of the fresh rows runs during a
+    measurement (both slowed the first copy-export run of 6,000,000 rows by ~40 %)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(LINEITEM_SQL, {"rows": rows})
+    conn.close()
+    conn = psycopg2.connect(dsn)
+    try:
+        conn.autocommit = True  # VACUUM cannot run in a transaction block
+        with conn.cursor() as cur:
+            cur.execute("VACUUM (FREEZE, ANALYZE) public.bench_lineitem")
+    finally:
+        conn.close()
 
 
 def lineitem_config(stack: EmbeddedStack) -> SyncConfig:

@@ -68,7 +68,7 @@ def _psql() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=3_000_000, help="rows of the lineitem-shaped table")
+    parser.add_argument("--rows", type=int, default=6_000_000, help="rows of the lineitem-shaped table")
     parser.add_argument("--repeat", type=int, default=5, help="interleaved runs of the copy-export comparison")
     parser.add_argument("--extras", action="store_true", help="also the chunked-export and reconciliation figures")
     parser.add_argument("--chunk-rows", type=int, default=2_000_000, help="rows of the chunked-export table (--extras)")
@@ -92,6 +92,7 @@ def main() -> None:
         if full_line is None:
             log("full-mode line: benchmarks.full_mode gave none (above); benchmarks.peers measures it instead")
             full_line = peers.own_full_mode(stack, log, session)
+            details.append(f"full-mode line measured by benchmarks.peers (benchmarks.full_mode failed): {full_line}")
         fan_line = _peer("fan_out", 3, stack)
         if args.extras:
             details += extras.run_all(stack, args, log)
