@@ -37,7 +37,8 @@ def rows_read(dsn: str, schema: str, table: str, timeout_s: float = 15.0) -> int
                 cur.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (EXPORTER_APPLICATION,)
                 )
-                if cur.fetchone()[0] == 0:
+                (open_sessions,) = cur.fetchone() or (0,)
+                if open_sessions == 0:
                     break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"an exporter session stayed open {timeout_s} s")
