@@ -14,7 +14,7 @@ from stored_procs import ledger
 from stored_procs.configuration import app_config, registration, table_config
 from stored_procs.loading.intake import intake
 from stored_procs.loading.load import load_table as load_one_table
-from stored_procs.orchestration import exports, graph, lanes, runs, schedule
+from stored_procs.orchestration import export_check, exports, graph, lanes, runs, schedule
 from stored_procs.orchestration.lanes import return_value as lane_return_value  # `lanes` is also an argument
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, query_tag, run
@@ -53,7 +53,7 @@ def request_exports(session: Any, run_id: str | None = None, wait: bool = False)
         return exports.push_skipped()
     invoke = lambda_invoke.from_settings(settings, asynchronous=not wait)
     run_id = runs.current_run_id(session, run_id)
-    return exports.request_exports(session, app, invoke, run_id, asynchronous=not wait)
+    return exports.request_exports(session, app, invoke, run_id, asynchronous=not wait, settings=settings)
 
 
 def intake_manifests(session: Any) -> dict[str, Any]:
@@ -256,8 +256,9 @@ def intake_manifests_at(session: Any, place: Place, run_id: str) -> dict[str, An
         specs = ledger.read_table_specs(session, place)
         summary = intake(session, place, specs, run_id).to_dict()
         enabled = {spec.source for spec in specs}
-        summary["pending_tables"] = sorted(ledger.tables_with_pending(session, place) & enabled)
-        summary["tables_to_load"] = sorted(s.source for s in lanes.tables_to_load(session, place, run_id, specs))
+        pending, to_load = lanes.pending_and_to_load(session, place, run_id, specs)  # one statement
+        summary["pending_tables"] = sorted(pending & enabled)
+        summary["tables_to_load"] = sorted(s.source for s in to_load)
     return summary
 
 
@@ -272,10 +273,14 @@ def load_lane_at(
 ) -> dict[str, Any]:
     """LANE_<k> at a given place: `specs` (default: every enabled table) limits what the lane may load."""
     specs = ledger.read_table_specs(session, place) if specs is None else specs
+    asked: list[dict[str, Any]] = []  # the run's export requests, read once, when the lane loads a table
 
     def load_one(spec: TableSpec) -> dict[str, Any]:
+        if not asked:
+            asked.append(export_check.requests_by_table(session, place, run_id))
         with query_tag(step="LOAD", table=spec.source, run=run_id):
-            return load_one_table(session, place, database, spec, run_id)
+            problems = export_check.problems(session, place, spec, run_id, asked[0].get(spec.source, []))
+            return load_one_table(session, place, database, spec, run_id, problems)
 
     with query_tag(step=graph.lane_node_name(lane), run=run_id):
         result = lanes.load_lane(session, place, run_id, lane, lanes_count, specs, load_one)

@@ -271,6 +271,18 @@ def keys_due(session: Any, place: Place, spec: TableSpec) -> bool:
     return keys_due_at(spec, rows[0][0] if rows else None)
 
 
+def keys_taken_at(session: Any, place: Place) -> dict[str, Any]:
+    """The newest key set's INTAKE_AT of every table that has one, by `schema.table` (one statement)."""
+    rows = run(
+        session,
+        Stmt(
+            f"SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, MAX(INTAKE_AT) AS A FROM {place.control('MANIFESTS')} "
+            "WHERE MODE = 'keys' GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+        ),
+    )
+    return {f"{r[0]}.{r[1]}": r[2] for r in rows}
+
+
 def keys_due_at(spec: TableSpec, newest: Any) -> bool:
     """`keys_due` given the newest key set's INTAKE_AT (None: none taken in yet)."""
     if spec.delete_detection == "off":

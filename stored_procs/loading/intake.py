@@ -60,6 +60,7 @@ def _intake(
     session: Any, place: Place, specs: list[TableSpec], result: IntakeResult, intake_errors: set[str] | None
 ) -> None:
     keys = manifest_keys.load()  # first: without a key nothing can be verified, so nothing is taken in
+    copied = []
     for spec in specs:
         try:
             run(session, copy_manifests(place, manifest_prefix(spec.source_schema, spec.source_table)))
@@ -71,7 +72,9 @@ def _intake(
             record_intake_error(session, place, spec, result.errors[spec.source])
         else:
             if intake_errors is None or spec.source in intake_errors:
-                clear_intake_error(session, place, spec)
+                copied.append(spec)
+    if copied:  # their manifests could be copied again: their intake errors go, in one statement
+        clear_intake_errors(session, place, copied)
     failpoints.reached("intake:after_copy")
     docs = run(session, inbox_documents(place))
     unnamed = any(file_name is None for _, file_name, _ in docs)
@@ -231,4 +234,10 @@ def record_intake_error(session: Any, place: Place, spec: TableSpec, error: str)
 
 
 def clear_intake_error(session: Any, place: Place, spec: TableSpec) -> None:
-    run(session, Stmt(f"DELETE FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (intake_error_id(spec),)))
+    clear_intake_errors(session, place, [spec])
+
+
+def clear_intake_errors(session: Any, place: Place, specs: list[TableSpec]) -> None:
+    ids = [intake_error_id(spec) for spec in specs]
+    marks = ", ".join("?" for _ in ids)
+    run(session, Stmt(f"DELETE FROM {place.control('MANIFESTS')} WHERE EXPORT_ID IN ({marks})", tuple(ids)))

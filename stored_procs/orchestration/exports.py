@@ -21,7 +21,7 @@ from typing import Any
 from stored_procs import ledger, watermarks
 from stored_procs.configuration import app_config
 from stored_procs.orchestration import answers
-from stored_procs.row_sql import insert_row
+from stored_procs.row_sql import Row, insert_row, insert_rows
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import query_tag, run
 
@@ -78,15 +78,16 @@ def request_exports(
     specs: list[TableSpec] | None = None,
     max_parallel: int = MAX_PARALLEL,
     asynchronous: bool = False,
+    settings: app_config.AppSettings | None = None,
 ) -> dict[str, Any]:
     """Invoke the exporter once per table (by default every enabled one; at most `max_parallel` at a
     time). SQL stays on this thread (a Snowpark session is not shared across threads); only the HTTP
     calls run in the pool. `asynchronous`: `invoke` queues the event (InvocationType=Event) and each
     request is recorded REQUESTED with its id, to be settled by the exporter's answer (`answers`). A
     table whose earlier asynchronous request is still REQUESTED is not requested again: its entry says
-    IN_FLIGHT, with the time of that request."""
+    IN_FLIGHT, with the time of that request. `settings`: the app's, when the caller has read them."""
     with query_tag(step="REQUEST_EXPORTS", run=run_id):
-        return _request(session, place, invoke, run_id, specs, max_parallel, asynchronous)
+        return _request(session, place, invoke, run_id, specs, max_parallel, asynchronous, settings)
 
 
 def _request(
@@ -97,15 +98,18 @@ def _request(
     specs: list[TableSpec] | None,
     max_parallel: int,
     asynchronous: bool,
+    settings: app_config.AppSettings | None,
 ) -> dict[str, Any]:
-    settings = app_config.read(session, place)
+    settings = app_config.read(session, place) if settings is None else settings
     specs = ledger.read_table_specs(session, place) if specs is None else specs
-    lows = {spec.source: watermarks.get_watermark(session, place, spec) for spec in specs}
+    stored = watermarks.all_watermarks(session, place)  # one statement for every table
+    lows = {spec.source: stored.get(spec.source) for spec in specs}
     if asynchronous:  # the answers that came since the last INTAKE first: a request answered is no longer in flight
         answers.settle(session, place, run_id, lambda: app_config.answer_timeout(settings))
         lows = _continued(session, place, specs, lows)
     events = [(spec, export_event(spec, settings, lows[spec.source])) for spec in specs]
-    due = [spec for spec in specs if ledger.keys_due(session, place, spec)]
+    taken_at = ledger.keys_taken_at(session, place) if any(s.delete_detection != "off" for s in specs) else {}
+    due = [spec for spec in specs if ledger.keys_due_at(spec, taken_at.get(spec.source))]
     events += [(spec, export_event(spec, settings, None, keys=True)) for spec in due]
     flying = answers.in_flight(session, place)
     tables: dict[str, Any] = {}
@@ -117,8 +121,12 @@ def _request(
             event["request_id"] = answers.new_request_id()
     with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(events)))) as pool:
         outcomes = list(pool.map(lambda pair: _invoke_one(invoke, pair[1]), events))
+    if events:  # every request of the run in one INSERT
+        rows = [
+            request_row(run_id, spec, event, outcome) for (spec, event), outcome in zip(events, outcomes, strict=True)
+        ]
+        run(session, insert_rows(place.control("EXPORT_REQUESTS"), rows))
     for (spec, event), outcome in zip(events, outcomes, strict=True):
-        record_request(session, place, run_id, spec, event, outcome)
         tables[_name(spec, event)] = outcome
     failed = sorted(name for name, outcome in tables.items() if outcome["status"] == "FAILED")
     return {"run_id": run_id, "requested": len(events), "failed": failed, "tables": tables}
@@ -182,8 +190,13 @@ def record_request(
 ) -> None:
     """One EXPORT_REQUESTS row: what the graph's REQUEST_EXPORTS and the local runner both record, so a
     failed export shows in CORE.FAILURES and fails the table's LOAD of the same run (`export_check`)."""
+    run(session, insert_row(place.control("EXPORT_REQUESTS"), request_row(run_id, spec, event, outcome)))
+
+
+def request_row(run_id: str, spec: TableSpec, event: dict[str, Any], outcome: dict[str, Any]) -> Row:
+    """The EXPORT_REQUESTS row of one request and its outcome (`call_exporter`)."""
     keys = outcome.get("manifest_keys")
-    row = [
+    return [
         ("RUN_ID", "VARCHAR", run_id),
         ("SOURCE_SCHEMA", "VARCHAR", spec.source_schema),
         ("SOURCE_TABLE", "VARCHAR", spec.source_table),
@@ -198,7 +211,6 @@ def record_request(
         ("MANIFEST_KEYS", "VARCHAR", json.dumps(keys) if keys else None),
         ("REQUEST_ID", "VARCHAR", event.get("request_id")),
     ]
-    run(session, insert_row(place.control("EXPORT_REQUESTS"), row))
 
 
 def _since(started: float) -> float:

@@ -55,21 +55,32 @@ def share(tables: Sequence[TableSpec], lane: int, lanes: int) -> list[TableSpec]
 
 
 def tables_to_load(session: Any, place: Place, run_id: str, specs: Sequence[TableSpec]) -> list[TableSpec]:
-    """The tables among `specs` a run loads: those with a NEW or FAILED manifest, those with a manifest
+    return pending_and_to_load(session, place, run_id, specs)[1]
+
+
+def pending_and_to_load(
+    session: Any, place: Place, run_id: str, specs: Sequence[TableSpec]
+) -> tuple[set[str], list[TableSpec]]:
+    """The `schema.table` of every table with a NEW or FAILED manifest, and the tables among `specs` a run
+    loads: those with a NEW or FAILED manifest, those with a manifest
     this run has already changed (`run_id`; module docstring), and those stuck behind a QUARANTINED
     export (`blocked.waiting_on`: their load reports them FAILED every run, never NO_CHANGE). INTAKE
     counts them for its answer; each lane finds the same list again."""
     rows = run(
         session,
         Stmt(
-            f"SELECT DISTINCT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS = ? AS Q FROM {place.control('MANIFESTS')} "
+            "SELECT DISTINCT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS = ? AS Q, STATUS IN (?, ?) AS P "
+            f"FROM {place.control('MANIFESTS')} "
             "WHERE STATUS IN (?, ?) OR RUN_ID = ? OR (STATUS = ? AND MODE IN ('incremental', 'full'))",
-            (ledger.QUARANTINED, ledger.NEW, ledger.FAILED, run_id, ledger.QUARANTINED),
+            (ledger.QUARANTINED, ledger.NEW, ledger.FAILED, ledger.NEW, ledger.FAILED, run_id, ledger.QUARANTINED),
         ),
     )
     found: dict[tuple[str, str], bool] = {}  # table -> only a quarantined export found (perhaps stuck)
-    for schema, table, quarantined_only in rows:
+    pending = set()  # `schema.table` with a NEW or FAILED manifest (ledger.tables_with_pending)
+    for schema, table, quarantined_only, waiting in rows:
         found[(schema, table)] = found.get((schema, table), True) and bool(quarantined_only)
+        if waiting:
+            pending.add(f"{schema}.{table}")
     chosen = []
     for spec in specs:
         key = (spec.source_schema, spec.source_table)
@@ -78,7 +89,7 @@ def tables_to_load(session: Any, place: Place, run_id: str, specs: Sequence[Tabl
         if found[key] and not blocked.waiting_on(session, place, spec, watermarks.get_watermark(session, place, spec)):
             continue  # its quarantined exports are behind what is loaded: nothing to report
         chosen.append(spec)
-    return chosen
+    return pending, chosen
 
 
 def recorded(session: Any, place: Place, run_id: str) -> dict[str, str]:
