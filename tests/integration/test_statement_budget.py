@@ -66,3 +66,23 @@ def test_a_changed_control_definition_runs_the_ddl_once(harness, pg) -> None:  #
     assert any(s.startswith("CREATE TABLE IF NOT EXISTS") for s in statements)
     _, statements = _cycle(harness)
     assert not [s for s in statements if s.upper().startswith(DDL)], "\n".join(statements)
+
+
+def test_a_new_session_with_the_control_schema_in_place_saves_a_new_table(harness, pg) -> None:  # type: ignore[no-untyped-def]
+    """A later `aurora-sync run` (a new session) runs no control DDL, so it sets no current schema: adding a
+    table to sync.toml then must still save and load it (the emulator's MERGE needed a current schema)."""
+    from aurora_sync.snowflake import snowpark_session
+
+    with pg.cursor() as cur:
+        cur.execute("CREATE TABLE public.budget3 (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL)")
+        cur.execute("CREATE TABLE public.budget4 (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL)")
+        cur.execute("INSERT INTO public.budget3 VALUES (1, '2026-01-01'), (2, '2026-01-02')")
+        cur.execute("INSERT INTO public.budget4 VALUES (7, '2026-01-03')")
+    harness.add("public.budget3", ["id"], "updated_at")
+    _cycle(harness)
+    harness.add("public.budget4", ["id"], "updated_at")
+    config = harness.config
+    with snowpark_session(config.snowflake_connect, config.database) as session:
+        report = run_cycle(session, config, harness.exporter)
+    assert not report.failed, [t.errors for t in report.failed]
+    assert harness.query('SELECT "ID" FROM "ANALYTICS"."PUBLIC"."BUDGET4"') == [(7,)]

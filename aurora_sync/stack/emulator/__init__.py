@@ -20,7 +20,9 @@ follows:
   (https://docs.snowflake.com/en/sql-reference/sql/alter-table). The emulator dropped the characters
   of `RTRIM(x, '0')` (and LTRIM, TRIM) when adding its implicit VARCHAR cast: we keep them. The
   emulator recorded VARCHAR lengths and table comments with names spliced into its own SQL unescaped,
-  so `CREATE TABLE` of a name holding a `'` failed (HTTP 500): we escape them.
+  so `CREATE TABLE` of a name holding a `'` failed (HTTP 500): we escape them. A MERGE in a session with
+  no current schema failed (its helper table needs one; Snowflake needs none for qualified names): for
+  that statement the session's schema is the target's.
 - `strict_values`: DuckDB's JSON keeps repeated object keys, where Snowflake's PARSE_JSON /
   TRY_PARSE_JSON refuse them unless given 'd'
   (https://docs.snowflake.com/en/sql-reference/functions/parse_json): we refuse them alike (an error,
@@ -101,6 +103,7 @@ PATCHES: list[Callable[[Any], None]] = [
     rewrites.patch_swap_with,
     rewrites.patch_trim_characters,
     rewrites.patch_catalog_quoting,
+    rewrites.patch_merge_without_schema,
     strict_values.patch,
     strict_values.patch_errors,
     reserved_names.patch,

@@ -63,3 +63,32 @@ def patch_catalog_quoting(duck_conn: Any = None) -> None:
 
     info_schema.insert_text_lengths_sql = insert_text_lengths_sql
     info_schema.insert_table_comment_sql = insert_table_comment_sql
+
+
+def patch_merge_without_schema(duck_conn: Any = None) -> None:
+    """A MERGE in a session with no current schema. Snowflake runs a MERGE whose tables are fully qualified in
+    any session; fakesnow's MERGE builds a helper table that needs the session's schema, and fails its
+    `assert catalog and schema` when there is none (a fresh session that ran no CREATE SCHEMA, such as a
+    cycle whose control DDL is already in place: stored_procs.orchestration.cycle_state). For the length of
+    the statement the session's schema is the MERGE target's own; it is None again afterwards."""
+    from fakesnow import cursor
+    from sqlglot import exp, parse_one
+
+    original = cursor.FakeSnowflakeCursor.execute
+
+    def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        conn = self._conn
+        if conn._schema is not None or not command.lstrip()[:5].upper() == "MERGE":
+            return original(self, command, *args, **kwargs)
+        merge = parse_one(command, read="snowflake")
+        target = merge.this if isinstance(merge, exp.Merge) else None
+        schema = target.find(exp.Table) if target is not None else None
+        if schema is None or not schema.db:
+            return original(self, command, *args, **kwargs)
+        conn._schema = schema.db
+        try:
+            return original(self, command, *args, **kwargs)
+        finally:
+            conn._schema = None
+
+    cursor.FakeSnowflakeCursor.execute = execute  # type: ignore[method-assign]
