@@ -78,7 +78,7 @@ def patch_merge_without_schema(duck_conn: Any = None) -> None:
 
     def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
         conn = self._conn
-        if conn._schema is not None or not command.lstrip()[:5].upper() == "MERGE":
+        if conn._schema is not None or command.lstrip()[:5].upper() != "MERGE":
             return original(self, command, *args, **kwargs)
         merge = parse_one(command, read="snowflake")
         target = merge.this if isinstance(merge, exp.Merge) else None
