@@ -10,7 +10,7 @@ from typing import Any
 from aurora_sync.config import ConfigError, SyncConfig
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import handlers, ledger, watermarks
+from stored_procs import handlers, ledger, run_records, watermarks
 from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
 from stored_procs.loading.intake import intake
@@ -322,7 +322,7 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
             loads.append(runs.failed_run(r.spec, run_id, r.export_problems))
     try:
         if loads:
-            ledger.record_runs(session, config.place, loads)
+            run_records.record_runs(session, config.place, loads)
         recorded = {
             f"{x['source_schema']}.{x['source_table']}": {
                 "status": x["status"],

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stored_procs import datetime_text
-from stored_procs.row_sql import insert_row, insert_rows
+from stored_procs.row_sql import insert_row
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import control_ddl
 from stored_procs.statement import Stmt, run
@@ -386,58 +386,3 @@ def mark_status(session: Any, place: Place, export_ids: list[str], status: str, 
             (status, error, run_id, *export_ids),
         ),
     )
-
-
-# --------------------------------------------------------------------------- runs and files
-
-
-def record_files(session: Any, place: Place, export_id: str, results: list[dict[str, Any]]) -> None:
-    """One COPY's result rows in LOAD_FILES, in one INSERT."""
-    rows = [
-        [
-            ("EXPORT_ID", "VARCHAR", export_id),
-            ("FILE", "VARCHAR", r["file"]),
-            ("STATUS", "VARCHAR", r["status"]),
-            ("ROWS_PARSED", "NUMBER", r["rows_parsed"]),
-            ("ROWS_LOADED", "NUMBER", r["rows_loaded"]),
-            ("ERRORS_SEEN", "NUMBER", r["errors_seen"]),
-            ("FIRST_ERROR", "VARCHAR", r["first_error"]),
-            ("LOADED_AT", "TIMESTAMP_NTZ", now()),
-        ]
-        for r in results
-    ]
-    if rows:
-        run(session, insert_rows(place.control("LOAD_FILES"), rows))
-
-
-RUN_COLUMNS = (
-    ("run_id", "VARCHAR"),
-    ("source_schema", "VARCHAR"),
-    ("source_table", "VARCHAR"),
-    ("started_at", "TIMESTAMP_NTZ"),
-    ("finished_at", "TIMESTAMP_NTZ"),
-    ("status", "VARCHAR"),
-    ("manifests", "NUMBER"),
-    ("rows_exported", "NUMBER"),
-    ("rows_loaded", "NUMBER"),
-    ("rows_inserted", "NUMBER"),
-    ("rows_updated", "NUMBER"),
-    ("rows_deleted", "NUMBER"),
-    ("watermark_before", "VARCHAR"),
-    ("watermark_after", "VARCHAR"),
-    ("duration_s", "FLOAT"),
-    ("waiting_batches", "NUMBER"),
-    ("notes", "VARCHAR"),
-    ("error", "VARCHAR"),
-    ("rows_quarantined", "NUMBER"),
-)
-
-
-def record_run(session: Any, place: Place, summary: dict[str, Any]) -> None:
-    record_runs(session, place, [summary])
-
-
-def record_runs(session: Any, place: Place, summaries: list[dict[str, Any]]) -> None:
-    """RUNS rows of several tables in one INSERT."""
-    rows = [[(key.upper(), sql_type, s.get(key)) for key, sql_type in RUN_COLUMNS] for s in summaries]
-    run(session, insert_rows(place.control("RUNS"), rows))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stored_procs import ledger, sql
+from stored_procs import ledger, run_records, sql
 from stored_procs.loading import key_checks
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
@@ -165,7 +165,7 @@ def copy_files(session: Any, place: Place, spec: TableSpec, manifest: Manifest) 
         results = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in rows]
         results = [{k.lower(): v for k, v in r.items()} for r in results]
         if not all(_clean(r, batch, expected) for r in results):  # a clean COPY is in MANIFESTS' counts
-            ledger.record_files(session, place, manifest.export_id, results)
+            run_records.record_files(session, place, manifest.export_id, results)
         for r in results:
             key = next((k for k in batch if str(r["file"]).endswith(k)), None)
             if r["status"] != "LOADED" or key is None:

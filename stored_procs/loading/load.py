@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import ledger, sql, watermarks
+from stored_procs import ledger, run_records, sql, watermarks
 from stored_procs.configuration import access
 from stored_procs.loading import (
     blocked,
@@ -124,7 +124,7 @@ def load_table(
         "error": "; ".join(result.errors) or None,
     }
     if record:
-        ledger.record_run(session, place, summary)
+        run_records.record_run(session, place, summary)
     return summary
 
 

@@ -8,7 +8,7 @@ import uuid
 from contextlib import suppress
 from typing import Any
 
-from stored_procs import ledger
+from stored_procs import ledger, run_records
 from stored_procs.configuration import access, app_config
 from stored_procs.orchestration import export_check, lease
 from stored_procs.row_sql import upsert_row
@@ -98,7 +98,7 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
         ):
             unrecorded.append(failed_run(spec, run_id, problems))
     if unrecorded:
-        ledger.record_runs(session, place, unrecorded)
+        run_records.record_runs(session, place, unrecorded)
         for row in unrecorded:
             recorded[f"{row['source_schema']}.{row['source_table']}"] = {
                 "status": "FAILED",

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from stored_procs import ledger, sql, watermarks
+from stored_procs import ledger, run_records, sql, watermarks
 from stored_procs.loading import key_checks, quarantine, replace
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
@@ -104,13 +104,13 @@ def _ledger_statements() -> list[str]:
     ledger.mark_status(session, PLACE, ["x1"], ledger.FAILED, "why", "run")
     watermarks.get_watermark(session, PLACE, SPEC)
     watermarks.set_watermark(session, PLACE, SPEC, "1", "x1", Kind.INTEGER)
-    ledger.record_files(
+    run_records.record_files(
         session,
         PLACE,
         "x1",
         [{"file": "f", "status": "LOADED", "rows_parsed": 1, "rows_loaded": 1, "errors_seen": 0, "first_error": None}],
     )
-    ledger.record_run(session, PLACE, {"run_id": "r", "source_schema": "s", "source_table": "t"})
+    run_records.record_run(session, PLACE, {"run_id": "r", "source_schema": "s", "source_table": "t"})
     return session.statements
 
 
