@@ -7,6 +7,7 @@ aliased, functions computed inside MERGE's USING subquery, FILES as quoted liter
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -142,6 +143,24 @@ def copy_manifests(place: Place, manifest_folder: str) -> Stmt:
         f"COPY INTO {place.control('INBOX')} (DOC, FILE_NAME) FROM (SELECT $1, METADATA$FILENAME FROM "
         f"{place.stage_path(manifest_folder)}) FILE_FORMAT=(TYPE=JSON) LOAD_UNCERTAIN_FILES=TRUE"
     )
+
+
+def copy_manifests_of(place: Place, slugs: list[str]) -> Stmt:
+    """One COPY of the new manifests of several tables into INBOX: the `manifests/` folder, files matched by
+    PATTERN (a regular expression the whole file path must match: "COPY INTO <table>", PATTERN,
+    https://docs.snowflake.com/en/sql-reference/sql/copy-into-table). It starts with `.*`, so it holds
+    whether the path is taken from the stage's location or from the bucket. One statement instead of one
+    per table; options as `copy_manifests`."""
+    if not slugs or any(not SLUG.fullmatch(s) for s in slugs):
+        raise ValueError(f"table folders {slugs!r} are not slugs (sync_contract.identifiers.slug)")
+    pattern = f".*manifests/({'|'.join(slugs)})/[^/]*[.]json"
+    return Stmt(
+        f"COPY INTO {place.control('INBOX')} (DOC, FILE_NAME) FROM (SELECT $1, METADATA$FILENAME FROM "
+        f"{place.stage_path('manifests/')}) PATTERN = '{pattern}' FILE_FORMAT=(TYPE=JSON) LOAD_UNCERTAIN_FILES=TRUE"
+    )
+
+
+SLUG = re.compile(r"[a-z0-9_]+-[0-9a-f]{8}")  # sync_contract.identifiers.slug: nothing a regex reads as special
 
 
 # --------------------------------------------------------------------------- load

@@ -16,7 +16,7 @@ from stored_procs import ledger
 from stored_procs.loading import duplicates, manifest_checks, manifest_keys
 from stored_procs.orchestration import lease
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import copy_manifests
+from stored_procs.sql import copy_manifests, copy_manifests_of
 from stored_procs.statement import Stmt, run
 from sync_contract import failpoints, signing
 from sync_contract.errors import ContractError
@@ -60,8 +60,9 @@ def _intake(
     session: Any, place: Place, specs: list[TableSpec], result: IntakeResult, intake_errors: set[str] | None
 ) -> None:
     keys = manifest_keys.load()  # first: without a key nothing can be verified, so nothing is taken in
-    copied = []
-    for spec in specs:
+    alone = _copy_together(session, place, specs)  # the tables not copied together: one by one
+    copied = [s for s in specs if s not in alone and (intake_errors is None or s.source in intake_errors)]
+    for spec in alone:
         try:
             run(session, copy_manifests(place, manifest_prefix(spec.source_schema, spec.source_table)))
         except Exception as err:  # one table's bad folder must not stop the others
@@ -96,6 +97,19 @@ def _intake(
         run(session, remove_from_inbox(place, handled))
     if unnamed:
         run(session, clean_inbox(place))
+
+
+def _copy_together(session: Any, place: Place, specs: list[TableSpec]) -> list[TableSpec]:
+    """Several tables' manifests in one COPY (sql.copy_manifests_of); [] when it worked, else every table,
+    each to be copied alone, so that the file that failed it (a document that is not JSON) fails only its
+    own table's intake (the files the COPY loaded before it failed are not loaded again)."""
+    if len(specs) < 2:
+        return specs
+    try:
+        run(session, copy_manifests_of(place, [spec.slug for spec in specs]))
+    except Exception:
+        return specs
+    return []
 
 
 def inbox_documents(place: Place) -> Stmt:

@@ -86,3 +86,20 @@ def test_a_new_session_with_the_control_schema_in_place_saves_a_new_table(harnes
         report = run_cycle(session, config, harness.exporter)
     assert not report.failed, [t.errors for t in report.failed]
     assert harness.query('SELECT "ID" FROM "ANALYTICS"."PUBLIC"."BUDGET4"') == [(7,)]
+
+
+def test_the_manifests_of_several_tables_come_in_with_one_copy(harness, pg) -> None:  # type: ignore[no-untyped-def]
+    with pg.cursor() as cur:
+        for name in ("budget5", "budget6", "budget7"):
+            cur.execute(f"CREATE TABLE public.{name} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL)")
+            cur.execute(
+                f"INSERT INTO public.{name} SELECT g, '2026-01-01'::timestamptz + g * interval '1 s' "
+                "FROM generate_series(1, 30) g"
+            )
+            harness.add(f"public.{name}", ["id"], "updated_at")
+    report, statements = _cycle(harness)
+    assert [t.load["rows_loaded"] for t in report.tables] == [30, 30, 30]
+    copies = [s for s in statements if s.startswith("COPY INTO") and '"INBOX"' in s]
+    assert len(copies) == 1, copies
+    for name in ("budget5", "budget6", "budget7"):
+        assert harness.query(f'SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."{name.upper()}"')[0][0] == 30
