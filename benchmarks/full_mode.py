@@ -89,7 +89,7 @@ def full_mode_line(stack: Any, log: Callable[[str], None]) -> str:
         cur.execute(f"DROP TABLE IF EXISTS {FULL_TABLE}")
         cur.execute(f"CREATE TABLE {FULL_TABLE} (id bigint PRIMARY KEY, qty integer, note text)")
         cur.execute(
-            f"INSERT INTO {FULL_TABLE} SELECT g, g % 50, md5(g::text) FROM generate_series(1, %s) g", (FULL_ROWS,)
+            f"INSERT INTO {FULL_TABLE} SELECT g, g %% 50, md5(g::text) FROM generate_series(1, %s) g", (FULL_ROWS,)
         )
         flush_counts(cur)
     conn.close()
