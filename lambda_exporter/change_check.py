@@ -44,6 +44,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg2
 from botocore.exceptions import ClientError
 
 from lambda_exporter.event import ExportRequest
@@ -92,13 +93,18 @@ def change_token(schema: str, table: str) -> Statement:
 
 
 def read_token(conn: Any, schema: str, table: str) -> str | None:
-    """The table's change token, or None when its counters cannot tell (see the module's docstring).
-    Runs and commits a transaction of its own: call it before the export's snapshot begins."""
+    """The table's change token, or None when its counters cannot tell (see the module's docstring) or
+    the query fails (then the fingerprint decides, as without the check). Runs and ends a transaction of
+    its own: call it before the export's snapshot begins."""
     stmt = change_token(schema, table)
-    with conn.cursor() as cur:
-        cur.execute(stmt.text, stmt.params)
-        row = cur.fetchone()
-    conn.commit()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(stmt.text, stmt.params)
+            row = cur.fetchone()
+        conn.commit()
+    except psycopg2.ProgrammingError:  # a function missing (pg_partition_tree: 12+) or not granted: fingerprint
+        conn.rollback()
+        return None
     if row is None or not row[0]:
         return None
     return str(row[1])
