@@ -22,7 +22,9 @@ follows:
   emulator recorded VARCHAR lengths and table comments with names spliced into its own SQL unescaped,
   so `CREATE TABLE` of a name holding a `'` failed (HTTP 500): we escape them. A MERGE in a session with
   no current schema failed (its helper table needs one; Snowflake needs none for qualified names): for
-  that statement the session's schema is the target's.
+  that statement the session's schema is the target's. fakesnow's MERGE joined the whole target FULL
+  OUTER to the source; a RIGHT join finds the same rows (Snowflake has no clause for target rows without
+  a source row) without copying the target.
 - `strict_values`: DuckDB's JSON keeps repeated object keys, where Snowflake's PARSE_JSON /
   TRY_PARSE_JSON refuse them unless given 'd'
   (https://docs.snowflake.com/en/sql-reference/functions/parse_json): we refuse them alike (an error,
@@ -104,6 +106,7 @@ PATCHES: list[Callable[[Any], None]] = [
     rewrites.patch_trim_characters,
     rewrites.patch_catalog_quoting,
     rewrites.patch_merge_without_schema,
+    rewrites.patch_merge_source_driven,
     strict_values.patch,
     strict_values.patch_errors,
     reserved_names.patch,
