@@ -18,14 +18,14 @@ import psycopg2
 from aurora_sync.config import SyncConfig
 from aurora_sync.cycle import prepare
 from aurora_sync.export_client import exporter_for
-from lambda_exporter.query import select_expression
-from lambda_exporter.source import connect, describe_table
+from lambda_exporter.query import Statement, ident, qualified, select_expression
+from lambda_exporter.source import connect, describe_table, execute
 from stored_procs.monitoring.reconcile import reconcile_table
 from stored_procs.orchestration.runs import new_run_id
 from stored_procs.spec import TableSpec
 from stored_procs.sql import live_rows_only
 from stored_procs.statement import Stmt, run
-from sync_contract.identifiers import quote_ident, quote_qualified, target_name
+from sync_contract.identifiers import quote_ident, target_name
 from sync_contract.manifest import Column
 from sync_contract.types import Kind, map_type
 
@@ -111,15 +111,14 @@ def _compare(
 
 def _source_rows(conn: Any, spec: TableSpec, cols: list[Column], kinds: list[Kind]) -> list[tuple[Any, ...]]:
     # json and arrays as text: psycopg2 would parse them with floats, hiding a number the target rounded
+    # a Statement's text (lambda_exporter.query: `%` in names doubled), run by source.execute, which formats it
     exprs = ", ".join(
-        f"({select_expression(c)})::text AS {quote_ident(c.name)}"
+        f"({select_expression(c)})::text AS {ident(c.name)}"
         if k in (Kind.JSON, Kind.ARRAY)
-        else f"{select_expression(c)} AS {quote_ident(c.name)}"
+        else f"{select_expression(c)} AS {ident(c.name)}"
         for c, k in zip(cols, kinds, strict=True)
     )
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT {exprs} FROM {quote_qualified(spec.source_schema, spec.source_table)}")
-        rows = cur.fetchall()
+    rows = execute(conn, Statement(f"SELECT {exprs} FROM {qualified(spec.source_schema, spec.source_table)}"))
     conn.rollback()
     return [tuple(normalise(k, v) for k, v in zip(kinds, row, strict=True)) for row in rows]
 

@@ -36,6 +36,7 @@ from lambda_exporter.source import (
     full_fingerprint,
     incremental_high,
     late_row_bound,
+    render,
     source_state,
 )
 from lambda_exporter.strategies import STRATEGIES, ExportTarget
@@ -348,22 +349,20 @@ def _export_chunk(conn: Connection, s3_client: Any, plan: Plan, index: int, chun
             chunk.key_range,
         )
 
-    def render(schema: str, table: str, ctid_range: tuple[int, int | None] | None) -> str:
-        stmt = scan_select(schema, table, ctid_range)
-        with conn.cursor() as cur:
-            return str(cur.mogrify(stmt.text, stmt.params).decode())
+    def render_scan(schema: str, table: str, ctid_range: tuple[int, int | None] | None) -> str:
+        return render(conn, scan_select(schema, table, ctid_range))
 
-    # a partition chunk reads its leaf partitions, each whole
-    select = union_all([scan_select(schema, table, ctid_range) for schema, table, ctid_range in scans])
-    with conn.cursor() as cur:
-        select_sql = cur.mogrify(select.text, select.params).decode()
+    # a partition chunk reads its leaf partitions, each whole; plain SQL, parameters bound (source.render)
+    select_sql = render(
+        conn, union_all([scan_select(schema, table, ctid_range) for schema, table, ctid_range in scans])
+    )
     target = ExportTarget(
         s3=req.s3,
         client=s3_client,
         data_prefix=data_prefix(req.schema, req.table, eid),
         max_file_bytes=req.max_file_bytes,
         scans=tuple(scans),
-        render=render,
+        render=render_scan,
     )
     exported = strategy.export(conn, select_sql, target)
     failpoints.reached("export:after_data_files")

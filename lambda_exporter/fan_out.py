@@ -50,7 +50,7 @@ from lambda_exporter.exporter import (
     run_export,
 )
 from lambda_exporter.manifest_key import signing_key
-from lambda_exporter.query import Statement, key_range_condition
+from lambda_exporter.query import Statement, ident, key_range_condition, qualified
 from lambda_exporter.source import (
     Connection,
     begin_snapshot,
@@ -62,7 +62,7 @@ from lambda_exporter.source import (
     source_state,
 )
 from lambda_exporter.strategies import STRATEGIES
-from sync_contract.identifiers import quote_ident, quote_qualified
+from sync_contract.identifiers import quote_qualified
 from sync_contract.manifest import Column, Part, manifest_key
 from sync_contract.signing import SigningKey
 
@@ -220,7 +220,7 @@ def range_fingerprint(conn: Connection, req: ExportRequest, key_column: str, key
     where = f" WHERE {cond.text}" if cond is not None else ""
     stmt = Statement(
         "SELECT count(*)::text || ':' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint"
-        f"::numeric), 0)::text FROM {quote_qualified(req.schema, req.table)} AS t{where}",
+        f"::numeric), 0)::text FROM {qualified(req.schema, req.table)} AS t{where}",
         cond.params if cond is not None else (),
     )
     return str(execute(conn, stmt)[0][0])
@@ -242,9 +242,9 @@ def _key_ranges(conn: Connection, req: ExportRequest, key_column: str, parts: in
     SAMPLE_ROWS rows (TABLESAMPLE SYSTEM: whole random blocks, no full pass) instead of an ordered pass
     over every key: the ranges still cover every row (the outer ones are open), only less evenly.
     Repeated boundaries merge ranges."""
-    table, key = quote_qualified(req.schema, req.table), quote_ident(key_column)
+    table, key = qualified(req.schema, req.table), ident(key_column)
     sample = ""
-    if rows > SAMPLE_ABOVE and _plain_table(conn, table):
+    if rows > SAMPLE_ABOVE and _plain_table(conn, quote_qualified(req.schema, req.table)):
         sample = f" TABLESAMPLE SYSTEM ({min(100.0, 100.0 * SAMPLE_ROWS / rows):.6f})"
     fractions = [i / parts for i in range(1, parts)]
     stmt = Statement(
@@ -267,13 +267,13 @@ def _plain_table(conn: Connection, table: str) -> bool:
 def _row_estimate(conn: Connection, req: ExportRequest) -> int:
     """pg_class.reltuples (kept by VACUUM, ANALYZE and CREATE INDEX; -1 before any of them, PostgreSQL
     14+), or count(*) when it says nothing (never analyzed, or a partitioned parent)."""
-    table = quote_qualified(req.schema, req.table)
+    relation = quote_qualified(req.schema, req.table)  # a value (regclass), not the statement's text
     rows = execute(
-        conn, Statement("SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE oid = %s::regclass", (table,))
+        conn, Statement("SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE oid = %s::regclass", (relation,))
     )
     estimate = int(rows[0][0]) if rows and rows[0][0] is not None else -1
     if estimate <= 0:
-        estimate = int(execute(conn, Statement(f"SELECT count(*) FROM {table}"))[0][0])
+        estimate = int(execute(conn, Statement(f"SELECT count(*) FROM {qualified(req.schema, req.table)}"))[0][0])
     return estimate
 
 

@@ -1,8 +1,14 @@
 """PostgreSQL SQL of an export, from pure functions: text with %s placeholders plus its parameters.
 
-Identifiers go through `sync_contract.identifiers.quote_ident` (PostgreSQL and Snowflake quote alike).
-Values are always parameters; the caller binds them (psycopg2 `mogrify` where the statement cannot
-take parameters, such as `COPY (SELECT ...)` or the text handed to `aws_s3.query_export_to_s3`).
+A `Statement`'s text is always a psycopg2 template: psycopg2 formats it (`%s` a parameter, `%%` one `%`)
+every time it is run or bound, parameters or none (`source.execute`, `source.render`). So a literal `%`
+in it, such as one inside a quoted identifier ("a%b", "%(x)s"), is written `%%`: identifiers go into a
+text only through `ident` / `qualified` (`sync_contract.identifiers.quote_ident`, PostgreSQL and
+Snowflake quote alike, then `%` doubled), other literal SQL only through `template`. An identifier passed
+as a parameter (`%s::regclass`) is a value: `quote_qualified`, never doubled. Values are always
+parameters; where a statement cannot take parameters (`COPY (SELECT ...)`, the text handed to
+`aws_s3.query_export_to_s3`) the caller binds them with `source.render`, which returns plain SQL (no
+template any more: `%` single again), and `Statement.literal` makes such text a template again.
 """
 
 from __future__ import annotations
@@ -80,8 +86,31 @@ WHERE n.nspname = %s AND c.relname = %s
 
 @dataclass(frozen=True)
 class Statement:
+    """`text`: a psycopg2 template (a literal `%` written `%%`), `params`: a value per `%s`, in order."""
+
     text: str
     params: tuple[object, ...] = ()
+
+    @classmethod
+    def literal(cls, sql: str) -> Statement:
+        """Plain SQL (bound already, e.g. `source.render`'s) as a statement without parameters."""
+        return cls(template(sql))
+
+
+def template(sql: str) -> str:
+    """Literal SQL as a Statement's text: every `%` doubled, so psycopg2's formatting gives it back."""
+    return sql.replace("%", "%%")
+
+
+def ident(name: str) -> str:
+    """`name` quoted (quote_ident) for a Statement's text: `%` doubled, as psycopg2 formats the text."""
+    return template(quote_ident(name))
+
+
+def qualified(schema: str, table: str) -> str:
+    """`schema`.`table` quoted (quote_qualified) for a Statement's text: `%` doubled. A qualified name
+    passed as a parameter (`%s::regclass`) is a value: quote_qualified, not this."""
+    return template(quote_qualified(schema, table))
 
 
 def session_statements(statement_timeout_ms: int = 600_000) -> list[Statement]:
@@ -98,7 +127,7 @@ def select_expression(column: Column) -> str:
     (`[0:2]={7,8,9}`): JSON cannot carry its bounds, and the loader sets such a row aside by that
     form (stored_procs/loading/semistructured.py) rather than load its elements re-indexed.
     """
-    name = quote_ident(column.name)
+    name = ident(column.name)
     mapping = map_type(column.type, column.name)
     kind = mapping.kind
     if kind == Kind.ARRAY:
@@ -132,11 +161,11 @@ def export_select(
     """SELECT of exactly the manifest's columns, in order, restricted to the window (low, high] and,
     for one chunk of a chunked export, to a range of the table's blocks (a TID range scan), or for one
     part of a fan-out export to `key_range` (key_range_condition)."""
-    exprs = ", ".join(f"{select_expression(c)} AS {quote_ident(c.name)}" for c in columns)
+    exprs = ", ".join(f"{select_expression(c)} AS {ident(c.name)}" for c in columns)
     conditions: list[str] = []
     params: list[object] = []
     if watermark is not None:
-        wm = quote_ident(watermark)
+        wm = ident(watermark)
         if low is not None and lookback is not None:  # re-export rows just below `low`: late commits
             wm_type = next(c.type for c in columns if c.name == watermark)
             step = "interval" if wm_type.startswith("timestamp") else "numeric"
@@ -158,7 +187,7 @@ def export_select(
         conditions.append(ranged.text)
         params += ranged.params
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return Statement(f"SELECT {exprs} FROM {quote_qualified(schema, table)}{where}", tuple(params))
+    return Statement(f"SELECT {exprs} FROM {qualified(schema, table)}{where}", tuple(params))
 
 
 def key_range_condition(column: str, key_from: str | None, key_to: str | None) -> Statement | None:
@@ -166,7 +195,7 @@ def key_range_condition(column: str, key_from: str | None, key_to: str | None) -
     NULL (a declared key may hold NULL, which no comparison selects), so the ranges of one plan cover
     every row exactly once. The bounds are the key's own values as text (percentile_disc(...)::text):
     an untyped literal takes the column's type, so they compare as the column does (its collation)."""
-    key, parts, params = quote_ident(column), [], []
+    key, parts, params = ident(column), [], []
     if key_from is not None:
         parts.append(f"{key} >= %s")
         params.append(key_from)
@@ -228,7 +257,7 @@ def ctid_ranges(blocks: int, chunks: int) -> list[tuple[int, int | None]]:
 def window_high(schema: str, table: str, watermark: str, low: str | None, below: str | None = None) -> Statement:
     """The window's high bound: the newest watermark value above `low` (and, with the late-row guard,
     below `below`), or NULL when nothing changed."""
-    wm = quote_ident(watermark)
+    wm = ident(watermark)
     conditions, params = [], []
     if low is not None:
         conditions.append(f"{wm} > %s")
@@ -237,7 +266,7 @@ def window_high(schema: str, table: str, watermark: str, low: str | None, below:
         conditions.append(f"{wm} < %s")
         params.append(below)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return Statement(f"SELECT max({wm})::text FROM {quote_qualified(schema, table)}{where}", tuple(params))
+    return Statement(f"SELECT max({wm})::text FROM {qualified(schema, table)}{where}", tuple(params))
 
 
 def open_transactions_bound() -> Statement:
@@ -319,7 +348,7 @@ def snapshot_fingerprint(schema: str, table: str) -> Statement:
     """Row count plus an order-independent sum of row hashes: equal fingerprints, equal snapshots."""
     return Statement(
         "SELECT count(*)::text || ':' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint"
-        f"::numeric), 0)::text FROM {quote_qualified(schema, table)} AS t"
+        f"::numeric), 0)::text FROM {qualified(schema, table)} AS t"
     )
 
 

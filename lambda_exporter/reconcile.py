@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from lambda_exporter.errors import SourceError
-from lambda_exporter.query import Statement
+from lambda_exporter.query import Statement, qualified, template
 from lambda_exporter.source import Connection, describe_table, execute
-from sync_contract.identifiers import quote_ident, quote_qualified
+from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import Column
 from sync_contract.reconcile import (
     MAX_ROWS_COMPARED,
@@ -57,8 +57,9 @@ DOCS = '"__recon_docs"'  # the LATERAL subquery hashing each row's json/array va
 
 
 def canonical(column: Column) -> str:
-    """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target).
-    A json/array column's text is its content hash (`document`), which `_keyed` evaluates once per row."""
+    """PostgreSQL SQL for a value's canonical text (the same text Snowflake computes from the target), as
+    plain SQL (a `%` is one `%`; `_keyed` makes it a Statement's text). A json/array column's text is
+    its content hash (`document`), which `_keyed` evaluates once per row."""
     c = quote_ident(column.name)
     mapping = map_type(column.type, column.name)
     kind = mapping.kind
@@ -116,21 +117,21 @@ def document(value: str) -> str:
 def _keyed(
     schema: str, table: str, columns: list[Column], primary_key: tuple[str, ...]
 ) -> tuple[list[str], str, str, str]:
-    """(key texts, key text, row text, FROM clause); `%` doubled: these go into statements with %s
-    parameters. json/array values are hashed in a LATERAL subquery, once per row (the row text names
-    each text twice: its length and itself)."""
+    """(key texts, key text, row text, FROM clause), as a Statement's text (query.template: `%` doubled,
+    also in the table's and columns' names). json/array values are hashed in a LATERAL subquery, once
+    per row (the row text names each text twice: its length and itself)."""
     by_name = {c.name: c for c in columns}
     documents: list[str] = []
 
     def text(column: Column) -> str:
         if not is_document(column.type, column.name):
-            return canonical(column).replace("%", "%%")
-        documents.append(canonical(column).replace("%", "%%"))
+            return template(canonical(column))
+        documents.append(template(canonical(column)))
         return f'{DOCS}."d{len(documents) - 1}"'
 
     keys = [text(by_name[k]) for k in primary_key]
     row = joined([text(c) for c in columns])
-    source = quote_qualified(schema, table)
+    source = qualified(schema, table)
     if documents:
         hashed = ", ".join(f'{d} AS "d{i}"' for i, d in enumerate(documents))
         # OFFSET 0 keeps the subquery whole: pulled up, its expressions would be evaluated where named

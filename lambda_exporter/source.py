@@ -33,6 +33,7 @@ __all__ = [
     "execute",
     "full_fingerprint",
     "incremental_high",
+    "render",
 ]
 
 
@@ -61,9 +62,20 @@ def begin_snapshot(conn: Connection, read_only: bool = True) -> None:
 
 
 def execute(conn: Connection, stmt: Statement) -> list[tuple[Any, ...]]:
+    """Run `stmt`; its rows (none for a statement without a result). The parameters are always passed,
+    a tuple even when empty, so psycopg2 always formats the text (query.Statement: `%%` is one `%`);
+    with None it would not, and a `%` in an identifier would mean one thing here and another in render."""
     with conn.cursor() as cur:
-        cur.execute(stmt.text, stmt.params)
+        cur.execute(stmt.text, tuple(stmt.params))
         return cur.fetchall() if cur.description else []
+
+
+def render(conn: Connection, stmt: Statement) -> str:
+    """`stmt` as plain SQL with its parameters bound (psycopg2 mogrify, formatted as `execute` formats
+    it), for what takes no parameters: `COPY (...) TO STDOUT`, the query text handed to
+    aws_s3.query_export_to_s3 as a value. Its `%` are single: run it again only as Statement.literal."""
+    with conn.cursor() as cur:
+        return str(cur.mogrify(stmt.text, tuple(stmt.params)).decode())
 
 
 def describe_table(

@@ -83,7 +83,7 @@ def _small(conn: Connection, select_sql: str, target: ExportTarget) -> bool:
 def explain(select_sql: str) -> Statement:
     """The planner's estimate of a bound SELECT (PostgreSQL EXPLAIN, FORMAT JSON: "Plan Rows", "Plan
     Width" in bytes); nothing is executed."""
-    return Statement("EXPLAIN (FORMAT JSON) " + select_sql.replace("%", "%%"))
+    return Statement.literal("EXPLAIN (FORMAT JSON) " + select_sql)
 
 
 def _file_key(target: ExportTarget, call: int) -> str:
