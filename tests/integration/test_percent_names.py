@@ -93,7 +93,7 @@ def test_percent_names_copy_incremental_full_and_deletes(pg, schema, harness):
     columns = ["id", V, X, FIFTY, ESC, UPD]
 
     report = h.cycle()
-    assert not report.failed, [(t.source, t.errors, t.load) for t in report.tables]
+    assert not report.failed, [(t.spec.source_table, t.errors, t.load) for t in report.tables]
     assert target_rows(h, TABLE, columns[:5]) == source_rows(pg, TABLE, columns[:5])
     assert target_rows(h, FULL, [ESC, V, "%s"]) == source_rows(pg, FULL, [ESC, V, "%s"])
     assert h.watermark(TABLE) == "2026-01-01 00:50:00+00"
@@ -105,7 +105,7 @@ def test_percent_names_copy_incremental_full_and_deletes(pg, schema, harness):
     cur.execute(f"UPDATE {src(FULL)} SET {q(V)} = '100%' WHERE {q(ESC)} = 2")
     cur.execute(f"DELETE FROM {src(FULL)} WHERE {q(ESC)} = 1")
     report = h.cycle()
-    assert not report.failed, [(t.source, t.errors, t.load) for t in report.tables]
+    assert not report.failed, [(t.spec.source_table, t.errors, t.load) for t in report.tables]
     assert target_rows(h, TABLE, columns[:5]) == source_rows(pg, TABLE, columns[:5])
     assert 7 not in {r[0] for r in target_rows(h, TABLE, ["id"])}
     assert target_rows(h, FULL, [ESC, V, "%s"]) == source_rows(pg, FULL, [ESC, V, "%s"])
