@@ -28,7 +28,7 @@ SCHEMA = "a%b"
 TABLE = 'pct%s"tbl'
 FULL = "full %(y)s"
 S3_TABLE = "s3 %s 100%"
-FAN = "fan %% %(k)s"
+FAN = "fan %% it's %(k)s"
 # column names: a bare %, a named placeholder, a trailing %, an escaped %, a placeholder with a space
 V, X, FIFTY, ESC, UPD = "v%", "%(x)s", "50%", "%%", "upd %s"
 

@@ -64,6 +64,21 @@ def patch_catalog_quoting(duck_conn: Any = None) -> None:
     info_schema.insert_text_lengths_sql = insert_text_lengths_sql
     info_schema.insert_table_comment_sql = insert_table_comment_sql
 
+    # the status row of CREATE, DROP ... ("SELECT 'Table <name> successfully created.'", "... dropped."):
+    # a name holding a quote (a table named fan it's) ended the literal early (HTTP 500); Snowflake runs it
+    from string import Template
+
+    from fakesnow import cursor
+
+    class QuotedNames(Template):
+        def substitute(self, mapping: Any = None, /, **kws: Any) -> str:
+            return super().substitute({k: esc(v) for k, v in {**(mapping or {}), **kws}.items()})
+
+    for attr in [a for a in vars(cursor) if a.startswith("SQL_")]:
+        template = getattr(cursor, attr)
+        if isinstance(template, Template) and not isinstance(template, QuotedNames):
+            setattr(cursor, attr, QuotedNames(template.template))
+
 
 def patch_merge_without_schema(duck_conn: Any = None) -> None:
     """A MERGE in a session with no current schema. Snowflake runs a MERGE whose tables are fully qualified in
@@ -110,10 +125,10 @@ def patch_merge_source_driven(duck_conn: Any = None) -> None:
     original = merge._create_merge_candidates
 
     def create_merge_candidates(merge_expr: exp.Merge) -> exp.Expr:
-        candidates = original(merge_expr)
+        candidates: exp.Expr = original(merge_expr)
         for join in candidates.find_all(exp.Join):
             if str(join.side).upper() == "FULL":
                 join.set("side", "RIGHT")
         return candidates
 
-    merge._create_merge_candidates = create_merge_candidates
+    merge._create_merge_candidates = create_merge_candidates  # type: ignore[attr-defined]
