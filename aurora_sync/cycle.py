@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +22,7 @@ from stored_procs.sql import create_stage
 from stored_procs.statement import query_tag, run
 
 Progress = Callable[[str], None]
+Key = cycle_state.Key  # (schema, table): TableSpec.key
 
 
 @dataclass
@@ -65,7 +67,7 @@ def prepare(session: Any, config: SyncConfig) -> cycle_state.CycleState:
     for spec in config.tables:
         before = known.get((spec.source_schema, spec.source_table))
         after = replace(spec, generation=before.generation if before else 0)
-        if before == after and state.enabled.get(spec.source):
+        if before == after and state.enabled.get(spec.key):
             continue  # as saved: no statement
         # a new watermark column, mode or target restarts the table, as CONFIGURE_TABLE does
         table_config.save(session, place, before, after, True)
@@ -177,7 +179,7 @@ def take_in(
     run_id: str,
     quarantined: list[dict[str, str]] | None = None,
     taken_out: dict[str, Any] | None = None,
-    intake_errors: set[str] | None = None,
+    intake_errors: set[Key] | None = None,
 ) -> tuple[bool, str]:
     """INTAKE: new manifests from the stage into the ledger, and the answer that wakes the lanes (here
     every table: the local run loads each one every cycle). False when the step itself failed (then, as
@@ -191,7 +193,7 @@ def take_in(
             note_missing_manifests(session, config, report, set())
         return False, graph.intake_answer(0)
     for report in reports:
-        if why := taken["errors"].get(report.spec.source):
+        if why := taken["errors"].get(report.spec.source):  # IntakeResult.errors: by spec.source
             report.errors.append(why)
     if quarantined is not None:
         quarantined.extend(taken.get("invalid") or [])
@@ -205,15 +207,18 @@ def take_in(
 def note_missing_manifests(session: Any, config: SyncConfig, report: TableReport, taken: set[str]) -> None:
     """Manifests the exporter wrote in this cycle that intake neither took in now (`taken`) nor holds from
     before: the table's run fails naming them (`export_check.missing_message`), as the Task graph's LOAD
-    finds from EXPORT_REQUESTS."""
+    finds from EXPORT_REQUESTS. One statement, only when some were not taken in now; when it fails, the
+    table's run fails saying so."""
     keys = [k for answer in (report.export, report.keys_export) if answer for k in answer.get("manifest_keys") or ()]
-    missing = [
-        k
-        for k in keys
-        if export_check.export_id_of(k) not in taken
-        and not ledger.holds(session, config.place, export_check.export_id_of(k))
-    ]
-    if missing:
+    unsure = [k for k in keys if export_check.export_id_of(k) not in taken]
+    if not unsure:
+        return
+    try:
+        held = ledger.held_export_ids(session, config.place, [export_check.export_id_of(k) for k in unsure])
+    except Exception as err:  # the ledger cannot be read: nothing can be said loaded
+        report.export_problems.append(f"could not check that intake took this run's manifests in: {err}")
+        return
+    if missing := [k for k in unsure if export_check.export_id_of(k) not in held]:
         report.export_problems.append(export_check.missing_message(report.spec, missing))
 
 
@@ -228,9 +233,7 @@ def load_one(
             )
         else:  # the table as saved at the cycle's start (`prepare`): its generation included
             with query_tag(step="LOAD", table=saved.source, run=run_id):
-                report.load = load_table(
-                    session, config.place, config.database, saved, run_id, report.export_problems, record=False
-                )
+                report.load = load_table(session, config.place, config.database, saved, run_id, report.export_problems)
     except Exception as err:  # e.g. RUNS could not be written
         report.errors.append(f"load failed: {err}")
     if report.load is not None and report.load["status"] == "FAILED" and (own := _load_error(report)):
@@ -255,8 +258,8 @@ def load_lane(
     node: graph.Node,
     reports: list[TableReport],
     run_id: str,
-    to_load: set[str] | None = None,
-    saved: dict[str, TableSpec] | None = None,
+    to_load: set[Key] | None = None,
+    saved: dict[Key, TableSpec] | None = None,
 ) -> bool:
     """LANE_<k>: its share of the configured tables, one after another (`stored_procs.orchestration.lanes`):
     those in `to_load` (None: every table), the others are NO_CHANGE without a statement (`nothing_to_load`).
@@ -266,10 +269,10 @@ def load_lane(
 
     def load(spec: TableSpec) -> dict[str, Any]:
         report = by_source[spec.source]
-        if to_load is not None and spec.source not in to_load:
+        if to_load is not None and spec.key not in to_load:
             report.load = nothing_to_load(spec)
             return report.load
-        load_one(session, config, report, run_id, (saved or {}).get(spec.source))
+        load_one(session, config, report, run_id, (saved or {}).get(spec.key))
         return report.load or {"status": "FAILED", "error": "; ".join(report.errors)}
 
     try:
@@ -282,8 +285,8 @@ def load_lane(
 
 
 def nothing_to_load(spec: TableSpec) -> dict[str, Any]:
-    """The report line of a table this cycle had nothing to load for: no RUNS row is written (the
-    FINALIZER counts it NO_CHANGE, as in the Task graph, where its LOAD does not run)."""
+    """The report line of a table this cycle had nothing to load for, without a statement (the FINALIZER
+    writes its NO_CHANGE RUNS row with the others', in one INSERT)."""
     return {
         "status": "NO_CHANGE",
         "manifests": 0,
@@ -292,13 +295,13 @@ def nothing_to_load(spec: TableSpec) -> dict[str, Any]:
     }
 
 
-def tables_to_load(state: cycle_state.CycleState, reports: list[TableReport], taken: dict[str, Any]) -> set[str]:
-    """The tables this cycle loads: something pending or quarantined before it (`state`), an export or an
-    error in this cycle, or a manifest intake took in (`taken`: its `tables`)."""
-    found = state.pending | state.quarantined | set(taken.get("tables") or ())
+def tables_to_load(state: cycle_state.CycleState, reports: list[TableReport], taken: dict[str, Any]) -> set[Key]:
+    """The tables this cycle loads, by (schema, table): something pending or quarantined before it (`state`),
+    an export or an error in this cycle, or a manifest intake took in (`taken`: its `tables`)."""
+    found = state.pending | state.quarantined | {(t[0], t[1]) for t in taken.get("tables") or ()}
     for report in reports:
         if report.errors or (report.export or {}).get("status") == "exported" or report.keys_export is not None:
-            found.add(report.spec.source)
+            found.add(report.spec.key)
     return found
 
 
@@ -312,33 +315,48 @@ def intake_needed(state: cycle_state.CycleState, exporter: Exporter | None, repo
     return any(r.keys_export is not None or (r.export or {}).get("status") != "no_change" for r in reports)
 
 
-def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str) -> bool:
-    """FINALIZER: the RUNS rows of the tables this cycle loaded, in one INSERT, and the run's summary
-    (RUN_SUMMARIES), both from what the cycle holds (`stored_procs.orchestration.runs.write_summary`): a
-    table with nothing to load has no RUNS row (NO_CHANGE in the summary), as in the Task graph."""
-    loads = [r.load for r in reports if r.load is not None and "run_id" in r.load]  # loaded, not nothing_to_load
-    for r in reports:  # not loaded (intake failed), but its export failed or its manifests were not found
-        if (r.load is None or "run_id" not in r.load) and r.export_problems:
-            loads.append(runs.failed_run(r.spec, run_id, r.export_problems))
-    try:
-        if loads:
-            run_records.record_runs(session, config.place, loads)
-        recorded = {
-            f"{x['source_schema']}.{x['source_table']}": {
-                "status": x["status"],
-                "rows_loaded": int(x.get("rows_loaded") or 0),
-                "error": x.get("error"),
-            }
-            for x in loads
+def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str, still_pending: set[Key]) -> bool:
+    """FINALIZER: one INSERT of the RUNS rows of the tables this cycle did not load (NO_CHANGE, or FAILED
+    by their export), then the run's summary (RUN_SUMMARIES), both from what the cycle holds
+    (`stored_procs.orchestration.runs.write_summary`). A table whose manifests wait (`still_pending`: intake
+    or its lane failed) is NOT_RUN, without a row. Each load wrote its own RUNS row as it ended."""
+    rows: list[dict[str, Any]] = []
+    recorded: dict[Key, dict[str, Any]] = {}
+    for r in reports:
+        loaded = r.load is not None and "run_id" in r.load  # a load ran and wrote its RUNS row
+        row: dict[str, Any]
+        if r.load is not None and loaded:
+            row = r.load
+        elif r.export_problems:
+            row = runs.failed_run(r.spec, run_id, r.export_problems)
+        elif r.spec.key not in still_pending:
+            row = runs.no_change_run(r.spec, run_id)
+        else:
+            continue
+        if not loaded:
+            rows.append(row)
+        recorded[r.spec.key] = {
+            "status": row["status"],
+            "rows_loaded": int(row.get("rows_loaded") or 0),
+            "error": row.get("error"),
         }
-        errors = {r.spec.source: r.export_errors for r in reports}
+    try:
+        if rows:
+            run_records.record_runs(session, config.place, rows)
+        errors = {r.spec.key: r.export_errors for r in reports}
         with query_tag(step="FINALIZE", run=run_id):
-            runs.write_summary(session, config.place, run_id, list(config.tables), recorded, set(), errors)
+            runs.write_summary(session, config.place, run_id, list(config.tables), recorded, still_pending, errors)
     except Exception as err:  # the run's record is incomplete: every table says so
         for report in reports:
             report.errors.append(f"finalizer failed, the run's summary was not written: {err}")
         return False
     return True
+
+
+def still_pending(state: cycle_state.CycleState, reports: list[TableReport], taken: dict[str, Any]) -> set[Key]:
+    """The tables with manifests to load that no load of this cycle took up (intake or a lane failed)."""
+    waiting = state.pending | {(t[0], t[1]) for t in taken.get("tables") or ()}
+    return {r.spec.key for r in reports if r.spec.key in waiting and not (r.load and "run_id" in r.load)}
 
 
 def run_cycle(
@@ -370,11 +388,14 @@ def run_cycle(
             return ok
         elif node.procedure == "LOAD_LANE":
             progress(f"loading, {node.name.lower().replace('_', ' ')}")
-            saved = {s.source: s for s in states[0].saved}
+            saved = {s.key: s for s in states[0].saved}
             return load_lane(session, config, node, reports, run_id, tables_to_load(states[0], reports, taken), saved)
         elif node.finalizer:
-            return finish(session, config, reports, run_id)
+            return finish(session, config, reports, run_id, still_pending(states[0], reports, taken))
         return True
 
     tasks = graph.run_graph(graph.declare(config.tables), action, lambda: intake.get("value"))
+    if "FAILED" in tasks.values():  # the next cycle applies the control DDL again (an object altered by hand)
+        with suppress(Exception):
+            run(session, cycle_state.forget_version(config.place))
     return CycleReport(run_id, reports, time.monotonic() - started, tasks, quarantined)

@@ -273,13 +273,13 @@ def load_lane_at(
 ) -> dict[str, Any]:
     """LANE_<k> at a given place: `specs` (default: every enabled table) limits what the lane may load."""
     specs = ledger.read_table_specs(session, place) if specs is None else specs
-    asked: list[dict[str, Any]] = []  # the run's export requests, read once, when the lane loads a table
+    asked: list[dict[tuple[str, str], Any]] = []  # the run's export requests, read once, when the lane loads a table
 
     def load_one(spec: TableSpec) -> dict[str, Any]:
         if not asked:
             asked.append(export_check.requests_by_table(session, place, run_id))
         with query_tag(step="LOAD", table=spec.source, run=run_id):
-            problems = export_check.problems(session, place, spec, run_id, asked[0].get(spec.source, []))
+            problems = export_check.problems(session, place, spec, run_id, asked[0].get(spec.key, []))
             return load_one_table(session, place, database, spec, run_id, problems)
 
     with query_tag(step=graph.lane_node_name(lane), run=run_id):

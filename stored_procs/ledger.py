@@ -178,10 +178,17 @@ class LedgerEntry:
 
 def holds(session: Any, place: Place, export_id: str) -> bool:
     """Whether MANIFESTS has a row with this export id."""
+    return bool(held_export_ids(session, place, [export_id]))
+
+
+def held_export_ids(session: Any, place: Place, export_ids: list[str]) -> set[str]:
+    """Those of `export_ids` MANIFESTS has a row of (one statement)."""
+    marks = ", ".join("?" for _ in export_ids)
+    table = place.control("MANIFESTS")
     rows = run(
-        session, Stmt(f"SELECT COUNT(*) AS N FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ?", (export_id,))
+        session, Stmt(f"SELECT DISTINCT EXPORT_ID AS E FROM {table} WHERE EXPORT_ID IN ({marks})", tuple(export_ids))
     )
-    return bool(rows and rows[0][0])
+    return {r[0] for r in rows}
 
 
 def record_manifest(
@@ -271,8 +278,8 @@ def keys_due(session: Any, place: Place, spec: TableSpec) -> bool:
     return keys_due_at(spec, rows[0][0] if rows else None)
 
 
-def keys_taken_at(session: Any, place: Place) -> dict[str, Any]:
-    """The newest key set's INTAKE_AT of every table that has one, by `schema.table` (one statement)."""
+def keys_taken_at(session: Any, place: Place) -> dict[tuple[str, str], Any]:
+    """The newest key set's INTAKE_AT of every table that has one, by (schema, table) (one statement)."""
     rows = run(
         session,
         Stmt(
@@ -280,7 +287,7 @@ def keys_taken_at(session: Any, place: Place) -> dict[str, Any]:
             "WHERE MODE = 'keys' GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
         ),
     )
-    return {f"{r[0]}.{r[1]}": r[2] for r in rows}
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
 def keys_due_at(spec: TableSpec, newest: Any) -> bool:

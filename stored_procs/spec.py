@@ -92,6 +92,12 @@ class TableSpec:
             object.__setattr__(self, "target_table", target_name(self.source_table))
 
     @property
+    def key(self) -> tuple[str, str]:
+        """(schema, table): what identifies the table. `source` is for people: `a.b`.`c` and `a`.`b.c`
+        read alike, so state is never keyed by it."""
+        return (self.source_schema, self.source_table)
+
+    @property
     def source(self) -> str:
         return f"{self.source_schema}.{self.source_table}"
 

@@ -54,7 +54,7 @@ CONTROL_TABLES: dict[str, str] = {
     "EXPORT_REQUESTS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, REQUESTED_AT TIMESTAMP_NTZ,
         STATUS VARCHAR, WINDOW_LOW VARCHAR, ROWS_EXPORTED NUMBER, MANIFESTS NUMBER, DURATION_S FLOAT, ERROR VARCHAR,
         MODE VARCHAR, MANIFEST_KEYS VARCHAR, REQUEST_ID VARCHAR, SETTLED_RUN_ID VARCHAR, SETTLED_AT TIMESTAMP_NTZ,
-        WINDOW_HIGH VARCHAR""",
+        WINDOW_HIGH VARCHAR, GENERATION NUMBER""",
     # the exporter's answers to asynchronous requests, as copied from the stage (orchestration.answers)
     "ANSWERS": "DOC VARIANT, FILE_NAME VARCHAR",
     "RUN_SUMMARIES": """RUN_ID VARCHAR, FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, TABLES_SUCCEEDED NUMBER,
@@ -72,6 +72,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
         "SETTLED_RUN_ID VARCHAR",  # the run whose intake took its answer in, or reported it lost
         "SETTLED_AT TIMESTAMP_NTZ",
         "WINDOW_HIGH VARCHAR",  # the answered export's high bound: where the next request continues
+        "GENERATION NUMBER",  # the table's resync count when requested: a restart never continues an old export
     ),
     "WATERMARKS": ("WATERMARK_KIND VARCHAR",),  # sync_contract.types.Kind of the watermark column
     "INBOX": ("FILE_NAME VARCHAR",),  # the manifest's stage path: its folder must be its table's

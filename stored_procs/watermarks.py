@@ -22,13 +22,13 @@ def get_watermark(session: Any, place: Place, spec: TableSpec) -> str | None:
     return rows[0][0] if rows else None
 
 
-def all_watermarks(session: Any, place: Place) -> dict[str, str | None]:
-    """Every table's stored watermark by `schema.table`, in one statement."""
+def all_watermarks(session: Any, place: Place) -> dict[tuple[str, str], str | None]:
+    """Every table's stored watermark by (schema, table) (`TableSpec.key`), in one statement."""
     rows = run(
         session,
         Stmt(f"SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, WATERMARK AS W FROM {place.control('WATERMARKS')}"),
     )
-    return {f"{r[0]}.{r[1]}": r[2] for r in rows}
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
 def set_watermark(

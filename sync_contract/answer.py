@@ -93,7 +93,7 @@ def answer_doc(
     error: BaseException | None = None,
 ) -> dict[str, Any]:
     """The unsigned answer of an export that ended with `summary` (the exporter's result, status
-    "exported" / "no_change") or with `error`."""
+    "exported" / "no_change"; any other status is answered as failed, fail closed) or with `error`."""
     doc: dict[str, Any] = {
         "kind": KIND,
         "version": VERSION,
@@ -114,9 +114,13 @@ def answer_doc(
             "error": text,
         }
     summary = summary or {}
+    status = str(summary.get("status"))
+    if status not in ("exported", "no_change"):  # anything else (a fan-out plan) is no export: refused
+        why = ValueError(f"the exporter answered {status!r}, which is no export this request can be settled with")
+        return answer_doc(request_id, table, mode, finished_at, None, why)
     return {
         **doc,
-        "status": "no_change" if str(summary.get("status")) == "no_change" else "exported",
+        "status": status,
         "rows": int(summary.get("rows") or 0),
         "manifest_keys": [str(k) for k in summary.get("manifest_keys") or []],
         "export_id": summary.get("export_id"),

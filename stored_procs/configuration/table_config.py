@@ -14,6 +14,8 @@ from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.loading import quarantine
 from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec
+from stored_procs.sql import drop_staging
+from stored_procs.statement import run
 from sync_contract.errors import ContractError
 from sync_contract.identifiers import join_parts, split_qualified, validate_identifier
 from sync_contract.types import MAX_NUMBER_PRECISION
@@ -202,6 +204,7 @@ def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:
     """Stop replicating the table. Its ledger, watermark and target table stay: ADD_TABLE resumes it."""
     spec = require_table(session, place, source)
     ledger.set_enabled(session, place, spec, False)
+    run(session, drop_staging(place, spec))  # a small staged batch left for the next load (loading.load)
     return {"table": spec.source, "action": "removed", "kept": ["target table", "ledger", "watermark"]}
 
 
@@ -220,6 +223,7 @@ def _restart(session: Any, place: Place, spec: TableSpec, enabled: bool, run_id:
     """Save `spec` as a new generation (the exports from the beginning get new ids, not those of the
     superseded ones) and supersede its history; the number of manifests superseded."""
     ledger.save_table_spec(session, place, replace(spec, generation=spec.generation + 1), enabled)
+    run(session, drop_staging(place, spec))  # a small staged batch left for the next load (loading.load)
     return ledger.supersede_history(session, place, spec, run_id)
 
 

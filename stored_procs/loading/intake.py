@@ -29,22 +29,30 @@ INVALID_PREFIX = "invalid-"  # the ledger id of a document intake refused (`inva
 @dataclass
 class IntakeResult:
     new: list[str] = field(default_factory=list)
-    tables: set[str] = field(default_factory=set)  # `schema.table` of the manifests recorded as new
+    tables: set[tuple[str, str]] = field(default_factory=set)  # (schema, table) of the manifests recorded as new
     invalid: list[dict[str, str]] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # table -> why its manifests could not be copied
     busy: str | None = None  # another intake was at work: this one did nothing
 
     def to_dict(self) -> dict[str, Any]:
-        summary = {"new_manifests": len(self.new), "export_ids": self.new, "tables": sorted(self.tables)}
+        summary = {
+            "new_manifests": len(self.new),
+            "export_ids": self.new,
+            "tables": [list(t) for t in sorted(self.tables)],
+        }
         summary["invalid"] = self.invalid
         return {**summary, "errors": self.errors, "busy": self.busy}
 
 
 def intake(
-    session: Any, place: Place, specs: list[TableSpec], run_id: str, intake_errors: set[str] | None = None
+    session: Any,
+    place: Place,
+    specs: list[TableSpec],
+    run_id: str,
+    intake_errors: set[tuple[str, str]] | None = None,
 ) -> IntakeResult:
     """One intake at a time (a lease, held by the run: its FINALIZER releases it if the task dies): two
-    would both see a manifest as new and record it twice. `intake_errors`: the tables (`schema.table`)
+    would both see a manifest as new and record it twice. `intake_errors`: the tables ((schema, table))
     with an intake error recorded, when the caller has read them (`cycle_state`); None clears every
     table's."""
     result = IntakeResult()
@@ -57,11 +65,15 @@ def intake(
 
 
 def _intake(
-    session: Any, place: Place, specs: list[TableSpec], result: IntakeResult, intake_errors: set[str] | None
+    session: Any,
+    place: Place,
+    specs: list[TableSpec],
+    result: IntakeResult,
+    intake_errors: set[tuple[str, str]] | None,
 ) -> None:
     keys = manifest_keys.load()  # first: without a key nothing can be verified, so nothing is taken in
     alone = _copy_together(session, place, specs)  # the tables not copied together: one by one
-    copied = [s for s in specs if s not in alone and (intake_errors is None or s.source in intake_errors)]
+    copied = [s for s in specs if s not in alone and (intake_errors is None or s.key in intake_errors)]
     for spec in alone:
         try:
             run(session, copy_manifests(place, manifest_prefix(spec.source_schema, spec.source_table)))
@@ -72,7 +84,7 @@ def _intake(
             )
             record_intake_error(session, place, spec, result.errors[spec.source])
         else:
-            if intake_errors is None or spec.source in intake_errors:
+            if intake_errors is None or spec.key in intake_errors:
                 copied.append(spec)
     if copied:  # their manifests could be copied again: their intake errors go, in one statement
         clear_intake_errors(session, place, copied)
@@ -185,7 +197,7 @@ def _take(
     ledger.record_manifest(session, place, manifest, manifest.to_json())
     known.add(manifest.export_id)
     result.new.append(manifest.export_id)
-    result.tables.add(f"{manifest.schema}.{manifest.table}")
+    result.tables.add((manifest.schema, manifest.table))
     return True
 
 

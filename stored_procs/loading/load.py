@@ -45,10 +45,11 @@ from sync_contract.manifest import Manifest, Window, parse_manifest_json
 from sync_contract.types import Kind
 from sync_contract.watermark import is_after, later, sort_key
 
-# A batch's staging table of at most this many rows is not dropped after the batch: the table's next load
-# replaces it (CREATE OR REPLACE), one statement less per changed cycle. It is TRANSIENT with
+# A merged batch's staging table of at most this many rows is not dropped after the batch: the table's
+# next load replaces it (CREATE OR REPLACE), one statement less per changed cycle. It is TRANSIENT with
 # DATA_RETENTION_TIME_IN_DAYS = 0 (sql.create_staging): no Time Travel or Fail-safe copy, only its bytes
-# until then. Larger ones are dropped at once.
+# until then; a removed or resynced table's is dropped then (configuration.table_config). A larger one,
+# and one whose batch failed, is dropped at once.
 KEEP_STAGING_ROWS = 100_000
 
 
@@ -189,8 +190,9 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
     _settle_waiting(session, place, spec, deferred, kind, watermark, result, gap=True)
     _settle_waiting(session, place, spec, incomplete, kind, watermark, result, gap=False)
     _apply_key_sets(session, place, database, spec, key_set_batches, result)
-    quarantined_now = before.quarantined or any("QUARANTINED" in e for e in result.errors) or result.errors
-    if not result.errors and quarantined_now and (why := blocked.waiting_on(session, place, spec, watermark)):
+    # an error-free load quarantined nothing (every quarantine of a batch is an error: _record_failure), so
+    # only an export quarantined before it can hold the table up
+    if not result.errors and before.quarantined and (why := blocked.waiting_on(session, place, spec, watermark)):
         result.errors.append(why)  # a stuck table is a failure every run, never NO_CHANGE
 
 
@@ -345,10 +347,13 @@ def apply_batch(
     )
     result.notes.extend(notes)
     run(session, sql.create_staging(place, spec, [mapping for _, mapping in columns]))
+    merged = False
     try:
-        return _stage_check_merge(session, place, database, spec, batch, result.run_id, result.notes)
+        counts = _stage_check_merge(session, place, database, spec, batch, result.run_id, result.notes)
+        merged = True
+        return counts
     finally:
-        if batch.rows > KEEP_STAGING_ROWS:  # a small one waits for the table's next CREATE OR REPLACE
+        if not merged or batch.rows > KEEP_STAGING_ROWS:  # a small merged one waits for the next CREATE OR REPLACE
             run(session, sql.drop_staging(place, spec))
         if replace.replaces(spec, batch.first):
             run(session, replace.drop_kept_keys(place, spec))

@@ -59,20 +59,22 @@ def in_flight(session: Any, place: Place) -> dict[tuple[str, str, str], str]:
     return {(r[0], r[1], str(r[2])): str(r[3]) for r in rows}
 
 
-def continuations(session: Any, place: Place) -> dict[tuple[str, str], tuple[str | None, str]]:
-    """(source schema, source table) -> (low, high) of the table's newest incremental request when it was
-    answered EXPORTED with a high bound: the window the exporter wrote, which a load may not have applied
+def continuations(session: Any, place: Place) -> dict[tuple[str, str], tuple[str | None, str, int]]:
+    """(source schema, source table) -> (low, high, generation) of the table's newest incremental request
+    when it was answered EXPORTED with a high bound (generation: the table's resync count when requested,
+    0 for rows recorded before the column existed): the window the exporter wrote, which a load may not have applied
     yet (`exports` continues from its high while the loaded watermark is still its low). QUALIFY keeps the
     newest row per table ("QUALIFY": filters on a window function's result)."""
     rows = run(
         session,
         Stmt(
-            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, WINDOW_LOW AS L, WINDOW_HIGH AS H "
+            "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, WINDOW_LOW AS L, WINDOW_HIGH AS H, "
+            "GENERATION AS G "
             f"FROM {place.control('EXPORT_REQUESTS')} WHERE MODE = 'incremental' QUALIFY ROW_NUMBER() OVER "
             "(PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY REQUESTED_AT DESC) = 1",
         ),
     )
-    return {(r[0], r[1]): (r[3], str(r[4])) for r in rows if r[2] == "EXPORTED" and r[4] is not None}
+    return {(r[0], r[1]): (r[3], str(r[4]), int(r[5] or 0)) for r in rows if r[2] == "EXPORTED" and r[4] is not None}
 
 
 def copy_answers(place: Place) -> Stmt:

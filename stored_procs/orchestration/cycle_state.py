@@ -20,9 +20,10 @@ from stored_procs import ledger
 from stored_procs.datetime_text import timestamp_ntz
 from stored_procs.loading.intake import INTAKE_ERROR
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import control_ddl
+from stored_procs.sql import CONTROL_TABLES, control_ddl
 from stored_procs.statement import Stmt, run
 
+Key = tuple[str, str]  # (schema, table): TableSpec.key
 CONTROL_VERSION = "control_version"  # SETTINGS row: digest of the control DDL last applied
 
 
@@ -37,8 +38,9 @@ def control_version(ddl: list[Stmt]) -> str:
 class CycleState:
     """One read of the control schema at the start of a cycle.
 
-    `saved`: every table SYNC_TABLES holds, enabled or not, with `enabled`; `watermarks`: loaded
-    watermark by `schema.table` (absent: none); `pending`: tables with a NEW or FAILED manifest;
+    Every map is keyed by (schema, table) (`TableSpec.key`). `saved`: every table SYNC_TABLES holds,
+    enabled or not, with `enabled`; `watermarks`: loaded watermark (absent: none); `pending`: tables with
+    a NEW or FAILED manifest;
     `quarantined`: tables with a QUARANTINED incremental/full export (perhaps stuck behind it);
     `keys_taken_at`: newest key set's INTAKE_AT (TIMESTAMP_NTZ text) by table; `intake_errors`: tables whose
     manifests could not be copied last time (`intake.record_intake_error`); `inbox`: documents in
@@ -47,29 +49,33 @@ class CycleState:
     version: str | None
     inbox: int
     saved: list[TableSpec] = field(default_factory=list)
-    enabled: dict[str, bool] = field(default_factory=dict)
-    watermarks: dict[str, str | None] = field(default_factory=dict)
-    pending: set[str] = field(default_factory=set)
-    quarantined: set[str] = field(default_factory=set)
-    keys_taken_at: dict[str, Any] = field(default_factory=dict)
-    intake_errors: set[str] = field(default_factory=set)
+    enabled: dict[Key, bool] = field(default_factory=dict)
+    watermarks: dict[Key, str | None] = field(default_factory=dict)
+    pending: set[Key] = field(default_factory=set)
+    quarantined: set[Key] = field(default_factory=set)
+    keys_taken_at: dict[Key, Any] = field(default_factory=dict)
+    intake_errors: set[Key] = field(default_factory=set)
 
     def watermark(self, spec: TableSpec) -> str | None:
-        return self.watermarks.get(spec.source)
+        return self.watermarks.get(spec.key)
 
     def keys_due(self, spec: TableSpec) -> bool:
         """As `ledger.keys_due`, from this read."""
-        return ledger.keys_due_at(spec, self.keys_taken_at.get(spec.source))
+        return ledger.keys_due_at(spec, self.keys_taken_at.get(spec.key))
 
 
 def read_state(place: Place) -> Stmt:
     """The cycle's state in one SELECT: one row per configured table (or one row of NULLs when none),
-    each carrying the DDL version and the INBOX count."""
+    each carrying the DDL version and the INBOX count. It also reads (nothing from) every other control
+    table, so that one dropped by hand fails this statement and the DDL runs again (`ensure_and_read`)."""
     c = place.control
+    others = sorted(set(CONTROL_TABLES) - {"SETTINGS", "INBOX", "SYNC_TABLES", "WATERMARKS", "MANIFESTS"})
+    probe = " UNION ALL ".join(f"SELECT 1 AS P FROM {c(name)} WHERE FALSE" for name in others)
     return Stmt(
-        "SELECT x.V, x.I, s.SOURCE_SCHEMA, s.SOURCE_TABLE, s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, "
+        f"SELECT x.V, x.I, s.SOURCE_SCHEMA, s.SOURCE_TABLE, s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, "
         "s.WATERMARK_COLUMN, s.OPTIONS, s.ENABLED, w.WATERMARK, m.P, m.Q, m.K, m.X FROM (SELECT "
-        f"(SELECT MAX(VALUE) FROM {c('SETTINGS')} WHERE NAME = ?) AS V, (SELECT COUNT(*) FROM {c('INBOX')}) AS I) AS x "
+        f"(SELECT MAX(VALUE) FROM {c('SETTINGS')} WHERE NAME = ?) AS V, (SELECT COUNT(*) FROM {c('INBOX')}) AS I, "
+        f"(SELECT COUNT(*) FROM ({probe}) AS p) AS O) AS x "
         f"LEFT JOIN {c('SYNC_TABLES')} AS s ON TRUE "
         f"LEFT JOIN {c('WATERMARKS')} AS w ON w.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND w.SOURCE_TABLE = s.SOURCE_TABLE "
         "LEFT JOIN (SELECT SOURCE_SCHEMA, SOURCE_TABLE, SUM(IFF(STATUS IN (?, ?), 1, 0)) AS P, "
@@ -89,18 +95,24 @@ def parse_state(rows: list[Any]) -> CycleState:
             continue
         spec = ledger.spec_from_row(r[2:10])
         state.saved.append(spec)
-        state.enabled[spec.source] = bool(r[10])
+        state.enabled[spec.key] = bool(r[10])
         if r[11] is not None:
-            state.watermarks[spec.source] = r[11]
+            state.watermarks[spec.key] = r[11]
         if int(r[12] or 0):
-            state.pending.add(spec.source)
+            state.pending.add(spec.key)
         if int(r[13] or 0):
-            state.quarantined.add(spec.source)
+            state.quarantined.add(spec.key)
         if r[14] is not None:
-            state.keys_taken_at[spec.source] = r[14]
+            state.keys_taken_at[spec.key] = r[14]
         if int(r[15] or 0):
-            state.intake_errors.add(spec.source)
+            state.intake_errors.add(spec.key)
     return state
+
+
+def forget_version(place: Place) -> Stmt:
+    """After a cycle in which a step failed: the next cycle applies the control DDL again, so that a control
+    object altered by hand (a column or the stage dropped) is put back."""
+    return Stmt(f"DELETE FROM {place.control('SETTINGS')} WHERE NAME = ?", (CONTROL_VERSION,))
 
 
 def set_version(place: Place, version: str) -> Stmt:

@@ -31,13 +31,13 @@ def requests_of_run(session: Any, place: Place, spec: TableSpec, run_id: str) ->
     """The table's EXPORT_REQUESTS rows of `run_id`, oldest first: those it made, and the asynchronous
     requests its INTAKE settled (SETTLED_RUN_ID: answered, or reported lost; `answers`). A request made
     and still REQUESTED is neither failed nor exported yet, so it fails nothing."""
-    return requests_by_table(session, place, run_id, spec).get(spec.source, [])
+    return requests_by_table(session, place, run_id, spec).get(spec.key, [])
 
 
 def requests_by_table(
     session: Any, place: Place, run_id: str, spec: TableSpec | None = None
-) -> dict[str, list[Request]]:
-    """`requests_of_run` of every table (or of `spec` only) in one statement, by `schema.table`."""
+) -> dict[tuple[str, str], list[Request]]:
+    """`requests_of_run` of every table (or of `spec` only) in one statement, by (schema, table)."""
     where, params = "(RUN_ID = ? OR SETTLED_RUN_ID = ?)", [run_id, run_id]
     if spec is not None:
         where += " AND SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?"
@@ -50,9 +50,9 @@ def requests_by_table(
             tuple(params),
         ),
     )
-    found: dict[str, list[Request]] = {}
+    found: dict[tuple[str, str], list[Request]] = {}
     for r in rows:
-        found.setdefault(f"{r[0]}.{r[1]}", []).append(
+        found.setdefault((r[0], r[1]), []).append(
             Request(r[2], str(r[3]), r[4], tuple(json.loads(r[5]) if r[5] else ()))
         )
     return found

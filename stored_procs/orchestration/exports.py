@@ -103,13 +103,13 @@ def _request(
     settings = app_config.read(session, place) if settings is None else settings
     specs = ledger.read_table_specs(session, place) if specs is None else specs
     stored = watermarks.all_watermarks(session, place)  # one statement for every table
-    lows = {spec.source: stored.get(spec.source) for spec in specs}
+    lows = {spec.key: stored.get(spec.key) for spec in specs}
     if asynchronous:  # the answers that came since the last INTAKE first: a request answered is no longer in flight
         answers.settle(session, place, run_id, lambda: app_config.answer_timeout(settings))
         lows = _continued(session, place, specs, lows)
-    events = [(spec, export_event(spec, settings, lows[spec.source])) for spec in specs]
+    events = [(spec, export_event(spec, settings, lows[spec.key])) for spec in specs]
     taken_at = ledger.keys_taken_at(session, place) if any(s.delete_detection != "off" for s in specs) else {}
-    due = [spec for spec in specs if ledger.keys_due_at(spec, taken_at.get(spec.source))]
+    due = [spec for spec in specs if ledger.keys_due_at(spec, taken_at.get(spec.key))]
     events += [(spec, export_event(spec, settings, None, keys=True)) for spec in due]
     flying = answers.in_flight(session, place)
     tables: dict[str, Any] = {}
@@ -133,19 +133,27 @@ def _request(
 
 
 def _continued(
-    session: Any, place: Place, specs: list[TableSpec], lows: dict[str, str | None]
-) -> dict[str, str | None]:
+    session: Any, place: Place, specs: list[TableSpec], lows: dict[tuple[str, str], str | None]
+) -> dict[tuple[str, str], str | None]:
     """Each incremental table's low bound: its loaded watermark, or, when its newest request was answered
     EXPORTED from exactly that watermark (the export is in the stage, its load still to come: this run's
     LOAD applies it), that export's high. So a table whose export outlasted its own run's INTAKE is not
     exported twice, nor skipped a run. Should that export not load (refused), the watermark stays below the
-    newer request's low, which then no longer continues: the next request starts from the watermark again."""
+    newer request's low, which then no longer continues: the next request starts from the watermark again.
+    Only an export of the table's current generation continues: a resync or a restart (a new watermark
+    column, mode or target) counts a new generation and deletes the watermark, and the export an earlier
+    generation answered, even one answered after the restart, must not become the low of the new one."""
     found = answers.continuations(session, place)
     continued = dict(lows)
     for spec in specs:
         window = found.get((spec.source_schema, spec.source_table))
-        if spec.mode == "incremental" and window is not None and window[0] == lows[spec.source]:
-            continued[spec.source] = window[1]
+        if (
+            spec.mode == "incremental"
+            and window is not None
+            and window[0] == lows[spec.key]
+            and window[2] == spec.generation
+        ):
+            continued[spec.key] = window[1]
     return continued
 
 
@@ -210,6 +218,7 @@ def request_row(run_id: str, spec: TableSpec, event: dict[str, Any], outcome: di
         ("MODE", "VARCHAR", event.get("mode")),
         ("MANIFEST_KEYS", "VARCHAR", json.dumps(keys) if keys else None),
         ("REQUEST_ID", "VARCHAR", event.get("request_id")),
+        ("GENERATION", "NUMBER", spec.generation),
     ]
 
 

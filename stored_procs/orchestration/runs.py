@@ -90,22 +90,22 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     requests = export_check.requests_by_table(session, place, run_id)
     unrecorded = []
     for spec in specs:
-        asked = requests.get(spec.source, [])
-        if (
-            spec.source not in recorded
-            and asked
-            and (problems := export_check.problems(session, place, spec, run_id, asked))
-        ):
+        if spec.key in recorded:
+            continue
+        asked = requests.get(spec.key, [])
+        if problems := export_check.problems(session, place, spec, run_id, asked) if asked else []:
             unrecorded.append(failed_run(spec, run_id, problems))
+        elif spec.key not in pending:
+            unrecorded.append(no_change_run(spec, run_id))  # nothing to load: its NO_CHANGE row
     if unrecorded:
         run_records.record_runs(session, place, unrecorded)
         for row in unrecorded:
-            recorded[f"{row['source_schema']}.{row['source_table']}"] = {
-                "status": "FAILED",
+            recorded[(row["source_schema"], row["source_table"])] = {
+                "status": row["status"],
                 "rows_loaded": 0,
                 "error": row["error"],
             }
-    export_errors = {spec.source: export_check.export_errors(requests.get(spec.source, [])) for spec in specs}
+    export_errors = {spec.key: export_check.export_errors(requests.get(spec.key, [])) for spec in specs}
     return write_summary(session, place, run_id, specs, recorded, pending, export_errors)
 
 
@@ -114,21 +114,20 @@ def write_summary(
     place: Place,
     run_id: str,
     specs: list[TableSpec],
-    recorded: dict[str, dict[str, Any]],
-    pending: set[str],
-    export_errors: dict[str, list[str]],
+    recorded: dict[tuple[str, str], dict[str, Any]],
+    pending: set[tuple[str, str]],
+    export_errors: dict[tuple[str, str], list[str]],
 ) -> dict[str, Any]:
     """The run's RUN_SUMMARIES row (one MERGE: a retried finalizer replaces it) from its tables' loads
-    (`recorded`: status, rows_loaded, error by `schema.table`), the tables still `pending`, and the
-    errors of their failed export requests. The local runner, which holds all of it, calls this alone."""
-    tables: dict[str, dict[str, Any]] = {
-        spec.source: {"status": "NOT_RUN" if spec.source in pending else "NO_CHANGE"} for spec in specs
-    }
-    for name, load in recorded.items():
-        tables[name] = load
+    (`recorded`: status, rows_loaded, error), the tables still `pending`, and the errors of their failed
+    export requests, each keyed by (schema, table). The local runner, which holds all of it, calls this
+    alone. The summary names each table `schema.table`."""
+    tables: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        if errors := export_errors.get(spec.source):
-            tables.setdefault(spec.source, {"status": "NOT_RUN"})["export_error"] = "; ".join(errors)
+        table = recorded.get(spec.key) or {"status": "NOT_RUN" if spec.key in pending else "NO_CHANGE"}
+        if errors := export_errors.get(spec.key):
+            table = {**table, "export_error": "; ".join(errors)}
+        tables[spec.source] = table
     failed = sorted(name for name, t in tables.items() if t["status"] in {"FAILED", "NOT_RUN"} or t.get("export_error"))
     summary = {
         "run_id": run_id,
@@ -151,9 +150,11 @@ def write_summary(
     return summary
 
 
-def _loads_and_pending(session: Any, place: Place, run_id: str) -> tuple[dict[str, dict[str, Any]], set[str]]:
-    """In one statement: the RUNS rows of this run by table (a load retried within the run: its latest
-    row), and `schema.table` of every table with a manifest still to load (`ledger.tables_with_pending`)."""
+def _loads_and_pending(
+    session: Any, place: Place, run_id: str
+) -> tuple[dict[tuple[str, str], dict[str, Any]], set[tuple[str, str]]]:
+    """In one statement: the RUNS rows of this run by (schema, table) (a load retried within the run: its
+    latest row), and every table with a manifest still to load (`ledger.tables_with_pending`)."""
     rows = run(
         session,
         Stmt(
@@ -164,24 +165,33 @@ def _loads_and_pending(session: Any, place: Place, run_id: str) -> tuple[dict[st
             (run_id, ledger.NEW, ledger.FAILED),
         ),
     )
-    loads = {
-        f"{r[1]}.{r[2]}": {"status": r[3], "rows_loaded": int(r[4] or 0), "error": r[5]} for r in rows if r[0] == "R"
-    }
-    return loads, {f"{r[1]}.{r[2]}" for r in rows if r[0] == "P"}
+    loads = {(r[1], r[2]): {"status": r[3], "rows_loaded": int(r[4] or 0), "error": r[5]} for r in rows if r[0] == "R"}
+    return loads, {(r[1], r[2]) for r in rows if r[0] == "P"}
 
 
 def failed_run(spec: TableSpec, run_id: str, problems: list[str]) -> dict[str, Any]:
     """A RUNS row for a table whose LOAD did not run in this run, failed by its export."""
+    return _unloaded_run(spec, run_id, "FAILED", "; ".join(problems))
+
+
+def no_change_run(spec: TableSpec, run_id: str) -> dict[str, Any]:
+    """A RUNS row for a table that had nothing to load in this run: TABLE_STATUS's last run and last
+    success (a table that recovered with nothing new is no longer shown failing, an idle one not stale)."""
+    return _unloaded_run(spec, run_id, "NO_CHANGE", None)
+
+
+def _unloaded_run(spec: TableSpec, run_id: str, status: str, error: str | None) -> dict[str, Any]:
     at = ledger.now()
     return {
         "run_id": run_id,
         "source_schema": spec.source_schema,
         "source_table": spec.source_table,
+        "target": f"{spec.target_schema}.{spec.target_table}",
         "started_at": at,
         "finished_at": at,
-        "status": "FAILED",
+        "status": status,
         "manifests": 0,
         "rows_loaded": 0,
         "duration_s": 0.0,
-        "error": "; ".join(problems),
+        "error": error,
     }

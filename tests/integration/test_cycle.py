@@ -56,9 +56,9 @@ def test_initial_incremental_and_no_change_cycles(pg, harness):
     assert _target(h, "CYC_ORDERS") == before
     assert h.query(f"SELECT COUNT(*) FROM {h.control('MANIFESTS')}")[0][0] == manifests
 
-    # a table with nothing to load gets no RUNS row (as in the Task graph): the run's summary says NO_CHANGE
+    # a table with nothing to load gets its NO_CHANGE row from the finalizer, and the summary says so
     runs = h.query(f"SELECT STATUS, ROWS_LOADED FROM {h.control('RUNS')} ORDER BY STARTED_AT")
-    assert [tuple(r) for r in runs] == [("SUCCEEDED", 500), ("SUCCEEDED", 11)]
+    assert [tuple(r) for r in runs] == [("SUCCEEDED", 500), ("SUCCEEDED", 11), ("NO_CHANGE", 0)]
     (summary,) = h.query(f"SELECT SUMMARY FROM {h.control('RUN_SUMMARIES')} WHERE RUN_ID = ?", third.run_id)
     assert json.loads(summary[0])["tables"]["public.cyc_orders"]["status"] == "NO_CHANGE"
     statuses = h.query(f"SELECT DISTINCT STATUS FROM {h.control('MANIFESTS')}")
