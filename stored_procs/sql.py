@@ -7,7 +7,6 @@ aliased, functions computed inside MERGE's USING subquery, FILES as quoted liter
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -130,38 +129,6 @@ def text_as(text: str, mapping: TypeMapping, *, safe: bool = False) -> str:
 
 
 # --------------------------------------------------------------------------- intake
-
-
-def copy_manifests(place: Place, manifest_folder: str) -> Stmt:
-    """COPY of a table's new manifests into INBOX, each with its file's stage path (METADATA$FILENAME,
-    "Querying metadata for staged files": loaded with the data by a COPY transformation, "Transforming
-    data during a load"), which intake checks against the manifest's own table and export id.
-    LOAD_UNCERTAIN_FILES: a manifest whose load status is unknown (older than the 64 days of load
-    metadata, e.g. push mode after a long suspension, or an INBOX re-created) is loaded rather than
-    skipped for good ("Data loading considerations", loading older files); a manifest copied twice is
-    recorded once (the ledger is keyed by export id)."""
-    return Stmt(
-        f"COPY INTO {place.control('INBOX')} (DOC, FILE_NAME) FROM (SELECT $1, METADATA$FILENAME FROM "
-        f"{place.stage_path(manifest_folder)}) FILE_FORMAT=(TYPE=JSON) LOAD_UNCERTAIN_FILES=TRUE"
-    )
-
-
-def copy_manifests_of(place: Place, slugs: list[str]) -> Stmt:
-    """One COPY of the new manifests of several tables into INBOX: the `manifests/` folder, files matched by
-    PATTERN (a regular expression the whole file path must match: "COPY INTO <table>", PATTERN,
-    https://docs.snowflake.com/en/sql-reference/sql/copy-into-table). It starts with `.*`, so it holds
-    whether the path is taken from the stage's location or from the bucket. One statement instead of one
-    per table; options as `copy_manifests`."""
-    if not slugs or any(not SLUG.fullmatch(s) for s in slugs):
-        raise ValueError(f"table folders {slugs!r} are not slugs (sync_contract.identifiers.slug)")
-    pattern = f".*manifests/({'|'.join(slugs)})/[^/]*[.]json"
-    return Stmt(
-        f"COPY INTO {place.control('INBOX')} (DOC, FILE_NAME) FROM (SELECT $1, METADATA$FILENAME FROM "
-        f"{place.stage_path('manifests/')}) PATTERN = '{pattern}' FILE_FORMAT=(TYPE=JSON) LOAD_UNCERTAIN_FILES=TRUE"
-    )
-
-
-SLUG = re.compile(r"[a-z0-9_]+-[0-9a-f]{8}")  # sync_contract.identifiers.slug: nothing a regex reads as special
 
 
 # --------------------------------------------------------------------------- load

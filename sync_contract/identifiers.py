@@ -94,6 +94,9 @@ def target_name(source_name: str) -> str:
     return validate_identifier(source_name).upper()
 
 
+SLUG = re.compile(r"[a-z0-9_]+-[0-9a-f]{8}")  # what `slug` returns: nothing a regular expression reads as special
+
+
 def slug(schema: str, name: str) -> str:
     """A stable, S3- and stage-path-safe folder name for a table (no spaces, no `key=value`).
 

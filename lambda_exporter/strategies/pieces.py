@@ -23,9 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lambda_exporter.chunking import AUTO_COMPRESSION_RATIO
-
-CtidRange = tuple[int, int | None]
+from lambda_exporter.chunking import AUTO_COMPRESSION_RATIO, CtidRange
 
 FIRST_PIECE_FRACTION = 0.5  # of the target, by heap bytes: CSV is 0.5x-2x the heap, by column type
 MAX_GROWTH = 2  # a piece has at most this many times the blocks of the piece before it

@@ -14,9 +14,9 @@ from typing import Any
 
 from stored_procs import ledger
 from stored_procs.loading import duplicates, manifest_checks, manifest_keys
+from stored_procs.loading.intake_sql import copy_manifests, copy_manifests_of
 from stored_procs.orchestration import lease
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import copy_manifests, copy_manifests_of
 from stored_procs.statement import Stmt, run
 from sync_contract import failpoints, signing
 from sync_contract.errors import ContractError
@@ -112,7 +112,7 @@ def _intake(
 
 
 def _copy_together(session: Any, place: Place, specs: list[TableSpec]) -> list[TableSpec]:
-    """Several tables' manifests in one COPY (sql.copy_manifests_of); [] when it worked, else every table,
+    """Several tables' manifests in one COPY (intake_sql.copy_manifests_of); [] when it worked, else every table,
     each to be copied alone, so that the file that failed it (a document that is not JSON) fails only its
     own table's intake (the files the COPY loaded before it failed are not loaded again)."""
     if len(specs) < 2:

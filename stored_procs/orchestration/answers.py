@@ -78,7 +78,7 @@ def continuations(session: Any, place: Place) -> dict[tuple[str, str], tuple[str
 
 
 def copy_answers(place: Place) -> Stmt:
-    """COPY of new answer documents into ANSWERS, with their stage paths (as `sql.copy_manifests`). Its load
+    """COPY of new answer documents into ANSWERS, with their stage paths (as `intake_sql.copy_manifests`). Its load
     metadata skips an answer already copied; unlike manifests, an answer whose load status is unknown (last
     modified more than 64 days ago) is skipped too, the default ("Loading data", loading older files:
     docs.snowflake.com/user-guide/data-load-considerations-load): it answers a request long settled, and

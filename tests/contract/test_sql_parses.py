@@ -7,7 +7,7 @@ import pytest
 import sqlglot
 
 from stored_procs import ledger, run_records, sql, watermarks
-from stored_procs.loading import key_checks, quarantine, replace
+from stored_procs.loading import intake_sql, key_checks, quarantine, replace
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from sync_contract.types import Kind
@@ -50,7 +50,7 @@ def _builder_statements() -> list[str]:
     stmts = [
         *sql.control_ddl(PLACE),
         sql.create_stage(PLACE, "s3://bucket/prefix/", "INTEGRATION"),
-        sql.copy_manifests(PLACE, "manifests/sales_customer_events-1234abcd/"),
+        intake_sql.copy_manifests(PLACE, "manifests/sales_customer_events-1234abcd/"),
         sql.create_staging(PLACE, SPEC, [m for _, m in cols]),
         sql.copy_data(PLACE, SPEC, [f.key for f in m.files], "gzip"),
         sql.count_rows(PLACE.control(SPEC.staging_name)),
