@@ -41,7 +41,9 @@ class CycleState:
     Every map is keyed by (schema, table) (`TableSpec.key`). `saved`: every table SYNC_TABLES holds,
     enabled or not, with `enabled`; `watermarks`: loaded watermark (absent: none); `pending`: tables with
     a NEW or FAILED manifest;
-    `quarantined`: tables with a QUARANTINED incremental/full export (perhaps stuck behind it);
+    `quarantined`: tables with a QUARANTINED incremental/full export created no earlier than their newest
+    LOADED one (CREATED_AT, ISO text: perhaps stuck behind it; an older one was passed, and the load's
+    own check, `blocked.waiting_on`, decides);
     `keys_taken_at`: newest key set's INTAKE_AT (TIMESTAMP_NTZ text) by table; `intake_errors`: tables whose
     manifests could not be copied last time (`intake.record_intake_error`); `inbox`: documents in
     INBOX (copied, not yet handled: an intake interrupted); `version`: the control DDL version applied."""
@@ -73,18 +75,19 @@ def read_state(place: Place) -> Stmt:
     probe = " UNION ALL ".join(f"SELECT 1 AS P FROM {c(name)} WHERE FALSE" for name in others)
     return Stmt(
         f"SELECT x.V, x.I, s.SOURCE_SCHEMA, s.SOURCE_TABLE, s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, "
-        "s.WATERMARK_COLUMN, s.OPTIONS, s.ENABLED, w.WATERMARK, m.P, m.Q, m.K, m.X FROM (SELECT "
+        "s.WATERMARK_COLUMN, s.OPTIONS, s.ENABLED, w.WATERMARK, m.P, m.Q, m.K, m.X, m.L FROM (SELECT "
         f"(SELECT MAX(VALUE) FROM {c('SETTINGS')} WHERE NAME = ?) AS V, (SELECT COUNT(*) FROM {c('INBOX')}) AS I, "
         f"(SELECT COUNT(*) FROM ({probe}) AS p) AS O) AS x "
         f"LEFT JOIN {c('SYNC_TABLES')} AS s ON TRUE "
         f"LEFT JOIN {c('WATERMARKS')} AS w ON w.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND w.SOURCE_TABLE = s.SOURCE_TABLE "
         "LEFT JOIN (SELECT SOURCE_SCHEMA, SOURCE_TABLE, SUM(IFF(STATUS IN (?, ?), 1, 0)) AS P, "
-        "SUM(IFF(STATUS = ? AND MODE IN ('incremental', 'full'), 1, 0)) AS Q, "
+        "MAX(IFF(STATUS = ? AND MODE IN ('incremental', 'full'), CREATED_AT, NULL)) AS Q, "
+        "MAX(IFF(STATUS = ? AND MODE IN ('incremental', 'full'), CREATED_AT, NULL)) AS L, "
         f"MAX(IFF(MODE = 'keys', INTAKE_AT, NULL)) AS K, SUM(IFF(STARTSWITH(EXPORT_ID, ?), 1, 0)) AS X "
         f"FROM {c('MANIFESTS')} GROUP BY SOURCE_SCHEMA, SOURCE_TABLE) "
         "AS m ON m.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND m.SOURCE_TABLE = s.SOURCE_TABLE "
         "ORDER BY s.SOURCE_SCHEMA, s.SOURCE_TABLE",
-        (CONTROL_VERSION, ledger.NEW, ledger.FAILED, ledger.QUARANTINED, INTAKE_ERROR),
+        (CONTROL_VERSION, ledger.NEW, ledger.FAILED, ledger.QUARANTINED, ledger.LOADED, INTAKE_ERROR),
     )
 
 
@@ -100,8 +103,8 @@ def parse_state(rows: list[Any]) -> CycleState:
             state.watermarks[spec.key] = r[11]
         if int(r[12] or 0):
             state.pending.add(spec.key)
-        if int(r[13] or 0):
-            state.quarantined.add(spec.key)
+        if r[13] is not None and (r[16] is None or str(r[13]) >= str(r[16])):
+            state.quarantined.add(spec.key)  # a quarantined export no later export was loaded after
         if r[14] is not None:
             state.keys_taken_at[spec.key] = r[14]
         if int(r[15] or 0):
