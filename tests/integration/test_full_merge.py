@@ -137,7 +137,7 @@ def test_killed_before_the_merge_the_target_is_the_old_snapshot_and_the_rerun_me
     # killed with the difference counted, before the MERGE
     assert cycle_in_child(toml, "load:after_shadow") == failpoints.EXIT_CODE
     assert _rows(h, "fm_crash") == before, "the target changed before the MERGE"
-    tables = {r[0] for r in h.query("SELECT TABLE_NAME FROM \"ANALYTICS\".INFORMATION_SCHEMA.TABLES")}
+    tables = {r[0] for r in h.query('SELECT TABLE_NAME FROM "ANALYTICS".INFORMATION_SCHEMA.TABLES')}
     assert "FM_CRASH__AURORA_SYNC_SHADOW" not in tables, "a small change goes through no shadow table"
 
     expire_leases(h)
