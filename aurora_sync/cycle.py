@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aurora_sync.config import ConfigError, SyncConfig
+from aurora_sync.cycle_skips import intake_needed, nothing_to_load, still_pending, tables_to_load
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import handlers, ledger, run_records, watermarks
@@ -260,6 +261,7 @@ def load_lane(
     run_id: str,
     to_load: set[Key] | None = None,
     saved: dict[Key, TableSpec] | None = None,
+    loaded_watermarks: dict[Key, str | None] | None = None,
 ) -> bool:
     """LANE_<k>: its share of the configured tables, one after another (`stored_procs.orchestration.lanes`):
     those in `to_load` (None: every table), the others are NO_CHANGE without a statement (`nothing_to_load`).
@@ -270,7 +272,7 @@ def load_lane(
     def load(spec: TableSpec) -> dict[str, Any]:
         report = by_source[spec.source]
         if to_load is not None and spec.key not in to_load:
-            report.load = nothing_to_load(spec)
+            report.load = nothing_to_load(spec, (loaded_watermarks or {}).get(spec.key))
             return report.load
         load_one(session, config, report, run_id, (saved or {}).get(spec.key))
         return report.load or {"status": "FAILED", "error": "; ".join(report.errors)}
@@ -282,37 +284,6 @@ def load_lane(
             by_source[spec.source].errors.append(f"load lane {lane} failed: {err}")
         return False
     return True
-
-
-def nothing_to_load(spec: TableSpec) -> dict[str, Any]:
-    """The report line of a table this cycle had nothing to load for, without a statement (the FINALIZER
-    writes its NO_CHANGE RUNS row with the others', in one INSERT)."""
-    return {
-        "status": "NO_CHANGE",
-        "manifests": 0,
-        "rows_loaded": 0,
-        "target": f"{spec.target_schema}.{spec.target_table}",
-    }
-
-
-def tables_to_load(state: cycle_state.CycleState, reports: list[TableReport], taken: dict[str, Any]) -> set[Key]:
-    """The tables this cycle loads, by (schema, table): something pending or quarantined before it (`state`),
-    an export or an error in this cycle, or a manifest intake took in (`taken`: its `tables`)."""
-    found = state.pending | state.quarantined | {(t[0], t[1]) for t in taken.get("tables") or ()}
-    for report in reports:
-        if report.errors or (report.export or {}).get("status") == "exported" or report.keys_export is not None:
-            found.add(report.spec.key)
-    return found
-
-
-def intake_needed(state: cycle_state.CycleState, exporter: Exporter | None, reports: list[TableReport]) -> bool:
-    """Whether INTAKE can find anything: not when every table's export answered no_change (pull mode writes
-    a manifest only for an export; anything exported before and not loaded is exported again from the
-    same watermark), no key set was exported, and INBOX holds nothing left over. Push mode (no exporter)
-    always looks: its manifests come on the exporter's own schedule."""
-    if exporter is None or state.inbox:
-        return True
-    return any(r.keys_export is not None or (r.export or {}).get("status") != "no_change" for r in reports)
 
 
 def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id: str, still_pending: set[Key]) -> bool:
@@ -353,12 +324,6 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
     return True
 
 
-def still_pending(state: cycle_state.CycleState, reports: list[TableReport], taken: dict[str, Any]) -> set[Key]:
-    """The tables with manifests to load that no load of this cycle took up (intake or a lane failed)."""
-    waiting = state.pending | {(t[0], t[1]) for t in taken.get("tables") or ()}
-    return {r.spec.key for r in reports if r.spec.key in waiting and not (r.load and "run_id" in r.load)}
-
-
 def run_cycle(
     session: Any, config: SyncConfig, exporter: Exporter | None, progress: Progress = lambda _: None
 ) -> CycleReport:
@@ -389,7 +354,8 @@ def run_cycle(
         elif node.procedure == "LOAD_LANE":
             progress(f"loading, {node.name.lower().replace('_', ' ')}")
             saved = {s.key: s for s in states[0].saved}
-            return load_lane(session, config, node, reports, run_id, tables_to_load(states[0], reports, taken), saved)
+            to_load = tables_to_load(states[0], reports, taken)
+            return load_lane(session, config, node, reports, run_id, to_load, saved, states[0].watermarks)
         elif node.finalizer:
             return finish(session, config, reports, run_id, still_pending(states[0], reports, taken))
         return True

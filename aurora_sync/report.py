@@ -58,8 +58,23 @@ def print_cycle(console: Console, report: CycleReport, title: str) -> None:
             console.print(f"[red]{t.spec.source}: {error}[/]")
         if note := (t.load or {}).get("notes"):  # rows set aside, backfills, renames, batches waiting
             console.print(f"[yellow]{t.spec.source}: {note}[/]")
+        if note := export_note(t.export):
+            console.print(f"[dim]{t.spec.source}: {note}[/]")
     for refused in report.quarantined:  # never loaded: see RUNBOOK, "A manifest refused for its signature"
         console.print(f"[yellow]manifest quarantined at intake as {refused['export_id']}: {refused['error']}[/]")
+
+
+def export_note(export: dict[str, Any] | None) -> str | None:
+    """How the export went, when it is worth a line: a fan-out through several invocations; a full-mode
+    table found unchanged by its change token (no row read) or by a fingerprint (every row read)."""
+    export = export or {}
+    if int(export.get("invocations") or 0) > 1:
+        return f"exported through {export['invocations']} exporter invocations ({export.get('chunks')} parts: fan-out)"
+    if export.get("checked_by") == "change token":
+        return "full mode: no change by the source's change counters; no row read"
+    if export.get("checked_by") == "fingerprint" and export.get("status") == "no_change":
+        return "full mode: no change, found by fingerprinting every row (see CONFIGURATION.md, mode)"
+    return None
 
 
 def _errors(t: TableReport) -> list[str]:

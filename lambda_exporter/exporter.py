@@ -76,9 +76,12 @@ class ExportResult:
     duration_s: float = 0.0
     manifest_keys: tuple[str, ...] = ()
     parts: tuple[dict[str, Any], ...] = ()  # status "fan_out": the planned parts (lambda_exporter.fan_out)
+    checked_by: str | None = None  # full mode: "change token" (no row read) or "fingerprint" (every row read)
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {"parts": list(self.parts)} if self.parts else {}
+        extra: dict[str, Any] = {"parts": list(self.parts)} if self.parts else {}
+        if self.checked_by:
+            extra["checked_by"] = self.checked_by
         return extra | {
             "status": self.status,
             "table": {"schema": self.schema, "name": self.table},
@@ -188,6 +191,7 @@ def _export_in_snapshot(
     snapshot_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     columns = describe_table(conn, req.schema, req.table, req.primary_key, req.columns, req.watermark_column)
     source, backfill = source_state(conn, req.schema, req.table), None
+    checked_by: str | None = None  # full mode: how "no change" was found (ExportResult.checked_by)
     if req.mode == "keys":  # the primary-key set, for delete detection: bounded by the watermark
         assert req.watermark_column is not None
         wm_type = next(c.type for c in columns if c.name == req.watermark_column)
@@ -214,8 +218,9 @@ def _export_in_snapshot(
         bound = "max_watermark" if guard is None else "max_watermark_below_open_transactions"
         changed = high is not None
     else:  # full: no fingerprint (no row read) while the change token says the table is as at the last one
+        checked_by = "fingerprint"
         if key is not None and change_check.unchanged(s3_client, req, token, key):
-            high = req.low
+            high, checked_by = req.low, "change token"
         else:
             high = full_fingerprint(conn, req.schema, req.table)
             if key is not None:
@@ -229,6 +234,7 @@ def _export_in_snapshot(
             req.low,
             req.low if high is None else high,
             duration_s=time.monotonic() - started,
+            checked_by=checked_by,
         )
     chunks = plan_chunks(conn, req)
     plan = Plan(req, tuple(columns), high, bound, snapshot_at, len(chunks), guard, source, backfill, key)

@@ -36,6 +36,7 @@ def test_no_change_and_one_percent_cycles_stay_within_the_budget(harness, pg) ->
 
     idle, statements = _cycle(harness)
     assert idle.tables[0].load["status"] == "NO_CHANGE"
+    assert idle.tables[0].load["watermark_before"] == harness.watermark("budget")  # shown though nothing loaded
     assert len(statements) <= 6, "\n".join(statements)
     assert not [s for s in statements if s.upper().startswith(DDL)], "\n".join(statements)
 
@@ -103,3 +104,15 @@ def test_the_manifests_of_several_tables_come_in_with_one_copy(harness, pg) -> N
     assert len(copies) == 1, copies
     for name in ("budget5", "budget6", "budget7"):
         assert harness.query(f'SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."{name.upper()}"')[0][0] == 30
+
+
+def test_a_full_table_with_no_change_reads_no_row_and_says_so(harness, pg) -> None:  # type: ignore[no-untyped-def]
+    with pg.cursor() as cur:
+        cur.execute("CREATE TABLE public.budget8 (id bigint PRIMARY KEY, v text)")
+        cur.execute("INSERT INTO public.budget8 SELECT g, 'v' || g FROM generate_series(1, 200) g")
+    harness.add("public.budget8", ["id"])  # no watermark column: mode = "full"
+    first, _ = _cycle(harness)
+    assert first.tables[0].load["rows_loaded"] == 200
+    idle, statements = _cycle(harness)
+    assert (idle.tables[0].export["status"], idle.tables[0].export["checked_by"]) == ("no_change", "change token")
+    assert len(statements) <= 6, "\n".join(statements)
