@@ -215,12 +215,14 @@ def note_missing_manifests(session: Any, config: SyncConfig, report: TableReport
     if not unsure:
         return
     try:
-        held = ledger.held_export_ids(session, config.place, [export_check.export_id_of(k) for k in unsure])
+        held = ledger.export_statuses(session, config.place, [export_check.export_id_of(k) for k in unsure])
     except Exception as err:  # the ledger cannot be read: nothing can be said loaded
         report.export_problems.append(f"could not check that intake took this run's manifests in: {err}")
         return
     if missing := [k for k in unsure if export_check.export_id_of(k) not in held]:
         report.export_problems.append(export_check.missing_message(report.spec, missing))
+    if again := export_check.discarded_again(held, unsure):  # skipped as known: it would never load
+        report.export_problems.append(export_check.discarded_message(report.spec, again))
 
 
 def load_one(

@@ -183,12 +183,18 @@ def holds(session: Any, place: Place, export_id: str) -> bool:
 
 def held_export_ids(session: Any, place: Place, export_ids: list[str]) -> set[str]:
     """Those of `export_ids` MANIFESTS has a row of (one statement)."""
+    return set(export_statuses(session, place, export_ids))
+
+
+def export_statuses(session: Any, place: Place, export_ids: list[str]) -> dict[str, str]:
+    """The ledger status of those of `export_ids` MANIFESTS has a row of (one statement)."""
     marks = ", ".join("?" for _ in export_ids)
     table = place.control("MANIFESTS")
     rows = run(
-        session, Stmt(f"SELECT DISTINCT EXPORT_ID AS E FROM {table} WHERE EXPORT_ID IN ({marks})", tuple(export_ids))
+        session,
+        Stmt(f"SELECT EXPORT_ID AS E, STATUS AS S FROM {table} WHERE EXPORT_ID IN ({marks})", tuple(export_ids)),
     )
-    return {r[0] for r in rows}
+    return {r[0]: r[1] for r in rows}
 
 
 def record_manifest(

@@ -164,5 +164,6 @@ def _answer(export_id: str, was: str, schema: str | None, table: str | None) -> 
         "status": ledger.DISCARDED,
         "discarded_from": was,
         "table": f"{schema}.{table}" if schema and table else None,
-        "next": "later exports of the table load in the next run; the watermark was not changed",
+        "next": "later exports of the table load in the next run; the watermark was not changed. An export of "
+        "the same window gets the same id and is refused, naming it: resync the table to export it anew",
     }

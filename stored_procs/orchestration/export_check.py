@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from stored_procs import ledger
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 
@@ -86,14 +87,24 @@ def missing_manifests(session: Any, place: Place, spec: TableSpec, requests: lis
     keys = [k for r in latest(requests) if r.status == "EXPORTED" for k in r.manifest_keys]
     if not keys:
         return []
-    ids = sorted({export_id_of(k) for k in keys})
-    marks = ", ".join("?" for _ in ids)
-    rows = run(
-        session,
-        Stmt(f"SELECT EXPORT_ID AS E FROM {place.control('MANIFESTS')} WHERE EXPORT_ID IN ({marks})", tuple(ids)),
-    )
-    held = {r[0] for r in rows}
+    held = ledger.export_statuses(session, place, sorted({export_id_of(k) for k in keys}))
     return [k for k in keys if export_id_of(k) not in held]
+
+
+def discarded_again(statuses: dict[str, str], keys: list[str]) -> list[str]:
+    """Manifest keys the exporter wrote in this run under an export id an operator discarded: intake skips
+    such a manifest as known, so its window would never load and the table would wait in silence."""
+    return [k for k in keys if statuses.get(export_id_of(k)) == ledger.DISCARDED]
+
+
+def discarded_message(spec: TableSpec, keys: list[str]) -> str:
+    ids = ", ".join(sorted({export_id_of(k) for k in keys}))
+    return (
+        f"the exporter wrote export {ids} of {spec.source} again, an export id an operator discarded "
+        "(DISCARD_MANIFEST): the same window gets the same id, so it will not load and the watermark stays "
+        f"where it is. If this export is genuine, CALL CORE.RETRY_MANIFEST('<id>'); else resync the table "
+        f"({spec.resync_hint}), whose exports from the beginning get new ids"
+    )
 
 
 def missing_message(spec: TableSpec, missing: list[str]) -> str:
@@ -119,4 +130,9 @@ def problems(
     found = export_errors(requests)
     if missing := missing_manifests(session, place, spec, requests):
         found.append(missing_message(spec, missing))
+    keys = [k for r in latest(requests) if r.status == "EXPORTED" for k in r.manifest_keys]
+    if keys and (
+        again := discarded_again(ledger.export_statuses(session, place, [export_id_of(k) for k in keys]), keys)
+    ):
+        found.append(discarded_message(spec, again))
     return found
