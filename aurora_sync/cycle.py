@@ -206,23 +206,16 @@ def take_in(
 
 
 def note_missing_manifests(session: Any, config: SyncConfig, report: TableReport, taken: set[str]) -> None:
-    """Manifests the exporter wrote in this cycle that intake neither took in now (`taken`) nor holds from
-    before: the table's run fails naming them (`export_check.missing_message`), as the Task graph's LOAD
-    finds from EXPORT_REQUESTS. One statement, only when some were not taken in now; when it fails, the
-    table's run fails saying so."""
+    """Manifests the exporter wrote in this cycle that intake did not take in now (`taken`) and the ledger
+    does not hold, or holds as discarded: the table's run fails naming them, as the Task graph's LOAD
+    finds from EXPORT_REQUESTS (`export_check.written_manifests`: one statement, only when some were not
+    taken in now). When the ledger cannot be read, the table's run fails saying so."""
     keys = [k for answer in (report.export, report.keys_export) if answer for k in answer.get("manifest_keys") or ()]
     unsure = [k for k in keys if export_check.export_id_of(k) not in taken]
-    if not unsure:
-        return
     try:
-        held = ledger.export_statuses(session, config.place, [export_check.export_id_of(k) for k in unsure])
+        report.export_problems.extend(export_check.written_manifests(session, config.place, report.spec, unsure))
     except Exception as err:  # the ledger cannot be read: nothing can be said loaded
         report.export_problems.append(f"could not check that intake took this run's manifests in: {err}")
-        return
-    if missing := [k for k in unsure if export_check.export_id_of(k) not in held]:
-        report.export_problems.append(export_check.missing_message(report.spec, missing))
-    if again := export_check.discarded_again(held, unsure):  # skipped as known: it would never load
-        report.export_problems.append(export_check.discarded_message(report.spec, again))
 
 
 def load_one(
@@ -293,26 +286,19 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
     by their export), then the run's summary (RUN_SUMMARIES), both from what the cycle holds
     (`stored_procs.orchestration.runs.write_summary`). A table whose manifests wait (`still_pending`: intake
     or its lane failed) is NOT_RUN, without a row. Each load wrote its own RUNS row as it ended."""
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []  # the RUNS rows to write
     recorded: dict[Key, dict[str, Any]] = {}
     for r in reports:
-        loaded = r.load is not None and "run_id" in r.load  # a load ran and wrote its RUNS row
-        row: dict[str, Any]
-        if r.load is not None and loaded:
-            row = r.load
-        elif r.export_problems:
-            row = runs.failed_run(r.spec, run_id, r.export_problems)
+        if r.load is not None and "run_id" in r.load:  # a load ran and wrote its RUNS row
+            recorded[r.spec.key] = runs.outcome(r.load)
+            continue
+        if r.export_problems:
+            rows.append(runs.failed_run(r.spec, run_id, r.export_problems))
         elif r.spec.key not in still_pending:
-            row = runs.no_change_run(r.spec, run_id)
+            rows.append(runs.no_change_run(r.spec, run_id))
         else:
             continue
-        if not loaded:
-            rows.append(row)
-        recorded[r.spec.key] = {
-            "status": row["status"],
-            "rows_loaded": int(row.get("rows_loaded") or 0),
-            "error": row.get("error"),
-        }
+        recorded[r.spec.key] = runs.outcome(rows[-1])
     try:
         if rows:
             run_records.record_runs(session, config.place, rows)

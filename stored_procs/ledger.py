@@ -178,12 +178,7 @@ class LedgerEntry:
 
 def holds(session: Any, place: Place, export_id: str) -> bool:
     """Whether MANIFESTS has a row with this export id."""
-    return bool(held_export_ids(session, place, [export_id]))
-
-
-def held_export_ids(session: Any, place: Place, export_ids: list[str]) -> set[str]:
-    """Those of `export_ids` MANIFESTS has a row of (one statement)."""
-    return set(export_statuses(session, place, export_ids))
+    return bool(export_statuses(session, place, [export_id]))
 
 
 def export_statuses(session: Any, place: Place, export_ids: list[str]) -> dict[str, str]:

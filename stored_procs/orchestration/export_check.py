@@ -81,20 +81,21 @@ def export_id_of(manifest_key: str) -> str:
     return manifest_key.rsplit("/", 1)[-1].removesuffix(".json")
 
 
-def missing_manifests(session: Any, place: Place, spec: TableSpec, requests: list[Request]) -> list[str]:
-    """Manifest keys the exporter reported writing in this run whose export ids the MANIFESTS ledger does
-    not hold (in any status: a manifest taken in earlier, loaded or not, is not missing)."""
-    keys = [k for r in latest(requests) if r.status == "EXPORTED" for k in r.manifest_keys]
+def written_manifests(session: Any, place: Place, spec: TableSpec, keys: list[str]) -> list[str]:
+    """What the ledger says of the manifests (S3 keys) the exporter reported writing in this run, read in
+    one statement: a manifest whose export id it does not hold (in any status: one taken in earlier,
+    loaded or not, is not missing), and one whose export id an operator discarded (intake skips such a
+    manifest as known, so its window would never load and the table would wait in silence). Both fail
+    the table's run; [] when all is well. The local runner and the Task graph's LOAD both ask this."""
     if not keys:
         return []
-    held = ledger.export_statuses(session, place, sorted({export_id_of(k) for k in keys}))
-    return [k for k in keys if export_id_of(k) not in held]
-
-
-def discarded_again(statuses: dict[str, str], keys: list[str]) -> list[str]:
-    """Manifest keys the exporter wrote in this run under an export id an operator discarded: intake skips
-    such a manifest as known, so its window would never load and the table would wait in silence."""
-    return [k for k in keys if statuses.get(export_id_of(k)) == ledger.DISCARDED]
+    statuses = ledger.export_statuses(session, place, sorted({export_id_of(k) for k in keys}))
+    found = []
+    if missing := [k for k in keys if export_id_of(k) not in statuses]:
+        found.append(missing_message(spec, missing))
+    if again := [k for k in keys if statuses.get(export_id_of(k)) == ledger.DISCARDED]:
+        found.append(discarded_message(spec, again))
+    return found
 
 
 def discarded_message(spec: TableSpec, keys: list[str]) -> str:
@@ -127,12 +128,5 @@ def problems(
     `requests`: the table's requests of the run when already read (`requests_by_table`)."""
     if requests is None:
         requests = requests_of_run(session, place, spec, run_id)
-    found = export_errors(requests)
-    if missing := missing_manifests(session, place, spec, requests):
-        found.append(missing_message(spec, missing))
     keys = [k for r in latest(requests) if r.status == "EXPORTED" for k in r.manifest_keys]
-    if keys and (
-        again := discarded_again(ledger.export_statuses(session, place, [export_id_of(k) for k in keys]), keys)
-    ):
-        found.append(discarded_message(spec, again))
-    return found
+    return export_errors(requests) + written_manifests(session, place, spec, keys)

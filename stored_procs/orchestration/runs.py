@@ -65,16 +65,12 @@ def check_ready(session: Any, place: Place) -> dict[str, Any]:
     return {**ready, "notes": notes} if notes else ready
 
 
-def finalize(
-    session: Any, place: Place, run_id: str, specs: list[TableSpec] | None = None, release: bool = True
-) -> dict[str, Any]:
-    """`release`: release the leases the run's tasks still hold (a task killed at its timeout); the local
-    runner holds each of its leases in a `with` block and passes False."""
+def finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None = None) -> dict[str, Any]:
     with query_tag(step="FINALIZE", run=run_id):
-        return _finalize(session, place, run_id, specs, release)
+        return _finalize(session, place, run_id, specs)
 
 
-def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None, release: bool) -> dict[str, Any]:
+def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | None) -> dict[str, Any]:
     """FINALIZER: one RUN_SUMMARIES row from what the run's tasks recorded. A table with no RUNS row for
     this run had nothing to load (NO_CHANGE: INTAKE's answer skipped its task), or still has something
     pending (NOT_RUN: its task was skipped after a failure, or failed before recording): a failure.
@@ -83,8 +79,7 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     TABLE_STATUS and FAILURES show it (`export_check`). A task retried within the run
     (TASK_AUTO_RETRY_ATTEMPTS) counts by its latest attempt, and a retried finalizer replaces its
     summary. Leases the run's tasks still hold are released."""
-    if release:
-        lease.release_run(session, place, run_id)
+    lease.release_run(session, place, run_id)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
     recorded, pending = _loads_and_pending(session, place, run_id)
     requests = export_check.requests_by_table(session, place, run_id)
@@ -100,11 +95,7 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     if unrecorded:
         run_records.record_runs(session, place, unrecorded)
         for row in unrecorded:
-            recorded[(row["source_schema"], row["source_table"])] = {
-                "status": row["status"],
-                "rows_loaded": 0,
-                "error": row["error"],
-            }
+            recorded[(row["source_schema"], row["source_table"])] = outcome(row)
     export_errors = {spec.key: export_check.export_errors(requests.get(spec.key, [])) for spec in specs}
     return write_summary(session, place, run_id, specs, recorded, pending, export_errors)
 
@@ -165,8 +156,17 @@ def _loads_and_pending(
             (run_id, ledger.NEW, ledger.FAILED),
         ),
     )
-    loads = {(r[1], r[2]): {"status": r[3], "rows_loaded": int(r[4] or 0), "error": r[5]} for r in rows if r[0] == "R"}
+    loads = {(r[1], r[2]): outcome({"status": r[3], "rows_loaded": r[4], "error": r[5]}) for r in rows if r[0] == "R"}
     return loads, {(r[1], r[2]) for r in rows if r[0] == "P"}
+
+
+def outcome(run_row: dict[str, Any]) -> dict[str, Any]:
+    """What the run's summary keeps of a table's RUNS row (a load's summary, `failed_run`, `no_change_run`)."""
+    return {
+        "status": run_row["status"],
+        "rows_loaded": int(run_row.get("rows_loaded") or 0),
+        "error": run_row.get("error"),
+    }
 
 
 def failed_run(spec: TableSpec, run_id: str, problems: list[str]) -> dict[str, Any]:
