@@ -183,11 +183,13 @@ def holds(session: Any, place: Place, export_id: str) -> bool:
 
 def export_statuses(session: Any, place: Place, export_ids: list[str]) -> dict[str, str]:
     """The ledger status of those of `export_ids` MANIFESTS has a row of (one statement)."""
-    marks = ", ".join("?" for _ in export_ids)
     table = place.control("MANIFESTS")
     rows = run(
         session,
-        Stmt(f"SELECT EXPORT_ID AS E, STATUS AS S FROM {table} WHERE EXPORT_ID IN ({marks})", tuple(export_ids)),
+        Stmt(
+            f"SELECT EXPORT_ID AS E, STATUS AS S FROM {table} WHERE EXPORT_ID IN ({_in_list(export_ids)})",
+            tuple(export_ids),
+        ),
     )
     return {r[0]: r[1] for r in rows}
 

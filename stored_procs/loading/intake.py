@@ -39,8 +39,8 @@ class IntakeResult:
             "new_manifests": len(self.new),
             "export_ids": self.new,
             "tables": [list(t) for t in sorted(self.tables)],
+            "invalid": self.invalid,
         }
-        summary["invalid"] = self.invalid
         return {**summary, "errors": self.errors, "busy": self.busy}
 
 
