@@ -238,18 +238,6 @@ def record_invalid_manifest(
     run(session, insert_row(place.control("MANIFESTS"), row))
 
 
-def pending_manifests(session: Any, place: Place, spec: TableSpec) -> list[LedgerEntry]:
-    rows = run(
-        session,
-        Stmt(
-            f"SELECT EXPORT_ID AS E, STATUS AS S, ATTEMPTS AS A, DOC AS D FROM {place.control('MANIFESTS')} "
-            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS IN (?, ?) ORDER BY CREATED_AT, EXPORT_ID",
-            (spec.source_schema, spec.source_table, NEW, FAILED),
-        ),
-    )
-    return [LedgerEntry(r[0], r[1], int(r[2] or 0), r[3]) for r in rows]
-
-
 def retry_manifest(session: Any, place: Place, export_id: str) -> int:
     """A FAILED or QUARANTINED manifest back to NEW with its attempts reset; the number of rows changed."""
     where = f"FROM {place.control('MANIFESTS')} WHERE EXPORT_ID = ? AND STATUS IN (?, ?)"
@@ -301,32 +289,6 @@ def keys_due_at(spec: TableSpec, newest: Any) -> bool:
         return True
     age_h = (datetime.fromisoformat(now()) - datetime.fromisoformat(str(newest))).total_seconds() / 3600
     return age_h >= spec.keys_interval_hours
-
-
-def tables_with_pending(session: Any, place: Place) -> set[str]:
-    """`schema.table` of every table with a manifest still to load (new, or failed and to be retried)."""
-    rows = run(
-        session,
-        Stmt(
-            f"SELECT DISTINCT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T FROM {place.control('MANIFESTS')} "
-            "WHERE STATUS IN (?, ?)",
-            (NEW, FAILED),
-        ),
-    )
-    return {f"{r[0]}.{r[1]}" for r in rows}
-
-
-def loaded_highs(session: Any, place: Place, spec: TableSpec) -> list[str]:
-    rows = run(
-        session,
-        Stmt(
-            f"SELECT WINDOW_HIGH AS H FROM {place.control('MANIFESTS')} "
-            "WHERE SOURCE_SCHEMA = ? AND SOURCE_TABLE = ? AND STATUS = ? AND WINDOW_HIGH IS NOT NULL "
-            "AND MODE <> 'keys'",
-            (spec.source_schema, spec.source_table, LOADED),
-        ),
-    )
-    return [r[0] for r in rows]
 
 
 def newest_loaded(session: Any, place: Place, spec: TableSpec) -> tuple[str, str | None] | None:

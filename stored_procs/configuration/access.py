@@ -253,15 +253,11 @@ def let_readers_select(session: Any, place: Place, table: str) -> list[str]:
     return [] if grantee is None else _let_readers_select(session, table, grantee)
 
 
-def ready_target(
-    session: Any, place: Place, database: str, spec: TableSpec, replacing: bool, present: bool | None = None
-) -> None:
-    """Before a table's load creates a table in its target schema (its first load; or a replace, which
-    builds a shadow table beside the target): `prepare_schema`, so a schema the app may not write (or
-    no longer may: a revoked grant) fails the table's load with the GRANT named (NotConfigured),
+def ready_target(session: Any, place: Place, database: str, spec: TableSpec, replacing: bool, present: bool) -> None:
+    """Before a table's load creates a table in its target schema (its first load, `present` False; or a
+    replace, which builds a shadow table beside the target): `prepare_schema`, so a schema the app may not
+    write (or no longer may: a revoked grant) fails the table's load with the GRANT named (NotConfigured),
     before any batch is touched: its manifests stay pending, and the other tables load."""
-    if present is None:  # `present`: whether the target exists, when the caller has read its columns
-        present = (spec.target_schema, spec.target_table) in _present(session, database, [spec.target_schema])
     if replacing or not present:
         prepare_schema(session, place, database, spec.target_schema)
 

@@ -83,12 +83,10 @@ def load_table(
     spec: TableSpec,
     run_id: str,
     problems: list[str] | None = None,
-    record: bool = True,
 ) -> dict[str, Any]:
-    """LOAD one table and write its RUNS row (unless `record` is False: the local runner writes the RUNS rows
-    of all its tables in one INSERT at the end of its cycle). `problems`: what this run's export requests
-    say about the table (`export_check.problems`) when the caller knows it (the local runner holds its
-    exporter's answers); None reads them from EXPORT_REQUESTS."""
+    """LOAD one table and write its RUNS row. `problems`: what this run's export requests say about the
+    table (`export_check.problems`) when the caller knows it (the local runner holds its exporter's
+    answers); None reads them from EXPORT_REQUESTS."""
     started_at, started = ledger.now(), time.monotonic()
     result = TableLoad(spec, run_id)
     with lease.held(session, place, f"load:{spec.slug}", run_id) as busy:
@@ -124,8 +122,7 @@ def load_table(
         "notes": "; ".join([*result.notes, *([result.busy] if result.busy else [])]) or None,
         "error": "; ".join(result.errors) or None,
     }
-    if record:
-        run_records.record_run(session, place, summary)
+    run_records.record_run(session, place, summary)
     return summary
 
 
@@ -146,7 +143,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
     if batches:  # a target schema the app may not write: this table fails naming the GRANT, batches untouched
         existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
         replacing = any(replace.replaces(spec, b.first) for b in batches)
-        access.ready_target(session, place, database, spec, replacing, present=bool(existing))
+        access.ready_target(session, place, database, spec, replacing, bool(existing))
         known = (existing, before.newest_loaded)
     deferred: list[Batch] = []
     for batch in batches:

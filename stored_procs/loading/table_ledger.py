@@ -17,9 +17,9 @@ from stored_procs.statement import Stmt, run
 
 @dataclass
 class TableLedger:
-    """`pending`: NEW and FAILED manifests, oldest first (`ledger.pending_manifests`); `watermark`: the
-    stored one; `loaded_highs`: WINDOW_HIGH of every LOADED window or snapshot export
-    (`ledger.loaded_highs`); `newest_loaded`: (DOC, WINDOW_HIGH) of the newest of them
+    """`pending`: NEW and FAILED manifests, oldest first (by CREATED_AT, EXPORT_ID); `watermark`: the
+    stored one; `loaded_highs`: WINDOW_HIGH of every LOADED window or snapshot export (not key sets);
+    `newest_loaded`: (DOC, WINDOW_HIGH) of the newest of them
     (`ledger.newest_loaded`); `newest_loaded_at`: its CREATED_AT (`ledger.newest_loaded_snapshot`);
     `quarantined`: whether a window or snapshot export is QUARANTINED (`blocked.quarantined`)."""
 

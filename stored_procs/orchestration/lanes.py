@@ -76,7 +76,7 @@ def pending_and_to_load(
         ),
     )
     found: dict[tuple[str, str], bool] = {}  # table -> only a quarantined export found (perhaps stuck)
-    pending = set()  # `schema.table` with a NEW or FAILED manifest (ledger.tables_with_pending)
+    pending = set()  # `schema.table` with a NEW or FAILED manifest
     for schema, table, quarantined_only, waiting in rows:
         found[(schema, table)] = found.get((schema, table), True) and bool(quarantined_only)
         if waiting:

@@ -145,7 +145,7 @@ def _loads_and_pending(
     session: Any, place: Place, run_id: str
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], set[tuple[str, str]]]:
     """In one statement: the RUNS rows of this run by (schema, table) (a load retried within the run: its
-    latest row), and every table with a manifest still to load (`ledger.tables_with_pending`)."""
+    latest row), and every table with a manifest still to load (NEW or FAILED)."""
     rows = run(
         session,
         Stmt(

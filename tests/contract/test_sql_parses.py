@@ -7,7 +7,7 @@ import pytest
 import sqlglot
 
 from stored_procs import ledger, run_records, sql, watermarks
-from stored_procs.loading import intake_sql, key_checks, quarantine, replace
+from stored_procs.loading import intake_sql, key_checks, quarantine, replace, table_ledger
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
 from sync_contract.types import Kind
@@ -97,8 +97,7 @@ def _ledger_statements() -> list[str]:
     ledger.holds(session, PLACE, "x1")
     ledger.record_manifest(session, PLACE, m, m.to_json())
     ledger.record_invalid_manifest(session, PLACE, "invalid-1", "{}", "bad")
-    ledger.pending_manifests(session, PLACE, SPEC)
-    ledger.loaded_highs(session, PLACE, SPEC)
+    table_ledger.read(session, PLACE, SPEC)
     ledger.newest_loaded_snapshot(session, PLACE, SPEC)
     ledger.mark_loaded(session, PLACE, ["x1", "x2"], "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
     ledger.mark_status(session, PLACE, ["x1"], ledger.FAILED, "why", "run")
