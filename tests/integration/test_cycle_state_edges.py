@@ -73,35 +73,25 @@ def test_a_table_that_recovers_with_nothing_new_is_shown_healthy(pg, harness):
     assert status[0] != "FAILED", f"healthy table still shown as failing: {status}"
 
 
-def test_a_runs_table_dropped_by_hand_is_recreated(pg, harness):
-    """Before issue 14 every cycle ran CREATE TABLE IF NOT EXISTS; now only when the DDL's digest changes or
-    the cycle-state SELECT fails. RUNS is not in that SELECT: dropped by hand, it is never recreated."""
+@pytest.mark.parametrize("control", ["RUNS", "LEASES"])
+def test_a_control_table_dropped_by_hand_is_recreated(control, pg, harness):
+    """Before issue 14 every cycle ran CREATE TABLE IF NOT EXISTS; now only when the DDL's digest changes,
+    the cycle-state SELECT (which touches every control table) fails, or a step failed."""
+    table = f"atk_{control.lower()}"
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.atk_runs (id int PRIMARY KEY, v int NOT NULL)")
-    cur.execute("INSERT INTO public.atk_runs SELECT g, g FROM generate_series(1, 10) g")
-    h = harness.add("public.atk_runs", ["id"], "v", late_row_guard="false")
+    cur.execute(f"CREATE TABLE public.{table} (id int PRIMARY KEY, v int NOT NULL)")
+    cur.execute(f"INSERT INTO public.{table} SELECT g, g FROM generate_series(1, 10) g")
+    h = harness.add(f"public.{table}", ["id"], "v", late_row_guard="false")
     assert not h.cycle().failed
-    h.query(f"DROP TABLE {h.control('RUNS')}")
-    cur.execute("INSERT INTO public.atk_runs VALUES (11, 11)")
+    h.query(f"DROP TABLE {h.control(control)}")
+    cur.execute(f"INSERT INTO public.{table} VALUES (11, 11)")
     h.cycle()  # the first cycle after the drop may fail
-    cur.execute("INSERT INTO public.atk_runs VALUES (12, 12)")
-    third = h.cycle()  # a later one must not: before issue 14 the DDL re-created RUNS every cycle
+    cur.execute(f"INSERT INTO public.{table} VALUES (12, 12)")
+    third = h.cycle()  # a later one must not: before issue 14 the DDL re-created the table every cycle
     assert not third.failed, [t.errors for t in third.failed]
-    assert h.query(f"SELECT COUNT(*) FROM {h.control('RUNS')}")[0][0] >= 1
-
-
-def test_a_leases_table_dropped_by_hand_is_recreated(pg, harness):
-    cur = pg.cursor()
-    cur.execute("CREATE TABLE public.atk_lease (id int PRIMARY KEY, v int NOT NULL)")
-    cur.execute("INSERT INTO public.atk_lease SELECT g, g FROM generate_series(1, 10) g")
-    h = harness.add("public.atk_lease", ["id"], "v", late_row_guard="false")
-    assert not h.cycle().failed
-    h.query(f"DROP TABLE {h.control('LEASES')}")
-    cur.execute("INSERT INTO public.atk_lease VALUES (11, 11)")
-    h.cycle()  # the first cycle after the drop may fail
-    third = h.cycle()  # a later one must not: before issue 14 the DDL re-created LEASES every cycle
-    assert not third.failed, [t.errors for t in third.failed]
-    assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."ATK_LEASE"')[0][0] == 11
+    assert h.query(f'SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."{table.upper()}"')[0][0] == 12
+    rows = h.query(f"SELECT COUNT(*) FROM {h.control(control)}")[0][0]  # it exists again
+    assert rows >= (1 if control == "RUNS" else 0)  # RUNS holds the runs since it came back
 
 
 def test_an_intake_failure_summarizes_a_table_with_pending_manifests_as_not_run(pg, harness, monkeypatch):
