@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import ledger, run_records, sql, watermarks
+from stored_procs import ledger, run_records, sql, stage_events, watermarks
 from stored_procs.configuration import access
 from stored_procs.loading import (
     blocked,
@@ -367,7 +367,9 @@ def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
 def _stage_check_merge(
     session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, run_id: str, notes: list[str]
 ) -> Counts:
-    loaded = sum(copy_files(session, place, spec, m) for m in batch.manifests)
+    size = sum(m.bytes for m in batch.manifests)  # of the batch's files, as its manifests list them
+    with stage_events.timed("copy", spec.source, bytes=size) as copying:
+        copying.rows = loaded = sum(copy_files(session, place, spec, m) for m in batch.manifests)
     checked = staged_checks.run_checks(session, place, spec, batch)  # every check below in one statement
     staged = int(checked["count"][0])  # type: ignore[index]
     if loaded != batch.rows or staged != batch.rows:
@@ -387,12 +389,14 @@ def _stage_check_merge(
         )
         if replacing:
             at = ledger.now()
-            inserted, updated, deleted = replace.apply(
-                session, place, database, spec, manifest, at, quarantined > 0, notes
-            )
+            with stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size):
+                inserted, updated, deleted = replace.apply(
+                    session, place, database, spec, manifest, at, quarantined > 0, notes
+                )
             return Counts(loaded, inserted, updated, deleted, quarantined)
     except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
         raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
-    merged = run(session, sql.merge(place, spec, manifest, database, key_range))
+    with stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size):
+        merged = run(session, sql.merge(place, spec, manifest, database, key_range))
     inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
     return Counts(loaded, inserted, updated, quarantined=quarantined)
