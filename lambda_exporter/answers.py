@@ -14,6 +14,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambda_exporter.manifest_key import signing_key
 from lambda_exporter.observability import logger
 from sync_contract.answer import REQUEST_ID, answer_doc, answer_key
@@ -40,9 +42,17 @@ def write_answer(
     event: Any,
     summary: dict[str, Any] | None = None,
     error: BaseException | None = None,
+    first_only: bool = False,
 ) -> str | None:
     """Sign and write the answer; returns its key, or None when it could not be written (logged, never
-    raised: the export's own outcome stands, and the procedures report the request unanswered)."""
+    raised: the export's own outcome stands, and the procedures report the request unanswered).
+
+    `first_only` (the parts of a fan-out export, lambda_exporter.fan_out_async, which several invocations
+    may answer): written only if the request has no answer yet, atomically, with S3's conditional write
+    (PutObject `If-None-Match: *`: 412 PreconditionFailed when the key exists, 409
+    ConditionalRequestConflict when another conditional write of it is in progress; Amazon S3 User Guide,
+    "How to prevent object overwrites with conditional writes"). So a part's failure answered first is
+    never replaced by another part's success, and None is returned for the answer that came second."""
     table = event.get("table") if isinstance(event, dict) else None
     mode = event.get("mode", "incremental") if isinstance(event, dict) else None
     finished = datetime.now(UTC).isoformat(timespec="seconds")
@@ -55,10 +65,22 @@ def write_answer(
         error,
     )
     key = target.key(answer_key(request_id))
+    condition = {"IfNoneMatch": "*"} if first_only else {}
     try:
         body = json.dumps(sign(doc, signing_key()), sort_keys=True).encode()
-        s3.put_object(Bucket=target.bucket, Key=key, Body=body, ContentType="application/json")
+        s3.put_object(Bucket=target.bucket, Key=key, Body=body, ContentType="application/json", **condition)
     except Exception as err:
+        if first_only and _answered_before(err):
+            logger.info("export answer kept: the request was answered first", extra={"status": doc.get("status")})
+            return None
         logger.error("export answer not written", extra={"error_type": type(err).__name__, "error": str(err)})
         return None
     return str(key)
+
+
+def _answered_before(err: BaseException) -> bool:
+    if not isinstance(err, ClientError):
+        return False
+    code = str(err.response.get("Error", {}).get("Code", ""))
+    status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)

@@ -77,9 +77,13 @@ class ExportResult:
     manifest_keys: tuple[str, ...] = ()
     parts: tuple[dict[str, Any], ...] = ()  # status "fan_out": the planned parts (lambda_exporter.fan_out)
     checked_by: str | None = None  # full mode: "change token" (no row read) or "fingerprint" (every row read)
+    # a fan-out part that found every part's manifest written (it recorded latest.json): all of them, in order
+    completed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"parts": list(self.parts)} if self.parts else {}
+        if self.completed:
+            extra["completed_manifest_keys"] = list(self.completed)
         if self.checked_by:
             extra["checked_by"] = self.checked_by
         return extra | {

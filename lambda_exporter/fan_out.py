@@ -1,7 +1,9 @@
 """Fan-out exports: an initial or full export too large for one invocation, split by key range into
 parts that separate invocations export, each in a snapshot of its own (docs/EXPORTER.md, "Fan-out").
 
-The caller drives it (aurora_sync.fan_out_driver): it sends the export with `max_rows_per_invocation`;
+A synchronous caller drives it (aurora_sync.fan_out_driver); an asynchronous request (the app's
+REQUEST_EXPORTS) is driven by the exporter itself (lambda_exporter.fan_out_async). The caller sends the
+export with `max_rows_per_invocation`;
 when the table holds more rows than that (pg_class.reltuples, or count(*) for a table never analyzed),
 this invocation exports nothing and answers a plan (status "fan_out", one `part` event per key range);
 the caller invokes each part, and retries a failed part alone (its export id, and so its S3 keys, are
@@ -23,7 +25,9 @@ Why the union of the parts misses no row:
 Every part's manifest is one chunk of the export (chunk index/count: the part's), signed like any other,
 with the plan's time as `created_at` (the loader groups the parts into one batch by it, and never loads
 or advances the watermark before every part is there) and `chunk.part` naming its key range and its own
-snapshot time. The part that finds every part's manifest written records latest.json.
+snapshot time. The part that finds every part's manifest written records latest.json (and says so:
+`completed_manifest_keys` in its summary, which an asynchronous request's answer is written from,
+lambda_exporter.fan_out_async).
 """
 
 from __future__ import annotations
@@ -191,7 +195,13 @@ def export_part(conn: Connection, s3_client: Any, req: ExportRequest, key: Signi
     finally:
         with suppress(Exception):
             conn.rollback()
-    result = ExportResult(
+    keys = [req.s3.key(manifest_key(req.schema, req.table, chunk_export_id(plan_, i))) for i in range(part.count)]
+    complete = all(_exists(s3_client, req.s3.bucket, k) for k in keys)
+    if complete:  # the last part: the pointer to continue from
+        record_latest(
+            s3_client, req, ExportResult("exported", req.schema, req.table, None, part.high, manifest_keys=tuple(keys))
+        )
+    return ExportResult(
         "exported",
         req.schema,
         req.table,
@@ -204,13 +214,8 @@ def export_part(conn: Connection, s3_client: Any, req: ExportRequest, key: Signi
         done.bytes,
         time.monotonic() - started,
         (done.key,),
+        completed=tuple(keys) if complete else (),
     )
-    keys = [req.s3.key(manifest_key(req.schema, req.table, chunk_export_id(plan_, i))) for i in range(part.count)]
-    if all(_exists(s3_client, req.s3.bucket, k) for k in keys):  # the last part: the pointer to continue from
-        record_latest(
-            s3_client, req, ExportResult("exported", req.schema, req.table, None, part.high, manifest_keys=tuple(keys))
-        )
-    return result
 
 
 def range_fingerprint(conn: Connection, req: ExportRequest, key_column: str, key_range: KeyRange) -> str:

@@ -10,8 +10,8 @@ import boto3
 import psycopg2
 from botocore.config import Config
 
-from lambda_exporter import answers, fan_out
-from lambda_exporter.event import ExportRequest, parse_event
+from lambda_exporter import answers, fan_out, fan_out_async
+from lambda_exporter.event import ExportRequest, S3Target, parse_event
 from lambda_exporter.exporter import ExportResult, resolve_low
 from lambda_exporter.manifest_key import signing_key
 from lambda_exporter.observability import logger, record_failure, record_success, traced
@@ -66,13 +66,20 @@ def export_once(
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The Lambda entry point. An event with a `request_id` (REQUEST_EXPORTS' asynchronous invocation,
     InvocationType=Event) is answered in S3 as well, success or failure (lambda_exporter.answers); the
-    error is still raised, so Lambda counts it (the Errors metric, the alarms)."""
+    error is still raised, so Lambda counts it (the Errors metric, the alarms). When it is answered by a
+    fan-out plan, its parts are invoked from here and the part that ends the export answers it
+    (lambda_exporter.fan_out_async)."""
+    if (part_of := fan_out_async.request_id_of(event)) is not None:
+        part = fan_out_async.without_request_id(event)
+        return fan_out_async.run_part(part_of, part, lambda e: export_handler(e, context), _target)
     request_id = answers.request_id_of(event)
     if request_id is None:
         return export_handler(event, context)
     event = answers.without_request_id(event)
     try:
         summary = export_handler(event, context)
+        if summary.get("status") == "fan_out":  # no answer now: the parts answer
+            return fan_out_async.dispatch(request_id, event, summary, fan_out_async.self_invoker())
     except Exception as err:
         _answer(request_id, event, error=err)
         raise
@@ -80,13 +87,19 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return summary
 
 
+def _target() -> tuple[Any, S3Target]:
+    """The S3 client and location answers are written to (the exporter's own, lambda_exporter.policy)."""
+    target = load_settings().s3_target()
+    return s3_client(target.region, target.endpoint_url), target
+
+
 def _answer(request_id: str, event: Any, summary: dict[str, Any] | None = None, error: Exception | None = None) -> None:
     try:
-        target = load_settings().s3_target()
+        s3, target = _target()
     except Exception as err:  # nowhere to write: the procedures report the request unanswered
         logger.error("export answer not written", extra={"error_type": type(err).__name__, "error": str(err)})
         return
-    answers.write_answer(s3_client(target.region, target.endpoint_url), target, request_id, event, summary, error)
+    answers.write_answer(s3, target, request_id, event, summary, error)
 
 
 def export_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -10,6 +10,9 @@ outside the export contract). When the export ends, the exporter writes its answ
      "rows": 0, "manifest_keys": [...], "export_id": ... | null, "window": {"low": ..., "high": ...} | null,
      "error": ... | null, "finished_at": "<UTC ISO 8601>", "signature": {...}}
 
+plus, for an export fanned out over several invocations (lambda_exporter.fan_out_async), "invocations":
+how many (the plan's included), and every part's manifest in "manifest_keys".
+
 signed like a manifest (sync_contract.signing, the same key), so a writer of the bucket who does not
 hold the key can neither fail a table nor settle a request. The manifests stay the completion signal
 of the data (intake takes them in as it does in push mode); the answer only settles the request's
@@ -80,6 +83,9 @@ def parse_answer(doc: Any, keys: Mapping[str, bytes]) -> Answer:
         isinstance(window, dict) and all(isinstance(window.get(k), str | None) for k in ("low", "high"))
     ):
         raise ManifestError("window", 'must be {"low": text or null, "high": text or null} or null')
+    invocations = doc.get("invocations", 1)
+    if isinstance(invocations, bool) or not isinstance(invocations, int) or invocations < 1:
+        raise ManifestError("invocations", f"must be a whole number >= 1, got {invocations!r}")
     high = window.get("high") if window else None
     return Answer(request_id, status, rows, tuple(manifest_keys), error[:MAX_ERROR_CHARS] if error else None, high)
 
@@ -118,6 +124,7 @@ def answer_doc(
     if status not in ("exported", "no_change"):  # anything else (a fan-out plan) is no export: refused
         why = ValueError(f"the exporter answered {status!r}, which is no export this request can be settled with")
         return answer_doc(request_id, table, mode, finished_at, None, why)
+    invocations = summary.get("invocations")
     return {
         **doc,
         "status": status,
@@ -126,6 +133,7 @@ def answer_doc(
         "export_id": summary.get("export_id"),
         "window": _window(summary.get("window")),
         "error": None,
+        **({"invocations": int(invocations)} if isinstance(invocations, int) else {}),
     }
 
 

@@ -4,7 +4,8 @@ It serves `POST /2015-03-31/functions/<name>/invocations` as AWS does, so boto3'
 path runs end to end. A handler exception comes back as AWS reports it: HTTP 200 with the header
 `X-Amz-Function-Error: Unhandled` and a body of `errorMessage` / `errorType`. The header
 `X-Amz-Invocation-Type: Event` (asynchronous invocation) is answered 202 with an empty body at once and the
-handler runs in a thread of its own; `DryRun` is answered 204 (Lambda API reference, "Invoke": StatusCode
+handler runs in a thread of its own (which may invoke this endpoint again: the parts of a fan-out export);
+`DryRun` is answered 204 (Lambda API reference, "Invoke": StatusCode
 200 for RequestResponse, 202 for Event, 204 for DryRun).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import threading
 import traceback
@@ -101,6 +103,16 @@ def main() -> None:
     parser.add_argument("--function-name", default=InvokeHandler.function_name)
     args = parser.parse_args()
     InvokeHandler.function_name = args.function_name
+    # what Lambda sets in every execution environment, and where its Invoke API is: the exporter invokes its
+    # own function for the parts of a fan-out export (lambda_exporter.fan_out_async) through this endpoint
+    # (boto3 reads AWS_ENDPOINT_URL_<SERVICE>: "Service-specific endpoints", AWS SDKs and Tools reference)
+    os.environ.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": args.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_ENDPOINT_URL_LAMBDA": f"http://127.0.0.1:{args.port}",
+        }
+    )
     ThreadingHTTPServer(("127.0.0.1", args.port), InvokeHandler).serve_forever()
 
 

@@ -45,6 +45,14 @@ data "aws_iam_policy_document" "exporter" {
     resources = ["${local.bucket_arn}/${var.prefix}state/*"]
   }
 
+  # a fan-out part checks that every part's manifest is written (HEAD), and the part that completes the set
+  # reads their row counts for the request's answer (lambda_exporter/fan_out.py, fan_out_async.py)
+  statement {
+    sid       = "ReadItsManifests"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/${var.prefix}manifests/*"]
+  }
+
   # without it a missing state pointer answers AccessDenied instead of NoSuchKey (lambda_exporter/manifest_lookup.py)
   statement {
     sid       = "ListTheStatePrefix"
@@ -87,6 +95,24 @@ resource "aws_iam_role_policy" "exporter" {
   name   = "exporter"
   role   = aws_iam_role.exporter.id
   policy = data.aws_iam_policy_document.exporter.json
+}
+
+# A fan-out export of an asynchronous (pull mode) request: the plan's invocation invokes one asynchronous
+# invocation per part of its own function, at its own version (lambda_exporter/fan_out_async.py). Only this
+# function (unqualified, or any of its versions and aliases); a policy of its own because the function
+# depends on the role's main policy (depends_on), and this one on the function's ARN.
+data "aws_iam_policy_document" "invoke_itself" {
+  statement {
+    sid       = "InvokeItsOwnFunctionForFanOutParts"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.exporter.arn, "${aws_lambda_function.exporter.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "invoke_itself" {
+  name   = "invoke-itself"
+  role   = aws_iam_role.exporter.id
+  policy = data.aws_iam_policy_document.invoke_itself.json
 }
 
 # The only statements with Resource "*": AWS offers no resource-level permissions for them.
