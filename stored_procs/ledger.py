@@ -47,6 +47,7 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool =
             "max_delete_fraction": spec.max_delete_fraction,
             "generation": spec.generation,
             "bad_values": spec.bad_values,
+            **({"max_rows_per_invocation": spec.max_rows_per_invocation} if spec.max_rows_per_invocation else {}),
         },
         sort_keys=True,
     )
@@ -122,6 +123,7 @@ def _options(text: str | None) -> dict[str, Any]:
         "max_delete_fraction": float(options.get("max_delete_fraction", 0.25)),
         "generation": int(options.get("generation", 0)),
         "bad_values": options.get("bad_values", "quarantine"),
+        "max_rows_per_invocation": options.get("max_rows_per_invocation"),
     }
 
 

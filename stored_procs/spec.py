@@ -84,6 +84,8 @@ class TableSpec:
     max_delete_fraction: float = 0.25  # a key set that would delete more of the target is refused
     generation: int = 0  # resyncs so far: part of the table's export ids
     bad_values: str = "quarantine"  # a value Snowflake cannot hold: quarantine its row, or fail the batch
+    # an initial or full export of more rows is split over several exporter invocations (fan-out); None: never
+    max_rows_per_invocation: int | None = None
 
     def __post_init__(self) -> None:
         if not self.target_schema:

@@ -36,6 +36,7 @@ OPTION_KEYS = (
     "keys_interval_hours",
     "max_delete_fraction",
     "bad_values",
+    "max_rows_per_invocation",
 )
 DELETE_DETECTION = ("off", "delete", "soft_delete")
 
@@ -88,6 +89,12 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
     bad_values = options.get("bad_values") or "quarantine"
     if bad_values not in quarantine.POLICIES:
         raise InvalidSetting(f"must be 'quarantine' or 'fail', got {bad_values!r}", f"{where}.bad_values")
+    max_rows = options.get("max_rows_per_invocation")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+        raise InvalidSetting(
+            f"must be an integer >= 1 (rows one exporter invocation reads), or null for no fan-out; got {max_rows!r}",
+            f"{where}.max_rows_per_invocation",
+        )
     return TableSpec(
         source_schema=schema,
         source_table=name,
@@ -103,6 +110,7 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         keys_interval_hours=interval,
         max_delete_fraction=fraction,
         bad_values=bad_values,
+        max_rows_per_invocation=max_rows,
     )
 
 
@@ -120,6 +128,7 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
         "keys_interval_hours": spec.keys_interval_hours,
         "max_delete_fraction": spec.max_delete_fraction,
         "bad_values": spec.bad_values,
+        "max_rows_per_invocation": spec.max_rows_per_invocation,
     }
 
 

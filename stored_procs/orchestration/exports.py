@@ -62,6 +62,10 @@ def export_event(
         event["lookback"] = spec.lookback
     if spec.generation:
         event["generation"] = spec.generation
+    if spec.max_rows_per_invocation is not None and not keys:  # as aurora_sync.cycle.export_request
+        # an initial or full export of more rows is planned as parts; the exporter invokes them itself when
+        # the request is asynchronous (lambda_exporter.fan_out_async)
+        event["max_rows_per_invocation"] = spec.max_rows_per_invocation
     return event
 
 
