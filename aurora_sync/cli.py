@@ -19,6 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="run one sync cycle: export, intake, load, validate")
     run_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
+    status_p = sub.add_parser(
+        "status", help="each table's last run: state, when, rows, lag, quarantined, pending, error (exit 1: failing)"
+    )
+    status_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
+    status_p.add_argument("--json", action="store_true", help="print a JSON array, one object per table")
+    status_p.add_argument("--history", type=_runs, default=0, metavar="N", help="also the last N runs of each table")
     rec_p = sub.add_parser("reconcile", help="compare every configured table between source and target")
     rec_p.add_argument("--config", type=Path, required=True)
     rec_p.add_argument("--table", help="only this schema.table")
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             return _resync(console, config, args.table)
         if args.command == "discard":
             return _discard(console, config, args.export_id, args.reason)
+        if args.command == "status":
+            return _status(console, config, args.json, args.history)
         if args.command == "reconcile":
             return _reconcile(console, config, args.table, args.rows)
         return _run(console, config)
@@ -72,6 +80,28 @@ def _run(console: Console, config: SyncConfig) -> int:
         report = run_cycle(s, config, exporter, lambda step: status.update(step))
     print_cycle(console, report, "sync cycle")
     return 1 if report.failed else 0
+
+
+def _runs(text: str) -> int:
+    """--history N: a positive number of runs."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of runs")
+    return int(text)
+
+
+def _status(console: Console, config: SyncConfig, as_json: bool, history: int) -> int:
+    from aurora_sync.snowflake import snowpark_session
+    from aurora_sync.status import exit_status, read_status
+    from aurora_sync.status_report import NARROW, print_status
+    from aurora_sync.status_report import as_json as json_text
+
+    with snowpark_session(config.snowflake_connect, config.database) as s:
+        tables = read_status(s, config, history)
+    if as_json:
+        print(json_text(tables))
+    else:
+        print_status(console if console.is_terminal else Console(width=NARROW), tables, history > 0)
+    return exit_status(tables)
 
 
 def _reconcile(console: Console, config: SyncConfig, table: str | None, rows: bool) -> int:

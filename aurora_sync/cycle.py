@@ -17,10 +17,11 @@ from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
 from stored_procs.loading.intake import intake
 from stored_procs.loading.load import load_table
+from stored_procs.monitoring.views import view_ddl
 from stored_procs.orchestration import cycle_state, export_check, exports, graph, lanes, runs
 from stored_procs.spec import TableSpec
 from stored_procs.sql import create_stage
-from stored_procs.statement import query_tag, run
+from stored_procs.statement import Stmt, query_tag, run
 
 Progress = Callable[[str], None]
 Key = cycle_state.Key  # (schema, table): TableSpec.key
@@ -60,8 +61,7 @@ def prepare(session: Any, config: SyncConfig) -> cycle_state.CycleState:
     their definitions changed (`cycle_state`); the table specs saved only when sync.toml changed them.
     Returns the cycle's state as read in one statement (`cycle_state.read_state`)."""
     place = config.place
-    stage = [] if config.stage is not None else [create_stage(place, config.s3.url, config.storage_integration)]
-    state = cycle_state.ensure_and_read(session, place, stage)
+    state = cycle_state.ensure_and_read(session, place, local_ddl(config))
     _check_earlier_targets(config, state.saved)
     known = {(s.source_schema, s.source_table): s for s in state.saved}
     changed = False
@@ -74,6 +74,15 @@ def prepare(session: Any, config: SyncConfig) -> cycle_state.CycleState:
         table_config.save(session, place, before, after, True)
         changed = True
     return cycle_state.parse_state(run(session, cycle_state.read_state(place))) if changed else state
+
+
+def local_ddl(config: SyncConfig) -> list[Stmt]:
+    """What the local runner creates beside the control tables, in the DDL step that runs only when its
+    digest changes (`cycle_state`): the stage (unless configured) and the monitoring views (TABLE_STATUS,
+    RUN_HISTORY, ...: `stored_procs.monitoring.views`, the app's own definitions) in the control schema."""
+    place = config.place
+    stage = [] if config.stage is not None else [create_stage(place, config.s3.url, config.storage_integration)]
+    return stage + list(view_ddl(place, place.control_schema).values())
 
 
 def _check_earlier_targets(config: SyncConfig, saved: list[TableSpec]) -> None:

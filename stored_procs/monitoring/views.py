@@ -1,17 +1,33 @@
 """Monitoring views over the control tables (Snowsight worksheets, dashboards and the Streamlit page).
 
-TABLE_STATUS   one row per configured table: last success, minutes since it, rows of the last run,
-               last error, manifests quarantined or failed, rows set aside in QUARANTINE, the watermark
-               and its lag in minutes (timestamp watermarks only)
+TABLE_STATUS   one row per configured table: its STATE (below), last success, minutes since it, rows of
+               the last run, last error, manifests quarantined, failed or pending, export requests not
+               answered yet, rows set aside in QUARANTINE (all, and by the last run), the watermark and
+               its lag in minutes (timestamp watermarks only)
 RUN_HISTORY    one row per table per run (RUNS), with the watermark's lag when the run ended
 GRAPH_RUNS     one row per graph run (the finalizer's summary)
 FAILURES       every failed load, failed export request and failed or quarantined manifest
 QUARANTINED_ROWS  every row set aside because the target cannot hold one of its values
+
+TABLE_STATUS.STATE, the first that holds (`aurora-sync status` shows it; docs/RUNBOOK.md):
+  FAILED       the table's last run (its newest RUNS row) FAILED: LAST_RUN_ERROR says why (LAST_ERROR is
+               the newest error of any run, LAST_ERROR_AT when)
+  QUARANTINED  a manifest of the table is QUARANTINED (not retried: RETRY_MANIFEST or DISCARD_MANIFEST),
+               or its last run set rows aside (RUNS.ROWS_QUARANTINED > 0: the run loaded, those rows
+               are in QUARANTINED_ROWS, not in the target); the next run that sets none aside clears it
+  WAITING      manifests to load (NEW, or FAILED and retried next run), an export request not answered
+               yet (EXPORT_REQUESTS.STATUS REQUESTED), or a last run that found the table BUSY
+  NEVER_RUN    no RUNS row and nothing waiting
+  SUCCEEDED / NO_CHANGE  the last run's status: it loaded rows / it had nothing new
+BUSY (another run holds the table's load lease now) is not a column: a lease's name is a digest of the
+table's name (`lease`, `TableSpec.slug`) that SQL here cannot compute the same on every engine; the
+reader adds it from LEASES (`aurora_sync.status`).
 """
 
 from __future__ import annotations
 
 from stored_procs import datetime_text
+from stored_procs.orchestration.answers import REQUESTED
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt
 from sync_contract.identifiers import quote_qualified
@@ -31,6 +47,20 @@ def _watermark_lag(watermark: str, kind: str, until: str) -> str:
     return f"CASE WHEN {kind} IN ({kinds}) THEN DATEDIFF('minute', {at}, {until}) END"
 
 
+def _state() -> str:
+    """TABLE_STATUS.STATE (the module's docstring) over the view's joins: r (last run), m (manifests),
+    o (open export requests)."""
+    waiting = (
+        "COALESCE(m.PENDING_MANIFESTS, 0) + COALESCE(m.FAILED_MANIFESTS, 0) + COALESCE(o.OPEN_EXPORT_REQUESTS, 0) > 0"
+    )
+    return (
+        "CASE WHEN r.STATUS = 'FAILED' THEN 'FAILED' "
+        "WHEN COALESCE(m.QUARANTINED_MANIFESTS, 0) > 0 OR COALESCE(r.ROWS_QUARANTINED, 0) > 0 THEN 'QUARANTINED' "
+        f"WHEN {waiting} OR r.STATUS = 'BUSY' THEN 'WAITING' "
+        "WHEN r.STATUS IS NULL THEN 'NEVER_RUN' ELSE r.STATUS END"
+    )
+
+
 def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
     """CREATE OR REPLACE VIEW statements by view name; `view_schema` is where the views live."""
     c = place.control
@@ -40,7 +70,7 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         return quote_qualified(*parts)
 
     last_run = (
-        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, STATUS, ROWS_LOADED, FINISHED_AT, ERROR, "
+        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, RUN_ID, STATUS, ROWS_LOADED, ROWS_QUARANTINED, FINISHED_AT, ERROR, "
         "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY FINISHED_AT DESC) AS RN "
         f"FROM {c('RUNS')}"
     )
@@ -66,6 +96,10 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         f"FROM {c('QUARANTINE')} AS x WHERE EXISTS (SELECT 1 AS X FROM {c('MANIFESTS')} AS l "
         "WHERE l.EXPORT_ID = x.EXPORT_ID AND l.STATUS = 'LOADED')"
     )
+    requests = (
+        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, COUNT(*) AS OPEN_EXPORT_REQUESTS "
+        f"FROM {c('EXPORT_REQUESTS')} WHERE STATUS = '{REQUESTED}' GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+    )
     quarantined = (
         f"SELECT x.SOURCE_SCHEMA AS SOURCE_SCHEMA, x.SOURCE_TABLE AS SOURCE_TABLE, COUNT(*) AS QUARANTINED_ROWS "
         f"{of_loaded} GROUP BY x.SOURCE_SCHEMA, x.SOURCE_TABLE"
@@ -75,11 +109,14 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "t.SOURCE_TABLE AS SOURCE_TABLE, t.TARGET_SCHEMA AS TARGET_SCHEMA, t.TARGET_TABLE AS TARGET_TABLE, "
         "t.MODE AS MODE, t.ENABLED AS ENABLED, s.LAST_SUCCESS_AT AS LAST_SUCCESS_AT, "
         "DATEDIFF('minute', s.LAST_SUCCESS_AT, SYSDATE()) AS MINUTES_SINCE_SUCCESS, "  # both UTC
+        f"{_state()} AS STATE, r.RUN_ID AS LAST_RUN_ID, "
         "r.STATUS AS LAST_RUN_STATUS, r.FINISHED_AT AS LAST_RUN_AT, r.ROWS_LOADED AS ROWS_LAST_RUN, "
+        "COALESCE(r.ROWS_QUARANTINED, 0) AS ROWS_SET_ASIDE_LAST_RUN, r.ERROR AS LAST_RUN_ERROR, "
         "e.ERROR AS LAST_ERROR, e.FINISHED_AT AS LAST_ERROR_AT, "
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) > 0 AS QUARANTINED, "
         "COALESCE(m.QUARANTINED_MANIFESTS, 0) AS QUARANTINED_MANIFESTS, "
         "COALESCE(m.FAILED_MANIFESTS, 0) AS FAILED_MANIFESTS, COALESCE(m.PENDING_MANIFESTS, 0) AS PENDING_MANIFESTS, "
+        "COALESCE(o.OPEN_EXPORT_REQUESTS, 0) AS OPEN_EXPORT_REQUESTS, "
         "COALESCE(q.QUARANTINED_ROWS, 0) AS QUARANTINED_ROWS, "
         "w.WATERMARK_COLUMN AS WATERMARK_COLUMN, w.WATERMARK AS WATERMARK, "
         f"{_watermark_lag('w.WATERMARK', 'w.WATERMARK_KIND', 'SYSDATE()')} AS WATERMARK_LAG_MINUTES "
@@ -90,6 +127,7 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         f"LEFT JOIN ({last_error}) AS e ON e.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND e.SOURCE_TABLE = t.SOURCE_TABLE "
         "AND e.RN = 1 "
         f"LEFT JOIN ({manifests}) AS m ON m.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND m.SOURCE_TABLE = t.SOURCE_TABLE "
+        f"LEFT JOIN ({requests}) AS o ON o.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND o.SOURCE_TABLE = t.SOURCE_TABLE "
         f"LEFT JOIN ({quarantined}) AS q ON q.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND q.SOURCE_TABLE = t.SOURCE_TABLE "
         f"LEFT JOIN {c('WATERMARKS')} AS w ON w.SOURCE_SCHEMA = t.SOURCE_SCHEMA AND w.SOURCE_TABLE = t.SOURCE_TABLE"
     )
@@ -101,7 +139,8 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         "r.FINISHED_AT AS FINISHED_AT, r.STATUS AS STATUS, r.MANIFESTS AS MANIFESTS, "
         "r.ROWS_EXPORTED AS ROWS_EXPORTED, r.ROWS_LOADED AS ROWS_LOADED, r.ROWS_INSERTED AS ROWS_INSERTED, "
         "r.ROWS_UPDATED AS ROWS_UPDATED, r.ROWS_DELETED AS ROWS_DELETED, r.WATERMARK_AFTER AS WATERMARK, "
-        "r.DURATION_S AS DURATION_S, r.WAITING_BATCHES AS WAITING_BATCHES, r.ERROR AS ERROR, "
+        "r.ROWS_QUARANTINED AS ROWS_QUARANTINED, r.DURATION_S AS DURATION_S, r.WAITING_BATCHES AS WAITING_BATCHES, "
+        "r.ERROR AS ERROR, "
         f"{run_lag} AS WATERMARK_LAG_MINUTES FROM {c('RUNS')} AS r LEFT JOIN {c('WATERMARKS')} AS w "
         "ON w.SOURCE_SCHEMA = r.SOURCE_SCHEMA AND w.SOURCE_TABLE = r.SOURCE_TABLE"
     )
