@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aurora_sync.alerts import AlertsConfig, parse_alerts
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.table_config import OPTION_KEYS, build_spec
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
@@ -15,7 +16,7 @@ from sync_contract.errors import ContractError
 from sync_contract.identifiers import validate_identifier
 
 DEFAULT_MAX_FILE_MB = 128
-_SECTIONS = {"source", "s3", "snowflake", "exporter", "tables"}
+_SECTIONS = {"source", "s3", "snowflake", "exporter", "tables", "alerts"}
 _TABLE_KEYS = {*OPTION_KEYS, "columns", "chunks", "max_rows_per_invocation"}
 _EXPORTER_KEYS = {"lambda_function", "lambda_endpoint_url", "region", "strategy", "max_file_mb"}
 _SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
@@ -65,6 +66,7 @@ class SyncConfig:
     chunks: dict[str, int | str] = field(default_factory=dict)  # table -> chunks per export
     # table -> rows above which an initial or full export fans out (lambda_exporter.fan_out)
     max_rows_per_invocation: dict[str, int] = field(default_factory=dict)
+    alerts: AlertsConfig | None = None  # [alerts]: where incidents are notified (aurora_sync.alerts)
 
     @property
     def place(self) -> Place:
@@ -139,6 +141,7 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
         columns=columns,
         chunks=chunks,
         max_rows_per_invocation=max_rows,
+        alerts=_alerts(doc["alerts"]) if "alerts" in doc else None,
     )
 
 
@@ -175,6 +178,13 @@ def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
     if not isinstance(columns, list):
         raise ConfigError(f"{key}.columns", "must be a list of column names")
     return spec, tuple(_ident(c, f"{key}.columns") for c in columns)
+
+
+def _alerts(value: Any) -> AlertsConfig:
+    try:
+        return parse_alerts(value)
+    except InvalidSetting as err:
+        raise ConfigError(err.key, err.reason) from err
 
 
 def _chunks(value: Any, key: str) -> int | str:

@@ -8,6 +8,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from aurora_sync.alerts import evaluate_local
 from aurora_sync.config import ConfigError, SyncConfig
 from aurora_sync.cycle_skips import intake_needed, nothing_to_load, still_pending, tables_to_load
 from aurora_sync.export_client import Exporter
@@ -318,6 +319,9 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
         for report in reports:
             report.errors.append(f"finalizer failed, the run's summary was not written: {err}")
         return False
+    if config.alerts is not None:  # incidents opened or over, notified once each (never fails the run)
+        with query_tag(step="FINALIZE", run=run_id):
+            evaluate_local(session, config.place, list(config.tables), run_id, config.alerts)
     return True
 
 

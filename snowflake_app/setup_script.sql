@@ -27,6 +27,7 @@ EXECUTE IMMEDIATE FROM './sql/state/export_requests.sql';
 EXECUTE IMMEDIATE FROM './sql/state/answers.sql';
 EXECUTE IMMEDIATE FROM './sql/state/run_summaries.sql';
 EXECUTE IMMEDIATE FROM './sql/state/leases.sql';
+EXECUTE IMMEDIATE FROM './sql/state/incidents.sql';
 
 -- Code: a versioned schema, replaced as a whole by an upgrade.
 CREATE OR ALTER VERSIONED SCHEMA CORE;
@@ -41,6 +42,7 @@ EXECUTE IMMEDIATE FROM './sql/procedures/register_stage.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/register_exporter.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/set_export_mode.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/set_target_database.sql';
+EXECUTE IMMEDIATE FROM './sql/procedures/set_alert_integration.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/add_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/configure_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/remove_table.sql';

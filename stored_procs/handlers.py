@@ -14,6 +14,7 @@ from stored_procs import ledger
 from stored_procs.configuration import app_config, registration, table_config
 from stored_procs.loading.intake import intake
 from stored_procs.loading.load import load_table as load_one_table
+from stored_procs.monitoring import alerts
 from stored_procs.orchestration import export_check, exports, graph, lanes, runs, schedule
 from stored_procs.orchestration.lanes import return_value as lane_return_value  # `lanes` is also an argument
 from stored_procs.spec import Place, TableSpec
@@ -122,6 +123,10 @@ def register_exporter(
 
 def set_target_database(session: Any, database_name: str) -> dict[str, Any]:
     return registration.target_database(session, app_place(session), database_name)
+
+
+def set_alert_integration(session: Any, integration_name: str | None = None) -> dict[str, Any]:
+    return alerts.set_integration(session, app_place(session), integration_name)
 
 
 def add_table(

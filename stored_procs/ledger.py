@@ -48,6 +48,7 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool =
             "generation": spec.generation,
             "bad_values": spec.bad_values,
             **({"max_rows_per_invocation": spec.max_rows_per_invocation} if spec.max_rows_per_invocation else {}),
+            **({"freshness_sla_minutes": spec.freshness_sla_minutes} if spec.freshness_sla_minutes else {}),
         },
         sort_keys=True,
     )
@@ -124,6 +125,7 @@ def _options(text: str | None) -> dict[str, Any]:
         "generation": int(options.get("generation", 0)),
         "bad_values": options.get("bad_values", "quarantine"),
         "max_rows_per_invocation": options.get("max_rows_per_invocation"),
+        "freshness_sla_minutes": options.get("freshness_sla_minutes"),
     }
 
 

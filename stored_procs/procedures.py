@@ -132,6 +132,14 @@ PROCEDURES: tuple[Procedure, ...] = (
         "Choose the database the replicated tables are created in",
     ),
     Procedure(
+        "SET_ALERT_INTEGRATION",
+        handlers.set_alert_integration,
+        (Arg("INTEGRATION_NAME", "VARCHAR", "NULL"),),
+        ADMIN,
+        "Send alerts (a failed run, a quarantine, a stale table; once per incident) to this notification "
+        "integration; NULL stops them",
+    ),
+    Procedure(
         "ADD_TABLE",
         handlers.add_table,
         (

@@ -86,6 +86,8 @@ class TableSpec:
     bad_values: str = "quarantine"  # a value Snowflake cannot hold: quarantine its row, or fail the batch
     # an initial or full export of more rows is split over several exporter invocations (fan-out); None: never
     max_rows_per_invocation: int | None = None
+    # minutes a table may go without a successful run before an alert goes out (None: no freshness alert)
+    freshness_sla_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if not self.target_schema:

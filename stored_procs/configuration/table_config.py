@@ -37,8 +37,10 @@ OPTION_KEYS = (
     "max_delete_fraction",
     "bad_values",
     "max_rows_per_invocation",
+    "freshness_sla_minutes",
 )
 DELETE_DETECTION = ("off", "delete", "soft_delete")
+MAX_SLA_MINUTES = 525_600  # a year
 
 
 def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
@@ -95,6 +97,11 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
             f"must be an integer >= 1 (rows one exporter invocation reads), or null for no fan-out; got {max_rows!r}",
             f"{where}.max_rows_per_invocation",
         )
+    sla = options.get("freshness_sla_minutes")
+    if sla is not None:  # a minute at most a year; fractions of a minute are kept (a test's tiny SLA)
+        sla = _number(sla, f"{where}.freshness_sla_minutes", 0, MAX_SLA_MINUTES)
+        if sla <= 0:
+            raise InvalidSetting(f"must be above 0 (minutes), got {sla!r}", f"{where}.freshness_sla_minutes")
     return TableSpec(
         source_schema=schema,
         source_table=name,
@@ -111,6 +118,7 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         max_delete_fraction=fraction,
         bad_values=bad_values,
         max_rows_per_invocation=max_rows,
+        freshness_sla_minutes=sla,
     )
 
 
@@ -129,6 +137,7 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
         "max_delete_fraction": spec.max_delete_fraction,
         "bad_values": spec.bad_values,
         "max_rows_per_invocation": spec.max_rows_per_invocation,
+        "freshness_sla_minutes": spec.freshness_sla_minutes,
     }
 
 

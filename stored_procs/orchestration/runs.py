@@ -10,6 +10,7 @@ from typing import Any
 
 from stored_procs import ledger, run_records
 from stored_procs.configuration import access, app_config
+from stored_procs.monitoring import alerts
 from stored_procs.orchestration import export_check, lease
 from stored_procs.row_sql import upsert_row
 from stored_procs.spec import Place, TableSpec
@@ -81,7 +82,7 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
     summary. Leases the run's tasks still hold are released."""
     lease.release_run(session, place, run_id)
     specs = ledger.read_table_specs(session, place) if specs is None else specs
-    recorded, pending = _loads_and_pending(session, place, run_id)
+    recorded, pending, integration = _loads_and_pending(session, place, run_id)
     requests = export_check.requests_by_table(session, place, run_id)
     unrecorded = []
     for spec in specs:
@@ -97,7 +98,22 @@ def _finalize(session: Any, place: Place, run_id: str, specs: list[TableSpec] | 
         for row in unrecorded:
             recorded[(row["source_schema"], row["source_table"])] = outcome(row)
     export_errors = {spec.key: export_check.export_errors(requests.get(spec.key, [])) for spec in specs}
-    return write_summary(session, place, run_id, specs, recorded, pending, export_errors)
+    summary = write_summary(session, place, run_id, specs, recorded, pending, export_errors)
+    if integration:  # incidents opened or over, notified once each; never fails the run
+        summary["alerts"] = _alerts(session, place, specs, run_id, integration)
+    return summary
+
+
+def _alerts(session: Any, place: Place, specs: list[TableSpec], run_id: str, integration: str) -> dict[str, Any]:
+    """The FINALIZER's alert step in the app (`stored_procs.monitoring.alerts`), through the notification
+    integration CORE.SET_ALERT_INTEGRATION named; what went wrong is in the run's result, not a failure."""
+    warnings: list[str] = []
+    try:
+        sender = alerts.integration_sender(session, integration, specs)
+        outcome = alerts.evaluate(session, place, specs, run_id, sender, warnings.append)
+    except Exception as err:  # the control tables: evaluated again next run
+        outcome = {"error": f"alerts not evaluated ({type(err).__name__}: {err}); evaluated again next run"}
+    return {**outcome, **({"warnings": warnings} if warnings else {})}
 
 
 def write_summary(
@@ -143,21 +159,25 @@ def write_summary(
 
 def _loads_and_pending(
     session: Any, place: Place, run_id: str
-) -> tuple[dict[tuple[str, str], dict[str, Any]], set[tuple[str, str]]]:
+) -> tuple[dict[tuple[str, str], dict[str, Any]], set[tuple[str, str]], str | None]:
     """In one statement: the RUNS rows of this run by (schema, table) (a load retried within the run: its
-    latest row), and every table with a manifest still to load (NEW or FAILED)."""
+    latest row), every table with a manifest still to load (NEW or FAILED), and the notification
+    integration alerts go to (None: no alert is evaluated, `stored_procs.monitoring.alerts`)."""
     rows = run(
         session,
         Stmt(
             "SELECT 'R' AS W, SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ROWS_LOADED AS R, ERROR AS E, "
             f"FINISHED_AT AS F FROM {place.control('RUNS')} WHERE RUN_ID = ? UNION ALL "
             "SELECT DISTINCT 'P', SOURCE_SCHEMA, SOURCE_TABLE, NULL, NULL, NULL, NULL "
-            f"FROM {place.control('MANIFESTS')} WHERE STATUS IN (?, ?) ORDER BY 7",
-            (run_id, ledger.NEW, ledger.FAILED),
+            f"FROM {place.control('MANIFESTS')} WHERE STATUS IN (?, ?) UNION ALL "
+            f"SELECT 'A', NULL, NULL, NULL, NULL, VALUE, NULL FROM {place.control('SETTINGS')} WHERE NAME = ? "
+            "ORDER BY 7",
+            (run_id, ledger.NEW, ledger.FAILED, alerts.ALERT_INTEGRATION),
         ),
     )
     loads = {(r[1], r[2]): outcome({"status": r[3], "rows_loaded": r[4], "error": r[5]}) for r in rows if r[0] == "R"}
-    return loads, {(r[1], r[2]) for r in rows if r[0] == "P"}
+    integration = next((str(r[5]) for r in rows if r[0] == "A" and r[5]), None)
+    return loads, {(r[1], r[2]) for r in rows if r[0] == "P"}, integration
 
 
 def outcome(run_row: dict[str, Any]) -> dict[str, Any]:

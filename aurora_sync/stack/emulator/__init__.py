@@ -71,6 +71,9 @@ follows:
   is accepted and changes nothing here.
 - `collation`: DuckDB has no collation `'utf8'` (Snowflake's byte comparison, "Collation support"),
   which the product names on the text columns it creates: the clause is dropped (DuckDB compares bytes).
+- `notifications`: fakesnow has no notification integrations nor SYSTEM$SEND_SNOWFLAKE_NOTIFICATION
+  ("SYSTEM$SEND_SNOWFLAKE_NOTIFICATION"): integrations are kept, a role sends only through one granted to
+  it, and a webhook integration's message is POSTed to its URL (any http(s) URL: a test's receiver).
 
 Adding a workaround: a new module with a function `patch(duck_conn)` (or several), and one entry in
 PATCHES below, plus a line in this list naming the page it follows.
@@ -88,6 +91,7 @@ from aurora_sync.stack.emulator import (
     input_formats,
     load_history,
     loading,
+    notifications,
     privileges,
     reserved_names,
     rewrites,
@@ -117,6 +121,7 @@ PATCHES: list[Callable[[Any], None]] = [
     input_formats.patch,
     copy_options.patch,
     collation.patch,
+    notifications.patch,  # last: it answers its statements before the privilege model parses them
 ]
 
 

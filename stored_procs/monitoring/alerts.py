@@ -1,0 +1,303 @@
+"""Incidents and their notifications: once when an incident opens, once when it is over, never every run.
+
+An incident is one of these conditions of one configured table, found from the control tables:
+
+RUN_FAILED      the table's latest run (RUNS: SUCCEEDED, NO_CHANGE or FAILED) failed
+QUARANTINED     an export of the table is QUARANTINED in MANIFESTS (it waits for RETRY_MANIFEST or
+                DISCARD_MANIFEST: docs/RUNBOOK.md)
+ROWS_SET_ASIDE  the table's latest load set rows aside in QUARANTINE (values the target cannot hold)
+STALE           no successful run (SUCCEEDED or NO_CHANGE) for longer than the table's
+                `freshness_sla_minutes` (counted from its first run when it never succeeded)
+
+The FINALIZER evaluates them once per run, and only when an alert destination is configured (the local
+`[alerts]` section, or the app's notification integration): `evaluate` sends one MERGE over INCIDENTS
+(opens the new conditions, closes the ones gone), and reads and marks incidents only when that MERGE
+changed a row or one still waits for its notification (a delivery that failed is sent again next run).
+A run with no incident opening or closing sends that one statement. A notification that cannot be
+delivered never fails the run: it is reported through `warn` and tried again next run.
+
+In the app the message goes through SYSTEM$SEND_SNOWFLAKE_NOTIFICATION to the notification integration
+the consumer named with CORE.SET_ALERT_INTEGRATION ("SYSTEM$SEND_SNOWFLAKE_NOTIFICATION",
+https://docs.snowflake.com/en/sql-reference/stored-procedures/system_send_snowflake_notification: a
+message `{"text/plain": "..."}` and an integration configuration `{"<integration>": {}}`, both JSON
+strings, so both are binds). An email integration mails the text; a webhook integration (Slack, Teams,
+PagerDuty: "CREATE NOTIFICATION INTEGRATION (webhooks)") puts it where its WEBHOOK_BODY_TEMPLATE holds
+SNOWFLAKE_WEBHOOK_MESSAGE, so the text carries no double quote, backslash or line break (`plain`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from stored_procs import datetime_text, ledger
+from stored_procs.configuration import app_config
+from stored_procs.spec import Place, TableSpec
+from stored_procs.statement import Stmt, run
+
+RUN_FAILED, QUARANTINED, ROWS_SET_ASIDE, STALE = "RUN_FAILED", "QUARANTINED", "ROWS_SET_ASIDE", "STALE"
+LABELS = {
+    RUN_FAILED: "run failed",
+    QUARANTINED: "export quarantined",
+    ROWS_SET_ASIDE: "rows set aside",
+    STALE: "stale beyond its freshness SLA",
+}
+ALERT_INTEGRATION = "alert_integration"  # setting (STATE.SETTINGS): the notification integration's name
+MAX_DETAIL = 1000  # characters of an error kept in INCIDENTS.DETAIL and in a message
+_NOW = datetime_text.timestamp_ntz()  # one bind: ledger.now()
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification: an incident opened (`recovered` False) or over (True). Times are UTC."""
+
+    incident_id: str
+    kind: str
+    source_schema: str
+    source_table: str
+    detail: str
+    opened_at: Any
+    closed_at: Any = None
+    recovered: bool = False
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_schema}.{self.source_table}"
+
+    @property
+    def event(self) -> str:
+        return "recovered" if self.recovered else "opened"
+
+    def text(self, sla_minutes: float | None = None) -> str:
+        """One line, for a person: what, which table, why, since when."""
+        label = LABELS.get(self.kind, self.kind)
+        if self.recovered:
+            return plain(f"aurora-sync RECOVERED {self.source}: {label} since {_at(self.opened_at)} UTC is over")
+        why = f"no successful run within {sla_minutes:g} minutes" if self.kind == STALE and sla_minutes else self.detail
+        return plain(f"aurora-sync ALERT {self.source}: {label}: {why} (since {_at(self.opened_at)} UTC)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "kind": self.kind,
+            "table": self.source,
+            "detail": self.detail,
+            "incident_id": self.incident_id,
+            "opened_at": _at(self.opened_at),
+            "closed_at": _at(self.closed_at) if self.closed_at is not None else None,
+        }
+
+
+Send = Callable[[Notice], None]  # delivers one notice or raises
+Warn = Callable[[str], None]
+
+
+def plain(text: str) -> str:
+    """Text a webhook body template can hold between double quotes: no `"`, backslash or line break, and
+    not the template's own placeholder words."""
+    text = " ".join(text.replace('"', "'").replace("\\", "/").split())
+    return text.replace("SNOWFLAKE_WEBHOOK_", "SNOWFLAKE-WEBHOOK-")
+
+
+def _at(moment: Any) -> str:
+    return str(moment)[:19] if moment is not None else "?"
+
+
+def _tables(specs: Sequence[TableSpec]) -> tuple[str, tuple[Any, ...]]:
+    """The configured tables and their SLAs as rows of binds (S, T, SLA)."""
+    rows = " UNION ALL ".join(
+        "SELECT CAST(? AS VARCHAR) AS S, CAST(? AS VARCHAR) AS T, CAST(? AS FLOAT) AS SLA" for _ in specs
+    )
+    params = tuple(v for s in specs for v in (s.source_schema, s.source_table, s.freshness_sla_minutes))
+    return rows, params
+
+
+def conditions(place: Place, specs: Sequence[TableSpec], now: str) -> tuple[str, tuple[Any, ...]]:
+    """SELECT S, T, K, D: every incident condition holding now, one row per (table, kind)."""
+    c = place.control
+    tables, table_params = _tables(specs)
+    latest = (
+        "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ERROR AS E, ROWS_QUARANTINED AS Q, RUN_ID AS R, "
+        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE, STATUS = 'SUCCEEDED' "
+        f"ORDER BY FINISHED_AT DESC) AS N, STATUS = 'SUCCEEDED' AS L FROM {c('RUNS')} "
+        "WHERE STATUS IN ('SUCCEEDED', 'NO_CHANGE', 'FAILED')"
+    )
+    last = (  # latest run of any outcome: its own ROW_NUMBER over all three statuses
+        "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ERROR AS E, "
+        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY FINISHED_AT DESC) AS N "
+        f"FROM {c('RUNS')} WHERE STATUS IN ('SUCCEEDED', 'NO_CHANGE', 'FAILED')"
+    )
+    fresh = (
+        "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, "
+        "MAX(IFF(STATUS IN ('SUCCEEDED', 'NO_CHANGE'), FINISHED_AT, NULL)) AS L, MIN(STARTED_AT) AS F "
+        f"FROM {c('RUNS')} GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+    )
+    held = (
+        "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, COUNT(*) AS C, MIN(EXPORT_ID) AS E "
+        f"FROM {c('MANIFESTS')} WHERE STATUS = 'QUARANTINED' GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+    )
+    on = "ON x.S = v.S AND x.T = v.T"
+    text = (
+        f"SELECT v.S AS S, v.T AS T, '{RUN_FAILED}' AS K, LEFT(COALESCE(x.E, 'failed'), {MAX_DETAIL}) AS D "
+        f"FROM ({tables}) AS v JOIN ({last}) AS x {on} AND x.N = 1 AND x.X = 'FAILED' UNION ALL "
+        f"SELECT v.S, v.T, '{QUARANTINED}', CAST(x.C AS VARCHAR) || ' export(s) quarantined, e.g. ' || x.E "
+        f"FROM ({tables}) AS v JOIN ({held}) AS x {on} UNION ALL "
+        f"SELECT v.S, v.T, '{ROWS_SET_ASIDE}', CAST(x.Q AS VARCHAR) || ' row(s) set aside in QUARANTINE by ' || x.R "
+        f"FROM ({tables}) AS v JOIN ({latest}) AS x {on} AND x.L AND x.N = 1 AND x.Q > 0 UNION ALL "
+        f"SELECT v.S, v.T, '{STALE}', 'no successful run within the freshness SLA' "
+        f"FROM ({tables}) AS v JOIN ({fresh}) AS x {on} "
+        f"WHERE v.SLA IS NOT NULL AND DATEDIFF('second', COALESCE(x.L, x.F), {_NOW}) > v.SLA * 60"
+    )
+    return text, table_params * 4 + (now,)
+
+
+def evaluate_incidents(place: Place, specs: Sequence[TableSpec], run_id: str, now: str) -> Stmt:
+    """One MERGE over INCIDENTS: a condition without an open incident opens one (OPENED_AT, INCIDENT_ID
+    `<run>/<kind>/<schema>.<table>`); an open incident of a configured table whose condition is gone is
+    closed (CLOSED_AT); an incident still waiting for a notification is touched, so that the MERGE's
+    counts ("number of rows inserted" / "updated", "MERGE" in the SQL command reference) say whether
+    anything is to be sent."""
+    i = place.control("INCIDENTS")
+    found, found_params = conditions(place, specs, now)
+    tables, table_params = _tables(specs)
+    open_ = (
+        f"SELECT i.INCIDENT_ID AS ID, i.SOURCE_SCHEMA AS S, i.SOURCE_TABLE AS T, i.KIND AS K FROM {i} AS i "
+        f"JOIN ({tables}) AS v ON v.S = i.SOURCE_SCHEMA AND v.T = i.SOURCE_TABLE WHERE i.CLOSED_AT IS NULL"
+    )
+    # conditions and open incidents side by side (A = 1: the condition holds), by (table, kind), then the
+    # closed incidents whose end is not notified yet (C: their CLOSED_AT, which the touch sets again)
+    source = (
+        "SELECT b.S AS S, b.T AS T, b.K AS K, MAX(b.D) AS D, MAX(b.A) AS A, MAX(b.ID) AS ID, "
+        "CAST(NULL AS TIMESTAMP_NTZ) AS C FROM ("
+        f"SELECT c.S AS S, c.T AS T, c.K AS K, c.D AS D, 1 AS A, CAST(NULL AS VARCHAR) AS ID FROM ({found}) AS c "
+        f"UNION ALL SELECT o.S, o.T, o.K, NULL, 0, o.ID FROM ({open_}) AS o) AS b GROUP BY b.S, b.T, b.K UNION ALL "
+        f"SELECT SOURCE_SCHEMA, SOURCE_TABLE, KIND, NULL, 0, INCIDENT_ID, CLOSED_AT FROM {i} "
+        "WHERE CLOSED_AT IS NOT NULL AND CLOSE_NOTIFIED_AT IS NULL"
+    )
+    # every value is a column of the source (the emulator's MERGE binds only there)
+    text = (
+        f"MERGE INTO {i} AS t USING (SELECT u.S AS S, u.T AS T, u.K AS K, u.D AS D, u.A AS A, u.ID AS ID, u.C AS C, "
+        f"{_NOW} AS W, CAST(? AS VARCHAR) || '/' || u.K || '/' || u.S || '.' || u.T AS N FROM ({source}) AS u) AS s "
+        "ON t.INCIDENT_ID = s.ID "
+        "WHEN MATCHED AND t.CLOSED_AT IS NULL AND s.A = 0 THEN UPDATE SET CLOSED_AT = s.W "
+        "WHEN MATCHED AND (t.OPEN_NOTIFIED_AT IS NULL OR t.CLOSE_NOTIFIED_AT IS NULL AND t.CLOSED_AT IS NOT NULL) "
+        "THEN UPDATE SET CLOSED_AT = s.C "
+        "WHEN NOT MATCHED AND s.A = 1 THEN INSERT (INCIDENT_ID, SOURCE_SCHEMA, SOURCE_TABLE, KIND, DETAIL, OPENED_AT) "
+        "VALUES (s.N, s.S, s.T, s.K, s.D, s.W)"
+    )
+    return Stmt(text, (now, run_id, *found_params, *table_params))
+
+
+def waiting(place: Place) -> Stmt:
+    """The incidents whose opening, or end, has not been notified yet, oldest first. Whether one is closed
+    is read as a boolean (X), not from CLOSED_AT: the emulator's server hands a NULL timestamp over as the
+    epoch."""
+    return Stmt(
+        "SELECT INCIDENT_ID AS I, SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, KIND AS K, DETAIL AS D, OPENED_AT AS O, "
+        f"CLOSED_AT AS C, OPEN_NOTIFIED_AT IS NULL AS W, CLOSED_AT IS NOT NULL AS X FROM {place.control('INCIDENTS')} "
+        "WHERE OPEN_NOTIFIED_AT IS NULL OR (CLOSED_AT IS NOT NULL AND CLOSE_NOTIFIED_AT IS NULL) "
+        "ORDER BY OPENED_AT, INCIDENT_ID"
+    )
+
+
+def notices(rows: Sequence[Any]) -> list[Notice]:
+    """The notices of `waiting`'s rows: an opening first, then (once over) its end."""
+    out: list[Notice] = []
+    for r in rows:
+        base = Notice(str(r[0]), str(r[3]), str(r[1]), str(r[2]), str(r[4] or ""), r[5], r[6] if r[8] else None)
+        if r[7]:
+            out.append(base)
+        if r[8]:
+            out.append(replace(base, recovered=True))
+    return out
+
+
+def mark_notified(place: Place, opened: Sequence[str], closed: Sequence[str], now: str) -> Stmt:
+    """One UPDATE: the notified openings and ends get their time."""
+
+    def among(ids: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        return (f"INCIDENT_ID IN ({', '.join('?' for _ in ids)})", tuple(ids)) if ids else ("FALSE", ())
+
+    (o, o_params), (c, c_params), (a, a_params) = among(opened), among(closed), among([*opened, *closed])
+    return Stmt(
+        f"UPDATE {place.control('INCIDENTS')} SET OPEN_NOTIFIED_AT = IFF({o}, {_NOW}, OPEN_NOTIFIED_AT), "
+        f"CLOSE_NOTIFIED_AT = IFF({c}, {_NOW}, CLOSE_NOTIFIED_AT) WHERE {a}",
+        (*o_params, now, *c_params, now, *a_params),
+    )
+
+
+def evaluate(
+    session: Any, place: Place, specs: Sequence[TableSpec], run_id: str, send: Send, warn: Warn
+) -> dict[str, Any]:
+    """Open and close incidents, send what waits (each notice once, in order), mark what was delivered.
+    Returns {"opened": [...], "recovered": [...], "undelivered": [...]} (texts). Raises only when the
+    control tables cannot be read or written; the caller reports that without failing the run."""
+    if not specs:
+        return {"opened": [], "recovered": [], "undelivered": []}
+    now = ledger.now()
+    counts = run(session, evaluate_incidents(place, specs, run_id, now))
+    if not counts or not sum(int(v or 0) for v in counts[0]):
+        return {"opened": [], "recovered": [], "undelivered": []}
+    sla = {s.key: s.freshness_sla_minutes for s in specs}
+    sent: dict[str, list[Notice]] = {"opened": [], "recovered": []}
+    undelivered: list[str] = []
+    stuck: set[str] = set()  # an opening not delivered: its end waits too (in order)
+    for notice in notices(run(session, waiting(place))):
+        text = notice.text(sla.get((notice.source_schema, notice.source_table)))
+        if notice.incident_id in stuck:
+            undelivered.append(text)
+            continue
+        try:
+            send(notice)
+        except Exception as err:
+            stuck.add(notice.incident_id)
+            undelivered.append(text)
+            warn(f"alert not delivered ({notice.event} {notice.kind} {notice.source}): {err}; sent again next run")
+            continue
+        sent[notice.event].append(notice)
+    if sent["opened"] or sent["recovered"]:
+        ids = {event: [n.incident_id for n in done] for event, done in sent.items()}
+        run(session, mark_notified(place, ids["opened"], ids["recovered"], ledger.now()))
+    texts = {event: [n.text(sla.get((n.source_schema, n.source_table))) for n in done] for event, done in sent.items()}
+    return {**texts, "undelivered": undelivered}
+
+
+# --------------------------------------------------------------------------- the app's destination
+
+
+def notification_call(integration: str, text: str) -> Stmt:
+    """SYSTEM$SEND_SNOWFLAKE_NOTIFICATION of a plain-text message to the named integration (exact name)."""
+    return Stmt(
+        "CALL SYSTEM$SEND_SNOWFLAKE_NOTIFICATION(?, ?)",
+        (json.dumps({"text/plain": plain(text)}), json.dumps({integration: {}})),
+    )
+
+
+def integration_sender(session: Any, integration: str, specs: Sequence[TableSpec]) -> Send:
+    sla = {s.key: s.freshness_sla_minutes for s in specs}
+
+    def send(notice: Notice) -> None:
+        run(session, notification_call(integration, notice.text(sla.get((notice.source_schema, notice.source_table)))))
+
+    return send
+
+
+def set_integration(session: Any, place: Place, name: str | None) -> dict[str, Any]:
+    """CORE.SET_ALERT_INTEGRATION: the notification integration alerts go to (None or '': no alerts). A
+    test message is sent first, so that a missing grant fails here, naming it, and not in a later run."""
+    if not name:
+        app_config.write(session, place, {ALERT_INTEGRATION: None})
+        return {"alerts": "off"}
+    exact = app_config.object_name(name, "notification integration")
+    try:
+        run(session, notification_call(exact, "aurora-sync: alerts of this app will come here"))
+    except Exception as err:
+        raise app_config.InvalidSetting(
+            f"a test message to notification integration {exact} failed ({err}). Create it (CREATE NOTIFICATION "
+            f"INTEGRATION ... TYPE = EMAIL or WEBHOOK) and run GRANT USAGE ON INTEGRATION {exact} TO APPLICATION <app>",
+            "integration",
+        ) from err
+    app_config.write(session, place, {ALERT_INTEGRATION: exact})
+    return {"alerts": exact, "test_message": "sent"}
