@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aurora_sync.cycle import CycleReport, TableReport
@@ -17,51 +19,80 @@ def _short(value: str | None, width: int = 26) -> str:
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
+WIDE = 120  # columns from which the summary shows every count and both watermarks
+
+
 def print_cycle(console: Console, report: CycleReport, title: str) -> None:
-    table = Table(title=f"{title} ({report.run_id}, {report.duration_s:.1f}s)", title_justify="left")
-    for col in (
-        "table",
-        "status",
-        "exported",
-        "loaded",
-        "inserted",
-        "updated",
-        "deleted",
-        "watermark before",
-        "watermark after",
-        "duration",
-    ):
+    """The cycle's summary: a row per table, then its errors and notes, each line within the console's
+    width. From `WIDE` columns: every count and both watermarks; narrower (an 80-column terminal): the
+    counts in one column (`+inserted ~updated -deleted`) and the watermark after the cycle, wrapped."""
+    narrow = console.width < WIDE
+    heading = f"{title} ({report.run_id}, {report.duration_s:.1f}s)"
+    table = Table(title=heading, title_justify="left", box=box.HEAVY_HEAD)
+    if narrow:  # no side borders, one space between columns: a timestamp watermark folds at its space
+        table = Table(title=heading, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    columns = NARROW_COLUMNS if narrow else WIDE_COLUMNS
+    for col in columns:
+        right = col in {"exported", "loaded", "inserted", "updated", "deleted", "changes", "duration"}
+        fold = col in {"table", "watermark", "watermark before", "watermark after"}
         table.add_column(
             col,
-            justify="right" if col in {"exported", "loaded", "inserted", "updated", "deleted", "duration"} else "left",
+            justify="right" if right else "left",
+            overflow="fold" if fold else "ellipsis",
+            no_wrap=not fold,
+            min_width={"table": min(_longest(report), 32), "watermark": 18}.get(col),
         )
     for t in report.tables:
         load = t.load or {}
-        exported = (t.export or {}).get("rows", 0)
         status = "FAILED" if t.failed else load.get("status", "-")
-        style = "red" if t.failed else ("green" if status == "SUCCEEDED" else "dim")
-        table.add_row(
-            t.spec.source,
-            f"[{style}]{status}[/]",
-            str(exported),
-            str(load.get("rows_loaded", 0)),
-            str(load.get("rows_inserted", 0)),
-            str(load.get("rows_updated", 0)),
-            str(load.get("rows_deleted", 0)),
-            _short(load.get("watermark_before")),
-            _short(load.get("watermark_after")),
-            f"{load.get('duration_s', 0):.2f}s",
-        )
+        style = "red" if t.failed else {"SUCCEEDED": "green", "BUSY": "yellow"}.get(status, "dim")
+        counts = [str(load.get(k, 0)) for k in ("rows_inserted", "rows_updated", "rows_deleted")]
+        cells = {
+            "table": t.spec.source,
+            "status": f"[{style}]{status}[/]",
+            "exported": str((t.export or {}).get("rows", 0)),
+            "loaded": str(load.get("rows_loaded", 0)),
+            "inserted": counts[0],
+            "updated": counts[1],
+            "deleted": counts[2],
+            "changes": f"+{counts[0]} ~{counts[1]} -{counts[2]}",
+            "watermark before": _short(load.get("watermark_before")),
+            "watermark after": _short(load.get("watermark_after")),
+            "watermark": load.get("watermark_after") or "-",
+            "duration": f"{load.get('duration_s', 0):.2f}s",
+        }
+        table.add_row(*(escape(cells[c]) if c in {"table", "watermark"} else cells[c] for c in columns))
     console.print(table)
     for t in report.tables:
+        name = escape(t.spec.source)
         for error in _errors(t):
-            console.print(f"[red]{t.spec.source}: {error}[/]")
-        if note := (t.load or {}).get("notes"):  # rows set aside, backfills, renames, batches waiting
-            console.print(f"[yellow]{t.spec.source}: {note}[/]")
+            console.print(f"[red]{name}: {escape(error)}[/]")
+        if note := (t.load or {}).get("notes"):  # rows set aside, backfills, renames, batches waiting, BUSY
+            console.print(f"[yellow]{name}: {escape(note)}[/]")
         if note := export_note(t.export):
-            console.print(f"[dim]{t.spec.source}: {note}[/]")
+            console.print(f"[dim]{name}: {escape(note)}[/]")
     for refused in report.quarantined:  # never loaded: see RUNBOOK, "A manifest refused for its signature"
-        console.print(f"[yellow]manifest quarantined at intake as {refused['export_id']}: {refused['error']}[/]")
+        said = f"manifest quarantined at intake as {refused['export_id']}: {refused['error']}"
+        console.print(f"[yellow]{escape(said)}[/]")
+
+
+WIDE_COLUMNS = (
+    "table",
+    "status",
+    "exported",
+    "loaded",
+    "inserted",
+    "updated",
+    "deleted",
+    "watermark before",
+    "watermark after",
+    "duration",
+)
+NARROW_COLUMNS = ("table", "status", "loaded", "changes", "watermark")  # seconds: in the progress log lines
+
+
+def _longest(report: CycleReport) -> int:
+    return max((len(t.spec.source) for t in report.tables), default=5)
 
 
 def export_note(export: dict[str, Any] | None) -> str | None:

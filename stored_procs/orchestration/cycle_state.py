@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger
 from stored_procs.datetime_text import timestamp_ntz
 from stored_procs.loading.intake import INTAKE_ERROR
+from stored_procs.orchestration.lease import Busy, table_lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import CONTROL_TABLES, control_ddl
 from stored_procs.statement import Stmt, run
 
 Key = tuple[str, str]  # (schema, table): TableSpec.key
+_AT = timestamp_ntz()  # a bound ledger.now() text, with its explicit format (stored_procs/datetime_text.py)
 CONTROL_VERSION = "control_version"  # SETTINGS row: digest of the control DDL last applied
 
 
@@ -46,7 +49,9 @@ class CycleState:
     own check, `blocked.waiting_on`, decides);
     `keys_taken_at`: newest key set's INTAKE_AT (TIMESTAMP_NTZ text) by table; `intake_errors`: tables whose
     manifests could not be copied last time (`intake.record_intake_error`); `inbox`: documents in
-    INBOX (copied, not yet handled: an intake interrupted); `version`: the control DDL version applied."""
+    INBOX (copied, not yet handled: an intake interrupted); `held`: the tables whose load lease another run
+    holds, unexpired, as the cycle starts (`lease.Busy`: who, since when, until when); `version`: the control
+    DDL version applied."""
 
     version: str | None
     inbox: int
@@ -57,6 +62,7 @@ class CycleState:
     quarantined: set[Key] = field(default_factory=set)
     keys_taken_at: dict[Key, Any] = field(default_factory=dict)
     intake_errors: set[Key] = field(default_factory=set)
+    held: dict[Key, Busy] = field(default_factory=dict)
 
     def watermark(self, spec: TableSpec) -> str | None:
         return self.watermarks.get(spec.key)
@@ -66,16 +72,27 @@ class CycleState:
         return ledger.keys_due_at(spec, self.keys_taken_at.get(spec.key))
 
 
-def read_state(place: Place) -> Stmt:
+def read_state(place: Place, tables: Sequence[Key] = ()) -> Stmt:
     """The cycle's state in one SELECT: one row per configured table (or one row of NULLs when none),
-    each carrying the DDL version and the INBOX count. It also reads (nothing from) every other control
-    table, so that one dropped by hand fails this statement and the DDL runs again (`ensure_and_read`)."""
+    each carrying the DDL version and the INBOX count, and for the `tables` ((schema, table)) the holder of
+    their load lease when it is held and not expired (LEASES; `lease.table_lease` names it: a hash, so the
+    names come as a VALUES list, "VALUES" in the SQL reference). It also reads (nothing from) every other
+    control table, so that one dropped by hand fails this statement and the DDL runs again."""
     c = place.control
+    names: tuple[Any, ...] = tuple(v for schema, table in tables for v in (schema, table, table_lease(schema, table)))
+    leases = (
+        "LEFT JOIN (VALUES " + ", ".join(["(?, ?, ?)"] * len(tables)) + ") AS n (S, T, N) "
+        "ON n.S = s.SOURCE_SCHEMA AND n.T = s.SOURCE_TABLE "
+        f"LEFT JOIN {c('LEASES')} AS l ON l.NAME = n.N AND l.HOLDER IS NOT NULL AND l.EXPIRES_AT >= {_AT} "
+        if tables
+        else f"LEFT JOIN {c('LEASES')} AS l ON FALSE "
+    )
     others = sorted(set(CONTROL_TABLES) - {"SETTINGS", "INBOX", "SYNC_TABLES", "WATERMARKS", "MANIFESTS"})
     probe = " UNION ALL ".join(f"SELECT 1 AS P FROM {c(name)} WHERE FALSE" for name in others)
     return Stmt(
         f"SELECT x.V, x.I, s.SOURCE_SCHEMA, s.SOURCE_TABLE, s.TARGET_SCHEMA, s.TARGET_TABLE, s.MODE, s.PRIMARY_KEY, "
-        "s.WATERMARK_COLUMN, s.OPTIONS, s.ENABLED, w.WATERMARK, m.P, m.Q, m.K, m.X, m.L FROM (SELECT "
+        "s.WATERMARK_COLUMN, s.OPTIONS, s.ENABLED, w.WATERMARK, m.P, m.Q, m.K, m.X, m.L, l.NAME, l.HOLDER, "
+        "l.ACQUIRED_AT, l.EXPIRES_AT FROM (SELECT "
         f"(SELECT MAX(VALUE) FROM {c('SETTINGS')} WHERE NAME = ?) AS V, (SELECT COUNT(*) FROM {c('INBOX')}) AS I, "
         f"(SELECT COUNT(*) FROM ({probe}) AS p) AS O) AS x "
         f"LEFT JOIN {c('SYNC_TABLES')} AS s ON TRUE "
@@ -86,8 +103,9 @@ def read_state(place: Place) -> Stmt:
         f"MAX(IFF(MODE = 'keys', INTAKE_AT, NULL)) AS K, SUM(IFF(STARTSWITH(EXPORT_ID, ?), 1, 0)) AS X "
         f"FROM {c('MANIFESTS')} GROUP BY SOURCE_SCHEMA, SOURCE_TABLE) "
         "AS m ON m.SOURCE_SCHEMA = s.SOURCE_SCHEMA AND m.SOURCE_TABLE = s.SOURCE_TABLE "
-        "ORDER BY s.SOURCE_SCHEMA, s.SOURCE_TABLE",
-        (CONTROL_VERSION, ledger.NEW, ledger.FAILED, ledger.QUARANTINED, ledger.LOADED, INTAKE_ERROR),
+        f"{leases}ORDER BY s.SOURCE_SCHEMA, s.SOURCE_TABLE",
+        (CONTROL_VERSION, ledger.NEW, ledger.FAILED, ledger.QUARANTINED, ledger.LOADED, INTAKE_ERROR)
+        + ((*names, ledger.now()) if tables else ()),
     )
 
 
@@ -109,6 +127,8 @@ def parse_state(rows: list[Any]) -> CycleState:
             state.keys_taken_at[spec.key] = r[14]
         if int(r[15] or 0):
             state.intake_errors.add(spec.key)
+        if r[17] is not None:  # held by another run (this one has taken no lease yet)
+            state.held[spec.key] = Busy(str(r[17]), str(r[18]), str(r[20]), None if r[19] is None else str(r[19]))
     return state
 
 
@@ -128,13 +148,14 @@ def set_version(place: Place, version: str) -> Stmt:
     )
 
 
-def ensure_and_read(session: Any, place: Place, extra_ddl: list[Stmt]) -> CycleState:
+def ensure_and_read(session: Any, place: Place, extra_ddl: list[Stmt], tables: Sequence[Key] = ()) -> CycleState:
     """The cycle's state, after applying the control DDL (plus `extra_ddl`, e.g. the stage) when its
-    version differs from the one recorded, or the state cannot be read (a control table missing)."""
+    version differs from the one recorded, or the state cannot be read (a control table missing).
+    `tables`: whose load leases to read (`read_state`)."""
     ddl = control_ddl(place) + extra_ddl
     version = control_version(ddl)
     try:
-        state = parse_state(run(session, read_state(place)))
+        state = parse_state(run(session, read_state(place, tables)))
     except Exception:
         state = None
     if state is not None and state.version == version:
@@ -142,4 +163,4 @@ def ensure_and_read(session: Any, place: Place, extra_ddl: list[Stmt]) -> CycleS
     for stmt in ddl:
         run(session, stmt)
     run(session, set_version(place, version))
-    return parse_state(run(session, read_state(place)))
+    return parse_state(run(session, read_state(place, tables)))

@@ -27,23 +27,37 @@ from stored_procs.datetime_text import timestamp_ntz
 from stored_procs.ledger import now
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt, run
+from sync_contract.identifiers import slug
 
 DEFAULT_TTL_S = 2 * 3600  # longer than a task may run (USER_TASK_TIMEOUT_MS = 1 h)
 
 
 @dataclass(frozen=True)
 class Busy:
-    """Somebody else holds the lease."""
+    """Somebody else holds the lease: `holder` is `<run id>/<task>` (`held`), the times are UTC text."""
 
     name: str
     holder: str
     expires_at: str
+    acquired_at: str | None = None
 
-    def message(self) -> str:
+    @property
+    def run_id(self) -> str:
+        """The run holding the lease (RUNS.RUN_ID, RUN_SUMMARIES.RUN_ID)."""
+        return self.holder.split("/", 1)[0]
+
+    def message(self, done: str = "nothing was done") -> str:
+        since = f" since {self.acquired_at} UTC" if self.acquired_at else ""
         return (
-            f"{self.name} is held by {self.holder} until {self.expires_at} UTC (another run is at work); "
-            "nothing was done. It is released when that run ends, or expires at that time if it died"
+            f"{self.name} is held by {self.holder} (run {self.run_id}{since}, until {self.expires_at} UTC): "
+            f"another run is at work on it; {done}. It is released when that run ends, or expires at that "
+            "time if it died"
         )
+
+
+def table_lease(schema: str, table: str) -> str:
+    """The name of a table's load lease (`stored_procs.loading.load`)."""
+    return f"load:{slug(schema, table)}"
 
 
 _AT = timestamp_ntz()  # a bound ledger.now() text, with its explicit format (stored_procs/datetime_text.py)
@@ -68,9 +82,10 @@ def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = D
     )
     if _take(session, place, name, holder, ttl_s):
         return None
-    rows = run(session, Stmt(f"SELECT HOLDER AS H, EXPIRES_AT AS E FROM {leases} WHERE NAME = ?", (name,)))
-    current, expires = (rows[0][0], rows[0][1]) if rows else (None, None)
-    return None if current == holder else Busy(name, str(current), str(expires))
+    query = f"SELECT HOLDER AS H, EXPIRES_AT AS E, ACQUIRED_AT AS A FROM {leases} WHERE NAME = ?"
+    rows = run(session, Stmt(query, (name,)))
+    current, expires, since = (rows[0][0], rows[0][1], rows[0][2]) if rows else (None, None, None)
+    return None if current == holder else Busy(name, str(current), str(expires), None if since is None else str(since))
 
 
 def _take(session: Any, place: Place, name: str, holder: str, ttl_s: float) -> bool:
