@@ -72,12 +72,20 @@ def main(argv: list[str] | None = None) -> int:
 def _run(console: Console, config: SyncConfig) -> int:
     from aurora_sync.cycle import run_cycle
     from aurora_sync.export_client import exporter_for
+    from aurora_sync.progress import LiveProgress, LogLines
     from aurora_sync.report import print_cycle
     from aurora_sync.snowflake import snowpark_session
 
     exporter = exporter_for(config)
-    with console.status("sync cycle") as status, snowpark_session(config.snowflake_connect, config.database) as s:
-        report = run_cycle(s, config, exporter, lambda step: status.update(step))
+    stderr = Console(stderr=True)  # progress (a terminal) or one log line per stage (aurora_sync.progress)
+    with snowpark_session(config.snowflake_connect, config.database) as s:
+        if stderr.is_terminal:
+            with LiveProgress(stderr, [t.source for t in config.tables]) as live:
+                report = run_cycle(s, config, exporter, events=live)
+        else:
+            log = LogLines(sys.stderr)
+            report = run_cycle(s, config, exporter, events=log)
+            log.cycle(report.run_id, report.duration_s, len(report.failed))
     print_cycle(console, report, "sync cycle")
     return 1 if report.failed else 0
 

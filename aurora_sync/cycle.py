@@ -10,10 +10,21 @@ from typing import Any
 
 from aurora_sync.alerts import evaluate_local
 from aurora_sync.config import ConfigError, SyncConfig
-from aurora_sync.cycle_skips import intake_needed, nothing_to_load, still_pending, tables_to_load
+from aurora_sync.cycle_skips import (
+    busy_load,
+    busy_run,
+    export_event,
+    intake_event,
+    intake_needed,
+    load_event,
+    mark_busy,
+    nothing_to_load,
+    still_pending,
+    tables_to_load,
+)
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
-from stored_procs import handlers, ledger, run_records, watermarks
+from stored_procs import handlers, ledger, run_records, stage_events, watermarks
 from stored_procs.configuration import table_config
 from stored_procs.configuration.targets import target_clash
 from stored_procs.loading.intake import intake
@@ -37,6 +48,7 @@ class TableReport:
     errors: list[str] = field(default_factory=list)
     export_problems: list[str] = field(default_factory=list)  # export_check.problems, from the answers
     export_errors: list[str] = field(default_factory=list)  # of them, the failed requests' (export_check.export_errors)
+    busy: str | None = None  # another run held its load lease as the cycle started: neither exported nor loaded
 
     @property
     def failed(self) -> bool:
@@ -62,7 +74,8 @@ def prepare(session: Any, config: SyncConfig) -> cycle_state.CycleState:
     their definitions changed (`cycle_state`); the table specs saved only when sync.toml changed them.
     Returns the cycle's state as read in one statement (`cycle_state.read_state`)."""
     place = config.place
-    state = cycle_state.ensure_and_read(session, place, local_ddl(config))
+    tables = [s.key for s in config.tables]  # whose load leases another run may hold
+    state = cycle_state.ensure_and_read(session, place, local_ddl(config), tables)
     _check_earlier_targets(config, state.saved)
     known = {(s.source_schema, s.source_table): s for s in state.saved}
     changed = False
@@ -74,7 +87,7 @@ def prepare(session: Any, config: SyncConfig) -> cycle_state.CycleState:
         # a new watermark column, mode or target restarts the table, as CONFIGURE_TABLE does
         table_config.save(session, place, before, after, True)
         changed = True
-    return cycle_state.parse_state(run(session, cycle_state.read_state(place))) if changed else state
+    return cycle_state.parse_state(run(session, cycle_state.read_state(place, tables))) if changed else state
 
 
 def local_ddl(config: SyncConfig) -> list[Stmt]:
@@ -140,20 +153,27 @@ def request_exports(
     """REQUEST_EXPORTS: ask the exporter for each table's window above its loaded watermark. Each request
     is recorded in EXPORT_REQUESTS as the graph records it (`stored_procs.orchestration.exports.record_request`); a
     failed one fails the table's LOAD of this run (`stored_procs.orchestration.export_check`). One table's failure
-    does not stop the others."""
+    does not stop the others. A BUSY table (`report.busy`: another run held its load lease as the cycle
+    started, `cycle_skips.mark_busy`) is not exported: that run loads it."""
     generation = _generations(session, config, state)
     for report in reports:
         progress(f"exporting {report.spec.source}")
-        if state is not None:  # read at the cycle's start (`prepare`)
-            low, keys_due = state.watermark(report.spec), state.keys_due(report.spec)
-        else:
-            low = watermarks.get_watermark(session, config.place, report.spec)
-            keys_due = ledger.keys_due(session, config.place, report.spec)
-        spec = replace(report.spec, generation=generation(report.spec))
-        report.export = _export(session, config, exporter, spec, export_request(config, spec, low), run_id, report)
-        if report.export is not None and keys_due:  # delete detection
-            keys = export_request(config, spec, None, keys=True)
-            report.keys_export = _export(session, config, exporter, spec, keys, run_id, report)
+        with stage_events.timed("export", report.spec.source) as stage:
+            if report.busy:
+                stage.status, stage.detail = stage_events.BUSY, report.busy
+                continue
+            if state is not None:  # read at the cycle's start (`prepare`)
+                low, keys_due = state.watermark(report.spec), state.keys_due(report.spec)
+            else:
+                low = watermarks.get_watermark(session, config.place, report.spec)
+                keys_due = ledger.keys_due(session, config.place, report.spec)
+            spec = replace(report.spec, generation=generation(report.spec))
+            request = export_request(config, spec, low)
+            report.export = _export(session, config, exporter, spec, request, run_id, report)
+            if report.export is not None and keys_due:  # delete detection
+                keys = export_request(config, spec, None, keys=True)
+                report.keys_export = _export(session, config, exporter, spec, keys, run_id, report)
+            export_event(stage, report)
 
 
 def _export(
@@ -276,10 +296,15 @@ def load_lane(
 
     def load(spec: TableSpec) -> dict[str, Any]:
         report = by_source[spec.source]
-        if to_load is not None and spec.key not in to_load:
-            report.load = nothing_to_load(spec, (loaded_watermarks or {}).get(spec.key))
-            return report.load
-        load_one(session, config, report, run_id, (saved or {}).get(spec.key))
+        with stage_events.timed("load", spec.source) as stage:
+            watermark = (loaded_watermarks or {}).get(spec.key)
+            if report.busy:  # another run holds it (`request_exports`): no lease asked, no statement
+                report.load = busy_load(spec, report.busy, watermark)
+            elif to_load is not None and spec.key not in to_load:
+                report.load = nothing_to_load(spec, watermark)
+            else:
+                load_one(session, config, report, run_id, (saved or {}).get(spec.key))
+            load_event(stage, report.load, report.errors)
         return report.load or {"status": "FAILED", "error": "; ".join(report.errors)}
 
     try:
@@ -302,7 +327,9 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
         if r.load is not None and "run_id" in r.load:  # a load ran and wrote its RUNS row
             recorded[r.spec.key] = runs.outcome(r.load)
             continue
-        if r.export_problems:
+        if r.busy:
+            rows.append(busy_run(r.spec, run_id, r.busy))
+        elif r.export_problems:
             rows.append(runs.failed_run(r.spec, run_id, r.export_problems))
         elif r.spec.key not in still_pending:
             rows.append(runs.no_change_run(r.spec, run_id))
@@ -326,10 +353,17 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
 
 
 def run_cycle(
-    session: Any, config: SyncConfig, exporter: Exporter | None, progress: Progress = lambda _: None
+    session: Any,
+    config: SyncConfig,
+    exporter: Exporter | None,
+    progress: Progress = lambda _: None,
+    events: stage_events.Sink | None = None,
 ) -> CycleReport:
     """One cycle: the Task graph of `stored_procs.orchestration.graph`, executed here in dependency order.
-    With `exporter=None` only what is already in the stage is taken in and loaded."""
+    With `exporter=None` only what is already in the stage is taken in and loaded. `progress` gets a line
+    of text as each step starts ("preparing ...", "exporting <table>", "intake ...", "loading ..."); `events`
+    gets each stage of each table as it starts and finishes (`stored_procs.stage_events.StageEvent`: prepare,
+    export, intake, load with its copy and merge, finalize; rows, bytes, seconds, status)."""
     started, run_id = time.monotonic(), runs.new_run_id()
     reports = [TableReport(spec) for spec in config.tables]
     intake: dict[str, str] = {}
@@ -340,7 +374,9 @@ def run_cycle(
     def action(node: graph.Node) -> bool:
         if node.name == graph.ROOT:
             progress("preparing control schema")
-            states.append(prepare(session, config))
+            with stage_events.timed("prepare"):
+                states.append(prepare(session, config))
+            mark_busy(states[0], reports)
         elif node.name == graph.REQUEST_EXPORTS:
             if exporter is not None:
                 request_exports(session, config, exporter, reports, progress, run_id, states[0])
@@ -349,7 +385,9 @@ def run_cycle(
                 intake["value"] = graph.intake_answer(len(reports))
                 return True
             progress("intake of manifests")
-            ok, answer = take_in(session, config, reports, run_id, quarantined, taken, states[0].intake_errors)
+            with stage_events.timed("intake") as stage:
+                ok, answer = take_in(session, config, reports, run_id, quarantined, taken, states[0].intake_errors)
+                intake_event(stage, ok, taken)
             intake["value"] = answer
             return ok
         elif node.procedure == "LOAD_LANE":
@@ -358,10 +396,15 @@ def run_cycle(
             to_load = tables_to_load(states[0], reports, taken)
             return load_lane(session, config, node, reports, run_id, to_load, saved, states[0].watermarks)
         elif node.finalizer:
-            return finish(session, config, reports, run_id, still_pending(states[0], reports, taken))
+            with stage_events.timed("finalize") as stage:
+                done = finish(session, config, reports, run_id, still_pending(states[0], reports, taken))
+                stage.status = stage_events.OK if done else stage_events.FAILED
+            return done
         return True
 
-    tasks = graph.run_graph(graph.declare(config.tables), action, lambda: intake.get("value"))
+    sink = (lambda event: events(replace(event, run_id=run_id))) if events is not None else None
+    with stage_events.listening(sink):
+        tasks = graph.run_graph(graph.declare(config.tables), action, lambda: intake.get("value"))
     if "FAILED" in tasks.values():  # the next cycle applies the control DDL again (an object altered by hand)
         with suppress(Exception):
             run(session, cycle_state.forget_version(config.place))
