@@ -6,16 +6,23 @@ import argparse
 import signal
 import sys
 import threading
+import traceback
 from contextlib import suppress
 from pathlib import Path
 
 from rich.console import Console
 
 from aurora_sync.config import ConfigError, SyncConfig, load_config
+from aurora_sync.endpoints import EndpointError, one_line
+
+INTERRUPTED = "interrupted; nothing half-applied; run again"
+EXIT_FAILED, EXIT_CONFIG, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 1, 2, 3, 130  # docs/RUNBOOK.md
+DEBUG_HELP = "on an error, print the traceback too"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aurora-sync", description="Aurora PostgreSQL -> Snowflake batch sync")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="run one sync cycle: export, intake, load, validate")
     run_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
@@ -45,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     demo_p.add_argument("--keep-logs", type=Path, help="copy the stack's server logs here before cleaning up")
     stack_p = sub.add_parser("stack", help="start the embedded stack, write a sync.toml for it, wait for Ctrl-C")
     stack_p.add_argument("--write-config", type=Path, required=True)
+    for command in sub.choices.values():  # --debug after the command too (`run --config x --debug`)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     args = parser.parse_args(argv)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     try:
@@ -55,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stack":
             return _hold_stack(console, args.write_config)
         config = load_config(args.config)
+        _check_endpoints(config, args)
         if args.command == "resync":
             return _resync(console, config, args.table)
         if args.command == "discard":
@@ -64,9 +74,45 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "reconcile":
             return _reconcile(console, config, args.table, args.rows)
         return _run(console, config)
+    except KeyboardInterrupt:  # see _fail: what a Ctrl-C leaves behind
+        return _fail(args.debug, INTERRUPTED, EXIT_INTERRUPTED)
     except ConfigError as err:
-        console.print(f"[red]{err}[/]")
-        return 2
+        if args.debug:
+            traceback.print_exc()
+        where = getattr(args, "config", None)
+        console.print(
+            f"[red]{err}{f' (in {where})' if where and str(where) not in str(err) else ''}[/]", soft_wrap=True
+        )
+        return EXIT_CONFIG
+    except EndpointError as err:
+        return _fail(args.debug, str(err), EXIT_UNREACHABLE)
+    except Exception as err:  # a bug or a failure no handler names: one line, the traceback on request
+        return _fail(
+            args.debug, f"{type(err).__name__}: {one_line(err)} (run with --debug for the traceback)", EXIT_FAILED
+        )
+
+
+def _fail(debug: bool, message: str, code: int) -> int:
+    """One line on stderr (and the traceback with --debug), then the exit status.
+
+    Ctrl-C (EXIT_INTERRUPTED) leaves nothing half-applied: every Snowflake statement commits alone (no
+    explicit transaction anywhere), the connector cancels the statement in flight (its SIGINT handler),
+    the leases the run took are released by their `finally`, and whatever step boundary the interrupt hit
+    is one the next run repairs (docs/CORRECTNESS.md, "Crashes"; tests/integration/test_errors.py)."""
+    if debug:
+        traceback.print_exc()
+    print(f"aurora-sync: {message}", file=sys.stderr)
+    return code
+
+
+def _check_endpoints(config: SyncConfig, args: argparse.Namespace) -> None:
+    """What the command reaches besides Snowflake, before anything is done (`aurora_sync.endpoints`)."""
+    from aurora_sync import endpoints
+
+    if args.command == "reconcile" and args.rows:
+        endpoints.check_postgres(config.source_dsn)
+    elif args.command in ("run", "reconcile"):
+        endpoints.check_exporter(config)
 
 
 def _run(console: Console, config: SyncConfig) -> int:

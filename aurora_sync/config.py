@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aurora_sync.alerts import AlertsConfig, parse_alerts
+from aurora_sync.snowflake_keys import unknown_key
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.table_config import OPTION_KEYS, build_spec
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
@@ -25,7 +26,7 @@ _SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
 class ConfigError(ValueError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"sync config {key}: {message}")
-        self.key = key
+        self.key, self.reason = key, message
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,10 @@ def load_config(path: Path) -> SyncConfig:
         raise ConfigError("(file)", f"{path} does not exist") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError("(file)", f"{path} is not valid TOML: {err}") from err
-    return parse_config(doc)
+    try:
+        return parse_config(doc)
+    except ConfigError as err:  # the message names the file too
+        raise ConfigError(err.key, f"{err.reason} (in {path})") from err
 
 
 def parse_config(doc: dict[str, Any]) -> SyncConfig:
@@ -104,6 +108,8 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
         endpoint_url=s3.get("endpoint_url"),
     )
     sf = _section(doc, "snowflake")
+    if bad := unknown_key(sf, _SNOWFLAKE_OWN):
+        raise ConfigError(f"snowflake.{bad[0]}", bad[1])
     connect = {k: v for k, v in sf.items() if k not in _SNOWFLAKE_OWN}
     if not connect:
         raise ConfigError("snowflake", "needs connection_name or connect() arguments (account, user, ...)")

@@ -7,18 +7,40 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from aurora_sync.endpoints import EndpointError, check_snowflake_host, snowflake_endpoint
+
+# The connector's connect() parameters (https://docs.snowflake.com/en/developer-guide/python-connector/
+# python-connector-api, "connect"): login_timeout bounds the login's retries (the connector's default is
+# 120 s), network_timeout every other request's and a statement's (infinite by default); socket_timeout
+# stays the connector's 60 s, which a statement's long poll needs (network.py: "don't reduce less than
+# 45 seconds"). A key of [snowflake] overrides these.
+LOGIN_TIMEOUT_S = 20
+NETWORK_TIMEOUT_S = 120
+EMULATOR_LOGIN_TIMEOUT_S, EMULATOR_NETWORK_TIMEOUT_S = 10, 60
+
+
+def connect_arguments(connect_args: dict[str, Any], database: str) -> dict[str, Any]:
+    """What `snowflake.connector.connect` gets: the [snowflake] keys, our timeouts, qmark binds."""
+    defaults = {"login_timeout": LOGIN_TIMEOUT_S, "network_timeout": NETWORK_TIMEOUT_S}
+    args: dict[str, Any] = {**defaults, **connect_args, "paramstyle": "qmark"}
+    if args.get("protocol") == "http":  # the emulator: fail fast instead of retrying for minutes
+        args.setdefault("session_parameters", {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})
+        args["login_timeout"], args["network_timeout"] = EMULATOR_LOGIN_TIMEOUT_S, EMULATOR_NETWORK_TIMEOUT_S
+        args["database"] = database
+    return args
+
 
 @contextmanager
 def snowpark_session(connect_args: dict[str, Any], database: str) -> Iterator[Any]:
     import snowflake.connector
     from snowflake.snowpark import Session
 
-    args: dict[str, Any] = {"login_timeout": 30, "network_timeout": 120, **connect_args, "paramstyle": "qmark"}
-    if args.get("protocol") == "http":  # the emulator: fail fast instead of retrying for minutes
-        args.setdefault("session_parameters", {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})
-        args["login_timeout"], args["network_timeout"] = 10, 60
-        args["database"] = database
-    conn = snowflake.connector.connect(**args)
+    args = connect_arguments(connect_args, database)
+    check_snowflake_host(args)  # a host that is down: one line in seconds, before the connector's retries
+    try:
+        conn = snowflake.connector.connect(**args)
+    except snowflake.connector.errors.Error as err:  # unreachable, timed out, or the login refused
+        raise EndpointError("Snowflake", snowflake_endpoint(args), "[snowflake]", err.msg or str(err)) from err
     try:
         session = Session.builder.configs({"connection": conn}).create()
     except BaseException:

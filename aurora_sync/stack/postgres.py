@@ -67,6 +67,7 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
         self.kind = ""
         self._proc: ManagedProcess | None = None
         self._pgserver: Any = None
+        self.login: dict[str, Any] = {}  # host, port, database, user, password: what libpq used (`login_of`)
 
     def __enter__(self) -> EmbeddedPostgres:
         try:
@@ -77,6 +78,7 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
             else:
                 self._start_pgserver()
             self._ensure_database()
+            self.login = login_of(self.dsn, self.kind == "external")
         except BaseException:
             self.stop()  # a server that started but never became usable must not outlive us
             raise
@@ -194,6 +196,38 @@ class EmbeddedPostgres(AbstractContextManager["EmbeddedPostgres"]):
                     cur.execute(f'CREATE DATABASE "{DATABASE}"')
         finally:
             conn.close()
+
+
+def login_of(dsn: str, external: bool) -> dict[str, Any]:
+    """The login libpq makes of `dsn`, for the exporter (another process, given it through Vault).
+
+    A DSN without a password works when libpq finds one: PGPASSWORD, the password file (~/.pgpass or
+    PGPASSFILE), or a server that asks for none; the password libpq used is what `conn.info.password`
+    (PQpass) returns ("Connection Status Functions", libpq). Else the stack refuses to start here,
+    naming the endpoint and why (never the password)."""
+    from psycopg2.extensions import parse_dsn
+
+    from aurora_sync.endpoints import one_line, postgres_endpoint
+
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=5)
+    except psycopg2.Error as err:
+        hint = ""
+        if external and not parse_dsn(dsn).get("password"):
+            hint = "; it has no password: set PGPASSWORD or add the login to ~/.pgpass (or PGPASSFILE)"
+        where = f"{DSN_ENV} ({postgres_endpoint(dsn)})" if external else f"PostgreSQL ({postgres_endpoint(dsn)})"
+        raise StackError(f"{where}: cannot log in: {one_line(err)}{hint}") from err
+    try:
+        info = conn.info
+        return {
+            "host": info.host,
+            "port": info.port,
+            "database": info.dbname,
+            "user": info.user,
+            "password": info.password or "",
+        }
+    finally:
+        conn.close()
 
 
 def _can_connect(dsn: str) -> bool:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 
@@ -128,15 +127,7 @@ class EmbeddedStack:
 
         # the exporter reads the database credentials from Vault, as in production
         vault = self._exit.enter_context(DevVault(self.workdir / "vault"))
-        db = urlparse(pg.dsn)
-        vault.put(
-            VAULT_SECRET_PATH,
-            host=db.hostname,
-            port=db.port,
-            database=db.path.lstrip("/"),
-            user=db.username,
-            password=db.password or "",
-        )
+        vault.put(VAULT_SECRET_PATH, **pg.login)  # as libpq logged in: PGPASSWORD / ~/.pgpass resolved
         vault.put(VAULT_MANIFEST_KEY_PATH, key_id=self.manifest_key_id, key=self._manifest_key_hex)
         lambda_port = free_port()
         exporter = self._spawn(
