@@ -76,12 +76,14 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if request_id is None:
         return export_handler(event, context)
     event = answers.without_request_id(event)
+    summary: dict[str, Any] = {}
     try:
         summary = export_handler(event, context)
         if summary.get("status") == "fan_out":  # no answer now: the parts answer
             return fan_out_async.dispatch(request_id, event, summary, fan_out_async.self_invoker())
     except Exception as err:
-        _answer(request_id, event, error=err)
+        # parts already queued may answer too: then the first answer stands (fan_out_async)
+        _answer(request_id, event, error=err, first_only=summary.get("status") == "fan_out")
         raise
     _answer(request_id, event, summary=summary)
     return summary
@@ -93,13 +95,19 @@ def _target() -> tuple[Any, S3Target]:
     return s3_client(target.region, target.endpoint_url), target
 
 
-def _answer(request_id: str, event: Any, summary: dict[str, Any] | None = None, error: Exception | None = None) -> None:
+def _answer(
+    request_id: str,
+    event: Any,
+    summary: dict[str, Any] | None = None,
+    error: Exception | None = None,
+    first_only: bool = False,
+) -> None:
     try:
         s3, target = _target()
     except Exception as err:  # nowhere to write: the procedures report the request unanswered
         logger.error("export answer not written", extra={"error_type": type(err).__name__, "error": str(err)})
         return
-    answers.write_answer(s3, target, request_id, event, summary, error)
+    answers.write_answer(s3, target, request_id, event, summary, error, first_only)
 
 
 def export_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import boto3
@@ -16,7 +17,7 @@ import pytest
 
 from aurora_sync.stack.stack import BUCKET, FUNCTION, PREFIX, REGION
 from stored_procs.statement import Stmt, run
-from sync_contract.manifest import parse_manifest
+from sync_contract.manifest import manifest_prefix, parse_manifest
 from tests.integration.test_app_procedures import app, call  # noqa: F401  (app: a fixture)
 from tests.integration.test_async_exports import T0, _wait_for_answer, _watermark
 
@@ -38,6 +39,14 @@ def _setup(session: Any, stack: Any, table: str, watermark: str | None, mode: st
 def _manifests(stack: Any, keys: list[str]) -> list[Any]:
     s3 = boto3.client("s3", endpoint_url=stack.endpoints.s3_endpoint, region_name=REGION)
     return [parse_manifest(json.loads(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in keys]
+
+
+def _wait_for_manifests(stack: Any, table: str, count: int, timeout_s: float = 60.0) -> None:
+    s3 = boto3.client("s3", endpoint_url=stack.endpoints.s3_endpoint, region_name=REGION)
+    prefix, deadline = PREFIX + manifest_prefix("public", table), time.monotonic() + timeout_s
+    while (found := s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("KeyCount", 0)) < count:
+        assert time.monotonic() < deadline, f"{found} manifests of {table} within {timeout_s} s, expected {count}"
+        time.sleep(0.1)
 
 
 def _source(pg: Any, table: str) -> list[tuple[Any, ...]]:
@@ -66,7 +75,12 @@ def _request_rows(session: Any, table: str) -> list[tuple[Any, ...]]:
 def _exported(session: Any, stack: Any, run_id: str, table: str) -> dict[str, Any]:
     requested = call(session, "REQUEST_EXPORTS", run_id)["tables"][f"public.{table}"]
     assert requested["status"] == "REQUESTED"
-    return _wait_for_answer(stack, requested["request_id"])
+    try:
+        return _wait_for_answer(stack, requested["request_id"], timeout_s=120)
+    except AssertionError as err:  # what the Lambda endpoint's process said (its log), to see why
+        log = stack.endpoints.workdir / "logs" / "lambda.log"
+        tail = log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
+        raise AssertionError(f"{err}\n--- lambda.log ---\n{tail}") from err
 
 
 def test_an_async_request_of_a_table_larger_than_one_invocation_is_exported_by_parts_and_loads_whole(
@@ -155,6 +169,7 @@ def test_a_part_that_fails_answers_the_request_failed_and_nothing_of_its_export_
     assert "the table changed during the fan-out export" in failed["error"]
     assert "fan-out part 3 of 3 (id from " in failed["error"] and "the next request plans it again" in failed["error"]
 
+    _wait_for_manifests(stack, "af_full", 3 + 2)  # parts 1 and 2 may still be writing when part 3 answers
     report = call(app, "LOAD_PENDING")
     assert report["status"] == "FAILED" and report["tables_failed"] == ["public.af_full"]
     ((status, error),) = run(
