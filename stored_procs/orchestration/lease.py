@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +121,12 @@ def release_run(session: Any, place: Place, run_id: str) -> None:
 def held(session: Any, place: Place, name: str, owner: str, ttl_s: float = DEFAULT_TTL_S) -> Iterator[Busy | None]:
     """Hold `name` for the block (yields None), or yield who holds it and hold nothing."""
     holder = f"{owner}/{uuid.uuid4().hex[:8]}"
-    busy = acquire(session, place, name, holder, ttl_s)
+    try:
+        busy = acquire(session, place, name, holder, ttl_s)
+    except BaseException:  # interrupted (Ctrl-C) perhaps after the UPDATE took it: let go of what is ours
+        with suppress(Exception):
+            release(session, place, name, holder)
+        raise
     try:
         yield busy
     finally:
