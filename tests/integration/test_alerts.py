@@ -121,3 +121,33 @@ def test_an_unreachable_webhook_is_a_warning_and_its_message_goes_out_next_run(p
         run_cycle(h.snow, _config(h, hook.url), h.exporter)
     assert [(p["body"]["event"], p["body"]["table"]) for p in hook.posts] == [("opened", "public.al_down")]
     assert _incidents(h) == [("al_down", "RUN_FAILED", False, True, False)]
+
+
+def test_alerts_add_one_statement_to_a_run_in_which_no_incident_opens_or_closes(pg, harness) -> None:  # type: ignore[no-untyped-def]
+    """The statement budget (test_statement_budget.py: an idle run <= 6) holds with a destination: the alert
+    step is one MERGE over INCIDENTS while nothing opens or closes; without [alerts] it sends nothing."""
+    from benchmarks.statements import counted_statements
+
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.al_budget (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    cur.execute(
+        "INSERT INTO public.al_budget SELECT g, '2026-03-01'::timestamptz + g * interval '1 s' "
+        "FROM generate_series(1, 50) g"
+    )
+    h = harness.add("public.al_budget", ["id"], "updated_at", freshness_sla_minutes="60")
+    with webhook_receiver() as hook:
+        config = _config(h, hook.url)
+        assert not run_cycle(h.snow, config, h.exporter).failed
+        with counted_statements() as plain:
+            assert not run_cycle(h.snow, h.config, h.exporter).failed  # no [alerts]
+        with counted_statements() as alerted:
+            report = run_cycle(h.snow, config, h.exporter)
+    assert report.tables[0].load["status"] == "NO_CHANGE" and hook.posts == []
+
+    def alert_step(statements: list[str]) -> list[str]:  # the state read only probes INCIDENTS
+        return [s for s in statements if '"INCIDENTS"' in s and not s.startswith("SELECT x.V")]
+
+    assert alert_step(plain) == []
+    (merge,) = alert_step(alerted)
+    assert merge.startswith("MERGE INTO") and '"INCIDENTS"' in merge.split(" USING ")[0]
+    assert len(alerted) == len(plain) + 1 <= 6, "\n".join(alerted)
