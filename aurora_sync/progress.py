@@ -68,8 +68,9 @@ class LogLines:
         self(StageEvent("cycle", FINISHED, None, None, None, round(seconds, 3), status, why, run_id))
 
 
-def _moved(rows: int | None, size: int | None) -> str:
-    parts = [] if rows is None else [f"{rows:,} rows"]
+def _moved(stage: str, rows: int | None, size: int | None) -> str:
+    unit = "manifest" if stage == "intake" else "row"
+    parts = [] if rows is None else [f"{rows:,} {unit}{'' if rows == 1 else 's'}"]
     if size:
         parts.append(decimal(size))
     return ", ".join(parts)
@@ -114,6 +115,6 @@ class LiveProgress:
         said = event.stage if event.status == OK else f"{event.stage}: {event.status}"
         colour = {"failed": "red", "busy": "yellow"}.get(event.status)
         description = f"[{colour}]{said}[/]" if colour else said
-        self.progress.update(task, description=description, moved=_moved(event.rows, event.bytes))
+        self.progress.update(task, description=description, moved=_moved(event.stage, event.rows, event.bytes))
         if ended:  # the spinner becomes a tick
             self.progress.update(task, total=1, completed=1)
