@@ -286,7 +286,11 @@ def integration_sender(session: Any, integration: str, specs: Sequence[TableSpec
 
 def set_integration(session: Any, place: Place, name: str | None) -> dict[str, Any]:
     """CORE.SET_ALERT_INTEGRATION: the notification integration alerts go to (None or '': no alerts). A
-    test message is sent first, so that a missing grant fails here, naming it, and not in a later run."""
+    test message is sent first, so that a missing grant fails here, naming it, and not in a later run.
+    The name is a setting, not an app reference: "Request references and object-level privileges from
+    consumers" (https://docs.snowflake.com/en/developer-guide/native-apps/requesting-refs) and
+    "SYSTEM$REFERENCE" list no reference type for notification integrations; the consumer grants USAGE
+    instead (docs/SNOWFLAKE_COMPATIBILITY.md, S13: to verify on a real account)."""
     if not name:
         app_config.write(session, place, {ALERT_INTEGRATION: None})
         return {"alerts": "off"}
