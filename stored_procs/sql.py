@@ -319,10 +319,25 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     )
 
 
+def typed_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:
+    """The staged batch converted to target types, one row per staged row."""
+    cols = target_columns(spec, manifest)
+    staged = staging_columns(len(cols))
+    exprs = ", ".join(
+        f"{cast_expression(stg, m)} AS {quote_ident(name)}" for stg, (name, m) in zip(staged, cols, strict=True)
+    )
+    return f"SELECT {exprs} FROM {place.control(spec.staging_name)}"
+
+
 def merge(
     place: Place, spec: TableSpec, manifest: Manifest, database: str, key_range: tuple[Any, Any] | None = None
 ) -> Stmt:
-    """Upsert the deduplicated batch. An existing row is updated only by a row at least as new as it
+    """Upsert the batch, whose primary key values the load has found unique (loading.batch.check_unique_keys
+    fails the batch otherwise), so the source is the typed staged rows as they are, with no ROW_NUMBER
+    pass over them; were a key repeated all the same, Snowflake refuses a MERGE that would update one
+    target row from two source rows (ERROR_ON_NONDETERMINISTIC_MERGE, TRUE by default:
+    https://docs.snowflake.com/en/sql-reference/sql/merge, "Duplicate join behavior"): it fails closed.
+    An existing row is updated only by a row at least as new as it
     (by watermark) and only when a value differs, so re-running a batch changes nothing. `key_range`, the
     batch's least and greatest first key column (loading.key_checks.key_range), bounds the target: every
     row the batch can match lies in it, and Snowflake prunes the micro-partitions outside it ("Micro-
@@ -346,7 +361,7 @@ def merge(
     values = ", ".join(f"s.{quote_ident(c)}" for c in cols)
     matched = f"WHEN MATCHED AND {condition} THEN UPDATE SET {sets} " if non_key else ""
     return Stmt(
-        f"MERGE INTO {spec.target(database)} AS t USING ({deduplicated_source(place, spec, manifest)}) AS s ON {on} "
+        f"MERGE INTO {spec.target(database)} AS t USING ({typed_source(place, spec, manifest)}) AS s ON {on} "
         f"{matched}WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
     )
 

@@ -48,17 +48,29 @@ def test_stage_never_carries_credentials():
         sql.create_stage(PLACE, "s3://bucket/p' CREDENTIALS=(x)/", None)
 
 
-def test_merge_deduplicates_by_key_newest_watermark_first_and_only_updates_newer_changed_rows():
+def test_merge_reads_the_typed_staged_rows_and_only_updates_newer_changed_rows():
+    """The load proved the batch's keys unique (batch.check_unique_keys): no ROW_NUMBER pass in the MERGE."""
     text = sql.merge(PLACE, SPEC, manifest(), "ANALYTICS").text
+    updated_at = datetime_text.from_text('"C3"', TypeMapping(Kind.TIMESTAMP_TZ, "TIMESTAMP_TZ(6)"))
+    assert "ROW_NUMBER" not in text
+    assert (
+        f'USING (SELECT CAST("C1" AS NUMBER(38,0)) AS "ORDER_ID", CAST("C2" AS NUMBER(12,2)) AS "AMOUNT", '
+        f'{updated_at} AS "UPDATED_AT" FROM "ANALYTICS"."AURORA_SYNC".'
+    ) in text
+    assert 'ON t."ORDER_ID" = s."ORDER_ID"' in text
+    assert 'WHEN MATCHED AND (s."UPDATED_AT" >= t."UPDATED_AT") AND (t."AMOUNT" IS DISTINCT FROM s."AMOUNT"' in text
+    assert 'WHEN NOT MATCHED THEN INSERT ("ORDER_ID", "AMOUNT", "UPDATED_AT")' in text
+
+
+def test_deduplicated_source_keeps_the_newest_row_per_key():
+    """What replacing and full-mode merges read (replace.py, full_merge.py)."""
+    text = sql.deduplicated_source(PLACE, SPEC, manifest())
     updated_at = datetime_text.from_text('"C3"', TypeMapping(Kind.TIMESTAMP_TZ, "TIMESTAMP_TZ(6)"))
     assert (
         f'ROW_NUMBER() OVER (PARTITION BY CAST("C1" AS NUMBER(38,0)) ORDER BY {updated_at} DESC, '
         '"C1" DESC, "C2" DESC, "C3" DESC)' in text
     )
     assert "TO_TIMESTAMP_TZ(" in updated_at and "'YYYY-MM-DD HH24:MI:SS.FF9TZH:TZM')" in updated_at
-    assert 'ON t."ORDER_ID" = s."ORDER_ID"' in text
-    assert 'WHEN MATCHED AND (s."UPDATED_AT" >= t."UPDATED_AT") AND (t."AMOUNT" IS DISTINCT FROM s."AMOUNT"' in text
-    assert 'WHEN NOT MATCHED THEN INSERT ("ORDER_ID", "AMOUNT", "UPDATED_AT")' in text
 
 
 def test_cast_expressions_restore_each_kind():

@@ -25,6 +25,14 @@ follows:
   that statement the session's schema is the target's. fakesnow's MERGE joined the whole target FULL
   OUTER to the source; a RIGHT join finds the same rows (Snowflake has no clause for target rows without
   a source row) without copying the target.
+- `merge_rewrite`: a MERGE's matched UPDATE runs as an insert of the new row versions and a delete of
+  the old rows by rowid (DuckDB's in-place UPDATE of wide rows was the slowest part of a small MERGE
+  into a large table), and the MERGE's parts run in one transaction, as Snowflake applies a MERGE whole
+  (https://docs.snowflake.com/en/sql-reference/transactions#autocommit).
+- `translation_cache`: fakesnow translates each statement with some eighty passes over its syntax tree,
+  which took longer than DuckDB took to run the product's large statements; the translation of a
+  SELECT, INSERT, UPDATE or DELETE is kept by its text and the session's database and schema and used
+  again (the same passes on the same input: what the emulator answers does not change).
 - `strict_values`: DuckDB's JSON keeps repeated object keys, where Snowflake's PARSE_JSON /
   TRY_PARSE_JSON refuse them unless given 'd'
   (https://docs.snowflake.com/en/sql-reference/functions/parse_json): we refuse them alike (an error,
@@ -91,11 +99,13 @@ from aurora_sync.stack.emulator import (
     input_formats,
     load_history,
     loading,
+    merge_rewrite,
     notifications,
     privileges,
     reserved_names,
     rewrites,
     strict_values,
+    translation_cache,
     variant,
 )
 
@@ -111,6 +121,7 @@ PATCHES: list[Callable[[Any], None]] = [
     rewrites.patch_catalog_quoting,
     rewrites.patch_merge_without_schema,
     rewrites.patch_merge_source_driven,
+    merge_rewrite.patch,
     strict_values.patch,
     strict_values.patch_errors,
     reserved_names.patch,
@@ -121,6 +132,7 @@ PATCHES: list[Callable[[Any], None]] = [
     input_formats.patch,
     copy_options.patch,
     collation.patch,
+    translation_cache.patch,  # after fraction_digits: it keeps what every `_transform` patch produced
     notifications.patch,  # last: it answers its statements before the privilege model parses them
 ]
 

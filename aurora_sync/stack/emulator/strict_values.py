@@ -143,7 +143,7 @@ def patch_errors(duck_conn: Any = None) -> None:
     InvalidInputException, which fakesnow does not translate: the emulator answered HTTP 500 and the
     connector retried for its whole network timeout. Codes like Snowflake's (not documented; as real
     accounts show them): 100069 (22P02) "Error parsing JSON: …", 100035 (22007) for a value the type
-    refuses."""
+    refuses; 100072 (22000) for a NULL into a NOT NULL column."""
     import duckdb
     import snowflake.connector
     from fakesnow import cursor
@@ -159,5 +159,15 @@ def patch_errors(duck_conn: Any = None) -> None:
             json_error = message.startswith("Error parsing JSON")
             errno, sqlstate = (100069, "22P02") if json_error else (100035, "22007")
             raise snowflake.connector.errors.ProgrammingError(msg=message, errno=errno, sqlstate=sqlstate) from None
+        except duckdb.ConstraintException as err:
+            # NOT NULL is the constraint Snowflake enforces on a standard table (its others are not enforced:
+            # https://docs.snowflake.com/en/sql-reference/constraints); the refusal is a SQL error, 100072
+            # (22000) "NULL result in a non-nullable column" on real accounts, not the emulator's HTTP 500
+            message = str(err.args[0] if err.args else err).split("\n")[0].removeprefix("Constraint Error: ")
+            if "NOT NULL" not in message:
+                raise
+            raise snowflake.connector.errors.ProgrammingError(
+                msg=f"NULL result in a non-nullable column ({message})", errno=100072, sqlstate="22000"
+            ) from None
 
     cursor.FakeSnowflakeCursor._execute = execute  # type: ignore[method-assign]

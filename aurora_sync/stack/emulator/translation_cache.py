@@ -1,0 +1,65 @@
+"""The emulator's translation of a query to DuckDB, kept for the next time the same query comes.
+
+fakesnow translates every statement with about eighty passes over its syntax tree
+(`FakeSnowflakeCursor._transform`); for the product's large statements (the staged checks of a wide table,
+one SELECT of some thirty aggregates) that took longer than DuckDB took to run them. A sync cycle sends the
+same statements every time, with other bind values, so the translation of a SELECT, INSERT, UPDATE or
+DELETE is kept, by the statement's parsed form (every argument of every node: sqlglot's generated text drops
+some, such as PARSE_JSON's 'd') and the session's current database and schema (the only session
+state those passes read for such statements), and a copy of it is used again. Not kept: anything else
+(DDL, MERGE, whose translation reads the target's columns, COPY, PUT, SHOW, SET), and statements whose
+translation depends on more than their text: IDENTIFIER(?) (reads the bind values) and session variables.
+This changes how fast the emulator answers, never what: the same passes ran once on the same input.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from sqlglot import exp
+
+MAX_ENTRIES = 512  # statements of every control table and configured table, with room to spare
+_KINDS = (exp.Select, exp.Union, exp.Insert, exp.Update, exp.Delete)
+
+
+def _cacheable(expression: exp.Expr) -> bool:
+    if not isinstance(expression, _KINDS):
+        return False
+    for node in expression.walk():
+        if isinstance(node, exp.Parameter | exp.SessionParameter):
+            return False
+        if isinstance(node, exp.Anonymous) and str(node.this).upper() in {"IDENTIFIER", "RESULT_SCAN"}:
+            return False
+    return True
+
+
+def patch(duck_conn: Any = None) -> None:
+    """Keep fakesnow's translations as the module docstring says (applied last: it wraps every other patch
+    of `_transform`)."""
+    del duck_conn
+    from fakesnow import cursor
+
+    original = cursor.FakeSnowflakeCursor._transform
+    kept: OrderedDict[tuple[str, Any, Any], exp.Expr] = OrderedDict()
+    lock = threading.Lock()
+
+    def transform(self: Any, expression: exp.Expr, params: Any) -> Any:
+        if not _cacheable(expression):
+            return original(self, expression, params)
+        key = (repr(expression), self._conn.database, self._conn.schema)  # every argument, unlike .sql()
+        with lock:
+            found = kept.get(key)
+            if found is not None:
+                kept.move_to_end(key)
+        if found is not None:
+            return found.copy()
+        translated = original(self, expression, params)
+        with lock:
+            kept[key] = translated.copy()
+            while len(kept) > MAX_ENTRIES:
+                kept.popitem(last=False)
+        return translated
+
+    cursor.FakeSnowflakeCursor._transform = transform  # type: ignore[method-assign]
