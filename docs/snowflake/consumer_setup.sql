@@ -105,6 +105,13 @@ CALL AURORA_SYNC.CORE.SYNC_ALL();                      -- one run now, in this s
 CALL AURORA_SYNC.CORE.ENABLE_SCHEDULE('60 MINUTES');   -- then every hour, serverless
 SELECT * FROM AURORA_SYNC.CORE.TABLE_STATUS;
 
+-- 9b. Optional: alerts (a failed run, a quarantine, a stale table; once per incident and once when over)
+-- through a notification integration you create (TYPE = EMAIL, or WEBHOOK for Slack / Teams / PagerDuty:
+-- docs/DEPLOYMENT.md "Alerts"):
+--   GRANT USAGE ON INTEGRATION AURORA_SYNC_ALERTS TO APPLICATION AURORA_SYNC;
+--   CALL AURORA_SYNC.CORE.SET_ALERT_INTEGRATION('AURORA_SYNC_ALERTS');   -- sends a test message
+--   CALL AURORA_SYNC.CORE.CONFIGURE_TABLE('public.orders', {'freshness_sla_minutes': 90});
+
 -- 10. An analyst reads a replicated table.
 USE ROLE <ANALYST_ROLE>;
 SELECT COUNT(*) FROM <TARGET_DATABASE>.PG_PUBLIC.ORDERS;
