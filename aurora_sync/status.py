@@ -39,6 +39,7 @@ from stored_procs import ledger
 from stored_procs.datetime_text import timestamp_ntz
 from stored_procs.monitoring.views import view_ddl
 from stored_procs.orchestration import cycle_state
+from stored_procs.orchestration.lease import table_lease
 from stored_procs.spec import Place
 from stored_procs.statement import Stmt, run
 
@@ -198,11 +199,15 @@ def history_run(row: Any) -> dict[str, Any]:
 
 def _read(session: Any, config: SyncConfig, stmt: Stmt) -> list[Any]:
     """`stmt` over the views; when it fails, the views (and, if missing, the control schema) are created
-    and it runs again. A second failure is raised."""
+    and it runs again. When they cannot be created, the first error is raised (it names what the read
+    lacked: a privilege, the connection), else the second read's."""
     try:
         return run(session, stmt)
-    except Exception:
-        ensure_views(session, config)
+    except Exception as first:
+        try:
+            ensure_views(session, config)
+        except Exception:
+            raise first from None
     return run(session, stmt)
 
 
@@ -236,7 +241,7 @@ def read_status(session: Any, config: SyncConfig, history: int = 0) -> list[Tabl
     for spec in config.tables:
         status = rows.get(spec.key) or TableStatus(table=spec.source, state="NEVER_RUN")
         status.table = spec.source
-        lease = held.get(f"load:{spec.slug}")  # the load's lease name (stored_procs.loading.load)
+        lease = held.get(table_lease(spec.source_schema, spec.source_table))
         if lease is not None:
             status.busy = f"held by {lease[0]} until {lease[1]}"
             if status.state not in FAILING:

@@ -141,21 +141,34 @@ def test_rows_set_aside_quarantine_the_table_until_a_run_sets_none_aside(pg, har
     assert (t["state"], t["rows_set_aside_last_run"], t["quarantined_rows"]) == ("SUCCEEDED", 0, 1)
 
 
-def test_a_held_lease_is_busy_and_missing_views_are_created(pg, harness, tmp_path, capsys) -> None:
+def test_a_held_lease_is_busy_then_waiting_and_missing_views_are_created(pg, harness, tmp_path, capsys) -> None:
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.st_busy (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.st_busy VALUES (1, 1)")
     h = harness.add("public.st_busy", ["id"], "v", late_row_guard="false")
     assert not h.cycle().failed
     h.query(f"DROP VIEW {h.control('TABLE_STATUS')}")  # dropped by hand: status creates it again
-    (spec,) = h.config.tables
-    assert lease.acquire(h.snow, h.config.place, f"load:{spec.slug}", "other-run/1") is None
+    name = lease.table_lease("public", "st_busy")
+    assert lease.acquire(h.snow, h.config.place, name, "other-run/1") is None
     try:
         code, tables = _json(h, tmp_path, capsys)
         t = tables["public.st_busy"]
         assert code == 0 and t["state"] == "BUSY" and t["busy"].startswith("held by other-run/1 until ")
         assert t["last_run_status"] == "SUCCEEDED"
+        cur.execute("INSERT INTO public.st_busy VALUES (2, 2)")
+        assert h.cycle().tables[0].load["status"] == "BUSY"  # this run leaves the table to the holder
+        code, tables = _json(h, tmp_path, capsys)
+        t = tables["public.st_busy"]
+        assert code == 0 and (t["state"], t["last_run_status"]) == ("BUSY", "BUSY")
     finally:
-        lease.release(h.snow, h.config.place, f"load:{spec.slug}", "other-run/1")
+        lease.release(h.snow, h.config.place, name, "other-run/1")
+    # the holder went away without loading it: the next run does
+    code, out = _status(h, tmp_path, capsys)
+    assert code == 0 and "WAITING" in out and "its last run found it busy" in " ".join(out.split())
+    assert not h.cycle().failed
     code, tables = _json(h, tmp_path, capsys)
-    assert code == 0 and tables["public.st_busy"]["state"] == "SUCCEEDED"
+    assert code == 0 and (tables["public.st_busy"]["state"], tables["public.st_busy"]["rows_last_run"]) == (
+        "SUCCEEDED",
+        1,
+    )
+    assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."ST_BUSY"')[0][0] == 2
