@@ -136,11 +136,14 @@ def add_table(
     watermark_column: str | None = None,
     mode: str = "incremental",
     target: str | None = None,
+    freshness_sla_minutes: float | None = None,
 ) -> dict[str, Any]:
     app = app_place(session)
     options = {"source": source, "primary_key": primary_key, "watermark_column": watermark_column, "mode": mode}
     if target:
         options["target"] = target
+    if freshness_sla_minutes is not None:
+        options["freshness_sla_minutes"] = freshness_sla_minutes
     summary = table_config.add_table(session, app, options)
     return {**summary, "graph": schedule.rebuild_if_built(session, app)}
 

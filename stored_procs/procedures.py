@@ -148,6 +148,7 @@ PROCEDURES: tuple[Procedure, ...] = (
             Arg("WATERMARK_COLUMN", "VARCHAR", "NULL"),
             Arg("MODE", "VARCHAR", "'incremental'"),
             Arg("TARGET", "VARCHAR", "NULL"),
+            Arg("FRESHNESS_SLA_MINUTES", "FLOAT", "NULL"),  # alerts: stale after this long without success
         ),
         ADMIN,
         "Replicate a table (or update its settings)",

@@ -35,6 +35,12 @@ def test_the_app_notifies_each_incident_once_through_the_bound_integration(pg, a
         run(snow, Stmt(f"GRANT USAGE ON INTEGRATION APA_HOOK TO ROLE {APP_ROLE}"))  # the emulator's app is a role
         assert call(app, "SET_ALERT_INTEGRATION", "apa_hook") == {"alerts": "APA_HOOK", "test_message": "sent"}
         assert hook.texts() == ["aurora-sync: alerts of this app will come here"]
+        added = call(app, "ADD_TABLE", "public.apa_orders", ["id"], "updated_at", "incremental", None, 120)
+        assert (added["action"], added["freshness_sla_minutes"], added["target"]) == (
+            "updated",
+            120.0,
+            "APP_ALERTS.APA_ORDERS",
+        )
         configured = call(app, "CONFIGURE_TABLE", "public.apa_orders", {"freshness_sla_minutes": 90})
         assert configured["freshness_sla_minutes"] == 90.0
 
