@@ -8,20 +8,10 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from aurora_sync import cycle_skips as skips
 from aurora_sync.alerts import evaluate_local
 from aurora_sync.config import ConfigError, SyncConfig
-from aurora_sync.cycle_skips import (
-    busy_load,
-    busy_run,
-    export_event,
-    intake_event,
-    intake_needed,
-    load_event,
-    mark_busy,
-    nothing_to_load,
-    still_pending,
-    tables_to_load,
-)
+from aurora_sync.cycle_skips import intake_needed, nothing_to_load, still_pending, tables_to_load
 from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import handlers, ledger, run_records, stage_events, watermarks
@@ -173,7 +163,7 @@ def request_exports(
             if report.export is not None and keys_due:  # delete detection
                 keys = export_request(config, spec, None, keys=True)
                 report.keys_export = _export(session, config, exporter, spec, keys, run_id, report)
-            export_event(stage, report)
+            skips.export_event(stage, report)
 
 
 def _export(
@@ -299,12 +289,12 @@ def load_lane(
         with stage_events.timed("load", spec.source) as stage:
             watermark = (loaded_watermarks or {}).get(spec.key)
             if report.busy:  # another run holds it (`request_exports`): no lease asked, no statement
-                report.load = busy_load(spec, report.busy, watermark)
+                report.load = skips.busy_load(spec, report.busy, watermark)
             elif to_load is not None and spec.key not in to_load:
                 report.load = nothing_to_load(spec, watermark)
             else:
                 load_one(session, config, report, run_id, (saved or {}).get(spec.key))
-            load_event(stage, report.load, report.errors)
+            skips.load_event(stage, report.load, report.errors)
         return report.load or {"status": "FAILED", "error": "; ".join(report.errors)}
 
     try:
@@ -328,7 +318,7 @@ def finish(session: Any, config: SyncConfig, reports: list[TableReport], run_id:
             recorded[r.spec.key] = runs.outcome(r.load)
             continue
         if r.busy:
-            rows.append(busy_run(r.spec, run_id, r.busy))
+            rows.append(skips.busy_run(r.spec, run_id, r.busy))
         elif r.export_problems:
             rows.append(runs.failed_run(r.spec, run_id, r.export_problems))
         elif r.spec.key not in still_pending:
@@ -376,7 +366,7 @@ def run_cycle(
             progress("preparing control schema")
             with stage_events.timed("prepare"):
                 states.append(prepare(session, config))
-            mark_busy(states[0], reports)
+            skips.mark_busy(states[0], reports)
         elif node.name == graph.REQUEST_EXPORTS:
             if exporter is not None:
                 request_exports(session, config, exporter, reports, progress, run_id, states[0])
@@ -387,7 +377,7 @@ def run_cycle(
             progress("intake of manifests")
             with stage_events.timed("intake") as stage:
                 ok, answer = take_in(session, config, reports, run_id, quarantined, taken, states[0].intake_errors)
-                intake_event(stage, ok, taken)
+                skips.intake_event(stage, ok, taken)
             intake["value"] = answer
             return ok
         elif node.procedure == "LOAD_LANE":
