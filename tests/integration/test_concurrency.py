@@ -144,3 +144,30 @@ def test_the_finalizer_releases_what_its_runs_killed_tasks_still_hold(pg, harnes
     assert holders == {name: None, "intake": None, "load:other": "run-other/9c1b"}
     (t,) = h.cycle().tables
     assert (t.load["status"], t.load["rows_loaded"]) == ("SUCCEEDED", 5)
+
+
+def test_a_lease_taken_after_the_run_started_is_found_by_the_load_naming_its_holder(pg, harness):
+    """The other run takes the table's lease after this one read the leases (it exported the table):
+    the load finds it, records BUSY with who holds it since when, and the next run loads every row."""
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.leased_late (id int PRIMARY KEY, v int NOT NULL)")
+    cur.execute("INSERT INTO public.leased_late SELECT g, g FROM generate_series(1, 8) g")
+    h = harness.add("public.leased_late", ["id"], "v", late_row_guard="false")
+    name = f"load:{h.config.tables[0].slug}"
+    exporter = CountingExporter(h.exporter)
+
+    def take_lease(event: StageEvent) -> None:
+        if (event.stage, event.state) == ("intake", "started"):
+            assert lease.acquire(h.snow, h.config.place, name, "run-late/2b", ttl_s=600) is None
+
+    (t,) = run_cycle(h.snow, h.config, exporter, events=take_lease).tables
+    assert exporter.tables["public.leased_late"] == 1  # read free at the start: exported
+    assert not t.failed and t.load["status"] == "BUSY"
+    since = h.query(f"SELECT ACQUIRED_AT FROM {h.control('LEASES')} WHERE NAME = ?", name)[0][0]
+    assert f"held by run-late/2b (run run-late since {since} UTC, until " in t.load["notes"], t.load["notes"]
+    assert "nothing was done" in t.load["notes"] and h.watermark("leased_late") is None
+
+    lease.release(h.snow, h.config.place, name, "run-late/2b")
+    (t,) = run_cycle(h.snow, h.config, exporter).tables
+    assert (t.load["status"], t.load["rows_loaded"]) == ("SUCCEEDED", 8)
+    assert h.query('SELECT SUM("V") FROM "ANALYTICS"."PUBLIC"."LEASED_LATE"')[0][0] == 36
