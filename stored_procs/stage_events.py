@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 STARTED, FINISHED = "started", "finished"
-OK, FAILED, BUSY, NO_CHANGE, SKIPPED = "ok", "failed", "busy", "no_change", "skipped"
+OK, FAILED, BUSY, NO_CHANGE = "ok", "failed", "busy", "no_change"
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class StageEvent:
     `rows`, `bytes`: what the stage moved, when known (export: rows and bytes written to S3; intake:
     manifests taken in; copy: rows copied into staging and the bytes of their files; merge: rows merged;
     load: rows loaded). `seconds`: wall time of a finished stage. `status`: ok / failed / busy /
-    no_change / skipped; `detail`: why, for a failed or busy stage (one line). `run_id`: the cycle's."""
+    no_change; `detail`: why, for a failed or busy stage (one line). `run_id`: the cycle's."""
 
     stage: str
     state: str
