@@ -100,3 +100,16 @@ def test_a_target_row_two_source_rows_would_update_fails_the_merge(snow, target)
     with pytest.raises(Exception, match="Duplicate row detected during DML action"):
         run(snow, Stmt(_merge(source)))
     assert _rows(snow) == before  # neither version of key 2, and not key 7 either
+
+
+def test_a_full_join_inside_the_source_is_kept(snow, target):
+    """The emulator turns fakesnow's own FULL join of target and source into a RIGHT join, never one the
+    MERGE's source holds: key 9 exists only on the left of the source's FULL JOIN and must be inserted."""
+    source = (
+        'SELECT COALESCE(a."K", b."K") AS "K", COALESCE(a."A", b."A") AS "A", 1 AS "B" '
+        'FROM (SELECT 9 AS "K", \'a9\' AS "A") AS a FULL JOIN (SELECT 8 AS "K", \'a8\' AS "A") AS b '
+        'ON a."K" = b."K"'
+    )
+    (counts,) = run(snow, Stmt(_merge(source)))
+    assert tuple(counts) == (2, 0)
+    assert [r[:2] for r in _rows(snow)][-2:] == [(8, "a8"), (9, "a9")]

@@ -126,7 +126,8 @@ def patch_merge_source_driven(duck_conn: Any = None) -> None:
 
     def create_merge_candidates(merge_expr: exp.Merge) -> exp.Expr:
         candidates: exp.Expr = original(merge_expr)
-        for join in candidates.find_all(exp.Join):
+        select = candidates.args.get("expression")  # only fakesnow's own join: a FULL JOIN in the source stays
+        for join in select.args.get("joins") or [] if isinstance(select, exp.Select) else []:
             if str(join.side).upper() == "FULL":
                 join.set("side", "RIGHT")
         return candidates
