@@ -31,7 +31,7 @@ DLT_VENV := .venv-dlt
 DLT_STAMP := $(DLT_VENV)/.installed-$(DLT_VERSION)
 LOCK_ARGS ?=
 
-.PHONY: install snow-cli iac-tools security-tools lock-tools dlt-peer demo test lint format unit integration contract bench \
+.PHONY: browser install snow-cli iac-tools security-tools lock-tools dlt-peer demo test lint format unit integration contract bench \
 	lambda-package lambda-lock app-code app-sql app-bundle plain-deploy-sql fuzz iac-check security clean
 
 install: $(STAMP)
@@ -44,6 +44,16 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -c 'from aurora_sync.stack.postgres import find_pg_bindir; raise SystemExit(find_pg_bindir() is None)' \
 		|| $(BIN)/pip install --quiet --disable-pip-version-check pgserver
 	@touch $(STAMP)
+
+# Chromium and its driver from the distribution's packages, for the dashboard's browser test: installed
+# only when missing and apt-get may run (root); otherwise it says so and that test is skipped.
+browser:
+	@if command -v chromedriver >/dev/null 2>&1 && { command -v chromium || command -v chromium-browser; } >/dev/null 2>&1; \
+	then echo "browser: chromium and chromedriver found"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null \
+		|| echo "browser: apt-get could not install chromium; the dashboard's browser test will be skipped"; \
+	else echo "browser: no chromium (apt-get unavailable or not root); the dashboard's browser test will be skipped"; fi
 
 snow-cli: $(SNOW_STAMP)
 
@@ -95,13 +105,13 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install snow-cli lint iac-check
+test: install browser snow-cli lint iac-check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-integration: install
+integration: install browser
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 contract: install snow-cli

@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     status_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     status_p.add_argument("--json", action="store_true", help="print a JSON array, one object per table")
     status_p.add_argument("--history", type=_runs, default=0, metavar="N", help="also the last N runs of each table")
+    dash_p = sub.add_parser("dashboard", help="the app's Streamlit page, locally, on the configured connection")
+    dash_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
+    dash_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    dash_p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
     rec_p = sub.add_parser("reconcile", help="compare every configured table between source and target")
     rec_p.add_argument("--config", type=Path, required=True)
     rec_p.add_argument("--table", help="only this schema.table")
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             return _discard(console, config, args.export_id, args.reason)
         if args.command == "status":
             return _status(console, config, args.json, args.history)
+        if args.command == "dashboard":
+            return _dashboard(console, config, args.config, args.host, args.port)
         if args.command == "reconcile":
             return _reconcile(console, config, args.table, args.rows)
         return _run(console, config)
@@ -156,6 +162,19 @@ def _status(console: Console, config: SyncConfig, as_json: bool, history: int) -
     else:
         print_status(console if console.is_terminal else Console(width=NARROW), tables, history > 0)
     return exit_status(tables)
+
+
+def _dashboard(console: Console, config: SyncConfig, path: Path, host: str, port: int) -> int:
+    """Checks the connection first (one line when Snowflake is unreachable), then becomes the page's
+    Streamlit server (`aurora_sync.dashboard.serve`: same process, Ctrl-C stops it)."""
+    from aurora_sync.dashboard import serve
+    from aurora_sync.snowflake import snowpark_session
+
+    with snowpark_session(config.snowflake_connect, config.database):
+        pass
+    console.print(f"dashboard on http://{host}:{port} (Ctrl-C stops it)")
+    sys.stdout.flush()
+    serve(path, host, port)
 
 
 def _reconcile(console: Console, config: SyncConfig, table: str | None, rows: bool) -> int:

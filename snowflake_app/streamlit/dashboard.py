@@ -1,75 +1,120 @@
-"""The app's Streamlit page: per-table status, rows loaded and freshness lag over time, failures.
+"""The app's Streamlit page: failing tables and why, freshness against each table's SLA, rows and lag
+over time, rows set aside, the graph's runs, and credits per table where the account allows.
 
-Runs inside Snowflake (Streamlit in Snowflake) on the app's views; `render` takes the session so the
-page can also be rendered against the embedded stack in tests.
+Its SQL and the verdicts are pure functions in `dashboard_sql` (stored_procs/monitoring/dashboard_sql.py,
+copied next to this page by the bundle). The session comes from one adapter, `connect`: inside
+Snowflake `get_active_session()`; run by `aurora-sync dashboard --config sync.toml` (the page given
+`--config`), the local configuration's Snowpark session (`aurora_sync.dashboard.local_connection`).
 """
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-STATUS_SQL = (
-    "SELECT SOURCE_SCHEMA || '.' || SOURCE_TABLE AS SOURCE, TARGET_SCHEMA || '.' || TARGET_TABLE AS TARGET, "
-    "ENABLED AS ENABLED, LAST_SUCCESS_AT AS LAST_SUCCESS_AT, MINUTES_SINCE_SUCCESS AS MINUTES_SINCE_SUCCESS, "
-    "LAST_RUN_STATUS AS LAST_RUN_STATUS, ROWS_LAST_RUN AS ROWS_LAST_RUN, QUARANTINED AS QUARANTINED, "
-    "PENDING_MANIFESTS AS PENDING_MANIFESTS, WATERMARK AS WATERMARK, LAST_ERROR AS LAST_ERROR "
-    "FROM CORE.TABLE_STATUS ORDER BY SOURCE"
-)
-# rows per run, and the freshness lag when the run ended: run end minus the loaded watermark
-# (timestamp watermarks only, computed by the RUN_HISTORY view with the watermark's explicit format;
-# other kinds have no time to measure against). The control tables hold UTC wall-clock times
-# (TIMESTAMP_NTZ), so "now" is SYSDATE(), never the session's time zone.
-HISTORY_SQL = (
-    "SELECT FINISHED_AT AS FINISHED_AT, SOURCE_SCHEMA || '.' || SOURCE_TABLE AS SOURCE, "
-    "COALESCE(ROWS_LOADED, 0) AS ROWS_LOADED, "
-    "WATERMARK_LAG_MINUTES AS LAG_MINUTES "
-    "FROM CORE.RUN_HISTORY WHERE FINISHED_AT >= DATEADD('day', -14, SYSDATE()) ORDER BY FINISHED_AT"
-)
-FAILURES_SQL = (
-    "SELECT FAILED_AT AS FAILED_AT, KIND AS KIND, SOURCE_SCHEMA || '.' || SOURCE_TABLE AS SOURCE, "
-    "EXPORT_ID AS EXPORT_ID, ERROR AS ERROR FROM CORE.FAILURES ORDER BY FAILED_AT DESC LIMIT 50"
-)
+try:  # inside the app: the copy next to this page
+    import dashboard_sql as q  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - locally, the project's module
+    from stored_procs.monitoring import dashboard_sql as q
 
 
-def rows(session: Any, sql: str) -> list[dict[str, Any]]:
-    return [row.as_dict() for row in session.sql(sql).collect()]
+def connect(argv: list[str]) -> tuple[Any, Any]:
+    """(session, dashboard_sql.Where): the local configuration's with `--config PATH`, else the app's."""
+    if "--config" in argv:
+        from aurora_sync.dashboard import local_connection
+
+        return local_connection(Path(argv[argv.index("--config") + 1]))
+    from snowflake.snowpark.context import get_active_session
+
+    return get_active_session(), q.APP
 
 
-def pivot(history: list[dict[str, Any]], value: str) -> dict[str, dict[Any, Any]]:
-    """{table: {finished_at: value}}: one line per table in st.line_chart."""
-    series: dict[str, dict[Any, Any]] = {}
-    for row in history:
-        if row[value] is not None:
-            series.setdefault(row["SOURCE"], {})[row["FINISHED_AT"]] = row[value]
-    return series
+def rows(session: Any, sql: str, *params: Any) -> list[dict[str, Any]]:
+    frame = session.sql(sql, params=list(params)) if params else session.sql(sql)
+    return [row.as_dict() for row in frame.collect()]
 
 
-def render(st: Any, session: Any) -> dict[str, int]:
+def render(st: Any, session: Any, where: Any = q.APP, now: datetime | None = None) -> dict[str, int]:
+    """Draws the page with `st` (streamlit); counts of what it showed, for tests."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     st.title("aurora-snowflake-sync")
-    status = rows(session, STATUS_SQL)
-    failing = [r for r in status if r["LAST_RUN_STATUS"] == "FAILED" or r["QUARANTINED"]]
+    status = rows(session, q.status_sql(where))
+    tables = q.tables(status, q.slas(rows(session, q.sla_sql(where))), now)
+    failing = q.failing(status)
+    late = [t for t in tables if t["FRESHNESS"] == q.LATE]
     columns = st.columns(3)
     columns[0].metric("Tables", len(status))
     columns[1].metric("Failing or quarantined", len(failing))
-    columns[2].metric("Rows in the last runs", sum(r["ROWS_LAST_RUN"] or 0 for r in status))
-    st.subheader("Tables")
-    st.dataframe(status, use_container_width=True)
-    history = rows(session, HISTORY_SQL)
-    st.subheader("Rows loaded per run")
-    st.line_chart(pivot(history, "ROWS_LOADED"))
-    st.subheader("Freshness lag (minutes) when each run ended")
-    st.line_chart(pivot(history, "LAG_MINUTES"))
-    failures = rows(session, FAILURES_SQL)
-    st.subheader("Failures")
+    columns[2].metric("Late (beyond their SLA)", len(late))
+
+    st.subheader("Failing tables")
+    if failing:
+        st.dataframe(failing)
+        for f in failing:  # the error in full, as text (a grid cell cuts it)
+            st.error(f"{f['TABLE']} {f['STATE']}: {f['WHY']}")
+    else:
+        st.success("No table is failing or quarantined.")
+
+    st.subheader("Freshness against each table's SLA")
+    st.dataframe([{k: t[k] for k in ("TABLE", "FRESHNESS", "STATE", "SLA_MINUTES", "LAST_SUCCESS_AT")} for t in tables])
+    for t in tables:  # as text too: readable without the grid
+        st.markdown(f"- `{t['TABLE']}`: **{t['FRESHNESS']}** ({t['STATE']})")
+
+    history = rows(session, q.history_sql(where), q.HISTORY_DAYS)
+    st.subheader(f"Rows loaded per run (last {q.HISTORY_DAYS} days)")
+    st.line_chart(q.pivot(history, "ROWS_LOADED"))
+    st.subheader("Freshness lag (minutes) when each run ended (timestamp watermarks only)")
+    lag = q.pivot(history, "LAG_MINUTES")
+    if lag:
+        st.line_chart(lag)
+    else:
+        st.write("No lag to show: no table with a timestamp watermark has loaded in this period.")
+
+    quarantined = rows(session, q.quarantined_rows_sql(where))
+    st.subheader("Rows set aside (QUARANTINED_ROWS)")
+    if quarantined:
+        st.dataframe(quarantined)
+    else:
+        st.write("No rows set aside.")
+
+    graph = rows(session, q.graph_runs_sql(where))
+    st.subheader("Graph runs")
+    if graph:
+        st.dataframe(graph)
+    else:
+        st.write("No graph run recorded.")
+
+    failures = rows(session, q.failure_log_sql(where))
+    st.subheader("Failure log")
     if failures:
-        st.dataframe(failures, use_container_width=True)
+        st.dataframe(failures)
     else:
         st.write("No failures recorded.")
-    return {"tables": len(status), "history": len(history), "failures": len(failures)}
+
+    st.subheader(f"Snowflake credits per table (last {q.CREDIT_DAYS} days, from QUERY_TAG)")
+    try:
+        credits = rows(session, q.credits_sql(), q.CREDIT_DAYS)
+    except Exception:  # no access to Account Usage (or none in this account): say what it needs
+        credits = None
+        st.info(q.CREDITS_NEED)
+    else:
+        st.dataframe(credits)
+    return {
+        "tables": len(status),
+        "failing": len(failing),
+        "history": len(history),
+        "failures": len(failures),
+        "credits": -1 if credits is None else len(credits),
+    }
 
 
 if __name__ == "__main__":  # Streamlit runs the page as __main__
     import streamlit
-    from snowflake.snowpark.context import get_active_session
 
-    render(streamlit, get_active_session())
+    @streamlit.cache_resource
+    def _connected(argv: tuple[str, ...]) -> tuple[Any, Any]:
+        return connect(list(argv))
+
+    render(streamlit, *_connected(tuple(sys.argv[1:])))

@@ -83,7 +83,8 @@ def test_the_setup_script_runs_every_object_file_once():
 
 
 def test_the_bundle_holds_the_app_with_its_templates_expanded(bundle):
-    for name in ("manifest.yml", "setup_script.sql", "README.md", "streamlit/dashboard.py", procedures.CODE_ARCHIVE):
+    page = ("streamlit/dashboard.py", "streamlit/dashboard_sql.py")  # the page and its SQL (snowflake.yml)
+    for name in ("manifest.yml", "setup_script.sql", "README.md", *page, procedures.CODE_ARCHIVE):
         assert (bundle / name).is_file(), name
     sql_files = list((bundle / "sql").rglob("*.sql"))
     assert len(sql_files) == len(list((ROOT / "snowflake_app/sql").rglob("*.sql")))
@@ -169,8 +170,10 @@ def test_the_streamlit_page_imports():
     spec = importlib.util.spec_from_file_location("dashboard", ROOT / "snowflake_app/streamlit/dashboard.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert callable(module.render)
-    for sql in (module.STATUS_SQL, module.HISTORY_SQL, module.FAILURES_SQL):
+    assert callable(module.render) and callable(module.connect)
+    q = module.q  # stored_procs.monitoring.dashboard_sql
+    made = [f(q.APP) for f in (q.status_sql, q.sla_sql, q.history_sql, q.failure_log_sql, q.quarantined_rows_sql)]
+    for sql in [*made, q.graph_runs_sql(q.APP), q.credits_sql()]:
         assert not isinstance(sqlglot.parse_one(sql, read="snowflake"), exp.Command)
 
 

@@ -155,7 +155,7 @@ def test_the_graph_run_task_by_task_through_the_handlers_matches_aurora_sync_run
     assert [tuple(r) for r in graph_runs] == [(run_id, "SUCCEEDED", 1, 300)]
     assert run(app, Stmt("SELECT COUNT(*) FROM CORE.FAILURES"))[0][0] == 0
     page = _dashboard().render(streamlit, app)
-    assert page == {"tables": 1, "history": 1, "failures": 0}
+    assert page == {"tables": 1, "failing": 0, "history": 1, "failures": 0, "credits": -1}  # -1: no Account Usage
 
 
 def test_sync_all_and_sync_table_run_the_graph_in_one_session(pg, app, stack):

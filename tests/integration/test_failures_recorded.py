@@ -211,7 +211,8 @@ def test_the_graph_records_a_failed_export_and_manifests_removed_before_intake(p
     assert [r[0] for r in kinds] == ["EXPORT_REQUEST", "LOAD"]
     status_row = run(app, Stmt("SELECT LAST_SUCCESS_AT IS NULL, LAST_RUN_STATUS, LAST_ERROR FROM CORE.TABLE_STATUS"))[0]
     assert status_row[0] is True and status_row[1] == "FAILED" and "bit(8)" in status_row[2]
-    assert _dashboard().render(streamlit, app)["failures"] == 2  # not "No failures recorded."
+    page = _dashboard().render(streamlit, app)
+    assert (page["failing"], page["failures"]) == (1, 2)  # not "Failing or quarantined 0 ... No failures recorded."
     cur.execute("ALTER TABLE public.fr_app DROP COLUMN flags")
 
     # the export succeeds but its manifest is gone before INTAKE (removed, or a lifecycle rule)
