@@ -137,3 +137,52 @@ def test_the_dashboard_shows_the_failed_table_its_error_and_freshness(pg, harnes
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_the_lag_is_for_timestamp_watermarks_only_and_never_negative(pg, harness) -> None:
+    """The lag chart's values (`dashboard_sql.history_sql` on the views the runner creates): an integer
+    watermark has none (read as a time it was millions of minutes), nor has a watermark ahead of the
+    run's end (rows stamped tomorrow, loaded with late_row_guard = false: RUN_HISTORY says -1440); a
+    timestamp watermark of now has a small one; freshness uses each table's SLA, "no SLA" without one."""
+    from stored_procs.monitoring import dashboard_sql as q
+    from stored_procs.statement import Stmt, run
+
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.lag_now (id int PRIMARY KEY, changed_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.lag_now SELECT g, now() FROM generate_series(1, 3) g")
+    cur.execute("CREATE TABLE public.lag_future (id int PRIMARY KEY, changed_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.lag_future SELECT g, now() + interval '1 day' FROM generate_series(1, 3) g")
+    cur.execute("CREATE TABLE public.lag_int (id int PRIMARY KEY, version bigint NOT NULL)")
+    cur.execute("INSERT INTO public.lag_int SELECT g, 12345 + g FROM generate_series(1, 3) g")
+    h = harness.add("public.lag_now", ["id"], "changed_at", freshness_sla_minutes="30")
+    h = h.add("public.lag_future", ["id"], "changed_at", late_row_guard="false").add(
+        "public.lag_int", ["id"], "version", late_row_guard="false"
+    )
+    assert not h.cycle().failed
+    assert h.watermark("lag_int") == "12348"  # loaded: the watermark is there, its lag is not
+
+    where = q.Where(views=h.config.place.schema, sync_tables=h.control("SYNC_TABLES"))
+
+    def rows(sql: str, *params: Any) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in run(h.snow, Stmt(sql, params))]
+
+    history = rows(q.history_sql(where), q.HISTORY_DAYS)
+    lag = {r["SOURCE"]: r["LAG_MINUTES"] for r in history}
+    assert {r["SOURCE"]: r["ROWS_LOADED"] for r in history} == {f"public.lag_{n}": 3 for n in ("now", "future", "int")}
+    assert lag["public.lag_int"] is None and lag["public.lag_future"] is None
+    assert 0 <= lag["public.lag_now"] <= 5
+    raw = rows(f"SELECT SOURCE_TABLE, WATERMARK_LAG_MINUTES AS L FROM {h.control('RUN_HISTORY')}")
+    assert {r["SOURCE_TABLE"]: r["L"] for r in raw}["lag_future"] < 0  # what the view says: not charted
+    (now_run,) = [r for r in history if r["SOURCE"] == "public.lag_now"]
+    assert q.pivot(history, "LAG_MINUTES") == {"public.lag_now": {now_run["FINISHED_AT"]: lag["public.lag_now"]}}
+
+    from datetime import UTC, datetime
+
+    status = rows(q.status_sql(where))
+    shown = q.tables(status, q.slas(rows(q.sla_sql(where))), datetime.now(UTC).replace(tzinfo=None))
+    fresh = {t["TABLE"]: (t["FRESHNESS"], t["SLA_MINUTES"]) for t in shown}
+    assert fresh == {
+        "public.lag_future": ("no SLA", None),
+        "public.lag_int": ("no SLA", None),
+        "public.lag_now": ("on time", 30.0),
+    }
