@@ -139,7 +139,12 @@ def add_table(
     freshness_sla_minutes: float | None = None,
 ) -> dict[str, Any]:
     app = app_place(session)
-    options = {"source": source, "primary_key": primary_key, "watermark_column": watermark_column, "mode": mode}
+    options: dict[str, Any] = {
+        "source": source,
+        "primary_key": primary_key,
+        "watermark_column": watermark_column,
+        "mode": mode,
+    }
     if target:
         options["target"] = target
     if freshness_sla_minutes is not None:

@@ -33,6 +33,9 @@ follows:
   which took longer than DuckDB took to run the product's large statements; the translation of a
   SELECT, INSERT, UPDATE or DELETE is kept by its text and the session's database and schema and used
   again (the same passes on the same input: what the emulator answers does not change).
+- `result_description`: fakesnow described each result by parsing its DuckDB SQL again and running
+  DESCRIBE on it; the emulator keeps the names and types DuckDB reported for the result it just produced
+  (the same type text) and answers from them.
 - `strict_values`: DuckDB's JSON keeps repeated object keys, where Snowflake's PARSE_JSON /
   TRY_PARSE_JSON refuse them unless given 'd'
   (https://docs.snowflake.com/en/sql-reference/functions/parse_json): we refuse them alike (an error,
@@ -103,6 +106,7 @@ from aurora_sync.stack.emulator import (
     notifications,
     privileges,
     reserved_names,
+    result_description,
     rewrites,
     strict_values,
     translation_cache,
@@ -124,6 +128,7 @@ PATCHES: list[Callable[[Any], None]] = [
     merge_rewrite.patch,
     strict_values.patch,
     strict_values.patch_errors,
+    result_description.patch,
     reserved_names.patch,
     fraction_digits.patch,
     variant.patch_variant_types,
