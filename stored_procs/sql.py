@@ -297,36 +297,34 @@ def try_cast_expression(staged_sql: str, mapping: TypeMapping) -> str:
     return text_as(staged_sql, mapping, safe=True)
 
 
+def _typed_columns(spec: TableSpec, manifest: Manifest) -> dict[str, str]:
+    """Each target column's conversion of its staged text, by target column name."""
+    cols = target_columns(spec, manifest)
+    return {name: cast_expression(stg, m) for stg, (name, m) in zip(staging_columns(len(cols)), cols, strict=True)}
+
+
+def typed_source(place: Place, spec: TableSpec, manifest: Manifest, extra: str = "") -> str:
+    """The staged batch converted to target types, one row per staged row (`extra`: more select items)."""
+    items = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in _typed_columns(spec, manifest).items())
+    return f"SELECT {items}{extra} FROM {place.control(spec.staging_name)}"
+
+
 def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:
     """The staged batch converted to target types, one row per primary key: the newest watermark wins.
 
     A nested SELECT with ROW_NUMBER instead of QUALIFY: the emulator cannot run QUALIFY inside MERGE.
     """
-    cols = target_columns(spec, manifest)
-    staged = staging_columns(len(cols))
-    exprs = {name: cast_expression(stg, m) for stg, (name, m) in zip(staged, cols, strict=True)}
-    pk = [target_name(c) for c in manifest.primary_key]
-    partition = ", ".join(exprs[c] for c in pk)
+    exprs = _typed_columns(spec, manifest)
+    partition = ", ".join(exprs[target_name(c)] for c in manifest.primary_key)
     wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
     # deterministic: the newest watermark, then the greatest row text (a key repeated with equal watermarks)
+    staged = staging_columns(len(exprs))
     order = ", ".join(([f"{exprs[wm]} DESC"] if wm else []) + [f"{quote_ident(c)} DESC" for c in staged])
-    inner = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in exprs.items())
-    outer = ", ".join(quote_ident(name) for name in exprs)
     rn = quote_ident(ROW_NUMBER_COLUMN)
-    return (
-        f"SELECT {outer} FROM (SELECT {inner}, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) "
-        f"AS {rn} FROM {place.control(spec.staging_name)}) AS d WHERE {rn} = 1"
+    numbered = typed_source(
+        place, spec, manifest, f", ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS {rn}"
     )
-
-
-def typed_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:
-    """The staged batch converted to target types, one row per staged row."""
-    cols = target_columns(spec, manifest)
-    staged = staging_columns(len(cols))
-    exprs = ", ".join(
-        f"{cast_expression(stg, m)} AS {quote_ident(name)}" for stg, (name, m) in zip(staged, cols, strict=True)
-    )
-    return f"SELECT {exprs} FROM {place.control(spec.staging_name)}"
+    return f"SELECT {', '.join(quote_ident(name) for name in exprs)} FROM ({numbered}) AS d WHERE {rn} = 1"
 
 
 def merge(
@@ -334,9 +332,10 @@ def merge(
 ) -> Stmt:
     """Upsert the batch, whose primary key values the load has found unique (loading.batch.check_unique_keys
     fails the batch otherwise), so the source is the typed staged rows as they are, with no ROW_NUMBER
-    pass over them; were a key repeated all the same, Snowflake refuses a MERGE that would update one
+    pass over them. That check is the guard: Snowflake refuses a MERGE that would update one existing
     target row from two source rows (ERROR_ON_NONDETERMINISTIC_MERGE, TRUE by default:
-    https://docs.snowflake.com/en/sql-reference/sql/merge, "Duplicate join behavior"): it fails closed.
+    https://docs.snowflake.com/en/sql-reference/sql/merge, "Duplicate join behavior"), but would insert
+    a repeated key the target lacks twice.
     An existing row is updated only by a row at least as new as it
     (by watermark) and only when a value differs, so re-running a batch changes nothing. `key_range`, the
     batch's least and greatest first key column (loading.key_checks.key_range), bounds the target: every
