@@ -4,10 +4,12 @@ fakesnow translates every statement with about eighty passes over its syntax tre
 (`FakeSnowflakeCursor._transform`); for the product's large statements (the staged checks of a wide table,
 one SELECT of some thirty aggregates) that took longer than DuckDB took to run them. A sync cycle sends the
 same statements every time, with other bind values, so the translation of a SELECT, INSERT, UPDATE or
-DELETE is kept, by the statement's parsed form (every argument of every node: sqlglot's generated text drops
+DELETE (or of a MERGE's part, each of which is one of those or fakesnow's `merge_candidates` table) is
+kept, by the statement's parsed form (every argument of every node: sqlglot's generated text drops
 some, such as PARSE_JSON's 'd') and the session's current database and schema (the only session
 state those passes read for such statements), and a copy of it is used again. Not kept: anything else
-(DDL, MERGE, whose translation reads the target's columns, COPY, PUT, SHOW, SET), and statements whose
+(DDL, COPY, PUT, SHOW, SET; a MERGE is split into its parts first, which reads the target's columns
+every time: merge_rewrite), and statements whose
 translation depends on more than their text: IDENTIFIER(?) (reads the bind values) and session variables.
 This changes how fast the emulator answers, never what: the same passes ran once on the same input.
 """
@@ -24,8 +26,15 @@ MAX_ENTRIES = 512  # statements of every control table and configured table, wit
 _KINDS = (exp.Select, exp.Union, exp.Insert, exp.Update, exp.Delete)
 
 
+def _merge_candidates(expression: exp.Expr) -> bool:
+    """fakesnow's first part of a MERGE: `CREATE OR REPLACE TEMPORARY TABLE merge_candidates AS SELECT ...`
+    (fakesnow.transforms.merge), which the translation passes treat as its SELECT."""
+    table = expression.this if isinstance(expression, exp.Create) else None
+    return isinstance(table, exp.Table) and table.name.lower() == "merge_candidates"
+
+
 def _cacheable(expression: exp.Expr) -> bool:
-    if not isinstance(expression, _KINDS):
+    if not (isinstance(expression, _KINDS) or _merge_candidates(expression)):
         return False
     for node in expression.walk():
         if isinstance(node, exp.Parameter | exp.SessionParameter):
