@@ -6,15 +6,17 @@
     timeout_seconds = 10      # per POST (default 10)
 
 Which incidents, and when a notice goes out: stored_procs.monitoring.alerts (once per incident, once
-when it is over). A notice that cannot be delivered (refused, timed out, unreachable) is a one-line
-warning naming the host, never a failed run; it is sent again next run. The URL's path and query
-(where Slack and Teams keep their secret) never appear in a message.
+when it is over), evaluated at the end of `aurora-sync run` and by `aurora-sync alerts` (`check`: for
+cron, so that a stopped cron or a run that never finishes still alerts, STALE). A notice that cannot be
+delivered (refused, timed out, unreachable) is a one-line warning naming the host, never a failed run;
+the sending stops there and it and the rest are sent next time. The URL's path and query (where Slack and
+Teams keep their secret) never appear in a message, an error or the config's repr.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -32,7 +34,7 @@ log = logging.getLogger("aurora_sync.alerts")
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    webhook_url: str
+    webhook_url: str = field(repr=False)  # its path and query are a secret (Slack, Teams): never shown
     format: str = "generic"
     timeout_seconds: float = 10.0
 
@@ -52,7 +54,7 @@ def parse_alerts(value: Any) -> AlertsConfig:
     url = value.get("webhook_url")
     parsed = urlparse(url) if isinstance(url, str) else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidSetting(f"must be an http(s) URL, got {url!r}", "alerts.webhook_url")
+        raise InvalidSetting(f"must be an http(s) URL, got {_described(url)}", "alerts.webhook_url")
     fmt = value.get("format", "generic")
     if fmt not in FORMATS:
         raise InvalidSetting(f"must be one of {', '.join(FORMATS)}, got {fmt!r}", "alerts.format")
@@ -64,13 +66,35 @@ def parse_alerts(value: Any) -> AlertsConfig:
     return AlertsConfig(str(url), fmt, float(timeout))
 
 
+def _described(url: Any) -> str:
+    """What an error may say of a bad webhook_url: its type, or its scheme and host, never its path or
+    query (where Slack and Teams keep the secret), nor the whole text (a URL without `//` is all path)."""
+    if not isinstance(url, str):
+        return f"a {type(url).__name__}" if url is not None else "nothing"
+    parsed = urlparse(url)
+    if not parsed.scheme:
+        return "text that is not a URL (no scheme://)"
+    return f"a URL with scheme {parsed.scheme!r} and host {parsed.netloc or '(none)'!r}"
+
+
+def slack_escaped(text: str) -> str:
+    """`&`, `<` and `>` as Slack's entities (Slack, "Formatting text for app surfaces", "Escaping text":
+    https://api.slack.com/reference/surfaces/formatting#escaping), so `<!channel>` or `<http://x|y>` in an
+    error is shown as written, never a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def payload(notice: Notice, text: str, fmt: str) -> dict[str, Any]:
-    """The JSON body: Slack incoming webhooks read `text`; a Teams workflow webhook reads an Adaptive Card
-    (https://adaptivecards.io/); `generic` carries the text and every field of the notice."""
+    """The JSON body: Slack incoming webhooks read `text` (escaped: `slack_escaped`); a Teams workflow webhook
+    reads an Adaptive Card, whose text is one TextRun of a RichTextBlock: a TextBlock would read Markdown
+    (`[x](url)` a link) while a TextRun's text is shown as it is ("TextRun": "Markdown is not supported",
+    https://learn.microsoft.com/en-us/adaptive-cards/schema-explorer/text-run, schema 1.2); `generic`
+    carries the text and every field of the notice, as data."""
     if fmt == "slack":
-        return {"text": text}
+        return {"text": slack_escaped(text)}
     if fmt == "teams":
-        card = {"type": "AdaptiveCard", "version": "1.4", "body": [{"type": "TextBlock", "text": text, "wrap": True}]}
+        block = {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text}]}
+        card = {"type": "AdaptiveCard", "version": "1.4", "body": [block]}
         attachment = {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
         return {"type": "message", "attachments": [attachment]}
     return {"text": text, **notice.to_dict()}
@@ -113,3 +137,11 @@ def evaluate_local(
     except Exception as err:  # the control tables: the incidents are evaluated again next run
         warn(f"alerts not evaluated ({type(err).__name__}: {err}); evaluated again next run")
         return {"opened": [], "recovered": [], "undelivered": [], "error": str(err)}
+
+
+def check(session: Any, config: Any) -> dict[str, Any]:
+    """`aurora-sync alerts`: the incidents evaluated and what waits sent, with no run (`evaluate_local`;
+    the incidents it opens are named `alerts-<run id>/...`). `config` is a SyncConfig with `alerts` set."""
+    from stored_procs.orchestration.runs import new_run_id
+
+    return evaluate_local(session, config.place, list(config.tables), f"alerts-{new_run_id()}", config.alerts)

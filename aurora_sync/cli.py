@@ -11,6 +11,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from aurora_sync.config import ConfigError, SyncConfig, load_config
 from aurora_sync.endpoints import EndpointError, one_line
@@ -32,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     status_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     status_p.add_argument("--json", action="store_true", help="print a JSON array, one object per table")
     status_p.add_argument("--history", type=_runs, default=0, metavar="N", help="also the last N runs of each table")
+    alerts_p = sub.add_parser(
+        "alerts",
+        help="evaluate incidents (stale tables too) and send what waits to [alerts]; for cron, beside `run` "
+        "(exit 1: an alert could not be delivered or evaluated)",
+    )
+    alerts_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     dash_p = sub.add_parser("dashboard", help="the app's Streamlit page, locally, on the configured connection")
     dash_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     dash_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -75,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             return _discard(console, config, args.export_id, args.reason)
         if args.command == "status":
             return _status(console, config, args.json, args.history)
+        if args.command == "alerts":
+            return _alerts(console, config, args.config)
         if args.command == "dashboard":
             return _dashboard(console, config, args.config, args.host, args.port)
         if args.command == "reconcile":
@@ -86,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         where = getattr(args, "config", None)
-        console.print(
-            f"[red]{err}{f' (in {where})' if where and str(where) not in str(err) else ''}[/]", soft_wrap=True
+        console.print(  # Text: a value quoted in the message is never read as rich markup
+            Text(f"{err}{f' (in {where})' if where and str(where) not in str(err) else ''}", style="red"),
+            soft_wrap=True,
         )
         return EXIT_CONFIG
     except EndpointError as err:
@@ -164,6 +174,29 @@ def _status(console: Console, config: SyncConfig, as_json: bool, history: int) -
     return exit_status(tables)
 
 
+def _alerts(console: Console, config: SyncConfig, path: Path) -> int:
+    """`aurora-sync alerts`: the FINALIZER's alert step without a run (`aurora_sync.alerts.check`), so that a
+    stopped cron, an exporter that cannot be reached or a run that crashed before its end still alert
+    (STALE). Exit 0: evaluated, everything due delivered; 1: not; 2: no [alerts], or no control schema."""
+    from aurora_sync.alerts import check
+    from aurora_sync.snowflake import snowpark_session
+    from aurora_sync.status import require_control
+
+    if config.alerts is None:
+        console.print(Text(f'no [alerts] in {path}: add webhook_url = "https://..." (docs/CONFIGURATION.md)'))
+        return EXIT_CONFIG
+    with snowpark_session(config.snowflake_connect, config.database) as s:
+        require_control(s, config.place)
+        outcome = check(s, config)
+    said = f"alerts: {len(outcome['opened'])} opened, {len(outcome['recovered'])} recovered sent"
+    if outcome.get("busy"):
+        said += f"; another evaluation is sending ({outcome['busy']})"
+    if outcome["undelivered"]:
+        said += f"; {len(outcome['undelivered'])} not delivered (sent again next time)"
+    console.print(Text(said), soft_wrap=True)
+    return 1 if outcome["undelivered"] or outcome.get("error") else 0
+
+
 def _dashboard(console: Console, config: SyncConfig, path: Path, host: str, port: int) -> int:
     """Checks the connection first (one line when Snowflake is unreachable), then becomes the page's
     Streamlit server (`aurora_sync.dashboard.serve`: same process, Ctrl-C stops it)."""
@@ -172,7 +205,7 @@ def _dashboard(console: Console, config: SyncConfig, path: Path, host: str, port
 
     with snowpark_session(config.snowflake_connect, config.database):
         pass
-    console.print(f"dashboard on http://{host}:{port} (Ctrl-C stops it)")
+    console.print(Text(f"dashboard on http://{host}:{port} (Ctrl-C stops it)"))
     sys.stdout.flush()
     serve(path, host, port)
 
@@ -182,7 +215,7 @@ def _reconcile(console: Console, config: SyncConfig, table: str | None, rows: bo
 
     specs = [t for t in config.tables if table in (None, t.source)]
     if not specs:
-        console.print(f"[red]{table} is not configured in the sync configuration[/]")
+        console.print(Text(f"{table} is not configured in the sync configuration", style="red"))
         return 2
     with console.status("reconciling"), snowpark_session(config.snowflake_connect, config.database) as s:
         if rows:
@@ -213,9 +246,11 @@ def _resync(console: Console, config: SyncConfig, table: str) -> int:
         try:
             summary = resync_table(s, config.place, table, new_run_id())
         except InvalidSetting as err:
-            console.print(f"[red]{err}[/]")
+            console.print(Text(str(err), style="red"))
             return 2
-    console.print(f"{summary['table']}: {summary['manifests_superseded']} manifests superseded; {summary['next']}")
+    console.print(
+        Text(f"{summary['table']}: {summary['manifests_superseded']} manifests superseded; {summary['next']}")
+    )
     return 0
 
 
@@ -231,10 +266,10 @@ def _discard(console: Console, config: SyncConfig, export_id: str, reason: str) 
         try:
             done = discard(s, config.place, export_id, reason, new_run_id())
         except InvalidSetting as err:
-            console.print(f"[red]{err}[/]")
+            console.print(Text(str(err), style="red"))
             return 2
     table = f" of {done['table']}" if done["table"] else ""
-    console.print(f"export {done['export_id']}{table}: DISCARDED (was {done['discarded_from']}); {done['next']}")
+    console.print(Text(f"export {done['export_id']}{table}: DISCARDED (was {done['discarded_from']}); {done['next']}"))
     return 0
 
 
@@ -257,10 +292,12 @@ def _hold_stack(console: Console, path: Path) -> int:
         keys.unlink(missing_ok=True)
         keys.touch(mode=0o600)
         keys.write_text(stack.manifest_keys_text)
-        console.print(f"embedded stack up with the demo tables; config written to {path}")
+        console.print(Text(f"embedded stack up with the demo tables; config written to {path}"))
         console.print(
             f'try: export AURORA_SYNC_MANIFEST_KEYS="$(cat {keys})" AURORA_SYNC_MANIFEST_SIGNING_KEY="$(cat {keys})"\n'
-            f"     .venv/bin/aurora-sync run --config {path}   (PostgreSQL: psql '{endpoints.pg_dsn}'); Ctrl-C stops it"
+            f"     .venv/bin/aurora-sync run --config {path}   (PostgreSQL: psql '{endpoints.pg_dsn}'); "
+            "Ctrl-C stops it",
+            markup=False,
         )
         with suppress(KeyboardInterrupt):
             stop.wait()

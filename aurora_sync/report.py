@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from aurora_sync.cycle import CycleReport, TableReport
 from aurora_sync.reconcile import TableReconciliation
@@ -126,7 +127,7 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
     for r in results:
         verdict = "[green]match[/]" if r.clean else "[red]MISMATCH[/]"
         table.add_row(
-            r.spec.source,
+            escape(r.spec.source),
             str(r.source_rows),
             str(r.target_rows),
             str(len(r.missing)),
@@ -138,17 +139,24 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
     console.print(table)
     for r in results:
         if r.error:
-            console.print(f"[red]{r.spec.source}: {r.error}[/]")
+            console.print(Text(f"{r.spec.source}: {r.error}", style="red"))
         for key in r.missing[:5]:
-            console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) is in the source, not in the target[/]")
+            console.print(
+                Text(f"{r.spec.source}: ({r.describe_key(key)}) is in the source, not in the target", style="red")
+            )
         for key in r.extra[:5]:
-            console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) is in the target, not in the source[/]")
+            console.print(
+                Text(f"{r.spec.source}: ({r.describe_key(key)}) is in the target, not in the source", style="red")
+            )
         for key, cols in r.different[:5]:
-            console.print(f"[red]{r.spec.source}: ({r.describe_key(key)}) differs in {', '.join(cols)}[/]")
+            console.print(Text(f"{r.spec.source}: ({r.describe_key(key)}) differs in {', '.join(cols)}", style="red"))
         if r.source_duplicate_keys:
             console.print(
-                f"[red]{r.spec.source}: {r.source_duplicate_keys} rows share their primary key with another source "
-                "row: the configured primary key is not unique in the source, and the target keeps one row per key[/]"
+                Text(
+                    f"{r.spec.source}: {r.source_duplicate_keys} rows share their primary key with another source "
+                    "row: the configured primary key is not unique in the source, and the target keeps one row per key",
+                    style="red",
+                )
             )
 
 
@@ -161,12 +169,12 @@ def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]])
     for r in reports:
         verdict = {"CLEAN": "[green]match[/]", "DIFFERENT": "[red]MISMATCH[/]"}.get(r["status"], "[red]FAILED[/]")
         cells = ("source_rows", "target_rows", "buckets", "differing_buckets", "missing", "extra", "different")
-        table.add_row(f"{r['source_schema']}.{r['source_table']}", *(str(r.get(c, "")) for c in cells), verdict)
+        table.add_row(escape(f"{r['source_schema']}.{r['source_table']}"), *(str(r.get(c, "")) for c in cells), verdict)
     console.print(table)
     for r in reports:
         name = f"{r['source_schema']}.{r['source_table']}"
         if r.get("error"):
-            console.print(f"[red]{name}: {r['error']}[/]")
+            console.print(Text(f"{name}: {r['error']}", style="red"))
         details = r.get("details") or {}
         for kind, words in (
             ("missing_keys", "in the source, not in the target"),
@@ -175,14 +183,17 @@ def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]])
         ):
             for key in details.get(kind, [])[:5]:
                 described = ", ".join(f"{c}={v}" for c, v in zip(details["key_columns"], key, strict=True))
-                console.print(f"[red]{name}: ({described}) is {words}[/]")
+                console.print(Text(f"{name}: ({described}) is {words}", style="red"))
         for key in details.get("duplicate_source_keys", [])[:5]:
             described = ", ".join(f"{c}={v}" for c, v in zip(details["key_columns"], key, strict=False))
-            console.print(f"[red]{name}: ({described}) is held by {key[-1]} rows in the source[/]")
+            console.print(Text(f"{name}: ({described}) is held by {key[-1]} rows in the source", style="red"))
         if details.get("explanation"):
-            console.print(f"[red]{name}: {details['explanation']}[/]")
+            console.print(Text(f"{name}: {details['explanation']}", style="red"))
         if details.get("columns_compared_by_presence"):
             console.print(
-                f"[dim]{name}: {', '.join(details['columns_compared_by_presence'])} compared by NULL or not "
-                "(aurora-sync reconcile --rows compares their values)[/]"
+                Text(
+                    f"{name}: {', '.join(details['columns_compared_by_presence'])} compared by NULL or not "
+                    "(aurora-sync reconcile --rows compares their values)",
+                    style="dim",
+                )
             )

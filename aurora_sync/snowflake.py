@@ -13,20 +13,20 @@ from aurora_sync.endpoints import EndpointError, check_snowflake_host, snowflake
 # python-connector-api, "connect"): login_timeout bounds the login's retries (the connector's default is
 # 120 s), network_timeout every other request's and a statement's (infinite by default); socket_timeout
 # stays the connector's 60 s, which a statement's long poll needs (network.py: "don't reduce less than
-# 45 seconds"). A key of [snowflake] overrides these.
+# 45 seconds"). A key of [snowflake] overrides these, always (the embedded stack's sync.toml sets shorter
+# ones: aurora_sync.stack.stack.EmbeddedStack.config_toml).
 LOGIN_TIMEOUT_S = 20
 NETWORK_TIMEOUT_S = 120
-EMULATOR_LOGIN_TIMEOUT_S, EMULATOR_NETWORK_TIMEOUT_S = 10, 60
 
 
 def connect_arguments(connect_args: dict[str, Any], database: str) -> dict[str, Any]:
-    """What `snowflake.connector.connect` gets: the [snowflake] keys, our timeouts, qmark binds."""
+    """What `snowflake.connector.connect` gets: the [snowflake] keys, our timeouts where they set none,
+    qmark binds."""
     defaults = {"login_timeout": LOGIN_TIMEOUT_S, "network_timeout": NETWORK_TIMEOUT_S}
     args: dict[str, Any] = {**defaults, **connect_args, "paramstyle": "qmark"}
-    if args.get("protocol") == "http":  # the emulator: fail fast instead of retrying for minutes
+    if args.get("protocol") == "http":  # no TLS: no out-of-band telemetry endpoint to send to
         args.setdefault("session_parameters", {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})
-        args["login_timeout"], args["network_timeout"] = EMULATOR_LOGIN_TIMEOUT_S, EMULATOR_NETWORK_TIMEOUT_S
-        args["database"] = database
+        args.setdefault("database", database)
     return args
 
 

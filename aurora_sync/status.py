@@ -2,8 +2,9 @@
 
 The views are the app's own definitions (`stored_procs.monitoring.views`), created in the control schema
 by the local runner's control DDL step (`aurora_sync.cycle.local_ddl`: it runs only when the definitions
-change, never in every cycle), or here when they are missing (a control schema the views were dropped
-from, or that no run has created yet: then the control DDL runs first, as `aurora-sync run` would).
+change, never in every cycle), or here when they are missing from a control schema a run has created (its
+SYNC_TABLES exists). `status` never creates a control schema: when SYNC_TABLES cannot be found (a typo in
+`database` or `control_schema`, or no run yet) it raises NoRunRecorded (exit 2), naming the schema.
 
 A table's state, the first that holds (TABLE_STATUS.STATE, plus BUSY from LEASES):
 
@@ -15,9 +16,10 @@ A table's state, the first that holds (TABLE_STATUS.STATE, plus BUSY from LEASES
                sets none aside clears the second.
   BUSY         another run holds the table's load lease now (LEASES: a holder, EXPIRES_AT not passed;
                `stored_procs.orchestration.lease`): it is loading the table.
-  WAITING      manifests to load (NEW, or FAILED and retried next run), an export request not answered
-               yet (EXPORT_REQUESTS.STATUS REQUESTED: the app's asynchronous exports), or a last run that
-               found the table BUSY while nobody holds it now.
+  WAITING      manifests to load (NEW, or FAILED and retried next run), or an export request not
+               answered yet (EXPORT_REQUESTS.STATUS REQUESTED: the app's asynchronous exports).
+A table's last run is its newest SUCCEEDED, NO_CHANGE or FAILED RUNS row (`views.last_runs`): a run that
+found the table BUSY did nothing to it, so a FAILED table stays FAILED (and its RUN_FAILED alert open).
   NEVER_RUN    no RUNS row and nothing waiting (also a table of sync.toml no run has saved yet).
   SUCCEEDED    its last run loaded batches.
   NO_CHANGE    its last run had nothing new (and its export succeeded).
@@ -34,7 +36,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from aurora_sync.config import SyncConfig
+from aurora_sync.config import ConfigError, SyncConfig
 from stored_procs import ledger
 from stored_procs.datetime_text import timestamp_ntz
 from stored_procs.monitoring.views import view_ddl
@@ -197,13 +199,37 @@ def history_run(row: Any) -> dict[str, Any]:
     }
 
 
+class NoRunRecorded(ConfigError):
+    """The configured control schema holds no SYNC_TABLES: a wrong `database` / `control_schema`, or no
+    run yet. Nothing is created (the CLI exits 2 with this message)."""
+
+    def __init__(self, place: Place) -> None:
+        where = f"{place.database}.{place.control_schema}" if place.database else place.control_schema
+        super().__init__(
+            "snowflake.control_schema",
+            f"no run recorded in {where}; check control_schema (and database) or run `aurora-sync run` first",
+        )
+
+
+def require_control(session: Any, place: Place) -> None:
+    """Raises NoRunRecorded when the control schema has no SYNC_TABLES (the error says it does not exist:
+    Snowflake's "Object ... does not exist or not authorized"); any other failure is raised as it is."""
+    try:
+        run(session, Stmt(f"SELECT COUNT(*) AS N FROM {place.control('SYNC_TABLES')}"))
+    except Exception as err:
+        if "does not exist" in str(err).lower():
+            raise NoRunRecorded(place) from None
+        raise
+
+
 def _read(session: Any, config: SyncConfig, stmt: Stmt) -> list[Any]:
-    """`stmt` over the views; when it fails, the views (and, if missing, the control schema) are created
-    and it runs again. When they cannot be created, the first error is raised (it names what the read
-    lacked: a privilege, the connection), else the second read's."""
+    """`stmt` over the views; when it fails, the views are created (only in a control schema a run made:
+    `require_control`) and it runs again. When they cannot be created, the first error is raised (it names
+    what the read lacked: a privilege, the connection), else the second read's."""
     try:
         return run(session, stmt)
     except Exception as first:
+        require_control(session, config.place)
         try:
             ensure_views(session, config)
         except Exception:

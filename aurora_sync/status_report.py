@@ -1,7 +1,8 @@
 """What `aurora-sync status` prints: one line per table, why for the tables that need a word, and with
 `--history N` the last runs. It fits the console's width (80 columns when stdout is not a terminal): the
 reason (the last error, shortened) is a column only when it has room, else wrapped lines under the
-table; a long table name folds; when even that does not fit, the least useful columns go."""
+table; a long table name folds; when even that does not fit, the least useful columns go. Every value
+(a table name, an error) is printed as text, never read as rich markup (`[red]`, `[/x]`)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,6 @@ def reason(t: TableStatus) -> str | None:
             parts.append(f"{waiting} manifest(s) to load")
         if t.open_export_requests:
             parts.append("export requested, no answer yet")
-        if t.last_run_status == "BUSY" and not t.busy:
-            parts.append("its last run found it busy; the next run loads it")
     return "; ".join(parts) or None
 
 
@@ -109,12 +108,12 @@ def _grid(name: _Column, columns: list[_Column], why: _Column | None, width: int
         grid.add_column(c.header, width=c.natural, justify="right" if c.right else "left", no_wrap=True)
     if why is not None:
         grid.add_column(why.header, width=width - fixed - name_width - GAP, overflow="ellipsis", no_wrap=True)
-    for i, table in enumerate(name.cells):
-        cells: list[str | Text] = [table]
+    for i, table in enumerate(name.cells):  # every cell a Text: data is never read as rich markup
+        cells = [Text(table)]
         for c in columns:
-            cells.append(Text(c.cells[i], style=styles[i]) if c.header in {"state", "status"} else c.cells[i])
+            cells.append(Text(c.cells[i], style=styles[i] if c.header in {"state", "status"} else ""))
         if why is not None:
-            cells.append(why.cells[i])
+            cells.append(Text(why.cells[i]))
         grid.add_row(*cells)
     return grid
 

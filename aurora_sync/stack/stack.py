@@ -207,6 +207,8 @@ port = {sf["port"]}
 protocol = "{sf["protocol"]}"
 database = "{DATABASE}"
 control_schema = "{CONTROL_SCHEMA}"
+login_timeout = 10  # a local server: fail fast instead of retrying for minutes
+network_timeout = 60
 
 [exporter]
 lambda_function = "{FUNCTION}"

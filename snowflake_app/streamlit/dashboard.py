@@ -37,7 +37,10 @@ def rows(session: Any, sql: str, *params: Any) -> list[dict[str, Any]]:
 
 
 def render(st: Any, session: Any, where: Any = q.APP, now: datetime | None = None) -> dict[str, int]:
-    """Draws the page with `st` (streamlit); counts of what it showed, for tests."""
+    """Draws the page with `st` (streamlit); counts of what it showed, for tests. Data (table names, errors)
+    goes only where Streamlit shows text as it is: `st.text` (fixed-width, "st.text" in the API reference:
+    no Markdown) and dataframes; st.error / st.markdown / st.write of a string would read Markdown, so an
+    error holding `![](http://tracker)` would load an image and `[x](url)` become a link."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     st.title("aurora-snowflake-sync")
     status = rows(session, q.status_sql(where))
@@ -51,16 +54,17 @@ def render(st: Any, session: Any, where: Any = q.APP, now: datetime | None = Non
 
     st.subheader("Failing tables")
     if failing:
+        st.error(f"{len(failing)} table(s) failing or quarantined:")  # a count only: never data (Markdown)
         st.dataframe(failing)
-        for f in failing:  # the error in full, as text (a grid cell cuts it)
-            st.error(f"{f['TABLE']} {f['STATE']}: {f['WHY']}")
+        for f in failing:  # the error in full (a grid cell cuts it), as plain text: see `render`
+            st.text(f"{f['TABLE']} {f['STATE']}: {f['WHY']}")
     else:
         st.success("No table is failing or quarantined.")
 
     st.subheader("Freshness against each table's SLA")
     st.dataframe([{k: t[k] for k in ("TABLE", "FRESHNESS", "STATE", "SLA_MINUTES", "LAST_SUCCESS_AT")} for t in tables])
     for t in tables:  # as text too: readable without the grid
-        st.markdown(f"- `{t['TABLE']}`: **{t['FRESHNESS']}** ({t['STATE']})")
+        st.text(f"{t['TABLE']}: {t['FRESHNESS']} ({t['STATE']})")
 
     history = rows(session, q.history_sql(where), q.HISTORY_DAYS)
     st.subheader(f"Rows loaded per run (last {q.HISTORY_DAYS} days)")

@@ -34,6 +34,8 @@ from typing import Any
 
 from stored_procs import datetime_text, ledger
 from stored_procs.configuration import app_config
+from stored_procs.monitoring.views import last_runs
+from stored_procs.orchestration import lease
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 
@@ -47,6 +49,10 @@ LABELS = {
 ALERT_INTEGRATION = "alert_integration"  # setting (STATE.SETTINGS): the notification integration's name
 MAX_DETAIL = 1000  # characters of an error kept in INCIDENTS.DETAIL and in a message
 _NOW = datetime_text.timestamp_ntz()  # one bind: ledger.now()
+# which of the open incidents of one (table, kind) is the incident: a notified one, else the oldest
+_FIRST = "IFF(OPEN_NOTIFIED_AT IS NULL, 1, 0), OPENED_AT, INCIDENT_ID"
+LEASE = "alerts"  # LEASES: one evaluation sends at a time (stored_procs.orchestration.lease)
+LEASE_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -115,40 +121,39 @@ def _tables(specs: Sequence[TableSpec]) -> tuple[str, tuple[Any, ...]]:
 
 
 def conditions(place: Place, specs: Sequence[TableSpec], now: str) -> tuple[str, tuple[Any, ...]]:
-    """SELECT S, T, K, D: every incident condition holding now, one row per (table, kind)."""
+    """SELECT S, T, K, D: every incident condition holding now, one row per (table, kind). RUN_FAILED and
+    ROWS_SET_ASIDE read the table's last run as TABLE_STATUS does (`views.last_runs`: BUSY rows do not
+    count), so an open RUN_FAILED incident and a FAILED state are the same thing. A table that never ran
+    is counted stale from when it was configured (SYNC_TABLES.UPDATED_AT)."""
     c = place.control
     tables, table_params = _tables(specs)
-    latest = (
-        "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ERROR AS E, ROWS_QUARANTINED AS Q, RUN_ID AS R, "
-        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE, STATUS = 'SUCCEEDED' "
-        f"ORDER BY FINISHED_AT DESC) AS N, STATUS = 'SUCCEEDED' AS L FROM {c('RUNS')} "
-        "WHERE STATUS IN ('SUCCEEDED', 'NO_CHANGE', 'FAILED')"
-    )
-    last = (  # latest run of any outcome: its own ROW_NUMBER over all three statuses
-        "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, STATUS AS X, ERROR AS E, "
-        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY FINISHED_AT DESC) AS N "
-        f"FROM {c('RUNS')} WHERE STATUS IN ('SUCCEEDED', 'NO_CHANGE', 'FAILED')"
-    )
+    last = f"SELECT * FROM ({last_runs(c('RUNS'))}) AS r WHERE r.RN = 1"
     fresh = (
         "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, "
         "MAX(IFF(STATUS IN ('SUCCEEDED', 'NO_CHANGE'), FINISHED_AT, NULL)) AS L, MIN(STARTED_AT) AS F "
         f"FROM {c('RUNS')} GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
+    )
+    saved = (
+        f"SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, MIN(UPDATED_AT) AS U FROM {c('SYNC_TABLES')} "
+        "GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
     )
     held = (
         "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, COUNT(*) AS C, MIN(EXPORT_ID) AS E "
         f"FROM {c('MANIFESTS')} WHERE STATUS = 'QUARANTINED' GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"
     )
     on = "ON x.S = v.S AND x.T = v.T"
+    run_on = "ON x.SOURCE_SCHEMA = v.S AND x.SOURCE_TABLE = v.T"
     text = (
-        f"SELECT v.S AS S, v.T AS T, '{RUN_FAILED}' AS K, LEFT(COALESCE(x.E, 'failed'), {MAX_DETAIL}) AS D "
-        f"FROM ({tables}) AS v JOIN ({last}) AS x {on} AND x.N = 1 AND x.X = 'FAILED' UNION ALL "
+        f"SELECT v.S AS S, v.T AS T, '{RUN_FAILED}' AS K, LEFT(COALESCE(x.ERROR, 'failed'), {MAX_DETAIL}) AS D "
+        f"FROM ({tables}) AS v JOIN ({last}) AS x {run_on} AND x.STATUS = 'FAILED' UNION ALL "
         f"SELECT v.S, v.T, '{QUARANTINED}', CAST(x.C AS VARCHAR) || ' export(s) quarantined, e.g. ' || x.E "
         f"FROM ({tables}) AS v JOIN ({held}) AS x {on} UNION ALL "
-        f"SELECT v.S, v.T, '{ROWS_SET_ASIDE}', CAST(x.Q AS VARCHAR) || ' row(s) set aside in QUARANTINE by ' || x.R "
-        f"FROM ({tables}) AS v JOIN ({latest}) AS x {on} AND x.L AND x.N = 1 AND x.Q > 0 UNION ALL "
+        f"SELECT v.S, v.T, '{ROWS_SET_ASIDE}', "
+        "CAST(x.ROWS_QUARANTINED AS VARCHAR) || ' row(s) set aside in QUARANTINE by ' || x.RUN_ID "
+        f"FROM ({tables}) AS v JOIN ({last}) AS x {run_on} AND x.ROWS_QUARANTINED > 0 UNION ALL "
         f"SELECT v.S, v.T, '{STALE}', 'no successful run within the freshness SLA' "
-        f"FROM ({tables}) AS v JOIN ({fresh}) AS x {on} "
-        f"WHERE v.SLA IS NOT NULL AND DATEDIFF('second', COALESCE(x.L, x.F), {_NOW}) > v.SLA * 60"
+        f"FROM ({tables}) AS v LEFT JOIN ({fresh}) AS x {on} LEFT JOIN ({saved}) AS y ON y.S = v.S AND y.T = v.T "
+        f"WHERE v.SLA IS NOT NULL AND DATEDIFF('second', COALESCE(x.L, x.F, y.U), {_NOW}) > v.SLA * 60"
     )
     return text, table_params * 4 + (now,)
 
@@ -158,47 +163,65 @@ def evaluate_incidents(place: Place, specs: Sequence[TableSpec], run_id: str, no
     `<run>/<kind>/<schema>.<table>`); an open incident of a configured table whose condition is gone is
     closed (CLOSED_AT); an incident still waiting for a notification is touched, so that the MERGE's
     counts ("number of rows inserted" / "updated", "MERGE" in the SQL command reference) say whether
-    anything is to be sent."""
+    anything is to be sent.
+
+    Two runs that evaluate at once may both open an incident for one (table, kind) (neither MERGE sees
+    the other's row). Of the open incidents of one (table, kind) the first (`_FIRST`: a notified one, else
+    the oldest) is the incident; the others are closed here, silently (both notification times set) when
+    never notified."""
     i = place.control("INCIDENTS")
     found, found_params = conditions(place, specs, now)
     tables, table_params = _tables(specs)
     open_ = (
-        f"SELECT i.INCIDENT_ID AS ID, i.SOURCE_SCHEMA AS S, i.SOURCE_TABLE AS T, i.KIND AS K FROM {i} AS i "
-        f"JOIN ({tables}) AS v ON v.S = i.SOURCE_SCHEMA AND v.T = i.SOURCE_TABLE WHERE i.CLOSED_AT IS NULL"
+        "SELECT i.INCIDENT_ID AS ID, i.SOURCE_SCHEMA AS S, i.SOURCE_TABLE AS T, i.KIND AS K, "
+        f"ROW_NUMBER() OVER (PARTITION BY i.SOURCE_SCHEMA, i.SOURCE_TABLE, i.KIND ORDER BY {_FIRST}) AS R "
+        f"FROM {i} AS i JOIN ({tables}) AS v ON v.S = i.SOURCE_SCHEMA AND v.T = i.SOURCE_TABLE "
+        "WHERE i.CLOSED_AT IS NULL"
     )
     # conditions and open incidents side by side (A = 1: the condition holds), by (table, kind), then the
-    # closed incidents whose end is not notified yet (C: their CLOSED_AT, which the touch sets again)
+    # duplicates (P = 1), then the closed incidents whose end is not notified yet (C: their CLOSED_AT,
+    # which the touch sets again)
     source = (
         "SELECT b.S AS S, b.T AS T, b.K AS K, MAX(b.D) AS D, MAX(b.A) AS A, MAX(b.ID) AS ID, "
-        "CAST(NULL AS TIMESTAMP_NTZ) AS C FROM ("
+        "CAST(NULL AS TIMESTAMP_NTZ) AS C, 0 AS P FROM ("
         f"SELECT c.S AS S, c.T AS T, c.K AS K, c.D AS D, 1 AS A, CAST(NULL AS VARCHAR) AS ID FROM ({found}) AS c "
-        f"UNION ALL SELECT o.S, o.T, o.K, NULL, 0, o.ID FROM ({open_}) AS o) AS b GROUP BY b.S, b.T, b.K UNION ALL "
-        f"SELECT SOURCE_SCHEMA, SOURCE_TABLE, KIND, NULL, 0, INCIDENT_ID, CLOSED_AT FROM {i} "
+        f"UNION ALL SELECT o.S, o.T, o.K, NULL, 0, o.ID FROM ({open_}) AS o WHERE o.R = 1) AS b "
+        "GROUP BY b.S, b.T, b.K UNION ALL "
+        f"SELECT d.S, d.T, d.K, NULL, 0, d.ID, CAST(NULL AS TIMESTAMP_NTZ), 1 FROM ({open_}) AS d WHERE d.R > 1 "
+        f"UNION ALL SELECT SOURCE_SCHEMA, SOURCE_TABLE, KIND, NULL, 0, INCIDENT_ID, CLOSED_AT, 0 FROM {i} "
         "WHERE CLOSED_AT IS NOT NULL AND CLOSE_NOTIFIED_AT IS NULL"
     )
     # every value is a column of the source (the emulator's MERGE binds only there)
     text = (
         f"MERGE INTO {i} AS t USING (SELECT u.S AS S, u.T AS T, u.K AS K, u.D AS D, u.A AS A, u.ID AS ID, u.C AS C, "
-        f"{_NOW} AS W, CAST(? AS VARCHAR) || '/' || u.K || '/' || u.S || '.' || u.T AS N FROM ({source}) AS u) AS s "
-        "ON t.INCIDENT_ID = s.ID "
+        f"u.P AS P, {_NOW} AS W, CAST(? AS VARCHAR) || '/' || u.K || '/' || u.S || '.' || u.T AS N "
+        f"FROM ({source}) AS u) AS s ON t.INCIDENT_ID = s.ID "
+        "WHEN MATCHED AND t.CLOSED_AT IS NULL AND s.P = 1 AND t.OPEN_NOTIFIED_AT IS NULL "
+        "THEN UPDATE SET CLOSED_AT = s.W, OPEN_NOTIFIED_AT = s.W, CLOSE_NOTIFIED_AT = s.W "
         "WHEN MATCHED AND t.CLOSED_AT IS NULL AND s.A = 0 THEN UPDATE SET CLOSED_AT = s.W "
         "WHEN MATCHED AND (t.OPEN_NOTIFIED_AT IS NULL OR t.CLOSE_NOTIFIED_AT IS NULL AND t.CLOSED_AT IS NOT NULL) "
         "THEN UPDATE SET CLOSED_AT = s.C "
         "WHEN NOT MATCHED AND s.A = 1 THEN INSERT (INCIDENT_ID, SOURCE_SCHEMA, SOURCE_TABLE, KIND, DETAIL, OPENED_AT) "
         "VALUES (s.N, s.S, s.T, s.K, s.D, s.W)"
     )
-    return Stmt(text, (now, run_id, *found_params, *table_params))
+    return Stmt(text, (now, run_id, *found_params, *table_params, *table_params))
 
 
 def waiting(place: Place) -> Stmt:
-    """The incidents whose opening, or end, has not been notified yet, oldest first. Whether one is closed
-    is read as a boolean (X), not from CLOSED_AT: the emulator's server hands a NULL timestamp over as the
-    epoch."""
+    """The incidents whose opening, or end, has not been notified yet, oldest first; of the open incidents
+    of one (table, kind) only the first (`_FIRST`), so a duplicate another run opened at the same time is
+    never notified. Whether one is closed is read as a boolean (X), not from CLOSED_AT: the emulator's
+    server hands a NULL timestamp over as the epoch."""
+    ranked = (
+        "SELECT INCIDENT_ID, SOURCE_SCHEMA, SOURCE_TABLE, KIND, DETAIL, OPENED_AT, CLOSED_AT, OPEN_NOTIFIED_AT, "
+        "CLOSE_NOTIFIED_AT, ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE, KIND, "
+        f"IFF(CLOSED_AT IS NULL, 1, 0) ORDER BY {_FIRST}) AS R FROM {place.control('INCIDENTS')}"
+    )
     return Stmt(
         "SELECT INCIDENT_ID AS I, SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, KIND AS K, DETAIL AS D, OPENED_AT AS O, "
-        f"CLOSED_AT AS C, OPEN_NOTIFIED_AT IS NULL AS W, CLOSED_AT IS NOT NULL AS X FROM {place.control('INCIDENTS')} "
-        "WHERE OPEN_NOTIFIED_AT IS NULL OR (CLOSED_AT IS NOT NULL AND CLOSE_NOTIFIED_AT IS NULL) "
-        "ORDER BY OPENED_AT, INCIDENT_ID"
+        f"CLOSED_AT AS C, OPEN_NOTIFIED_AT IS NULL AS W, CLOSED_AT IS NOT NULL AS X FROM ({ranked}) AS r "
+        "WHERE (OPEN_NOTIFIED_AT IS NULL AND (CLOSED_AT IS NOT NULL OR R = 1)) "
+        "OR (CLOSED_AT IS NOT NULL AND CLOSE_NOTIFIED_AT IS NULL) ORDER BY OPENED_AT, INCIDENT_ID"
     )
 
 
@@ -232,36 +255,53 @@ def evaluate(
     session: Any, place: Place, specs: Sequence[TableSpec], run_id: str, send: Send, warn: Warn
 ) -> dict[str, Any]:
     """Open and close incidents, send what waits (each notice once, in order), mark what was delivered.
-    Returns {"opened": [...], "recovered": [...], "undelivered": [...]} (texts). Raises only when the
-    control tables cannot be read or written; the caller reports that without failing the run."""
+    Returns {"opened": [...], "recovered": [...], "undelivered": [...]} (texts), and "busy" (who holds the
+    alerts lease) when another evaluation is sending now: it sends what waits, or the next run does.
+
+    Sending holds the lease LEASE, so two runs finishing at once never both send one notice. The first
+    notice that cannot be delivered stops the sending: the rest wait for the next evaluation (a webhook
+    that is down costs one timeout per evaluation, not one per notice) and one warning says how many wait.
+    Raises only when the control tables cannot be read or written; the caller reports that without
+    failing the run."""
+    done: dict[str, Any] = {"opened": [], "recovered": [], "undelivered": []}
     if not specs:
-        return {"opened": [], "recovered": [], "undelivered": []}
+        return done
     now = ledger.now()
     counts = run(session, evaluate_incidents(place, specs, run_id, now))
     if not counts or not sum(int(v or 0) for v in counts[0]):
-        return {"opened": [], "recovered": [], "undelivered": []}
+        return done
+    with lease.held(session, place, LEASE, run_id, LEASE_TTL_S) as busy:
+        if busy is not None:
+            return {**done, "busy": busy.holder}
+        return _send_waiting(session, place, specs, send, warn)
+
+
+def _send_waiting(session: Any, place: Place, specs: Sequence[TableSpec], send: Send, warn: Warn) -> dict[str, Any]:
+    """What `evaluate` does under the lease: read what waits, send it in order until one fails, mark it."""
     sla = {s.key: s.freshness_sla_minutes for s in specs}
+
+    def text(n: Notice) -> str:
+        return n.text(sla.get((n.source_schema, n.source_table)))
+
+    due = notices(run(session, waiting(place)))
     sent: dict[str, list[Notice]] = {"opened": [], "recovered": []}
     undelivered: list[str] = []
-    stuck: set[str] = set()  # an opening not delivered: its end waits too (in order)
-    for notice in notices(run(session, waiting(place))):
-        text = notice.text(sla.get((notice.source_schema, notice.source_table)))
-        if notice.incident_id in stuck:
-            undelivered.append(text)
-            continue
+    for k, notice in enumerate(due):
         try:
             send(notice)
         except Exception as err:
-            stuck.add(notice.incident_id)
-            undelivered.append(text)
-            warn(f"alert not delivered ({notice.event} {notice.kind} {notice.source}): {err}; sent again next run")
-            continue
+            undelivered = [text(n) for n in due[k:]]
+            more = f" and {len(due) - k - 1} more alert(s) wait" if k + 1 < len(due) else ""
+            warn(
+                f"alert not delivered ({notice.event} {notice.kind} {notice.source}): {err}; it{more}: "
+                "sent at the next run or `aurora-sync alerts`"
+            )
+            break
         sent[notice.event].append(notice)
     if sent["opened"] or sent["recovered"]:
         ids = {event: [n.incident_id for n in done] for event, done in sent.items()}
         run(session, mark_notified(place, ids["opened"], ids["recovered"], ledger.now()))
-    texts = {event: [n.text(sla.get((n.source_schema, n.source_table))) for n in done] for event, done in sent.items()}
-    return {**texts, "undelivered": undelivered}
+    return {**{event: [text(n) for n in done] for event, done in sent.items()}, "undelivered": undelivered}
 
 
 # --------------------------------------------------------------------------- the app's destination

@@ -6,14 +6,17 @@ the page (snowflake.yml, `streamlit/dashboard_sql.py`), so it imports nothing of
 
 Every query reads the monitoring views (stored_procs/monitoring/views.py) in `Where.views`: `CORE` in the
 app, the control schema locally (`aurora-sync dashboard`, where the local runner creates the same views).
-A table's failure is TABLE_STATUS.STATE (FAILED / QUARANTINED), the one definition `aurora-sync status`
-and the alerts use: the page never decides it from other columns. The old page did ("Failing or
-quarantined 0 ... No failures recorded" while four tables had failed: issue 15), and read `CORE` only.
+A table's failure is TABLE_STATUS.STATE (FAILED / QUARANTINED): `aurora-sync status` shows that STATE
+(adding BUSY for a table another run is loading now, never over FAILED or QUARANTINED), and the alerts'
+RUN_FAILED / QUARANTINED / ROWS_SET_ASIDE read the same last run (`views.last_runs`: a BUSY row is never
+a table's last run) and the same quarantined manifests. The page never decides it from other columns.
+The old page did ("Failing or quarantined 0 ... No failures recorded" while four tables had failed:
+issue 15), and read `CORE` only.
 
 Freshness (`freshness`), per table, the first that holds:
   failing   STATE is FAILED or QUARANTINED
   no SLA    no `freshness_sla_minutes` (SYNC_TABLES.OPTIONS)
-  not run   no run yet
+  not run   no run yet (the alerts count such a table stale from when it was configured)
   late      no successful run (SUCCEEDED / NO_CHANGE) within the SLA: the alerts' STALE rule
             (stored_procs/monitoring/alerts.py), seconds since the last success > SLA * 60
   on time   otherwise

@@ -15,10 +15,14 @@ TABLE_STATUS.STATE, the first that holds (`aurora-sync status` shows it; docs/RU
   QUARANTINED  a manifest of the table is QUARANTINED (not retried: RETRY_MANIFEST or DISCARD_MANIFEST),
                or its last run set rows aside (RUNS.ROWS_QUARANTINED > 0: the run loaded, those rows
                are in QUARANTINED_ROWS, not in the target); the next run that sets none aside clears it
-  WAITING      manifests to load (NEW, or FAILED and retried next run), an export request not answered
-               yet (EXPORT_REQUESTS.STATUS REQUESTED), or a last run that found the table BUSY
+  WAITING      manifests to load (NEW, or FAILED and retried next run), or an export request not
+               answered yet (EXPORT_REQUESTS.STATUS REQUESTED)
   NEVER_RUN    no RUNS row and nothing waiting
   SUCCEEDED / NO_CHANGE  the last run's status: it loaded rows / it had nothing new
+A table's "last run" is its newest RUNS row whose STATUS is one of COUNTED (SUCCEEDED, NO_CHANGE,
+FAILED): a BUSY row (a run that found another run loading the table, and did nothing) says nothing about
+the table, so a FAILED table stays FAILED until a run actually loads it. The alerts
+(stored_procs.monitoring.alerts) read the same `last_runs` fragment.
 BUSY (another run holds the table's load lease now) is not a column: a lease's name is a digest of the
 table's name (`lease`, `TableSpec.slug`) that SQL here cannot compute the same on every engine; the
 reader adds it from LEASES (`aurora_sync.status`).
@@ -47,6 +51,21 @@ def _watermark_lag(watermark: str, kind: str, until: str) -> str:
     return f"CASE WHEN {kind} IN ({kinds}) THEN DATEDIFF('minute', {at}, {until}) END"
 
 
+COUNTED = ("SUCCEEDED", "NO_CHANGE", "FAILED")  # RUNS statuses that say how a table is (not BUSY)
+
+
+def last_runs(runs_table: str) -> str:
+    """SELECT SOURCE_SCHEMA, SOURCE_TABLE, RUN_ID, STATUS, ROWS_LOADED, ROWS_QUARANTINED, FINISHED_AT, ERROR,
+    RN of `runs_table` (RUNS, quoted) over the COUNTED runs only; RN = 1 is each table's last run. The one
+    definition TABLE_STATUS and the alert conditions share."""
+    counted = ", ".join(f"'{s}'" for s in COUNTED)
+    return (
+        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, RUN_ID, STATUS, ROWS_LOADED, ROWS_QUARANTINED, FINISHED_AT, ERROR, "
+        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY FINISHED_AT DESC) AS RN "
+        f"FROM {runs_table} WHERE STATUS IN ({counted})"
+    )
+
+
 def _state() -> str:
     """TABLE_STATUS.STATE (the module's docstring) over the view's joins: r (last run), m (manifests),
     o (open export requests)."""
@@ -56,7 +75,7 @@ def _state() -> str:
     return (
         "CASE WHEN r.STATUS = 'FAILED' THEN 'FAILED' "
         "WHEN COALESCE(m.QUARANTINED_MANIFESTS, 0) > 0 OR COALESCE(r.ROWS_QUARANTINED, 0) > 0 THEN 'QUARANTINED' "
-        f"WHEN {waiting} OR r.STATUS = 'BUSY' THEN 'WAITING' "
+        f"WHEN {waiting} THEN 'WAITING' "
         "WHEN r.STATUS IS NULL THEN 'NEVER_RUN' ELSE r.STATUS END"
     )
 
@@ -69,11 +88,7 @@ def view_ddl(place: Place, view_schema: str) -> dict[str, Stmt]:
         parts = (view_schema, view) if place.database is None else (place.database, view_schema, view)
         return quote_qualified(*parts)
 
-    last_run = (
-        "SELECT SOURCE_SCHEMA, SOURCE_TABLE, RUN_ID, STATUS, ROWS_LOADED, ROWS_QUARANTINED, FINISHED_AT, ERROR, "
-        "ROW_NUMBER() OVER (PARTITION BY SOURCE_SCHEMA, SOURCE_TABLE ORDER BY FINISHED_AT DESC) AS RN "
-        f"FROM {c('RUNS')}"
-    )
+    last_run = last_runs(c("RUNS"))
     last_success = (
         "SELECT SOURCE_SCHEMA, SOURCE_TABLE, MAX(FINISHED_AT) AS LAST_SUCCESS_AT "
         f"FROM {c('RUNS')} WHERE STATUS IN ('SUCCEEDED', 'NO_CHANGE') GROUP BY SOURCE_SCHEMA, SOURCE_TABLE"

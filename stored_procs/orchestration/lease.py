@@ -89,13 +89,19 @@ def acquire(session: Any, place: Place, name: str, holder: str, ttl_s: float = D
 
 
 def _take(session: Any, place: Place, name: str, holder: str, ttl_s: float) -> bool:
-    """The conditional UPDATE that takes a free (or expired, or already ours) lease; True when it did."""
+    """The conditional UPDATE that takes a free (or expired, or already ours) lease; True when it did.
+
+    It takes every row of the name, and only when none is held by another: two first uses at once may
+    both have created the row (two MERGEs, neither seeing the other's insert), and taking one row each
+    would give the lease to both."""
+    leases = place.control("LEASES")
     rows = run(
         session,
         Stmt(
-            f"UPDATE {place.control('LEASES')} SET HOLDER = ?, ACQUIRED_AT = {_AT}, EXPIRES_AT = {_AT} WHERE NAME = ? "
-            f"AND (HOLDER IS NULL OR HOLDER = ? OR EXPIRES_AT < {_AT})",
-            (holder, now(), now(ttl_s), name, holder, now()),
+            f"UPDATE {leases} SET HOLDER = ?, ACQUIRED_AT = {_AT}, EXPIRES_AT = {_AT} WHERE NAME = ? "
+            f"AND NOT EXISTS (SELECT 1 AS X FROM {leases} AS o WHERE o.NAME = ? AND o.HOLDER IS NOT NULL "
+            f"AND o.HOLDER <> ? AND o.EXPIRES_AT >= {_AT})",
+            (holder, now(), now(ttl_s), name, name, holder, now()),
         ),
     )
     return bool(rows) and int(rows[0][0] or 0) > 0

@@ -105,6 +105,14 @@ def test_the_dashboard_shows_the_failed_table_its_error_and_freshness(pg, harnes
     assert last["dash_ok"][0] == "SUCCEEDED" and last["dash_gone"][0] == "FAILED"
     error = " ".join(str(last["dash_gone"][1]).split())
     assert "does not exist in the source database" in error
+    # an error quoting a value that looks like Markdown (issue 15 review): shown as written, never an image
+    # or a link (the page would load http://127.0.0.1:9/... from the viewer's browser)
+    markdown = " ![](http://127.0.0.1:9/track.png) [click](http://127.0.0.1:9/x) **bold**"
+    h.query(
+        f"UPDATE {h.control('RUNS')} SET ERROR = ERROR || ? WHERE SOURCE_TABLE = 'dash_gone' AND STATUS = 'FAILED'",
+        markdown,
+    )
+    error += markdown
 
     config = tmp_path / "sync.toml"
     config.write_text(h.toml)
@@ -121,12 +129,16 @@ def test_the_dashboard_shows_the_failed_table_its_error_and_freshness(pg, harnes
     try:
         _wait_healthy(proc, url, log)
         driver = _browser()
-        wanted = [f"public.dash_gone FAILED: {error[:120]}", "public.dash_gone: failing (FAILED)"]
+        wanted = [f"public.dash_gone FAILED: {error[:120]}", "public.dash_gone: failing (FAILED)", markdown.strip()]
         wanted += ["public.dash_ok: on time (SUCCEEDED)", "credits: not available (needs"]  # no Account Usage here
         text = _page_text(driver, url, wanted)
         for piece in wanted:
             assert piece in text, f"{piece!r} not on the page: {text}"
         assert "Failing or quarantined 1" in text
+        from selenium.webdriver.common.by import By
+
+        assert driver.find_elements(By.CSS_SELECTOR, 'img[src*="127.0.0.1:9"]') == []
+        assert driver.find_elements(By.CSS_SELECTOR, 'a[href*="127.0.0.1:9"]') == []
         assert "No failures recorded" not in text
     finally:
         if driver is not None:

@@ -50,8 +50,8 @@ def test_a_failed_table_exits_1_naming_its_error_until_a_run_succeeds(pg, harnes
         cur.execute(f"INSERT INTO public.{name} SELECT g, 'v' || g, now() FROM generate_series(1, 5) g")
     h = harness.add("public.st_ok", ["id"], "changed_at").add("public.st_gone", ["id"], "changed_at")
 
-    code, before = _json(h, tmp_path, capsys)  # nothing ran yet: no crash, nothing failing
-    assert code == 0 and [t["state"] for t in before.values()] == ["NEVER_RUN", "NEVER_RUN"]
+    code, out = _status(h, tmp_path, capsys)  # nothing ran yet: no crash, and no control schema created
+    assert code == 2 and f"no run recorded in ANALYTICS.{h.control_schema}" in " ".join(out.split()), out
 
     assert not h.cycle().failed
     cur.execute("INSERT INTO public.st_ok SELECT g, 'v' || g, now() FROM generate_series(6, 8) g")
@@ -141,7 +141,7 @@ def test_rows_set_aside_quarantine_the_table_until_a_run_sets_none_aside(pg, har
     assert (t["state"], t["rows_set_aside_last_run"], t["quarantined_rows"]) == ("SUCCEEDED", 0, 1)
 
 
-def test_a_held_lease_is_busy_then_waiting_and_missing_views_are_created(pg, harness, tmp_path, capsys) -> None:
+def test_a_held_lease_is_busy_and_missing_views_are_created(pg, harness, tmp_path, capsys) -> None:
     cur = pg.cursor()
     cur.execute("CREATE TABLE public.st_busy (id int PRIMARY KEY, v int NOT NULL)")
     cur.execute("INSERT INTO public.st_busy VALUES (1, 1)")
@@ -158,13 +158,13 @@ def test_a_held_lease_is_busy_then_waiting_and_missing_views_are_created(pg, har
         cur.execute("INSERT INTO public.st_busy VALUES (2, 2)")
         assert h.cycle().tables[0].load["status"] == "BUSY"  # this run leaves the table to the holder
         code, tables = _json(h, tmp_path, capsys)
-        t = tables["public.st_busy"]
-        assert code == 0 and (t["state"], t["last_run_status"]) == ("BUSY", "BUSY")
+        t = tables["public.st_busy"]  # a BUSY row is not the table's last run (it did nothing)
+        assert code == 0 and (t["state"], t["last_run_status"]) == ("BUSY", "SUCCEEDED")
     finally:
         lease.release(h.snow, h.config.place, name, "other-run/1")
-    # the holder went away without loading it: the next run does
+    # the holder went away without loading it: the last run is still the one that loaded; the next run loads
     code, out = _status(h, tmp_path, capsys)
-    assert code == 0 and "WAITING" in out and "its last run found it busy" in " ".join(out.split())
+    assert code == 0 and "SUCCEEDED" in out and "BUSY" not in out
     assert not h.cycle().failed
     code, tables = _json(h, tmp_path, capsys)
     assert code == 0 and (tables["public.st_busy"]["state"], tables["public.st_busy"]["rows_last_run"]) == (

@@ -65,7 +65,7 @@ def test_each_format_carries_the_text() -> None:
     text = NOTICE.text()
     assert payload(NOTICE, text, "slack") == {"text": text}
     card = payload(NOTICE, text, "teams")["attachments"][0]["content"]
-    assert card["type"] == "AdaptiveCard" and card["body"][0]["text"] == text
+    assert card["type"] == "AdaptiveCard" and card["body"][0]["inlines"][0]["text"] == text
     generic = payload(NOTICE, text, "generic")
     assert (generic["event"], generic["kind"], generic["table"], generic["closed_at"]) == (
         "opened",
