@@ -2,19 +2,23 @@
 
 An incident is one of these conditions of one configured table, found from the control tables:
 
-RUN_FAILED      the table's latest run (RUNS: SUCCEEDED, NO_CHANGE or FAILED) failed
+RUN_FAILED      the table's last run (`views.last_runs`: SUCCEEDED, NO_CHANGE or FAILED; a BUSY row is not
+                a run of the table) failed: TABLE_STATUS.STATE FAILED, by the same fragment
 QUARANTINED     an export of the table is QUARANTINED in MANIFESTS (it waits for RETRY_MANIFEST or
                 DISCARD_MANIFEST: docs/RUNBOOK.md)
-ROWS_SET_ASIDE  the table's latest load set rows aside in QUARANTINE (values the target cannot hold)
+ROWS_SET_ASIDE  the table's last run set rows aside in QUARANTINE (values the target cannot hold)
 STALE           no successful run (SUCCEEDED or NO_CHANGE) for longer than the table's
-                `freshness_sla_minutes` (counted from its first run when it never succeeded)
+                `freshness_sla_minutes` (counted from its first run when it never succeeded, from when it
+                was configured, SYNC_TABLES.UPDATED_AT, when it never ran)
 
 The FINALIZER evaluates them once per run, and only when an alert destination is configured (the local
-`[alerts]` section, or the app's notification integration): `evaluate` sends one MERGE over INCIDENTS
-(opens the new conditions, closes the ones gone), and reads and marks incidents only when that MERGE
-changed a row or one still waits for its notification (a delivery that failed is sent again next run).
-A run with no incident opening or closing sends that one statement. A notification that cannot be
-delivered never fails the run: it is reported through `warn` and tried again next run.
+`[alerts]` section, or the app's notification integration); locally `aurora-sync alerts` evaluates them
+without a run too (a stopped cron, a run that never finishes: STALE). `evaluate` sends one MERGE over
+INCIDENTS (opens the new conditions, closes the ones gone), and reads and marks incidents only when that
+MERGE changed a row or one still waits for its notification, holding the lease LEASE meanwhile, so that
+two evaluations at once never both send a notice. A run with no incident opening or closing sends that
+one statement. A notification that cannot be delivered never fails the run: the sending stops there, one
+warning goes through `warn`, and it and the rest are sent next time.
 
 In the app the message goes through SYSTEM$SEND_SNOWFLAKE_NOTIFICATION to the notification integration
 the consumer named with CORE.SET_ALERT_INTEGRATION ("SYSTEM$SEND_SNOWFLAKE_NOTIFICATION",
@@ -294,7 +298,7 @@ def _send_waiting(session: Any, place: Place, specs: Sequence[TableSpec], send: 
             more = f" and {len(due) - k - 1} more alert(s) wait" if k + 1 < len(due) else ""
             warn(
                 f"alert not delivered ({notice.event} {notice.kind} {notice.source}): {err}; it{more}: "
-                "sent at the next run or `aurora-sync alerts`"
+                "sent at the next evaluation"
             )
             break
         sent[notice.event].append(notice)
