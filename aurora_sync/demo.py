@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg2
 from rich.console import Console
+from rich.text import Text
 
 from aurora_sync.config import SyncConfig, parse_config
 from aurora_sync.cycle import CycleReport, run_cycle
@@ -27,7 +28,7 @@ def run_demo(console: Console, orders: int = 20_000, keep_logs: Path | None = No
     with console.status("starting the embedded stack (PostgreSQL, moto S3, fakesnow, loopback Lambda)") as status:
         stack = EmbeddedStack(keep_logs=keep_logs)
         with stack as endpoints:
-            console.print(f"[bold]embedded stack up[/] in {endpoints.workdir} (all on 127.0.0.1)")
+            console.print(Text.assemble(("embedded stack up", "bold"), f" in {endpoints.workdir} (all on 127.0.0.1)"))
             config = parse_config(tomllib.loads(stack.config_toml(TABLES_TOML)))
             status.update(f"generating the demo dataset ({orders} orders)")
             conn = psycopg2.connect(endpoints.pg_dsn)
@@ -56,7 +57,7 @@ def run_demo(console: Console, orders: int = 20_000, keep_logs: Path | None = No
                 conn.close()
     if problems:
         for p in problems:
-            console.print(f"[red]demo problem: {p}[/]")
+            console.print(Text(f"demo problem: {p}", style="red"))  # an error's text is never markup
         return 1
     console.print("[bold green]demo passed:[/] every table matches its source, and a no-change sync loaded nothing")
     return 0
