@@ -11,18 +11,19 @@ from aurora_sync.endpoints import EndpointError, check_snowflake_host, snowflake
 
 # The connector's connect() parameters (https://docs.snowflake.com/en/developer-guide/python-connector/
 # python-connector-api, "connect"): login_timeout bounds the login's retries (the connector's default is
-# 120 s), network_timeout every other request's and a statement's (infinite by default); socket_timeout
-# stays the connector's 60 s, which a statement's long poll needs (network.py: "don't reduce less than
-# 45 seconds"). A key of [snowflake] overrides these, always (the embedded stack's sync.toml sets shorter
-# ones: aurora_sync.stack.stack.EmbeddedStack.config_toml).
+# 120 s). network_timeout is left unset (infinite, the connector's default): the connector also cancels
+# any statement still running after it (cursor.execute's _TrackedQueryCancellationTimer, connector 4.x),
+# so a bound would cancel a large initial COPY or MERGE; an unreachable host is caught before the login
+# (check_snowflake_host) and by login_timeout. socket_timeout stays the connector's 60 s, which a
+# statement's long poll needs (network.py: "don't reduce less than 45 seconds"). A key of [snowflake]
+# overrides these, always (the embedded stack's sync.toml sets a shorter login_timeout).
 LOGIN_TIMEOUT_S = 20
-NETWORK_TIMEOUT_S = 120
 
 
 def connect_arguments(connect_args: dict[str, Any], database: str) -> dict[str, Any]:
     """What `snowflake.connector.connect` gets: the [snowflake] keys, our timeouts where they set none,
     qmark binds."""
-    defaults = {"login_timeout": LOGIN_TIMEOUT_S, "network_timeout": NETWORK_TIMEOUT_S}
+    defaults = {"login_timeout": LOGIN_TIMEOUT_S}
     args: dict[str, Any] = {**defaults, **connect_args, "paramstyle": "qmark"}
     if args.get("protocol") == "http":  # no TLS: no out-of-band telemetry endpoint to send to
         args.setdefault("session_parameters", {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False})

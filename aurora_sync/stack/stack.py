@@ -208,7 +208,9 @@ protocol = "{sf["protocol"]}"
 database = "{DATABASE}"
 control_schema = "{CONTROL_SCHEMA}"
 login_timeout = 10  # a local server: fail fast instead of retrying for minutes
-network_timeout = 60
+# an emulator error (HTTP 500) is retried for this long; it also cancels a statement running longer
+# (aurora_sync/snowflake.py), so it is well above any laptop-sized COPY or MERGE
+network_timeout = 300
 
 [exporter]
 lambda_function = "{FUNCTION}"

@@ -82,3 +82,6 @@ def test_the_users_timeouts_win_on_any_protocol() -> None:
     args = connect_arguments(mine, "DB")
     assert (args["login_timeout"], args["network_timeout"], args["database"]) == (5, 7, "DB")
     assert connect_arguments({"protocol": "https"}, "DB")["login_timeout"] == 20  # ours when none is given
+    # no network_timeout of ours: the connector cancels any statement running longer than it
+    assert "network_timeout" not in connect_arguments({"protocol": "https"}, "DB")
+    assert "network_timeout" not in connect_arguments({"protocol": "http"}, "DB")
