@@ -127,7 +127,7 @@ def load_table(
 
 
 def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, result: TableLoad) -> None:
-    before = table_ledger.read(session, place, spec)  # one statement: pending, watermark, loaded, quarantined
+    before = table_ledger.read(session, place, spec, database)  # one statement: the ledger, the target's columns
     parsed = _parse_pending(session, place, spec, result, before.pending)
     kind = window_kind([m for _, m in parsed])
     batches, incomplete = group_batches(parsed)
@@ -141,7 +141,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         batches.sort(key=lambda b: _window_order(kind, b.first))
     known = None  # (target columns, newest loaded export) as read before the first batch changes them
     if batches:  # a target schema the app may not write: this table fails naming the GRANT, batches untouched
-        existing = {r[0] for r in run(session, sql.existing_columns(spec, database))}
+        existing = before.target_columns
         replacing = any(replace.replaces(spec, b.first) for b in batches)
         access.ready_target(session, place, database, spec, replacing, bool(existing))
         known = (existing, before.newest_loaded)

@@ -97,7 +97,7 @@ def _ledger_statements() -> list[str]:
     ledger.holds(session, PLACE, "x1")
     ledger.record_manifest(session, PLACE, m, m.to_json())
     ledger.record_invalid_manifest(session, PLACE, "invalid-1", "{}", "bad")
-    table_ledger.read(session, PLACE, SPEC)
+    table_ledger.read(session, PLACE, SPEC, "ANALYTICS")
     ledger.newest_loaded_snapshot(session, PLACE, SPEC)
     ledger.mark_loaded(session, PLACE, ["x1", "x2"], "run", {"loaded": 1, "inserted": 1, "updated": 0, "deleted": 0})
     ledger.mark_status(session, PLACE, ["x1"], ledger.FAILED, "why", "run")
