@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -44,29 +45,35 @@ def main(argv: list[str] | None = None) -> int:
     dash_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     dash_p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
     rec_p = sub.add_parser("reconcile", help="compare every configured table between source and target")
-    rec_p.add_argument("--config", type=Path, required=True)
+    rec_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     rec_p.add_argument("--table", help="only this schema.table")
     rec_p.add_argument(
         "--rows", action="store_true", help="read both sides whole and compare every value (not bucket fingerprints)"
     )
     resync_p = sub.add_parser("resync", help="export one table again from the beginning on the next run")
-    resync_p.add_argument("--config", type=Path, required=True)
+    resync_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     resync_p.add_argument("--table", required=True, help="schema.table, as in sync.toml")
     discard_p = sub.add_parser(
         "discard", help="never load an export (NEW, failed or quarantined, or in the inbox); recorded with a reason"
     )
     discard_p.add_argument("export_id", help="as in MANIFESTS.EXPORT_ID (an invalid-… id for a document without one)")
     discard_p.add_argument("--reason", required=True, help="why: recorded with your user name and the time")
-    discard_p.add_argument("--config", type=Path, required=True)
+    discard_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     demo_p = sub.add_parser("demo", help="the whole pipeline on the embedded stack with generated data")
     demo_p.add_argument("--orders", type=int, default=20_000, help="size of the generated orders table")
     demo_p.add_argument("--keep-logs", type=Path, help="copy the stack's server logs here before cleaning up")
     stack_p = sub.add_parser("stack", help="start the embedded stack, write a sync.toml for it, wait for Ctrl-C")
-    stack_p.add_argument("--write-config", type=Path, required=True)
+    stack_p.add_argument(
+        "--write-config",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="where to write the stack's sync.toml (its manifest key goes beside it, as <PATH stem>.manifest-key)",
+    )
     for command in sub.choices.values():  # --debug after the command too (`run --config x --debug`)
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     args = parser.parse_args(argv)
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = Console() if sys.stdout.isatty() else Console(width=redirected_width())
     try:
         if args.command == "demo":
             from aurora_sync.demo import run_demo
@@ -88,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             return _dashboard(console, config, args.config, args.host, args.port)
         if args.command == "reconcile":
             return _reconcile(console, config, args.table, args.rows)
-        return _run(console, config)
+        return _run(console, config, args.config)
     except KeyboardInterrupt:  # see _fail: what a Ctrl-C leaves behind
         return _fail(args.debug, INTERRUPTED, EXIT_INTERRUPTED)
     except ConfigError as err:
@@ -106,6 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(
             args.debug, f"{type(err).__name__}: {one_line(err)} (run with --debug for the traceback)", EXIT_FAILED
         )
+
+
+def redirected_width() -> int:
+    """The summary's width when stdout is not a terminal: `COLUMNS` when it is a number above 0, else 80,
+    so that a log or a pager shows every line whole (README, "Run it against your own endpoints")."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
 
 
 def _fail(debug: bool, message: str, code: int) -> int:
@@ -131,13 +145,38 @@ def _check_endpoints(config: SyncConfig, args: argparse.Namespace) -> None:
         endpoints.check_exporter(config)
 
 
-def _run(console: Console, config: SyncConfig) -> int:
+def missing_manifest_keys(config_path: Path) -> str | None:
+    """Why this process cannot verify manifests (`stored_procs.loading.manifest_keys.load`: the local
+    runner's intake reads AURORA_SYNC_MANIFEST_KEYS), as one line naming the variable and the key file
+    `aurora-sync stack` writes beside its config; None when it can. Checked before anything is exported:
+    otherwise every table exports, then fails at intake with a message repeated per table."""
+    from stored_procs.configuration.app_config import NotConfigured
+    from stored_procs.loading import manifest_keys
+
+    try:
+        manifest_keys.load()
+    except NotConfigured as err:
+        keys = config_path.with_suffix(".manifest-key")
+        if os.environ.get(manifest_keys.ENV):  # set but malformed: the parser's reason (never the key)
+            return f"{one_line(err)}; nothing was exported"
+        return (
+            f"{manifest_keys.ENV} is not set, so no manifest could be verified; nothing was exported. With "
+            f'`aurora-sync stack`: export {manifest_keys.ENV}="$(cat {keys})" '
+            f'AURORA_SYNC_MANIFEST_SIGNING_KEY="$(cat {keys})" (README, "Try it by hand")'
+        )
+    return None
+
+
+def _run(console: Console, config: SyncConfig, config_path: Path) -> int:
     from aurora_sync.cycle import run_cycle
     from aurora_sync.export_client import exporter_for
     from aurora_sync.progress import LiveProgress, LogLines
     from aurora_sync.report import print_cycle
     from aurora_sync.snowflake import snowpark_session
 
+    if why := missing_manifest_keys(config_path):
+        print(f"aurora-sync: {why}", file=sys.stderr)
+        return EXIT_CONFIG
     exporter = exporter_for(config)
     stderr = Console(stderr=True)  # progress (a terminal) or one log line per stage (aurora_sync.progress)
     with snowpark_session(config.snowflake_connect, config.database) as s:
@@ -162,15 +201,15 @@ def _runs(text: str) -> int:
 def _status(console: Console, config: SyncConfig, as_json: bool, history: int) -> int:
     from aurora_sync.snowflake import snowpark_session
     from aurora_sync.status import exit_status, read_status
-    from aurora_sync.status_report import NARROW, print_status
     from aurora_sync.status_report import as_json as json_text
+    from aurora_sync.status_report import print_status
 
     with snowpark_session(config.snowflake_connect, config.database) as s:
         tables = read_status(s, config, history)
     if as_json:
         print(json_text(tables))
     else:
-        print_status(console if console.is_terminal else Console(width=NARROW), tables, history > 0)
+        print_status(console, tables, history > 0)
     return exit_status(tables)
 
 

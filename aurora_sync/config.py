@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aurora_sync.alerts import KEYS as ALERT_KEYS
 from aurora_sync.alerts import AlertsConfig, parse_alerts
 from aurora_sync.snowflake_keys import unknown_key
 from stored_procs.configuration.app_config import InvalidSetting
@@ -21,6 +23,8 @@ _SECTIONS = {"source", "s3", "snowflake", "exporter", "tables", "alerts"}
 _TABLE_KEYS = {*OPTION_KEYS, "columns", "chunks", "max_rows_per_invocation"}
 _EXPORTER_KEYS = {"lambda_function", "lambda_endpoint_url", "region", "strategy", "max_file_mb"}
 _SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
+_SOURCE_KEYS = {"dsn"}
+_S3_KEYS = {"bucket", "prefix", "region", "endpoint_url"}
 
 
 class ConfigError(ValueError):
@@ -88,11 +92,12 @@ def load_config(path: Path) -> SyncConfig:
 
 
 def parse_config(doc: dict[str, Any]) -> SyncConfig:
-    if unknown := sorted(set(doc) - _SECTIONS):
-        raise ConfigError(unknown[0], f"unknown section; sections are {', '.join(sorted(_SECTIONS))}")
+    _refuse_unknown(doc, _SECTIONS, "", "section")
     source = _section(doc, "source")
+    _refuse_unknown(source, _SOURCE_KEYS, "source.")
     dsn = _str(source.get("dsn"), "source.dsn")
     s3 = _section(doc, "s3")
+    _refuse_unknown(s3, _S3_KEYS, "s3.")
     prefix = s3.get("prefix", "")
     if (
         not isinstance(prefix, str)
@@ -154,8 +159,7 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
 def _exporter(value: Any) -> ExporterConfig:
     if not isinstance(value, dict):
         raise ConfigError("exporter", "must be a table")
-    if unknown := sorted(set(value) - _EXPORTER_KEYS):
-        raise ConfigError(f"exporter.{unknown[0]}", f"unknown key; keys are {', '.join(sorted(_EXPORTER_KEYS))}")
+    _refuse_unknown(value, _EXPORTER_KEYS, "exporter.")
     strategy = value.get("strategy", "copy")
     if strategy not in ("copy", "aws_s3"):
         raise ConfigError("exporter.strategy", f"must be 'copy' or 'aws_s3', got {strategy!r}")
@@ -174,8 +178,7 @@ def _exporter(value: Any) -> ExporterConfig:
 def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
     if not isinstance(value, dict):
         raise ConfigError(key, "must be a table")
-    if unknown := sorted(set(value) - _TABLE_KEYS):
-        raise ConfigError(f"{key}.{unknown[0]}", f"unknown key; keys are {', '.join(sorted(_TABLE_KEYS))}")
+    _refuse_unknown(value, _TABLE_KEYS, f"{key}.")
     try:
         spec = build_spec({k: v for k, v in value.items() if k in OPTION_KEYS}, key)
     except InvalidSetting as err:
@@ -187,6 +190,8 @@ def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
 
 
 def _alerts(value: Any) -> AlertsConfig:
+    if isinstance(value, dict):
+        _refuse_unknown(value, set(ALERT_KEYS), "alerts.")
     try:
         return parse_alerts(value)
     except InvalidSetting as err:
@@ -203,6 +208,18 @@ def _max_rows(value: Any, key: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     raise ConfigError(key, f"must be an integer >= 1 (rows one exporter invocation reads), got {value!r}")
+
+
+def _refuse_unknown(section: dict[str, Any], accepted: set[str], prefix: str, kind: str = "key") -> None:
+    """ConfigError naming the first unknown key (sorted) of a section, with the closest accepted one when
+    there is one (difflib, as `[snowflake]` does): `s3.buckt: unknown key; did you mean bucket? ...`. A typo
+    of a required key would otherwise be reported as that key missing, never naming what was written."""
+    for key in sorted(section):
+        if key in accepted:
+            continue
+        guess = difflib.get_close_matches(key, sorted(accepted), n=1, cutoff=0.6)
+        hint = f"did you mean {guess[0]}? " if guess else ""
+        raise ConfigError(f"{prefix}{key}", f"unknown {kind}; {hint}{kind}s are {', '.join(sorted(accepted))}")
 
 
 def _section(doc: dict[str, Any], name: str) -> dict[str, Any]:

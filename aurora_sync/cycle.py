@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aurora_sync import cycle_skips as skips
+from aurora_sync import interrupted
 from aurora_sync.alerts import evaluate_local
 from aurora_sync.config import ConfigError, SyncConfig
 from aurora_sync.cycle_skips import intake_needed, nothing_to_load, still_pending, tables_to_load
@@ -392,9 +393,15 @@ def run_cycle(
             return done
         return True
 
-    sink = (lambda event: events(replace(event, run_id=run_id))) if events is not None else None
-    with stage_events.listening(sink):
-        tasks = graph.run_graph(graph.declare(config.tables), action, lambda: intake.get("value"))
+    started_tables = interrupted.Started(events and (lambda event: events(replace(event, run_id=run_id))))
+    with stage_events.listening(started_tables):
+        try:
+            tasks = graph.run_graph(graph.declare(config.tables), action, lambda: intake.get("value"))
+        except KeyboardInterrupt:  # a RUNS row for each started table without one (`aurora_sync.interrupted`)
+            specs = [r.spec for r in reports if r.spec.source in started_tables.tables and not r.busy]
+            before = states[0].watermarks if states else {}
+            interrupted.record_interrupted(session, config.place, run_id, specs, before)
+            raise
     if "FAILED" in tasks.values():  # the next cycle applies the control DDL again (an object altered by hand)
         with suppress(Exception):
             run(session, cycle_state.forget_version(config.place))

@@ -4,6 +4,11 @@
 - public.order_items: composite primary key; incremental on a timestamp; uuid, bytea, numeric(38,18)
 - public.countries: full mode (no watermark); changes include a delete
 - "Sales"."Customer Events": names that need quoting (mixed case, a space, a reserved word)
+
+The generated rows are dated relative to now (one second apart, the newest a second before the load's
+transaction started; `placed_on` within the last 300 days), so `status` shows a lag of minutes, not of
+the months since a fixed date. Every other value depends only on the row number: the same `orders`
+gives the same data but for its timestamps.
 """
 
 from __future__ import annotations
@@ -82,16 +87,16 @@ POPULATE_SQL = """
 INSERT INTO public.orders
 SELECT g, 1 + g %% 997, (ARRAY['new','paid','shipped','cancelled'])[1 + g %% 4]::public.order_status,
        round((g %% 10000) * 1.37, 2), CASE WHEN g %% 5 = 0 THEN NULL ELSE 12345678901234567890.123456789 / g END,
-       (%(notes)s::text[])[1 + g %% %(n_notes)s], DATE '2026-01-01' + g %% 300,
+       (%(notes)s::text[])[1 + g %% %(n_notes)s], CURRENT_DATE - g %% 300,
        jsonb_build_object('source', 'web', 'items', g %% 7, 'vip', g %% 11 = 0),
        CASE WHEN g %% 6 = 0 THEN ARRAY[]::text[] ELSE ARRAY['a', NULL, 'tag ' || g] END,
-       TIMESTAMPTZ '2026-01-01 00:00:00+00' + g * INTERVAL '1 second'
+       date_trunc('second', now()) - (%(orders)s + 1 - g) * INTERVAL '1 second'
 FROM generate_series(1, %(orders)s) AS g;
 
 INSERT INTO public.order_items
 SELECT o, l, md5(o::text || '-' || l::text)::uuid, 1 + (o + l) %% 9, ((o * 31 + l) %% 100000) / 7.0,
        CASE WHEN l = 1 THEN decode(md5(o::text), 'hex') END,
-       TIMESTAMP '2026-01-01 00:00:00' + o * INTERVAL '1 second'
+       date_trunc('second', localtimestamp) - (%(orders)s + 1 - o) * INTERVAL '1 second'
 FROM generate_series(1, %(orders)s) AS o, generate_series(1, 1 + o %% 4) AS l;
 
 INSERT INTO public.countries VALUES
@@ -102,7 +107,7 @@ INSERT INTO public.countries VALUES
 INSERT INTO "Sales"."Customer Events"
 SELECT g, CASE WHEN g %% 3 = 0 THEN 'select * from "x"' ELSE 'view' END, g * 7,
        json_build_object('page', '/p/' || g, 'ms', g %% 1000),
-       TIMESTAMPTZ '2026-01-01 00:00:00+00' + g * INTERVAL '1 second'
+       date_trunc('second', now()) - (%(events)s + 1 - g) * INTERVAL '1 second'
 FROM generate_series(1, %(events)s) AS g;
 """
 

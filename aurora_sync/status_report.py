@@ -42,6 +42,18 @@ def shorten(text: str | None, limit: int = ERROR_CHARS) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
+def fit_words(text: str, width: int) -> str:
+    """`text` with every word (a run without spaces, e.g. an S3 key) longer than `width` shortened in its
+    middle to `width` characters, "…" marking the cut, so that a wrapped line breaks between words and
+    never inside a key; the head (bucket, prefix) and the tail (export id, file) stay whole. The full
+    text is in `status --json`."""
+    if width < 9:
+        return text
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return " ".join(w if cell_len(w) <= width else f"{w[:head]}…{w[len(w) - tail :]}" for w in text.split(" "))
+
+
 def reason(t: TableStatus) -> str | None:
     """Why a table is in its state, when it is not plainly fine: the last run's error when FAILED; what is
     quarantined; who holds a BUSY table; what a WAITING one waits for."""
@@ -137,7 +149,7 @@ def status_table(tables: list[TableStatus], width: int) -> list[Any]:
     if not in_column:
         for t, text, style in zip(tables, why.cells, styles, strict=True):
             if text:
-                out.append(Text(f"{t.table} {t.state}: {text}", style=style))
+                out.append(Text(fit_words(f"{t.table} {t.state}: {text}", width), style=style))
     return out
 
 
@@ -162,7 +174,7 @@ def history_table(tables: list[TableStatus], width: int) -> list[Any]:
     if not in_column:
         for (table, r), text in zip(runs, why.cells, strict=True):
             if text:
-                out.append(Text(f"{table} at {_when(r['finished_at'])}: {text}", style="red"))
+                out.append(Text(fit_words(f"{table} at {_when(r['finished_at'])}: {text}", width), style="red"))
     return out
 
 
@@ -174,7 +186,8 @@ def render(tables: list[TableStatus], width: int, history: bool = False) -> str:
 
 
 def print_status(console: Console, tables: list[TableStatus], history: bool = False) -> None:
-    """Print the status at the console's width (the CLI gives it `NARROW` when stdout is not a terminal)."""
+    """Print the status at the console's width (the CLI gives it `COLUMNS`, else 80, when stdout is not a
+    terminal: `aurora_sync.cli.redirected_width`)."""
     for renderable in status_table(tables, console.width):
         console.print(renderable)
     if history:

@@ -83,8 +83,9 @@ def timed(name: str, table: str | None = None, rows: int | None = None, bytes: i
     emit(StageEvent(name, STARTED, table))
     try:
         yield stage
-    except BaseException as err:
-        stage.status, stage.detail = FAILED, f"{type(err).__name__}: {err}"
+    except BaseException as err:  # Ctrl-C has no text of its own: the log line says "interrupted"
+        why = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
+        stage.status, stage.detail = FAILED, why
         raise
     finally:
         seconds = round(time.monotonic() - stage.started, 3)
