@@ -34,15 +34,18 @@ LOCK_ARGS ?=
 .PHONY: browser install snow-cli iac-tools security-tools lock-tools dlt-peer demo test lint format unit integration contract bench \
 	lambda-package lambda-lock app-code app-sql app-bundle plain-deploy-sql fuzz iac-check security clean
 
+# quiet on stdout (`make bench` prints only its benchmark lines there): what it sets up is said on stderr
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local,dev]'
+	@echo "setting up $(VENV): the project and its dependencies from the package index (about 1 min)…" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[local,dev]' >&2
 	@# PostgreSQL for the embedded stack: the system's binaries, else the pgserver wheel
 	@$(BIN)/python -c 'from aurora_sync.stack.postgres import find_pg_bindir; raise SystemExit(find_pg_bindir() is None)' \
-		|| $(BIN)/pip install --quiet --disable-pip-version-check pgserver
+		|| { echo "installing the pgserver wheel: no PostgreSQL server binaries found (about 30 s)…" >&2; \
+			$(BIN)/pip install --quiet --disable-pip-version-check pgserver >&2; }
 	@touch $(STAMP)
 
 # Chromium and its driver from the distribution's packages, for the dashboard's browser test: installed
@@ -51,6 +54,7 @@ browser:
 	@if command -v chromedriver >/dev/null 2>&1 && { command -v chromium || command -v chromium-browser; } >/dev/null 2>&1; \
 	then echo "browser: chromium and chromedriver found"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "browser: installing chromium and chromium-driver with apt-get (about 1 min)…" >&2; \
 		apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null \
 		|| echo "browser: apt-get could not install chromium; the dashboard's browser test will be skipped"; \
 	else echo "browser: no chromium (apt-get unavailable or not root); the dashboard's browser test will be skipped"; fi
@@ -58,6 +62,7 @@ browser:
 snow-cli: $(SNOW_STAMP)
 
 $(SNOW_STAMP):
+	@echo "setting up $(SNOW_VENV): snowflake-cli $(SNOWFLAKE_CLI_VERSION) from the package index (about 1 min)…" >&2
 	$(PYTHON) -m venv $(SNOW_VENV)
 	$(SNOW_VENV)/bin/pip install --quiet --disable-pip-version-check snowflake-cli==$(SNOWFLAKE_CLI_VERSION)
 	@touch $(SNOW_STAMP)
@@ -65,6 +70,7 @@ $(SNOW_STAMP):
 iac-tools: $(IAC_STAMP)
 
 $(IAC_STAMP):
+	@echo "setting up $(IAC_VENV): checkov $(CHECKOV_VERSION) from the package index (about 1 min)…" >&2
 	$(PYTHON) -m venv $(IAC_VENV)
 	$(IAC_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	@touch $(IAC_STAMP)
@@ -72,6 +78,7 @@ $(IAC_STAMP):
 security-tools: $(SEC_STAMP)
 
 $(SEC_STAMP):
+	@echo "setting up $(SEC_VENV): bandit and pip-audit from the package index (about 30 s)…" >&2
 	$(PYTHON) -m venv $(SEC_VENV)
 	$(SEC_VENV)/bin/pip install --quiet --disable-pip-version-check bandit==$(BANDIT_VERSION) pip-audit==$(PIP_AUDIT_VERSION)
 	@touch $(SEC_STAMP)
@@ -79,6 +86,7 @@ $(SEC_STAMP):
 lock-tools: $(LOCK_STAMP)
 
 $(LOCK_STAMP):
+	@echo "setting up $(LOCK_VENV): uv $(UV_VERSION) from the package index (about 30 s)…" >&2
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@touch $(LOCK_STAMP)
@@ -87,7 +95,7 @@ dlt-peer: $(DLT_STAMP)
 
 # silent on stdout: `make bench` prints only the benchmark lines there
 $(DLT_STAMP):
-	@echo "creating $(DLT_VENV) (dlt $(DLT_VERSION))" >&2
+	@echo "setting up $(DLT_VENV): dlt $(DLT_VERSION) from the package index (about 1 min)…" >&2
 	@$(PYTHON) -m venv $(DLT_VENV) >&2
 	@$(DLT_VENV)/bin/pip install --quiet --disable-pip-version-check \
 		'dlt[duckdb,sql-database,parquet]==$(DLT_VERSION)' psycopg2-binary==2.9.13 >&2
