@@ -9,10 +9,11 @@ exporter's Lambda endpoint when `exporter.lambda_endpoint_url` is set; with the 
 
 from __future__ import annotations
 
+import re
 import socket
 import urllib.request
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from aurora_sync import aws
 
@@ -60,8 +61,21 @@ def check_postgres(dsn: str, key: str = "source.dsn") -> None:
 
     try:
         psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S).close()
-    except psycopg2.Error as err:
-        raise EndpointError("PostgreSQL", postgres_endpoint(dsn), key, str(err)) from err
+    except psycopg2.Error as err:  # libpq may quote the DSN it could not parse, password included
+        raise EndpointError("PostgreSQL", postgres_endpoint(dsn), key, redacted(str(err), dsn)) from err
+
+
+_URL_PASSWORD = re.compile(r"://[^:/@]*:([^@]*)@")
+_KEYWORD_PASSWORD = re.compile(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redacted(message: str, dsn: str) -> str:
+    """`message` with the DSN's password (as written, percent-decoded, and unquoted) replaced by ***."""
+    found = [m.group(1) for m in (*_URL_PASSWORD.finditer(dsn), *_KEYWORD_PASSWORD.finditer(dsn))]
+    secrets = {s for f in found for s in (f, unquote(f), f.strip("'")) if s}
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
 def check_s3(bucket: str, region: str, endpoint_url: str | None) -> None:

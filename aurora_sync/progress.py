@@ -29,7 +29,9 @@ CYCLE = "(cycle)"  # the display's line for the steps of the whole cycle
 
 def _value(value: object) -> str:
     text = "-" if value is None else str(value)
-    return json.dumps(text) if (not text or any(c in text for c in ' "=\n\t')) else text
+    # quoted (JSON escapes) when empty or holding a space, quote, '=' or any character that is not printable
+    # (a line break, carriage return or terminal escape in a table name must not forge or split a line)
+    return json.dumps(text) if (not text or any(c in ' "=' or not c.isprintable() for c in text)) else text
 
 
 def log_line(event: StageEvent, at: float | None = None) -> str:

@@ -22,6 +22,7 @@ UPDATE. A target row that two source rows would update fails the MERGE, as on Sn
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from contextlib import suppress
 from typing import Any
@@ -29,6 +30,11 @@ from typing import Any
 from sqlglot import exp, parse_one
 
 _atomic = threading.local()  # set while a MERGE runs in a transaction of its own
+# Snowflake runs one MERGE (UPDATE, DELETE) on a table at a time ("Resource locking":
+# https://docs.snowflake.com/en/sql-reference/transactions#resource-locking); two sessions' MERGEs here
+# would each find its candidates before the other's insert, and both insert a row for one key
+_ONE_MERGE_AT_A_TIME = threading.RLock()
+_LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 
 ROWID = "__AURORA_ROWID"  # the matched target row's rowid, in merge_candidates
 
@@ -38,24 +44,27 @@ def _kept(index: int) -> str:
 
 
 def _target_columns(duck_conn: Any, target: exp.Table) -> list[str] | None:
-    """The target's columns in order, or None when the name is not fully qualified or DuckDB does not know
-    it (a table created in this session's open transaction is not visible to another cursor: fakesnow's
-    UPDATE then stays)."""
+    """The target's columns in order, or None (fakesnow's UPDATE then stays) when the name is not fully
+    qualified, DuckDB does not know it (a table created in this session's open transaction is not visible
+    to another cursor), a column is named rowid (it hides DuckDB's row id, which the rewrite deletes by),
+    or the table has a PRIMARY KEY or UNIQUE constraint (DuckDB enforces it, so the new version could not
+    be inserted before the old one is deleted; Snowflake enforces neither)."""
     if not (target.catalog and target.db and target.name):
         return None
+    where, names = "database_name = ? AND schema_name = ? AND table_name = ?", [target.catalog, target.db, target.name]
     try:
-        rows = (
-            duck_conn.cursor()
-            .execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_schema = ? "
-                "AND table_name = ? ORDER BY ordinal_position",
-                [target.catalog, target.db, target.name],
-            )
-            .fetchall()
-        )
+        cursor = duck_conn.cursor()
+        rows = cursor.execute(
+            f"SELECT column_name FROM duckdb_columns() WHERE {where} ORDER BY column_index", names
+        ).fetchall()
+        (keys,) = cursor.execute(
+            f"SELECT COUNT(*) FROM duckdb_constraints() WHERE {where} AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            names,
+        ).fetchone()
     except Exception:
         return None
-    return [r[0] for r in rows] or None
+    columns = [r[0] for r in rows]
+    return None if keys or any(c.lower() == "rowid" for c in columns) else columns or None
 
 
 def _plain(value: exp.Expr, source: str) -> bool:
@@ -120,17 +129,25 @@ def patch(duck_conn: Any) -> None:
 
     def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
         conn = self._conn
-        if command.lstrip()[:5].upper() != "MERGE" or not conn._autocommit or conn._in_transaction:
+        verb = _LEADING_COMMENTS.sub("", command)[:17].upper()
+        if verb.startswith(("BEGIN", "START TRANSACTION")):  # fakesnow keeps no such flag in autocommit mode
+            conn._aurora_explicit = True
+        elif verb.startswith(("COMMIT", "ROLLBACK")):
+            conn._aurora_explicit = False
+        if not verb.startswith("MERGE"):
             return original_execute(self, command, *args, **kwargs)
-        _atomic.on = True  # the mutations run between BEGIN and COMMIT (after the candidates table, whose
-        try:  # creation writes fakesnow's catalog database, which one DuckDB transaction cannot also write)
-            return original_execute(self, command, *args, **kwargs)
-        except BaseException:
-            with suppress(Exception):  # nothing to roll back when the failure came before BEGIN
-                self._duck_conn.rollback()
-            raise
-        finally:
-            _atomic.on = False
+        with _ONE_MERGE_AT_A_TIME:
+            if not conn._autocommit or conn._in_transaction or getattr(conn, "_aurora_explicit", False):
+                return original_execute(self, command, *args, **kwargs)
+            _atomic.on = True  # the mutations run between BEGIN and COMMIT (after the candidates table, whose
+            try:  # creation writes fakesnow's catalog database, which one DuckDB transaction cannot also write)
+                return original_execute(self, command, *args, **kwargs)
+            except BaseException:
+                with suppress(Exception):  # nothing to roll back when the failure came before BEGIN
+                    self._duck_conn.rollback()
+                raise
+            finally:
+                _atomic.on = False
 
     cursor.FakeSnowflakeCursor.execute = execute  # type: ignore[method-assign]
 

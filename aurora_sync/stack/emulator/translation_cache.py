@@ -37,8 +37,8 @@ def _cacheable(expression: exp.Expr) -> bool:
     if not (isinstance(expression, _KINDS) or _merge_candidates(expression)):
         return False
     for node in expression.walk():
-        if isinstance(node, exp.Parameter | exp.SessionParameter):
-            return False
+        if isinstance(node, exp.Parameter | exp.SessionParameter) or type(node).__name__ == "DynamicIdentifier":
+            return False  # session variables, IDENTIFIER(...) (sqlglot's DynamicIdentifier: it may read a bind)
         if isinstance(node, exp.Anonymous) and str(node.this).upper() in {"IDENTIFIER", "RESULT_SCAN"}:
             return False
     return True
