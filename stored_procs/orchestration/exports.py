@@ -173,6 +173,21 @@ def _invoke_one(invoke: Invoke, event: dict[str, Any]) -> dict[str, Any]:
     return call_exporter(lambda: invoke(event))
 
 
+def fan_out_refused(parts: int) -> str:
+    """Why a synchronous request (SYNC_ALL, SYNC_TABLE, REQUEST_EXPORTS(WAIT => TRUE)) fails a table whose
+    export the exporter planned as `parts` parts (lambda_exporter.fan_out): it answers the plan and exports
+    nothing, and only an asynchronous request has the exporter invoke the parts itself
+    (lambda_exporter.fan_out_async). Recorded as the request's error, so the table's run is FAILED
+    instead of NO_CHANGE with nothing loaded (docs/DEPLOYMENT.md, "A table too large for one Lambda
+    invocation")."""
+    return (
+        f"the exporter planned this export as {parts} parts (the table has more rows than its "
+        "max_rows_per_invocation), and a synchronous SYNC_ALL / SYNC_TABLE cannot run the parts: let the "
+        "scheduled graph export it (ENABLE_SCHEDULE; its REQUEST_EXPORTS is asynchronous and the exporter "
+        "invokes each part), or raise max_rows_per_invocation (CONFIGURE_TABLE) above the table's rows"
+    )
+
+
 def call_exporter(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """One export request's outcome, as EXPORT_REQUESTS records it: `status` EXPORTED / NO_CHANGE with
     `rows`, `manifests` (count) and `manifest_keys` (S3 keys, bucket-relative), or FAILED with `error`,
@@ -185,6 +200,12 @@ def call_exporter(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"status": "FAILED", "error": f"{type(err).__name__}: {err}", "duration_s": _since(started)}
     if answer.get("status") == answers.REQUESTED:  # queued (InvocationType=Event): the answer comes later
         return {"status": answers.REQUESTED, "request_id": answer.get("request_id"), "duration_s": _since(started)}
+    if answer.get("status") == "fan_out":  # a plan, not an export: nobody here invokes its parts
+        return {
+            "status": "FAILED",
+            "error": fan_out_refused(len(answer.get("parts") or ())),
+            "duration_s": _since(started),
+        }
     keys = [str(k) for k in answer.get("manifest_keys") or []]
     return {
         "status": str(answer.get("status") or "unknown").upper(),  # EXPORTED or NO_CHANGE
