@@ -173,3 +173,49 @@ def test_a_misspelled_section_is_named_with_a_suggestion(tmp_path: Path, capsys)
     config.write_text('[sourc]\ndsn = "postgresql://x@h/db"\n')
     assert main(["run", "--config", str(config)]) == EXIT_CONFIG
     assert "sync config sourc: unknown section; did you mean source?" in capsys.readouterr().out
+
+
+def test_demo_rows_are_dated_relative_to_now(pg, endpoints):
+    """`status` on the demo's data shows a lag of minutes (it showed 479,455 minutes: rows dated 2026-01-01)."""
+    import psycopg2
+    from psycopg2.extensions import make_dsn, parse_dsn
+
+    from aurora_sync.demo_data import create_and_populate
+
+    pg.cursor().execute("DROP DATABASE IF EXISTS newcomer_demo")
+    pg.cursor().execute("CREATE DATABASE newcomer_demo")
+    conn = psycopg2.connect(make_dsn(**{**parse_dsn(endpoints.pg_dsn), "dbname": "newcomer_demo"}))
+    try:
+        create_and_populate(conn, 300)
+        cur = conn.cursor()
+        for column, table in (("updated_at", "public.orders"), ('"Updated At"', '"Sales"."Customer Events"')):
+            cur.execute(
+                f"SELECT extract(epoch FROM now() - max({column})), extract(epoch FROM now() - min({column})) "
+                f"FROM {table}"
+            )
+            newest, oldest = cur.fetchone()
+            assert 0 < newest <= 60 and oldest <= 600, (table, newest, oldest)  # in the past, within minutes
+        cur.execute("SELECT extract(epoch FROM localtimestamp - max(updated_at)) FROM public.order_items")
+        assert 0 < cur.fetchone()[0] <= 60
+        cur.execute("SELECT count(*) FROM public.orders WHERE placed_on > CURRENT_DATE")
+        assert cur.fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def test_redirected_demo_fits_80_columns():
+    demo = _cli("demo", "--orders", "200")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "SUCCEEDED" in demo.stdout and "NO_CHANGE" in demo.stdout
+    assert _wide(demo.stdout) == [], demo.stdout
+
+
+def test_every_argument_has_a_help_text(capsys):
+    for command in ("run", "status", "alerts", "dashboard", "reconcile", "resync", "discard", "stack"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        said = capsys.readouterr().out
+        if command == "stack":
+            assert "--write-config PATH" in said and "where to write the stack's sync.toml" in said, said
+        else:
+            assert "path of sync.toml" in said, (command, said)
