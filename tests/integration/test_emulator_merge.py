@@ -113,3 +113,21 @@ def test_a_full_join_inside_the_source_is_kept(snow, target):
     (counts,) = run(snow, Stmt(_merge(source)))
     assert tuple(counts) == (2, 0)
     assert [r[:2] for r in _rows(snow)][-2:] == [(8, "a8"), (9, "a9")]
+
+
+def test_a_merge_bounded_by_a_key_range_applies_only_inside_it(snow, target):
+    """The ON's numeric range bounds (sql.merge's `t.K BETWEEN lo AND hi`) are sent to DuckDB as numbered
+    binds, the same values in every part: a source row whose target row lies outside is inserted again
+    (NOT MATCHED), as on Snowflake, and rows inside are updated; a second MERGE with other bounds too."""
+    source = 'SELECT 1 AS "K", \'A1\' AS "A", 1 AS "B" UNION ALL SELECT 3, \'A3\', 3'
+    text = (
+        f'MERGE INTO {T} AS t USING ({source}) AS s ON t."K" = s."K" AND t."K" BETWEEN 2 AND 3 '
+        'WHEN MATCHED THEN UPDATE SET "A" = s."A" '
+        'WHEN NOT MATCHED THEN INSERT ("K", "A", "B", "KEEP") VALUES (s."K", s."A", s."B", \'new\')'
+    )
+    (counts,) = run(snow, Stmt(text))
+    assert tuple(counts) == (1, 1)  # key 1 lies outside 2..3: not matched, inserted; key 3 updated
+    assert [r[:2] for r in _rows(snow)] == [(1, "a1"), (1, "A1"), (2, "a2"), (3, "A3")]
+    (counts,) = run(snow, Stmt(text.replace("BETWEEN 2 AND 3", "BETWEEN 1 AND 1").replace("'A1'", "'B1'")))
+    assert tuple(counts) == (1, 2)  # both rows of key 1 now match and are updated; key 3 lies outside: inserted
+    assert [r[:2] for r in _rows(snow)] == [(1, "B1"), (1, "B1"), (2, "a2"), (3, "A3"), (3, "A3")]

@@ -25,6 +25,7 @@ import importlib
 import re
 import threading
 from contextlib import suppress
+from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp, parse_one
@@ -34,6 +35,7 @@ _atomic = threading.local()  # set while a MERGE runs in a transaction of its ow
 # https://docs.snowflake.com/en/sql-reference/transactions#resource-locking); two sessions' MERGEs here
 # would each find its candidates before the other's insert, and both insert a row for one key
 _ONE_MERGE_AT_A_TIME = threading.RLock()
+_numbered = threading.local()  # set while a MERGE's ON range bounds are sent as numbered binds
 _LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 
 ROWID = "__AURORA_ROWID"  # the matched target row's rowid, in merge_candidates
@@ -101,7 +103,10 @@ def patch(duck_conn: Any) -> None:
         return (columns, _rewritable(merge_expr, columns)) if columns else ([], {})
 
     def create_merge_candidates(merge_expr: exp.Merge) -> exp.Expr:
-        candidates: exp.Expr = original_candidates(merge_expr)
+        if getattr(_numbered, "on", False):  # the ON's range bounds become $1.. (execute binds their values);
+            for i, literal in enumerate(_range_literals(merge_expr), start=1):  # fakesnow writes the ON out
+                literal.replace(exp.column(f"{_BOUND}{i}", quoted=True))  # as text: a name survives that
+        candidates: exp.Expr = _bind_marks(original_candidates(merge_expr))
         columns, plans = plan(merge_expr)
         select = candidates.args.get("expression")
         if plans and isinstance(select, exp.Select):
@@ -114,7 +119,7 @@ def patch(duck_conn: Any) -> None:
         return candidates
 
     def mutations(merge_expr: exp.Merge) -> list[exp.Expr]:
-        statements: list[exp.Expr] = original_mutations(merge_expr)
+        statements: list[exp.Expr] = [_bind_marks(s) for s in original_mutations(merge_expr)]
         columns, plans = plan(merge_expr)
         if plans:
             statements = [_one_source_row_each(plans), *_rewrite(statements, merge_expr, columns, plans)]
@@ -136,6 +141,18 @@ def patch(duck_conn: Any) -> None:
             conn._aurora_explicit = False
         if not verb.startswith("MERGE"):
             return original_execute(self, command, *args, **kwargs)
+        bounds = [] if args or kwargs.get("binding_params") else _range_literals(parse_one(command, read="snowflake"))
+        if bounds:
+            # a MERGE bounded by numeric literals (`t.K BETWEEN 100 AND 1500000`, sql.merge) differs from the
+            # last one only by them: as numbered binds, its translation is the one translation_cache kept
+            kwargs["binding_params"] = [_number(b) for b in bounds]
+            _numbered.on = True
+        try:
+            return _merge(self, conn, command, *args, **kwargs)
+        finally:
+            _numbered.on = False
+
+    def _merge(self: Any, conn: Any, command: str, *args: Any, **kwargs: Any) -> Any:
         with _ONE_MERGE_AT_A_TIME:
             if not conn._autocommit or conn._in_transaction or getattr(conn, "_aurora_explicit", False):
                 return original_execute(self, command, *args, **kwargs)
@@ -205,3 +222,33 @@ def _one_source_row_each(plans: dict[int, dict[str, exp.Expr]]) -> exp.Expr:
         f"SELECT error('Duplicate row detected during DML action') FROM merge_candidates WHERE merge_op IN ({ops}) "
         f'GROUP BY "{ROWID}" HAVING COUNT(*) > 1 LIMIT 1'
     )
+
+
+def _range_literals(merge_expr: exp.Expr) -> list[exp.Literal]:
+    """The numeric literals bounding a BETWEEN in a MERGE's ON, in order; none for a MERGE with binds of
+    its own (numbered and positional binds do not mix)."""
+    on = merge_expr.args.get("on") if isinstance(merge_expr, exp.Merge) else None
+    if on is None or merge_expr.find(exp.Placeholder):
+        return []
+    return [
+        value
+        for between in on.find_all(exp.Between)
+        for value in (between.args.get("low"), between.args.get("high"))
+        if isinstance(value, exp.Literal) and value.is_number
+    ]
+
+
+def _number(literal: exp.Literal) -> int | Decimal:
+    text = literal.this
+    return Decimal(text) if any(c in text for c in ".eE") else int(text)
+
+
+_BOUND = "__AURORA_BOUND_"  # stands for the k-th range bound while fakesnow writes the MERGE's parts out
+
+
+def _bind_marks(tree: exp.Expr) -> exp.Expr:
+    """`tree` with each range-bound stand-in replaced by the numbered bind `$k` it stands for."""
+    for column in list(tree.find_all(exp.Column)):
+        if not column.table and column.name.startswith(_BOUND):
+            column.replace(exp.Placeholder(this=column.name[len(_BOUND) :]))
+    return tree
