@@ -43,6 +43,7 @@ EXECUTE IMMEDIATE FROM './sql/procedures/register_exporter.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/set_export_mode.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/set_target_database.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/set_alert_integration.sql';
+EXECUTE IMMEDIATE FROM './sql/procedures/check_alerts.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/add_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/configure_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/remove_table.sql';

@@ -14,7 +14,7 @@ from stored_procs import ledger
 from stored_procs.configuration import app_config, registration, table_config
 from stored_procs.loading.intake import intake
 from stored_procs.loading.load import load_table as load_one_table
-from stored_procs.monitoring import alerts
+from stored_procs.monitoring import alerts, watchdog
 from stored_procs.orchestration import export_check, exports, graph, lanes, runs, schedule
 from stored_procs.orchestration.lanes import return_value as lane_return_value  # `lanes` is also an argument
 from stored_procs.spec import Place, TableSpec
@@ -126,7 +126,14 @@ def set_target_database(session: Any, database_name: str) -> dict[str, Any]:
 
 
 def set_alert_integration(session: Any, integration_name: str | None = None) -> dict[str, Any]:
-    return alerts.set_integration(session, app_place(session), integration_name)
+    place = app_place(session)
+    result = alerts.set_integration(session, place, integration_name)
+    watchdog = schedule.sync_watchdog(session, place)  # the task calling CHECK_ALERTS, with the schedule
+    return {**result, **watchdog} if watchdog else result
+
+
+def check_alerts(session: Any) -> dict[str, Any]:
+    return watchdog.check(session, app_place(session))
 
 
 def add_table(

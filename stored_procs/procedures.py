@@ -140,6 +140,14 @@ PROCEDURES: tuple[Procedure, ...] = (
         "integration; NULL stops them",
     ),
     Procedure(
+        "CHECK_ALERTS",
+        handlers.check_alerts,
+        (),
+        ADMIN,
+        "Evaluate alerts without a graph run (a stale table, a graph that stopped running) and notify once per "
+        "incident; the watchdog task calls it",
+    ),
+    Procedure(
         "ADD_TABLE",
         handlers.add_table,
         (

@@ -10,6 +10,8 @@ ROWS_SET_ASIDE  the table's last run set rows aside in QUARANTINE (values the ta
 STALE           no successful run (SUCCEEDED or NO_CHANGE) for longer than the table's
                 `freshness_sla_minutes` (counted from its first run when it never succeeded, from when it
                 was configured, SYNC_TABLES.UPDATED_AT, when it never ran)
+GRAPH_IDLE      (not a table: the Task graph, `Extra`) the schedule is enabled and no graph run finished
+                within 3 schedule intervals: stored_procs.monitoring.watchdog, evaluated by CORE.CHECK_ALERTS
 
 The FINALIZER evaluates them once per run, and only when an alert destination is configured (the local
 `[alerts]` section, or the app's notification integration); locally `aurora-sync alerts` evaluates them
@@ -44,11 +46,13 @@ from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 
 RUN_FAILED, QUARANTINED, ROWS_SET_ASIDE, STALE = "RUN_FAILED", "QUARANTINED", "ROWS_SET_ASIDE", "STALE"
+GRAPH_IDLE = "GRAPH_IDLE"
 LABELS = {
     RUN_FAILED: "run failed",
     QUARANTINED: "export quarantined",
     ROWS_SET_ASIDE: "rows set aside",
     STALE: "stale beyond its freshness SLA",
+    GRAPH_IDLE: "task graph idle",
 }
 ALERT_INTEGRATION = "alert_integration"  # setting (STATE.SETTINGS): the notification integration's name
 MAX_DETAIL = 1000  # characters of an error kept in INCIDENTS.DETAIL and in a message
@@ -85,6 +89,12 @@ class Notice:
         label = LABELS.get(self.kind, self.kind)
         if self.recovered:
             return plain(f"aurora-sync RECOVERED {self.source}: {label} since {_at(self.opened_at)} UTC is over")
+        if self.kind == GRAPH_IDLE:  # the source is the root task; the detail says since when
+            return plain(
+                f"aurora-sync ALERT {self.source}: {label}: {self.detail}. Check the root task's state (SHOW TASKS "
+                f"IN SCHEMA {self.source_schema}) and, after fixing the failure, resume it with "
+                "CALL CORE.ENABLE_SCHEDULE()"
+            )
         why = f"no successful run within {sla_minutes:g} minutes" if self.kind == STALE and sla_minutes else self.detail
         return plain(f"aurora-sync ALERT {self.source}: {label}: {why} (since {_at(self.opened_at)} UTC)")
 
@@ -98,6 +108,17 @@ class Notice:
             "opened_at": _at(self.opened_at),
             "closed_at": _at(self.closed_at) if self.closed_at is not None else None,
         }
+
+
+@dataclass(frozen=True)
+class Extra:
+    """Incidents of something other than a table (the Task graph: stored_procs.monitoring.watchdog): its
+    marker (SOURCE_SCHEMA, SOURCE_TABLE), evaluated like a configured table without an SLA, so that an
+    open incident of it closes once `condition` no longer gives it; `condition` is a SELECT S, T, K, D of
+    its conditions holding now (None: none can hold, e.g. the schedule is disabled)."""
+
+    marker: tuple[str, str]
+    condition: Stmt | None = None
 
 
 Send = Callable[[Notice], None]  # delivers one notice or raises
@@ -115,22 +136,25 @@ def _at(moment: Any) -> str:
     return str(moment)[:19] if moment is not None else "?"
 
 
-def _tables(specs: Sequence[TableSpec]) -> tuple[str, tuple[Any, ...]]:
-    """The configured tables and their SLAs as rows of binds (S, T, SLA)."""
+def _tables(specs: Sequence[TableSpec], extra: Extra | None = None) -> tuple[str, tuple[Any, ...]]:
+    """The configured tables and their SLAs as rows of binds (S, T, SLA), and `extra`'s marker (no SLA)."""
+    keyed = [(s.source_schema, s.source_table, s.freshness_sla_minutes) for s in specs]
+    keyed += [(*extra.marker, None)] if extra else []
     rows = " UNION ALL ".join(
-        "SELECT CAST(? AS VARCHAR) AS S, CAST(? AS VARCHAR) AS T, CAST(? AS FLOAT) AS SLA" for _ in specs
+        "SELECT CAST(? AS VARCHAR) AS S, CAST(? AS VARCHAR) AS T, CAST(? AS FLOAT) AS SLA" for _ in keyed
     )
-    params = tuple(v for s in specs for v in (s.source_schema, s.source_table, s.freshness_sla_minutes))
-    return rows, params
+    return rows, tuple(v for row in keyed for v in row)
 
 
-def conditions(place: Place, specs: Sequence[TableSpec], now: str) -> tuple[str, tuple[Any, ...]]:
+def conditions(
+    place: Place, specs: Sequence[TableSpec], now: str, extra: Extra | None = None
+) -> tuple[str, tuple[Any, ...]]:
     """SELECT S, T, K, D: every incident condition holding now, one row per (table, kind). RUN_FAILED and
     ROWS_SET_ASIDE read the table's last run as TABLE_STATUS does (`views.last_runs`: BUSY rows do not
     count), so an open RUN_FAILED incident and a FAILED state are the same thing. A table that never ran
     is counted stale from when it was configured (SYNC_TABLES.UPDATED_AT)."""
     c = place.control
-    tables, table_params = _tables(specs)
+    tables, table_params = _tables(specs, extra)
     last = f"SELECT * FROM ({last_runs(c('RUNS'))}) AS r WHERE r.RN = 1"
     fresh = (
         "SELECT SOURCE_SCHEMA AS S, SOURCE_TABLE AS T, "
@@ -159,10 +183,14 @@ def conditions(place: Place, specs: Sequence[TableSpec], now: str) -> tuple[str,
         f"FROM ({tables}) AS v LEFT JOIN ({fresh}) AS x {on} LEFT JOIN ({saved}) AS y ON y.S = v.S AND y.T = v.T "
         f"WHERE v.SLA IS NOT NULL AND DATEDIFF('second', COALESCE(x.L, x.F, y.U), {_NOW}) > v.SLA * 60"
     )
+    if extra is not None and extra.condition is not None:
+        return f"{text} UNION ALL {extra.condition.text}", (*table_params * 4, now, *extra.condition.params)
     return text, table_params * 4 + (now,)
 
 
-def evaluate_incidents(place: Place, specs: Sequence[TableSpec], run_id: str, now: str) -> Stmt:
+def evaluate_incidents(
+    place: Place, specs: Sequence[TableSpec], run_id: str, now: str, extra: Extra | None = None
+) -> Stmt:
     """One MERGE over INCIDENTS: a condition without an open incident opens one (OPENED_AT, INCIDENT_ID
     `<run>/<kind>/<schema>.<table>`); an open incident of a configured table whose condition is gone is
     closed (CLOSED_AT); an incident still waiting for a notification is touched, so that the MERGE's
@@ -174,8 +202,8 @@ def evaluate_incidents(place: Place, specs: Sequence[TableSpec], run_id: str, no
     the oldest) is the incident; the others are closed here, silently (both notification times set) when
     never notified."""
     i = place.control("INCIDENTS")
-    found, found_params = conditions(place, specs, now)
-    tables, table_params = _tables(specs)
+    found, found_params = conditions(place, specs, now, extra)
+    tables, table_params = _tables(specs, extra)
     open_ = (
         "SELECT i.INCIDENT_ID AS ID, i.SOURCE_SCHEMA AS S, i.SOURCE_TABLE AS T, i.KIND AS K, "
         f"ROW_NUMBER() OVER (PARTITION BY i.SOURCE_SCHEMA, i.SOURCE_TABLE, i.KIND ORDER BY {_FIRST}) AS R "
@@ -256,7 +284,13 @@ def mark_notified(place: Place, opened: Sequence[str], closed: Sequence[str], no
 
 
 def evaluate(
-    session: Any, place: Place, specs: Sequence[TableSpec], run_id: str, send: Send, warn: Warn
+    session: Any,
+    place: Place,
+    specs: Sequence[TableSpec],
+    run_id: str,
+    send: Send,
+    warn: Warn,
+    extra: Extra | None = None,
 ) -> dict[str, Any]:
     """Open and close incidents, send what waits (each notice once, in order), mark what was delivered.
     Returns {"opened": [...], "recovered": [...], "undelivered": [...]} (texts), and "busy" (who holds the
@@ -266,12 +300,12 @@ def evaluate(
     notice that cannot be delivered stops the sending: the rest wait for the next evaluation (a webhook
     that is down costs one timeout per evaluation, not one per notice) and one warning says how many wait.
     Raises only when the control tables cannot be read or written; the caller reports that without
-    failing the run."""
+    failing the run. `extra`: incidents of the Task graph too (CORE.CHECK_ALERTS)."""
     done: dict[str, Any] = {"opened": [], "recovered": [], "undelivered": []}
-    if not specs:
+    if not specs and extra is None:
         return done
     now = ledger.now()
-    counts = run(session, evaluate_incidents(place, specs, run_id, now))
+    counts = run(session, evaluate_incidents(place, specs, run_id, now, extra))
     if not counts or not sum(int(v or 0) for v in counts[0]):
         return done
     with lease.held(session, place, LEASE, run_id, LEASE_TTL_S) as busy:

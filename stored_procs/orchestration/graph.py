@@ -23,6 +23,7 @@ from sync_contract.identifiers import quote_ident, quote_qualified
 
 ROOT, REQUEST_EXPORTS, INTAKE, FINALIZER = "ROOT", "REQUEST_EXPORTS", "INTAKE", "FINALIZER"
 DEFAULT_LANES, MAX_LANES = 4, 8  # load lanes: the setting `load_lanes` (docs/CONFIGURATION.md)
+WATCHDOG, WATCHDOG_SCHEDULE, WATCHDOG_TIMEOUT_MS = "WATCHDOG", "15 MINUTES", 600_000  # CORE.CHECK_ALERTS
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,7 @@ def task_ddl(nodes: Sequence[Node], where: GraphLocation, settings: GraphSetting
         args = ", ".join(literal(a) if isinstance(a, str) else str(int(a)) for a in node.args)
         return f"CALL {where.procedure(node.procedure)}({args})"
 
-    compute = (
-        f"WAREHOUSE = {quote_ident(settings.warehouse)}"
-        if settings.warehouse
-        else f"USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE = '{_word(settings.initial_warehouse_size)}'"
-    )
+    compute = _compute(settings)
     stmts = []
     for node in nodes:
         common = f"{compute} QUERY_TAG = {literal(query_tag(node))}"
@@ -179,6 +176,39 @@ def task_ddl(nodes: Sequence[Node], where: GraphLocation, settings: GraphSetting
                 head += f" WHEN {condition}"
         stmts.append(Stmt(f"CREATE OR REPLACE TASK {where.task(node.name)} {head} AS {call(node)}"))
     return stmts
+
+
+def _compute(settings: GraphSettings) -> str:
+    if settings.warehouse:
+        return f"WAREHOUSE = {quote_ident(settings.warehouse)}"
+    return f"USER_TASK_MANAGED_INITIAL_WAREHOUSE_SIZE = '{_word(settings.initial_warehouse_size)}'"
+
+
+def watchdog_ddl(
+    where: GraphLocation, settings: GraphSettings, every: str = WATCHDOG_SCHEDULE, operator: str | None = None
+) -> list[Stmt]:
+    """The watchdog task (stored_procs.monitoring.watchdog): its own root, not in the graph, so a graph
+    Snowflake suspended does not stop it; every `every` it calls CORE.CHECK_ALERTS(), on the graph's
+    compute (serverless unless a warehouse is set). CREATE TASK
+    (https://docs.snowflake.com/en/sql-reference/sql/create-task): a task is created suspended, hence the
+    ALTER TASK ... RESUME; SUSPEND_TASK_AFTER_NUM_FAILURES = 0 never suspends it (the default is 10),
+    OVERLAP_POLICY = NO_OVERLAP: one check at a time; a short USER_TASK_TIMEOUT_MS."""
+    tag = json.dumps({"app": "aurora_sync", "step": WATCHDOG}, sort_keys=True)
+    name = where.task(WATCHDOG)
+    stmts = [
+        Stmt(
+            f"CREATE OR REPLACE TASK {name} {_compute(settings)} QUERY_TAG = {literal(tag)} "
+            f"SCHEDULE = '{_schedule(every)}' OVERLAP_POLICY = NO_OVERLAP SUSPEND_TASK_AFTER_NUM_FAILURES = 0 "
+            f"USER_TASK_TIMEOUT_MS = {WATCHDOG_TIMEOUT_MS} AS CALL {where.procedure('CHECK_ALERTS')}()"
+        )
+    ]
+    if operator:
+        stmts.append(Stmt(f"GRANT MONITOR, OPERATE ON TASK {name} TO {operator}"))
+    return [*stmts, Stmt(f"ALTER TASK {name} RESUME")]
+
+
+def drop_watchdog_ddl(where: GraphLocation) -> Stmt:
+    return Stmt(f"DROP TASK IF EXISTS {where.task(WATCHDOG)}")
 
 
 def rebuild_ddl(

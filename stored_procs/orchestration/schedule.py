@@ -2,7 +2,9 @@
 
 The graph exists once ENABLE_SCHEDULE has run; from then on adding, configuring or removing a table
 rebuilds it (suspended while it changes, resumed only if it was running: a graph Snowflake suspended
-after repeated failures stays suspended until ENABLE_SCHEDULE)."""
+after repeated failures stays suspended until ENABLE_SCHEDULE). With an alert integration set, the
+watchdog task (`graph.watchdog_ddl`: CORE.CHECK_ALERTS every 15 minutes, its own root) exists while the
+schedule is enabled, and is dropped when the schedule is disabled or the integration unset."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from stored_procs import ledger
 from stored_procs.configuration import access, app_config
+from stored_procs.monitoring.alerts import ALERT_INTEGRATION
 from stored_procs.orchestration import graph, lanes, runs
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, Place
 from stored_procs.statement import Stmt, run
@@ -64,6 +67,8 @@ def enable(
 
 def disable(session: Any, place: Place) -> dict[str, Any]:
     run(session, graph.suspend_ddl(location(place)))
+    if app_config.read(session, place).get(ALERT_INTEGRATION):
+        run(session, graph.drop_watchdog_ddl(location(place)))
     app_config.write(session, place, {GRAPH_STATE: SUSPENDED})
     return {"schedule": SUSPENDED, "root_task": location(place).task(graph.ROOT)}
 
@@ -83,6 +88,36 @@ def rebuild_if_built(session: Any, place: Place) -> dict[str, Any] | None:
         app_config.write(session, place, {GRAPH_STATE: SUSPENDED})
         summary["note"] = "the graph was suspended (by Snowflake, after failed runs?): CALL CORE.ENABLE_SCHEDULE()"
     return summary
+
+
+def sync_watchdog(session: Any, place: Place) -> dict[str, Any] | None:
+    """After SET_ALERT_INTEGRATION: the watchdog task exists exactly when an integration is set and the
+    schedule is enabled. None when the graph was never built (nothing to watch, nothing to drop)."""
+    settings = app_config.read(session, place)
+    state = settings.get(GRAPH_STATE)
+    if state is None:
+        return None
+    where = location(place)
+    if not (settings.get(ALERT_INTEGRATION) and state == ENABLED):
+        run(session, graph.drop_watchdog_ddl(where))
+        return {"watchdog": "dropped"}
+    chosen = graph.GraphSettings(schedule=settings.schedule, warehouse=settings.get(app_config.WAREHOUSE))
+    try:
+        for stmt in graph.watchdog_ddl(where, chosen, operator=_operator(settings)):
+            run(session, stmt)
+    except Exception as err:
+        needs = f"USAGE on warehouse {chosen.warehouse!r}" if chosen.warehouse else "EXECUTE MANAGED TASK"
+        raise app_config.NotConfigured(
+            f"the watchdog task {where.task(graph.WATCHDOG)} could not be built ({err}); alerts still go out "
+            f"after each graph run. The app needs EXECUTE TASK and {needs} (docs/snowflake/consumer_setup.sql)"
+        ) from err
+    return {"watchdog": where.task(graph.WATCHDOG), "every": graph.WATCHDOG_SCHEDULE}
+
+
+def _operator(settings: app_config.AppSettings) -> str | None:
+    # Inside the app the tasks belong to the app: its admin role may watch and run them. A plain
+    # deployment grants that with FUTURE grants on the schema instead (tools/plain_deploy.py).
+    return None if settings.get(DEPLOYMENT) == "plain" else f"APPLICATION ROLE {APP_ADMIN_ROLE}"
 
 
 def _warehouse(settings: app_config.AppSettings, given: str | None) -> str | None:
@@ -117,11 +152,12 @@ def _rebuild(
     every = ledger.read_table_specs(session, place, enabled_only=False)
     removed = [t for t in every if t not in tables]
     where = location(place)
-    # Inside the app the tasks belong to the app: its admin role may watch and run them. A plain
-    # deployment grants that with FUTURE grants on the schema instead (tools/plain_deploy.py).
-    operator = None if settings.get(DEPLOYMENT) == "plain" else f"APPLICATION ROLE {APP_ADMIN_ROLE}"
+    operator = _operator(settings)
     for stmt in graph.rebuild_ddl(tables, removed, where, chosen, resume, operator):
         run(session, stmt)
+    watched = settings.get(ALERT_INTEGRATION) and (resume or settings.get(GRAPH_STATE) == ENABLED)
+    for stmt in graph.watchdog_ddl(where, chosen, operator=operator) if watched else []:
+        run(session, stmt)  # a graph Snowflake suspended keeps its watchdog
     if not resume:
         app_config.write(session, place, {GRAPH_STATE: SUSPENDED})
     return {

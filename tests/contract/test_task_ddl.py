@@ -79,3 +79,28 @@ def test_every_task_statement_follows_the_create_task_grammar(settings):
         required = sum(a.default is None for a in declared[procedure].args)
         assert required <= len(args) <= len(declared[procedure].args), stmt.text
     assert lanes == list(range(1, settings.lanes + 1))  # every lane, and only the lanes, wait for INTAKE's answer
+
+
+@pytest.mark.parametrize("settings", [graph.GraphSettings(), graph.GraphSettings(warehouse="WH")])
+def test_the_watchdog_task_is_its_own_scheduled_root_calling_check_alerts(settings):
+    """The watchdog (stored_procs.monitoring.watchdog): a root with its own SCHEDULE, no AFTER, no FINALIZE,
+    never suspended after failures, created suspended and then resumed (CREATE TASK: "Newly created ...
+    tasks are created suspended")."""
+    where = graph.GraphLocation("STATE", "CORE", "DB")
+    create, grant, resume = graph.watchdog_ddl(where, settings, operator="APPLICATION ROLE AURORA_SYNC_ADMIN")
+    assert isinstance(sqlglot.parse_one(create.text, read="snowflake"), exp.Command)
+    m = TASK.match(create.text)
+    assert m, create.text
+    names = re.findall(rf"(\w+) = {VALUE}", m["params"])
+    assert set(names) <= PARAMETERS and len(names) == len(set(names)), names
+    assert {"SCHEDULE", "SUSPEND_TASK_AFTER_NUM_FAILURES", "OVERLAP_POLICY"} <= set(names)
+    assert ("WAREHOUSE" in names) == bool(settings.warehouse)
+    assert "FINALIZE" not in names and m["after"] is None and m["when"] is None
+    assert "SCHEDULE = '15 MINUTES'" in m["params"] and "SUSPEND_TASK_AFTER_NUM_FAILURES = 0 " in m["params"]
+    tag = re.search(r"QUERY_TAG = '((?:[^']|'')*)'", m["params"])
+    assert tag and json.loads(tag[1]) == {"app": "aurora_sync", "step": "WATCHDOG"}
+    assert m["name"] == '"DB"."STATE"."AURORA_SYNC_WATCHDOG"' and m["proc"] == '"DB"."CORE"."CHECK_ALERTS"'
+    assert m["args"] == "" and procedures.by_name()["CHECK_ALERTS"].args == ()
+    assert grant.text == f"GRANT MONITOR, OPERATE ON TASK {m['name']} TO APPLICATION ROLE AURORA_SYNC_ADMIN"
+    assert resume.text == f"ALTER TASK {m['name']} RESUME"
+    assert graph.drop_watchdog_ddl(where).text == f"DROP TASK IF EXISTS {m['name']}"
