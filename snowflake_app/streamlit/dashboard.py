@@ -36,6 +36,16 @@ def rows(session: Any, sql: str, *params: Any) -> list[dict[str, Any]]:
     return [row.as_dict() for row in frame.collect()]
 
 
+def _grid(st: Any, title: str, data: list[dict[str, Any]], empty: str) -> list[dict[str, Any]]:
+    """A titled section: `data` as a grid, or `empty` when it has no row; returns `data`."""
+    st.subheader(title)
+    if data:
+        st.dataframe(data)
+    else:
+        st.write(empty)
+    return data
+
+
 def render(st: Any, session: Any, where: Any = q.APP, now: datetime | None = None) -> dict[str, int]:
     """Draws the page with `st` (streamlit); counts of what it showed, for tests. Data (table names, errors)
     goes only where Streamlit shows text as it is: `st.text` (fixed-width, "st.text" in the API reference:
@@ -76,26 +86,9 @@ def render(st: Any, session: Any, where: Any = q.APP, now: datetime | None = Non
     else:
         st.write("No lag to show: no table with a timestamp watermark has loaded in this period.")
 
-    quarantined = rows(session, q.quarantined_rows_sql(where))
-    st.subheader("Rows set aside (QUARANTINED_ROWS)")
-    if quarantined:
-        st.dataframe(quarantined)
-    else:
-        st.write("No rows set aside.")
-
-    graph = rows(session, q.graph_runs_sql(where))
-    st.subheader("Graph runs")
-    if graph:
-        st.dataframe(graph)
-    else:
-        st.write("No graph run recorded.")
-
-    failures = rows(session, q.failure_log_sql(where))
-    st.subheader("Failure log")
-    if failures:
-        st.dataframe(failures)
-    else:
-        st.write("No failures recorded.")
+    _grid(st, "Rows set aside (QUARANTINED_ROWS)", rows(session, q.quarantined_rows_sql(where)), "No rows set aside.")
+    _grid(st, "Graph runs", rows(session, q.graph_runs_sql(where)), "No graph run recorded.")
+    failures = _grid(st, "Failure log", rows(session, q.failure_log_sql(where)), "No failures recorded.")
 
     st.subheader(f"Snowflake credits per table (last {q.CREDIT_DAYS} days, from QUERY_TAG)")
     try:

@@ -47,10 +47,8 @@ def enable(
     try:
         summary = _rebuild(session, place, settings, chosen, resume=True)
     except Exception as err:
-        needs = f"USAGE on warehouse {chosen.warehouse!r}" if chosen.warehouse else "EXECUTE MANAGED TASK"
         raise app_config.NotConfigured(
-            f"the Task graph could not be built or resumed ({err}); settings unchanged. The app needs "
-            f"EXECUTE TASK and {needs} (docs/snowflake/consumer_setup.sql)"
+            f"the Task graph could not be built or resumed ({err}); settings unchanged. {_task_needs(chosen)}"
         ) from err
     app_config.write(
         session,
@@ -106,12 +104,17 @@ def sync_watchdog(session: Any, place: Place) -> dict[str, Any] | None:
         for stmt in graph.watchdog_ddl(where, chosen, operator=_operator(settings)):
             run(session, stmt)
     except Exception as err:
-        needs = f"USAGE on warehouse {chosen.warehouse!r}" if chosen.warehouse else "EXECUTE MANAGED TASK"
         raise app_config.NotConfigured(
             f"the watchdog task {where.task(graph.WATCHDOG)} could not be built ({err}); alerts still go out "
-            f"after each graph run. The app needs EXECUTE TASK and {needs} (docs/snowflake/consumer_setup.sql)"
+            f"after each graph run. {_task_needs(chosen)}"
         ) from err
     return {"watchdog": where.task(graph.WATCHDOG), "every": graph.WATCHDOG_SCHEDULE}
+
+
+def _task_needs(chosen: graph.GraphSettings) -> str:
+    """What the app must be granted to create and run its tasks (serverless, or on the chosen warehouse)."""
+    needs = f"USAGE on warehouse {chosen.warehouse!r}" if chosen.warehouse else "EXECUTE MANAGED TASK"
+    return f"The app needs EXECUTE TASK and {needs} (docs/snowflake/consumer_setup.sql)"
 
 
 def _operator(settings: app_config.AppSettings) -> str | None:
