@@ -99,8 +99,12 @@ def patch(duck_conn: Any) -> None:
     original_candidates, original_mutations = merge._create_merge_candidates, merge._mutations
 
     def plan(merge_expr: exp.Merge) -> tuple[list[str], dict[int, dict[str, exp.Expr]]]:
-        columns = _target_columns(duck_conn, merge_expr.this)
-        return (columns, _rewritable(merge_expr, columns)) if columns else ([], {})
+        # read once per MERGE: fakesnow hands the same expression to its candidates and its mutations
+        if "aurora_plan" not in merge_expr.meta:
+            columns = _target_columns(duck_conn, merge_expr.this)
+            merge_expr.meta["aurora_plan"] = (columns, _rewritable(merge_expr, columns)) if columns else ([], {})
+        planned: tuple[list[str], dict[int, dict[str, exp.Expr]]] = merge_expr.meta["aurora_plan"]
+        return planned
 
     def create_merge_candidates(merge_expr: exp.Merge) -> exp.Expr:
         if getattr(_numbered, "on", False):  # the ON's range bounds become $1.. (execute binds their values);
