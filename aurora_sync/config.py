@@ -19,7 +19,8 @@ from sync_contract.errors import ContractError
 from sync_contract.identifiers import validate_identifier
 
 DEFAULT_MAX_FILE_MB = 128
-_SECTIONS = {"source", "s3", "snowflake", "exporter", "tables", "alerts"}
+_SECTIONS = {"source", "s3", "snowflake", "exporter", "tables", "alerts", "target"}
+_TARGET_KEYS = {"schema_map"}
 _TABLE_KEYS = {*OPTION_KEYS, "columns", "chunks", "max_rows_per_invocation"}
 _EXPORTER_KEYS = {"lambda_function", "lambda_endpoint_url", "region", "strategy", "max_file_mb"}
 _SNOWFLAKE_OWN = {"database", "control_schema", "stage", "storage_integration"}
@@ -72,6 +73,7 @@ class SyncConfig:
     # table -> rows above which an initial or full export fans out (lambda_exporter.fan_out)
     max_rows_per_invocation: dict[str, int] = field(default_factory=dict)
     alerts: AlertsConfig | None = None  # [alerts]: where incidents are notified (aurora_sync.alerts)
+    schema_map: dict[str, str] = field(default_factory=dict)  # [target]: source schema -> target schema
 
     @property
     def place(self) -> Place:
@@ -122,9 +124,10 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
     raw_tables = doc.get("tables")
     if not isinstance(raw_tables, list) or not raw_tables:
         raise ConfigError("tables", "at least one [[tables]] entry is required")
+    schema_map = _schema_map(doc.get("target", {}))
     tables, columns, chunks, max_rows = [], {}, {}, {}
     for i, t in enumerate(raw_tables):
-        spec, cols = _table(t, f"tables[{i}]")
+        spec, cols = _table(t, f"tables[{i}]", schema_map)
         tables.append(spec)
         if cols:
             columns[spec.source] = cols
@@ -153,6 +156,7 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
         chunks=chunks,
         max_rows_per_invocation=max_rows,
         alerts=_alerts(doc["alerts"]) if "alerts" in doc else None,
+        schema_map=schema_map,
     )
 
 
@@ -175,12 +179,28 @@ def _exporter(value: Any) -> ExporterConfig:
     )
 
 
-def _table(value: Any, key: str) -> tuple[TableSpec, tuple[str, ...]]:
+def _schema_map(value: Any) -> dict[str, str]:
+    """[target] schema_map: source schema (as PostgreSQL names it) -> target schema. A table without
+    `target` goes to its source schema's entry; one whose schema is not listed, to the default rule
+    (the source schema upper-cased). docs/CUSTOMIZATION.md."""
+    if not isinstance(value, dict):
+        raise ConfigError("target", 'must be a table, e.g. [target] schema_map = { public = "RAW" }')
+    _refuse_unknown(value, _TARGET_KEYS, "target.")
+    mapping = value.get("schema_map", {})
+    if not isinstance(mapping, dict):
+        raise ConfigError(
+            "target.schema_map",
+            f'must map source schemas to target schemas, e.g. {{ public = "RAW" }}; got {mapping!r}',
+        )
+    return {_ident(k, "target.schema_map"): _ident(v, f"target.schema_map.{k}") for k, v in mapping.items()}
+
+
+def _table(value: Any, key: str, schema_map: dict[str, str]) -> tuple[TableSpec, tuple[str, ...]]:
     if not isinstance(value, dict):
         raise ConfigError(key, "must be a table")
     _refuse_unknown(value, _TABLE_KEYS, f"{key}.")
     try:
-        spec = build_spec({k: v for k, v in value.items() if k in OPTION_KEYS}, key)
+        spec = build_spec({k: v for k, v in value.items() if k in OPTION_KEYS}, key, schema_map)
     except InvalidSetting as err:
         raise ConfigError(err.key, err.reason) from err
     columns = value.get("columns", [])

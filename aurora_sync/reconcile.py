@@ -25,7 +25,7 @@ from stored_procs.orchestration.runs import new_run_id
 from stored_procs.spec import TableSpec
 from stored_procs.sql import live_rows_only
 from stored_procs.statement import Stmt, run
-from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import Column
 from sync_contract.types import Kind, map_type
 
@@ -128,7 +128,7 @@ def _target_rows(
 ) -> list[tuple[Any, ...]]:
     # `IS NULL` beside each value: the emulator returns NULL timestamps as 1970-01-01
     exprs = ", ".join(
-        f"{quote_ident(target_name(c.name))} AS V{i}, ({quote_ident(target_name(c.name))} IS NULL) AS N{i}"
+        f"{quote_ident(spec.column(c.name))} AS V{i}, ({quote_ident(spec.column(c.name))} IS NULL) AS N{i}"
         for i, c in enumerate(cols)
     )
     live = f" WHERE {c}" if (c := live_rows_only(spec)) else ""

@@ -49,6 +49,8 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool =
             "bad_values": spec.bad_values,
             **({"max_rows_per_invocation": spec.max_rows_per_invocation} if spec.max_rows_per_invocation else {}),
             **({"freshness_sla_minutes": spec.freshness_sla_minutes} if spec.freshness_sla_minutes else {}),
+            # customization (configuration.customization): only what differs from the defaults
+            **{k: v for k, v in _customization(spec).items() if v},
         },
         sort_keys=True,
     )
@@ -113,6 +115,16 @@ def spec_from_row(r: Any) -> TableSpec:
     )
 
 
+def _customization(spec: TableSpec) -> dict[str, Any]:
+    return {
+        "rename": spec.rename,
+        "transform": spec.transform,
+        "type_overrides": spec.type_overrides,
+        "allow_lossy": spec.allow_lossy,
+        "history": spec.history,
+    }
+
+
 def _options(text: str | None) -> dict[str, Any]:
     options = json.loads(text or "{}")
     return {
@@ -126,6 +138,11 @@ def _options(text: str | None) -> dict[str, Any]:
         "bad_values": options.get("bad_values", "quarantine"),
         "max_rows_per_invocation": options.get("max_rows_per_invocation"),
         "freshness_sla_minutes": options.get("freshness_sla_minutes"),
+        "rename": dict(options.get("rename", {})),
+        "transform": dict(options.get("transform", {})),
+        "type_overrides": dict(options.get("type_overrides", {})),
+        "allow_lossy": bool(options.get("allow_lossy", False)),
+        "history": bool(options.get("history", False)),
     }
 
 

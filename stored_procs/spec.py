@@ -88,12 +88,24 @@ class TableSpec:
     max_rows_per_invocation: int | None = None
     # minutes a table may go without a successful run before an alert goes out (None: no freshness alert)
     freshness_sla_minutes: float | None = None
+    # customization (docs/CUSTOMIZATION.md): source column -> target column name; target column -> Snowflake
+    # SQL expression over the row's target columns; source column -> Snowflake type; keep every version
+    rename: dict[str, str] = field(default_factory=dict)
+    transform: dict[str, str] = field(default_factory=dict)
+    type_overrides: dict[str, str] = field(default_factory=dict)
+    allow_lossy: bool = False  # type_overrides that cannot hold every source value are accepted
+    history: bool = False  # SCD type 2: each change closes the current version and opens a new one
 
     def __post_init__(self) -> None:
         if not self.target_schema:
             object.__setattr__(self, "target_schema", target_name(self.source_schema))
         if not self.target_table:
             object.__setattr__(self, "target_table", target_name(self.source_table))
+
+    def column(self, source_column: str) -> str:
+        """The target column of a source column: its `rename`, else the default rule (upper-cased,
+        sync_contract.identifiers.target_name)."""
+        return self.rename.get(source_column) or target_name(source_column)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 from stored_procs import datetime_text
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt
-from sync_contract.identifiers import RESERVED_COLUMN_NAMES, quote_ident, target_name
+from sync_contract.identifiers import RESERVED_COLUMN_NAMES, quote_ident
 from sync_contract.manifest import Manifest
 from sync_contract.types import Kind, TypeMapping, map_type
 
@@ -199,9 +199,10 @@ def count_rows(table: str) -> Stmt:
 
 
 def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeMapping]]:
-    """(target column name, mapping) in manifest order; target names are upper-cased source names."""
+    """(target column name, mapping) in manifest order; target names are `spec.column` of the source names
+    (a `rename`, else upper-cased)."""
     out = [
-        (target_name(c.name), map_type(c.type, c.name, unbounded_numeric_scale=spec.scale_for(c.name)))
+        (spec.column(c.name), map_type(c.type, c.name, unbounded_numeric_scale=spec.scale_for(c.name)))
         for c in manifest.columns
     ]
     names = [n for n, _ in out]
@@ -231,7 +232,7 @@ def staged_keys(spec: TableSpec, manifest: Manifest) -> list[tuple[str, str, Typ
     """(target name, staging column, mapping) of each primary key column, in key order."""
     cols = target_columns(spec, manifest)
     by_name = {name: (stg, m) for stg, (name, m) in zip(staging_columns(len(cols)), cols, strict=True)}
-    return [(target_name(c), *by_name[target_name(c)]) for c in manifest.primary_key]
+    return [(spec.column(c), *by_name[spec.column(c)]) for c in manifest.primary_key]
 
 
 def create_target_schema(spec: TableSpec, database: str) -> Stmt:
@@ -315,8 +316,8 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     A nested SELECT with ROW_NUMBER instead of QUALIFY: the emulator cannot run QUALIFY inside MERGE.
     """
     exprs = _typed_columns(spec, manifest)
-    partition = ", ".join(exprs[target_name(c)] for c in manifest.primary_key)
-    wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
+    partition = ", ".join(exprs[spec.column(c)] for c in manifest.primary_key)
+    wm = spec.column(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
     # deterministic: the newest watermark, then the greatest row text (a key repeated with equal watermarks)
     staged = staging_columns(len(exprs))
     order = ", ".join(([f"{exprs[wm]} DESC"] if wm else []) + [f"{quote_ident(c)} DESC" for c in staged])
@@ -343,9 +344,9 @@ def merge(
     partitions & data clustering": query pruning by the min/max of each column), so the MERGE reads what
     the change touches rather than the whole target."""
     cols = [name for name, _ in target_columns(spec, manifest)]
-    pk = [target_name(c) for c in manifest.primary_key]
-    wm = target_name(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
-    on = key_match(manifest, "t", "s")
+    pk = [spec.column(c) for c in manifest.primary_key]
+    wm = spec.column(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None
+    on = key_match(spec, manifest, "t", "s")
     if key_range is not None:  # numbers only (key_checks.key_range), written as plain numeric literals
         on += f" AND t.{quote_ident(pk[0])} BETWEEN {number_literal(key_range[0])} AND {number_literal(key_range[1])}"
     non_key = [c for c in cols if c not in pk]
@@ -392,9 +393,9 @@ def live_rows_only(spec: TableSpec, alias: str = "") -> str | None:
     return live_row(alias) if spec.delete_detection == "soft_delete" else None
 
 
-def key_match(manifest: Manifest, a: str, b: str) -> str:
+def key_match(spec: TableSpec, manifest: Manifest, a: str, b: str) -> str:
     """Rows of `a` and `b` (aliases of tables with the target's columns) with the same primary key."""
-    keys = (quote_ident(target_name(c)) for c in manifest.primary_key)
+    keys = (quote_ident(spec.column(c)) for c in manifest.primary_key)
     return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
 
 

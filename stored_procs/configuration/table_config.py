@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from stored_procs import ledger
-from stored_procs.configuration import access, app_config
+from stored_procs.configuration import access, app_config, customization
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.loading import quarantine
@@ -38,13 +38,15 @@ OPTION_KEYS = (
     "bad_values",
     "max_rows_per_invocation",
     "freshness_sla_minutes",
+    *customization.KEYS,
 )
 DELETE_DETECTION = ("off", "delete", "soft_delete")
 MAX_SLA_MINUTES = 525_600  # a year
 
 
-def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
-    """A TableSpec from options; InvalidSetting names `<where>.<key>`, the bad value and what is accepted."""
+def build_spec(options: dict[str, Any], where: str = "table", schema_map: dict[str, str] | None = None) -> TableSpec:
+    """A TableSpec from options; InvalidSetting names `<where>.<key>`, the bad value and what is accepted.
+    `schema_map` (source schema -> target schema): the target schema of a table without `target`."""
     if unknown := sorted(set(options) - set(OPTION_KEYS)):
         raise InvalidSetting(f"unknown option; options are {', '.join(OPTION_KEYS)}", f"{where}.{unknown[0]}")
     schema, name = _qualified(options.get("source"), f"{where}.source", "source table")
@@ -62,6 +64,8 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
     target_schema = target_table = ""
     if options.get("target"):
         target_schema, target_table = _qualified(options["target"], f"{where}.target", "target table")
+    elif schema_map and schema in schema_map:
+        target_schema = schema_map[schema]
     scales = options.get("numeric_scale") or {}
     if not isinstance(scales, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_NUMBER_PRECISION for v in scales.values()
@@ -119,6 +123,7 @@ def build_spec(options: dict[str, Any], where: str = "table") -> TableSpec:
         bad_values=bad_values,
         max_rows_per_invocation=max_rows,
         freshness_sla_minutes=sla,
+        **customization.parse(options, where),
     )
 
 
@@ -138,6 +143,7 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
         "bad_values": spec.bad_values,
         "max_rows_per_invocation": spec.max_rows_per_invocation,
         "freshness_sla_minutes": spec.freshness_sla_minutes,
+        **customization.options(spec),
     }
 
 

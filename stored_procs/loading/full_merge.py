@@ -26,7 +26,7 @@ from stored_procs import sql
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract import failpoints
-from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import Manifest
 
 # Swap instead of MERGE when more than this share of the target's rows change (new, changed or gone).
@@ -75,25 +75,24 @@ def drop_snapshot(place: Place, spec: TableSpec) -> Stmt:
     return Stmt(f"DROP TABLE IF EXISTS {snapshot_table(place, spec)}")
 
 
-def _kept(kept_keys: str | None, manifest: Manifest, alias: str) -> str:
+def _kept(kept_keys: str | None, spec: TableSpec, manifest: Manifest, alias: str) -> str:
     """Target row `alias` whose key is kept as it is (its new row was quarantined)."""
     if kept_keys is None:
         return "FALSE"
-    keys = [target_name(c) for c in manifest.primary_key]
+    keys = [spec.column(c) for c in manifest.primary_key]
     on = " AND ".join(f"q.{quote_ident(f'K{i}')} = {alias}.{quote_ident(k)}" for i, k in enumerate(keys))
     return f"EXISTS (SELECT 1 AS X FROM {kept_keys} AS q WHERE {on})"
 
 
 def _gone_rows(place: Place, spec: TableSpec, manifest: Manifest, database: str, kept_keys: str | None) -> str:
     """Target rows (alias g) whose key the snapshot lacks and that are not kept."""
-    absent = (
-        f"NOT EXISTS (SELECT 1 AS X FROM {snapshot_table(place, spec)} AS s WHERE {sql.key_match(manifest, 's', 'g')})"
-    )
-    return f"FROM {spec.target(database)} AS g WHERE {absent} AND NOT {_kept(kept_keys, manifest, 'g')}"
+    match = sql.key_match(spec, manifest, "s", "g")
+    absent = f"NOT EXISTS (SELECT 1 AS X FROM {snapshot_table(place, spec)} AS s WHERE {match})"
+    return f"FROM {spec.target(database)} AS g WHERE {absent} AND NOT {_kept(kept_keys, spec, manifest, 'g')}"
 
 
 def _differs(spec: TableSpec, manifest: Manifest) -> str:
-    keys = {target_name(c) for c in manifest.primary_key}
+    keys = {spec.column(c) for c in manifest.primary_key}
     non_key = [n for n, _ in sql.target_columns(spec, manifest) if n not in keys]
     return " OR ".join(f"t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)}" for c in non_key) or "FALSE"
 
@@ -102,7 +101,7 @@ def difference(place: Place, spec: TableSpec, manifest: Manifest, database: str,
     """One row: the Difference's counts, in its field order."""
     snap, target = snapshot_table(place, spec), spec.target(database)
     keys = ", ".join(quote_ident(stg) for _, stg, _ in sql.staged_keys(spec, manifest))
-    match = sql.key_match(manifest, "s", "t")
+    match = sql.key_match(spec, manifest, "s", "t")
     return Stmt(
         f"SELECT (SELECT COUNT(*) AS N FROM (SELECT DISTINCT {keys} FROM {place.control(spec.staging_name)}) AS d) "
         f"AS STAGED_KEYS, (SELECT COUNT(*) AS N FROM {snap}) AS SNAPSHOT_ROWS, "
@@ -119,7 +118,7 @@ def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str, kept
     deleted, differing rows updated, new keys inserted.
     Columns the export does not carry are never written: they keep their values, as the swap keeps them."""
     cols = [n for n, _ in sql.target_columns(spec, manifest)]
-    keys = [target_name(c) for c in manifest.primary_key]
+    keys = [spec.column(c) for c in manifest.primary_key]
     non_key = [c for c in cols if c not in keys]
     snapshot_side = ", ".join(quote_ident(c) for c in cols)
     gone_side = ", ".join(f"g.{quote_ident(c)}" if c in keys else f"NULL AS {quote_ident(c)}" for c in cols)
@@ -132,7 +131,7 @@ def merge(place: Place, spec: TableSpec, manifest: Manifest, database: str, kept
     names = ", ".join(quote_ident(c) for c in cols)
     values = ", ".join(f"s.{quote_ident(c)}" for c in cols)
     return Stmt(
-        f"MERGE INTO {spec.target(database)} AS t USING ({source}) AS s ON {sql.key_match(manifest, 't', 's')} "
+        f"MERGE INTO {spec.target(database)} AS t USING ({source}) AS s ON {sql.key_match(spec, manifest, 't', 's')} "
         f"WHEN MATCHED AND s.{quote_ident(GONE)} THEN DELETE {update}"
         f"WHEN NOT MATCHED AND NOT s.{quote_ident(GONE)} THEN INSERT ({names}) VALUES ({values})"
     )
@@ -149,7 +148,7 @@ def merge_counts(row: Any, kinds: tuple[str, ...]) -> dict[str, int]:
 
 def merge_kinds(spec: TableSpec, manifest: Manifest) -> tuple[str, ...]:
     """The kinds of action merge() has, in Snowflake's output order."""
-    keys = {target_name(c) for c in manifest.primary_key}
+    keys = {spec.column(c) for c in manifest.primary_key}
     updates = any(n not in keys for n, _ in sql.target_columns(spec, manifest))
     return ("inserted",) + (("updated",) if updates else ()) + ("deleted",)
 

@@ -10,7 +10,7 @@ from stored_procs import datetime_text, ledger, sql
 from stored_procs.loading.batch import Batch, LoadError, copy_files
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
-from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import Manifest
 
 
@@ -53,7 +53,7 @@ def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str
     match = " AND ".join(
         f"{sql.cast_expression(s, m)} = t.{quote_ident(k)}" for k, s, m in sql.staged_keys(spec, manifest)
     )
-    wm = target_name(manifest.window.column or "")
+    wm = spec.column(manifest.window.column or "")
     high = sql.text_as("?", dict(sql.target_columns(spec, manifest))[wm])
     return (
         f"t.{quote_ident(wm)} <= {high} AND NOT EXISTS "
@@ -63,7 +63,7 @@ def _key_set_condition(place: Place, spec: TableSpec, manifest: Manifest) -> str
 
 def key_set_counts(place: Place, spec: TableSpec, manifest: Manifest, database: str) -> list[Stmt]:
     """(target rows the key set judges, of those the ones it would delete): the fail-closed guard."""
-    wm = target_name(manifest.window.column or "")
+    wm = spec.column(manifest.window.column or "")
     below_high = sql.text_as("?", dict(sql.target_columns(spec, manifest))[wm])
     live = f" AND {c}" if (c := sql.live_rows_only(spec, "t")) else ""
     high = (manifest.window.high,)

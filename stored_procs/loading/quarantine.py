@@ -25,7 +25,7 @@ from stored_procs import datetime_text, sql
 from stored_procs.loading import semistructured
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
-from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import Manifest
 from sync_contract.types import Kind, TypeMapping
 
@@ -88,7 +88,7 @@ def _column_checks(column: str, source_type: str, staged: str, mapping: TypeMapp
 
 def checks(spec: TableSpec, manifest: Manifest, alias: str) -> list[Check]:
     staged = sql.staging_columns(len(manifest.columns))
-    keys = {target_name(c) for c in manifest.primary_key}
+    keys = {spec.column(c) for c in manifest.primary_key}
     out: list[Check] = []
     for col, stg, (name, mapping) in zip(manifest.columns, staged, sql.target_columns(spec, manifest), strict=True):
         value = f"{alias}.{quote_ident(stg)}"

@@ -21,7 +21,7 @@ from stored_procs.loading import full_merge
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract import failpoints
-from sync_contract.identifiers import quote_ident, quote_qualified, target_name
+from sync_contract.identifiers import quote_ident, quote_qualified
 from sync_contract.manifest import Manifest
 
 SHADOW_SUFFIX = "__AURORA_SYNC_SHADOW"
@@ -58,7 +58,7 @@ def fill_shadow(place: Place, spec: TableSpec, manifest: Manifest, database: str
     values = ", ".join([f"s.{quote_ident(n)}" for n in names] + [f"t.{quote_ident(n)}" for n in kept])
     source = f"({sql.deduplicated_source(place, spec, manifest)}) AS s"
     if kept:
-        source += f" LEFT JOIN {spec.target(database)} AS t ON {sql.key_match(manifest, 's', 't')}"
+        source += f" LEFT JOIN {spec.target(database)} AS t ON {sql.key_match(spec, manifest, 's', 't')}"
     return Stmt(f"INSERT INTO {shadow(spec, database)} ({cols}) SELECT {values} FROM {source}")
 
 
@@ -66,7 +66,7 @@ def _newer(spec: TableSpec, manifest: Manifest) -> tuple[str, tuple[Any, ...]] |
     """(condition on target row t, binds): rows written after the export's snapshot, kept as they are."""
     if manifest.mode != "incremental" or not manifest.window.column or manifest.window.high is None:
         return None
-    wm = target_name(manifest.window.column)
+    wm = spec.column(manifest.window.column)
     high = sql.text_as("?", dict(sql.target_columns(spec, manifest))[wm])
     return f"t.{quote_ident(wm)} > {high}", (manifest.window.high,)
 
@@ -89,7 +89,7 @@ def carry_over(
         as_is.append(newer)
     joined = ""
     if kept:
-        keys = [target_name(c) for c in manifest.primary_key]
+        keys = [spec.column(c) for c in manifest.primary_key]
         on = " AND ".join(f"q.{quote_ident(f'K{i}')} = t.{quote_ident(k)}" for i, k in enumerate(keys))
         joined = f" LEFT JOIN {kept_keys_table(place, spec)} AS q ON {on}"
         as_is.append(('q."K0" IS NOT NULL', ()))
@@ -101,7 +101,8 @@ def carry_over(
     flags = [n for n, _ in sql.SOFT_DELETE_COLUMNS]
     names = [c for c in existing if not (soft and c in flags)]
     values = [f"t.{quote_ident(n)}" for n in names]
-    absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {sql.key_match(manifest, 's', 't')})"
+    match = sql.key_match(spec, manifest, "s", "t")
+    absent = f"NOT EXISTS (SELECT 1 AS X FROM {shadow(spec, database)} AS s WHERE {match})"
     if soft:  # gone from the snapshot: flagged, with the time it was first seen gone
         names += flags
         values += [
@@ -130,21 +131,21 @@ def change_counts(spec: TableSpec, manifest: Manifest, database: str) -> Stmt:
     live = sql.live_rows_only(spec, "t")
     target, shadow_ref = spec.target(database), shadow(spec, database)
     removed = (
-        f"SELECT COUNT(*) AS N FROM {target} AS t JOIN {shadow_ref} AS s ON {sql.key_match(manifest, 's', 't')} "
+        f"SELECT COUNT(*) AS N FROM {target} AS t JOIN {shadow_ref} AS s ON {sql.key_match(spec, manifest, 's', 't')} "
         f'WHERE s."_DELETED" AND {live}'
         if live
         else f"SELECT COUNT(*) AS N FROM {target} AS t WHERE NOT EXISTS "
-        f"(SELECT 1 AS X FROM {shadow_ref} AS s WHERE {sql.key_match(manifest, 's', 't')})"
+        f"(SELECT 1 AS X FROM {shadow_ref} AS s WHERE {sql.key_match(spec, manifest, 's', 't')})"
     )
-    keys = {target_name(c) for c in manifest.primary_key}
+    keys = {spec.column(c) for c in manifest.primary_key}
     non_key = [n for n, _ in sql.target_columns(spec, manifest) if n not in keys]
     differs = " OR ".join(f"s.{quote_ident(c)} IS DISTINCT FROM t.{quote_ident(c)}" for c in non_key) or "FALSE"
     return Stmt(
         f"SELECT (SELECT COUNT(*) AS N FROM {shadow_ref}) AS ROWS_AFTER, "
         f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s WHERE NOT EXISTS "
-        f"(SELECT 1 AS X FROM {target} AS t WHERE {sql.key_match(manifest, 's', 't')})) AS NEW_KEYS, "
+        f"(SELECT 1 AS X FROM {target} AS t WHERE {sql.key_match(spec, manifest, 's', 't')})) AS NEW_KEYS, "
         f"({removed}) AS REMOVED, "
-        f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s JOIN {target} AS t ON {sql.key_match(manifest, 's', 't')} "
+        f"(SELECT COUNT(*) AS N FROM {shadow_ref} AS s JOIN {target} AS t ON {sql.key_match(spec, manifest, 's', 't')} "
         f"WHERE {differs}) AS CHANGED"
     )
 

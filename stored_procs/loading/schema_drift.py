@@ -17,7 +17,6 @@ from stored_procs.loading.batch import Batch
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.column_changes import compare
-from sync_contract.identifiers import target_name
 from sync_contract.manifest import Manifest, parse_manifest_json
 from sync_contract.types import INCOMPATIBLE, WIDEN, classify_change
 
@@ -120,12 +119,12 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest, new
         return None
     before = parse_manifest_json(newest[0])
     changes = compare(before.columns, before.source, manifest.columns, manifest.source)
-    renamed = tuple((target_name(a), target_name(b)) for a, b in changes.renamed if target_name(a) != target_name(b))
+    renamed = tuple((spec.column(a), spec.column(b)) for a, b in changes.renamed if spec.column(a) != spec.column(b))
     old = dict(sql.target_columns(spec, before))
-    old_source = {target_name(c.name): c.source_type for c in before.columns}
+    old_source = {spec.column(c.name): c.source_type for c in before.columns}
     for a, b in renamed:
         old[b], old_source[b] = old.pop(a), old_source.pop(a)
-    new_source = {target_name(c.name): c.source_type for c in manifest.columns}
+    new_source = {spec.column(c.name): c.source_type for c in manifest.columns}
     new = sql.target_columns(spec, manifest)
     widen, refused = [], []
     for name, mapping in new:

@@ -31,7 +31,7 @@ from stored_procs.loading.batch import Batch, LoadError, window_kind
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract.errors import ContractError
-from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.identifiers import quote_ident
 from sync_contract.types import Kind
 from sync_contract.watermark import sort_key
 
@@ -49,7 +49,7 @@ def staged_high(place: Place, spec: TableSpec, batch: Batch) -> Stmt | None:
     if manifest.mode != "incremental" or not column or high is None:
         return None
     columns = sql.target_columns(spec, manifest)
-    name = target_name(column)
+    name = spec.column(column)
     staged, mapping = next(
         (stg, m) for stg, (n, m) in zip(sql.staging_columns(len(columns)), columns, strict=True) if n == name
     )

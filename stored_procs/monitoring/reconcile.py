@@ -17,7 +17,7 @@ from stored_procs.row_sql import insert_row
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import existing_columns, live_rows_only
 from stored_procs.statement import Stmt, run
-from sync_contract.identifiers import quote_ident, target_name
+from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import parse_manifest_json
 from sync_contract.reconcile import (
     MAX_KEYS_REPORTED,
@@ -160,7 +160,7 @@ def _texts(spec: TableSpec, columns: list[dict[str, str]], present: set[str]) ->
     docs: list[str] = []
 
     def text(col: dict[str, str]) -> str:
-        name = target_name(col["name"])
+        name = spec.column(col["name"])
         if name in present and is_document(col["type"], col["name"]):
             docs.append(f"{TARGET}.{quote_ident(name)}")
             return canonical(name, col["type"], len(docs) - 1)
@@ -301,7 +301,7 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
         "explanation": _explain(spec, repeated, duplicates),
         "columns_hashed": hashed,
         "columns_compared_by_presence": [c["name"] for c in columns if c["name"] not in hashed],
-        "columns_not_in_target": [c["name"] for c in columns if target_name(c["name"]) not in present],
+        "columns_not_in_target": [c["name"] for c in columns if spec.column(c["name"]) not in present],
         # row comparisons stop after MAX_ROW_COMPARISONS groups, or a source answer cut at its size limit
         "row_comparison_truncated": truncated or len(groups) > MAX_ROW_COMPARISONS,
     }
