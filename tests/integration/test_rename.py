@@ -1,0 +1,134 @@
+"""`rename` and `[target] schema_map` (docs/CUSTOMIZATION.md) through the whole load path on the embedded
+stack: the primary key and the watermark column renamed, the table mapped into another schema, through the
+initial load, updates, bad values (quarantine names target columns), deletes by key sets (hard and soft), a
+resync (a replace: the swap) and reconciliation (both the app's and the local runner's) CLEAN."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+
+from aurora_sync.export_client import LocalExporter
+from stored_procs.configuration.table_config import resync_table
+from stored_procs.monitoring.reconcile import reconcile_table
+from stored_procs.orchestration.runs import new_run_id
+from tests.integration.crashes import compare
+
+pytestmark = pytest.mark.integration
+
+RENAME = '{ client_id = "CLIENT_KEY", email_address = "EMAIL", changed_at = "MODIFIED_AT" }'
+DAY = datetime.date(2026, 3, 1)
+
+
+def _clients(pg, schema: str, table: str, rows: int = 10) -> None:
+    cur = pg.cursor()
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    cur.execute(
+        f"CREATE TABLE {schema}.{table} (client_id int PRIMARY KEY, email_address text, joined date, "
+        "changed_at timestamptz NOT NULL)"
+    )
+    cur.execute(
+        f"INSERT INTO {schema}.{table} SELECT g, 'c' || g || '@example.com', DATE '2026-03-01', "
+        f"clock_timestamp() FROM generate_series(1, {rows}) g"
+    )
+
+
+def _rows(h, target: str, where: str = "") -> dict[int, tuple]:
+    rows = h.query(f'SELECT "CLIENT_KEY", "EMAIL", "JOINED" FROM {target} {where} ORDER BY "CLIENT_KEY"')
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _columns(h, schema: str, table: str) -> list[str]:
+    rows = h.query(
+        'SELECT COLUMN_NAME FROM "ANALYTICS".INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? '
+        "ORDER BY ORDINAL_POSITION",
+        schema,
+        table,
+    )
+    return [r[0] for r in rows]
+
+
+def _reconciled(h, source: str) -> dict:
+    config = h.config
+    (spec,) = [s for s in config.tables if s.source == source]
+    exporter = LocalExporter(config.source_dsn, config.s3.endpoint_url)
+    return reconcile_table(h.snow, config.place, config.database, spec, exporter.reconcile, new_run_id())
+
+
+def test_a_renamed_key_and_watermark_in_a_mapped_schema_load_update_delete_resync_and_reconcile(pg, harness):
+    _clients(pg, "crm_r1", "clients")
+    h = harness.add(
+        "crm_r1.clients",
+        ["client_id"],
+        "changed_at",
+        rename=RENAME,
+        delete_detection="'delete'",
+        keys_interval_hours="0",
+    )
+    h.tables.append('[target]\nschema_map = { crm_r1 = "CRM_RAW" }\n')
+    target = '"ANALYTICS"."CRM_RAW"."CLIENTS"'
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_inserted"]) == ("SUCCEEDED", 10), t.load
+    assert _columns(h, "CRM_RAW", "CLIENTS") == ["CLIENT_KEY", "EMAIL", "JOINED", "MODIFIED_AT"]
+    assert _rows(h, target) == {i: (f"c{i}@example.com", DAY) for i in range(1, 11)}
+    first = h.watermark("clients")
+    (newest,) = h.query(f'SELECT MAX("MODIFIED_AT") FROM {target}')[0]
+    assert first is not None and newest is not None
+
+    cur = pg.cursor()
+    cur.execute(
+        "UPDATE crm_r1.clients SET email_address = 'new@example.com', changed_at = clock_timestamp() WHERE client_id = 2"
+    )
+    cur.execute("DELETE FROM crm_r1.clients WHERE client_id IN (3, 4)")
+    cur.execute("INSERT INTO crm_r1.clients VALUES (11, 'c11@example.com', 'infinity', clock_timestamp())")
+    cur.execute("INSERT INTO crm_r1.clients VALUES (12, 'c12@example.com', DATE '2026-03-01', clock_timestamp())")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    assert (t.load["rows_updated"], t.load["rows_deleted"], t.load["rows_quarantined"]) == (1, 2, 1), t.load
+    expected = {i: (f"c{i}@example.com", DAY) for i in (1, 5, 6, 7, 8, 9, 10, 12)} | {2: ("new@example.com", DAY)}
+    assert _rows(h, target) == expected
+    assert h.watermark("clients") > first
+    (key, reason, values) = h.query(
+        f"SELECT PRIMARY_KEY, REASON, ROW_VALUES FROM {h.control('QUARANTINE')} WHERE SOURCE_TABLE = 'clients'"
+    )[0]
+    assert json.loads(key) == {"CLIENT_KEY": "11"}  # target column names, as in the target table
+    assert reason.startswith("JOINED (date):"), reason
+    assert json.loads(values)["EMAIL"] == "c11@example.com" and "MODIFIED_AT" in json.loads(values)
+
+    cur.execute(
+        "UPDATE crm_r1.clients SET joined = DATE '2026-03-02', changed_at = clock_timestamp() WHERE client_id = 11"
+    )
+    resync_table(h.snow, h.config.place, "crm_r1.clients", "test-resync")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    assert _rows(h, target) == expected | {11: ("c11@example.com", datetime.date(2026, 3, 2))}
+    assert _columns(h, "CRM_RAW", "CLIENTS") == ["CLIENT_KEY", "EMAIL", "JOINED", "MODIFIED_AT"]
+    assert not h.query("SELECT 1 FROM \"ANALYTICS\".INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'CRM_R1'")
+    assert compare(h).details == []
+    report = _reconciled(h, "crm_r1.clients")
+    assert (report["status"], report["missing"], report["extra"], report["different"]) == ("CLEAN", 0, 0, 0), report
+    assert report["source_rows"] == report["target_rows"] == 10
+
+
+def test_soft_deletes_flag_rows_by_the_renamed_key_and_reconcile_live_rows(pg, harness):
+    _clients(pg, "public", "clients_soft", rows=6)
+    h = harness.add(
+        "public.clients_soft",
+        ["client_id"],
+        "changed_at",
+        rename=RENAME,
+        delete_detection="'soft_delete'",
+        keys_interval_hours="0",
+    )
+    target = '"ANALYTICS"."PUBLIC"."CLIENTS_SOFT"'
+    assert not h.cycle().failed
+    pg.cursor().execute("DELETE FROM public.clients_soft WHERE client_id = 5")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED" and t.load["rows_deleted"] == 1, t.load
+    flagged = h.query(f'SELECT "CLIENT_KEY", "_DELETED" FROM {target} WHERE "_DELETED" ORDER BY 1')
+    assert [tuple(r) for r in flagged] == [(5, True)]
+    assert compare(h).details == []
+    report = _reconciled(h, "public.clients_soft")
+    assert (report["status"], report["source_rows"], report["target_rows"]) == ("CLEAN", 5, 5), report
