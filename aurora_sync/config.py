@@ -11,6 +11,7 @@ from typing import Any
 from aurora_sync.alerts import KEYS as ALERT_KEYS
 from aurora_sync.alerts import AlertsConfig, parse_alerts
 from aurora_sync.snowflake_keys import unknown_key
+from stored_procs.configuration import renames
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.table_config import OPTION_KEYS, build_spec
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
@@ -141,7 +142,13 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
     control_schema = _ident(sf.get("control_schema", "AURORA_SYNC"), "snowflake.control_schema")
     for i, spec in enumerate(tables):  # the target database is snowflake.database, the control schema's
         if clash := target_clash(spec, tables[:i], {control_schema: CONTROL_TABLES}):
-            raise ConfigError(f"tables[{i}].target", clash)
+            if "target" in raw_tables[i] or spec.source_schema not in schema_map:
+                raise ConfigError(f"tables[{i}].target", clash)
+            raise ConfigError(  # the target schema came from the map: name the entry, and both fixes
+                f"target.schema_map.{spec.source_schema}",
+                f"{clash} (tables[{i}] has no `target`: its schema comes from this entry; map {spec.source_schema} "
+                f"elsewhere, or give tables[{i}] a target)",
+            )
     return SyncConfig(
         source_dsn=dsn,
         s3=s3_config,
@@ -206,7 +213,12 @@ def _table(value: Any, key: str, schema_map: dict[str, str]) -> tuple[TableSpec,
     columns = value.get("columns", [])
     if not isinstance(columns, list):
         raise ConfigError(f"{key}.columns", "must be a list of column names")
-    return spec, tuple(_ident(c, f"{key}.columns") for c in columns)
+    listed = tuple(_ident(c, f"{key}.columns") for c in columns)
+    if listed:  # the exported columns are known: every rename must name one and keep apart from the others
+        exported = {*listed, *spec.primary_key, *([spec.watermark_column] if spec.watermark_column else [])}
+        if found := renames.clash(spec.rename, exported) or renames.unmatched(spec.rename, exported, ()):
+            raise ConfigError(f"{key}.rename.{found[0]}", found[1])
+    return spec, listed
 
 
 def _alerts(value: Any) -> AlertsConfig:

@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from stored_procs import datetime_text
+from stored_procs.configuration import renames
+from stored_procs.loading import overrides, transforms
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt
 from sync_contract.identifiers import RESERVED_COLUMN_NAMES, quote_ident
@@ -205,17 +207,25 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
         (spec.column(c.name), map_type(c.type, c.name, unbounded_numeric_scale=spec.scale_for(c.name)))
         for c in manifest.columns
     ]
+    if spec.type_overrides:
+        out = overrides.overridden(spec, manifest, out)
     names = [n for n, _ in out]
+    if found := renames.clash(spec.rename, [c.name for c in manifest.columns]):  # the rule: configuration.renames
+        raise ValueError(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"columns of {spec.source} collide once upper-cased in Snowflake: {dupes}")
     reserved = {ROW_NUMBER_COLUMN} | (
         {n for n, _ in SOFT_DELETE_COLUMNS} if spec.delete_detection == "soft_delete" else set()
     )
+    if spec.history:  # loading.history's columns, and the names its MERGE gives its own source columns
+        reserved |= {"_VALID_FROM", "_VALID_TO", "_IS_CURRENT"} | {n for n in names if n.startswith("_AURORA_SYNC_")}
     if taken := sorted(reserved & set(names)):
         raise ValueError(
             f"columns {taken} of {spec.source} have names the sync uses itself (the row number of a batch; with "
-            "soft deletes, _DELETED and _DELETED_AT): replicate a view that renames them, or leave them out"
+            "soft deletes, _DELETED and _DELETED_AT; with history, _VALID_FROM, _VALID_TO, _IS_CURRENT and "
+            '_AURORA_SYNC_*): rename them (rename = { column = "OTHER" }), replicate a view that renames them, '
+            "or leave them out"
         )
     if refused := [c.name for c, n in zip(manifest.columns, names, strict=True) if n in RESERVED_COLUMN_NAMES]:
         raise ValueError(
@@ -281,6 +291,8 @@ def cast_expression(staged: str, mapping: TypeMapping) -> str:
         return f"TO_BINARY({col}, 'HEX')"
     if kind in (Kind.TEXT, Kind.TEXT_REPR, Kind.MONEY):
         return col
+    if kind == Kind.FLOAT and mapping.snowflake_type.startswith("NUMBER"):  # a lossy override: from the text
+        return f"CAST({col} AS {mapping.snowflake_type})"
     if kind == Kind.FLOAT:  # PostgreSQL writes Infinity; Snowflake reads inf (and NaN as it is)
         return f"CAST(CASE {col} WHEN 'Infinity' THEN 'inf' WHEN '-Infinity' THEN '-inf' ELSE {col} END AS FLOAT)"
     return text_as(col, mapping)
@@ -304,14 +316,27 @@ def _typed_columns(spec: TableSpec, manifest: Manifest) -> dict[str, str]:
     return {name: cast_expression(stg, m) for stg, (name, m) in zip(staging_columns(len(cols)), cols, strict=True)}
 
 
-def typed_source(place: Place, spec: TableSpec, manifest: Manifest, extra: str = "") -> str:
-    """The staged batch converted to target types, one row per staged row (`extra`: more select items)."""
+def typed_rows(place: Place, spec: TableSpec, manifest: Manifest, extra: str = "") -> str:
+    """The staged batch converted to target types, one row per staged row, before any `transform`
+    (`extra`: more select items)."""
     items = ", ".join(f"{expr} AS {quote_ident(name)}" for name, expr in _typed_columns(spec, manifest).items())
     return f"SELECT {items}{extra} FROM {place.control(spec.staging_name)}"
 
 
+def typed_source(
+    place: Place, spec: TableSpec, manifest: Manifest, extra: str = "", extra_columns: Sequence[str] = ()
+) -> str:
+    """The rows a MERGE writes: the staged batch converted to target types, one row per staged row,
+    each `transform` applied (stored_procs.loading.transforms.applied). `extra`: more select items over
+    the staged row (`, <expr> AS "NAME"`), whose names `extra_columns` must list (kept beside the
+    transformed columns)."""
+    names = [name for name, _ in target_columns(spec, manifest)]
+    return transforms.applied(typed_rows(place, spec, manifest, extra), names, spec.transform, extra_columns)
+
+
 def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> str:
-    """The staged batch converted to target types, one row per primary key: the newest watermark wins.
+    """The staged batch converted to target types, one row per primary key (the newest watermark wins),
+    each `transform` applied.
 
     A nested SELECT with ROW_NUMBER instead of QUALIFY: the emulator cannot run QUALIFY inside MERGE.
     """
@@ -322,10 +347,11 @@ def deduplicated_source(place: Place, spec: TableSpec, manifest: Manifest) -> st
     staged = staging_columns(len(exprs))
     order = ", ".join(([f"{exprs[wm]} DESC"] if wm else []) + [f"{quote_ident(c)} DESC" for c in staged])
     rn = quote_ident(ROW_NUMBER_COLUMN)
-    numbered = typed_source(
+    numbered = typed_rows(
         place, spec, manifest, f", ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS {rn}"
     )
-    return f"SELECT {', '.join(quote_ident(name) for name in exprs)} FROM ({numbered}) AS d WHERE {rn} = 1"
+    newest = f"SELECT {', '.join(quote_ident(name) for name in exprs)} FROM ({numbered}) AS d WHERE {rn} = 1"
+    return transforms.applied(newest, list(exprs), spec.transform)
 
 
 def merge(
@@ -389,7 +415,10 @@ def live_row(alias: str = "") -> str:
 
 
 def live_rows_only(spec: TableSpec, alias: str = "") -> str | None:
-    """The condition of the rows that exist in the target: with soft deletes, the unflagged ones."""
+    """The condition of the rows that exist in the target: with soft deletes, the unflagged ones; in a
+    history table (loading.history), the current versions."""
+    if spec.history:
+        return f'{alias + "." if alias else ""}"_IS_CURRENT"'
     return live_row(alias) if spec.delete_detection == "soft_delete" else None
 
 

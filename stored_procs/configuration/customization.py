@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from stored_procs.configuration import renames
 from stored_procs.configuration.app_config import InvalidSetting
+from stored_procs.loading import transforms
+from sync_contract import type_overrides
 from sync_contract.errors import ContractError
-from sync_contract.identifiers import collision_key, validate_identifier
+from sync_contract.identifiers import collision_key, target_name, validate_identifier
 
 KEYS = ("rename", "transform", "type_overrides", "allow_lossy", "history")
 
@@ -27,17 +30,59 @@ def parse(options: dict[str, Any], where: str) -> dict[str, Any]:
                 f"{seen!r} and {source!r} are both renamed to {target!r}: two columns cannot share a target column",
                 f"{where}.rename.{source}",
             )
+        if why := renames.refused_target(target):
+            raise InvalidSetting(why, f"{where}.rename.{source}")
+    known = [c for c in [*(options.get("primary_key") or []), options.get("watermark_column")] if isinstance(c, str)]
+    if found := renames.clash(rename, known):  # the other exported columns are checked at load
+        raise InvalidSetting(found[1], f"{where}.rename.{found[0]}")
     transform = _strings(options.get("transform"), f"{where}.transform", "target column names to SQL expressions")
+    _check_transforms(transform, options, rename, where)
     overrides = _strings(
         options.get("type_overrides"), f"{where}.type_overrides", "source column names to Snowflake types"
     )
+    for column, text in overrides.items():
+        try:
+            type_overrides.canonical(text)
+        except ContractError as err:
+            raise InvalidSetting(str(err), f"{where}.type_overrides.{column}") from err
+    history = _flag(options.get("history", False), f"{where}.history")
+    if history and options.get("delete_detection") == "soft_delete":  # docs/CUSTOMIZATION.md, History
+        raise InvalidSetting(
+            "history keeps a deleted row as a closed version (_VALID_TO set, _IS_CURRENT false), so it takes "
+            "delete_detection = 'delete' (a key set closes the current version, never removes history) or 'off', "
+            "not 'soft_delete'",
+            f"{where}.history",
+        )
     return {
         "rename": rename,
         "transform": transform,
         "type_overrides": overrides,
         "allow_lossy": _flag(options.get("allow_lossy", False), f"{where}.allow_lossy"),
-        "history": _flag(options.get("history", False), f"{where}.history"),
+        "history": history,
     }
+
+
+def _check_transforms(transform: dict[str, str], options: dict[str, Any], rename: dict[str, str], where: str) -> None:
+    """What can be checked without the table's columns (the rest at load, and with a session:
+    loading.transforms): not a key or watermark column (they decide which row a change matches, the
+    windows and the deletes), and an expression `transforms.problem` accepts."""
+    keys = [c for c in options.get("primary_key") or () if isinstance(c, str)]
+    watermark = options.get("watermark_column")
+    driving = {
+        rename.get(c) or target_name(c): c for c in [*keys, *([watermark] if isinstance(watermark, str) else [])]
+    }
+    for column, expression in transform.items():
+        key = f"{where}.transform.{column}"
+        hit = driving.get(column) or driving.get(target_name(column))
+        if hit is not None:
+            role = "primary key" if hit in keys else "watermark"
+            raise InvalidSetting(
+                f"{column} is the {role} column {hit!r}: keys and watermarks decide which target row a change "
+                "matches, the windows and the deletes, so they are loaded as exported; transform another column",
+                key,
+            )
+        if why := transforms.problem(expression):
+            raise InvalidSetting(f"{expression!r} {why}", key)
 
 
 def options(spec: Any) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from stored_procs import ledger
 from stored_procs.configuration import access, app_config, customization
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
-from stored_procs.loading import quarantine
+from stored_procs.loading import quarantine, transforms
 from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec
 from stored_procs.sql import drop_staging
 from stored_procs.statement import run
 from sync_contract.errors import ContractError
-from sync_contract.identifiers import join_parts, split_qualified, validate_identifier
+from sync_contract.identifiers import join_parts, split_qualified, target_name, validate_identifier
 from sync_contract.types import MAX_NUMBER_PRECISION
 from sync_contract.watermark import LOOKBACK
 
@@ -161,6 +161,7 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     if existing is not None:
         spec = replace(spec, generation=existing.generation)
     _check_target(session, place, spec)
+    _check_transforms(session, place, spec)
     notes = _check_privileges(session, place, spec)
     restarted = save(session, place, existing, spec, enabled=True)
     summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
@@ -179,6 +180,7 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
     if "target" in changes and not changes["target"]:  # back to the default: the one ADD_TABLE gives
         spec = replace(spec, target_schema=access.default_target_schema(spec.source_schema))
     _check_target(session, place, spec)
+    _check_transforms(session, place, spec)
     notes = _check_privileges(session, place, spec) if spec.target_schema != current.target_schema else []
     enabled = _is_enabled(session, place, current)
     restarted = save(session, place, current, spec, enabled)
@@ -206,22 +208,45 @@ def _check_privileges(session: Any, place: Place, spec: TableSpec) -> list[str]:
     return access.prepare_schema(session, place, database, spec.target_schema) if database else []
 
 
+def _check_transforms(session: Any, place: Place, spec: TableSpec) -> None:
+    """Once the target database is set and the target table exists: each `transform` compiles over its
+    columns (loading.transforms.check_compiles; else the first load checks it over the batch)."""
+    database = app_config.read(session, place).get(app_config.TARGET_DATABASE) if spec.transform else None
+    if database:
+        try:
+            transforms.check_compiles(session, spec, database)
+        except ValueError as err:
+            raise InvalidSetting(str(err)) from err
+
+
 def save(session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool) -> dict[str, Any]:
     """Save the table's new options. A loaded watermark belongs to one column and mode, and the loaded
-    rows to one target: with another, the next window would start from the wrong `low` (rows skipped, or
-    the export refused) or fill a new target with only the rows changed since, so such a change restarts
-    the table like a resync (its export from the beginning fills the target whole)."""
-    restarting = (before.mode, before.watermark_column, before.target_schema, before.target_table) if before else None
-    if before is None or restarting == (after.mode, after.watermark_column, after.target_schema, after.target_table):
+    rows to one target and its column names: with another, the next window would start from the wrong
+    `low` (rows skipped, or the export refused), fill a new target with only the rows changed since, or
+    (another `rename`) fill new columns only for the rows changed since while the old ones stop changing,
+    so such a change restarts the table like a resync (its export from the beginning replaces the target
+    whole, in one swap, with the new columns: docs/CUSTOMIZATION.md "Rename")."""
+    if before is None or _restart_key(before) == _restart_key(after):
         ledger.save_table_spec(session, place, after, enabled)
         return {}
     superseded = _restart(session, place, after, enabled, f"reconfigured-{after.slug}")
+    renamed = "" if _renamed(before) == _renamed(after) else f", rename {_renamed(before)} -> {_renamed(after)}"
     return {
-        "resync": f"the watermark column, mode or target changed ({before.mode}/{before.watermark_column}/"
+        "resync": f"the watermark column, mode, target or rename changed ({before.mode}/{before.watermark_column}/"
         f"{before.target_schema}.{before.target_table} -> {after.mode}/{after.watermark_column}/"
-        f"{after.target_schema}.{after.target_table}): {superseded} manifests superseded, the next export starts "
-        "from the beginning of the table"
+        f"{after.target_schema}.{after.target_table}{renamed}): {superseded} manifests superseded, the next "
+        "export starts from the beginning of the table"
     }
+
+
+def _restart_key(spec: TableSpec) -> tuple[Any, ...]:
+    """What the loaded rows and watermark belong to: a change of any of it restarts the table (`save`)."""
+    return (spec.mode, spec.watermark_column, spec.target_schema, spec.target_table, _renamed(spec))
+
+
+def _renamed(spec: TableSpec) -> dict[str, str]:
+    """The renames that give a column another name than its default (a rename to it changes nothing)."""
+    return {s: t for s, t in sorted(spec.rename.items()) if t != target_name(s)}
 
 
 def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger, sql
-from stored_procs.configuration import access
+from stored_procs.configuration import access, renames
+from stored_procs.loading import history
 from stored_procs.loading.batch import Batch
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
@@ -33,23 +34,32 @@ def _ensure_target(
     columns: list[tuple[str, Any]],
     widen: list[tuple[str, Any]],
     existing: set[str],
+    renamed: bool = False,
 ) -> list[str]:
     """Create the target (none yet: `existing` empty), or add the columns it lacks and widen those that
-    grew; with soft deletes, the _DELETED flags too. A new target is readable by the deployment's
-    readers (stored_procs.configuration.access); added and widened columns keep the grants. Returns
-    notes (a reader grant the schema's owner must make)."""
+    grew; with soft deletes, the _DELETED flags too; with history (loading.history), its columns on a
+    new target, and the current view rebuilt when the columns changed (`renamed`: some were). A new
+    target is readable by the deployment's readers (stored_procs.configuration.access); added and
+    widened columns keep the grants. Returns notes (a reader grant the schema's owner must make)."""
     notes: list[str] = []
+    if why := history.refusal(spec, existing):  # history turned on or off for a loaded target
+        raise SchemaChangeError(why)
+    altered = not existing
     if not existing:
         run(session, sql.create_target_schema(spec, database))
-        run(session, sql.create_target(spec, database, columns))
+        run(session, sql.create_target(spec, database, [*columns, *(history.COLUMNS if spec.history else ())]))
         notes += access.let_readers_select(session, place, spec.target(database))
         existing = {name for name, _ in columns}
     for name, mapping in columns:
         if name not in existing:
             run(session, sql.add_column(spec, database, name, mapping))
+            altered = True
     for name, mapping in widen:
         if name in existing:
             run(session, sql.widen_column(spec, database, name, mapping))
+            altered = True
+    if spec.history and (altered or renamed):  # the current view lists the columns: built with them
+        notes += history.ensure_view(session, place, spec, database)
     if spec.delete_detection == "soft_delete":
         for name, mapping in sql.SOFT_DELETE_COLUMNS:
             if name not in existing:
@@ -84,6 +94,8 @@ def prepare_target(
     # `known`: (the target's columns, the newest loaded export's (DOC, WINDOW_HIGH)) when the load read them
     drift = changes(session, place, spec, batch.first, *(known[1:] if known else ()))
     existing = known[0] if known else {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    if found := renames.unmatched(spec.rename, [c.name for c in batch.first.columns], existing):
+        raise ValueError(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
     if drift is not None and not replacing:
         if drift.backfill:
             raise SchemaChangeError(
@@ -101,7 +113,9 @@ def prepare_target(
     renamed = drift.renamed if drift is not None else ()
     existing = _rename_columns(session, database, spec, batch.label, renamed, existing)
     columns = sql.target_columns(spec, batch.first)
-    granted = _ensure_target(session, place, database, spec, columns, drift.widen if drift else [], existing)
+    granted = _ensure_target(
+        session, place, database, spec, columns, drift.widen if drift else [], existing, bool(renamed)
+    )
     return [*(drift.notes if drift is not None else []), *granted]
 
 

@@ -79,7 +79,8 @@ def test_a_renamed_key_and_watermark_in_a_mapped_schema_load_update_delete_resyn
 
     cur = pg.cursor()
     cur.execute(
-        "UPDATE crm_r1.clients SET email_address = 'new@example.com', changed_at = clock_timestamp() WHERE client_id = 2"
+        "UPDATE crm_r1.clients SET email_address = 'new@example.com', changed_at = clock_timestamp() "
+        "WHERE client_id = 2"
     )
     cur.execute("DELETE FROM crm_r1.clients WHERE client_id IN (3, 4)")
     cur.execute("INSERT INTO crm_r1.clients VALUES (11, 'c11@example.com', 'infinity', clock_timestamp())")
@@ -132,3 +133,96 @@ def test_soft_deletes_flag_rows_by_the_renamed_key_and_reconcile_live_rows(pg, h
     assert compare(h).details == []
     report = _reconciled(h, "public.clients_soft")
     assert (report["status"], report["source_rows"], report["target_rows"]) == ("CLEAN", 5, 5), report
+
+
+def test_a_rename_of_a_missing_column_fails_the_load_naming_it_and_fixing_it_loads_every_row(pg, harness):
+    _clients(pg, "public", "clients_typo", rows=3)
+    h = harness.add("public.clients_typo", ["client_id"], "changed_at", rename='{ emial_address = "EMAIL" }')
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED", t.load
+    assert "rename.emial_address of public.clients_typo: renames column 'emial_address'" in t.load["error"]
+    assert "which the table does not have" in t.load["error"]
+    (manifest,) = h.query(f"SELECT STATUS, ERROR FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'clients_typo'")
+    assert manifest[0] == "FAILED" and "rename.emial_address" in manifest[1]
+    assert h.watermark("clients_typo") is None and _columns(h, "PUBLIC", "CLIENTS_TYPO") == []  # nothing created
+
+    h.tables[0] = h.tables[0].replace("emial_address", "email_address")  # the fix: a new rename restarts it
+    h._config = None
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_inserted"]) == ("SUCCEEDED", 3), t.load
+    assert _columns(h, "PUBLIC", "CLIENTS_TYPO") == ["CLIENT_ID", "EMAIL", "JOINED", "CHANGED_AT"]
+    emails = h.query('SELECT "CLIENT_ID", "EMAIL" FROM "ANALYTICS"."PUBLIC"."CLIENTS_TYPO" ORDER BY 1')
+    assert [tuple(r) for r in emails] == [(i, f"c{i}@example.com") for i in (1, 2, 3)]
+    assert h.watermark("clients_typo") is not None
+
+
+def test_a_rename_onto_another_exported_column_fails_the_load_naming_the_entry(pg, harness):
+    _clients(pg, "public", "clients_onto", rows=2)
+    h = harness.add("public.clients_onto", ["client_id"], "changed_at", rename='{ email_address = "JOINED" }')
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED", t.load
+    assert (
+        "rename.email_address of public.clients_onto: 'email_address' is renamed to 'JOINED', but column "
+        in (t.load["error"])
+    )
+    assert h.watermark("clients_onto") is None and _columns(h, "PUBLIC", "CLIENTS_ONTO") == []
+
+
+def test_changing_the_rename_of_a_loaded_table_restarts_it_and_fills_the_new_column_for_every_row(pg, harness):
+    _clients(pg, "public", "clients_re", rows=4)
+    h = harness.add("public.clients_re", ["client_id"], "changed_at")
+    assert not h.cycle().failed
+    assert _columns(h, "PUBLIC", "CLIENTS_RE") == ["CLIENT_ID", "EMAIL_ADDRESS", "JOINED", "CHANGED_AT"]
+    h.tables[0] += 'rename = { email_address = "EMAIL" }\n'
+    h._config = None
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    restarted = h.query(
+        f"SELECT COUNT(*) FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'clients_re' AND STATUS = 'SUPERSEDED'"
+    )
+    assert restarted[0][0] >= 1  # the loaded history superseded: the export started from the beginning
+    rows = h.query('SELECT "CLIENT_ID", "EMAIL", "EMAIL_ADDRESS" FROM "ANALYTICS"."PUBLIC"."CLIENTS_RE" ORDER BY 1')
+    # every row has the new columns; the old column is kept as a column no longer exported (its last values)
+    assert [tuple(r) for r in rows] == [(i, f"c{i}@example.com", f"c{i}@example.com") for i in range(1, 5)]
+    cur = pg.cursor()
+    cur.execute(
+        "UPDATE public.clients_re SET email_address = 'x@example.com', changed_at = clock_timestamp() "
+        "WHERE client_id = 1"
+    )
+    assert not h.cycle().failed
+    row = h.query('SELECT "EMAIL", "EMAIL_ADDRESS" FROM "ANALYTICS"."PUBLIC"."CLIENTS_RE" WHERE "CLIENT_ID" = 1')
+    assert tuple(row[0]) == ("x@example.com", "c1@example.com")
+    report = _reconciled(h, "public.clients_re")
+    assert (report["status"], report["source_rows"]) == ("CLEAN", 4), report
+
+
+def test_a_renamed_column_dropped_in_the_source_stays_in_the_target_and_loads_go_on(pg, harness):
+    _clients(pg, "public", "clients_drop", rows=2)
+    h = harness.add("public.clients_drop", ["client_id"], "changed_at", rename='{ email_address = "EMAIL" }')
+    assert not h.cycle().failed
+    cur = pg.cursor()
+    cur.execute("ALTER TABLE public.clients_drop DROP COLUMN email_address")
+    cur.execute("INSERT INTO public.clients_drop VALUES (3, DATE '2026-03-01', clock_timestamp())")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED" and t.load["rows_inserted"] == 1, t.load
+    rows = h.query('SELECT "CLIENT_ID", "EMAIL" FROM "ANALYTICS"."PUBLIC"."CLIENTS_DROP" ORDER BY 1')
+    assert [tuple(r) for r in rows] == [(1, "c1@example.com"), (2, "c2@example.com"), (3, None)]
+
+
+@pytest.mark.parametrize("rows", [6, 200])  # a snapshot that swaps, and one that merges in place (full_merge)
+def test_a_full_table_with_a_renamed_key_replaces_and_merges_by_it(pg, harness, rows):
+    table = f"clients_full_{rows}"
+    _clients(pg, "public", table, rows=rows)
+    h = harness.add(f"public.{table}", ["client_id"], rename=RENAME)
+    target = f'"ANALYTICS"."PUBLIC"."{table.upper()}"'
+    assert not h.cycle().failed
+    cur = pg.cursor()
+    cur.execute(f"UPDATE public.{table} SET email_address = 'new@example.com' WHERE client_id = 2")
+    cur.execute(f"DELETE FROM public.{table} WHERE client_id = 3")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED" and t.load["rows_deleted"] == 1, t.load
+    expected = {i: (f"c{i}@example.com", DAY) for i in range(1, rows + 1) if i != 3} | {2: ("new@example.com", DAY)}
+    assert _rows(h, target) == expected
+    assert compare(h).details == []
+    report = _reconciled(h, f"public.{table}")
+    assert (report["status"], report["source_rows"]) == ("CLEAN", rows - 1), report
