@@ -20,6 +20,7 @@ from aurora_sync.cycle import prepare
 from aurora_sync.export_client import exporter_for
 from lambda_exporter.query import Statement, ident, qualified, select_expression
 from lambda_exporter.source import connect, describe_table, execute
+from stored_procs.loading import transforms
 from stored_procs.monitoring.reconcile import reconcile_table
 from stored_procs.orchestration.runs import new_run_id
 from stored_procs.spec import TableSpec
@@ -41,6 +42,7 @@ class TableReconciliation:
     duplicate_keys: int = 0  # target rows sharing a primary key with another row
     source_duplicate_keys: int = 0  # source rows sharing a primary key with another (a key not unique there)
     key_columns: list[str] = field(default_factory=list)
+    compared_by_presence: list[str] = field(default_factory=list)  # transformed columns: NULL or not
     error: str | None = None
 
     def describe_key(self, key: tuple[Any, ...]) -> str:
@@ -103,8 +105,15 @@ def _compare(
     result.source_duplicate_keys = len(source) - len(src)
     result.missing = sorted(set(src) - set(tgt), key=repr)
     result.extra = sorted(set(tgt) - set(src), key=repr)
+    # a column a transform replaces: compared by presence (NULL or not), its source value not being the target's
+    by_presence = set(transforms.transformed_sources(spec, [c.name for c in cols]))
+    result.compared_by_presence = sorted(by_presence)
+
+    def differs(column: Column, a: Any, b: Any) -> bool:
+        return (a is None) != (b is None) if column.name in by_presence else a != b
+
     for key in sorted(set(src) & set(tgt), key=repr):
-        diff = [c.name for c, a, b in zip(cols, src[key], tgt[key], strict=True) if a != b]
+        diff = [c.name for c, a, b in zip(cols, src[key], tgt[key], strict=True) if differs(c, a, b)]
         if diff:
             result.different.append((key, diff))
 

@@ -140,6 +140,13 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
     for r in results:
         if r.error:
             console.print(Text(f"{r.spec.source}: {r.error}", style="red"))
+        if r.compared_by_presence:
+            console.print(
+                Text(
+                    f"{r.spec.source}: {', '.join(r.compared_by_presence)} compared by presence only (NULL or not): "
+                    "the target holds them transformed"
+                )
+            )
         for key in r.missing[:5]:
             console.print(
                 Text(f"{r.spec.source}: ({r.describe_key(key)}) is in the source, not in the target", style="red")

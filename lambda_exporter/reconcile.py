@@ -115,7 +115,7 @@ def document(value: str) -> str:
 
 
 def _keyed(
-    schema: str, table: str, columns: list[Column], primary_key: tuple[str, ...]
+    schema: str, table: str, columns: list[Column], primary_key: tuple[str, ...], by_presence: tuple[str, ...] = ()
 ) -> tuple[list[str], str, str, str]:
     """(key texts, key text, row text, FROM clause), as a Statement's text (query.template: `%` doubled,
     also in the table's and columns' names). json/array values are hashed in a LATERAL subquery, once
@@ -124,6 +124,8 @@ def _keyed(
     documents: list[str] = []
 
     def text(column: Column) -> str:
+        if column.name in by_presence:  # transformed in the target (ReconcileRequest.presence)
+            return template(presence(quote_ident(column.name)))
         if not is_document(column.type, column.name):
             return template(canonical(column))
         documents.append(template(canonical(column)))
@@ -140,7 +142,7 @@ def _keyed(
 
 
 def fingerprints_query(schema: str, table: str, columns: list[Column], request: ReconcileRequest) -> Statement:
-    _, key, row, source = _keyed(schema, table, columns, request.primary_key)
+    _, key, row, source = _keyed(schema, table, columns, request.primary_key, request.presence)
     return Statement(
         f"SELECT b, count(*), md5(string_agg(h, '' ORDER BY h COLLATE \"C\")) FROM "
         f"(SELECT substr(md5({key}), 1, %s) AS b, md5({row}) AS h FROM {source}) AS r "
@@ -150,7 +152,7 @@ def fingerprints_query(schema: str, table: str, columns: list[Column], request: 
 
 
 def rows_query(schema: str, table: str, columns: list[Column], request: ReconcileRequest) -> Statement:
-    keys, key, row, source = _keyed(schema, table, columns, request.primary_key)
+    keys, key, row, source = _keyed(schema, table, columns, request.primary_key, request.presence)
     assert request.buckets is not None
     marks = ", ".join("%s" for _ in request.buckets)
     key_list = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))

@@ -142,9 +142,14 @@ class ReconcileRequest:
     digits: int
     buckets: tuple[str, ...] | None = None  # None: fingerprints; else these buckets' rows
     columns: tuple[str, ...] = ()  # only these columns (and the key); empty: every column
+    # columns compared by presence (NULL or not) whatever their type: those the target holds transformed
+    # (a `transform`, stored_procs.loading.transforms), whose source values differ from the target's
+    presence: tuple[str, ...] = ()
 
     def to_event(self) -> dict[str, Any]:
+        extra = {"presence": list(self.presence)} if self.presence else {}
         return {
+            **extra,
             "action": ACTION,
             "schema": self.schema,
             "table": self.table,
@@ -177,6 +182,9 @@ def parse_request(event: dict[str, Any]) -> ReconcileRequest:
     columns = event.get("columns") or []
     if not isinstance(columns, list) or not all(isinstance(c, str) and c for c in columns):
         raise ContractError(f"reconcile event: 'columns' must be a list of column names, got {columns!r}")
+    presence = event.get("presence") or []
+    if not isinstance(presence, list) or not all(isinstance(c, str) and c for c in presence):
+        raise ContractError(f"reconcile event: 'presence' must be a list of column names, got {presence!r}")
     return ReconcileRequest(
         text("schema"),
         text("table"),
@@ -184,6 +192,7 @@ def parse_request(event: dict[str, Any]) -> ReconcileRequest:
         digits,
         tuple(buckets) if buckets is not None else None,
         tuple(columns),
+        tuple(presence),
     )
 
 

@@ -42,6 +42,8 @@ class TypeMapping:
     unbounded_scale: int | None = None
     # for an array: the kind of its elements (how the exporter writes them, which checks apply)
     element: Kind | None = None
+    # a `type_overrides` entry (sync_contract.type_overrides): the exact mapping's type it replaced
+    override_of: str | None = None
 
 
 _INTEGER = {"smallint", "integer", "int", "bigint", "int2", "int4", "int8"}

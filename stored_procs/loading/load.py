@@ -10,6 +10,8 @@ is repaired from the ledger.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ from stored_procs.loading import (
     staged_checks,
     staged_window,
     table_ledger,
+    transforms,
 )
 from stored_procs.loading.batch import (
     Batch,
@@ -389,14 +392,32 @@ def _stage_check_merge(
         )
         if replacing:
             at = ledger.now()
-            with stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size):
+            timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
+            with timed, _transform_errors(session, place, spec, batch):
                 inserted, updated, deleted = replace.apply(
                     session, place, database, spec, manifest, at, quarantined > 0, notes
                 )
             return Counts(loaded, inserted, updated, deleted, quarantined)
     except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
         raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
-    with stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size):
+    timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
+    with timed, _transform_errors(session, place, spec, batch):
         merged = run(session, sql.merge(place, spec, manifest, database, key_range))
     inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
     return Counts(loaded, inserted, updated, quarantined=quarantined)
+
+
+@contextmanager
+def _transform_errors(session: Any, place: Place, spec: TableSpec, batch: Batch) -> Iterator[None]:
+    """A statement writing a transformed table that the engine refused: the batch fails naming the
+    transform(s) that fail over its typed rows (loading.transforms.failure). Our own ValueErrors pass."""
+    try:
+        yield
+    except Exception as err:
+        if not spec.transform or isinstance(err, ValueError):
+            raise
+        manifest = batch.first
+        names = [n for n, _ in sql.target_columns(spec, manifest)]
+        rows = sql.typed_rows(place, spec, manifest)
+        found = transforms.failure(session, rows, spec.transform, names, f"{batch.label} of {spec.source}", err)
+        raise LoadError(str(found)) from err

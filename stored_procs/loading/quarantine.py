@@ -18,6 +18,7 @@ closed, naming the columns. Either way the batch's counts account for every row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,8 @@ def _column_checks(column: str, source_type: str, staged: str, mapping: TypeMapp
         add(f"LENGTH({c}) > {VARCHAR_MAX_CHARS}", f"longer than {VARCHAR_MAX_CHARS} characters")
     if mapping.kind == Kind.BINARY:
         add(f"LENGTH({c}) > {2 * BINARY_MAX_BYTES}", f"longer than {BINARY_MAX_BYTES} bytes")
+    for condition, why in _override_checks(c, mapping):
+        add(condition, why)
     for condition, why in semistructured.checks(c, mapping):
         add(condition, why)
     midnight = f"LEFT({c}, 2) = '24'"
@@ -84,6 +87,35 @@ def _column_checks(column: str, source_type: str, staged: str, mapping: TypeMapp
         refused = f"{sql.text_as(c, mapping, safe=True)} IS NULL"
         add(f"NOT ({midnight}) AND {refused}" if mapping.kind == Kind.TIME else refused, f"not a {target} value")
     return out
+
+
+def _override_checks(c: str, mapping: TypeMapping) -> list[tuple[str, str]]:
+    """A `type_overrides` type accepted with allow_lossy (sync_contract.type_overrides): the staged values
+    it cannot hold as they are, which a CAST would round, refuse or cut: more integer or fractional digits
+    than NUMBER(p,s) holds ("Numeric data types", https://docs.snowflake.com/en/sql-reference/data-types-numeric),
+    a float no NUMBER(p,s) holds exactly, text longer than VARCHAR(n), more fractional digits of a second
+    than TIMESTAMP_*(p) / TIME(p) keep. A timestamptz as TIMESTAMP_NTZ fits (it keeps the wall-clock time)."""
+    if mapping.override_of is None:
+        return []
+    target = mapping.snowflake_type
+    why = f"does not fit {target} (its type_overrides entry) without rounding or cutting"
+    number = re.match(r"^NUMBER\((\d+),(\d+)\)$", target)
+    if number and mapping.kind in (Kind.INTEGER, Kind.NUMBER):
+        p, s = int(number[1]), int(number[2])
+        frac = f"RTRIM(SPLIT_PART({c}, '.', 2), '0')"
+        whole = f"LTRIM(REPLACE(SPLIT_PART({c}, '.', 1), '-', ''), '0')"
+        return [(f"LENGTH({frac}) > {s} OR LENGTH({whole}) > {p - s}", why)]
+    if number and mapping.kind == Kind.FLOAT:
+        exact = f"TRY_CAST({c} AS {target})"
+        return [(f"{exact} IS NULL OR CAST({exact} AS FLOAT) <> TRY_CAST({c} AS FLOAT)", why)]
+    length = re.match(r"^VARCHAR\((\d+)\)$", target)
+    if length and int(length[1]) < VARCHAR_MAX_CHARS:
+        return [(f"LENGTH({c}) > {int(length[1])}", why)]
+    precision = re.match(r"^(?:TIMESTAMP_\w+|TIME)\((\d)\)$", target)
+    if precision and int(precision[1]) < 6:
+        fraction = f"SPLIT_PART(SPLIT_PART(SPLIT_PART(SPLIT_PART({c}, '.', 2), '+', 1), '-', 1), ' ', 1)"
+        return [(f"LENGTH(RTRIM({fraction}, '0')) > {int(precision[1])}", why)]
+    return []
 
 
 def checks(spec: TableSpec, manifest: Manifest, alias: str) -> list[Check]:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from stored_procs import ledger, watermarks
+from stored_procs.loading import transforms
 from stored_procs.row_sql import insert_row
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import existing_columns, live_rows_only
@@ -156,11 +157,15 @@ def documents(table: str, key: str, columns: list[str], where: str) -> str:
 
 def _texts(spec: TableSpec, columns: list[dict[str, str]], present: set[str]) -> tuple[list[str], str, str, list[str]]:
     """(key texts, key text, row text, json/array target columns) over the target, in the source's
-    column order; the row text refers to D<i> for the i-th json/array column (see `_from`)."""
+    column order; the row text refers to D<i> for the i-th json/array column (see `_from`). A column a
+    `transform` replaces is compared by presence (ReconcileRequest.presence asks the source the same)."""
     docs: list[str] = []
+    by_presence = transforms.transformed_sources(spec, [c["name"] for c in columns])
 
     def text(col: dict[str, str]) -> str:
         name = spec.column(col["name"])
+        if col["name"] in by_presence and name in present:
+            return presence(f"{TARGET}.{quote_ident(name)}")
         if name in present and is_document(col["type"], col["name"]):
             docs.append(f"{TARGET}.{quote_ident(name)}")
             return canonical(name, col["type"], len(docs) - 1)
@@ -252,7 +257,10 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
     wanted = _loaded_columns(session, place, spec)
     target_rows = int(run(session, count_target(spec, database))[0][0])
     digits = bucket_digits(target_rows)
-    request = ReconcileRequest(spec.source_schema, spec.source_table, spec.primary_key, digits, None, wanted)
+    by_presence = transforms.transformed_sources(spec, wanted)
+    request = ReconcileRequest(
+        spec.source_schema, spec.source_table, spec.primary_key, digits, None, wanted, by_presence
+    )
     answer = ask_source(request.to_event())
     if bucket_digits(int(answer["rows"])) > digits:  # the target is far smaller: size buckets by the source
         digits = bucket_digits(int(answer["rows"]))
@@ -288,7 +296,7 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
         found.missing += part.missing
         found.extra += part.extra
         found.different += part.different
-    hashed = [c["name"] for c in columns if is_hashed(c["type"], c["name"])]
+    hashed = [c["name"] for c in columns if is_hashed(c["type"], c["name"]) and c["name"] not in by_presence]
     details = {
         "bucket_digits": digits,
         "key_columns": list(spec.primary_key),
@@ -301,6 +309,8 @@ def _compare(session: Any, place: Place, database: str, spec: TableSpec, ask_sou
         "explanation": _explain(spec, repeated, duplicates),
         "columns_hashed": hashed,
         "columns_compared_by_presence": [c["name"] for c in columns if c["name"] not in hashed],
+        # a transform's result cannot be computed from the source (its expression is Snowflake SQL)
+        "columns_transformed": list(by_presence),
         "columns_not_in_target": [c["name"] for c in columns if spec.column(c["name"]) not in present],
         # row comparisons stop after MAX_ROW_COMPARISONS groups, or a source answer cut at its size limit
         "row_comparison_truncated": truncated or len(groups) > MAX_ROW_COMPARISONS,

@@ -1,0 +1,230 @@
+"""`transform` and `type_overrides` (docs/CUSTOMIZATION.md) through the whole load path on the embedded
+stack (issue 16's first acceptance test): a renamed, transformed, type-overridden table in a
+schema-mapped target through the initial load, updates, deletes by key sets, a crash between the merge
+and the ledger, a resync (the swap) and both reconciliations; a failing expression fails its batch
+closed naming the column; lossy overrides with allow_lossy quarantine what does not fit."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from aurora_sync.export_client import LocalExporter
+from aurora_sync.reconcile import reconcile
+from stored_procs.configuration.table_config import resync_table
+from stored_procs.monitoring.reconcile import reconcile_table
+from stored_procs.orchestration.runs import new_run_id
+from sync_contract import failpoints
+from tests.integration.crashes import cycle_in_child, expire_leases, local_toml
+
+pytestmark = pytest.mark.integration
+
+TARGET = '"ANALYTICS"."SHOP_RAW"."CLIENTS"'
+
+
+def _clients(pg, schema: str, rows: int = 6) -> None:
+    cur = pg.cursor()
+    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    cur.execute(
+        f"CREATE TABLE {schema}.clients (client_id int PRIMARY KEY, email_address text, first_name varchar(20), "
+        "amount numeric(12,2), changed_at timestamptz NOT NULL)"
+    )
+    cur.execute(
+        f"INSERT INTO {schema}.clients SELECT g, '  Client' || g || '@Example.COM ', 'name' || g, g * 1.25, "
+        f"clock_timestamp() FROM generate_series(1, {rows}) g"
+    )
+
+
+def _rows(h, target: str = TARGET) -> dict[int, tuple]:
+    rows = h.query(f'SELECT "CLIENT_ID", "EMAIL", "FIRST_NAME", "AMOUNT" FROM {target} ORDER BY 1')
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _expected(ids, **changed) -> dict[int, tuple]:
+    out = {i: (f"client{i}@example.com", f"NAME{i}", Decimal(i) * Decimal("1.25")) for i in ids}
+    return out | changed
+
+
+def _harness(harness, schema: str, **extra: str):
+    h = harness.add(
+        f"{schema}.clients",
+        ["client_id"],
+        "changed_at",
+        rename='{ email_address = "EMAIL" }',
+        transform='{ EMAIL = "LOWER(TRIM(EMAIL))", FIRST_NAME = "UPPER(FIRST_NAME)" }',
+        type_overrides='{ amount = "NUMBER(20,4)" }',
+        **extra,
+    )
+    h.tables.append(f'[target]\nschema_map = {{ {schema} = "SHOP_RAW" }}\n')
+    return h
+
+
+def _columns(h, schema: str, table: str) -> dict[str, str]:
+    rows = h.query(
+        'SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE FROM "ANALYTICS".INFORMATION_SCHEMA.COLUMNS '
+        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        schema,
+        table,
+    )
+    return {r[0]: (f"NUMBER({r[2]},{r[3]})" if r[1] in ("NUMBER", "DECIMAL") else r[1]) for r in rows}
+
+
+def _bucket_report(h, source: str) -> dict:
+    config = h.config
+    (spec,) = [s for s in config.tables if s.source == source]
+    exporter = LocalExporter(config.source_dsn, config.s3.endpoint_url)
+    return reconcile_table(h.snow, config.place, config.database, spec, exporter.reconcile, new_run_id())
+
+
+def test_a_renamed_transformed_overridden_table_loads_updates_deletes_survives_a_crash_resyncs_and_reconciles(
+    pg, harness
+):
+    _clients(pg, "shop_t1")
+    h = _harness(harness, "shop_t1", delete_detection="'delete'", keys_interval_hours="0")
+    toml = local_toml(h)
+    assert cycle_in_child(toml) == 0
+    assert _rows(h) == _expected(range(1, 7))
+    assert _columns(h, "SHOP_RAW", "CLIENTS") == {
+        "CLIENT_ID": "NUMBER(38,0)",
+        "EMAIL": "TEXT",
+        "FIRST_NAME": "TEXT",
+        "AMOUNT": "NUMBER(20,4)",  # the override, not numeric(12,2)'s NUMBER(12,2)
+        "CHANGED_AT": "TIMESTAMP_TZ",
+    }
+    first = h.watermark("clients")
+
+    # updates (one transformed column, one overridden), an insert and a delete (by key set)
+    cur = pg.cursor()
+    cur.execute(
+        "UPDATE shop_t1.clients SET email_address = ' NEW@Example.com', changed_at = clock_timestamp() "
+        "WHERE client_id = 2"
+    )
+    cur.execute("UPDATE shop_t1.clients SET amount = 99999.99, changed_at = clock_timestamp() WHERE client_id = 3")
+    cur.execute("INSERT INTO shop_t1.clients VALUES (7, 'Seven@X.org', NULL, NULL, clock_timestamp())")
+    cur.execute("DELETE FROM shop_t1.clients WHERE client_id = 4")
+    assert cycle_in_child(toml) == 0
+    expected = _expected([1, 2, 3, 5, 6]) | {
+        2: ("new@example.com", "NAME2", Decimal("2.50")),
+        3: ("client3@example.com", "NAME3", Decimal("99999.99")),
+        7: ("seven@x.org", None, None),
+    }
+    assert _rows(h) == expected
+    assert h.watermark("clients") > first
+
+    # a crash after the MERGE, before the ledger: the next run applies the batch again, same values
+    cur.execute(
+        "UPDATE shop_t1.clients SET first_name = 'renée', email_address = 'R@E.FR ', changed_at = clock_timestamp() "
+        "WHERE client_id = 5"
+    )
+    before = h.watermark("clients")
+    assert cycle_in_child(toml, "load:after_merge") == failpoints.EXIT_CODE
+    assert h.watermark("clients") == before
+    expire_leases(h)
+    assert cycle_in_child(toml) == 0
+    expected[5] = ("r@e.fr", "RENÉE", Decimal("6.25"))
+    assert _rows(h) == expected
+    cur.execute("SELECT max(changed_at)::text FROM shop_t1.clients")
+    assert h.watermark("clients") == cur.fetchone()[0]
+    statuses = h.query(
+        f"SELECT DISTINCT STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'clients' AND MODE <> 'keys'"
+    )
+    assert {r[0] for r in statuses} <= {"LOADED", "SUPERSEDED"}
+
+    # a resync replaces the target in one swap: the same transformed values
+    resync_table(h.snow, h.config.place, "shop_t1.clients", "test-resync")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    assert _rows(h) == expected
+    assert _columns(h, "SHOP_RAW", "CLIENTS")["AMOUNT"] == "NUMBER(20,4)"
+
+    # reconciliation: transformed columns by presence, the others by value; both CLEAN
+    (result,) = reconcile(h.snow, h.config.source_dsn, h.config.database, h.config.tables)
+    assert result.clean, (result.missing, result.extra, result.different, result.error)
+    assert result.compared_by_presence == ["email_address", "first_name"]
+    report = _bucket_report(h, "shop_t1.clients")
+    assert (report["status"], report["source_rows"], report["target_rows"]) == ("CLEAN", 6, 6), report
+    assert report["details"]["columns_transformed"] == ["email_address", "first_name"]
+    assert {"email_address", "first_name"} <= set(report["details"]["columns_compared_by_presence"])
+    assert "amount" in report["details"]["columns_hashed"]
+
+    # a value the transform changes to NULL where the source has one is a difference (presence)
+    h.query(f'UPDATE {TARGET} SET "FIRST_NAME" = NULL WHERE "CLIENT_ID" = 1')
+    (result,) = reconcile(h.snow, h.config.source_dsn, h.config.database, h.config.tables)
+    assert result.different == [((1,), ["first_name"])]
+    assert _bucket_report(h, "shop_t1.clients")["different"] == 1
+
+
+def test_a_full_table_applies_transforms_in_the_swap_and_in_the_small_change_merge(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.codes_t (code int PRIMARY KEY, label text)")
+    cur.execute("INSERT INTO public.codes_t SELECT g, ' Label ' || g FROM generate_series(1, 20) g")
+    h = harness.add("public.codes_t", ["code"], transform='{ LABEL = "UPPER(TRIM(LABEL))" }')
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    target = '"ANALYTICS"."PUBLIC"."CODES_T"'
+    labels = {r[0]: r[1] for r in h.query(f'SELECT "CODE", "LABEL" FROM {target}')}
+    assert labels == {i: f"LABEL {i}" for i in range(1, 21)}
+    cur.execute("UPDATE public.codes_t SET label = 'changed ' WHERE code = 3")
+    cur.execute("DELETE FROM public.codes_t WHERE code = 4")
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_updated"], t.load["rows_deleted"]) == ("SUCCEEDED", 1, 1), t.load
+    labels = {r[0]: r[1] for r in h.query(f'SELECT "CODE", "LABEL" FROM {target}')}
+    assert labels == {i: f"LABEL {i}" for i in range(1, 21) if i != 4} | {3: "CHANGED"}
+    assert "merged in place" in " ".join(str(t.load["notes"])) or t.load["rows_inserted"] == 0
+
+
+def _failed_batch(h, table: str) -> tuple[str, str]:
+    rows = h.query(
+        f"SELECT STATUS, ERROR FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = ? AND STATUS <> 'LOADED' "
+        "ORDER BY CREATED_AT DESC",
+        table,
+    )
+    return rows[0][0], rows[0][1]
+
+
+def test_an_expression_failing_on_one_row_fails_the_batch_closed_naming_the_column(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.scores_t (id int PRIMARY KEY, score text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.scores_t SELECT g, (g * 10)::text, clock_timestamp() FROM generate_series(1, 5) g")
+    h = harness.add(
+        "public.scores_t", ["id"], "updated_at", transform='{ SCORE = "TO_VARCHAR(CAST(SCORE AS NUMBER(10,0)) + 1)" }'
+    )
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    target = '"ANALYTICS"."PUBLIC"."SCORES_T"'
+    loaded = {r[0]: r[1] for r in h.query(f'SELECT "ID", "SCORE" FROM {target}')}
+    assert loaded == {i: str(i * 10 + 1) for i in range(1, 6)}
+    watermark = h.watermark("scores_t")
+
+    cur.execute("UPDATE scores_t SET score = 'n/a', updated_at = clock_timestamp() WHERE id = 2")
+    cur.execute("UPDATE scores_t SET score = '7', updated_at = clock_timestamp() WHERE id = 3")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED"
+    assert "transform.SCORE: fails on a row of" in t.load["error"], t.load["error"]
+    assert "Nothing was merged and the watermark did not move" in t.load["error"]
+    assert {r[0]: r[1] for r in h.query(f'SELECT "ID", "SCORE" FROM {target}')} == loaded  # row 3 not merged either
+    assert h.watermark("scores_t") == watermark
+    status, error = _failed_batch(h, "scores_t")
+    assert status == "FAILED" and "transform.SCORE" in error
+
+    # the expression fixed (TRY_CAST: NULL where the text is no number): the failed batch loads
+    h.tables[0] = h.tables[0].replace("CAST(SCORE", "TRY_CAST(SCORE")
+    h._config = None
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    assert {r[0]: r[1] for r in h.query(f'SELECT "ID", "SCORE" FROM {target}')} == loaded | {2: None, 3: "8"}
+    assert h.watermark("scores_t") > watermark
+
+
+def test_an_expression_that_does_not_compile_fails_the_first_load_naming_the_column(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.typo_t (id int PRIMARY KEY, email text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.typo_t VALUES (1, 'a@b.c', now())")
+    h = harness.add("public.typo_t", ["id"], "updated_at", transform='{ EMAIL = "LOWER(EMAIL_ADDRESS)" }')
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED"
+    assert "transform.EMAIL: does not compile:" in t.load["error"], t.load["error"]
+    assert not h.query(f'SELECT * FROM "ANALYTICS"."PUBLIC"."TYPO_T"')
+    assert h.watermark("typo_t") is None
