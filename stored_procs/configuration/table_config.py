@@ -12,7 +12,7 @@ from stored_procs import ledger
 from stored_procs.configuration import access, app_config, customization
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
-from stored_procs.loading import quarantine, transforms
+from stored_procs.loading import history, quarantine, transforms
 from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec
 from stored_procs.sql import drop_staging
 from stored_procs.statement import run
@@ -226,14 +226,17 @@ def save(session: Any, place: Place, before: TableSpec | None, after: TableSpec,
     (another `rename`) fill new columns only for the rows changed since while the old ones stop changing,
     so such a change restarts the table like a resync (its export from the beginning replaces the target
     whole, in one swap, with the new columns: docs/CUSTOMIZATION.md "Rename")."""
+    if before is not None and (why := history.switch_refusal(session, place, before, after)):
+        raise InvalidSetting(why, "history")
     if before is None or _restart_key(before) == _restart_key(after):
         ledger.save_table_spec(session, place, after, enabled)
         return {}
     superseded = _restart(session, place, after, enabled, f"reconfigured-{after.slug}")
     renamed = "" if _renamed(before) == _renamed(after) else f", rename {_renamed(before)} -> {_renamed(after)}"
     return {
-        "resync": f"the watermark column, mode, target or rename changed ({before.mode}/{before.watermark_column}/"
-        f"{before.target_schema}.{before.target_table} -> {after.mode}/{after.watermark_column}/"
+        "resync": "the watermark column, mode, target, rename or history changed "
+        f"({before.mode}/{before.watermark_column}/{before.target_schema}.{before.target_table} -> "
+        f"{after.mode}/{after.watermark_column}/"
         f"{after.target_schema}.{after.target_table}{renamed}): {superseded} manifests superseded, the next "
         "export starts from the beginning of the table"
     }
@@ -241,7 +244,7 @@ def save(session: Any, place: Place, before: TableSpec | None, after: TableSpec,
 
 def _restart_key(spec: TableSpec) -> tuple[Any, ...]:
     """What the loaded rows and watermark belong to: a change of any of it restarts the table (`save`)."""
-    return (spec.mode, spec.watermark_column, spec.target_schema, spec.target_table, _renamed(spec))
+    return (spec.mode, spec.watermark_column, spec.target_schema, spec.target_table, _renamed(spec), spec.history)
 
 
 def _renamed(spec: TableSpec) -> dict[str, str]:

@@ -1,12 +1,14 @@
 """Delete detection: a key-set export (mode `keys`: the primary keys and watermark of one snapshot)
-deletes, or flags `_DELETED`, the target rows at or below its high watermark whose key it lacks; one
-that would remove more than `max_delete_fraction` of the rows it judges is refused."""
+deletes, flags `_DELETED`, or (history tables) closes the current versions of, the target rows at or
+below its high watermark whose key it lacks; one that would remove more than `max_delete_fraction` of
+the rows it judges is refused."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stored_procs import datetime_text, ledger, sql
+from stored_procs.loading import history
 from stored_procs.loading.batch import Batch, LoadError, copy_files
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
@@ -83,6 +85,8 @@ def key_set_counts(place: Place, spec: TableSpec, manifest: Manifest, database: 
 def apply_key_set(place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str) -> Stmt:
     """Delete, or flag as deleted (soft_delete), the target rows whose keys are gone."""
     condition = _key_set_condition(place, spec, manifest)
+    if spec.history:  # a gone key's current version is closed; its history stays (loading.history)
+        return Stmt(history.close_by_key_set(condition, spec, database), (f"{at}+00:00", manifest.window.high))
     if spec.delete_detection == "soft_delete":
         return Stmt(
             f'UPDATE {spec.target(database)} AS t SET "_DELETED" = TRUE, '

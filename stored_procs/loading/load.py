@@ -19,6 +19,7 @@ from stored_procs import ledger, run_records, sql, stage_events, watermarks
 from stored_procs.configuration import access
 from stored_procs.loading import (
     blocked,
+    history,
     key_sets,
     manifest_checks,
     quarantine,
@@ -390,6 +391,13 @@ def _stage_check_merge(
         quarantined = quarantine.apply(
             session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept, checked["bad"]
         )
+        if spec.history:  # SCD type 2: versions merged in one statement, never a swap (loading.history)
+            timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
+            with timed, _transform_errors(session, place, spec, batch):
+                inserted, updated, deleted = history.apply(
+                    session, place, database, spec, manifest, ledger.now(), replacing, kept if quarantined else None
+                )
+            return Counts(loaded, inserted, updated, deleted, quarantined)
         if replacing:
             at = ledger.now()
             timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
