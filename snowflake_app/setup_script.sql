@@ -45,6 +45,7 @@ EXECUTE IMMEDIATE FROM './sql/procedures/set_target_database.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/set_alert_integration.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/check_alerts.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/add_table.sql';
+EXECUTE IMMEDIATE FROM './sql/procedures/set_schema_map.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/configure_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/remove_table.sql';
 EXECUTE IMMEDIATE FROM './sql/procedures/resync_table.sql';

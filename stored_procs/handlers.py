@@ -12,6 +12,7 @@ from typing import Any
 
 from stored_procs import ledger
 from stored_procs.configuration import app_config, registration, table_config
+from stored_procs.configuration import schema_map as schema_maps
 from stored_procs.loading.intake import intake
 from stored_procs.loading.load import load_table as load_one_table
 from stored_procs.monitoring import alerts, watchdog
@@ -144,20 +145,35 @@ def add_table(
     mode: str = "incremental",
     target: str | None = None,
     freshness_sla_minutes: float | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`options`: any other option of the table (CONFIGURE_TABLE's keys: rename, transform,
+    type_overrides, allow_lossy, history, delete_detection, …); the arguments named above are not among them."""
     app = app_place(session)
-    options: dict[str, Any] = {
+    own = ("source", "primary_key", "watermark_column", "mode", "target", "freshness_sla_minutes")
+    if given := sorted(set(options or {}) & set(own)):
+        raise app_config.InvalidSetting(
+            f"is an argument of ADD_TABLE itself ({given[0]} => …), not an option", f"options.{given[0]}"
+        )
+    table: dict[str, Any] = {
+        **dict(options or {}),
         "source": source,
         "primary_key": primary_key,
         "watermark_column": watermark_column,
         "mode": mode,
     }
     if target:
-        options["target"] = target
+        table["target"] = target
     if freshness_sla_minutes is not None:
-        options["freshness_sla_minutes"] = freshness_sla_minutes
-    summary = table_config.add_table(session, app, options)
+        table["freshness_sla_minutes"] = freshness_sla_minutes
+    summary = table_config.add_table(session, app, table)
     return {**summary, "graph": schedule.rebuild_if_built(session, app)}
+
+
+def set_schema_map(session: Any, schema_map: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The target schema ADD_TABLE gives a table added without `target`, by source schema
+    (configuration.schema_map); configured tables keep theirs (the result lists them and how to move one)."""
+    return schema_maps.set_map(session, app_place(session), schema_map)
 
 
 def configure_table(session: Any, source: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -157,9 +157,19 @@ PROCEDURES: tuple[Procedure, ...] = (
             Arg("MODE", "VARCHAR", "'incremental'"),
             Arg("TARGET", "VARCHAR", "NULL"),
             Arg("FRESHNESS_SLA_MINUTES", "FLOAT", "NULL"),  # alerts: stale after this long without success
+            # any other option (rename, transform, type_overrides, allow_lossy, history, delete_detection, …)
+            Arg("OPTIONS", "OBJECT", "NULL"),
         ),
         ADMIN,
         "Replicate a table (or update its settings)",
+    ),
+    Procedure(
+        "SET_SCHEMA_MAP",
+        handlers.set_schema_map,
+        # not MAP: a Snowflake type keyword (the structured MAP type)
+        (Arg("SCHEMA_MAP", "OBJECT", "NULL"),),
+        ADMIN,
+        "Give tables added without a target the target schema of their source schema; NULL clears the map",
     ),
     Procedure(
         "CONFIGURE_TABLE",

@@ -29,7 +29,11 @@ from tools.build_app_code import OUT
 
 SETUP_SCRIPT = APP_DIR / "setup_script.sql"
 # procedure signatures earlier releases created and this one does not: (name, argument types)
-RETIRED = (("ENABLE_SCHEDULE", "VARCHAR, VARCHAR"), ("ADD_TABLE", "VARCHAR, ARRAY, VARCHAR, VARCHAR, VARCHAR"))
+RETIRED = (
+    ("ENABLE_SCHEDULE", "VARCHAR, VARCHAR"),
+    ("ADD_TABLE", "VARCHAR, ARRAY, VARCHAR, VARCHAR, VARCHAR"),
+    ("ADD_TABLE", "VARCHAR, ARRAY, VARCHAR, VARCHAR, VARCHAR, FLOAT"),  # before OPTIONS (issue 16)
+)
 _EXECUTE_FROM = re.compile(r"^EXECUTE IMMEDIATE FROM '\./(?P<path>[^']+)';$", re.MULTILINE)
 _TEMPLATE = re.compile(r"<%\s*ctx\.env\.(?P<name>\w+)\s*%>")
 

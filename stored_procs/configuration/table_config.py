@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from stored_procs import ledger
-from stored_procs.configuration import access, app_config, customization
+from stored_procs.configuration import access, app_config, customization, schema_map
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.loading import history, quarantine, transforms
@@ -149,12 +149,14 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
 
 def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, Any]:
     """Replicate a table; for one already configured (even removed) this updates and enables it.
-    Without a `target`, a new table goes to `access.default_target_schema` (`public.orders` ->
-    PG_PUBLIC.ORDERS) and a configured one keeps its target (one added by an earlier release: PUBLIC)."""
+    Without a `target`, a new table goes to its source schema's entry of the schema map (CORE.SET_SCHEMA_MAP,
+    configuration.schema_map), else to `access.default_target_schema` (`public.orders` -> PG_PUBLIC.ORDERS),
+    and a configured one keeps its target (one added by an earlier release: PUBLIC)."""
     spec = build_spec(options)
     existing = _find(session, place, spec.source_schema, spec.source_table)
     if not options.get("target"):  # a table configured before keeps its target (moving it restarts it)
-        schema = existing.target_schema if existing else access.default_target_schema(spec.source_schema)
+        default = schema_map.target_schema(app_config.read(session, place), spec.source_schema)
+        schema = existing.target_schema if existing else default
         spec = replace(
             spec, target_schema=schema, target_table=existing.target_table if existing else spec.target_table
         )
@@ -178,7 +180,9 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
         changes = {"watermark_column": None, **changes}
     spec = replace(build_spec({**spec_options(current), **changes}), generation=current.generation)
     if "target" in changes and not changes["target"]:  # back to the default: the one ADD_TABLE gives
-        spec = replace(spec, target_schema=access.default_target_schema(spec.source_schema))
+        spec = replace(
+            spec, target_schema=schema_map.target_schema(app_config.read(session, place), spec.source_schema)
+        )
     _check_target(session, place, spec)
     _check_transforms(session, place, spec)
     notes = _check_privileges(session, place, spec) if spec.target_schema != current.target_schema else []
