@@ -13,7 +13,10 @@ would silently overwrite the other's, so names compare as Snowflake may resolve 
   the export's columns (`clash`, from stored_procs.sql.target_columns);
 - a rename of a column the table does not have (a typo would load the column under its default name):
   at load, against the export's columns, unless the target already has the renamed column (a column the
-  source dropped after it was loaded: kept in the target, like any dropped column) (`unmatched`).
+  source dropped after it was loaded: kept in the target, like any dropped column) (`unmatched`);
+- a column renamed in the source (same attribute number, stored_procs.loading.schema_drift) whose old name
+  has a rename and whose new name has none: the target column would silently take the default name of the
+  new one; the batch fails closed until the rename names the new column (`followed`).
 """
 
 from __future__ import annotations
@@ -76,5 +79,20 @@ def unmatched(rename: Mapping[str, str], columns: Collection[str], existing: Col
             return source, (
                 f"renames column {source!r}, which the table does not have{hint}; its columns are "
                 f"{', '.join(sorted(columns))}. Name an exported column, or remove the entry"
+            )
+    return None
+
+
+def followed(rename: Mapping[str, str], source_renames: Iterable[tuple[str, str]]) -> str | None:
+    """Why a source rename (old, new) of a column cannot be followed by the target (None: it can): the old
+    name is renamed (e.g. to EMAIL) and the new one is not, so the target column EMAIL would become the new
+    column's default name, behind the configuration's back."""
+    for old, new in source_renames:
+        if old in rename and new not in rename:
+            return (
+                f"column {old!r} was renamed to {new!r} in the source, but rename.{old} names the old column "
+                f"(target column {rename[old]!r}). Nothing was merged: set rename.{new} = {rename[old]!r} in its "
+                f"place to keep the target column (or remove rename.{old} for the default name "
+                f"{target_name(new)!r}); the changed rename restarts the table"
             )
     return None

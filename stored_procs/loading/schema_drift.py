@@ -133,6 +133,8 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest, new
         return None
     before = parse_manifest_json(newest[0])
     changes = compare(before.columns, before.source, manifest.columns, manifest.source)
+    if why := renames.followed(spec.rename, changes.renamed):
+        raise SchemaChangeError(f"export {manifest.export_id} of {spec.source}: {why}")
     renamed = tuple((spec.column(a), spec.column(b)) for a, b in changes.renamed if spec.column(a) != spec.column(b))
     old = dict(sql.target_columns(spec, before))
     old_source = {spec.column(c.name): c.source_type for c in before.columns}

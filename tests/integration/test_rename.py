@@ -226,3 +226,36 @@ def test_a_full_table_with_a_renamed_key_replaces_and_merges_by_it(pg, harness, 
     assert compare(h).details == []
     report = _reconciled(h, f"public.{table}")
     assert (report["status"], report["source_rows"]) == ("CLEAN", rows - 1), report
+
+
+def test_a_source_rename_of_a_renamed_column_fails_closed_until_the_rename_follows_it(pg, harness):
+    """Schema drift: PostgreSQL renames a column that `rename` names. Following it would turn the target column
+    CONTACT into EMAIL_ADDR behind the configuration's back; the batch fails naming the fix, and once the rename
+    names the new column the table restarts and CONTACT holds every row."""
+    _clients(pg, "public", "clients_src_rename", rows=2)
+    h = harness.add("public.clients_src_rename", ["client_id"], "changed_at", rename='{ email_address = "CONTACT" }')
+    assert not h.cycle().failed
+    before = h.watermark("clients_src_rename")
+    cur = pg.cursor()
+    cur.execute("ALTER TABLE public.clients_src_rename RENAME COLUMN email_address TO email_addr")
+    cur.execute(
+        "INSERT INTO public.clients_src_rename VALUES (3, 'c3@example.com', DATE '2026-03-01', clock_timestamp())"
+    )
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED", t.load
+    assert (
+        "column 'email_address' was renamed to 'email_addr' in the source, but rename.email_address"
+        in (t.load["error"])
+    )
+    assert "set rename.email_addr = 'CONTACT'" in t.load["error"]
+    assert h.watermark("clients_src_rename") == before
+    assert _columns(h, "PUBLIC", "CLIENTS_SRC_RENAME") == ["CLIENT_ID", "CONTACT", "JOINED", "CHANGED_AT"]
+
+    h.tables[0] = h.tables[0].replace("email_address", "email_addr")
+    h._config = None
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    rows = h.query('SELECT "CLIENT_ID", "CONTACT" FROM "ANALYTICS"."PUBLIC"."CLIENTS_SRC_RENAME" ORDER BY 1')
+    assert [tuple(r) for r in rows] == [(i, f"c{i}@example.com") for i in (1, 2, 3)]
+    assert "EMAIL_ADDR" not in _columns(h, "PUBLIC", "CLIENTS_SRC_RENAME")
+    assert compare(h).details == []
