@@ -4,8 +4,8 @@ A history table has the source's columns and three more: `_VALID_FROM` (TIMESTAM
 began), `_VALID_TO` (TIMESTAMP_TZ: when the next version began or the key was found gone; NULL while
 current) and `_IS_CURRENT` (BOOLEAN). Logically its primary key is (key columns, `_VALID_FROM`).
 
-Valid-from is the row's watermark when the watermark column is a timestamptz, a timestamp (read as
-UTC) or a date (midnight UTC); otherwise (full mode, a number watermark) it is the load time. A row
+Valid-from is the row's watermark when the watermark column is a timestamptz or a timestamp (read as
+UTC); otherwise (full mode, a number watermark) it is the load time. A row
 opens a version only when it differs from the key's current version and is not older than it (by
 watermark); a row identical to the current version (a re-export, a lookback, a resync) adds nothing,
 and a row older than the key's newest version (a late arrival) neither reopens nor reorders history.
@@ -27,6 +27,7 @@ load found unique, so no target row is matched twice (ERROR_ON_NONDETERMINISTIC_
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from stored_procs import datetime_text, sql
@@ -45,7 +46,7 @@ NAMES = tuple(n for n, _ in COLUMNS)
 VIEW_SUFFIX = "_CURRENT"  # the view over the current versions: <TARGET>_CURRENT
 _FROM, _RAW, _ACTION = "_AURORA_SYNC_FROM", "_AURORA_SYNC_RAW_FROM", "_AURORA_SYNC_ACTION"
 # a staged date or timestamp as text that TO_TIMESTAMP_TZ reads with datetime_text's format: UTC
-_AS_UTC = {Kind.TIMESTAMP_TZ: "", Kind.TIMESTAMP_NTZ: " || '+00:00'", Kind.DATE: " || ' 00:00:00+00:00'"}
+_AS_UTC = {Kind.TIMESTAMP_TZ: "", Kind.TIMESTAMP_NTZ: " || '+00:00'"}
 
 
 def _q(name: str) -> str:
@@ -67,12 +68,14 @@ def create_current_view(spec: TableSpec, database: str, columns: list[str]) -> S
     )
 
 
-def refusal(spec: TableSpec, existing: set[str]) -> str | None:
+def refusal(spec: TableSpec, existing: set[str], exported: Collection[str] = ()) -> str | None:
     """Why a batch cannot merge into the existing target (`existing`: its columns; empty: none yet):
-    history turned on for a target loaded without it, or off for a history table. None when it can."""
+    history turned on for a target loaded without it, or off for a history table. None when it can.
+    `exported`: the batch's target column names (a table without history may replicate source columns
+    with these names)."""
     if not existing:
         return None
-    has = set(NAMES) <= existing
+    has = set(NAMES) <= existing and not set(NAMES) <= set(exported)
     if spec.history == has:
         return None
     what = (
@@ -123,8 +126,8 @@ def ensure_view(session: Any, place: Place, spec: TableSpec, database: str) -> l
 
 def valid_from(spec: TableSpec, manifest: Manifest, at: str) -> tuple[str, tuple[Any, ...]]:
     """(expression over the staging columns, binds): a row's valid-from as TIMESTAMP_TZ(6). The
-    watermark when it is a date or timestamp (a timestamp and a date are read as UTC), else `at` (the
-    load time, ledger.now(): UTC)."""
+    watermark when it is a timestamp (one without a time zone read as UTC: the exporter's session runs
+    in UTC, lambda_exporter/query.py), else `at` (the load time, ledger.now(): UTC)."""
     cols = sql.target_columns(spec, manifest)
     staged = dict(zip((n for n, _ in cols), sql.staging_columns(len(cols)), strict=True))
     wm = spec.column(manifest.window.column) if manifest.mode == "incremental" and manifest.window.column else None

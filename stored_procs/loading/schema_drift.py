@@ -42,7 +42,8 @@ def _ensure_target(
     target is readable by the deployment's readers (stored_procs.configuration.access); added and
     widened columns keep the grants. Returns notes (a reader grant the schema's owner must make)."""
     notes: list[str] = []
-    if why := history.refusal(spec, existing):  # history turned on or off for a loaded target
+    # history turned on or off for a loaded target
+    if why := history.refusal(spec, existing, {name for name, _ in columns}):
         raise SchemaChangeError(why)
     altered = not existing
     if not existing:
