@@ -6,7 +6,6 @@ closed naming the column; lossy overrides with allow_lossy quarantine what does 
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -226,5 +225,72 @@ def test_an_expression_that_does_not_compile_fails_the_first_load_naming_the_col
     (t,) = h.cycle().tables
     assert t.load["status"] == "FAILED"
     assert "transform.EMAIL: does not compile:" in t.load["error"], t.load["error"]
-    assert not h.query(f'SELECT * FROM "ANALYTICS"."PUBLIC"."TYPO_T"')
+    assert not h.query('SELECT * FROM "ANALYTICS"."PUBLIC"."TYPO_T"')
     assert h.watermark("typo_t") is None
+
+
+def _prices(pg, table: str) -> None:
+    cur = pg.cursor()
+    cur.execute(
+        f"CREATE TABLE public.{table} (id int PRIMARY KEY, price numeric(12,2), code varchar(12), "
+        "seen timestamp(6), updated_at timestamptz NOT NULL)"
+    )
+    cur.execute(
+        f"INSERT INTO public.{table} VALUES (1, 1.20, 'abc', '2026-03-01 10:00:00.5', now()), "
+        "(2, 1.25, 'abc', '2026-03-01 10:00:00', now()), (3, 12345.00, 'abc', NULL, now()), "
+        "(4, 7.00, 'abcdefghij', '2026-03-01 10:00:00', now()), (5, NULL, NULL, '2026-03-01 10:00:00.123', now())"
+    )
+
+
+OVERRIDES = '{ price = "NUMBER(6,1)", code = "VARCHAR(5)", seen = "TIMESTAMP_NTZ(1)" }'
+
+
+def test_a_lossy_override_without_allow_lossy_fails_the_batch_naming_the_entry(pg, harness):
+    _prices(pg, "prices_l1")
+    h = harness.add("public.prices_l1", ["id"], "updated_at", type_overrides='{ price = "NUMBER(6,1)" }')
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED"
+    assert t.load["error"].startswith("type_overrides.price: NUMBER(6,1) cannot hold every numeric(12,2) value"), t.load
+    assert "set allow_lossy = true" in t.load["error"]
+    assert h.watermark("prices_l1") is None
+    assert not h.query("SELECT 1 FROM \"ANALYTICS\".INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = 'PRICES_L1'")
+
+
+def test_with_allow_lossy_values_that_do_not_fit_the_override_are_quarantined_never_rounded(pg, harness):
+    _prices(pg, "prices_l2")
+    h = harness.add("public.prices_l2", ["id"], "updated_at", type_overrides=OVERRIDES, allow_lossy="true")
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_inserted"], t.load["rows_quarantined"]) == ("SUCCEEDED", 2, 3), t.load
+    rows = h.query(
+        'SELECT "ID", "PRICE", "CODE", "SEEN", "SEEN" IS NULL FROM "ANALYTICS"."PUBLIC"."PRICES_L2" ORDER BY 1'
+    )
+    assert [(r[0], r[1], r[2], None if r[4] else str(r[3])) for r in rows] == [
+        (1, Decimal("1.2"), "abc", "2026-03-01 10:00:00.500000"),
+        (3, Decimal("12345.0"), "abc", None),
+    ]
+    reasons = dict(
+        h.query(
+            f"SELECT PARSE_JSON(PRIMARY_KEY):ID::VARCHAR, REASON FROM {h.control('QUARANTINE')} "
+            "WHERE SOURCE_TABLE = 'prices_l2'"
+        )
+    )
+    assert "PRICE (numeric(12,2)): does not fit NUMBER(6,1) (its type_overrides entry)" in reasons["2"]
+    assert "CODE (character varying(12)): does not fit VARCHAR(5)" in reasons["4"]
+    assert "SEEN (timestamp(6) without time zone): does not fit TIMESTAMP_NTZ(1)" in reasons["5"]
+
+
+def test_with_bad_values_fail_a_value_that_does_not_fit_the_override_fails_the_batch(pg, harness):
+    _prices(pg, "prices_l3")
+    h = harness.add(
+        "public.prices_l3",
+        ["id"],
+        "updated_at",
+        type_overrides='{ price = "NUMBER(6,1)" }',
+        allow_lossy="true",
+        bad_values="'fail'",
+    )
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED"
+    assert "PRICE (numeric(12,2)): does not fit NUMBER(6,1) (its type_overrides entry)" in t.load["error"], t.load
+    assert "without rounding or cutting (1 rows)" in t.load["error"]
+    assert h.watermark("prices_l3") is None
