@@ -86,3 +86,40 @@ def test_source_columns_named_like_the_history_columns(pg, harness):
     _ok(plain.cycle())
     rows = plain.query('SELECT "ID", "_VALID_FROM", "_VALID_TO", "_IS_CURRENT" FROM "ANALYTICS"."PUBLIC"."PLAIN_NAMES"')
     assert [tuple(r) for r in rows] == [(1, "x", "y2", "z")]
+
+
+def test_a_quarantined_row_of_a_full_snapshot_keeps_its_current_version_open(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.hist_bad (id int PRIMARY KEY, day date)")
+    cur.execute("INSERT INTO public.hist_bad SELECT g, date '2026-01-01' + g FROM generate_series(1, 4) g")
+    h = harness.add("public.hist_bad", ["id"], history="true")
+    _ok(h.cycle())
+    cur.execute("UPDATE public.hist_bad SET day = 'infinity' WHERE id = 2")  # no Snowflake DATE holds it
+    cur.execute("DELETE FROM public.hist_bad WHERE id = 3")
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_quarantined"], t.load["rows_deleted"]) == ("SUCCEEDED", 1, 1)
+    rows = h.query(
+        'SELECT "ID", TO_VARCHAR("DAY", \'YYYY-MM-DD\'), "_VALID_TO" IS NULL, "_IS_CURRENT" '
+        'FROM "ANALYTICS"."PUBLIC"."HIST_BAD" ORDER BY "ID", "_VALID_FROM"'
+    )
+    assert [tuple(r) for r in rows] == [
+        (1, "2026-01-02", True, True),
+        (2, "2026-01-03", True, True),  # its new row set aside: the version stays current, not closed as gone
+        (3, "2026-01-04", False, False),
+        (4, "2026-01-05", True, True),
+    ]
+
+
+def test_a_column_added_in_the_source_joins_the_table_and_its_current_view(pg, harness):
+    _table(pg, "hist_drift")
+    cur = pg.cursor()
+    cur.execute("INSERT INTO public.hist_drift VALUES (1, 'a', %s)", (at(1),))
+    h = harness.add("public.hist_drift", ["id"], "updated_at", history="true")
+    _ok(h.cycle())
+    cur.execute("ALTER TABLE public.hist_drift ADD COLUMN region text")
+    cur.execute("UPDATE public.hist_drift SET region = 'eu', updated_at = %s", (at(2),))
+    _ok(h.cycle())
+    rows = h.query('SELECT "ID", "REGION", "_IS_CURRENT" FROM "ANALYTICS"."PUBLIC"."HIST_DRIFT" ORDER BY "_VALID_FROM"')
+    assert [tuple(r) for r in rows] == [(1, None, False), (1, "eu", True)]
+    view = h.query('SELECT "ID", "V", "REGION" FROM "ANALYTICS"."PUBLIC"."HIST_DRIFT_CURRENT"')
+    assert [tuple(r) for r in view] == [(1, "a", "eu")]
