@@ -97,7 +97,9 @@ def test_schema_map_gives_the_target_schema_and_a_mapped_clash_names_the_map_ent
 
 def test_the_app_options_name_the_same_keys():
     options = {"source": "shop.clients", "primary_key": ["client_id"], "watermark_column": "updated_at"}
-    with pytest.raises(InvalidSetting, match=r"^table\.rename\.email_address: .* but column .client_id. is .CLIENT_ID."):
+    with pytest.raises(
+        InvalidSetting, match=r"^table\.rename\.email_address: .* but column .client_id. is .CLIENT_ID."
+    ):
         build_spec({**options, "rename": {"email_address": "client_id"}})
     with pytest.raises(InvalidSetting, match=r"^table\.rename\.x: '_DELETED_AT' is _DELETED_AT"):
         build_spec({**options, "rename": {"x": "_DELETED_AT"}})
