@@ -59,8 +59,8 @@ def current_view(spec: TableSpec, database: str) -> str:
 
 def create_current_view(spec: TableSpec, database: str, columns: list[str]) -> Stmt:
     """`<TARGET>_CURRENT`: the current versions, every column but `_VALID_TO` and `_IS_CURRENT`
-    (`columns`: the target's, in order; rebuilt whenever they change, as a view's columns are fixed when
-    it is created: "CREATE VIEW", https://docs.snowflake.com/en/sql-reference/sql/create-view)."""
+    (`columns`: the target's, in order). The view names its columns, so schema drift rebuilds it
+    (CREATE OR REPLACE) whenever the target's columns change."""
     shown = ", ".join(_q(c) for c in columns if c not in (VALID_TO, IS_CURRENT))
     return Stmt(
         f"CREATE OR REPLACE VIEW {current_view(spec, database)} AS SELECT {shown} "
