@@ -154,15 +154,18 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     and a configured one keeps its target (one added by an earlier release: PUBLIC)."""
     spec = build_spec(options)
     existing = _find(session, place, spec.source_schema, spec.source_table)
+    key = "target"  # what a clash names: the map's entry when the target schema came from it
     if not options.get("target"):  # a table configured before keeps its target (moving it restarts it)
-        default = schema_map.target_schema(app_config.read(session, place), spec.source_schema)
-        schema = existing.target_schema if existing else default
+        settings = app_config.read(session, place)
+        schema = existing.target_schema if existing else schema_map.target_schema(settings, spec.source_schema)
+        if existing is None and spec.source_schema in schema_map.read(settings):
+            key = f"schema_map.{spec.source_schema}"
         spec = replace(
             spec, target_schema=schema, target_table=existing.target_table if existing else spec.target_table
         )
     if existing is not None:
         spec = replace(spec, generation=existing.generation)
-    _check_target(session, place, spec)
+    _check_target(session, place, spec, key)
     _check_transforms(session, place, spec)
     notes = _check_privileges(session, place, spec)
     restarted = save(session, place, existing, spec, enabled=True)
@@ -192,7 +195,7 @@ def configure_table(session: Any, place: Place, source: str, changes: dict[str, 
     return {**summary, **restarted, **({"notes": notes} if notes else {})}
 
 
-def _check_target(session: Any, place: Place, spec: TableSpec) -> None:
+def _check_target(session: Any, place: Place, spec: TableSpec, key: str = "target") -> None:
     """Refuse a target another configured table has (enabled or removed: a removed table keeps its
     target table and ADD_TABLE resumes it), or one inside the app's own schemas (stored_procs.configuration.targets).
     Both schemas are refused in any target database: SET_TARGET_DATABASE may later name the database
@@ -202,7 +205,8 @@ def _check_target(session: Any, place: Place, spec: TableSpec) -> None:
     reserved = {place.control_schema: CONTROL_TABLES, APP_CODE_SCHEMA: "the app's procedures and views"}
     removed = {(s.source_schema, s.source_table) for s in configured} - enabled
     if clash := target_clash(spec, configured, reserved, removed):
-        raise InvalidSetting(clash, "target")
+        mapped = "" if key == "target" else " (its target schema comes from the schema map: CORE.SET_SCHEMA_MAP)"
+        raise InvalidSetting(clash + mapped, key)
 
 
 def _check_privileges(session: Any, place: Place, spec: TableSpec) -> list[str]:

@@ -117,16 +117,24 @@ def test_schema_map_and_rename_through_the_app_procedures(pg, app, stack):  # no
     clean = call(app, "RECONCILE_TABLE", "crm_app.clients")
     assert (clean["status"], clean["source_rows"], clean["target_rows"]) == ("CLEAN", 8, 8), clean
 
+    # a mapped target another table has is refused naming the map's entry
+    call(app, "ADD_TABLE", "public.crm_orders", ["id"], None, "full", "RAW_CRM_APP.ORDERS")
+    with pytest.raises(InvalidSetting, match=r"^schema_map\.crm_app: public\.crm_orders and crm_app\.orders would"):
+        call(app, "ADD_TABLE", "crm_app.orders", ["id"], None, "full")
+    call(app, "REMOVE_TABLE", "public.crm_orders")
+
     # a new map moves no configured table: it lists the table and the call that moves it
     moved = call(app, "SET_SCHEMA_MAP", {"crm_app": "RAW_CRM_V2"})
-    (kept,) = moved["kept_their_target"]
+    (kept,) = [k for k in moved["kept_their_target"] if k["table"] == "crm_app.clients"]
     assert (kept["table"], kept["target"], kept["mapped"]) == (
         "crm_app.clients",
         "RAW_CRM_APP.CLIENTS",
         "RAW_CRM_V2.CLIENTS",
     )
     assert kept["move"] == "CALL CORE.CONFIGURE_TABLE('crm_app.clients', {'target': 'RAW_CRM_V2.CLIENTS'})"
-    assert call(app, "SHOW_CONFIG")["tables"][0]["target"] == "RAW_CRM_APP.CLIENTS"
+    assert [t["target"] for t in call(app, "SHOW_CONFIG")["tables"] if t["source"] == "crm_app.clients"] == [
+        "RAW_CRM_APP.CLIENTS"
+    ]
 
     # a changed rename restarts the table: every row gets the new column
     changed = call(app, "CONFIGURE_TABLE", "crm_app.clients", {"rename": {**RENAME, "joined": "JOINED_ON"}})
