@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
+from stored_procs.loading import history
 from stored_procs.loading.replace import SHADOW_SUFFIX
 from stored_procs.spec import TableSpec
 from sync_contract.identifiers import collision_key, quote_ident, quote_qualified
@@ -40,7 +41,8 @@ def target_clash(
     resumes them, so their targets stay taken); `reserved_schemas`: schema name -> what it holds.
     Refused, in this order: a target in a reserved schema; a target named like a shadow table
     (`<TARGET>__AURORA_SYNC_SHADOW`, stored_procs.loading.replace); a target that resolves to another table's
-    (`collision_key`); a staging table name shared with another table (an 8-hex-digit hash of the
+    (`collision_key`), or a history table's `<TARGET>_CURRENT` view (stored_procs.loading.history); a
+    staging table name shared with another table (an 8-hex-digit hash of the
     source names, stored_procs.spec.TableSpec.staging_name, coincides). The message names both sources,
     the shared object and the fix.
     """
@@ -72,6 +74,16 @@ def target_clash(
                 f"their rows would mix and overwrite each other. Give {spec.source} a target of its own "
                 "(option `target`, 'SCHEMA.TABLE')"
             )
+        for keeper, holder in ((other, spec), (spec, other)):  # a history table's view over its current rows
+            view = keeper.target_table + history.VIEW_SUFFIX
+            if keeper.history and (collision_key(keeper.target_schema), collision_key(view)) == target_key(holder):
+                return (
+                    f"{keeper.source}{state if keeper is other else ''} keeps history in {shown_target(keeper)} "
+                    f"and creates the view {quote_qualified(keeper.target_schema, view)} over its current rows, "
+                    f"which is {holder.source}'s target {shown_target(holder)}: the view and the table would share "
+                    "one name. "
+                    f"Give {spec.source} another target (option `target`, 'SCHEMA.TABLE')"
+                )
         if other.staging_name == spec.staging_name:
             return (
                 f"{other.source}{state} and {spec.source} would share the staging table "

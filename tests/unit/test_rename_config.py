@@ -121,3 +121,20 @@ def test_the_reserved_names_are_the_ones_the_sync_writes():
     assert owned == set(renames.SYNC_COLUMNS)
     assert all(renames.refused_target(n) for n in RESERVED_COLUMN_NAMES | owned)
     assert renames.refused_target("EMAIL") is None
+
+
+def test_a_target_named_like_a_history_tables_current_view_is_refused():
+    """A history table's `<TARGET>_CURRENT` view (stored_procs.loading.history) and another table's target
+    would share one name."""
+    history_on = BASE + CLIENTS + 'target = "RAW.CLIENTS"\nhistory = true\n'
+    err = _error(
+        history_on
+        + '[[tables]]\nsource = "shop.other"\nprimary_key = ["id"]\nmode = "full"\ntarget = "raw.clients_current"\n'
+    )
+    assert err.key == "tables[2].target" and 'creates the view "RAW"."CLIENTS_CURRENT"' in str(err), str(err)
+    first = (
+        BASE
+        + '[[tables]]\nsource = "shop.other"\nprimary_key = ["id"]\nmode = "full"\ntarget = "RAW.CLIENTS_CURRENT"\n'
+    )
+    err = _error(first + CLIENTS + 'target = "RAW.CLIENTS"\nhistory = true\n')
+    assert err.key == "tables[2].target" and "shop.clients keeps history" in str(err), str(err)
