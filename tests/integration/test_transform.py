@@ -12,11 +12,14 @@ import pytest
 
 from aurora_sync.export_client import LocalExporter
 from aurora_sync.reconcile import reconcile
+from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.table_config import resync_table
 from stored_procs.monitoring.reconcile import reconcile_table
 from stored_procs.orchestration.runs import new_run_id
+from stored_procs.statement import Stmt, run
 from sync_contract import failpoints
 from tests.integration.crashes import cycle_in_child, expire_leases, local_toml
+from tests.integration.test_app_procedures import app, call, configure  # noqa: F401 (the app fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -294,3 +297,28 @@ def test_with_bad_values_fail_a_value_that_does_not_fit_the_override_fails_the_b
     assert "PRICE (numeric(12,2)): does not fit NUMBER(6,1) (its type_overrides entry)" in t.load["error"], t.load
     assert "without rounding or cutting (1 rows)" in t.load["error"]
     assert h.watermark("prices_l3") is None
+
+
+def test_the_app_checks_a_transform_against_the_target_when_configured_naming_the_key(pg, app, stack):  # noqa: F811
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.app_tr (id int PRIMARY KEY, email text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.app_tr VALUES (1, 'A@B.C', now()), (2, 'D@E.F', now())")
+    configure(app, stack, "public.app_tr", "APP_TR.APP_TR")
+    with pytest.raises(InvalidSetting, match=r"^table\.transform\.ID: ID is the primary key column 'id'"):
+        call(app, "CONFIGURE_TABLE", "public.app_tr", {"transform": {"ID": "ID + 1"}})
+    with pytest.raises(InvalidSetting, match=r"^table\.transform\.EMAIL: .*calls RANDOM"):
+        call(app, "CONFIGURE_TABLE", "public.app_tr", {"transform": {"EMAIL": "TO_VARCHAR(RANDOM())"}})
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
+
+    # the target exists: the expression must compile over its columns
+    with pytest.raises(InvalidSetting, match=r"^transform\.EMAIL: does not compile: .*EMAIL_ADDRESS"):
+        call(app, "CONFIGURE_TABLE", "public.app_tr", {"transform": {"EMAIL": "LOWER(EMAIL_ADDRESS)"}})
+    with pytest.raises(InvalidSetting, match=r"^transform\.NOTE: the row has no column 'NOTE'"):
+        call(app, "CONFIGURE_TABLE", "public.app_tr", {"transform": {"NOTE": "'x'"}})
+    assert call(app, "SHOW_CONFIG")["tables"][0].get("transform") in (None, {})  # nothing saved
+    configured = call(app, "CONFIGURE_TABLE", "public.app_tr", {"transform": {"email": "LOWER(EMAIL)"}})
+    assert configured["transform"] == {"email": "LOWER(EMAIL)"}
+    cur.execute("UPDATE public.app_tr SET email = 'X@Y.Z', updated_at = clock_timestamp() WHERE id = 2")
+    assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
+    rows = run(app, Stmt('SELECT "ID", "EMAIL" FROM "ANALYTICS"."APP_TR"."APP_TR" ORDER BY 1'))
+    assert [tuple(r) for r in rows] == [(1, "A@B.C"), (2, "x@y.z")]
