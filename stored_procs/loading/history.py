@@ -143,7 +143,19 @@ def _watermark(spec: TableSpec, manifest: Manifest) -> str | None:
     return None
 
 
-def _changes(place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str) -> tuple[str, tuple[Any, ...]]:
+def _bound(spec: TableSpec, manifest: Manifest, alias: str, key_range: tuple[Any, Any] | None) -> str:
+    """` AND <alias>.<first key> BETWEEN lo AND hi` (numeric literals, sql.number_literal), or nothing:
+    every version the batch can touch lies in its key range, and Snowflake prunes the micro-partitions
+    outside it (sql.merge)."""
+    if key_range is None:
+        return ""
+    first = f"{alias + '.' if alias else ''}{_q(spec.column(manifest.primary_key[0]))}"
+    return f" AND {first} BETWEEN {sql.number_literal(key_range[0])} AND {sql.number_literal(key_range[1])}"
+
+
+def _changes(
+    place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str, key_range: tuple[Any, Any] | None
+) -> tuple[str, tuple[Any, ...]]:
     """The staged rows that open or correct a version, each with its valid-from and action: OPEN (no
     current version), CHANGE (closes the current one) or CORRECT (same valid-from: in place)."""
     cols = [n for n, _ in sql.target_columns(spec, manifest)]
@@ -160,11 +172,15 @@ def _changes(place: Place, spec: TableSpec, manifest: Manifest, database: str, a
     start = f"GREATEST({r}, COALESCE(h.{_q('T')}, {r}), COALESCE(c.{vf}, {r}))"
     action = f"CASE WHEN c.{cur} IS NULL THEN 'OPEN' WHEN {start} = c.{vf} THEN 'CORRECT' ELSE 'CHANGE' END"
     key_list = ", ".join(_q(k) for k in keys)
-    history = f"(SELECT {key_list}, MAX({vf}) AS {_q('F')}, MAX({vt}) AS {_q('T')} FROM {target} GROUP BY {key_list})"
+    history = (
+        f"(SELECT {key_list}, MAX({vf}) AS {_q('F')}, MAX({vt}) AS {_q('T')} FROM {target} "
+        f"WHERE TRUE{_bound(spec, manifest, '', key_range)} GROUP BY {key_list})"
+    )
     selected = ", ".join(f"s.{_q(n)}" for n in cols)
     return (
         f"SELECT {selected}, {start} AS {_q(_FROM)}, {action} AS {_q(_ACTION)} FROM ({typed}) AS s "
-        f"LEFT JOIN {target} AS c ON {sql.key_match(spec, manifest, 'c', 's')} AND c.{cur} "
+        f"LEFT JOIN {target} AS c ON {sql.key_match(spec, manifest, 'c', 's')} AND c.{cur}"
+        f"{_bound(spec, manifest, 'c', key_range)} "
         f"LEFT JOIN {history} AS h ON {sql.key_match(spec, manifest, 'h', 's')} "
         f"WHERE (c.{cur} IS NULL AND (h.{_q('F')} IS NULL OR {r} > h.{_q('F')})) "
         f"OR (c.{cur} IS NOT NULL AND ({differs}){newer})",
@@ -203,13 +219,16 @@ def merge(
     at: str,
     replacing: bool = False,
     kept_keys: str | None = None,
+    key_range: tuple[Any, Any] | None = None,
 ) -> Stmt:
     """The batch's versions in one MERGE (module docstring); `replacing`: also close the current versions
-    whose key the snapshot lacks (valid-to `at`). Output: (versions inserted, versions updated: closed
-    or corrected)."""
+    whose key the snapshot lacks (valid-to `at`). `key_range` (loading.key_checks.key_range): the batch's
+    first-key range, bounding what the MERGE reads of the target (not for a replacing batch: a gone key
+    may lie outside it). Output: (versions inserted, versions updated: closed or corrected)."""
+    key_range = None if replacing else key_range
     cols = [n for n, _ in sql.target_columns(spec, manifest)]
     keys = [spec.column(c) for c in manifest.primary_key]
-    changes, binds = _changes(place, spec, manifest, database, at)
+    changes, binds = _changes(place, spec, manifest, database, at, key_range)
     names = [*cols, _FROM, _ACTION]
     plain = ", ".join(f"ch.{_q(n)}" for n in names)
     matched = ", ".join(f"ch.{_q(k)} AS {_q(_merge_key(i))}" for i, k in enumerate(keys))
@@ -242,7 +261,8 @@ def merge(
     inserted = ", ".join(_q(c) for c in [*cols, *NAMES])
     values = ", ".join([f"s.{_q(c)}" for c in cols] + [f"s.{_q(_FROM)}", "NULL", "TRUE"])
     return Stmt(
-        f"MERGE INTO {spec.target(database)} AS t USING ({source}) AS s ON {on} AND t.{_q(IS_CURRENT)} "
+        f"MERGE INTO {spec.target(database)} AS t USING ({source}) AS s ON {on} AND t.{_q(IS_CURRENT)}"
+        f"{_bound(spec, manifest, 't', key_range)} "
         f"{correct}WHEN MATCHED THEN UPDATE SET {_q(VALID_TO)} = s.{_q(_FROM)}, {_q(IS_CURRENT)} = FALSE "
         f"WHEN NOT MATCHED AND s.{_q(_ACTION)} = 'INSERT' THEN INSERT ({inserted}) VALUES ({values})",
         binds,
@@ -282,10 +302,11 @@ def apply(
     at: str,
     replacing: bool,
     kept_keys: str | None,
+    key_range: tuple[Any, Any] | None = None,
 ) -> tuple[int, int, int]:
     """Merge the staged batch into the history table. Returns (versions opened, versions closed by a
     change or corrected, current versions closed because the snapshot lacks their key)."""
     gone = int(run(session, count_gone(place, spec, manifest, database, kept_keys))[0][0]) if replacing else 0
-    merged = run(session, merge(place, spec, manifest, database, at, replacing, kept_keys))
+    merged = run(session, merge(place, spec, manifest, database, at, replacing, kept_keys, key_range))
     inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
     return inserted, updated - gone, gone

@@ -392,11 +392,10 @@ def _stage_check_merge(
             session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept, checked["bad"]
         )
         if spec.history:  # SCD type 2: versions merged in one statement, never a swap (loading.history)
+            how = (manifest, ledger.now(), replacing, kept if quarantined else None, key_range)
             timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
             with timed, _transform_errors(session, place, spec, batch):
-                inserted, updated, deleted = history.apply(
-                    session, place, database, spec, manifest, ledger.now(), replacing, kept if quarantined else None
-                )
+                inserted, updated, deleted = history.apply(session, place, database, spec, *how)
             return Counts(loaded, inserted, updated, deleted, quarantined)
         if replacing:
             at = ledger.now()

@@ -72,3 +72,12 @@ def test_the_current_view_leaves_out_valid_to_and_is_current():
         'CREATE OR REPLACE VIEW "ANALYTICS"."PUBLIC"."ORDERS_CURRENT" AS SELECT "ORDER_ID", "AMOUNT", "_VALID_FROM" '
         'FROM "ANALYTICS"."PUBLIC"."ORDERS" WHERE "_IS_CURRENT"'
     )
+
+
+def test_the_batch_key_range_bounds_the_target_except_for_a_replacing_batch():
+    bounded = history.merge(PLACE, SPEC, manifest(), "ANALYTICS", AT, False, None, (5, 900)).text
+    assert 'AND t."_IS_CURRENT" AND t."ORDER_ID" BETWEEN 5 AND 900 WHEN' in bounded
+    assert bounded.count('c."ORDER_ID" BETWEEN 5 AND 900') == 2  # each copy of the changed rows
+    assert bounded.count('WHERE TRUE AND "ORDER_ID" BETWEEN 5 AND 900 GROUP BY') == 2
+    replacing = history.merge(PLACE, SPEC, manifest(), "ANALYTICS", AT, True, None, (5, 900)).text
+    assert "BETWEEN 5 AND 900" not in replacing  # a gone key may lie outside the batch's range
