@@ -1,7 +1,7 @@
 """History edge cases (docs/CUSTOMIZATION.md "History"): a change with the same watermark corrects the
 current version in place and a late older row adds nothing (both reach the load through a lookback);
 valid-from from a timestamp watermark (read as UTC) and from the load time for a number watermark; source
-columns that take the history columns' names."""
+columns that take the history columns' names; a transform applied to every version."""
 
 from __future__ import annotations
 
@@ -123,3 +123,14 @@ def test_a_column_added_in_the_source_joins_the_table_and_its_current_view(pg, h
     assert [tuple(r) for r in rows] == [(1, None, False), (1, "eu", True)]
     view = h.query('SELECT "ID", "V", "REGION" FROM "ANALYTICS"."PUBLIC"."HIST_DRIFT_CURRENT"')
     assert [tuple(r) for r in view] == [(1, "a", "eu")]
+
+
+def test_a_transform_applies_to_every_version(pg, harness):
+    _table(pg, "hist_tf")
+    cur = pg.cursor()
+    cur.execute("INSERT INTO public.hist_tf VALUES (1, ' Ada ', %s)", (at(1),))
+    h = harness.add("public.hist_tf", ["id"], "updated_at", history="true", transform='{ V = "UPPER(TRIM(V))" }')
+    _ok(h.cycle())
+    cur.execute("UPDATE public.hist_tf SET v = 'grace', updated_at = %s", (at(2),))
+    _ok(h.cycle())
+    assert versions(h, "HIST_TF") == [(1, "ADA", at(1), at(2), False), (1, "GRACE", at(2), None, True)]
