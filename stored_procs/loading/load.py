@@ -22,6 +22,7 @@ from stored_procs.loading import (
     history,
     key_sets,
     manifest_checks,
+    overrides,
     quarantine,
     replace,
     schema_drift,
@@ -347,6 +348,9 @@ def apply_batch(
         session, place, database, spec, batch, replace.replaces(spec, batch.first), known
     )
     result.notes.extend(notes)
+    if spec.type_overrides:  # an override added or changed once the target existed (loading.overrides)
+        for name, mapping in overrides.check_target(session, spec, batch.first, database, columns):
+            run(session, sql.widen_column(spec, database, name, mapping))
     run(session, sql.create_staging(place, spec, [mapping for _, mapping in columns]))
     merged = False
     try:

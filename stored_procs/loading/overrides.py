@@ -3,11 +3,15 @@ types are known (sync_contract.type_overrides holds the rules; docs/CUSTOMIZATIO
 
 from __future__ import annotations
 
+from typing import Any
+
 from stored_procs.spec import TableSpec
+from stored_procs.statement import Stmt, run
 from sync_contract import type_overrides
 from sync_contract.errors import ContractError
+from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import Manifest
-from sync_contract.types import TypeMapping
+from sync_contract.types import INCOMPATIBLE, WIDEN, TypeMapping, classify_change
 
 
 def overridden(
@@ -45,3 +49,64 @@ def overridden(
             )
         out[i] = (name, found.mapping)
     return out
+
+
+def _declared(row: Any, target: str) -> str:
+    """A column's type from INFORMATION_SCHEMA.COLUMNS (DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE,
+    CHARACTER_MAXIMUM_LENGTH) spelled as sync_contract.type_overrides.canonical spells it: TEXT(16777216)
+    -> VARCHAR(16777216), NUMBER(20,4); a timestamp or time by its family only (`mapping`'s type when of
+    the same family: PostgreSQL keeps 6 fractional digits, so any precision kept before holds what an
+    override of the family loads)."""
+    kind, precision, scale, length = (row[1] or "").upper(), row[2], row[3], row[4]
+    if kind in ("NUMBER", "DECIMAL", "NUMERIC") and precision is not None:
+        return f"NUMBER({int(precision)},{int(scale or 0)})"
+    if kind in ("TEXT", "VARCHAR", "STRING"):
+        return f"VARCHAR({int(length)})" if length else "VARCHAR"
+    if kind in ("TIMESTAMP_NTZ", "TIMESTAMP_TZ", "TIMESTAMP_LTZ", "TIME") and target.startswith(f"{kind}("):
+        return target
+    return "FLOAT" if kind in ("FLOAT", "DOUBLE", "REAL") else kind
+
+
+def check_target(
+    session: Any, spec: TableSpec, manifest: Manifest, database: str, columns: list[tuple[str, TypeMapping]]
+) -> list[tuple[str, TypeMapping]]:
+    """The overridden columns of an existing target against their overrides: the loaded rows were
+    written with the type the column has, which an override added or changed later does not change. A
+    column that holds every value of the override stays; one Snowflake can widen in place (more
+    precision at the same scale, a longer VARCHAR) is returned to widen (schema_drift's rule,
+    sync_contract.types.classify_change); another fails the batch naming `type_overrides.<column>`.
+    `columns`: sql.target_columns of the manifest."""
+    overridden = {n: m for n, m in columns if m.override_of is not None}
+    if not overridden:
+        return []
+    rows = run(
+        session,
+        Stmt(
+            "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, CHARACTER_MAXIMUM_LENGTH "
+            f"FROM {quote_ident(database)}.INFORMATION_SCHEMA.COLUMNS "
+            "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (spec.target_schema, spec.target_table),
+        ),
+    )
+    widen, refused = [], []
+    sources = {spec.column(c.name): c.name for c in manifest.columns}
+    for row in rows:
+        name = str(row[0])
+        if name not in overridden:
+            continue
+        mapping = overridden[name]
+        declared = _declared(row, mapping.snowflake_type)
+        change = classify_change(declared, mapping.snowflake_type)
+        if change == WIDEN:
+            widen.append((name, mapping))
+        elif change == INCOMPATIBLE:
+            refused.append(
+                f"type_overrides.{sources[name]}: the target column {name} is {declared}, which cannot hold every "
+                f"{mapping.snowflake_type} value"
+            )
+    if refused:
+        raise ValueError(
+            "; ".join(refused) + ". Nothing was merged: ALTER the column yourself, or drop the target table and "
+            f"resync the table ({spec.resync_hint}), which creates it with the override's type and every row"
+        )
+    return widen

@@ -322,3 +322,36 @@ def test_the_app_checks_a_transform_against_the_target_when_configured_naming_th
     assert call(app, "SYNC_ALL")["status"] == "SUCCEEDED"
     rows = run(app, Stmt('SELECT "ID", "EMAIL" FROM "ANALYTICS"."APP_TR"."APP_TR" ORDER BY 1'))
     assert [tuple(r) for r in rows] == [(1, "A@B.C"), (2, "x@y.z")]
+
+
+def test_an_override_added_to_a_loaded_table_widens_its_column_or_fails_naming_the_entry(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.grow_t (id int PRIMARY KEY, code varchar(8), price numeric(10,2), t timestamptz)")
+    cur.execute("ALTER TABLE public.grow_t ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now()")
+    cur.execute("INSERT INTO public.grow_t (id, code, price) VALUES (1, 'abc', 1.50)")
+    h = harness.add("public.grow_t", ["id"], "updated_at")
+    assert not h.cycle().failed
+    target = '"ANALYTICS"."PUBLIC"."GROW_T"'
+
+    # more precision at the same scale: the column is widened in place, and the new values load
+    h.tables[0] += 'type_overrides = { price = "NUMBER(20,2)" }\n'
+    h._config = None
+    cur.execute("UPDATE public.grow_t SET price = 12345678.25, updated_at = clock_timestamp() WHERE id = 1")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load["error"]
+    assert _columns(h, "PUBLIC", "GROW_T")["PRICE"] == "NUMBER(20,2)"
+    assert h.query(f'SELECT "PRICE" FROM {target}')[0][0] == Decimal("12345678.25")
+
+    # another scale: the existing column (NUMBER(20,2)) would round it: the batch fails, nothing merged
+    h.tables[0] = h.tables[0].replace("NUMBER(20,2)", "NUMBER(20,4)")
+    h._config = None
+    cur.execute("UPDATE public.grow_t SET price = 2.5, updated_at = clock_timestamp() WHERE id = 1")
+    watermark = h.watermark("grow_t")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED"
+    assert (
+        "type_overrides.price: the target column PRICE is NUMBER(20,2), which cannot hold every NUMBER(20,4)"
+        in (t.load["error"])
+    ), t.load
+    assert h.watermark("grow_t") == watermark
+    assert h.query(f'SELECT "PRICE" FROM {target}')[0][0] == Decimal("12345678.25")
