@@ -80,6 +80,12 @@ follows:
 - `copy_options`: fakesnow refuses COPY's LOAD_UNCERTAIN_FILES; its load history never expires, so the
   option (load files whose load status is unknown, "Data loading considerations", loading older files)
   is accepted and changes nothing here.
+- `csv_reads`: fakesnow's COPY read each staged file through s3fs in ranges and let DuckDB's sniffer guess
+  the CSV dialect and column count; a COPY of CSV into a table's columns fetches each file once (GZIP
+  decompressed here), and tells DuckDB the columns (the COPY's column list or the table's, as
+  ERROR_ON_COLUMN_COUNT_MISMATCH requires: https://docs.snowflake.com/en/sql-reference/sql/copy-into-table)
+  and the dialect (a quote inside an enclosed field is doubled: CREATE FILE FORMAT,
+  FIELD_OPTIONALLY_ENCLOSED_BY). The same bytes are parsed by the same reader.
 - `collation`: DuckDB has no collation `'utf8'` (Snowflake's byte comparison, "Collation support"),
   which the product names on the text columns it creates: the clause is dropped (DuckDB compares bytes).
 - `notifications`: fakesnow has no notification integrations nor SYSTEM$SEND_SNOWFLAKE_NOTIFICATION
@@ -98,6 +104,7 @@ from typing import Any
 from aurora_sync.stack.emulator import (
     collation,
     copy_options,
+    csv_reads,
     fraction_digits,
     input_formats,
     load_history,
@@ -136,6 +143,7 @@ PATCHES: list[Callable[[Any], None]] = [
     privileges.patch,
     input_formats.patch,
     copy_options.patch,
+    csv_reads.patch,  # after loading, load_history and copy_options: it wraps their COPY and CSV reader
     collation.patch,
     translation_cache.patch,  # after fraction_digits: it keeps what every `_transform` patch produced
     notifications.patch,  # last: it answers its statements before the privilege model parses them
