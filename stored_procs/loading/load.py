@@ -344,6 +344,8 @@ def apply_batch(
                 "than chunk 0; nothing was merged"
             )
     columns = sql.target_columns(spec, batch.first)
+    if spec.transform and known is not None and not known[0]:  # checked before the first load creates the target
+        transforms.check_first_load(session, spec, columns)
     notes = schema_drift.prepare_target(
         session, place, database, spec, batch, replace.replaces(spec, batch.first), known
     )

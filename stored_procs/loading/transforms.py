@@ -176,6 +176,24 @@ def check_compiles(session: Any, spec: Any, database: str) -> None:
         )
 
 
+def zero_rows(columns: Sequence[tuple[str, Any]]) -> str:
+    """A relation of no row with the row's target columns and types (`columns`: sql.target_columns)."""
+    items = ", ".join(f"CAST(NULL AS {m.snowflake_type}) AS {quote_ident(n)}" for n, m in columns)
+    return f"SELECT {items}"
+
+
+def check_first_load(session: Any, spec: Any, columns: Sequence[tuple[str, Any]]) -> None:
+    """Before a table's first load creates its target: each transform names a column of the row and
+    compiles over its columns and types (`zero_rows`). Raises ValueError naming `transform.<key>`."""
+    names = [n for n, _ in columns]
+    exprs = resolve(spec.transform, names)
+    if failing := errors(session, zero_rows(columns), exprs, compile_only=True):
+        raise ValueError(
+            "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
+            + ". Nothing was created or merged; fix the expression"
+        )
+
+
 def failure(
     session: Any, relation: str, transform: dict[str, str], names: Sequence[str], what: str, err: Exception
 ) -> ValueError:

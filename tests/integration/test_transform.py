@@ -228,8 +228,16 @@ def test_an_expression_that_does_not_compile_fails_the_first_load_naming_the_col
     (t,) = h.cycle().tables
     assert t.load["status"] == "FAILED"
     assert "transform.EMAIL: does not compile:" in t.load["error"], t.load["error"]
-    assert not h.query('SELECT * FROM "ANALYTICS"."PUBLIC"."TYPO_T"')
+    assert "Nothing was created or merged" in t.load["error"]
+    assert not h.query("SELECT 1 FROM \"ANALYTICS\".INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = 'TYPO_T'")
     assert h.watermark("typo_t") is None
+
+    # fixed: the batch loads
+    h.tables[0] = h.tables[0].replace("EMAIL_ADDRESS", "EMAIL")
+    h._config = None
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load
+    assert [tuple(r) for r in h.query('SELECT "ID", "EMAIL" FROM "ANALYTICS"."PUBLIC"."TYPO_T"')] == [(1, "a@b.c")]
 
 
 def _prices(pg, table: str) -> None:
