@@ -131,3 +131,24 @@ def test_a_merge_bounded_by_a_key_range_applies_only_inside_it(snow, target):
     (counts,) = run(snow, Stmt(text.replace("BETWEEN 2 AND 3", "BETWEEN 1 AND 1").replace("'A1'", "'B1'")))
     assert tuple(counts) == (1, 2)  # both rows of key 1 now match and are updated; key 3 lies outside: inserted
     assert [r[:2] for r in _rows(snow)] == [(1, "B1"), (1, "B1"), (2, "a2"), (3, "A3"), (3, "A3")]
+
+
+def test_target_columns_read_by_rowid_for_the_matched_rows_only(snow, target):
+    """With a source that is one SELECT naming its columns, the emulator's join reads only the ON's target
+    columns, and the other target columns of the matched rows by rowid (rewrites._target_by_rowid): a
+    source row matching two target rows updates both, each keeping its own KEEP; a condition on a target
+    column outside the ON (KEEP) reads the matched row's own value; an unmatched source row is inserted."""
+    run(snow, Stmt(f"INSERT INTO {T} VALUES (2, 'a2b', 2.30, 'k2b', 'n2b')"))
+    source = (
+        'SELECT v."K" AS "K", v."A" AS "A", v."B" AS "B" FROM '
+        "(VALUES (2, 'A2', 22.5), (3, 'A3', 33), (5, 'a5', 5.5)) AS v (\"K\", \"A\", \"B\")"
+    )
+    (counts,) = run(snow, Stmt(_merge(source, " AND t.\"KEEP\" <> 'k3'")))
+    assert tuple(counts) == (1, 2)  # inserted, updated
+    assert sorted(_rows(snow), key=lambda r: (r[0], r[3])) == [
+        (1, "a1", Decimal("1.10"), "k1", "n1"),
+        (2, "A2", Decimal("22.5"), "k2", None),
+        (2, "A2", Decimal("22.5"), "k2b", None),
+        (3, "a3", Decimal("3.30"), "k3", "n3"),  # matched, but the condition on its KEEP excludes it
+        (5, "a5", Decimal("5.5"), "new", None),
+    ]

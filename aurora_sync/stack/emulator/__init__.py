@@ -24,7 +24,8 @@ follows:
   no current schema failed (its helper table needs one; Snowflake needs none for qualified names): for
   that statement the session's schema is the target's. fakesnow's MERGE joined the whole target FULL
   OUTER to the source; a RIGHT join finds the same rows (Snowflake has no clause for target rows without
-  a source row) without copying the target.
+  a source row) without copying the target, and reads only the target columns its ON compares: the
+  others are read for the matched rows alone, by rowid.
 - `merge_rewrite`: a MERGE's matched UPDATE runs as an insert of the new row versions and a delete of
   the old rows by rowid (DuckDB's in-place UPDATE of wide rows was the slowest part of a small MERGE
   into a large table), and the MERGE's parts run in one transaction, as Snowflake applies a MERGE whole

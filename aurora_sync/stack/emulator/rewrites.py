@@ -116,7 +116,12 @@ def patch_merge_source_driven(duck_conn: Any = None) -> None:
     rows are never kept: a RIGHT OUTER JOIN (every source row, with its target row or none) finds the same
     rows without carrying every other target row, with every column the clauses compare, through the
     join. Same result; a small MERGE into a large table no longer costs a copy of that table (measured on
-    3,000,000 lineitem rows, a 1 % MERGE: 0.72 s before, 0.32 s after)."""
+    3,000,000 lineitem rows, a 1 % MERGE: 0.72 s before, 0.32 s after).
+
+    The join itself then reads only what the ON compares (and each target row's rowid); the target's
+    other columns are read for the matched rows alone, by rowid (`_target_by_rowid`): DuckDB reads a
+    table's columns for every row it joins, so the join had carried every compared column of every
+    target row (6,000,000 lineitem rows, a 1 % MERGE's candidates: 0.22 s before, 0.18 s after)."""
     import importlib
 
     from sqlglot import exp
@@ -130,6 +135,46 @@ def patch_merge_source_driven(duck_conn: Any = None) -> None:
         for join in select.args.get("joins") or [] if isinstance(select, exp.Select) else []:
             if str(join.side).upper() == "FULL":
                 join.set("side", "RIGHT")
+        if isinstance(select, exp.Select):
+            _target_by_rowid(select)
         return candidates
 
     merge._create_merge_candidates = create_merge_candidates  # type: ignore[attr-defined]
+
+
+RID = "__AURORA_MATCHED_ROWID"  # the matched target row's rowid, between the two joins of _target_by_rowid
+
+
+def _target_by_rowid(select: Any) -> None:
+    """fakesnow's candidates `SELECT <exprs> FROM target [AS t] RIGHT JOIN (<source>) AS s ON <on> WHERE ...`
+    become `SELECT <exprs> FROM (SELECT t.rowid AS RID, s.* FROM target [AS t] RIGHT JOIN (<source>) AS s
+    ON <on>) AS s LEFT JOIN target [AS t] ON t.rowid = s.RID WHERE ...`: the same rows (a rowid names one
+    row; a source row without a match keeps a NULL rowid and so no target row), every expression reading
+    the same values under the same names. Only for a source that is an aliased SELECT listing its columns
+    by name (none of them RID), so that `s.*` is exactly the columns the expressions name."""
+    from sqlglot import exp
+
+    joins, origin = select.args.get("joins") or [], select.args.get("from_")
+    target = origin.this if isinstance(origin, exp.From) else None
+    if len(joins) != 1 or str(joins[0].side).upper() != "RIGHT" or not isinstance(target, exp.Table):
+        return
+    source, on = joins[0].this, joins[0].args.get("on")
+    query = source.this if isinstance(source, exp.Subquery) and source.alias else None
+    if on is None or not isinstance(query, exp.Select) or not query.expressions:
+        return
+    if any(isinstance(e, exp.Star) or not e.alias_or_name or e.alias_or_name.upper() == RID for e in query.expressions):
+        return
+    t_ref = target.args["alias"].this if target.alias else target.this
+    s_ref = source.args["alias"].this
+
+    def rowid() -> exp.Column:
+        return exp.Column(this=exp.to_identifier("rowid"), table=t_ref.copy())
+
+    inner = exp.Select(
+        expressions=[exp.alias_(rowid(), RID, quoted=True), exp.Column(this=exp.Star(), table=s_ref.copy())]
+    )
+    inner.set("from_", exp.From(this=target.copy()))
+    inner.set("joins", [joins[0].copy()])
+    matched = exp.Column(this=exp.to_identifier(RID, quoted=True), table=s_ref.copy())
+    select.set("from_", exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(this=s_ref.copy()))))
+    select.set("joins", [exp.Join(this=target.copy(), side="LEFT", on=exp.EQ(this=rowid(), expression=matched))])
