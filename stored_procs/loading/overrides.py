@@ -64,6 +64,8 @@ def _declared(row: Any, target: str) -> str:
         return f"VARCHAR({int(length)})" if length else "VARCHAR"
     if kind in ("TIMESTAMP_NTZ", "TIMESTAMP_TZ", "TIMESTAMP_LTZ", "TIME") and target.startswith(f"{kind}("):
         return target
+    if kind == "TIMESTAMP_TZ" and target.startswith("TIMESTAMP_LTZ("):  # an instant and its offset hold an instant
+        return target
     return "FLOAT" if kind in ("FLOAT", "DOUBLE", "REAL") else kind
 
 

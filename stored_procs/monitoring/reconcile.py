@@ -18,6 +18,8 @@ from stored_procs.row_sql import insert_row
 from stored_procs.spec import Place, TableSpec
 from stored_procs.sql import existing_columns, live_rows_only
 from stored_procs.statement import Stmt, run
+from sync_contract import type_overrides
+from sync_contract.errors import ContractError
 from sync_contract.identifiers import quote_ident
 from sync_contract.manifest import parse_manifest_json
 from sync_contract.reconcile import (
@@ -71,13 +73,16 @@ NODES, DOCS = '"__RECON_NODES"', '"__RECON_DOCS"'
 ROW, COL, PATH, VALUE, HASH = '"__RECON_R"', '"__RECON_C"', '"__RECON_P"', '"__RECON_V"', '"__RECON_H"'
 
 
-def canonical(name: str | None, pg_type: str, document: int | None = None) -> str:
+def canonical(name: str | None, pg_type: str, document: int | None = None, as_type: str | None = None) -> str:
     """Snowflake SQL for a target value's canonical text (lambda_exporter.reconcile computes the same
     text from the source value). `name` None: the target has no such column yet. `document`: the number
-    of this json/array column in the documents' walk (`documents`), whose hash is the text."""
+    of this json/array column in the documents' walk (`documents`), whose hash is the text. `as_type`:
+    the column's exact mapping, read back from a FLOAT `type_overrides` type (`_exact_type`)."""
     if name is None:
         return "CAST(NULL AS VARCHAR)"
     c = f"{TARGET}.{quote_ident(name)}"
+    if as_type is not None:
+        c = f"CAST({c} AS {as_type})"
     kind = map_type(pg_type, name).kind
     if is_document(pg_type, name) and document is not None:
         return f"D{int(document)}.{HASH}"
@@ -169,12 +174,28 @@ def _texts(spec: TableSpec, columns: list[dict[str, str]], present: set[str]) ->
         if name in present and is_document(col["type"], col["name"]):
             docs.append(f"{TARGET}.{quote_ident(name)}")
             return canonical(name, col["type"], len(docs) - 1)
-        return canonical(name if name in present else None, col["type"])
+        return canonical(name if name in present else None, col["type"], as_type=_exact_type(spec, col))
 
     by_name = {c["name"]: c for c in columns}
     keys = [text(by_name[k]) for k in spec.primary_key]
     row = joined([text(c) for c in columns])
     return keys, joined(keys), row, docs
+
+
+def _exact_type(spec: TableSpec, col: dict[str, str]) -> str | None:
+    """A number column loaded as FLOAT by its `type_overrides`: its exact mapping (NUMBER(38,0),
+    NUMBER(p,s)), to which its values are read back before they are compared, so their text is the
+    number's and not a float's notation (an integer or numeric FLOAT override keeps values that fit it:
+    sync_contract.type_overrides)."""
+    override = spec.type_overrides.get(col["name"])
+    if override is None:
+        return None
+    try:
+        target = type_overrides.canonical(override)
+        exact = map_type(col["type"], col["name"], unbounded_numeric_scale=spec.scale_for(col["name"]))
+    except ContractError:
+        return None
+    return exact.snowflake_type if target == "FLOAT" and exact.kind in (Kind.INTEGER, Kind.NUMBER) else None
 
 
 def _where(*conditions: str | None) -> str:

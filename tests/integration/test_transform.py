@@ -363,3 +363,30 @@ def test_an_override_added_to_a_loaded_table_widens_its_column_or_fails_naming_t
     ), t.load
     assert h.watermark("grow_t") == watermark
     assert h.query(f'SELECT "PRICE" FROM {target}')[0][0] == Decimal("12345678.25")
+
+
+def test_lossless_overrides_keep_every_value_and_reconcile_clean(pg, harness):
+    cur = pg.cursor()
+    cur.execute(
+        "CREATE TABLE public.wide_t (id int PRIMARY KEY, qty integer, big bigint, price numeric(12,2), "
+        "name varchar(20), t timestamptz, updated_at timestamptz NOT NULL)"
+    )
+    cur.execute(
+        "INSERT INTO public.wide_t VALUES (1, 2147483647, 9223372036854775807, 9999999999.99, 'twenty characters!!!', "
+        "'2026-03-01 10:00:00.123456+02', now()), (2, -5, 0, 0.01, '', '1999-12-31 23:59:59+00', now()), "
+        "(3, NULL, NULL, NULL, NULL, NULL, now())"
+    )
+    overrides = (
+        '{ qty = "FLOAT", big = "NUMBER(19,0)", price = "NUMBER(38,6)", name = "VARCHAR(20)", t = "TIMESTAMP_LTZ(6)" }'
+    )
+    h = harness.add("public.wide_t", ["id"], "updated_at", type_overrides=overrides)
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_inserted"]) == ("SUCCEEDED", 3), t.load["error"]
+    types = _columns(h, "PUBLIC", "WIDE_T")
+    assert (types["QTY"], types["BIG"], types["PRICE"]) == ("FLOAT", "NUMBER(19,0)", "NUMBER(38,6)"), types
+    row = h.query('SELECT "QTY", "BIG", "PRICE", "NAME" FROM "ANALYTICS"."PUBLIC"."WIDE_T" WHERE "ID" = 1')[0]
+    assert tuple(row) == (2147483647.0, 9223372036854775807, Decimal("9999999999.99"), "twenty characters!!!")
+    (result,) = reconcile(h.snow, h.config.source_dsn, h.config.database, h.config.tables)
+    assert result.clean, (result.missing, result.extra, result.different, result.error)
+    report = _bucket_report(h, "public.wide_t")
+    assert (report["status"], report["different"]) == ("CLEAN", 0), report
