@@ -390,3 +390,34 @@ def test_lossless_overrides_keep_every_value_and_reconcile_clean(pg, harness):
     assert result.clean, (result.missing, result.extra, result.different, result.error)
     report = _bucket_report(h, "public.wide_t")
     assert (report["status"], report["different"]) == ("CLEAN", 0), report
+
+
+@pytest.mark.parametrize("point", ["load:after_copy", "load:after_shadow", "load:after_merge", "load:after_ledger"])
+def test_a_crash_while_loading_transformed_tables_is_repaired_with_the_same_values(pg, harness, point):
+    table = "tcrash_" + point.split(":")[1]
+    cur = pg.cursor()
+    cur.execute(f"CREATE TABLE public.{table} (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL)")
+    cur.execute(f"CREATE TABLE public.{table}_full (code int PRIMARY KEY, name text)")
+    cur.execute(f"INSERT INTO public.{table} SELECT g, 'V' || g, now() FROM generate_series(1, 30) g")
+    cur.execute(f"INSERT INTO public.{table}_full SELECT g, ' n' || g FROM generate_series(1, 20) g")
+    h = harness.add(f"public.{table}", ["id"], "updated_at", transform="{ V = \"LOWER(V) || '!'\" }")
+    h.add(f"public.{table}_full", ["code"], transform='{ NAME = "UPPER(TRIM(NAME))" }')
+    toml = local_toml(h)
+    assert cycle_in_child(toml) == 0
+    cur.execute(f"UPDATE public.{table} SET v = 'Changed', updated_at = clock_timestamp() WHERE id % 7 = 0")
+    cur.execute(f"INSERT INTO public.{table} SELECT g, 'W' || g, clock_timestamp() FROM generate_series(31, 40) g")
+    cur.execute(f"DELETE FROM public.{table}_full WHERE code % 5 = 0")
+    cur.execute(f"UPDATE public.{table}_full SET name = 'renamed ' WHERE code % 3 = 0")
+    assert cycle_in_child(toml, point) == failpoints.EXIT_CODE, f"{point} was not reached"
+    expire_leases(h)
+    assert cycle_in_child(toml) == 0
+
+    rows = {r[0]: r[1] for r in h.query(f'SELECT "ID", "V" FROM "ANALYTICS"."PUBLIC"."{table.upper()}"')}
+    expected = {i: ("changed!" if i % 7 == 0 else f"v{i}!") for i in range(1, 31)}
+    assert rows == expected | {i: f"w{i}!" for i in range(31, 41)}
+    full = {r[0]: r[1] for r in h.query(f'SELECT "CODE", "NAME" FROM "ANALYTICS"."PUBLIC"."{table.upper()}_FULL"')}
+    assert full == {i: ("RENAMED" if i % 3 == 0 else f"N{i}") for i in range(1, 21) if i % 5}
+    cur.execute(f"SELECT max(updated_at)::text FROM public.{table}")
+    assert h.watermark(table) == cur.fetchone()[0]
+    (a, b) = reconcile(h.snow, h.config.source_dsn, h.config.database, h.config.tables)
+    assert a.clean and b.clean, (a.different, b.different, a.missing, b.missing, a.extra, b.extra)
