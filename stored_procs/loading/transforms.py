@@ -27,7 +27,9 @@ from sync_contract.identifiers import quote_ident, target_name
 # NORMAL, RANDOM, RANDSTR, SEQ1/2/4/8, UNIFORM, UUID_STRING, ZIPF) and context functions ("Context
 # functions", https://docs.snowflake.com/en/sql-reference/functions-context: CURRENT_*, GETDATE, LOCALTIME,
 # LOCALTIMESTAMP, SYSDATE, SYSTIMESTAMP, GETVARIABLE, LAST_QUERY_ID…; CURRENT_DATE, CURRENT_TIME,
-# CURRENT_TIMESTAMP, CURRENT_USER, LOCALTIME and LOCALTIMESTAMP also without parentheses).
+# CURRENT_TIMESTAMP, CURRENT_USER, LOCALTIME and LOCALTIMESTAMP also without parentheses). Also refused:
+# the AI_* functions (a model's answer) and any function called through a schema (a UDF, SNOWFLAKE.CORTEX.…),
+# whose determinism cannot be checked. An unqualified user-defined function is the user's to keep deterministic.
 NON_DETERMINISTIC = frozenset(
     {
         "NORMAL",
@@ -54,6 +56,11 @@ NON_DETERMINISTIC = frozenset(
         "ALL_USER_NAMES",
     }
 )
+# context functions that are called without parentheses too ("Context functions", usage notes); any other
+# name above is refused only where it is called (a column named CURRENT_BALANCE or NORMAL is a column)
+WITHOUT_PARENTHESES = frozenset(
+    {"CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "CURRENT_USER", "LOCALTIME", "LOCALTIMESTAMP"}
+)
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$\$.*?\$\$|[A-Za-z_][A-Za-z0-9_$]*|\S", re.S)
 _SLOT = "_AURORA_SYNC_T{}"  # a transformed value's column between the two SELECTs of `applied`
 
@@ -76,7 +83,18 @@ def problem(expression: str) -> str | None:
         return "holds a comment (--, //, /* */): write the expression without one"
     if "SELECT" in words or "WITH" in words:
         return "holds a subquery: a transform reads only its own row's columns"
-    found = sorted({w for w in words if w in NON_DETERMINISTIC or w.startswith("CURRENT_")})
+    # a call: a name before "(", also a quoted one ("RANDOM"() is RANDOM())
+    named = [t[1:-1].replace('""', '"') if t.startswith('"') else t.upper() for t in tokens]
+    calls = {n for n, after in zip(named, [*tokens[1:], ""], strict=True) if after == "("}
+    found = sorted(
+        {w for w in calls if w in NON_DETERMINISTIC or w.startswith(("CURRENT_", "AI_"))}
+        | (set(words) & WITHOUT_PARENTHESES)
+    )
+    if qualified := sorted({n for i, n in enumerate(named[1:], 1) if n in calls and tokens[i - 1] == "."}):
+        return (
+            f"calls {', '.join(qualified)} through a schema (a user-defined or Cortex function): whether its result "
+            "is the same on every run cannot be checked; use built-in functions"
+        )
     if found:
         return (
             f"calls {', '.join(found)}, whose result changes from one run to the next: a batch applied again "

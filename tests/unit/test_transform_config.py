@@ -58,6 +58,28 @@ def test_a_transform_that_cannot_be_applied_is_refused_naming_the_key(transform,
     assert err.key == key and says in str(err), str(err)
 
 
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        ('"RANDOM"()', "calls RANDOM"),
+        ("random ()", "calls RANDOM"),
+        ("AI_COMPLETE('model', EMAIL)", "calls AI_COMPLETE"),
+        ("SNOWFLAKE.CORTEX.COMPLETE('model', EMAIL)", "calls COMPLETE through a schema"),
+        ("MY_DB.UTIL.CLEAN(EMAIL)", "calls CLEAN through a schema"),
+        ("x || localtimestamp", "calls LOCALTIMESTAMP"),
+    ],
+)
+def test_non_deterministic_calls_are_found_however_written(expression, says):
+    found = transforms.problem(expression)
+    assert found is not None and says in found, found
+
+
+def test_columns_named_like_functions_are_columns():
+    assert transforms.problem("CURRENT_BALANCE * 2") is None
+    assert transforms.problem("NORMAL || RANDOM || SEQ4") is None  # not called: columns
+    assert transforms.problem('"random"()') is None  # another (lower-case) name: Snowflake resolves it or refuses it
+
+
 def test_text_inside_strings_and_quoted_names_is_data():
     assert transforms.problem("EMAIL || '--; /* SELECT RANDOM() */'") is None
     assert transforms.problem('"RANDOM" || "x--y"') is None
