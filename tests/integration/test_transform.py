@@ -421,3 +421,27 @@ def test_a_crash_while_loading_transformed_tables_is_repaired_with_the_same_valu
     assert h.watermark(table) == cur.fetchone()[0]
     (a, b) = reconcile(h.snow, h.config.source_dsn, h.config.database, h.config.tables)
     assert a.clean and b.clean, (a.different, b.different, a.missing, b.missing, a.extra, b.extra)
+
+
+def test_a_history_table_keeps_each_version_transformed(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.hist_tr (id int PRIMARY KEY, email text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.hist_tr VALUES (1, ' A@B.C ', now()), (2, 'X@Y.Z', now())")
+    h = harness.add(
+        "public.hist_tr", ["id"], "updated_at", history="true", transform='{ EMAIL = "LOWER(TRIM(EMAIL))" }'
+    )
+    assert not h.cycle().failed
+    cur.execute("UPDATE public.hist_tr SET email = 'NEW@B.C', updated_at = clock_timestamp() WHERE id = 1")
+    cur.execute("UPDATE public.hist_tr SET email = ' x@y.z', updated_at = clock_timestamp() WHERE id = 2")
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "SUCCEEDED", t.load["error"]
+    versions = h.query(
+        'SELECT "ID", "EMAIL", "_IS_CURRENT" FROM "ANALYTICS"."PUBLIC"."HIST_TR" ORDER BY "ID", "_VALID_FROM"'
+    )
+    # every version holds the transformed value (id 2's new version differs by its UPDATED_AT only)
+    assert [tuple(r) for r in versions] == [
+        (1, "a@b.c", False),
+        (1, "new@b.c", True),
+        (2, "x@y.z", False),
+        (2, "x@y.z", True),
+    ]
