@@ -7,13 +7,16 @@ import tomllib
 import pytest
 
 from aurora_sync.config import ConfigError, parse_config
+from lambda_exporter import reconcile as lambda_reconcile
 from stored_procs import sql
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.table_config import build_spec
 from stored_procs.loading import quarantine, transforms
 from stored_procs.spec import Place
 from sync_contract import type_overrides
+from sync_contract.errors import ContractError
 from sync_contract.manifest import Column
+from sync_contract.reconcile import ReconcileRequest, parse_request
 from sync_contract.types import map_type
 from tests import factories
 from tests.unit.test_config import BASE
@@ -192,3 +195,15 @@ def test_the_merge_source_applies_each_transform_over_the_untransformed_row():
     with pytest.raises(ValueError, match=r"^transform\.EMIAL: the row has no column 'EMIAL'"):
         sql.typed_source(Place.create("DB", "CTL"), _spec(transform={"EMIAL": "1"}), manifest)
     assert transforms.transformed_sources(spec, ["id", "amount", "email"]) == ("amount", "email")
+
+
+def test_the_reconcile_event_carries_the_columns_compared_by_presence():
+    request = ReconcileRequest("shop", "clients", ("id",), 2, None, ("id", "email"), ("email",))
+    assert request.to_event()["presence"] == ["email"]
+    assert parse_request(request.to_event()) == request
+    assert "presence" not in ReconcileRequest("shop", "clients", ("id",), 2).to_event()  # as before
+    with pytest.raises(ContractError, match="'presence' must be a list of column names"):
+        parse_request({**request.to_event(), "presence": "email"})
+    column = Column("email", "text", "text", True, 2)
+    _, _, row, _ = lambda_reconcile._keyed("shop", "clients", [column], ("email",), ("email",))
+    assert "IS NULL" in row and "format(" not in row  # the source side hashes only whether it is NULL
