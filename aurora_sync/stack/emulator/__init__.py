@@ -30,10 +30,14 @@ follows:
   the old rows by rowid (DuckDB's in-place UPDATE of wide rows was the slowest part of a small MERGE
   into a large table), and the MERGE's parts run in one transaction, as Snowflake applies a MERGE whole
   (https://docs.snowflake.com/en/sql-reference/transactions#autocommit).
+- `parse_cache`: fakesnow parsed each statement's text twice (its HTTP handler, then its cursor), the
+  emulator's MERGE patches once more; the parse of a text is kept and a copy of it used again (the same
+  parser on the same input).
 - `translation_cache`: fakesnow translates each statement with some eighty passes over its syntax tree,
   which took longer than DuckDB took to run the product's large statements; the translation of a
   SELECT, INSERT, UPDATE or DELETE is kept by its text and the session's database and schema and used
-  again (the same passes on the same input: what the emulator answers does not change).
+  again, with the DuckDB text generated from it (the same passes and generator on the same input: what
+  the emulator answers does not change).
 - `result_description`: fakesnow described each result by parsing its DuckDB SQL again and running
   DESCRIBE on it; the emulator keeps the names and types DuckDB reported for the result it just produced
   (the same type text) and answers from them.
@@ -112,6 +116,7 @@ from aurora_sync.stack.emulator import (
     loading,
     merge_rewrite,
     notifications,
+    parse_cache,
     privileges,
     reserved_names,
     result_description,
@@ -124,6 +129,7 @@ from aurora_sync.stack.emulator import (
 # Each patch takes the emulator's shared DuckDB connection (most ignore it) and patches fakesnow in
 # place; they run in this order before the server starts.
 PATCHES: list[Callable[[Any], None]] = [
+    parse_cache.patch,  # first: the patches that import fakesnow's parse_one get the kept parse
     loading.patch_csv_reader,
     loading.patch_copy_errors,
     load_history.patch,

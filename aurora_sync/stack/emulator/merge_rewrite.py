@@ -30,6 +30,8 @@ from typing import Any
 
 from sqlglot import exp, parse_one
 
+from aurora_sync.stack.emulator import parse_cache
+
 _atomic = threading.local()  # set while a MERGE runs in a transaction of its own
 # Snowflake runs one MERGE (UPDATE, DELETE) on a table at a time ("Resource locking":
 # https://docs.snowflake.com/en/sql-reference/transactions#resource-locking); two sessions' MERGEs here
@@ -145,7 +147,7 @@ def patch(duck_conn: Any) -> None:
             conn._aurora_explicit = False
         if not verb.startswith("MERGE"):
             return original_execute(self, command, *args, **kwargs)
-        bounds = [] if args or kwargs.get("binding_params") else _range_literals(parse_one(command, read="snowflake"))
+        bounds = [] if args or kwargs.get("binding_params") else _range_literals(parse_cache.parse_one(command))
         if bounds:
             # a MERGE bounded by numeric literals (`t.K BETWEEN 100 AND 1500000`, sql.merge) differs from the
             # last one only by them: as numbered binds, its translation is the one translation_cache kept

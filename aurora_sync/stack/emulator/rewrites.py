@@ -87,7 +87,9 @@ def patch_merge_without_schema(duck_conn: Any = None) -> None:
     cycle whose control DDL is already in place: stored_procs.orchestration.cycle_state). For the length of
     the statement the session's schema is the MERGE target's own; it is None again afterwards."""
     from fakesnow import cursor
-    from sqlglot import exp, parse_one
+    from sqlglot import exp
+
+    from aurora_sync.stack.emulator import parse_cache
 
     original = cursor.FakeSnowflakeCursor.execute
 
@@ -95,7 +97,7 @@ def patch_merge_without_schema(duck_conn: Any = None) -> None:
         conn = self._conn
         if conn._schema is not None or command.lstrip()[:5].upper() != "MERGE":
             return original(self, command, *args, **kwargs)
-        merge = parse_one(command, read="snowflake")
+        merge = parse_cache.parse_one(command)
         target = merge.this if isinstance(merge, exp.Merge) else None
         schema = target.find(exp.Table) if target is not None else None
         if schema is None or not schema.db:

@@ -7,7 +7,8 @@ same statements every time, with other bind values, so the translation of a SELE
 DELETE (or of a MERGE's part, each of which is one of those or fakesnow's `merge_candidates` table) is
 kept, by the statement's parsed form (every argument of every node: sqlglot's generated text drops
 some, such as PARSE_JSON's 'd') and the session's current database and schema (the only session
-state those passes read for such statements), and a copy of it is used again. Not kept: anything else
+state those passes read for such statements), and a copy of it is used again, with the DuckDB text
+fakesnow generated from it the first time (the same generator on the same tree). Not kept: anything else
 (DDL, COPY, PUT, SHOW, SET; a MERGE is split into its parts first, which reads the target's columns
 every time: merge_rewrite), and statements whose
 translation depends on more than their text: IDENTIFIER(?) (reads the bind values) and session variables.
@@ -44,6 +45,33 @@ def _cacheable(expression: exp.Expr) -> bool:
     return True
 
 
+class _Kept:
+    """A translation, and the DuckDB text fakesnow generated from it (once it has: `_execute` generates
+    `transformed.sql(dialect="duckdb")` right after the translation, changing nothing in between)."""
+
+    __slots__ = ("text", "tree")
+
+    def __init__(self, tree: exp.Expr) -> None:
+        self.tree: exp.Expr = tree
+        self.text: str | None = None
+
+
+def _generating(tree: exp.Expr, kept: _Kept) -> exp.Expr:
+    """`tree`, whose DuckDB text is `kept.text` when known, else generated once and remembered there
+    (sqlglot's generation of the staged checks of a wide table took ~50 ms each time)."""
+    generate = tree.sql
+
+    def sql(dialect: Any = None, **opts: Any) -> str:
+        if dialect != "duckdb" or opts:
+            return generate(dialect=dialect, **opts)
+        if kept.text is None:
+            kept.text = generate(dialect=dialect)
+        return kept.text
+
+    tree.sql = sql  # type: ignore[method-assign,assignment]  # this object only: a copy of it generates as before
+    return tree
+
+
 def patch(duck_conn: Any = None) -> None:
     """Keep fakesnow's translations as the module docstring says (applied last: it wraps every other patch
     of `_transform`)."""
@@ -51,7 +79,7 @@ def patch(duck_conn: Any = None) -> None:
     from fakesnow import cursor
 
     original = cursor.FakeSnowflakeCursor._transform
-    kept: OrderedDict[tuple[str, Any, Any], exp.Expr] = OrderedDict()
+    kept: OrderedDict[tuple[str, Any, Any], _Kept] = OrderedDict()
     lock = threading.Lock()
 
     def transform(self: Any, expression: exp.Expr, params: Any) -> Any:
@@ -63,12 +91,13 @@ def patch(duck_conn: Any = None) -> None:
             if found is not None:
                 kept.move_to_end(key)
         if found is not None:
-            return found.copy()
+            return _generating(found.tree.copy(), found)
         translated = original(self, expression, params)
+        entry = _Kept(translated.copy())
         with lock:
-            kept[key] = translated.copy()
+            kept[key] = entry
             while len(kept) > MAX_ENTRIES:
                 kept.popitem(last=False)
-        return translated
+        return _generating(translated, entry)
 
     cursor.FakeSnowflakeCursor._transform = transform  # type: ignore[method-assign]
