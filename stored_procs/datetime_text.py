@@ -32,7 +32,7 @@ _FUNCTIONS = {
     Kind.TIMESTAMP_NTZ: "TO_TIMESTAMP_NTZ",
     Kind.TIMESTAMP_TZ: "TO_TIMESTAMP_TZ",
 }
-# the control tables' column types (stored_procs/sql.py CONTROL_TABLES) by name
+# the control tables' column types (stored_procs/control_tables.py CONTROL_TABLES) by name
 _KINDS_BY_TYPE = {
     "DATE": Kind.DATE,
     "TIME": Kind.TIME,

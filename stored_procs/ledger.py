@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stored_procs import datetime_text
+from stored_procs.control_tables import control_ddl
 from stored_procs.row_sql import insert_row
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import control_ddl
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import Manifest
 

@@ -23,73 +23,6 @@ from sync_contract.types import Kind, TypeMapping, map_type
 MAX_FILES_PER_COPY = 1000
 ROW_NUMBER_COLUMN = "_AURORA_SYNC_RN"  # numbers the rows of one key in a batch (deduplicated_source)
 
-CONTROL_TABLES: dict[str, str] = {
-    "SYNC_TABLES": """SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, TARGET_SCHEMA VARCHAR, TARGET_TABLE VARCHAR,
-        MODE VARCHAR, PRIMARY_KEY VARCHAR, WATERMARK_COLUMN VARCHAR, OPTIONS VARCHAR, ENABLED BOOLEAN,
-        UPDATED_AT TIMESTAMP_NTZ""",
-    "MANIFESTS": """EXPORT_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, MODE VARCHAR,
-        WINDOW_COLUMN VARCHAR, WINDOW_LOW VARCHAR, WINDOW_HIGH VARCHAR, CHUNK_INDEX NUMBER, CHUNK_COUNT NUMBER,
-        ROWS_EXPORTED NUMBER, FILE_COUNT NUMBER, BYTES NUMBER, CREATED_AT VARCHAR, STATUS VARCHAR,
-        ATTEMPTS NUMBER, ERROR VARCHAR, DOC VARCHAR, INTAKE_AT TIMESTAMP_NTZ, LOADED_AT TIMESTAMP_NTZ,
-        ROWS_LOADED NUMBER, ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, RUN_ID VARCHAR,
-        ROWS_QUARANTINED NUMBER, DISCARDED_FROM VARCHAR, DISCARDED_BY VARCHAR, DISCARDED_AT TIMESTAMP_NTZ,
-        DISCARD_REASON VARCHAR""",
-    "WATERMARKS": """SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, WATERMARK_COLUMN VARCHAR, WATERMARK VARCHAR,
-        EXPORT_ID VARCHAR, UPDATED_AT TIMESTAMP_NTZ""",
-    "RUNS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, STARTED_AT TIMESTAMP_NTZ,
-        FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, MANIFESTS NUMBER, ROWS_EXPORTED NUMBER, ROWS_LOADED NUMBER,
-        ROWS_INSERTED NUMBER, ROWS_UPDATED NUMBER, ROWS_DELETED NUMBER, WATERMARK_BEFORE VARCHAR,
-        WATERMARK_AFTER VARCHAR, DURATION_S FLOAT, WAITING_BATCHES NUMBER, NOTES VARCHAR, ERROR VARCHAR,
-        ROWS_QUARANTINED NUMBER""",
-    "QUARANTINE": """EXPORT_ID VARCHAR, RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR,
-        PRIMARY_KEY VARCHAR, REASON VARCHAR, ROW_VALUES VARCHAR, QUARANTINED_AT TIMESTAMP_NTZ""",
-    "RECONCILIATIONS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, STARTED_AT TIMESTAMP_NTZ,
-        FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, SOURCE_ROWS NUMBER, TARGET_ROWS NUMBER, BUCKETS NUMBER,
-        DIFFERING_BUCKETS NUMBER, MISSING NUMBER, EXTRA NUMBER, DIFFERENT NUMBER, WATERMARK VARCHAR, REPORT VARCHAR,
-        ERROR VARCHAR""",
-    "LOAD_FILES": """EXPORT_ID VARCHAR, FILE VARCHAR, STATUS VARCHAR, ROWS_PARSED NUMBER, ROWS_LOADED NUMBER,
-        ERRORS_SEEN NUMBER, FIRST_ERROR VARCHAR, LOADED_AT TIMESTAMP_NTZ""",
-    "INBOX": "DOC VARIANT, FILE_NAME VARCHAR",
-    "SETTINGS": "NAME VARCHAR, VALUE VARCHAR, UPDATED_AT TIMESTAMP_NTZ",
-    "LEASES": "NAME VARCHAR, HOLDER VARCHAR, ACQUIRED_AT TIMESTAMP_NTZ, EXPIRES_AT TIMESTAMP_NTZ",
-    "EXPORT_REQUESTS": """RUN_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, REQUESTED_AT TIMESTAMP_NTZ,
-        STATUS VARCHAR, WINDOW_LOW VARCHAR, ROWS_EXPORTED NUMBER, MANIFESTS NUMBER, DURATION_S FLOAT, ERROR VARCHAR,
-        MODE VARCHAR, MANIFEST_KEYS VARCHAR, REQUEST_ID VARCHAR, SETTLED_RUN_ID VARCHAR, SETTLED_AT TIMESTAMP_NTZ,
-        WINDOW_HIGH VARCHAR, GENERATION NUMBER""",
-    # the exporter's answers to asynchronous requests, as copied from the stage (orchestration.answers)
-    "ANSWERS": "DOC VARIANT, FILE_NAME VARCHAR",
-    "RUN_SUMMARIES": """RUN_ID VARCHAR, FINISHED_AT TIMESTAMP_NTZ, STATUS VARCHAR, TABLES_SUCCEEDED NUMBER,
-        TABLES_FAILED NUMBER, ROWS_LOADED NUMBER, SUMMARY VARCHAR""",
-    # one row per incident (a failing, quarantined or stale table) and when it was notified (monitoring.alerts)
-    "INCIDENTS": """INCIDENT_ID VARCHAR, SOURCE_SCHEMA VARCHAR, SOURCE_TABLE VARCHAR, KIND VARCHAR, DETAIL VARCHAR,
-        OPENED_AT TIMESTAMP_NTZ, CLOSED_AT TIMESTAMP_NTZ, OPEN_NOTIFIED_AT TIMESTAMP_NTZ,
-        CLOSE_NOTIFIED_AT TIMESTAMP_NTZ""",
-}
-
-# Columns added to a control table after its first release: CREATE TABLE IF NOT EXISTS leaves an existing
-# table as it is, so every setup (an upgrade too) adds them with ALTER TABLE ... ADD COLUMN IF NOT EXISTS
-# (docs.snowflake.com/en/sql-reference/sql/alter-table).
-ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "EXPORT_REQUESTS": (
-        "MODE VARCHAR",
-        "MANIFEST_KEYS VARCHAR",
-        "REQUEST_ID VARCHAR",  # an asynchronous request (orchestration.answers)
-        "SETTLED_RUN_ID VARCHAR",  # the run whose intake took its answer in, or reported it lost
-        "SETTLED_AT TIMESTAMP_NTZ",
-        "WINDOW_HIGH VARCHAR",  # the answered export's high bound: where the next request continues
-        "GENERATION NUMBER",  # the table's resync count when requested: a restart never continues an old export
-    ),
-    "WATERMARKS": ("WATERMARK_KIND VARCHAR",),  # sync_contract.types.Kind of the watermark column
-    "INBOX": ("FILE_NAME VARCHAR",),  # the manifest's stage path: its folder must be its table's
-    # DISCARD_MANIFEST: the status it had, who discarded it, when, why (stored_procs.loading.discard)
-    "MANIFESTS": (
-        "DISCARDED_FROM VARCHAR",
-        "DISCARDED_BY VARCHAR",
-        "DISCARDED_AT TIMESTAMP_NTZ",
-        "DISCARD_REASON VARCHAR",
-    ),
-}
-
 # PostgreSQL CSV (FORMAT csv, FORCE_QUOTE *): NULL is the only unquoted empty field, `""` is ''.
 CSV_FORMAT = (
     "TYPE=CSV FIELD_DELIMITER=',' FIELD_OPTIONALLY_ENCLOSED_BY='\"' EMPTY_FIELD_AS_NULL=TRUE NULL_IF=() "
@@ -98,21 +31,6 @@ CSV_FORMAT = (
 
 
 # --------------------------------------------------------------------------- control objects
-
-
-def control_ddl(place: Place) -> list[Stmt]:
-    stmts = [Stmt(f"CREATE SCHEMA IF NOT EXISTS {place.schema}")]
-    stmts += [
-        Stmt(f"CREATE TABLE IF NOT EXISTS {place.control(name)} ({' '.join(cols.split())})")
-        for name, cols in CONTROL_TABLES.items()
-    ]
-    return stmts + [stmt for name in ADDED_COLUMNS for stmt in added_columns_ddl(place, name)]
-
-
-def added_columns_ddl(place: Place, table: str) -> list[Stmt]:
-    return [
-        Stmt(f"ALTER TABLE {place.control(table)} ADD COLUMN IF NOT EXISTS {c}") for c in ADDED_COLUMNS.get(table, ())
-    ]
 
 
 def create_stage(place: Place, url: str, storage_integration: str | None, replace: bool = False) -> Stmt:

@@ -1,6 +1,6 @@
 """`make app-sql`: write the object files of `snowflake_app/sql/` from the Python that defines them.
 
-One source: the control tables come from `stored_procs.sql.CONTROL_TABLES`, the procedures from
+One source: the control tables come from `stored_procs.control_tables.CONTROL_TABLES`, the procedures from
 `stored_procs.procedures`, the views from `stored_procs.monitoring.views`. The Native App's setup script runs
 these files (EXECUTE IMMEDIATE FROM) and the plain deployment (tools/plain_deploy.py) concatenates
 the same files. `--check` fails when a committed file differs from what the Python generates
@@ -13,12 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from stored_procs.control_tables import CONTROL_TABLES, added_columns_ddl, control_ddl
 from stored_procs.loading.manifest_keys import ALIAS as MANIFEST_KEY_ALIAS
 from stored_procs.monitoring.views import view_ddl
 from stored_procs.orchestration.lambda_invoke import SECRET_ALIAS
 from stored_procs.procedures import ADMIN, CODE_ARCHIVE, PROCEDURES, RUNTIME_VERSION, Procedure
 from stored_procs.spec import APP_ADMIN_ROLE, APP_CODE_SCHEMA, APP_VIEWER_ROLE, Place
-from stored_procs.sql import CONTROL_TABLES, added_columns_ddl, control_ddl
 from stored_procs.statement import literal
 from sync_contract.identifiers import quote_qualified
 

@@ -264,7 +264,7 @@ def remove_table(session: Any, place: Place, source: str) -> dict[str, Any]:
     """Stop replicating the table. Its ledger, watermark and target table stay: ADD_TABLE resumes it."""
     spec = require_table(session, place, source)
     ledger.set_enabled(session, place, spec, False)
-    run(session, drop_staging(place, spec))  # a small staged batch left for the next load (loading.load)
+    run(session, drop_staging(place, spec))  # a small staged batch left for the next load (loading.apply)
     return {"table": spec.source, "action": "removed", "kept": ["target table", "ledger", "watermark"]}
 
 
@@ -283,7 +283,7 @@ def _restart(session: Any, place: Place, spec: TableSpec, enabled: bool, run_id:
     """Save `spec` as a new generation (the exports from the beginning get new ids, not those of the
     superseded ones) and supersede its history; the number of manifests superseded."""
     ledger.save_table_spec(session, place, replace(spec, generation=spec.generation + 1), enabled)
-    run(session, drop_staging(place, spec))  # a small staged batch left for the next load (loading.load)
+    run(session, drop_staging(place, spec))  # a small staged batch left for the next load (loading.apply)
     return ledger.supersede_history(session, place, spec, run_id)
 
 

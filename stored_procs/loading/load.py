@@ -10,52 +10,35 @@ is repaired from the ledger.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stored_procs import ledger, run_records, sql, stage_events, watermarks
+from stored_procs import ledger, run_records, watermarks
 from stored_procs.configuration import access
 from stored_procs.loading import (
     blocked,
-    history,
     key_sets,
     manifest_checks,
-    overrides,
-    quarantine,
     replace,
     schema_drift,
-    staged_checks,
     staged_window,
     table_ledger,
-    transforms,
 )
+from stored_procs.loading.apply import apply_batch
 from stored_procs.loading.batch import (
     Batch,
     Counts,
     KeyNotUnique,
-    LoadError,
-    check_unique_keys,
-    copy_files,
     group_batches,
     window_kind,
 )
 from stored_procs.orchestration import export_check, lease
 from stored_procs.spec import Place, TableSpec
-from stored_procs.statement import run
 from sync_contract import failpoints
 from sync_contract.errors import ContractError
 from sync_contract.manifest import Manifest, Window, parse_manifest_json
 from sync_contract.types import Kind
 from sync_contract.watermark import is_after, later, sort_key
-
-# A merged batch's staging table of at most this many rows is not dropped after the batch: the table's
-# next load replaces it (CREATE OR REPLACE), one statement less per changed cycle. It is TRANSIENT with
-# DATA_RETENTION_TIME_IN_DAYS = 0 (sql.create_staging): no Time Travel or Fail-safe copy, only its bytes
-# until then; a removed or resynced table's is dropped then (configuration.table_config). A larger one,
-# and one whose batch failed, is dropped at once.
-KEEP_STAGING_ROWS = 100_000
 
 
 @dataclass
@@ -162,7 +145,7 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
             deferred.append(batch)
             continue
         try:
-            counts = apply_batch(session, place, database, spec, batch, result, known)
+            counts = apply_batch(session, place, database, spec, batch, result.run_id, result.notes, known)
         except Exception as err:
             _record_failure(
                 session,
@@ -325,112 +308,3 @@ def _newest_snapshot_only(
     for batch in ordered[: len(ordered) - len(keep)]:
         ledger.mark_status(session, place, batch.export_ids, ledger.SUPERSEDED, None, run_id)
     return keep
-
-
-def apply_batch(
-    session: Any,
-    place: Place,
-    database: str,
-    spec: TableSpec,
-    batch: Batch,
-    result: TableLoad,
-    known: tuple[set[str], tuple[str, str | None] | None] | None = None,
-) -> Counts:
-    for manifest in batch.manifests:
-        _check_supported(spec, manifest)
-        if manifest.columns != batch.first.columns:
-            raise LoadError(
-                f"{batch.label} of {spec.source}: chunk {manifest.chunk_index} lists other columns "
-                "than chunk 0; nothing was merged"
-            )
-    columns = sql.target_columns(spec, batch.first)
-    if spec.transform and known is not None and not known[0]:  # checked before the first load creates the target
-        transforms.check_first_load(session, spec, columns)
-    notes = schema_drift.prepare_target(
-        session, place, database, spec, batch, replace.replaces(spec, batch.first), known
-    )
-    result.notes.extend(notes)
-    if spec.type_overrides:  # an override added or changed once the target existed (loading.overrides)
-        for name, mapping in overrides.check_target(session, spec, batch.first, database, columns):
-            run(session, sql.widen_column(spec, database, name, mapping))
-    run(session, sql.create_staging(place, spec, [mapping for _, mapping in columns]))
-    merged = False
-    try:
-        counts = _stage_check_merge(session, place, database, spec, batch, result.run_id, result.notes)
-        merged = True
-        return counts
-    finally:
-        if not merged or batch.rows > KEEP_STAGING_ROWS:  # a small merged one waits for the next CREATE OR REPLACE
-            run(session, sql.drop_staging(place, spec))
-        if replace.replaces(spec, batch.first):
-            run(session, replace.drop_kept_keys(place, spec))
-
-
-def _check_supported(spec: TableSpec, manifest: Manifest) -> None:
-    if manifest.mode != spec.mode:
-        raise LoadError(
-            f"export {manifest.export_id} of {spec.source} is a {manifest.mode!r} export but the table is "
-            f"configured as {spec.mode!r}; nothing was merged"
-        )
-
-
-def _stage_check_merge(
-    session: Any, place: Place, database: str, spec: TableSpec, batch: Batch, run_id: str, notes: list[str]
-) -> Counts:
-    size = sum(m.bytes for m in batch.manifests)  # of the batch's files, as its manifests list them
-    with stage_events.timed("copy", spec.source, bytes=size) as copying:
-        copying.rows = loaded = sum(copy_files(session, place, spec, m) for m in batch.manifests)
-    checked = staged_checks.run_checks(session, place, spec, batch)  # every check below in one statement
-    staged = int(checked["count"][0])  # type: ignore[index]
-    if loaded != batch.rows or staged != batch.rows:
-        raise LoadError(
-            f"{batch.label} of {spec.source}: COPY loaded {loaded} rows and staging holds {staged}, "
-            f"but the manifest says {batch.rows}; nothing was merged and the watermark did not move"
-        )
-    failpoints.reached("load:after_copy")
-    staged_window.check(session, place, spec, batch, checked["window"])  # the watermark must not pass unexported rows
-    manifest = batch.first
-    key_range = check_unique_keys(session, place, spec, batch, checked["keys"])
-    replacing = replace.replaces(spec, manifest)
-    kept = replace.kept_keys_table(place, spec) if replacing else None
-    try:  # rows with values the target cannot hold: set aside (or the batch fails), before any merge
-        quarantined = quarantine.apply(
-            session, place, spec, manifest, batch.export_ids, run_id, ledger.now(), kept, checked["bad"]
-        )
-        if spec.history:  # SCD type 2: versions merged in one statement, never a swap (loading.history)
-            how = (manifest, ledger.now(), replacing, kept if quarantined else None, key_range)
-            timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
-            with timed, _transform_errors(session, place, spec, batch):
-                inserted, updated, deleted = history.apply(session, place, database, spec, *how)
-            return Counts(loaded, inserted, updated, deleted, quarantined)
-        if replacing:
-            at = ledger.now()
-            timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
-            with timed, _transform_errors(session, place, spec, batch):
-                inserted, updated, deleted = replace.apply(
-                    session, place, database, spec, manifest, at, quarantined > 0, notes
-                )
-            return Counts(loaded, inserted, updated, deleted, quarantined)
-    except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
-        raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
-    timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
-    with timed, _transform_errors(session, place, spec, batch):
-        merged = run(session, sql.merge(place, spec, manifest, database, key_range))
-    inserted, updated = int(merged[0][0]), int(merged[0][1]) if len(merged[0]) > 1 else 0
-    return Counts(loaded, inserted, updated, quarantined=quarantined)
-
-
-@contextmanager
-def _transform_errors(session: Any, place: Place, spec: TableSpec, batch: Batch) -> Iterator[None]:
-    """A statement writing a transformed table that the engine refused: the batch fails naming the
-    transform(s) that fail over its typed rows (loading.transforms.failure). Our own ValueErrors pass."""
-    try:
-        yield
-    except Exception as err:
-        if not spec.transform or isinstance(err, ValueError):
-            raise
-        manifest = batch.first
-        names = [n for n, _ in sql.target_columns(spec, manifest)]
-        rows = sql.typed_rows(place, spec, manifest)
-        found = transforms.failure(session, rows, spec.transform, names, f"{batch.label} of {spec.source}", err)
-        raise LoadError(str(found)) from err

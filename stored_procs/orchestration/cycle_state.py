@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger
+from stored_procs.control_tables import CONTROL_TABLES, control_ddl
 from stored_procs.datetime_text import timestamp_ntz
 from stored_procs.loading.intake import INTAKE_ERROR
 from stored_procs.orchestration.lease import Busy, table_lease
 from stored_procs.spec import Place, TableSpec
-from stored_procs.sql import CONTROL_TABLES, control_ddl
 from stored_procs.statement import Stmt, run
 
 Key = tuple[str, str]  # (schema, table): TableSpec.key

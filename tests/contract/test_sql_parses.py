@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import sqlglot
 
-from stored_procs import ledger, run_records, sql, watermarks
+from stored_procs import control_tables, ledger, run_records, sql, watermarks
 from stored_procs.loading import intake_sql, key_checks, quarantine, replace, table_ledger
 from stored_procs.spec import Place, TableSpec
 from sync_contract.manifest import Column
@@ -48,7 +48,7 @@ def _builder_statements() -> list[str]:
     m = _manifest()
     cols = sql.target_columns(SPEC, m)
     stmts = [
-        *sql.control_ddl(PLACE),
+        *control_tables.control_ddl(PLACE),
         sql.create_stage(PLACE, "s3://bucket/prefix/", "INTEGRATION"),
         intake_sql.copy_manifests(PLACE, "manifests/sales_customer_events-1234abcd/"),
         sql.create_staging(PLACE, SPEC, [m for _, m in cols]),

@@ -13,7 +13,7 @@ from snowflake.snowpark.exceptions import SnowparkSQLException
 
 from aurora_sync.cycle import export_request
 from aurora_sync.stack.stack import BUCKET, PREFIX, REGION
-from stored_procs import datetime_text, sql
+from stored_procs import control_tables, datetime_text, sql
 from stored_procs.loading import intake_sql
 from stored_procs.loading.intake import clean_inbox
 from stored_procs.monitoring.views import view_ddl
@@ -52,7 +52,7 @@ def test_the_manifest_copy_loads_files_of_unknown_load_status(pg, harness):
     assert h.query('SELECT COUNT(*) FROM "ANALYTICS"."PUBLIC"."AS_UNCERTAIN"')[0][0] == 5
     assert h.query(f"SELECT COUNT(*) FROM {h.control('INBOX')}")[0][0] == 0
 
-    h.query(f"CREATE OR REPLACE TABLE {h.control('INBOX')} ({sql.CONTROL_TABLES['INBOX']})")
+    h.query(f"CREATE OR REPLACE TABLE {h.control('INBOX')} ({control_tables.CONTROL_TABLES['INBOX']})")
     copied = h.query(stmt.text)
     assert [(r[1], r[3]) for r in copied] == [("LOADED", 1)]  # (status, rows loaded) of the one manifest
     assert not h.cycle(export=False).failed
