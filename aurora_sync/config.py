@@ -12,7 +12,7 @@ from aurora_sync.alerts import KEYS as ALERT_KEYS
 from aurora_sync.alerts import AlertsConfig, parse_alerts
 from aurora_sync.snowflake_keys import unknown_key
 from stored_procs.configuration import renames
-from stored_procs.configuration.app_config import InvalidSetting
+from stored_procs.configuration.app_config import InvalidSetting, object_name
 from stored_procs.configuration.table_config import OPTION_KEYS, build_spec
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.spec import Place, TableSpec
@@ -189,7 +189,9 @@ def _exporter(value: Any) -> ExporterConfig:
 def _schema_map(value: Any) -> dict[str, str]:
     """[target] schema_map: source schema (as PostgreSQL names it) -> target schema. A table without
     `target` goes to its source schema's entry; one whose schema is not listed, to the default rule
-    (the source schema upper-cased). docs/CUSTOMIZATION.md."""
+    (the source schema upper-cased). A value is a Snowflake name as Snowflake resolves it, as the app's
+    SET_SCHEMA_MAP reads it: unquoted upper-cased (`raw` -> RAW), double-quoted kept (`'"Raw"'`).
+    docs/CUSTOMIZATION.md."""
     if not isinstance(value, dict):
         raise ConfigError("target", 'must be a table, e.g. [target] schema_map = { public = "RAW" }')
     _refuse_unknown(value, _TARGET_KEYS, "target.")
@@ -199,7 +201,14 @@ def _schema_map(value: Any) -> dict[str, str]:
             "target.schema_map",
             f'must map source schemas to target schemas, e.g. {{ public = "RAW" }}; got {mapping!r}',
         )
-    return {_ident(k, "target.schema_map"): _ident(v, f"target.schema_map.{k}") for k, v in mapping.items()}
+    out = {}
+    for k, v in mapping.items():
+        source = _ident(k, "target.schema_map")
+        try:  # as CORE.SET_SCHEMA_MAP reads a value: `raw` is RAW, `"Raw"` keeps its case (app_config.object_name)
+            out[source] = object_name(_str(v, f"target.schema_map.{k}"), "target schema")
+        except InvalidSetting as err:
+            raise ConfigError(f"target.schema_map.{k}", err.reason) from err
+    return out
 
 
 def _table(value: Any, key: str, schema_map: dict[str, str]) -> tuple[TableSpec, tuple[str, ...]]:

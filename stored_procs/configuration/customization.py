@@ -73,7 +73,7 @@ def _check_transforms(transform: dict[str, str], options: dict[str, Any], rename
     }
     for column, expression in transform.items():
         key = f"{where}.transform.{column}"
-        hit = driving.get(column) or driving.get(target_name(column))
+        hit = driving.get(transforms.target_of(column, driving))  # the one rule for transform keys
         if hit is not None:
             role = "primary key" if hit in keys else "watermark"
             raise InvalidSetting(

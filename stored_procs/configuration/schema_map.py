@@ -16,6 +16,7 @@ from stored_procs import ledger
 from stored_procs.configuration import access, app_config
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.spec import APP_CODE_SCHEMA, Place
+from stored_procs.statement import literal
 from sync_contract.errors import ContractError
 from sync_contract.identifiers import collision_key, join_parts, quote_ident, validate_identifier
 
@@ -85,7 +86,9 @@ def set_map(session: Any, place: Place, value: Any) -> dict[str, Any]:
                     "table": spec.source,
                     "target": join_parts(spec.target_schema, spec.target_table),
                     "mapped": target,
-                    "move": f"CALL {APP_CODE_SCHEMA}.CONFIGURE_TABLE('{spec.source}', {{'target': '{target}'}})",
+                    # names are data: quoted as string literals (quotes doubled, backslashes escaped)
+                    "move": f"CALL {APP_CODE_SCHEMA}.CONFIGURE_TABLE({literal(spec.source)}, "
+                    f"{{'target': {literal(target)}}})",
                 }
             )
     return {

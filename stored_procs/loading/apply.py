@@ -22,6 +22,7 @@ from stored_procs.loading import (
     transforms,
 )
 from stored_procs.loading.batch import Batch, Counts, LoadError, check_unique_keys, copy_files
+from stored_procs.loading.errors import ConfigRefused
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract import failpoints
@@ -43,7 +44,7 @@ def apply_batch(
     batch: Batch,
     run_id: str,
     notes: list[str],
-    known: tuple[set[str], tuple[str, str | None] | None] | None = None,
+    known: schema_drift.Known | None = None,
 ) -> Counts:
     for manifest in batch.manifests:
         _check_supported(spec, manifest)
@@ -55,13 +56,18 @@ def apply_batch(
     columns = sql.target_columns(spec, batch.first)
     if spec.transform and known is not None and not known[0]:  # checked before the first load creates the target
         transforms.check_first_load(session, spec, columns)
+    elif spec.transform and known is not None:  # over the existing target, once per process and transform
+        transforms.check_target(session, spec, database, known[0])
     drift_notes = schema_drift.prepare_target(
         session, place, database, spec, batch, replace.replaces(spec, batch.first), known
     )
     notes.extend(drift_notes)
     if spec.type_overrides:  # an override added or changed once the target existed (loading.overrides)
-        for name, mapping in overrides.check_target(session, spec, batch.first, database, columns):
+        widened = overrides.check_target(session, spec, batch.first, database, columns)
+        for name, mapping in widened:
             run(session, sql.widen_column(spec, database, name, mapping))
+        if spec.history and widened:  # the current view lists the columns: rebuilt with their new types
+            notes.extend(history.ensure_view(session, place, spec, database))
     run(session, sql.create_staging(place, spec, [mapping for _, mapping in columns]))
     merged = False
     try:
@@ -120,6 +126,8 @@ def _stage_check_merge(
                     session, place, database, spec, manifest, at, quarantined > 0, notes
                 )
             return Counts(loaded, inserted, updated, deleted, quarantined)
+    except ConfigRefused:  # a transform failing over the rows (_transform_errors): its message names the batch
+        raise
     except ValueError as err:  # BadValues, or a shadow table that does not hold what staging holds
         raise LoadError(f"{batch.label} of {spec.source}: {err}") from err
     timed = stage_events.timed("merge", spec.source, rows=staged - quarantined, bytes=size)
@@ -131,15 +139,17 @@ def _stage_check_merge(
 
 @contextmanager
 def _transform_errors(session: Any, place: Place, spec: TableSpec, batch: Batch) -> Iterator[None]:
-    """A statement writing a transformed table that the engine refused: the batch fails naming the
-    transform(s) that fail over its typed rows (loading.transforms.failure). Our own ValueErrors pass."""
+    """A statement writing a transformed table that the engine refused with a compilation or data error
+    (transforms.may_be_expression_error): the batch fails naming the transform(s) that fail over its
+    typed rows (loading.transforms.failure). Any other error (a lock abort, a network error, a suspended
+    warehouse) and our own ValueErrors pass unchanged."""
     try:
         yield
     except Exception as err:
-        if not spec.transform or isinstance(err, ValueError):
+        if not spec.transform or isinstance(err, ValueError) or not transforms.may_be_expression_error(err):
             raise
         manifest = batch.first
         names = [n for n, _ in sql.target_columns(spec, manifest)]
         rows = sql.typed_rows(place, spec, manifest)
         found = transforms.failure(session, rows, spec.transform, names, f"{batch.label} of {spec.source}", err)
-        raise LoadError(str(found)) from err
+        raise ConfigRefused(str(found)) from err

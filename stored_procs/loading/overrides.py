@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from stored_procs.spec import TableSpec
+from stored_procs.loading.errors import ConfigRefused
 from stored_procs.statement import Stmt, run
 from sync_contract import type_overrides
 from sync_contract.errors import ContractError
@@ -27,7 +28,7 @@ def overridden(
         if source not in by_name:
             if manifest.mode == "keys":  # a key set carries the key (and watermark) columns only
                 continue
-            raise ValueError(
+            raise ConfigRefused(
                 f"type_overrides.{source}: the export of {spec.source} has no column {source!r} (overrides name "
                 f"source columns: {', '.join(by_name)}); nothing of the batch was loaded"
             )
@@ -36,19 +37,46 @@ def overridden(
         try:
             found = type_overrides.resolve(column.type, mapping, text, source)
         except ContractError as err:
-            raise ValueError(f"type_overrides.{source}: {err}; nothing of the batch was loaded") from err
+            raise ConfigRefused(f"type_overrides.{source}: {err}; nothing of the batch was loaded") from err
         if found.lossy and (not spec.allow_lossy or source in driving):
             why = (
                 "a key or watermark column is never loaded lossily (its values decide matches and windows)"
                 if spec.allow_lossy
                 else "set allow_lossy = true to accept it (values that do not fit then follow bad_values)"
             )
-            raise ValueError(
+            raise ConfigRefused(
                 f"type_overrides.{source}: {found.mapping.snowflake_type} cannot hold every {column.source_type} "
                 f"value ({found.lossy}); {why}. Nothing of the batch was loaded"
             )
         out[i] = (name, found.mapping)
     return out
+
+
+def of_columns(spec: TableSpec, columns: set[str]) -> dict[str, str]:
+    """The table's `type_overrides` of the source columns in `columns` only: applied to an export loaded
+    before a column was added (or renamed), whose manifest lacks the column an override names now."""
+    return {c: t for c, t in spec.type_overrides.items() if c in columns}
+
+
+def plan(
+    existing: dict[str, str], new: list[tuple[str, TypeMapping]]
+) -> tuple[list[tuple[str, TypeMapping]], list[tuple[str, str, TypeMapping]]]:
+    """The one rule deciding an existing target column's type against the type a batch loads into it
+    (sync_contract.types.classify_change; schema drift and overrides both use it): `existing` {target
+    column: its Snowflake type}; `new` the batch's (name, mapping). Returns the columns to widen in place
+    first, and (name, existing type, mapping) of those whose values the column cannot hold exactly. A
+    column `existing` lacks is new (added by schema_drift), one that holds every value stays."""
+    widen: list[tuple[str, TypeMapping]] = []
+    refused: list[tuple[str, str, TypeMapping]] = []
+    for name, mapping in new:
+        if name not in existing:
+            continue
+        change = classify_change(existing[name], mapping.snowflake_type)
+        if change == WIDEN:
+            widen.append((name, mapping))
+        elif change == INCOMPATIBLE:
+            refused.append((name, existing[name], mapping))
+    return widen, refused
 
 
 def _declared(row: Any, target: str) -> str:
@@ -90,25 +118,17 @@ def check_target(
             (spec.target_schema, spec.target_table),
         ),
     )
-    widen, refused = [], []
     sources = {spec.column(c.name): c.name for c in manifest.columns}
-    for row in rows:
-        name = str(row[0])
-        if name not in overridden:
-            continue
-        mapping = overridden[name]
-        declared = _declared(row, mapping.snowflake_type)
-        change = classify_change(declared, mapping.snowflake_type)
-        if change == WIDEN:
-            widen.append((name, mapping))
-        elif change == INCOMPATIBLE:
-            refused.append(
-                f"type_overrides.{sources[name]}: the target column {name} is {declared}, which cannot hold every "
-                f"{mapping.snowflake_type} value"
-            )
+    declared = {str(r[0]): _declared(r, overridden[str(r[0])].snowflake_type) for r in rows if str(r[0]) in overridden}
+    widen, refused = plan(declared, list(overridden.items()))
     if refused:
-        raise ValueError(
-            "; ".join(refused) + ". Nothing was merged: ALTER the column yourself, or drop the target table and "
+        raise ConfigRefused(
+            "; ".join(
+                f"type_overrides.{sources[name]}: the target column {name} is {have}, which cannot hold every "
+                f"{mapping.snowflake_type} value"
+                for name, have, mapping in refused
+            )
+            + ". Nothing was merged: ALTER the column yourself, or drop the target table and "
             f"resync the table ({spec.resync_hint}), which creates it with the override's type and every row"
         )
     return widen

@@ -93,8 +93,9 @@ def _override_checks(c: str, mapping: TypeMapping) -> list[tuple[str, str]]:
     """A `type_overrides` type accepted with allow_lossy (sync_contract.type_overrides): the staged values
     it cannot hold as they are, which a CAST would round, refuse or cut: more integer or fractional digits
     than NUMBER(p,s) holds ("Numeric data types", https://docs.snowflake.com/en/sql-reference/data-types-numeric),
-    a float no NUMBER(p,s) holds exactly, text longer than VARCHAR(n), more fractional digits of a second
-    than TIMESTAMP_*(p) / TIME(p) keep. A timestamptz as TIMESTAMP_NTZ fits (it keeps the wall-clock time)."""
+    a float no NUMBER(p,s) holds exactly, a number whose FLOAT is not the number read back, text longer than
+    VARCHAR(n), more fractional digits of a second than TIMESTAMP_*(p) / TIME(p) keep. A timestamptz as
+    TIMESTAMP_NTZ fits (it keeps the wall-clock time)."""
     if mapping.override_of is None:
         return []
     target = mapping.snowflake_type
@@ -105,6 +106,14 @@ def _override_checks(c: str, mapping: TypeMapping) -> list[tuple[str, str]]:
         frac = f"RTRIM(SPLIT_PART({c}, '.', 2), '0')"
         whole = f"LTRIM(REPLACE(SPLIT_PART({c}, '.', 1), '-', ''), '0')"
         return [(f"LENGTH({frac}) > {s} OR LENGTH({whole}) > {p - s}", why)]
+    if target == "FLOAT" and mapping.kind in (Kind.INTEGER, Kind.NUMBER) and mapping.override_of:
+        # a double keeps about 15 significant digits (same page): a value is loaded only when the FLOAT
+        # read back at the source's exact type (`override_of`: NUMBER(38,0), NUMBER(p,s)) is the value
+        # (2^53 + 1 as a FLOAT is 2^53; numeric(38,10) 0.1234567890123456789 loses digits); a value too
+        # large to read back counts as not fitting
+        exact = f"TRY_CAST({c} AS {mapping.override_of})"
+        back = f"TRY_CAST(TRY_CAST({c} AS FLOAT) AS {mapping.override_of})"
+        return [(f"{exact} IS NOT NULL AND ({back} IS NULL OR {back} <> {exact})", why)]
     if number and mapping.kind == Kind.FLOAT:
         exact = f"TRY_CAST({c} AS {target})"
         return [(f"{exact} IS NULL OR CAST({exact} AS FLOAT) <> TRY_CAST({c} AS FLOAT)", why)]

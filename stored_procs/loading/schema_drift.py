@@ -8,18 +8,23 @@ before, rewritten) are named by `sync_contract.column_changes`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from stored_procs import ledger, sql
 from stored_procs.configuration import access, renames
-from stored_procs.loading import history
+from stored_procs.loading import history, overrides
 from stored_procs.loading.batch import Batch
+from stored_procs.loading.errors import ConfigRefused
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.column_changes import compare
 from sync_contract.manifest import Manifest, parse_manifest_json
-from sync_contract.types import INCOMPATIBLE, WIDEN, classify_change
+
+
+# what a table's load read before its first batch (loading.table_ledger): the target's columns, the newest
+# loaded export's (DOC, WINDOW_HIGH), and, for a history table, its current view's columns (None: not read)
+Known = tuple[set[str], tuple[str, str | None] | None, set[str] | None]
 
 
 class SchemaChangeError(RuntimeError):
@@ -35,16 +40,19 @@ def _ensure_target(
     widen: list[tuple[str, Any]],
     existing: set[str],
     renamed: bool = False,
+    view: set[str] | None = None,
 ) -> list[str]:
     """Create the target (none yet: `existing` empty), or add the columns it lacks and widen those that
     grew; with soft deletes, the _DELETED flags too; with history (loading.history), its columns on a
-    new target, and the current view rebuilt when the columns changed (`renamed`: some were). A new
+    new target, and the current view created or rebuilt when the columns changed (`renamed`: some were)
+    or differ from the view's (`view`: its columns, empty when it is missing: a load that stopped between
+    the target and its view, a view the app could not create then, one dropped by hand). A new
     target is readable by the deployment's readers (stored_procs.configuration.access); added and
     widened columns keep the grants. Returns notes (a reader grant the schema's owner must make)."""
     notes: list[str] = []
     # history turned on or off for a loaded target
     if why := history.refusal(spec, existing, {name for name, _ in columns}):
-        raise SchemaChangeError(why)
+        raise ConfigRefused(why)  # the configuration's history setting: retried once it is fixed
     altered = not existing
     if not existing:
         run(session, sql.create_target_schema(spec, database))
@@ -59,7 +67,8 @@ def _ensure_target(
         if name in existing:
             run(session, sql.widen_column(spec, database, name, mapping))
             altered = True
-    if spec.history and (altered or renamed):  # the current view lists the columns: built with them
+    stale = view is not None and view != set(history.shown(existing))
+    if spec.history and (altered or renamed or stale):  # the current view lists the columns: built with them
         notes += history.ensure_view(session, place, spec, database)
     if spec.delete_detection == "soft_delete":
         for name, mapping in sql.SOFT_DELETE_COLUMNS:
@@ -85,18 +94,23 @@ def prepare_target(
     spec: TableSpec,
     batch: Batch,
     replacing: bool,
-    known: tuple[set[str], tuple[str, str | None] | None] | None = None,
+    known: Known | None = None,
 ) -> list[str]:
     """Bring the target in line with the batch's columns before any row is merged (renames, new and
     widened columns; the table itself on a first load) and return the notes for RUNS. Refused
     (SchemaChangeError) for a batch that merges into a table with loaded exports when the batch lacks a
     backfill it needs, or the target table is gone (dropped by hand): merging would leave rows without
     their values, or create the target with one window's rows. A resync fixes both."""
-    # `known`: (the target's columns, the newest loaded export's (DOC, WINDOW_HIGH)) when the load read them
-    drift = changes(session, place, spec, batch.first, *(known[1:] if known else ()))
-    existing = known[0] if known else {r[0] for r in run(session, sql.existing_columns(spec, database))}
+    # `known` (Known): what the load read before its first batch, in its one ledger statement
+    drift = changes(session, place, spec, batch.first, *(known[1:2] if known else ()))
+    if known is not None:
+        existing, view = known[0], known[2]
+    elif spec.history:  # the target's and its current view's columns, one statement
+        existing, view = history.read_columns(session, spec, database)
+    else:
+        existing, view = {r[0] for r in run(session, sql.existing_columns(spec, database))}, None
     if found := renames.unmatched(spec.rename, [c.name for c in batch.first.columns], existing):
-        raise ValueError(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
+        raise ConfigRefused(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
     if drift is not None and not replacing:
         if drift.backfill:
             raise SchemaChangeError(
@@ -115,7 +129,7 @@ def prepare_target(
     existing = _rename_columns(session, database, spec, batch.label, renamed, existing)
     columns = sql.target_columns(spec, batch.first)
     granted = _ensure_target(
-        session, place, database, spec, columns, drift.widen if drift else [], existing, bool(renamed)
+        session, place, database, spec, columns, drift.widen if drift else [], existing, bool(renamed), view
     )
     return [*(drift.notes if drift is not None else []), *granted]
 
@@ -137,24 +151,16 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest, new
     if why := renames.followed(spec.rename, changes.renamed):
         raise SchemaChangeError(f"export {manifest.export_id} of {spec.source}: {why}")
     renamed = tuple((spec.column(a), spec.column(b)) for a, b in changes.renamed if spec.column(a) != spec.column(b))
-    old = dict(sql.target_columns(spec, before))
+    # the loaded export with the overrides of the columns it has (one for a column added since names none of its)
+    had = {c.name for c in before.columns}
+    old = dict(sql.target_columns(replace(spec, type_overrides=overrides.of_columns(spec, had)), before))
     old_source = {spec.column(c.name): c.source_type for c in before.columns}
     for a, b in renamed:
         old[b], old_source[b] = old.pop(a), old_source.pop(a)
     new_source = {spec.column(c.name): c.source_type for c in manifest.columns}
     new = sql.target_columns(spec, manifest)
-    widen, refused = [], []
-    for name, mapping in new:
-        if name not in old:
-            continue  # a new column: added by _ensure_target
-        change = classify_change(old[name].snowflake_type, mapping.snowflake_type)
-        if change == WIDEN:
-            widen.append((name, mapping))
-        elif change == INCOMPATIBLE:
-            refused.append(
-                f"{name} from {old_source[name]} ({old[name].snowflake_type}) to {new_source[name]} "
-                f"({mapping.snowflake_type})"
-            )
+    widen, changed = overrides.plan({n: m.snowflake_type for n, m in old.items()}, new)  # new columns: _ensure_target
+    refused = [f"{n} from {old_source[n]} ({have}) to {new_source[n]} ({m.snowflake_type})" for n, have, m in changed]
     if refused:
         raise SchemaChangeError(
             f"export {manifest.export_id} of {spec.source}: column types changed in a way the target cannot hold "

@@ -16,9 +16,10 @@ functions (a row must transform the same way when a batch is applied again after
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from stored_procs.loading.errors import ConfigRefused
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
 
@@ -61,34 +62,114 @@ NON_DETERMINISTIC = frozenset(
 WITHOUT_PARENTHESES = frozenset(
     {"CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "CURRENT_USER", "LOCALTIME", "LOCALTIMESTAMP"}
 )
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$\$.*?\$\$|[A-Za-z_][A-Za-z0-9_$]*|\S", re.S)
+# Aggregate and window-only functions ("Aggregate functions", https://docs.snowflake.com/en/sql-reference/functions-aggregation;
+# "Window functions", https://docs.snowflake.com/en/sql-reference/functions-window): their result depends on other
+# rows (a batch's, or the whole relation's), so a transform using one is not a function of its row.
+AGGREGATES = frozenset(
+    {
+        "ANY_VALUE", "APPROX_COUNT_DISTINCT", "APPROX_PERCENTILE", "APPROX_TOP_K", "APPROXIMATE_JACCARD_INDEX",
+        "APPROXIMATE_SIMILARITY", "ARRAY_AGG", "ARRAY_UNION_AGG", "ARRAY_UNIQUE_AGG", "AVG", "BITAND_AGG",
+        "BITOR_AGG", "BITXOR_AGG", "BIT_AND", "BIT_OR", "BIT_XOR", "BOOLAND_AGG", "BOOLOR_AGG", "BOOLXOR_AGG",
+        "CORR", "COUNT", "COUNT_IF", "COVAR_POP", "COVAR_SAMP", "GROUPING", "GROUPING_ID", "HASH_AGG", "HLL",
+        "HLL_ACCUMULATE", "HLL_COMBINE", "KURTOSIS", "LISTAGG", "MAX", "MAX_BY", "MEDIAN", "MIN", "MIN_BY",
+        "MINHASH", "MINHASH_COMBINE", "MODE", "OBJECT_AGG", "PERCENTILE_CONT", "PERCENTILE_DISC", "SKEW",
+        "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "SUM", "VARIANCE", "VARIANCE_POP", "VARIANCE_SAMP", "VAR_POP",
+        "VAR_SAMP", "REGR_AVGX", "REGR_AVGY", "REGR_COUNT", "REGR_INTERCEPT", "REGR_R2", "REGR_SLOPE",
+        "REGR_SXX", "REGR_SXY", "REGR_SYY", "CUME_DIST", "DENSE_RANK", "FIRST_VALUE", "LAG", "LAST_VALUE",
+        "LEAD", "NTH_VALUE", "NTILE", "PERCENT_RANK", "RANK", "RATIO_TO_REPORT", "ROW_NUMBER",
+        "CONDITIONAL_CHANGE_EVENT", "CONDITIONAL_TRUE_EVENT",
+    }
+)  # fmt: skip
+# Words that read something other than the row, or name an object: a subquery (SELECT, WITH), a window
+# (OVER, QUALIFY) or an ordered aggregate (WITHIN GROUP), a sequence's next value (`seq.NEXTVAL`,
+# "Using sequences", https://docs.snowflake.com/en/user-guide/querying-sequences)
+REFUSED_WORDS = {
+    "SELECT": "a subquery: a transform reads only its own row's columns",
+    "WITH": "a subquery: a transform reads only its own row's columns",
+    "OVER": "a window (OVER): a transform is a function of its own row, not of the rows around it",
+    "QUALIFY": "a window (QUALIFY): a transform is a function of its own row",
+    "WITHIN": "an ordered aggregate (WITHIN GROUP): a transform is a function of its own row",
+    "NEXTVAL": "a sequence (NEXTVAL): its next value differs on every run",
+}
+# Calls that name an object by text or read a table ("IDENTIFIER()", https://docs.snowflake.com/en/sql-reference/identifier-literal;
+# "TABLE()", https://docs.snowflake.com/en/sql-reference/functions-table), and flattening into rows
+REFUSED_CALLS = frozenset({"IDENTIFIER", "TABLE", "FLATTEN", "GENERATOR"})
+# Outside strings and quoted names an expression holds names, numbers and these characters only: operators
+# (+ - * / % || comparisons), parentheses, commas inside calls, `.` (a qualified name or a decimal point), `:`
+# (a VARIANT path, `::` casts) and `[ ]` (an index). Everything else is refused: `;`, `$` (session variables
+# $NAME and positional columns $1 read outside the row), `?` and `:name` binds, `@` stages, `{ }`.
+_ALLOWED_CHARS = frozenset("+-*/%|(),.:=<>![]")
+# Snowflake's string constants: single-quoted with '' and backslash escape sequences (a `\'` inside is a
+# quote, not the end: "String & binary data types", escape sequences in single-quoted string constants,
+# https://docs.snowflake.com/en/sql-reference/data-types-text#escape-sequences-in-single-quoted-string-constants),
+# and dollar-quoted ($$...$$, no escapes: same page, "Dollar-quoted string constants"); double-quoted names
+# with "" inside ("Identifier requirements", https://docs.snowflake.com/en/sql-reference/identifiers-syntax).
+_TOKENS = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\$\$.*?\$\$|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_$]*|[0-9][A-Za-z0-9_.]*|\S", re.S
+)
 _SLOT = "_AURORA_SYNC_T{}"  # a transformed value's column between the two SELECTs of `applied`
 
 
+def _is_literal(token: str) -> bool:
+    return len(token) > 1 and (token[0] == "'" or token.startswith("$$") or token[0] == '"')
+
+
 def problem(expression: str) -> str | None:
-    """Why `expression` cannot be a transform (None: nothing found without a session): an unterminated
-    string or quoted name, `;`, a comment (`--`, `//`, `/*`: it could hide text), a subquery (SELECT),
-    or a non-deterministic function."""
-    tokens = _TOKENS.findall(expression)
-    if any(t in ("'", '"', "$") for t in tokens):
-        return "has an unterminated string or quoted name"
-    quoted = [t for t in tokens if t[0] in "'\"$" and len(t) > 1]
-    code = expression
-    for text in quoted:  # what is left outside strings and quoted names
-        code = code.replace(text, " ", 1)
-    words = [t.upper() for t in tokens if t not in quoted]
-    if ";" in code:
+    """Why `expression` cannot be a transform (None: nothing found without a session). Tokenized as
+    Snowflake reads it (strings with '' and backslash escapes, $$ strings, quoted names), then refused:
+    an unterminated string or quoted name; `;`; a comment (`--`, `//`, `/*`: it could hide text); a
+    character outside the allowed ones (`_ALLOWED_CHARS`: `$` variables, `?` binds, `@` stages…);
+    unbalanced parentheses or brackets, or a `,` / `AS` outside any call (either would end the
+    expression and add SQL of its own); a subquery, window, sequence (`REFUSED_WORDS`); an aggregate or
+    window function (`AGGREGATES`), IDENTIFIER(), TABLE(), a SYSTEM$ function; a non-deterministic
+    function; a function called through a schema."""
+    spans = [(m.start(), m.group()) for m in _TOKENS.finditer(expression)]
+    tokens = [t for _, t in spans]
+    code = [(i, t) for i, (_, t) in enumerate(spans) if not _is_literal(t)]
+    adjacent = {
+        tokens[i] + tokens[i + 1]
+        for i, _ in code
+        if i + 1 < len(spans) and spans[i + 1][0] == spans[i][0] + len(tokens[i])
+    }
+    if ";" in tokens:
         return "holds ';': one expression only"
-    if "--" in code or "//" in code or "/*" in code:
+    if {"--", "//", "/*"} & adjacent:
         return "holds a comment (--, //, /* */): write the expression without one"
-    if "SELECT" in words or "WITH" in words:
-        return "holds a subquery: a transform reads only its own row's columns"
+    if any(t in ("'", '"') for t in tokens) or "$$" in "".join(t for t in tokens if not _is_literal(t)):
+        return "has an unterminated string or quoted name"
+    if bad := sorted({t for _, t in code if not t[0].isalnum() and t[0] != "_" and t not in _ALLOWED_CHARS}):
+        return (
+            f"holds {' '.join(bad)} outside a string: an expression uses names, numbers, strings, operators, "
+            "parentheses and calls only ($ variables, ? binds and @ stages read outside the row)"
+        )
+    depth = 0
+    for _, t in code:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(t, 0)
+        if depth < 0:
+            return "has a ')' or ']' without its opening one: the expression must be balanced"
+        if depth == 0 and (t == "," or t.upper() == "AS"):
+            return f"holds {t!r} outside any call: one expression only (it would add a column of its own)"
+    if depth:
+        return "has a '(' or '[' that is never closed: the expression must be balanced"
+    words = {t.upper() for _, t in code if t[0].isalpha() or t[0] == "_"}
+    for word, why in REFUSED_WORDS.items():
+        if word in words:
+            return f"holds {why}"
     # a call: a name before "(", also a quoted one ("RANDOM"() is RANDOM())
     named = [t[1:-1].replace('""', '"') if t.startswith('"') else t.upper() for t in tokens]
     calls = {n for n, after in zip(named, [*tokens[1:], ""], strict=True) if after == "("}
+    if system := sorted(n for n in {*calls, *words} if n.upper().startswith("SYSTEM$")):
+        return f"calls {', '.join(system)}: SYSTEM$ functions act on or read the account, not the row"
+    if refused := sorted(calls & AGGREGATES):
+        return (
+            f"calls {', '.join(refused)}, an aggregate or window function: its result depends on other rows; a "
+            "transform is a function of its own row's columns"
+        )
+    if refused := sorted(calls & REFUSED_CALLS):
+        return f"calls {', '.join(refused)}: it names an object or makes rows; a transform reads only its own row"
     found = sorted(
         {w for w in calls if w in NON_DETERMINISTIC or w.startswith(("CURRENT_", "AI_"))}
-        | (set(words) & WITHOUT_PARENTHESES)
+        | (words & WITHOUT_PARENTHESES)
     )
     if qualified := sorted({n for i, n in enumerate(named[1:], 1) if n in calls and tokens[i - 1] == "."}):
         return (
@@ -103,15 +184,22 @@ def problem(expression: str) -> str | None:
     return None
 
 
+def target_of(key: str, names: Iterable[str]) -> str:
+    """The target column a `transform` key names among `names`: the key as written (`EMAIL`, a renamed
+    `"Email"`) or by the default rule (`email` -> EMAIL). The one resolution rule of transform keys
+    (`resolve`, `transformed_sources`, configuration.customization)."""
+    return key if key in names else target_name(key)
+
+
 def resolve(transform: dict[str, str], names: Sequence[str]) -> dict[str, str]:
     """The transforms by target column name: a key names a column as written (`EMAIL`, a renamed
     `"Email"`) or by the default rule (`email` -> EMAIL). Raises ValueError naming `transform.<key>`
     when no column of the row has that name."""
     out = {}
     for key, expression in transform.items():
-        name = key if key in names else target_name(key)
+        name = target_of(key, names)
         if name not in names:
-            raise ValueError(
+            raise ConfigRefused(
                 f"transform.{key}: the row has no column {key!r}; its target columns are {', '.join(names)}"
             )
         out[name] = expression
@@ -124,7 +212,7 @@ def transformed_sources(spec: Any, source_columns: Sequence[str]) -> tuple[str, 
     if not spec.transform:
         return ()
     targets = {spec.column(c): c for c in source_columns}
-    wanted = {k if k in targets else target_name(k) for k in spec.transform}
+    wanted = {target_of(k, targets) for k in spec.transform}
     return tuple(c for t, c in targets.items() if t in wanted)
 
 
@@ -155,7 +243,15 @@ def evaluate(relation: str, expression: str, compile_only: bool = False) -> Stmt
 
 
 def errors(session: Any, relation: str, transform: dict[str, str], compile_only: bool = False) -> dict[str, str]:
-    """Each transform that fails over `relation` (`evaluate`), by key, with the engine's message."""
+    """Each transform that fails over `relation` (`evaluate`), by key, with the engine's message. With
+    `compile_only`, all of them are compiled in one statement first; one by one only when it fails."""
+    if compile_only and len(transform) > 1:
+        counts = ", ".join(f"COUNT(({e})) AS {quote_ident(f'N{i}')}" for i, e in enumerate(transform.values()))
+        try:
+            run(session, Stmt(f"SELECT {counts} FROM ({relation}) AS r WHERE FALSE"))
+            return {}
+        except Exception:  # noqa: S110 (which one fails: each alone below)
+            pass
     out = {}
     for key, expression in transform.items():
         try:
@@ -186,12 +282,63 @@ def check_compiles(session: Any, spec: Any, database: str) -> None:
     exprs = resolve(spec.transform, names)
     relation = f"SELECT {', '.join(quote_ident(n) for n in names)} FROM {spec.target(database)}"
     if failing := errors(session, relation, exprs, compile_only=True):
-        raise ValueError(
+        raise ConfigRefused(
             "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
             + " (an expression over the row's target columns, as the target table names them: "
             + ", ".join(names)
             + ")"
         )
+
+
+# (database, target schema, target table, transforms, target columns) compiled in this process:
+# `check_target` runs once per process for each, never in a steady-state cycle
+_COMPILED: set[tuple[Any, ...]] = set()
+
+
+def check_target(session: Any, spec: Any, database: str, names: Iterable[str]) -> None:
+    """Before a load into an existing target (`names`: its columns), the first time in this process or
+    after the table's transforms changed: each transform names one of its columns and compiles over its
+    (zero) rows with the target's types, as ADD_TABLE / CONFIGURE_TABLE check in the app
+    (`check_compiles`); sync.toml is read without a session, so the local runner checks here. Raises
+    ValueError naming `transform.<key>` and the engine's message; nothing is merged."""
+    columns = sorted(names)
+    key = (database, spec.target_schema, spec.target_table, tuple(sorted(spec.transform.items())), tuple(columns))
+    if key in _COMPILED:
+        return
+    exprs = resolve(spec.transform, columns)
+    relation = f"SELECT {', '.join(quote_ident(n) for n in columns)} FROM {spec.target(database)}"
+    if failing := errors(session, relation, exprs, compile_only=True):
+        raise ConfigRefused(
+            "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
+            + " (over the target table's columns). Nothing was merged and the watermark did not move; fix the "
+            "expression"
+        )
+    _COMPILED.add(key)
+
+
+# SQLSTATE classes of an expression's own failures: 22 (data exception: a value it cannot convert) and
+# 42 (syntax error or access rule violation: SQL compilation errors), but not 42501 (insufficient
+# privilege). Snowflake reports both through the connector's `sqlstate` ("Handling errors" in the
+# Python connector's API reference, https://docs.snowflake.com/en/developer-guide/python-connector/python-connector-api);
+# a lock abort, a network error or a suspended warehouse (57P03) is another class, or none.
+EXPRESSION_SQLSTATE_CLASSES = ("22", "42")
+
+
+def sqlstate(err: BaseException) -> str | None:
+    """The SQLSTATE of a failed statement (the connector error's, or the one Snowpark wraps); None when
+    the error carries none (a network error before any answer)."""
+    for candidate in (err, getattr(err, "conn_error", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str) and len(state) == 5:
+            return state
+    return None
+
+
+def may_be_expression_error(err: BaseException) -> bool:
+    """Whether a statement writing transformed rows may have failed because of a transform: a SQL
+    compilation or data error (`EXPRESSION_SQLSTATE_CLASSES`). Anything else is not the transform's."""
+    state = sqlstate(err)
+    return state is not None and state[:2] in EXPRESSION_SQLSTATE_CLASSES and state != "42501"
 
 
 def zero_rows(columns: Sequence[tuple[str, Any]]) -> str:
@@ -206,7 +353,7 @@ def check_first_load(session: Any, spec: Any, columns: Sequence[tuple[str, Any]]
     names = [n for n, _ in columns]
     exprs = resolve(spec.transform, names)
     if failing := errors(session, zero_rows(columns), exprs, compile_only=True):
-        raise ValueError(
+        raise ConfigRefused(
             "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
             + ". Nothing was created or merged; fix the expression"
         )

@@ -207,3 +207,80 @@ def test_the_reconcile_event_carries_the_columns_compared_by_presence():
     column = Column("email", "text", "text", True, 2)
     _, _, row, _ = lambda_reconcile._keyed("shop", "clients", [column], ("email",), ("email",))
     assert "IS NULL" in row and "format(" not in row  # the source side hashes only whether it is NULL
+
+
+@pytest.mark.parametrize(
+    ("expression", "says"),
+    [
+        # Snowflake reads \' inside '…' as a quote: the string goes on, the subquery/call/comment is code
+        (r"'a\' ' || (SELECT MAX(VALUE) FROM STATE.SETTINGS) || '\' '", "holds a subquery"),
+        (r"'x\' ' || RANDOM() || '\' '", "calls RANDOM"),
+        (r"'x\' ' || 1 -- '", "holds a comment"),
+        ("$$a$$ || (SELECT 1)", "holds a subquery"),
+        ("SEQ_ORDERS.NEXTVAL", "a sequence (NEXTVAL)"),
+        ("SYSTEM$WAIT(10)", "calls SYSTEM$WAIT"),
+        ('"SYSTEM$WAIT"(10)', "calls SYSTEM$WAIT"),
+        ("LAG(EMAIL) OVER (ORDER BY CLIENT_ID)", "a window (OVER)"),
+        ("IDENTIFIER('STATE.SETTINGS')", "calls IDENTIFIER"),
+        ("TO_VARCHAR(TABLE(X))", "calls TABLE"),
+        ("TO_VARCHAR(COUNT(EMAIL))", "calls COUNT, an aggregate or window function"),
+        ("TO_VARCHAR(SUM(AMOUNT))", "calls SUM, an aggregate"),
+        ("EMAIL) AS X, (EMAIL", "')' or ']' without its opening one"),
+        ("(EMAIL", "'(' or '[' that is never closed"),
+        ("EMAIL, EMAIL", "holds ',' outside any call"),
+        ("EMAIL AS X", "holds 'AS' outside any call"),
+        ("EMAIL || $SECRET", "holds $ outside a string"),
+        ("EMAIL || ?", "holds ? outside a string"),
+        (r"'abc\'", "unterminated string"),
+        ("$$abc", "unterminated string"),
+    ],
+)
+def test_escapes_dollar_strings_windows_sequences_and_unbalanced_text_are_refused(expression, says):
+    found = transforms.problem(expression)
+    assert found is not None and says in found, (expression, found)
+
+
+def test_strings_with_escapes_and_dollar_quotes_are_data():
+    for expression in (
+        r"'it\'s ' || EMAIL",
+        r"'C:\\' || EMAIL",
+        "$$it's (SELECT$$ || EMAIL",
+        "CASE WHEN X IN (1, 2) THEN 'a' ELSE 'b' END",
+        "CAST(AMOUNT AS NUMBER(10,2))",
+        "EXTRACT(YEAR FROM CHANGED)",
+        "V:a.b::VARCHAR || ARR[0]",
+        "NULLIF(EMAIL, '')",
+    ):
+        assert transforms.problem(expression) is None, expression
+
+
+def test_transform_keys_resolve_by_one_rule():
+    assert transforms.target_of("email", ["EMAIL"]) == "EMAIL"
+    assert transforms.target_of("Email", ["Email", "EMAIL"]) == "Email"  # as written first
+    assert transforms.resolve({"email": "1"}, ["ID", "EMAIL"]) == {"EMAIL": "1"}
+    spec = _spec(rename={"email": "Mail"}, transform={"Mail": "1"})
+    assert transforms.transformed_sources(spec, ["id", "email"]) == ("email",)
+    with pytest.raises(InvalidSetting, match=r"^table\.transform\.id: id is the primary key column 'id'"):
+        _spec(transform={"id": "1"})
+
+
+def test_a_number_loaded_as_float_with_allow_lossy_is_checked_to_read_back_exactly():
+    columns = (
+        Column("id", "integer", "integer", False, 1, 1),
+        Column("big", "bigint", "bigint", True, 2),
+        Column("amount", "numeric(38,10)", "numeric(38,10)", True, 3),
+    )
+    manifest = factories.manifest(columns=columns)
+    spec = _spec(type_overrides={"big": "FLOAT", "amount": "FLOAT"}, allow_lossy=True)
+    found = {c.column: c.condition for c in quarantine.checks(spec, manifest, "r") if "type_overrides" in c.reason}
+    assert 'TRY_CAST(TRY_CAST(r."C2" AS FLOAT) AS NUMBER(38,0))' in found["BIG"], found
+    assert 'TRY_CAST(TRY_CAST(r."C3" AS FLOAT) AS NUMBER(38,10))' in found["AMOUNT"], found
+
+
+def test_sync_toml_schema_map_values_resolve_as_the_app_resolves_them():
+    mapped = BASE.replace("[[tables]]", '[target]\nschema_map = { public = "raw", shop = \'"Raw"\' }\n[[tables]]', 1)
+    config = parse_config(tomllib.loads(mapped + CLIENTS))
+    assert [t.target_schema for t in config.tables] == ["RAW", "Raw"]
+    assert config.schema_map == {"public": "RAW", "shop": "Raw"}
+    err = _error(BASE.replace("[[tables]]", '[target]\nschema_map = { public = "raw crm" }\n[[tables]]', 1))
+    assert err.key == "target.schema_map.public" and "is not a name" in str(err), str(err)
