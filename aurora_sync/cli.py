@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     discard_p.add_argument("export_id", help="as in MANIFESTS.EXPORT_ID (an invalid-… id for a document without one)")
     discard_p.add_argument("--reason", required=True, help="why: recorded with your user name and the time")
     discard_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
+    retry_p = sub.add_parser(
+        "retry", help="load a FAILED or QUARANTINED export again on the next run, once its cause is fixed"
+    )
+    retry_p.add_argument("export_id", help="as in MANIFESTS.EXPORT_ID (named by `run` and `status`)")
+    retry_p.add_argument("--config", type=Path, required=True, help="path of sync.toml")
     demo_p = sub.add_parser("demo", help="the whole pipeline on the embedded stack with generated data")
     demo_p.add_argument("--orders", type=int, default=20_000, help="size of the generated orders table")
     demo_p.add_argument("--keep-logs", type=Path, help="copy the stack's server logs here before cleaning up")
@@ -87,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             return _resync(console, config, args.table)
         if args.command == "discard":
             return _discard(console, config, args.export_id, args.reason)
+        if args.command == "retry":
+            return _retry(console, config, args.export_id)
         if args.command == "status":
             return _status(console, config, args.json, args.history)
         if args.command == "alerts":
@@ -309,6 +316,25 @@ def _discard(console: Console, config: SyncConfig, export_id: str, reason: str) 
             return 2
     table = f" of {done['table']}" if done["table"] else ""
     console.print(Text(f"export {done['export_id']}{table}: DISCARDED (was {done['discarded_from']}); {done['next']}"))
+    return 0
+
+
+def _retry(console: Console, config: SyncConfig, export_id: str) -> int:
+    """`aurora-sync retry`: CORE.RETRY_MANIFEST's code (stored_procs.loading.retry_guard.retry) on the
+    configured connection. Exit 0: NEW again; 2: no such FAILED or QUARANTINED export, or an unsigned one."""
+    from aurora_sync.cycle import prepare
+    from aurora_sync.snowflake import snowpark_session
+    from stored_procs.configuration.app_config import InvalidSetting
+    from stored_procs.loading.retry_guard import retry
+
+    with snowpark_session(config.snowflake_connect, config.database) as s:
+        prepare(s, config)
+        try:
+            done = retry(s, config.place, export_id)
+        except InvalidSetting as err:
+            console.print(Text(str(err), style="red"), soft_wrap=True)
+            return EXIT_CONFIG
+    console.print(Text(f"export {done['export_id']}: {done['status']} again; the next `aurora-sync run` loads it"))
     return 0
 
 

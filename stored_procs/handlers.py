@@ -215,12 +215,8 @@ def retry_manifest(session: Any, export_id: str) -> dict[str, Any]:
     intake refused is retried only when it carries the exporter's signature (loading.retry_guard)."""
     from stored_procs.loading import retry_guard
 
-    retry_guard.check(session, app_place(session), export_id)
-    if not ledger.retry_manifest(session, app_place(session), export_id):
-        raise app_config.InvalidSetting(
-            f"no FAILED or QUARANTINED manifest has export id {export_id!r}: see CORE.FAILURES", "export_id"
-        )
-    return {"export_id": export_id, "status": "NEW", "next": "CALL CORE.LOAD_PENDING() or wait for the next run"}
+    done = retry_guard.retry(session, app_place(session), export_id)
+    return {**done, "next": "CALL CORE.LOAD_PENDING() or wait for the next run"}
 
 
 def discard_manifest(session: Any, export_id: str, reason: str) -> dict[str, Any]:

@@ -370,12 +370,22 @@ def mark_loaded(session: Any, place: Place, export_ids: list[str], run_id: str, 
     )
 
 
-def mark_status(session: Any, place: Place, export_ids: list[str], status: str, error: str | None, run_id: str) -> None:
+def mark_status(
+    session: Any,
+    place: Place,
+    export_ids: list[str],
+    status: str,
+    error: str | None,
+    run_id: str,
+    attempt: bool = True,
+) -> None:
+    """Set the exports' STATUS and ERROR; `attempt`: count one more ATTEMPTS (False for a batch refused by
+    the table's configuration, loading.errors.ConfigRefused, which must not use up the export's attempts)."""
     run(
         session,
         Stmt(
             f"UPDATE {place.control('MANIFESTS')} SET STATUS = ?, ERROR = ?, RUN_ID = ?, "
-            f"ATTEMPTS = ATTEMPTS + 1 WHERE EXPORT_ID IN ({_in_list(export_ids)})",
+            f"ATTEMPTS = ATTEMPTS + {1 if attempt else 0} WHERE EXPORT_ID IN ({_in_list(export_ids)})",
             (status, error, run_id, *export_ids),
         ),
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from stored_procs import ledger, run_records, sql
 from stored_procs.loading import key_checks
+from stored_procs.loading.errors import LoadError as LoadError  # re-exported: raised and caught as batch.LoadError
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import run
 from sync_contract.manifest import Manifest
@@ -15,10 +16,6 @@ from sync_contract.types import Kind
 from sync_contract.watermark import watermark_kind
 
 SHOWN_KEYS = 5  # repeated key values named in an error
-
-
-class LoadError(RuntimeError):
-    """A batch that must not be merged; the message names the export, the table and the reason."""
 
 
 @dataclass

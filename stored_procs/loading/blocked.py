@@ -60,9 +60,12 @@ def waiting_on(session: Any, place: Place, spec: TableSpec, watermark: str | Non
     if not ahead:
         return None
     export_id, error = ahead[0]
+    shown = "none" if watermark is None else repr(watermark)  # none loaded yet
     return (
         f"{spec.source} waits on {len(ahead)} QUARANTINED export(s), the first {export_id}: {error}. Its rows are not "
-        f"loaded and the watermark stays at {watermark!r}: fix the cause, then CALL CORE.RETRY_MANIFEST('{export_id}') "
-        f"or resync the table ({spec.resync_hint}); if it must never load (the exporter did not write it), CALL "
-        f"CORE.DISCARD_MANIFEST('{export_id}', '<reason>')"
+        f"loaded and the watermark stays at {shown}: fix the cause, then retry it (in the app: CALL "
+        f"CORE.RETRY_MANIFEST('{export_id}'); with the local runner: aurora-sync retry {export_id} --config "
+        f"sync.toml) or resync the table ({spec.resync_hint}); if it must never load (the exporter did not write "
+        f"it): CALL CORE.DISCARD_MANIFEST('{export_id}', '<reason>'), or aurora-sync discard {export_id} --reason "
+        "'<reason>' --config sync.toml"
     )

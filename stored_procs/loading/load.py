@@ -32,6 +32,7 @@ from stored_procs.loading.batch import (
     group_batches,
     window_kind,
 )
+from stored_procs.loading.errors import by_configuration
 from stored_procs.orchestration import export_check, lease
 from stored_procs.spec import Place, TableSpec
 from sync_contract import failpoints
@@ -127,12 +128,12 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         batches = _newest_snapshot_only(session, place, spec, batches, result.run_id, before.newest_loaded_at)
     elif kind is not None:
         batches.sort(key=lambda b: _window_order(kind, b.first))
-    known = None  # (target columns, newest loaded export) as read before the first batch changes them
+    known = None  # schema_drift.Known: as read before the first batch changes them
     if batches:  # a target schema the app may not write: this table fails naming the GRANT, batches untouched
         existing = before.target_columns
         replacing = any(replace.replaces(spec, b.first) for b in batches)
         access.ready_target(session, place, database, spec, replacing, bool(existing))
-        known = (existing, before.newest_loaded)
+        known = (existing, before.newest_loaded, before.view_columns)
     deferred: list[Batch] = []
     for batch in batches:
         window = batch.first.window
@@ -147,6 +148,9 @@ def _load_pending(session: Any, place: Place, database: str, spec: TableSpec, re
         try:
             counts = apply_batch(session, place, database, spec, batch, result.run_id, result.notes, known)
         except Exception as err:
+            if by_configuration(err):  # the table's configuration, not the export: retried once it is fixed
+                _record_failure(session, place, batch, str(err), result, configuration=True)
+                continue
             _record_failure(
                 session,
                 place,
@@ -195,7 +199,8 @@ def _apply_key_sets(
     try:
         deleted = key_sets.delete_by_key_set(session, place, database, spec, batch)
     except Exception as err:
-        _record_failure(session, place, batch, str(err), result, final=isinstance(err, key_sets.KeySetRefused))
+        refused = isinstance(err, key_sets.KeySetRefused)
+        _record_failure(session, place, batch, str(err), result, refused, configuration=by_configuration(err))
         return
     ledger.mark_loaded(session, place, batch.export_ids, result.run_id, Counts(deleted=deleted).as_dict())
     result.manifests += len(batch.entries)
@@ -260,11 +265,21 @@ def _behind(kind: Kind, window: Window, watermark: str | None) -> bool:
 
 
 def _record_failure(
-    session: Any, place: Place, batch: Batch, error: str, result: TableLoad, final: bool = False
+    session: Any,
+    place: Place,
+    batch: Batch,
+    error: str,
+    result: TableLoad,
+    final: bool = False,
+    configuration: bool = False,
 ) -> None:
-    final = final or batch.attempts + 1 >= ledger.MAX_ATTEMPTS
+    """The batch FAILED (retried by the next run) or, when `final` or out of attempts, QUARANTINED.
+    `configuration`: refused by the table's configuration (loading.errors.ConfigRefused): FAILED without
+    using up an attempt, so the export loads as soon as the configuration is fixed, however many runs
+    failed before; the table fails every run until then, the error naming the configuration key."""
+    final = not configuration and (final or batch.attempts + 1 >= ledger.MAX_ATTEMPTS)
     status = ledger.QUARANTINED if final else ledger.FAILED
-    ledger.mark_status(session, place, batch.export_ids, status, error, result.run_id)
+    ledger.mark_status(session, place, batch.export_ids, status, error, result.run_id, attempt=not configuration)
     result.errors.append(error)
 
 

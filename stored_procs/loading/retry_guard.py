@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stored_procs import ledger
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.loading import manifest_keys
 from stored_procs.loading.duplicates import status_and_doc
@@ -41,3 +42,18 @@ def check(session: Any, place: Place, export_id: str) -> None:
             f"CALL CORE.DISCARD_MANIFEST('{export_id}', '<reason>')",
             "export_id",
         ) from None
+
+
+def retry(session: Any, place: Place, export_id: str) -> dict[str, Any]:
+    """A FAILED or QUARANTINED manifest back to NEW, its attempts reset, loaded again by the next run: the
+    one code of CORE.RETRY_MANIFEST (handlers.retry_manifest) and `aurora-sync retry` (aurora_sync.cli).
+    Raises InvalidSetting (naming `export_id`) for a refused document without the exporter's signature
+    (`check`) and for an id no FAILED or QUARANTINED manifest has. Returns {export_id, status}."""
+    check(session, place, export_id)
+    if not ledger.retry_manifest(session, place, export_id):
+        raise InvalidSetting(
+            f"no FAILED or QUARANTINED manifest has export id {export_id!r}: see CORE.FAILURES, or "
+            "`aurora-sync status --config sync.toml` with the local runner",
+            "export_id",
+        )
+    return {"export_id": export_id, "status": ledger.NEW}
