@@ -204,3 +204,25 @@ def test_a_kept_translation_does_not_skip_the_privilege_check(stack, snow, table
     refused = pytest.raises(Exception, match="(?i)access control|not authorized|does not exist")
     with snowpark_session(app_connect(stack), "ANALYTICS") as session, refused:
         _q(session, text)
+
+
+def test_the_same_text_in_another_current_schema_reads_that_schemas_table(stack, snow):
+    """The translation cache keeps a statement's translation whatever the session's current schema (fakesnow's
+    passes read it only for a table named DATABASES: translation_cache._reads_session); an unqualified name
+    is resolved when DuckDB runs the statement, so the same text reads the current schema's table each time."""
+    import tomllib
+
+    from aurora_sync.config import parse_config
+    from aurora_sync.snowflake import snowpark_session
+
+    for name, rows in (("ATTACK_SCHEMA_A", 1), ("ATTACK_SCHEMA_B", 2)):
+        _q(snow, f'CREATE SCHEMA IF NOT EXISTS "ANALYTICS"."{name}"')
+        _q(snow, f'CREATE OR REPLACE TABLE "ANALYTICS"."{name}"."T" ("V" VARCHAR)')
+        _q(snow, f'INSERT INTO "ANALYTICS"."{name}"."T" VALUES ' + ", ".join(f"('{name}')" for _ in range(rows)))
+    toml = stack.config_toml('[[tables]]\nsource = "public.x"\nprimary_key = ["id"]\nmode = "full"\n')
+    config = parse_config(tomllib.loads(toml))
+    text = 'SELECT "V", COUNT(*) FROM T GROUP BY "V"'
+    with snowpark_session(config.snowflake_connect, config.database) as session:
+        for name, rows in (("ATTACK_SCHEMA_A", 1), ("ATTACK_SCHEMA_B", 2), ("ATTACK_SCHEMA_A", 1)):
+            _q(session, f'USE SCHEMA "ANALYTICS"."{name}"')
+            assert _q(session, text) == [(name, rows)]

@@ -6,9 +6,12 @@ one SELECT of some thirty aggregates) that took longer than DuckDB took to run t
 same statements every time, with other bind values, so the translation of a SELECT, INSERT, UPDATE or
 DELETE (or of a MERGE's part, each of which is one of those or fakesnow's `merge_candidates` table) is
 kept, by the statement's parsed form (every argument of every node: sqlglot's generated text drops
-some, such as PARSE_JSON's 'd') and the session's current database and schema (the only session
-state those passes read for such statements), and a copy of it is used again, with the DuckDB text
-fakesnow generated from it the first time (the same generator on the same tree). Not kept: anything else
+some, such as PARSE_JSON's 'd'), and a copy of it is used again, with the DuckDB text fakesnow
+generated from it the first time (the same generator on the same tree). The session's current database
+and schema (the only session state those passes read for such statements) are part of the key only
+for a statement naming a table DATABASES, the one such statement a pass translates by them
+(`_reads_session`): a CREATE SCHEMA, which makes the new schema the session's, no longer makes every
+control statement of the next cycle be translated again. Not kept: anything else
 (DDL, COPY, PUT, SHOW, SET; a MERGE is split into its parts first, which reads the target's columns
 every time: merge_rewrite), and statements whose
 translation depends on more than their text: IDENTIFIER(?) (reads the bind values) and session variables.
@@ -32,6 +35,14 @@ def _merge_candidates(expression: exp.Expr) -> bool:
     (fakesnow.transforms.merge), which the translation passes treat as its SELECT."""
     table = expression.this if isinstance(expression, exp.Create) else None
     return isinstance(table, exp.Table) and table.name.lower() == "merge_candidates"
+
+
+def _reads_session(expression: exp.Expr) -> bool:
+    """Whether fakesnow's passes may translate `expression` (of a kind kept here) differently in another
+    session: of its passes, those given the session's database or schema act on USE, SHOW, stage and
+    CREATE DATABASE statements (never kept), except information_schema_databases, which reads the
+    current schema for a table named DATABASES."""
+    return any(table.name.upper() == "DATABASES" for table in expression.find_all(exp.Table))
 
 
 def _cacheable(expression: exp.Expr) -> bool:
@@ -79,13 +90,14 @@ def patch(duck_conn: Any = None) -> None:
     from fakesnow import cursor
 
     original = cursor.FakeSnowflakeCursor._transform
-    kept: OrderedDict[tuple[str, Any, Any], _Kept] = OrderedDict()
+    kept: OrderedDict[tuple[str, Any], _Kept] = OrderedDict()
     lock = threading.Lock()
 
     def transform(self: Any, expression: exp.Expr, params: Any) -> Any:
         if not _cacheable(expression):
             return original(self, expression, params)
-        key = (repr(expression), self._conn.database, self._conn.schema)  # every argument, unlike .sql()
+        session = (self._conn.database, self._conn.schema) if _reads_session(expression) else None
+        key = (repr(expression), session)  # every argument, unlike .sql()
         with lock:
             found = kept.get(key)
             if found is not None:
