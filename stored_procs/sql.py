@@ -14,6 +14,7 @@ from typing import Any
 from stored_procs import datetime_text
 from stored_procs.configuration import renames
 from stored_procs.loading import overrides, transforms
+from stored_procs.loading.errors import ConfigRefused
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt
 from sync_contract.identifiers import RESERVED_COLUMN_NAMES, quote_ident
@@ -129,7 +130,7 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
         out = overrides.overridden(spec, manifest, out)
     names = [n for n, _ in out]
     if found := renames.clash(spec.rename, [c.name for c in manifest.columns]):  # the rule: configuration.renames
-        raise ValueError(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
+        raise ConfigRefused(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"columns of {spec.source} collide once upper-cased in Snowflake: {dupes}")

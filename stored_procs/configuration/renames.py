@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
+from stored_procs.configuration.suggest import did_you_mean
 from sync_contract.identifiers import RESERVED_COLUMN_NAMES, collision_key, target_name
 
 # the columns the sync writes itself, and what each is; stored_procs.sql (ROW_NUMBER_COLUMN,
@@ -74,8 +75,7 @@ def unmatched(rename: Mapping[str, str], columns: Collection[str], existing: Col
     present = set(existing)
     for source, target in rename.items():
         if source not in columns and target not in present:
-            near = [c for c in columns if collision_key(c) == collision_key(source)]
-            hint = f" (did you mean {near[0]!r}? names are case-sensitive)" if near else ""
+            hint = did_you_mean(source, columns)
             return source, (
                 f"renames column {source!r}, which the table does not have{hint}; its columns are "
                 f"{', '.join(sorted(columns))}. Name an exported column, or remove the entry"

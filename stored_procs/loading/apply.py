@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from stored_procs import ledger, sql, stage_events
+from stored_procs.configuration import renames
 from stored_procs.loading import (
     history,
     overrides,
@@ -53,6 +54,10 @@ def apply_batch(
                 f"{batch.label} of {spec.source}: chunk {manifest.chunk_index} lists other columns "
                 "than chunk 0; nothing was merged"
             )
+    if spec.rename and known is not None:  # a rename's error first: a transform over its target depends on it
+        source_columns = [c.name for c in batch.first.columns]
+        if found := renames.unmatched(spec.rename, source_columns, known[0]):
+            raise ConfigRefused(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
     columns = sql.target_columns(spec, batch.first)
     if spec.transform and known is not None and not known[0]:  # checked before the first load creates the target
         transforms.check_first_load(session, spec, columns)

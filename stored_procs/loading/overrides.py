@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stored_procs.spec import TableSpec
+from stored_procs.configuration.suggest import did_you_mean
 from stored_procs.loading.errors import ConfigRefused
+from stored_procs.spec import TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract import type_overrides
 from sync_contract.errors import ContractError
@@ -29,8 +30,9 @@ def overridden(
             if manifest.mode == "keys":  # a key set carries the key (and watermark) columns only
                 continue
             raise ConfigRefused(
-                f"type_overrides.{source}: the export of {spec.source} has no column {source!r} (overrides name "
-                f"source columns: {', '.join(by_name)}); nothing of the batch was loaded"
+                f"type_overrides.{source}: the export of {spec.source} has no column {source!r}"
+                f"{did_you_mean(source, by_name)} (overrides name source columns: {', '.join(by_name)}); nothing of "
+                "the batch was loaded"
             )
         column, i = by_name[source]
         name, mapping = out[i]

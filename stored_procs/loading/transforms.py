@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from stored_procs.configuration.suggest import did_you_mean, source_names_in
 from stored_procs.loading.errors import ConfigRefused
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
@@ -200,7 +201,8 @@ def resolve(transform: dict[str, str], names: Sequence[str]) -> dict[str, str]:
         name = target_of(key, names)
         if name not in names:
             raise ConfigRefused(
-                f"transform.{key}: the row has no column {key!r}; its target columns are {', '.join(names)}"
+                f"transform.{key}: the row has no column {key!r}{did_you_mean(key, names)}; its target columns are "
+                f"{', '.join(names)}"
             )
         out[name] = expression
     return out
@@ -283,7 +285,10 @@ def check_compiles(session: Any, spec: Any, database: str) -> None:
     relation = f"SELECT {', '.join(quote_ident(n) for n in names)} FROM {spec.target(database)}"
     if failing := errors(session, relation, exprs, compile_only=True):
         raise ConfigRefused(
-            "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
+            "; ".join(
+                f"transform.{k}: does not compile: {m}{source_names_in(exprs[k], spec.rename)}"
+                for k, m in failing.items()
+            )
             + " (an expression over the row's target columns, as the target table names them: "
             + ", ".join(names)
             + ")"
@@ -309,7 +314,10 @@ def check_target(session: Any, spec: Any, database: str, names: Iterable[str]) -
     relation = f"SELECT {', '.join(quote_ident(n) for n in columns)} FROM {spec.target(database)}"
     if failing := errors(session, relation, exprs, compile_only=True):
         raise ConfigRefused(
-            "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
+            "; ".join(
+                f"transform.{k}: does not compile: {m}{source_names_in(exprs[k], spec.rename)}"
+                for k, m in failing.items()
+            )
             + " (over the target table's columns). Nothing was merged and the watermark did not move; fix the "
             "expression"
         )
@@ -354,7 +362,10 @@ def check_first_load(session: Any, spec: Any, columns: Sequence[tuple[str, Any]]
     exprs = resolve(spec.transform, names)
     if failing := errors(session, zero_rows(columns), exprs, compile_only=True):
         raise ConfigRefused(
-            "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
+            "; ".join(
+                f"transform.{k}: does not compile: {m}{source_names_in(exprs[k], spec.rename)}"
+                for k, m in failing.items()
+            )
             + ". Nothing was created or merged; fix the expression"
         )
 

@@ -110,3 +110,59 @@ def test_a_quarantined_export_names_both_retries_and_aurora_sync_retry_sets_it_n
     (t,) = h.cycle(export=False).tables  # tried again: the same rows, the same refusal
     assert "the primary key (k) is not unique in the source" in t.load["error"], t.load
     assert [s for s, _, _ in _manifests(h, "cfg_dups")] == ["QUARANTINED"]
+
+
+def _table(pg, table: str) -> None:
+    cur = pg.cursor()
+    cur.execute(f"CREATE TABLE public.{table} (id int PRIMARY KEY, note text, amount numeric(12,2), v int NOT NULL)")
+    cur.execute(f"INSERT INTO public.{table} SELECT g, 'Note ' || g, g * 1.25, g FROM generate_series(1, 3) g")
+
+
+def _fails(h, *expected: str) -> str:
+    (t,) = h.cycle().tables
+    assert t.load["status"] == "FAILED", t.load
+    for text in expected:
+        assert text in t.load["error"], t.load["error"]
+    ((status, attempts, error),) = [m for m in _manifests(h, h.config.tables[0].source_table) if m[0] != "SUPERSEDED"]
+    assert (status, attempts) == ("FAILED", 0) and expected[0] in error
+    return str(t.load["error"])
+
+
+def test_a_rename_typo_is_named_before_the_transform_over_its_target_and_column_errors_suggest_a_name(pg, harness):
+    _table(pg, "cfg_names")
+    h = harness.add(
+        "public.cfg_names",
+        ["id"],
+        "v",
+        late_row_guard="false",
+        rename='{ notee = "NOTE_TEXT" }',
+        transform='{ NOTE_TEXT = "LOWER(NOTE_TEXT)" }',
+    )
+    said = _fails(
+        h,
+        "rename.notee of public.cfg_names: renames column 'notee', which the table does not have "
+        "(did you mean 'note'?)",
+    )
+    assert "transform." not in said  # the rename is the cause: the transform's target depends on it
+
+    h.tables[0] = (
+        h.tables[0].replace('notee = "NOTE_TEXT"', 'note = "NOTE_TEXT"').replace('LOWER(NOTE_TEXT)"', 'LOWER(note)"')
+    )
+    h._config = None  # the transform names the source column: the hint gives its target name
+    _fails(h, "transform.NOTE_TEXT: does not compile:", "; transforms name target columns: note is NOTE_TEXT")
+
+    h.tables[0] = h.tables[0].replace("NOTE_TEXT = ", "NOTE_TXT = ")
+    h._config = None
+    _fails(h, "transform.NOTE_TXT: the row has no column 'NOTE_TXT' (did you mean 'NOTE_TEXT'?)")
+
+    h.tables[0] = h.tables[0].replace("NOTE_TXT = ", "NOTE_TEXT = ") + 'type_overrides = { amout = "NUMBER(20,2)" }\n'
+    h._config = None
+    _fails(h, "type_overrides.amout: the export of public.cfg_names has no column 'amout' (did you mean 'amount'?)")
+
+    h.tables[0] = h.tables[0].replace("LOWER(note)", "LOWER(NOTE_TEXT)").replace("amout =", "amount =")
+    h._config = None
+    (t,) = h.cycle().tables
+    assert (t.load["status"], t.load["rows_inserted"]) == ("SUCCEEDED", 3), t.load
+    rows = h.query('SELECT "ID", "NOTE_TEXT", "AMOUNT" FROM "ANALYTICS"."PUBLIC"."CFG_NAMES" ORDER BY 1')
+    assert [(r[0], r[1], float(r[2])) for r in rows] == [(i, f"note {i}", i * 1.25) for i in (1, 2, 3)]
+    assert h.watermark("cfg_names") == "3"
