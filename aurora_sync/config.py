@@ -139,6 +139,7 @@ def parse_config(doc: dict[str, Any]) -> SyncConfig:
     sources = [t.source for t in tables]
     if dupes := sorted({s for s in sources if sources.count(s) > 1}):
         raise ConfigError("tables", f"{dupes[0]} is configured twice")
+    _refuse_unused_map_keys(schema_map, [t.source_schema for t in tables])
     control_schema = _ident(sf.get("control_schema", "AURORA_SYNC"), "snowflake.control_schema")
     for i, spec in enumerate(tables):  # the target database is snowflake.database, the control schema's
         if clash := target_clash(spec, tables[:i], {control_schema: CONTROL_TABLES}):
@@ -209,6 +210,25 @@ def _schema_map(value: Any) -> dict[str, str]:
         except InvalidSetting as err:
             raise ConfigError(f"target.schema_map.{k}", err.reason) from err
     return out
+
+
+def _refuse_unused_map_keys(schema_map: dict[str, str], schemas: list[str]) -> None:
+    """ConfigError naming a [target] schema_map key that is no configured table's source schema: keys match
+    PostgreSQL's names exactly (`public`, not `PUBLIC`), and a key that matches nothing is ignored, so the
+    tables it was meant for would get their default targets and (a map changed later) restart into new ones.
+    Names the schema of the same name in another case, else the closest (difflib), when there is one."""
+    known = sorted(set(schemas))
+    for key in sorted(schema_map):
+        if key in known:
+            continue
+        same = [s for s in known if s.casefold() == key.casefold()]
+        guess = same or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {guess[0]}? (source schemas are named exactly as PostgreSQL names them) " if guess else ""
+        raise ConfigError(
+            f"target.schema_map.{key}",
+            f"no configured table is in source schema {key!r}; {hint}the tables' source schemas are "
+            f"{', '.join(known)}. Name one of them, or remove the entry",
+        )
 
 
 def _table(value: Any, key: str, schema_map: dict[str, str]) -> tuple[TableSpec, tuple[str, ...]]:

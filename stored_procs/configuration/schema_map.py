@@ -77,7 +77,9 @@ def set_map(session: Any, place: Place, value: Any) -> dict[str, Any]:
             )
     app_config.write(session, place, {SETTING: json.dumps(mapping, sort_keys=True) if mapping else None})
     kept = []
-    for spec in ledger.read_table_specs(session, place, enabled_only=False):
+    specs = ledger.read_table_specs(session, place, enabled_only=False)
+    unmatched = case_mismatches(mapping, [spec.source_schema for spec in specs])
+    for spec in specs:
         mapped = mapping.get(spec.source_schema)
         if mapped is not None and mapped != spec.target_schema:
             target = join_parts(mapped, spec.target_table)
@@ -103,4 +105,22 @@ def set_map(session: Any, place: Place, value: Any) -> dict[str, Any]:
             if kept
             else {}
         ),
+        **({"warning": "; ".join(unmatched)} if unmatched else {}),
     }
+
+
+def case_mismatches(mapping: dict[str, str], schemas: list[str]) -> list[str]:
+    """A warning for each map key that is no configured table's source schema but matches one in another
+    case (`PUBLIC` for tables in `public`): keys match PostgreSQL's names exactly, so the tables would not
+    get the mapped schema. Only a warning: the tables the key is meant for may be added later (sync.toml
+    refuses such a key outright: aurora_sync.config)."""
+    known = sorted(set(schemas))
+    out = []
+    for key in sorted(mapping):
+        same = [s for s in known if s != key and s.casefold() == key.casefold()]
+        if key not in known and same:
+            out.append(
+                f"schema_map key {key!r} matches no configured table's source schema; did you mean {same[0]!r}? "
+                "(keys are source schemas exactly as PostgreSQL names them)"
+            )
+    return out

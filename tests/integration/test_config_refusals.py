@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from stored_procs import ledger
+from tests.integration.test_app_procedures import app, call  # noqa: F401  (app: a fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -166,3 +167,32 @@ def test_a_rename_typo_is_named_before_the_transform_over_its_target_and_column_
     rows = h.query('SELECT "ID", "NOTE_TEXT", "AMOUNT" FROM "ANALYTICS"."PUBLIC"."CFG_NAMES" ORDER BY 1')
     assert [(r[0], r[1], float(r[2])) for r in rows] == [(i, f"note {i}", i * 1.25) for i in (1, 2, 3)]
     assert h.watermark("cfg_names") == "3"
+
+
+def test_a_schema_map_key_matching_a_table_only_by_case_is_refused_naming_the_schema(harness, tmp_path):
+    config = tmp_path / "sync.toml"
+    h = harness.add("public.cfg_map", ["id"], "v")
+    h.tables.append('[target]\nschema_map = { PUBLIC = "RAW" }\n')
+    config.write_text(h.toml)
+    result = _cli("run", "--config", str(config))
+    said = " ".join(result.stdout.split())
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "target.schema_map.PUBLIC: no configured table is in source schema 'PUBLIC'; did you mean public?" in said
+    h.tables[-1] = '[target]\nschema_map = { public = "RAW" }\n'
+    h._config = None
+    assert [t.target_schema for t in h.config.tables] == ["RAW"]
+
+
+def test_set_schema_map_warns_of_a_key_matching_a_configured_schema_only_by_case(pg, app, stack):  # noqa: F811
+    from tests.integration.test_rename_app import _registered
+
+    pg.cursor().execute("CREATE TABLE public.cfg_map_app (id int PRIMARY KEY, v int NOT NULL)")
+    _registered(app, stack)
+    call(app, "ADD_TABLE", "public.cfg_map_app", ["id"], "v", "incremental", None, None, None)
+    said = call(app, "SET_SCHEMA_MAP", {"PUBLIC": "RAW", "shop": "RAW_SHOP"})
+    assert said["schema_map"] == {"PUBLIC": "RAW", "shop": "RAW_SHOP"}  # stored: tables of PUBLIC may come later
+    assert said["warning"] == (
+        "schema_map key 'PUBLIC' matches no configured table's source schema; did you mean 'public'? (keys are "
+        "source schemas exactly as PostgreSQL names them)"
+    )
+    assert "warning" not in call(app, "SET_SCHEMA_MAP", {"public": "RAW"})
