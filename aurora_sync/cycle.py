@@ -17,6 +17,7 @@ from aurora_sync.export_client import Exporter
 from lambda_exporter.event import ExportRequest, S3Target
 from stored_procs import handlers, ledger, run_records, stage_events, watermarks
 from stored_procs.configuration import table_config
+from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import target_clash
 from stored_procs.loading.intake import intake
 from stored_procs.loading.load import load_table
@@ -70,13 +71,17 @@ def prepare(session: Any, config: SyncConfig) -> cycle_state.CycleState:
     _check_earlier_targets(config, state.saved)
     known = {(s.source_schema, s.source_table): s for s in state.saved}
     changed = False
-    for spec in config.tables:
+    for i, spec in enumerate(config.tables):
         before = known.get((spec.source_schema, spec.source_table))
         after = replace(spec, generation=before.generation if before else 0)
         if before == after and state.enabled.get(spec.key):
             continue  # as saved: no statement
-        # a new watermark column, mode or target restarts the table, as CONFIGURE_TABLE does
-        table_config.save(session, place, before, after, True)
+        # a new watermark column, mode or target restarts the table, as CONFIGURE_TABLE does; a change a
+        # history table cannot take in place is refused before anything is saved (history_changes)
+        try:
+            table_config.save(session, place, before, after, True, config.database)
+        except InvalidSetting as err:
+            raise ConfigError(f"tables[{i}].{err.key}", err.reason) from err
         changed = True
     return cycle_state.parse_state(run(session, cycle_state.read_state(place, tables))) if changed else state
 

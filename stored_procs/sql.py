@@ -138,7 +138,7 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
         {n for n, _ in SOFT_DELETE_COLUMNS} if spec.delete_detection == "soft_delete" else set()
     )
     if spec.history:  # loading.history's columns, and the names its MERGE gives its own source columns
-        reserved |= {"_VALID_FROM", "_VALID_TO", "_IS_CURRENT"} | {n for n in names if n.startswith("_AURORA_SYNC_")}
+        reserved |= set(renames.HISTORY_COLUMNS) | {n for n in names if n.startswith("_AURORA_SYNC_")}
     if taken := sorted(reserved & set(names)):
         raise ValueError(
             f"columns {taken} of {spec.source} have names the sync uses itself (the row number of a batch; with "

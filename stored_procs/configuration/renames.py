@@ -27,7 +27,8 @@ from stored_procs.configuration.suggest import did_you_mean
 from sync_contract.identifiers import RESERVED_COLUMN_NAMES, collision_key, target_name
 
 # the columns the sync writes itself, and what each is; stored_procs.sql (ROW_NUMBER_COLUMN,
-# SOFT_DELETE_COLUMNS) and stored_procs.loading.history name the same columns
+# SOFT_DELETE_COLUMNS) names the same columns. HISTORY_COLUMNS is the one spelling of a history table's
+# columns: stored_procs.loading.history and stored_procs.sql import it
 HISTORY_COLUMNS = ("_VALID_FROM", "_VALID_TO", "_IS_CURRENT")
 SYNC_COLUMNS = {
     "_AURORA_SYNC_RN": "the row number of a batch",

@@ -9,10 +9,10 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from stored_procs import ledger
-from stored_procs.configuration import access, app_config, customization, schema_map
+from stored_procs.configuration import access, app_config, customization, history_changes, schema_map
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
-from stored_procs.loading import history, quarantine, transforms
+from stored_procs.loading import quarantine, transforms
 from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec
 from stored_procs.sql import drop_staging
 from stored_procs.statement import run
@@ -151,9 +151,12 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     """Replicate a table; for one already configured (even removed) this updates and enables it.
     Without a `target`, a new table goes to its source schema's entry of the schema map (CORE.SET_SCHEMA_MAP,
     configuration.schema_map), else to `access.default_target_schema` (`public.orders` -> PG_PUBLIC.ORDERS),
-    and a configured one keeps its target (one added by an earlier release: PUBLIC)."""
+    and a configured one keeps its target (one added by an earlier release: PUBLIC) and every option not
+    given (`kept_options`: a dropped `rename` would restart the table, a dropped `history` be refused)."""
     spec = build_spec(options)
     existing = _find(session, place, spec.source_schema, spec.source_table)
+    if existing is not None:
+        spec = build_spec({**kept_options(existing, spec.mode), **options})
     key = "target"  # what a clash names: the map's entry when the target schema came from it
     if not options.get("target"):  # a table configured before keeps its target (moving it restarts it)
         settings = app_config.read(session, place)
@@ -171,6 +174,20 @@ def add_table(session: Any, place: Place, options: dict[str, Any]) -> dict[str, 
     restarted = save(session, place, existing, spec, enabled=True)
     summary = {"table": spec.source, "action": "updated" if existing else "added", **spec_options(spec)}
     return {**summary, "enabled": True, **restarted, **({"notes": notes} if notes else {})}
+
+
+# ADD_TABLE's own arguments (stored_procs.handlers.add_table): always given, never kept from before
+ADD_TABLE_ARGUMENTS = ("source", "primary_key", "watermark_column", "mode", "target")
+# options only an incremental table may have (build_spec): not kept when ADD_TABLE makes the table full
+_INCREMENTAL_ONLY = ("lookback", "delete_detection")
+
+
+def kept_options(existing: TableSpec, mode: str) -> dict[str, Any]:
+    """The options of a configured table that ADD_TABLE of it again keeps unless it gives them (as
+    CONFIGURE_TABLE keeps those it is not given): all but its own arguments, and, for a table it makes
+    full, the incremental-only ones."""
+    dropped = ADD_TABLE_ARGUMENTS + (_INCREMENTAL_ONLY if mode == "full" else ())
+    return {k: v for k, v in spec_options(existing).items() if k not in dropped}
 
 
 def configure_table(session: Any, place: Place, source: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -227,15 +244,19 @@ def _check_transforms(session: Any, place: Place, spec: TableSpec) -> None:
             raise InvalidSetting(str(err)) from err
 
 
-def save(session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool) -> dict[str, Any]:
+def save(
+    session: Any, place: Place, before: TableSpec | None, after: TableSpec, enabled: bool, database: str | None = None
+) -> dict[str, Any]:
     """Save the table's new options. A loaded watermark belongs to one column and mode, and the loaded
     rows to one target and its column names: with another, the next window would start from the wrong
     `low` (rows skipped, or the export refused), fill a new target with only the rows changed since, or
     (another `rename`) fill new columns only for the rows changed since while the old ones stop changing,
     so such a change restarts the table like a resync (its export from the beginning replaces the target
-    whole, in one swap, with the new columns: docs/CUSTOMIZATION.md "Rename")."""
-    if before is not None and (why := history.switch_refusal(session, place, before, after)):
-        raise InvalidSetting(why, "history")
+    whole, in one swap, with the new columns: docs/CUSTOMIZATION.md "Rename"). A history table is never
+    swapped, so the changes it cannot take in place while its target stays are refused, InvalidSetting
+    naming the option (configuration.history_changes; `database`: the target database, None: the app's)."""
+    if before is not None and (refused := history_changes.refusal(session, place, before, after, database)):
+        raise InvalidSetting(refused[1], refused[0])
     if before is None or _restart_key(before) == _restart_key(after):
         ledger.save_table_spec(session, place, after, enabled)
         return {}

@@ -31,7 +31,8 @@ from collections.abc import Collection
 from typing import Any
 
 from stored_procs import datetime_text, sql
-from stored_procs.configuration import access, app_config
+from stored_procs.configuration import access
+from stored_procs.configuration.renames import HISTORY_COLUMNS
 from stored_procs.loading import transforms
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
@@ -39,12 +40,15 @@ from sync_contract.identifiers import quote_ident, quote_qualified
 from sync_contract.manifest import Manifest
 from sync_contract.types import Kind, TypeMapping
 
-VALID_FROM, VALID_TO, IS_CURRENT = "_VALID_FROM", "_VALID_TO", "_IS_CURRENT"
+VALID_FROM, VALID_TO, IS_CURRENT = HISTORY_COLUMNS  # the one spelling (configuration.renames)
 _TZ = TypeMapping(Kind.TIMESTAMP_TZ, "TIMESTAMP_TZ(6)")
 COLUMNS = ((VALID_FROM, _TZ), (VALID_TO, _TZ), (IS_CURRENT, TypeMapping(Kind.BOOLEAN, "BOOLEAN")))
-NAMES = tuple(n for n, _ in COLUMNS)
+NAMES = HISTORY_COLUMNS
 VIEW_SUFFIX = "_CURRENT"  # the view over the current versions: <TARGET>_CURRENT
 _FROM, _RAW, _ACTION = "_AURORA_SYNC_FROM", "_AURORA_SYNC_RAW_FROM", "_AURORA_SYNC_ACTION"
+# the per-key aggregate's columns: reserved names (sql.target_columns refuses _AURORA_SYNC_* columns in a
+# history table), as a key column may be named anything else (F, T)
+_LAST_FROM, _LAST_TO, _AT = "_AURORA_SYNC_LAST_FROM", "_AURORA_SYNC_LAST_TO", "_AURORA_SYNC_AT"
 # a staged date or timestamp as text that TO_TIMESTAMP_TZ reads with datetime_text's format: UTC
 _AS_UTC = {Kind.TIMESTAMP_TZ: "", Kind.TIMESTAMP_NTZ: " || '+00:00'"}
 
@@ -57,15 +61,44 @@ def current_view(spec: TableSpec, database: str) -> str:
     return quote_qualified(database, spec.target_schema, spec.target_table + VIEW_SUFFIX)
 
 
+def shown(columns: Collection[str]) -> list[str]:
+    """The current view's columns: the target's (`columns`, in order) but `_VALID_TO` and `_IS_CURRENT`."""
+    return [c for c in columns if c not in (VALID_TO, IS_CURRENT)]
+
+
 def create_current_view(spec: TableSpec, database: str, columns: list[str]) -> Stmt:
     """`<TARGET>_CURRENT`: the current versions, every column but `_VALID_TO` and `_IS_CURRENT`
-    (`columns`: the target's, in order). The view names its columns, so schema drift rebuilds it
-    (CREATE OR REPLACE) whenever the target's columns change."""
-    shown = ", ".join(_q(c) for c in columns if c not in (VALID_TO, IS_CURRENT))
+    (`columns`: the target's, in order). The view names its columns, so it is rebuilt whenever the target's
+    columns change or differ from the view's (schema_drift). COPY GRANTS keeps the grants consumers made
+    on the view through a rebuild (without it, CREATE OR REPLACE drops them): "CREATE VIEW",
+    https://docs.snowflake.com/en/sql-reference/sql/create-view (`COPY GRANTS`, before AS), and the
+    2026_08 behaviour change bundle that makes it the default ("CREATE OR REPLACE: Grants on the replaced
+    object are copied by default", https://docs.snowflake.com/en/release-notes/bcr-bundles/2026_08/bcr-2433)."""
+    listed = ", ".join(_q(c) for c in shown(columns))
     return Stmt(
-        f"CREATE OR REPLACE VIEW {current_view(spec, database)} AS SELECT {shown} "
+        f"CREATE OR REPLACE VIEW {current_view(spec, database)} COPY GRANTS AS SELECT {listed} "
         f"FROM {spec.target(database)} WHERE {_q(IS_CURRENT)}"
     )
+
+
+def columns_statement(spec: TableSpec, database: str) -> Stmt:
+    """Rows (TABLE_NAME, COLUMN_NAME) of the target and of its current view, in one statement (the
+    COLUMNS view lists a view's columns too: "COLUMNS view", TABLE_NAME "Table or view that the column
+    belongs to", https://docs.snowflake.com/en/sql-reference/info-schema/columns)."""
+    return Stmt(
+        f"SELECT TABLE_NAME AS T, COLUMN_NAME AS NAME FROM {_q(database)}.INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?) ORDER BY ORDINAL_POSITION",
+        (spec.target_schema, spec.target_table, spec.target_table + VIEW_SUFFIX),
+    )
+
+
+def read_columns(session: Any, spec: TableSpec, database: str) -> tuple[set[str], set[str]]:
+    """(the target's columns, its current view's: empty when there is no view), one statement."""
+    target: set[str] = set()
+    view: set[str] = set()
+    for table, column in run(session, columns_statement(spec, database)):
+        (target if table == spec.target_table else view).add(column)
+    return target, view
 
 
 def refusal(spec: TableSpec, existing: set[str], exported: Collection[str] = ()) -> str | None:
@@ -77,34 +110,41 @@ def refusal(spec: TableSpec, existing: set[str], exported: Collection[str] = ())
         return None
     has = set(NAMES) <= existing and not set(NAMES) <= set(exported)
     if spec.history == has:
-        return None
-    what = (
-        "history = true, but the target was loaded without history"
+        return _unmatched(spec, existing) if has else None
+    what = (  # the table is not named: the run's summary and CONFIGURE_TABLE's caller name it
+        "history = true, but the target was loaded without history: its rows are plain rows, and they cannot "
+        "be turned into versions in place"
         if spec.history
-        else ("history is off, but the target is a history table (it has _VALID_FROM, _VALID_TO, _IS_CURRENT)")
+        else "history is off, but the target is a history table (it has _VALID_FROM, _VALID_TO, _IS_CURRENT): "
+        "its versions cannot be turned back into plain rows in place"
     )
     return (
-        f"{spec.source}: {what}: its rows cannot become versions (or versions rows) in place. Nothing was merged: "
-        f"give the table a new target (target = ..., which restarts it) or drop {spec.target_schema}."
-        f"{spec.target_table} and resync the table ({spec.resync_hint}), or set history back"
+        f"{what}. Nothing was merged: give the table a new target (target = ..., which restarts it) or drop "
+        f"{spec.target_schema}.{spec.target_table} and resync the table ({spec.resync_hint}), or set history back"
     )
 
 
-def switch_refusal(session: Any, place: Place, before: TableSpec, after: TableSpec) -> str | None:
-    """CONFIGURE_TABLE / ADD_TABLE turning history on or off for a table whose target stays and exists
-    (in the app's target database): refused, as its rows cannot become versions in place (`refusal`).
-    A new target, or one not created yet, restarts the table instead (configuration.table_config.save)."""
-    if before.history == after.history or before.target(".") != after.target("."):
+def _unmatched(spec: TableSpec, existing: set[str]) -> str | None:
+    """Why a batch cannot merge into the history table whose columns are `existing`: it lacks the table's
+    key or watermark column (their target names changed: rename, primary_key, watermark_column; refused
+    when configured, configuration.history_changes; this is the load's own check). None: it has both."""
+    wm = spec.watermark_column if spec.mode == "incremental" else None
+    wanted = [spec.column(c) for c in (*spec.primary_key, *([wm] if wm else []))]
+    if not (missing := [c for c in wanted if c not in existing]):
         return None
-    database = app_config.read(session, place).get(app_config.TARGET_DATABASE)
-    if not database:
-        return None
-    return refusal(after, {r[0] for r in run(session, sql.existing_columns(after, database))})
+    return (
+        f"{spec.source}: the history table {spec.target_schema}.{spec.target_table} has no column "
+        f"{', '.join(missing)} (the table's key or watermark column, by rename, primary_key and "
+        "watermark_column): its versions could not be matched (every key would get a second current version). "
+        "Nothing was merged: set the changed option back (rename, primary_key or watermark_column), or give the "
+        "table a new target (target = ..., which restarts it into a new history table)"
+    )
 
 
 def ensure_view(session: Any, place: Place, spec: TableSpec, database: str) -> list[str]:
     """Create or rebuild the current view; its readers get SELECT. Returns notes: a view the app may not
-    create (no CREATE VIEW on the target schema) or grant is a note, never a failed load."""
+    create (no CREATE VIEW on the target schema) or grant is a note, never a failed load: every load of
+    the table finds the view missing and tries again (schema_drift)."""
     columns = [r[0] for r in run(session, sql.existing_columns(spec, database))]
     view = current_view(spec, database)
     try:
@@ -112,7 +152,8 @@ def ensure_view(session: Any, place: Place, spec: TableSpec, database: str) -> l
     except Exception as err:
         return [
             f"{spec.source}: the view {view} over the current versions was not created ({str(err).splitlines()[0]}):"
-            f" GRANT CREATE VIEW ON SCHEMA {spec.target_schema_ref(database)} to the app"
+            f" GRANT CREATE VIEW ON SCHEMA {spec.target_schema_ref(database)} to the app; the table's next load "
+            "creates it"
         ]
     grantee = access.reader(session, place)
     if grantee is None:
@@ -169,11 +210,11 @@ def _changes(
     wm = _watermark(spec, manifest)
     newer = f" AND s.{_q(wm)} >= c.{_q(wm)}" if wm else ""
     r, vf, vt, cur = f"s.{_q(_RAW)}", _q(VALID_FROM), _q(VALID_TO), _q(IS_CURRENT)
-    start = f"GREATEST({r}, COALESCE(h.{_q('T')}, {r}), COALESCE(c.{vf}, {r}))"
+    start = f"GREATEST({r}, COALESCE(h.{_q(_LAST_TO)}, {r}), COALESCE(c.{vf}, {r}))"
     action = f"CASE WHEN c.{cur} IS NULL THEN 'OPEN' WHEN {start} = c.{vf} THEN 'CORRECT' ELSE 'CHANGE' END"
     key_list = ", ".join(_q(k) for k in keys)
     history = (
-        f"(SELECT {key_list}, MAX({vf}) AS {_q('F')}, MAX({vt}) AS {_q('T')} FROM {target} "
+        f"(SELECT {key_list}, MAX({vf}) AS {_q(_LAST_FROM)}, MAX({vt}) AS {_q(_LAST_TO)} FROM {target} "
         f"WHERE TRUE{_bound(spec, manifest, '', key_range)} GROUP BY {key_list})"
     )
     selected = ", ".join(f"s.{_q(n)}" for n in cols)
@@ -182,7 +223,7 @@ def _changes(
         f"LEFT JOIN {target} AS c ON {sql.key_match(spec, manifest, 'c', 's')} AND c.{cur}"
         f"{_bound(spec, manifest, 'c', key_range)} "
         f"LEFT JOIN {history} AS h ON {sql.key_match(spec, manifest, 'h', 's')} "
-        f"WHERE (c.{cur} IS NULL AND (h.{_q('F')} IS NULL OR {r} > h.{_q('F')})) "
+        f"WHERE (c.{cur} IS NULL AND (h.{_q(_LAST_FROM)} IS NULL OR {r} > h.{_q(_LAST_FROM)})) "
         f"OR (c.{cur} IS NOT NULL AND ({differs}){newer})",
         binds,
     )
@@ -242,7 +283,7 @@ def merge(
     if replacing:
         gone, gone_binds = gone_condition(place, spec, manifest, kept_keys)
         values = ", ".join(f"g.{_q(n)}" if n in keys else f"NULL AS {_q(n)}" for n in cols)
-        ends = f"GREATEST(n.{_q('AT')}, g.{_q(VALID_FROM)})"
+        ends = f"GREATEST(n.{_q(_AT)}, g.{_q(VALID_FROM)})"
         gone_keys = ", ".join(f"g.{_q(k)} AS {_q(_merge_key(i))}" for i, k in enumerate(keys))
         source += (
             f" UNION ALL SELECT {values}, {ends} AS {_q(_FROM)}, 'GONE' AS {_q(_ACTION)}, {gone_keys} "
@@ -276,10 +317,10 @@ def count_gone(place: Place, spec: TableSpec, manifest: Manifest, database: str,
 
 
 def _load_time() -> str:
-    """A one-row relation `n` whose column AT is the load time (one bind: `at` + '+00:00'). A bind inside
+    """A one-row relation `n` whose column _AURORA_SYNC_AT is the load time (one bind: `at` + '+00:00'). A bind inside
     GREATEST would be sent twice by the emulator's translation (sqlglot writes Snowflake's GREATEST, NULL
     when any argument is, as a CASE repeating its arguments), so it is read from here."""
-    return f"(SELECT {datetime_text.from_text('?', _TZ)} AS {_q('AT')}) AS n"
+    return f"(SELECT {datetime_text.from_text('?', _TZ)} AS {_q(_AT)}) AS n"
 
 
 def close_by_key_set(condition: str, spec: TableSpec, database: str) -> str:
@@ -288,7 +329,7 @@ def close_by_key_set(condition: str, spec: TableSpec, database: str) -> str:
     load time (`at` + '+00:00'), then the condition's. UPDATE … FROM: "UPDATE",
     https://docs.snowflake.com/en/sql-reference/sql/update."""
     return (
-        f"UPDATE {spec.target(database)} AS t SET {_q(VALID_TO)} = GREATEST(n.{_q('AT')}, t.{_q(VALID_FROM)}), "
+        f"UPDATE {spec.target(database)} AS t SET {_q(VALID_TO)} = GREATEST(n.{_q(_AT)}, t.{_q(VALID_FROM)}), "
         f"{_q(IS_CURRENT)} = FALSE FROM {_load_time()} WHERE t.{_q(IS_CURRENT)} AND {condition}"
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stored_procs import ledger
+from stored_procs.loading import history
 from stored_procs.spec import Place, TableSpec
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident
@@ -24,7 +25,8 @@ class TableLedger:
     `newest_loaded`: (DOC, WINDOW_HIGH) of the newest of them
     (`ledger.newest_loaded`); `newest_loaded_at`: its CREATED_AT (`ledger.newest_loaded_snapshot`);
     `quarantined`: whether a window or snapshot export is QUARANTINED (`blocked.quarantined`);
-    `target_columns`: the target table's column names (empty: no such table, or none the role may see)."""
+    `target_columns`: the target table's column names (empty: no such table, or none the role may see);
+    `view_columns`: for a history table, its current view's (empty: no view; loading.history), else None."""
 
     pending: list[ledger.LedgerEntry] = field(default_factory=list)
     watermark: str | None = None
@@ -33,16 +35,22 @@ class TableLedger:
     newest_loaded_at: str | None = None
     quarantined: bool = False
     target_columns: set[str] = field(default_factory=set)
+    view_columns: set[str] | None = None
 
 
 def read_statement(place: Place, spec: TableSpec, database: str) -> Stmt:
     """Rows tagged P (pending: EXPORT_ID, STATUS, ATTEMPTS, DOC), L (loaded: WINDOW_HIGH, CREATED_AT, and
     DOC for the newest only), Q (one per quarantined export), W (the watermark) and C (one per column of
-    the target in `database`, as sql.existing_columns reads them)."""
+    the target in `database`, as sql.existing_columns reads them); for a history table also V (one per
+    column of its current view `<TARGET>_CURRENT`, from the same COLUMNS view: loading.history)."""
     m, where = place.control("MANIFESTS"), "SOURCE_SCHEMA = ? AND SOURCE_TABLE = ?"
     key = (spec.source_schema, spec.source_table)
     newest = "ROW_NUMBER() OVER (ORDER BY CREATED_AT DESC, EXPORT_ID DESC) = 1"
     columns = f"{quote_ident(database)}.INFORMATION_SCHEMA.COLUMNS"
+    # a history table's current view too (its columns tagged V), so a missing or stale view is seen here
+    tag, names = ("IFF(TABLE_NAME = ?, 'C', 'V')", "IN (?, ?)") if spec.history else ("'C'", "= ?")
+    view = (spec.target_table + history.VIEW_SUFFIX,) if spec.history else ()
+    tables = (*((spec.target_table,) if spec.history else ()), spec.target_schema, spec.target_table, *view)
     return Stmt(
         "SELECT 'P' AS T, EXPORT_ID AS E, STATUS AS S, CAST(ATTEMPTS AS VARCHAR) AS A, DOC AS D, "
         f"CREATED_AT AS C FROM {m} WHERE {where} AND STATUS IN (?, ?) "
@@ -51,8 +59,8 @@ def read_statement(place: Place, spec: TableSpec, database: str) -> Stmt:
         f"UNION ALL SELECT 'Q', EXPORT_ID, NULL, NULL, NULL, CREATED_AT FROM {m} "
         f"WHERE {where} AND STATUS = ? AND MODE IN ('incremental', 'full') "
         f"UNION ALL SELECT 'W', NULL, WATERMARK, NULL, NULL, NULL FROM {place.control('WATERMARKS')} WHERE {where} "
-        f"UNION ALL SELECT 'C', NULL, COLUMN_NAME, NULL, NULL, NULL FROM {columns} "
-        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? "
+        f"UNION ALL SELECT {tag}, NULL, COLUMN_NAME, NULL, NULL, NULL FROM {columns} "
+        f"WHERE TABLE_SCHEMA = ? AND TABLE_NAME {names} "
         "ORDER BY 1, 6, 2",
         (
             *key,
@@ -63,14 +71,13 @@ def read_statement(place: Place, spec: TableSpec, database: str) -> Stmt:
             *key,
             ledger.QUARANTINED,
             *key,
-            spec.target_schema,
-            spec.target_table,
+            *tables,
         ),
     )
 
 
 def read(session: Any, place: Place, spec: TableSpec, database: str) -> TableLedger:
-    found = TableLedger()
+    found = TableLedger(view_columns=set() if spec.history else None)
     for tag, export_id, status, attempts, doc, created_at in run(session, read_statement(place, spec, database)):
         if tag == "P":
             found.pending.append(ledger.LedgerEntry(export_id, status, int(attempts or 0), doc))
@@ -85,4 +92,6 @@ def read(session: Any, place: Place, spec: TableSpec, database: str) -> TableLed
             found.watermark = status
         elif tag == "C":
             found.target_columns.add(status)
+        elif tag == "V" and found.view_columns is not None:
+            found.view_columns.add(status)
     return found

@@ -8,6 +8,7 @@ import datetime
 
 import pytest
 
+from aurora_sync.config import ConfigError
 from aurora_sync.export_client import LocalExporter
 from stored_procs.configuration.table_config import resync_table
 from stored_procs.monitoring.reconcile import reconcile_table
@@ -208,11 +209,17 @@ def test_history_turned_on_for_a_table_loaded_without_it_is_refused_naming_the_f
     pg.cursor().execute("INSERT INTO public.hist_on VALUES (1, 'a', %s)", (at(1),))
     h = harness.add("public.hist_on", ["id"], "updated_at")
     _ok(h.cycle())
+    watermark = h.watermark("hist_on")
     h.tables = []
     h.add("public.hist_on", ["id"], "updated_at", history="true")
     pg.cursor().execute("UPDATE public.hist_on SET v = 'b', updated_at = %s", (at(2),))
-    (t,) = h.cycle().tables
-    assert t.failed
-    assert "history = true, but the target was loaded without history" in t.load["error"]
-    assert "give the table a new target" in t.load["error"]
+    # refused as sync.toml's change is applied, before anything is saved (configuration.history_changes)
+    with pytest.raises(ConfigError) as refused:
+        h.cycle()
+    assert refused.value.key == "tables[0].history"
+    assert "history = true, but the target was loaded without history" in refused.value.reason
+    assert "give the table a new target" in refused.value.reason
     assert [tuple(r) for r in h.query('SELECT "ID", "V" FROM "ANALYTICS"."PUBLIC"."HIST_ON"')] == [(1, "a")]
+    assert h.watermark("hist_on") == watermark  # not restarted: nothing superseded, the watermark kept
+    statuses = h.query(f"SELECT DISTINCT STATUS FROM {h.control('MANIFESTS')} WHERE SOURCE_TABLE = 'hist_on'")
+    assert [r[0] for r in statuses] == ["LOADED"]

@@ -69,7 +69,8 @@ def test_the_current_view_leaves_out_valid_to_and_is_current():
     cols = ["ORDER_ID", "AMOUNT", "_VALID_FROM", "_VALID_TO", "_IS_CURRENT"]
     text = history.create_current_view(SPEC, "ANALYTICS", cols).text
     assert text == (
-        'CREATE OR REPLACE VIEW "ANALYTICS"."PUBLIC"."ORDERS_CURRENT" AS SELECT "ORDER_ID", "AMOUNT", "_VALID_FROM" '
+        'CREATE OR REPLACE VIEW "ANALYTICS"."PUBLIC"."ORDERS_CURRENT" COPY GRANTS AS SELECT "ORDER_ID", "AMOUNT", '
+        '"_VALID_FROM" '
         'FROM "ANALYTICS"."PUBLIC"."ORDERS" WHERE "_IS_CURRENT"'
     )
 

@@ -12,7 +12,7 @@ grants ("Overview of Access Control": https://docs.snowflake.com/en/user-guide/s
   writing needs INSERT / UPDATE / DELETE / TRUNCATE on it (or owning it);
 - only an object's owner grants privileges on it; `ALTER TABLE a SWAP WITH b` swaps the two tables'
   grants with their contents (ALTER TABLE, "SWAP WITH"); DROP removes them; CREATE OR REPLACE starts
-  without grants (unless COPY GRANTS);
+  without grants, unless COPY GRANTS, which keeps the replaced object's grants;
 - a role has the privileges of the roles granted to it (GRANT ROLE, GRANT APPLICATION ROLE).
 
 What this models: sessions that log in with a role (the connector's `role`) are checked, for
@@ -207,7 +207,12 @@ def record(catalog: Catalog, session: _Session, expression: Any) -> None:
         if kind not in ("DATABASE", "SCHEMA", "TABLE", "VIEW"):
             return
         if expression.args.get("replace"):
+            # COPY GRANTS: the replaced object's grants carry over to the replacement, its owner is the
+            # creating role ("CREATE VIEW", https://docs.snowflake.com/en/sql-reference/sql/create-view;
+            # "CREATE TABLE", COPY GRANTS)
+            kept = {g for g in catalog.grants if g[1] == name} if expression.find(exp.CopyGrantsProperty) else set()
             catalog.forget(name)
+            catalog.grants |= kept
         if name not in catalog.owners:
             catalog.owners[name] = owner
             if kind == "DATABASE" and (*name, "PUBLIC") not in catalog.owners:
