@@ -296,7 +296,14 @@ def resync_table(session: Any, place: Place, source: str, run_id: str) -> dict[s
         "table": spec.source,
         "action": "resync",
         "manifests_superseded": superseded,
-        "next": "the next export starts from the beginning of the table; it replaces the target in one swap",
+        "next": "the next export starts from the beginning of the table; "
+        + (
+            "it is merged into the history table (never swapped): a row that differs from its current version "
+            "gets a new version, a key no longer in the source has its current version closed, and every "
+            "earlier version stays"
+            if spec.history
+            else "it replaces the target in one swap"
+        ),
     }
 
 

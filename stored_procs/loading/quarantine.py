@@ -173,7 +173,15 @@ def record(place: Place, spec: TableSpec, manifest: Manifest, export_id: str, ru
     keys = sql.staged_keys(spec, manifest)
     key_pairs = ", ".join(f"CAST(? AS VARCHAR), r.{quote_ident(s)}" for _, s, _ in keys)
     row_pairs = ", ".join(f"CAST(? AS VARCHAR), LEFT(r.{quote_ident(s)}, {MAX_STORED_VALUE_CHARS})" for s in staged)
-    reasons = " || ".join(f"IFF({c.condition}, CAST(? AS VARCHAR), '')" for c in found)
+    by_column: dict[str, list[Check]] = {}
+    for c in found:  # one reason per column: the first of its checks that applies
+        by_column.setdefault(c.column, []).append(c)
+    pieces = " || ".join(
+        "CASE " + " ".join(f"WHEN {c.condition} THEN CAST(? AS VARCHAR)" for c in column) + " ELSE '' END"
+        for column in by_column.values()
+    )
+    empty = "''"  # no check (never recorded: a row is affected only by one)
+    reasons = f"SUBSTR({pieces or empty}, 3)"  # each reason bound as '; <reason>': the first separator cut
     return Stmt(
         f"INSERT INTO {place.control('QUARANTINE')} (EXPORT_ID, RUN_ID, SOURCE_SCHEMA, SOURCE_TABLE, PRIMARY_KEY, "
         "REASON, ROW_VALUES, QUARANTINED_AT) "
@@ -187,7 +195,7 @@ def record(place: Place, spec: TableSpec, manifest: Manifest, export_id: str, ru
             spec.source_schema,
             spec.source_table,
             *[n for n, _, _ in keys],
-            *[f"{c.reason}; " for c in found],
+            *[f"; {c.reason}" for column in by_column.values() for c in column],
             "another row of this primary key in the batch has a value that cannot be loaded",
             *names,
             at,
