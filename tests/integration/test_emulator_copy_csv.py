@@ -83,8 +83,10 @@ def test_a_row_with_another_number_of_fields_than_the_table_fails_the_copy(snow,
     """ERROR_ON_COLUMN_COUNT_MISMATCH is TRUE by default ("COPY INTO <table>"): a row of 2 or 4 fields
     for 3 columns fails, nothing is loaded (DuckDB's sniffer had read `"1","2"` as one column, and the
     second line alone when the first differed)."""
-    with pytest.raises(Exception, match="Expected Number of Columns: 3"):
+    with pytest.raises(Exception, match="Expected Number of Columns: 3") as refused:
         _copy(snow, s3, schema, "count.csv.gz", gzip.compress(text), compression="GZIP")
+    assert f"s3://{BUCKET}/{PREFIX}count.csv.gz" in str(refused.value)  # the staged file, not a local copy
+    assert "aurora-copy" not in str(refused.value)
     assert run(snow, Stmt(f"SELECT COUNT(*) FROM {schema}.T"))[0][0] == 0
 
 
@@ -124,3 +126,20 @@ def test_a_gzip_file_larger_than_the_emulator_decompresses_itself_loads_every_ro
     loaded = _copy(snow, s3, schema, "large.csv.gz", body, compression="GZIP")
     assert len(loaded) == 50_000 and sorted(int(a) for a, _, _ in loaded) == list(range(50_000))
     assert {len(b) for _, b, _ in loaded} == {600} and {c for _, _, c in loaded} == {""}
+
+
+def test_a_json_file_loads_and_one_that_is_not_json_fails_naming_the_staged_file(snow, s3, schema):
+    """COPY of JSON reads the fetched file (csv_reads); DuckDB's error names the staged file's URL."""
+    run(snow, Stmt(f"CREATE OR REPLACE TABLE {schema}.J (DOC VARIANT, F VARCHAR)"))
+    s3.put_object(Bucket=BUCKET, Key=PREFIX + "docs/a.json", Body=b'{"n": 1}\n{"n": 2}\n')
+    copy = (
+        f"COPY INTO {schema}.J (DOC, F) FROM (SELECT $1, METADATA$FILENAME FROM @{schema}.FILES/docs/) "
+        "FILE_FORMAT=(TYPE=JSON)"
+    )
+    run(snow, Stmt(copy))
+    rows = run(snow, Stmt(f"SELECT DOC:n::NUMBER AS N, F FROM {schema}.J ORDER BY N"))
+    assert [tuple(r) for r in rows] == [(1, PREFIX + "docs/a.json"), (2, PREFIX + "docs/a.json")]
+    s3.put_object(Bucket=BUCKET, Key=PREFIX + "docs/b.json", Body=b'{"n": 3')
+    with pytest.raises(Exception) as refused:
+        run(snow, Stmt(copy))
+    assert f"s3://{BUCKET}/{PREFIX}docs/b.json" in str(refused.value) and "aurora-copy" not in str(refused.value)

@@ -1,14 +1,18 @@
-"""How COPY reads a staged CSV file: fetched once, whole, and read with the target's columns.
+"""How COPY reads a staged file: fetched once, whole, and a CSV file read with the target's columns.
 
 fakesnow's COPY read each file through the s3fs filesystem registered in DuckDB (the object fetched in
 ranges on s3fs's own event loop, asked for its size and existence besides) and let DuckDB's CSV sniffer
 guess the dialect and the number of columns from the first rows: on a 60,000-row lineitem file that
-took longer than DuckDB took to parse and store the rows. Here, for a COPY of CSV into a table's
-columns (not a transformation, `COPY INTO t FROM (SELECT ...)`, whose file columns are its own):
+took longer than DuckDB took to parse and store the rows. Here:
 
-- each `s3://` file is fetched once with one GET into a local temporary file of the same name (so
-  DuckDB's compression detection by extension sees what it saw), removed when the COPY ends; a file
-  that cannot be fetched keeps its `s3://` URL, so DuckDB reports it as before;
+- each `s3://` file a COPY reads (CSV or JSON) is fetched once with one GET into a local temporary
+  file named by the key's compression extension (so DuckDB's detection by extension sees what it
+  saw), removed when the COPY ends; an error naming that file names the staged file's URL instead, as
+  before; a file that cannot be fetched keeps its `s3://` URL, so DuckDB reports it as before;
+
+and for a COPY of CSV into a table's columns (not a transformation, `COPY INTO t FROM (SELECT ...)`,
+whose file columns are its own):
+
 - a small file the format says is GZIP is decompressed here (ISA-L) into the temporary file, and its
   length bounds the longest line DuckDB must accept (the 200 MB of `loading.patch_csv_reader` made
   DuckDB allocate a read buffer that large for every file); a stream that does not decompress is left
@@ -118,37 +122,61 @@ def _read_options(read: exp.Expr, fields: int, length: int | None) -> None:
             read.append("expressions", exp.EQ(this=exp.column(name), expression=value))
 
 
+def _named(message: str, urls: dict[str, str]) -> str:
+    """`message` naming each staged file by its URL where DuckDB named the local copy it read."""
+    for path, url in urls.items():
+        message = message.replace(path, url)
+    return message
+
+
 def patch(duck_conn: Any = None) -> None:
-    """COPY of CSV reads as the module docstring says (after loading, load_history and copy_options)."""
+    """COPY reads as the module docstring says (after loading, load_history and copy_options)."""
     del duck_conn
+    import snowflake.connector
     from fakesnow import copy_into, cursor
 
     original_copy = cursor.copy_into  # type: ignore[attr-defined]
-    original_read = copy_into.ReadCSV.read_expression
+    original_csv = copy_into.ReadCSV.read_expression
+    original_json = copy_into.ReadJSON.read_expression
 
     def copy(conn: Any, current_database: Any, current_schema: Any, expr: exp.Copy, *args: Any, **kwargs: Any) -> Any:
         source = expr.args["files"][0] if expr.args.get("files") else None
         fields = None if isinstance(source, exp.Subquery) else _field_count(conn, expr)
-        folder = Path(tempfile.mkdtemp(prefix="aurora-copy-")) if fields else None
-        _COPY.fields, _COPY.folder = fields, folder
+        folder = Path(tempfile.mkdtemp(prefix="aurora-copy-"))
+        urls: dict[str, str] = {}  # local copy -> the staged file's URL
+        _COPY.fields, _COPY.folder, _COPY.urls = fields, folder, urls
         try:
             return original_copy(conn, current_database, current_schema, expr, *args, **kwargs)
+        except snowflake.connector.errors.ProgrammingError as err:
+            err.msg = _named(err.msg or "", urls)  # an error names the staged file, as Snowflake's do
+            raise
         finally:
-            _COPY.fields = _COPY.folder = None
-            if folder is not None:
-                with suppress(OSError):
-                    shutil.rmtree(folder)
+            _COPY.fields = _COPY.folder = _COPY.urls = None
+            with suppress(OSError):
+                shutil.rmtree(folder)
 
-    def read_expression(self: Any, url: str) -> exp.Expr:
-        fields, folder = getattr(_COPY, "fields", None), getattr(_COPY, "folder", None)
-        if not fields or folder is None:
-            return original_read(self, url)
+    def fetched(url: str, compression: str) -> tuple[Path, bool] | None:
+        folder = getattr(_COPY, "folder", None)
+        found = _fetch(url, folder, compression) if folder is not None else None
+        if found is not None:
+            _COPY.urls[str(found[0])] = url
+        return found
+
+    def read_csv(self: Any, url: str) -> exp.Expr:
+        fields = getattr(_COPY, "fields", None)
+        if not fields:
+            return original_csv(self, url)
         compression = (self.compression or "").lower()  # "" when the extension decides (AUTO)
-        fetched = _fetch(url, folder, compression)
-        read = original_read(self, str(fetched[0]) if fetched is not None else url)
+        found = fetched(url, compression)
+        read = original_csv(self, str(found[0]) if found is not None else url)
         # the file's length, once it holds the text itself (decompressed here, or never compressed)
-        _read_options(read, fields, fetched[0].stat().st_size if fetched is not None and fetched[1] else None)
+        _read_options(read, fields, found[0].stat().st_size if found is not None and found[1] else None)
         return read
 
+    def read_json(self: Any, url: str) -> exp.Expr:
+        found = fetched(url, "")  # compression by the extension, as DuckDB's read_json_objects detects it
+        return original_json(self, str(found[0]) if found is not None else url)
+
     cursor.copy_into = copy  # type: ignore[attr-defined,assignment]
-    copy_into.ReadCSV.read_expression = read_expression  # type: ignore[method-assign]
+    copy_into.ReadCSV.read_expression = read_csv  # type: ignore[method-assign]
+    copy_into.ReadJSON.read_expression = read_json  # type: ignore[method-assign]
