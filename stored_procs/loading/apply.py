@@ -59,10 +59,8 @@ def apply_batch(
         if found := renames.unmatched(spec.rename, source_columns, known[0]):
             raise ConfigRefused(f"rename.{found[0]} of {spec.source}: {found[1]}. Nothing of the batch was loaded")
     columns = sql.target_columns(spec, batch.first)
-    if spec.transform and known is not None and not known[0]:  # checked before the first load creates the target
-        transforms.check_first_load(session, spec, columns)
-    elif spec.transform and known is not None:  # over the existing target, once per process and transform
-        transforms.check_target(session, spec, database, known[0])
+    if spec.transform and known is not None:  # once per process and transform, before the target is touched
+        transforms.check_first_load(session, spec, columns, creates=not known[0])
     drift_notes = schema_drift.prepare_target(
         session, place, database, spec, batch, replace.replaces(spec, batch.first), known
     )

@@ -295,33 +295,9 @@ def check_compiles(session: Any, spec: Any, database: str) -> None:
         )
 
 
-# (database, target schema, target table, transforms, target columns) compiled in this process:
-# `check_target` runs once per process for each, never in a steady-state cycle
+# (target schema, target table, transforms, the batch's typed columns) compiled in this process:
+# `check_first_load` runs once per process for each, never in a steady-state cycle
 _COMPILED: set[tuple[Any, ...]] = set()
-
-
-def check_target(session: Any, spec: Any, database: str, names: Iterable[str]) -> None:
-    """Before a load into an existing target (`names`: its columns), the first time in this process or
-    after the table's transforms changed: each transform names one of its columns and compiles over its
-    (zero) rows with the target's types, as ADD_TABLE / CONFIGURE_TABLE check in the app
-    (`check_compiles`); sync.toml is read without a session, so the local runner checks here. Raises
-    ValueError naming `transform.<key>` and the engine's message; nothing is merged."""
-    columns = sorted(names)
-    key = (database, spec.target_schema, spec.target_table, tuple(sorted(spec.transform.items())), tuple(columns))
-    if key in _COMPILED:
-        return
-    exprs = resolve(spec.transform, columns)
-    relation = f"SELECT {', '.join(quote_ident(n) for n in columns)} FROM {spec.target(database)}"
-    if failing := errors(session, relation, exprs, compile_only=True):
-        raise ConfigRefused(
-            "; ".join(
-                f"transform.{k}: does not compile: {m}{source_names_in(exprs[k], spec.rename)}"
-                for k, m in failing.items()
-            )
-            + " (over the target table's columns). Nothing was merged and the watermark did not move; fix the "
-            "expression"
-        )
-    _COMPILED.add(key)
 
 
 # SQLSTATE classes of an expression's own failures: 22 (data exception: a value it cannot convert) and
@@ -355,19 +331,35 @@ def zero_rows(columns: Sequence[tuple[str, Any]]) -> str:
     return f"SELECT {items}"
 
 
-def check_first_load(session: Any, spec: Any, columns: Sequence[tuple[str, Any]]) -> None:
-    """Before a table's first load creates its target: each transform names a column of the row and
-    compiles over its columns and types (`zero_rows`). Raises ValueError naming `transform.<key>`."""
+def check_first_load(session: Any, spec: Any, columns: Sequence[tuple[str, Any]], creates: bool = True) -> None:
+    """Before a table's first load in this process, and again when its transforms or the batch's column
+    types change: each transform names a column of the row and compiles over its columns and types
+    (`zero_rows`: the typed staged row the MERGE source computes it over, sql.typed_source), before the
+    first load creates the target (`creates`) and before a load into an existing one (sync.toml is read
+    without a session, so a transform added to a loaded table is first compiled here; the app also
+    checks at CONFIGURE_TABLE, `check_compiles`). One zero-row statement, kept out of later loads by
+    `_COMPILED`. Raises ValueError naming `transform.<key>` and the engine's message."""
     names = [n for n, _ in columns]
+    key = (
+        spec.target_schema,
+        spec.target_table,
+        tuple(sorted(spec.transform.items())),
+        tuple((n, m.snowflake_type) for n, m in columns),
+    )
+    if key in _COMPILED:
+        return
     exprs = resolve(spec.transform, names)
     if failing := errors(session, zero_rows(columns), exprs, compile_only=True):
-        raise ConfigRefused(
-            "; ".join(
-                f"transform.{k}: does not compile: {m}{source_names_in(exprs[k], spec.rename)}"
-                for k, m in failing.items()
+        raise ValueError(
+            "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
+            + (
+                ". Nothing was created or merged; fix the expression"
+                if creates
+                else " (over the row's target columns). Nothing was merged and the watermark did not move; fix "
+                "the expression"
             )
-            + ". Nothing was created or merged; fix the expression"
         )
+    _COMPILED.add(key)
 
 
 def failure(
