@@ -63,6 +63,13 @@ def target_schema(settings: app_config.AppSettings, source_schema: str) -> str:
     return read(settings).get(source_schema) or access.default_target_schema(source_schema)
 
 
+def move_call(source: str, target: str) -> str:
+    """The CONFIGURE_TABLE call that moves table `source` to `target` (`schema.table`), names quoted as
+    string literals (quotes doubled, backslashes escaped: statement.literal), so a name holding a quote
+    stays one argument of a call that can be copied and run."""
+    return f"CALL {APP_CODE_SCHEMA}.CONFIGURE_TABLE({literal(source)}, {{'target': {literal(target)}}})"
+
+
 def set_map(session: Any, place: Place, value: Any) -> dict[str, Any]:
     """Validate and store the map (None or {} clears it). A target schema may not be one of the app's own
     (STATE, CORE: `configuration.targets`). Returns the map and the configured tables that keep a target
@@ -88,9 +95,7 @@ def set_map(session: Any, place: Place, value: Any) -> dict[str, Any]:
                     "table": spec.source,
                     "target": join_parts(spec.target_schema, spec.target_table),
                     "mapped": target,
-                    # names are data: quoted as string literals (quotes doubled, backslashes escaped)
-                    "move": f"CALL {APP_CODE_SCHEMA}.CONFIGURE_TABLE({literal(spec.source)}, "
-                    f"{{'target': {literal(target)}}})",
+                    "move": move_call(spec.source, target),
                 }
             )
     return {

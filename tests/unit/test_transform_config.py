@@ -284,3 +284,15 @@ def test_sync_toml_schema_map_values_resolve_as_the_app_resolves_them():
     assert config.schema_map == {"public": "RAW", "shop": "Raw"}
     err = _error(BASE.replace("[[tables]]", '[target]\nschema_map = { public = "raw crm" }\n[[tables]]', 1))
     assert err.key == "target.schema_map.public" and "is not a name" in str(err), str(err)
+
+
+def test_the_suggested_move_call_quotes_names_as_string_literals():
+    from stored_procs.configuration.schema_map import move_call
+
+    assert (
+        move_call("shop.clients", "RAW.CLIENTS")
+        == "CALL CORE.CONFIGURE_TABLE('shop.clients', {'target': 'RAW.CLIENTS'})"
+    )
+    assert move_call("shop.o'brien", 'RAW."O\'B\\"') == (
+        "CALL CORE.CONFIGURE_TABLE('shop.o''brien', {'target': 'RAW.\"O''B\\\\\"'})"
+    )
