@@ -120,23 +120,51 @@ def _errors(t: TableReport) -> list[str]:
     return [*t.errors, *([rest.strip("; ")] if rest.strip("; ") else [])]
 
 
+_VERDICT_STYLE = {"match": "green", "MISMATCH": "bold red", "FAILED": "bold red"}
+
+
+def _verdicts(
+    console: Console,
+    title: str,
+    names: list[str],
+    counts: list[tuple[str, list[str]]],
+    verdicts: list[str],
+    droppable: tuple[str, ...],
+) -> None:
+    """A reconciliation's table fitted to the console's width as `aurora-sync status` fits its own
+    (aurora_sync.status_report: borderless, a table name that does not fit folds onto more lines, never
+    cut). The `droppable` columns go first, in that order, while the longest name would fold.
+    `counts`: (header, cells) right-aligned; the last column, `status`, is the verdict (match, MISMATCH,
+    FAILED)."""
+    from aurora_sync.status_report import GAP, _Column, _grid
+
+    name = _Column("table", names)
+    kept = [*(_Column(h, cells, right=True) for h, cells in counts), _Column("status", verdicts)]
+    for header in droppable:
+        if sum(c.natural + GAP for c in kept) + name.natural <= console.width:
+            break
+        kept = [c for c in kept if c.header != header]
+    console.print(Text(title, style="bold"))
+    console.print(_grid(name, kept, None, console.width, [_VERDICT_STYLE.get(v, "") for v in verdicts]))
+
+
 def print_reconciliation(console: Console, results: list[TableReconciliation]) -> None:
-    table = Table(title="reconciliation: source vs target", title_justify="left")
-    for col in ("table", "source rows", "target rows", "missing", "extra", "different", "duplicate keys", "result"):
-        table.add_column(col, justify="left" if col in {"table", "result"} else "right")
-    for r in results:
-        verdict = "[green]match[/]" if r.clean else "[red]MISMATCH[/]"
-        table.add_row(
-            escape(r.spec.source),
-            str(r.source_rows),
-            str(r.target_rows),
-            str(len(r.missing)),
-            str(len(r.extra)),
-            str(len(r.different)),
-            str(r.duplicate_keys),
-            verdict,
-        )
-    console.print(table)
+    counts = [
+        ("source", [str(r.source_rows) for r in results]),
+        ("target", [str(r.target_rows) for r in results]),
+        ("missing", [str(len(r.missing)) for r in results]),
+        ("extra", [str(len(r.extra)) for r in results]),
+        ("different", [str(len(r.different)) for r in results]),
+        ("dup keys", [str(r.duplicate_keys) for r in results]),
+    ]
+    _verdicts(
+        console,
+        "reconciliation, every row: source vs target (rows, then keys missing, extra, with different values)",
+        [r.spec.source for r in results],
+        counts,
+        ["match" if r.clean else "MISMATCH" for r in results],
+        ("dup keys",),
+    )
     for r in results:
         if r.error:
             console.print(Text(f"{r.spec.source}: {r.error}", style="red"))
@@ -169,15 +197,24 @@ def print_reconciliation(console: Console, results: list[TableReconciliation]) -
 
 def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]]) -> None:
     """RECONCILE_TABLE's reports: fingerprints by key-hash bucket, then keys in the buckets that differ."""
-    table = Table(title="reconciliation by bucket fingerprints: source vs target", title_justify="left")
-    for col in ("table", "source rows", "target rows", "buckets", "differing", "missing", "extra", "different"):
-        table.add_column(col, justify="left" if col == "table" else "right")
-    table.add_column("result")
-    for r in reports:
-        verdict = {"CLEAN": "[green]match[/]", "DIFFERENT": "[red]MISMATCH[/]"}.get(r["status"], "[red]FAILED[/]")
-        cells = ("source_rows", "target_rows", "buckets", "differing_buckets", "missing", "extra", "different")
-        table.add_row(escape(f"{r['source_schema']}.{r['source_table']}"), *(str(r.get(c, "")) for c in cells), verdict)
-    console.print(table)
+    cells = (
+        ("source", "source_rows"),
+        ("target", "target_rows"),
+        ("missing", "missing"),
+        ("extra", "extra"),
+        ("different", "different"),
+        ("buckets", "buckets"),
+        ("differing", "differing_buckets"),
+    )
+    _verdicts(
+        console,
+        "reconciliation by bucket fingerprints: source vs target (rows, then keys missing, extra, with "
+        "different values; buckets compared, differing)",
+        [f"{r['source_schema']}.{r['source_table']}" for r in reports],
+        [(header, [str(r.get(key, "")) for r in reports]) for header, key in cells],
+        [{"CLEAN": "match", "DIFFERENT": "MISMATCH"}.get(r["status"], "FAILED") for r in reports],
+        ("differing", "buckets"),
+    )
     for r in reports:
         name = f"{r['source_schema']}.{r['source_table']}"
         if r.get("error"):
@@ -199,8 +236,8 @@ def print_bucket_reconciliation(console: Console, reports: list[dict[str, Any]])
         if details.get("columns_compared_by_presence"):
             console.print(
                 Text(
-                    f"{name}: {', '.join(details['columns_compared_by_presence'])} compared by NULL or not "
-                    "(aurora-sync reconcile --rows compares their values)",
+                    f"{name}: {', '.join(details['columns_compared_by_presence'])} compared by presence only "
+                    "(NULL or not): the target holds them transformed (--rows compares them the same way)",
                     style="dim",
                 )
             )

@@ -90,3 +90,36 @@ def test_the_history_refusal_names_the_table_once_and_resync_of_a_history_table_
     text = " ".join(done.stdout.split())
     assert done.returncode == 0, done.stdout + done.stderr
     assert "it is merged into the history table (never swapped)" in text and "one swap" not in text, text
+
+
+def _cli80(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "COLUMNS": "80"}
+    return subprocess.run(
+        [sys.executable, "-m", "aurora_sync.cli", *args], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def test_reconcile_fits_80_columns_and_says_how_transformed_columns_are_compared(pg, harness, tmp_path):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.order_items (id int PRIMARY KEY, email text, v int NOT NULL)")
+    cur.execute("INSERT INTO public.order_items SELECT g, 'A' || g || '@X.COM', g FROM generate_series(1, 4) g")
+    h = harness.add("public.order_items", ["id"], "v", late_row_guard="false", transform='{ EMAIL = "LOWER(EMAIL)" }')
+    config = tmp_path / "sync.toml"
+    config.write_text(h.toml)
+    assert _cli80("run", "--config", str(config)).returncode == 0
+    for args in ((), ("--rows",)):
+        done = _cli80("reconcile", "--config", str(config), *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = done.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines), lines
+        (row,) = [line for line in lines if line.startswith("public.order_items ")]
+        assert row.split()[1:3] == ["4", "4"] and row.split()[-1] == "match" and "…" not in row, row
+        assert (
+            "public.order_items: email compared by presence only (NULL or not): the target holds them transformed"
+            in " ".join(done.stdout.split())
+        )
+    h.query('UPDATE "ANALYTICS"."PUBLIC"."ORDER_ITEMS" SET "EMAIL" = NULL WHERE "ID" = 2')
+    found = _cli80("reconcile", "--config", str(config), "--rows")
+    assert found.returncode == 1 and "public.order_items: (id=2) differs in email" in found.stdout, found.stdout
+    (row,) = [line for line in found.stdout.splitlines() if line.startswith("public.order_items ")]
+    assert row.split()[-1] == "MISMATCH", row
