@@ -96,6 +96,8 @@ follows:
 - `notifications`: fakesnow has no notification integrations nor SYSTEM$SEND_SNOWFLAKE_NOTIFICATION
   ("SYSTEM$SEND_SNOWFLAKE_NOTIFICATION"): integrations are kept, a role sends only through one granted to
   it, and a webhook integration's message is POSTed to its URL (any http(s) URL: a test's receiver).
+- `null_timestamps`: fakesnow sent a NULL TIMESTAMP_NTZ / _LTZ / _TZ as epoch 0, read by the connector as
+  1970-01-01; Snowflake answers NULL ("Data types"): the result's timestamp struct carries the nulls.
 
 Adding a workaround: a new module with a function `patch(duck_conn)` (or several), and one entry in
 PATCHES below, plus a line in this list naming the page it follows.
@@ -116,6 +118,7 @@ from aurora_sync.stack.emulator import (
     loading,
     merge_rewrite,
     notifications,
+    null_timestamps,
     parse_cache,
     privileges,
     reserved_names,
@@ -153,6 +156,7 @@ PATCHES: list[Callable[[Any], None]] = [
     csv_reads.patch,  # after loading, load_history and copy_options: it wraps their COPY and CSV reader
     collation.patch,
     translation_cache.patch,  # after fraction_digits: it keeps what every `_transform` patch produced
+    null_timestamps.patch,
     notifications.patch,  # last: it answers its statements before the privilege model parses them
 ]
 
