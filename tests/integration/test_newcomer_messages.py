@@ -123,3 +123,26 @@ def test_reconcile_fits_80_columns_and_says_how_transformed_columns_are_compared
     assert found.returncode == 1 and "public.order_items: (id=2) differs in email" in found.stdout, found.stdout
     (row,) = [line for line in found.stdout.splitlines() if line.startswith("public.order_items ")]
     assert row.split()[-1] == "MISMATCH", row
+    buckets = _cli80("reconcile", "--config", str(config))
+    assert buckets.returncode == 1 and "public.order_items: (id=2) is in both, with other values" in buckets.stdout
+
+
+def test_a_history_table_counts_an_update_as_one_version_opened_and_one_closed(pg, harness):
+    cur = pg.cursor()
+    cur.execute("CREATE TABLE public.msg_hcount (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.msg_hcount VALUES (1, 'a', %s), (2, 'b', %s)", (_at(1), _at(1)))
+    h = harness.add("public.msg_hcount", ["id"], "updated_at", history="true")
+
+    def counts() -> tuple[int, int, int]:
+        (t,) = h.cycle().tables
+        assert t.load["status"] in ("SUCCEEDED", "NO_CHANGE"), t.load
+        return t.load["rows_inserted"], t.load["rows_updated"], t.load["rows_deleted"]
+
+    assert counts() == (2, 0, 0)
+    cur.execute("UPDATE public.msg_hcount SET v = 'a2', updated_at = %s WHERE id = 1", (_at(2),))
+    assert counts() == (1, 1, 0)  # `+1 ~1 -0` in the summary: the new version opened, the old one closed
+    versions = h.query(
+        'SELECT "ID", "V", "_VALID_TO" IS NULL, "_IS_CURRENT" FROM "ANALYTICS"."PUBLIC"."MSG_HCOUNT" ORDER BY 1, 2'
+    )
+    assert [tuple(r) for r in versions] == [(1, "a", False, False), (1, "a2", True, True), (2, "b", True, True)]
+    assert h.query('SELECT "_VALID_TO" FROM "ANALYTICS"."PUBLIC"."MSG_HCOUNT" WHERE "V" = \'b\'')[0][0] is None
