@@ -51,20 +51,28 @@ SMALL_GZIP = 16 << 20
 _COPY = threading.local()  # the COPY this thread runs: its column count and temporary folder
 
 
-def _field_count(conn: Any, expr: exp.Copy) -> int | None:
+def _field_count(conn: Any, expr: exp.Copy, database: str | None, schema: str | None) -> int | None:
     """How many fields each row of the COPY's files has: its column list's length, else the target
-    table's column count (DuckDB resolves the name as the COPY's INSERT will); None when unknown."""
+    table's column count, read from DuckDB's catalog (a query that cannot fail, so that a COPY in an
+    explicit transaction fails, if it does, with its own error); None when unknown."""
     target = expr.this
     if isinstance(target, exp.Schema) and target.expressions:
         return len(target.expressions)
     table = target.this if isinstance(target, exp.Schema) else target
     if not isinstance(table, exp.Table):
         return None
-    try:
-        conn.execute(f"SELECT * FROM {table.sql(dialect='duckdb')} LIMIT 0")
-        return len(conn.description or []) or None
-    except Exception:  # not a table DuckDB knows: fakesnow reports it as before
+    where = [table.catalog or database, table.db or schema, table.name]
+    if not all(where):
         return None
+    try:
+        (count,) = conn.execute(
+            "SELECT COUNT(*) FROM duckdb_columns() WHERE lower(database_name) = lower(?) "
+            "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+            where,
+        ).fetchone()
+    except Exception:  # the catalog cannot be read: fakesnow reads the file as before
+        return None
+    return int(count) or None
 
 
 def _fetch(url: str, folder: Path, compression: str) -> tuple[Path, bool] | None:
@@ -141,7 +149,8 @@ def patch(duck_conn: Any = None) -> None:
 
     def copy(conn: Any, current_database: Any, current_schema: Any, expr: exp.Copy, *args: Any, **kwargs: Any) -> Any:
         source = expr.args["files"][0] if expr.args.get("files") else None
-        fields = None if isinstance(source, exp.Subquery) else _field_count(conn, expr)
+        plain = not isinstance(source, exp.Subquery)
+        fields = _field_count(conn, expr, current_database, current_schema) if plain else None
         folder = Path(tempfile.mkdtemp(prefix="aurora-copy-"))
         urls: dict[str, str] = {}  # local copy -> the staged file's URL
         _COPY.fields, _COPY.folder, _COPY.urls = fields, folder, urls
