@@ -350,8 +350,11 @@ def check_first_load(session: Any, spec: Any, columns: Sequence[tuple[str, Any]]
         return
     exprs = resolve(spec.transform, names)
     if failing := errors(session, zero_rows(columns), exprs, compile_only=True):
-        raise ValueError(
-            "; ".join(f"transform.{k}: does not compile: {m}" for k, m in failing.items())
+        raise ConfigRefused(
+            "; ".join(
+                f"transform.{k}: does not compile: {m}{source_names_in(exprs[k], spec.rename)}"
+                for k, m in failing.items()
+            )
             + (
                 ". Nothing was created or merged; fix the expression"
                 if creates
