@@ -148,8 +148,8 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest, new
         return None
     before = parse_manifest_json(newest[0])
     changes = compare(before.columns, before.source, manifest.columns, manifest.source)
-    if why := renames.followed(spec.rename, changes.renamed):
-        raise SchemaChangeError(f"export {manifest.export_id} of {spec.source}: {why}")
+    if why := renames.followed(spec.rename, changes.renamed):  # fixed in the configuration: retried until then
+        raise ConfigRefused(f"export {manifest.export_id} of {spec.source}: {why}")
     renamed = tuple((spec.column(a), spec.column(b)) for a, b in changes.renamed if spec.column(a) != spec.column(b))
     # the loaded export with the overrides of the columns it has (one for a column added since names none of its)
     had = {c.name for c in before.columns}
@@ -165,8 +165,9 @@ def changes(session: Any, place: Place, spec: TableSpec, manifest: Manifest, new
         raise SchemaChangeError(
             f"export {manifest.export_id} of {spec.source}: column types changed in a way the target cannot hold "
             f"exactly: {'; '.join(refused)}. Nothing was merged and the table waits: ALTER the target column yourself "
-            "and CALL CORE.RETRY_MANIFEST, or drop the target table and resync the table (CALL CORE.RESYNC_TABLE, "
-            "aurora-sync resync), which creates it again with the new types and every row"
+            f"and retry the export (CALL CORE.RETRY_MANIFEST('{manifest.export_id}'), or aurora-sync retry "
+            f"{manifest.export_id} --config sync.toml), or drop the target table and resync the table (CALL "
+            "CORE.RESYNC_TABLE, aurora-sync resync), which creates it again with the new types and every row"
         )
     notes = [
         f"column {a} renamed to {b} in the source (same attribute number): renamed in the target" for a, b in renamed
@@ -191,7 +192,8 @@ def _rename_columns(
             raise SchemaChangeError(
                 f"{label} of {spec.source}: column {old} was renamed to {new} in the source, but the target "
                 f"already has a column {new} (one no longer exported?). Nothing was merged: drop or rename "
-                f"{spec.target_schema}.{spec.target_table}.{new} and CALL CORE.RETRY_MANIFEST"
+                f"{spec.target_schema}.{spec.target_table}.{new}, then retry the export (CALL CORE.RETRY_MANIFEST, "
+                "or aurora-sync retry <export id> --config sync.toml)"
             )
         if old in existing:
             run(session, sql.rename_column(spec, database, old, new))
