@@ -12,12 +12,13 @@ from aurora_sync.alerts import KEYS as ALERT_KEYS
 from aurora_sync.alerts import AlertsConfig, parse_alerts
 from aurora_sync.snowflake_keys import unknown_key
 from stored_procs.configuration import renames
-from stored_procs.configuration.app_config import InvalidSetting, object_name
+from stored_procs.configuration.app_config import InvalidSetting
+from stored_procs.configuration.schema_map import target_schema_name
 from stored_procs.configuration.table_config import OPTION_KEYS, build_spec
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.spec import Place, TableSpec
 from sync_contract.errors import ContractError
-from sync_contract.identifiers import validate_identifier
+from sync_contract.identifiers import target_name, validate_identifier
 
 DEFAULT_MAX_FILE_MB = 128
 _SECTIONS = {"source", "s3", "snowflake", "exporter", "tables", "alerts", "target"}
@@ -206,7 +207,7 @@ def _schema_map(value: Any) -> dict[str, str]:
     for k, v in mapping.items():
         source = _ident(k, "target.schema_map")
         try:  # as CORE.SET_SCHEMA_MAP reads a value: `raw` is RAW, `"Raw"` keeps its case (app_config.object_name)
-            out[source] = object_name(_str(v, f"target.schema_map.{k}"), "target schema")
+            out[source] = target_schema_name(_str(v, f"target.schema_map.{k}"))
         except InvalidSetting as err:
             raise ConfigError(f"target.schema_map.{k}", err.reason) from err
     return out
@@ -243,6 +244,8 @@ def _table(value: Any, key: str, schema_map: dict[str, str]) -> tuple[TableSpec,
     if not isinstance(columns, list):
         raise ConfigError(f"{key}.columns", "must be a list of column names")
     listed = tuple(_ident(c, f"{key}.columns") for c in columns)
+    if why := renames.internal_refusal([target_name(c) for c in listed if c not in spec.rename], "column"):
+        raise ConfigError(f"{key}.columns", why)
     if listed:  # the exported columns are known: every rename must name one and keep apart from the others
         exported = {*listed, *spec.primary_key, *([spec.watermark_column] if spec.watermark_column else [])}
         if found := renames.clash(spec.rename, exported) or renames.unmatched(spec.rename, exported, ()):

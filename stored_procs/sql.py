@@ -134,17 +134,18 @@ def target_columns(spec: TableSpec, manifest: Manifest) -> list[tuple[str, TypeM
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise ValueError(f"columns of {spec.source} collide once upper-cased in Snowflake: {dupes}")
-    reserved = {ROW_NUMBER_COLUMN} | (
-        {n for n, _ in SOFT_DELETE_COLUMNS} if spec.delete_detection == "soft_delete" else set()
-    )
-    if spec.history:  # loading.history's columns, and the names its MERGE gives its own source columns
-        reserved |= set(renames.HISTORY_COLUMNS) | {n for n in names if n.startswith("_AURORA_SYNC_")}
+    # every internal column of the load's statements is named under renames.RESERVED_PREFIX (the row number,
+    # the full-mode gone flag, transform slots, history's merge columns): no column of the row may be
+    if why := renames.internal_refusal(names, f"columns of {spec.source}:"):
+        raise ConfigRefused(f"{why}. Nothing of the batch was loaded")
+    reserved = {n for n, _ in SOFT_DELETE_COLUMNS} if spec.delete_detection == "soft_delete" else set()
+    if spec.history:  # loading.history's columns
+        reserved |= set(renames.HISTORY_COLUMNS)
     if taken := sorted(reserved & set(names)):
         raise ValueError(
-            f"columns {taken} of {spec.source} have names the sync uses itself (the row number of a batch; with "
-            "soft deletes, _DELETED and _DELETED_AT; with history, _VALID_FROM, _VALID_TO, _IS_CURRENT and "
-            '_AURORA_SYNC_*): rename them (rename = { column = "OTHER" }), replicate a view that renames them, '
-            "or leave them out"
+            f"columns {taken} of {spec.source} have names the sync uses itself (with soft deletes, _DELETED and "
+            "_DELETED_AT; with history, _VALID_FROM, _VALID_TO, _IS_CURRENT): rename them "
+            '(rename = { column = "OTHER" }), replicate a view that renames them, or leave them out'
         )
     if refused := [c.name for c, n in zip(manifest.columns, names, strict=True) if n in RESERVED_COLUMN_NAMES]:
         raise ValueError(

@@ -35,6 +35,9 @@ def parse(options: dict[str, Any], where: str) -> dict[str, Any]:
     known = [c for c in [*(options.get("primary_key") or []), options.get("watermark_column")] if isinstance(c, str)]
     if found := renames.clash(rename, known):  # the other exported columns are checked at load
         raise InvalidSetting(found[1], f"{where}.rename.{found[0]}")
+    for column in known:  # a key or watermark column under the reserved prefix must be renamed (the rest at load)
+        if column not in rename and (why := renames.internal_refusal([target_name(column)], "column")):
+            raise InvalidSetting(why, f"{where}.rename")
     transform = _strings(options.get("transform"), f"{where}.transform", "target column names to SQL expressions")
     _check_transforms(transform, options, rename, where)
     overrides = _strings(
@@ -73,6 +76,12 @@ def _check_transforms(transform: dict[str, str], options: dict[str, Any], rename
     }
     for column, expression in transform.items():
         key = f"{where}.transform.{column}"
+        if renames.internal(column):
+            raise InvalidSetting(
+                f"{column} starts with {renames.RESERVED_PREFIX}, the prefix of the sync's own columns: no column "
+                "of the row has such a name; transform one of the row's target columns",
+                key,
+            )
         hit = driving.get(transforms.target_of(column, driving))  # the one rule for transform keys
         if hit is not None:
             role = "primary key" if hit in keys else "watermark"
@@ -121,8 +130,8 @@ def _strings(value: Any, key: str, expected: str) -> dict[str, str]:
 
 
 def _identifier(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidSetting(f"must be a non-empty column name, got {value!r}", key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidSetting(f"must be a column name with a visible character, got {value!r}", key)
     try:
         return validate_identifier(value, key)
     except ContractError as err:

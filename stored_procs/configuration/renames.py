@@ -30,6 +30,12 @@ from sync_contract.identifiers import RESERVED_COLUMN_NAMES, collision_key, targ
 # SOFT_DELETE_COLUMNS) names the same columns. HISTORY_COLUMNS is the one spelling of a history table's
 # columns: stored_procs.loading.history and stored_procs.sql import it
 HISTORY_COLUMNS = ("_VALID_FROM", "_VALID_TO", "_IS_CURRENT")
+# Every name the load's SQL gives a column of its own (the row number of a batch, a full-mode MERGE's gone
+# flag, a transform's slot, history's merge columns, staged checks' and reconciliation's key aliases beside
+# the row's columns) starts with this prefix, and no column of a replicated table may (`internal`): a
+# source column, a rename target, a transform key named so would meet an internal column of the same name
+# in one SELECT and silently take its values. Compared in any case (collision_key).
+RESERVED_PREFIX = "_AURORA_SYNC_"
 SYNC_COLUMNS = {
     "_AURORA_SYNC_RN": "the row number of a batch",
     "_DELETED": "soft deletes' flag",
@@ -38,12 +44,36 @@ SYNC_COLUMNS = {
 }
 
 
+def internal(name: str) -> bool:
+    """Whether `name` starts with RESERVED_PREFIX in any case (`_aurora_sync_t0`, `"_Aurora_Sync_X"`)."""
+    return collision_key(name).startswith(collision_key(RESERVED_PREFIX))
+
+
+def internal_refusal(names: Iterable[str], what: str) -> str | None:
+    """Why columns `names` (target names) cannot be replicated as they are: each under RESERVED_PREFIX is
+    named, with the fix. None: no such name."""
+    if not (taken := sorted({n for n in names if internal(n)})):
+        return None
+    return (
+        f"{what} {', '.join(repr(n) for n in taken)} start(s) with {RESERVED_PREFIX}, the prefix of the columns "
+        "the sync's statements use themselves (in any case): the values would mix with an internal column's. "
+        f'Rename it (rename = {{ {taken[0].lower()} = "OTHER_NAME" }}) or leave it out with `columns`'
+    )
+
+
 def refused_target(target: str) -> str | None:
     """Why no column may be renamed to `target` whatever the table (None: it may)."""
+    if not target.strip():
+        return f"{target!r} is blank: a column name needs a visible character"
     key = collision_key(target)
     for name, what in SYNC_COLUMNS.items():
         if key == collision_key(name):
             return f"{target!r} is {name}, a column the sync adds itself ({what}); choose another name"
+    if internal(target):
+        return (
+            f"{target!r} starts with {RESERVED_PREFIX}, the prefix of the columns the sync's statements use "
+            "themselves (in any case); choose another name"
+        )
     if key in {collision_key(n) for n in RESERVED_COLUMN_NAMES}:
         return (
             f"{target!r} is a keyword Snowflake refuses as a column name even double-quoted "

@@ -15,6 +15,7 @@ from typing import Any
 from stored_procs import ledger
 from stored_procs.configuration import access, app_config
 from stored_procs.configuration.app_config import InvalidSetting
+from stored_procs.configuration.targets import read_only_schema
 from stored_procs.spec import APP_CODE_SCHEMA, Place
 from stored_procs.statement import literal
 from sync_contract.errors import ContractError
@@ -46,10 +47,21 @@ def parse(value: Any) -> dict[str, str]:
         if not isinstance(target, str):
             raise InvalidSetting(f"must be a target schema name, got {target!r}", key)
         try:
-            out[name] = app_config.object_name(target, "target schema")
+            out[name] = target_schema_name(target)
         except InvalidSetting as err:
             raise InvalidSetting(err.reason, key) from err
     return out
+
+
+def target_schema_name(value: str) -> str:
+    """A schema map's value as Snowflake resolves it (app_config.object_name: `raw` is RAW, `"Raw"` keeps its
+    case); InvalidSetting (no key) for text that is not a name or names a read-only schema
+    (targets.read_only_schema: INFORMATION_SCHEMA). The one rule of sync.toml's [target] schema_map
+    (aurora_sync.config) and CORE.SET_SCHEMA_MAP."""
+    name = app_config.object_name(value, "target schema")
+    if why := read_only_schema(name):
+        raise InvalidSetting(why)
+    return name
 
 
 def read(settings: app_config.AppSettings) -> dict[str, str]:

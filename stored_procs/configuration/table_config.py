@@ -353,7 +353,7 @@ def _ident(value: Any, key: str) -> str:
 
 def _checked(value: Any, key: str, expected: str, check: Callable[[str], T]) -> T:
     """`check(value)` for a non-empty string; any refusal becomes an InvalidSetting naming `key`."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value.strip():
         raise InvalidSetting(f"must be a non-empty {expected}, got {value!r}", key)
     try:
         return check(value)

@@ -16,6 +16,20 @@ from stored_procs.spec import TableSpec
 from sync_contract.identifiers import collision_key, quote_ident, quote_qualified
 
 CONTROL_TABLES = "the sync's own tables (SYNC_TABLES, MANIFESTS, WATERMARKS, RUNS, …) and its staging tables"
+# Schemas no table can be created in, in any database: INFORMATION_SCHEMA is "a read-only schema" Snowflake
+# creates in every database ("Snowflake Information Schema", https://docs.snowflake.com/en/sql-reference/info-schema)
+READ_ONLY_SCHEMAS = {"INFORMATION_SCHEMA": "Snowflake's read-only views of the database's objects"}
+
+
+def read_only_schema(schema: str) -> str | None:
+    """Why no table can be created in schema `schema` (compared as Snowflake may resolve it), or None."""
+    for name, holds in READ_ONLY_SCHEMAS.items():
+        if collision_key(schema) == collision_key(name):
+            return (
+                f"{quote_ident(schema)} is {name}, a read-only schema of every database ({holds}); "
+                "choose another schema"
+            )
+    return None
 
 
 def target_key(spec: TableSpec) -> tuple[str, str]:
@@ -47,7 +61,7 @@ def target_clash(
     the shared object and the fix.
     """
     target = shown_target(spec)
-    for schema, holds in reserved_schemas.items():
+    for schema, holds in {**READ_ONLY_SCHEMAS, **reserved_schemas}.items():
         if collision_key(spec.target_schema) == collision_key(schema):
             return (
                 f"{spec.source}: target {target} is in schema {quote_ident(schema)}, which holds {holds}; "

@@ -37,7 +37,8 @@ from sync_contract.manifest import Manifest
 # rewrite only the partitions they touch.
 FULL_MERGE_MAX_SHARE = 0.5
 
-GONE = "__AURORA_SYNC_GONE"  # the MERGE source's flag: a target key the snapshot no longer holds
+GONE = "_AURORA_SYNC_GONE"  # the MERGE source's flag: a target key the snapshot no longer holds (a reserved
+# name: configuration.renames.RESERVED_PREFIX; no column of the row may have it)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ Valid-from is the row's watermark when the watermark column is a timestamptz or 
 UTC); otherwise (full mode, a number watermark) it is the load time. A row
 opens a version only when it differs from the key's current version and is not older than it (by
 watermark); a row identical to the current version (a re-export, a lookback, a resync) adds nothing,
-and a row older than the key's newest version (a late arrival) neither reopens nor reorders history.
+and a row older than the key's current version (a late arrival) does not reorder history. A key with no
+current version whose row a batch holds is in the source, so the row opens a version whatever its watermark
+(a key closed by a key set and restored as it was, e.g. from a backup, is current again).
 A row whose valid-from equals the current version's (the same watermark, other values) corrects that
 version in place. A key that comes back after being closed opens a new version from the later of its
 watermark and the closed version's end, so versions never overlap.
@@ -48,7 +50,7 @@ VIEW_SUFFIX = "_CURRENT"  # the view over the current versions: <TARGET>_CURRENT
 _FROM, _RAW, _ACTION = "_AURORA_SYNC_FROM", "_AURORA_SYNC_RAW_FROM", "_AURORA_SYNC_ACTION"
 # the per-key aggregate's columns: reserved names (sql.target_columns refuses _AURORA_SYNC_* columns in a
 # history table), as a key column may be named anything else (F, T)
-_LAST_FROM, _LAST_TO, _AT = "_AURORA_SYNC_LAST_FROM", "_AURORA_SYNC_LAST_TO", "_AURORA_SYNC_AT"
+_LAST_TO, _AT = "_AURORA_SYNC_LAST_TO", "_AURORA_SYNC_AT"
 # a staged date or timestamp as text that TO_TIMESTAMP_TZ reads with datetime_text's format: UTC
 _AS_UTC = {Kind.TIMESTAMP_TZ: "", Kind.TIMESTAMP_NTZ: " || '+00:00'"}
 
@@ -198,7 +200,11 @@ def _changes(
     place: Place, spec: TableSpec, manifest: Manifest, database: str, at: str, key_range: tuple[Any, Any] | None
 ) -> tuple[str, tuple[Any, ...]]:
     """The staged rows that open or correct a version, each with its valid-from and action: OPEN (no
-    current version), CHANGE (closes the current one) or CORRECT (same valid-from: in place)."""
+    current version), CHANGE (closes the current one) or CORRECT (same valid-from: in place).
+    A row of a key with no current version always opens one, whatever its watermark: the export holds the
+    row, so the key is in the source (a key closed by a key set and restored as it was, with its old
+    watermark, e.g. from a backup); it opens from the later of its watermark and the key's last _VALID_TO
+    (`start`), so versions never overlap."""
     cols = [n for n, _ in sql.target_columns(spec, manifest)]
     keys = [spec.column(c) for c in manifest.primary_key]
     raw, binds = valid_from(spec, manifest, at)
@@ -214,7 +220,7 @@ def _changes(
     action = f"CASE WHEN c.{cur} IS NULL THEN 'OPEN' WHEN {start} = c.{vf} THEN 'CORRECT' ELSE 'CHANGE' END"
     key_list = ", ".join(_q(k) for k in keys)
     history = (
-        f"(SELECT {key_list}, MAX({vf}) AS {_q(_LAST_FROM)}, MAX({vt}) AS {_q(_LAST_TO)} FROM {target} "
+        f"(SELECT {key_list}, MAX({vt}) AS {_q(_LAST_TO)} FROM {target} "
         f"WHERE TRUE{_bound(spec, manifest, '', key_range)} GROUP BY {key_list})"
     )
     selected = ", ".join(f"s.{_q(n)}" for n in cols)
@@ -223,8 +229,7 @@ def _changes(
         f"LEFT JOIN {target} AS c ON {sql.key_match(spec, manifest, 'c', 's')} AND c.{cur}"
         f"{_bound(spec, manifest, 'c', key_range)} "
         f"LEFT JOIN {history} AS h ON {sql.key_match(spec, manifest, 'h', 's')} "
-        f"WHERE (c.{cur} IS NULL AND (h.{_q(_LAST_FROM)} IS NULL OR {r} > h.{_q(_LAST_FROM)})) "
-        f"OR (c.{cur} IS NOT NULL AND ({differs}){newer})",
+        f"WHERE c.{cur} IS NULL OR (({differs}){newer})",
         binds,
     )
 

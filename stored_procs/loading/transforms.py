@@ -19,82 +19,22 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from stored_procs.configuration.renames import RESERVED_PREFIX
 from stored_procs.configuration.suggest import did_you_mean, source_names_in
 from stored_procs.loading.errors import ConfigRefused
+from stored_procs.loading.transform_names import (
+    AGGREGATES,
+    NON_DETERMINISTIC,
+    REFUSED_CALLS,
+    REFUSED_WORDS,
+    SESSION_CALLS,
+    SESSION_CAST_TYPES,
+    SESSION_TYPES,
+    WITHOUT_PARENTHESES,
+)
 from stored_procs.statement import Stmt, run
 from sync_contract.identifiers import quote_ident, target_name
 
-# Functions whose result changes between two runs over the same row: Snowflake's data generation
-# functions ("Data generation functions", https://docs.snowflake.com/en/sql-reference/functions-data-generation:
-# NORMAL, RANDOM, RANDSTR, SEQ1/2/4/8, UNIFORM, UUID_STRING, ZIPF) and context functions ("Context
-# functions", https://docs.snowflake.com/en/sql-reference/functions-context: CURRENT_*, GETDATE, LOCALTIME,
-# LOCALTIMESTAMP, SYSDATE, SYSTIMESTAMP, GETVARIABLE, LAST_QUERY_ID…; CURRENT_DATE, CURRENT_TIME,
-# CURRENT_TIMESTAMP, CURRENT_USER, LOCALTIME and LOCALTIMESTAMP also without parentheses). Also refused:
-# the AI_* functions (a model's answer) and any function called through a schema (a UDF, SNOWFLAKE.CORTEX.…),
-# whose determinism cannot be checked. An unqualified user-defined function is the user's to keep deterministic.
-NON_DETERMINISTIC = frozenset(
-    {
-        "NORMAL",
-        "RANDOM",
-        "RANDSTR",
-        "SEQ1",
-        "SEQ2",
-        "SEQ4",
-        "SEQ8",
-        "UNIFORM",
-        "UUID_STRING",
-        "ZIPF",
-        "GETDATE",
-        "LOCALTIME",
-        "LOCALTIMESTAMP",
-        "SYSDATE",
-        "SYSTIMESTAMP",
-        "SYS_CONTEXT",
-        "GETVARIABLE",
-        "LAST_QUERY_ID",
-        "LAST_TRANSACTION",
-        "INVOKER_ROLE",
-        "INVOKER_SHARE",
-        "ALL_USER_NAMES",
-    }
-)
-# context functions that are called without parentheses too ("Context functions", usage notes); any other
-# name above is refused only where it is called (a column named CURRENT_BALANCE or NORMAL is a column)
-WITHOUT_PARENTHESES = frozenset(
-    {"CURRENT_DATE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "CURRENT_USER", "LOCALTIME", "LOCALTIMESTAMP"}
-)
-# Aggregate and window-only functions ("Aggregate functions", https://docs.snowflake.com/en/sql-reference/functions-aggregation;
-# "Window functions", https://docs.snowflake.com/en/sql-reference/functions-window): their result depends on other
-# rows (a batch's, or the whole relation's), so a transform using one is not a function of its row.
-AGGREGATES = frozenset(
-    {
-        "ANY_VALUE", "APPROX_COUNT_DISTINCT", "APPROX_PERCENTILE", "APPROX_TOP_K", "APPROXIMATE_JACCARD_INDEX",
-        "APPROXIMATE_SIMILARITY", "ARRAY_AGG", "ARRAY_UNION_AGG", "ARRAY_UNIQUE_AGG", "AVG", "BITAND_AGG",
-        "BITOR_AGG", "BITXOR_AGG", "BIT_AND", "BIT_OR", "BIT_XOR", "BOOLAND_AGG", "BOOLOR_AGG", "BOOLXOR_AGG",
-        "CORR", "COUNT", "COUNT_IF", "COVAR_POP", "COVAR_SAMP", "GROUPING", "GROUPING_ID", "HASH_AGG", "HLL",
-        "HLL_ACCUMULATE", "HLL_COMBINE", "KURTOSIS", "LISTAGG", "MAX", "MAX_BY", "MEDIAN", "MIN", "MIN_BY",
-        "MINHASH", "MINHASH_COMBINE", "MODE", "OBJECT_AGG", "PERCENTILE_CONT", "PERCENTILE_DISC", "SKEW",
-        "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "SUM", "VARIANCE", "VARIANCE_POP", "VARIANCE_SAMP", "VAR_POP",
-        "VAR_SAMP", "REGR_AVGX", "REGR_AVGY", "REGR_COUNT", "REGR_INTERCEPT", "REGR_R2", "REGR_SLOPE",
-        "REGR_SXX", "REGR_SXY", "REGR_SYY", "CUME_DIST", "DENSE_RANK", "FIRST_VALUE", "LAG", "LAST_VALUE",
-        "LEAD", "NTH_VALUE", "NTILE", "PERCENT_RANK", "RANK", "RATIO_TO_REPORT", "ROW_NUMBER",
-        "CONDITIONAL_CHANGE_EVENT", "CONDITIONAL_TRUE_EVENT",
-    }
-)  # fmt: skip
-# Words that read something other than the row, or name an object: a subquery (SELECT, WITH), a window
-# (OVER, QUALIFY) or an ordered aggregate (WITHIN GROUP), a sequence's next value (`seq.NEXTVAL`,
-# "Using sequences", https://docs.snowflake.com/en/user-guide/querying-sequences)
-REFUSED_WORDS = {
-    "SELECT": "a subquery: a transform reads only its own row's columns",
-    "WITH": "a subquery: a transform reads only its own row's columns",
-    "OVER": "a window (OVER): a transform is a function of its own row, not of the rows around it",
-    "QUALIFY": "a window (QUALIFY): a transform is a function of its own row",
-    "WITHIN": "an ordered aggregate (WITHIN GROUP): a transform is a function of its own row",
-    "NEXTVAL": "a sequence (NEXTVAL): its next value differs on every run",
-}
-# Calls that name an object by text or read a table ("IDENTIFIER()", https://docs.snowflake.com/en/sql-reference/identifier-literal;
-# "TABLE()", https://docs.snowflake.com/en/sql-reference/functions-table), and flattening into rows
-REFUSED_CALLS = frozenset({"IDENTIFIER", "TABLE", "FLATTEN", "GENERATOR"})
 # Outside strings and quoted names an expression holds names, numbers and these characters only: operators
 # (+ - * / % || comparisons), parentheses, commas inside calls, `.` (a qualified name or a decimal point), `:`
 # (a VARIANT path, `::` casts) and `[ ]` (an index). Everything else is refused: `;`, `$` (session variables
@@ -108,7 +48,8 @@ _ALLOWED_CHARS = frozenset("+-*/%|(),.:=<>![]")
 _TOKENS = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\$\$.*?\$\$|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_$]*|[0-9][A-Za-z0-9_.]*|\S", re.S
 )
-_SLOT = "_AURORA_SYNC_T{}"  # a transformed value's column between the two SELECTs of `applied`
+_RESERVED = RESERVED_PREFIX  # every internal column's prefix (configuration.renames)
+_SLOT = _RESERVED + "T{}"  # a transformed value's column between the two SELECTs of `applied`
 
 
 def _is_literal(token: str) -> bool:
@@ -172,6 +113,18 @@ def problem(expression: str) -> str | None:
         {w for w in calls if w in NON_DETERMINISTIC or w.startswith(("CURRENT_", "AI_"))}
         | (words & WITHOUT_PARENTHESES)
     )
+    if internal := sorted({n for n in named if n.upper().startswith(_RESERVED)}):
+        return (
+            f"names {', '.join(internal)}: names starting with {_RESERVED} are the sync's own columns, never the "
+            "row's; an expression reads the row's target columns"
+        )
+    casts = {n for i, n in enumerate(named[2:], 2) if tokens[i - 2 : i] == [":", ":"] or named[i - 1] == "AS"}
+    if session := sorted((calls & SESSION_CALLS) | (words & SESSION_TYPES) | (casts & SESSION_CAST_TYPES)):
+        return (
+            f"uses {', '.join(session)}, whose result depends on the session (its roles, time zone or "
+            "TIMESTAMP_TYPE_MAPPING), not only on the row: use a _TZ or _NTZ timestamp (TO_TIMESTAMP_TZ, "
+            "::TIMESTAMP_NTZ) and no context functions"
+        )
     if qualified := sorted({n for i, n in enumerate(named[1:], 1) if n in calls and tokens[i - 1] == "."}):
         return (
             f"calls {', '.join(qualified)} through a schema (a user-defined or Cortex function): whether its result "

@@ -68,9 +68,7 @@ def test_the_merge_names_its_own_columns_apart_from_key_columns_named_f_or_t():
     )
     batch = manifest(columns=columns)
     text = history.merge(Place.create("ANALYTICS", "AURORA_SYNC"), spec, batch, "A", "x", True).text
-    aggregate = (
-        'SELECT "F", "T", MAX("_VALID_FROM") AS "_AURORA_SYNC_LAST_FROM", MAX("_VALID_TO") AS "_AURORA_SYNC_LAST_TO"'
-    )
+    aggregate = 'SELECT "F", "T", MAX("_VALID_TO") AS "_AURORA_SYNC_LAST_TO"'
     assert aggregate in text and 'h."_AURORA_SYNC_LAST_TO"' in text
     # the aggregate's key columns F and T are read only where it is joined by key
     uses = re.findall(r'(?<![A-Za-z_])h\."[FT]"( = s\.)?', text)

@@ -42,7 +42,7 @@ def _error(text: str) -> ConfigError:
         ('{ email_address = "LOCALTIME" }', "tables[1].rename.email_address", "Reserved & limited keywords"),
         ('{ email_address = "CLIENT_ID" }', "tables[1].rename.email_address", "'client_id' is 'CLIENT_ID'"),
         ('{ email_address = "updated_at" }', "tables[1].rename.email_address", "'updated_at' is 'UPDATED_AT'"),
-        ('{ email_address = "" }', "tables[1].rename.email_address", "non-empty column name"),
+        ('{ email_address = "" }', "tables[1].rename.email_address", "visible character"),
         ('"EMAIL"', "tables[1].rename", "must be a table mapping source column names"),
     ],
 )

@@ -99,6 +99,10 @@ follows:
 - `null_timestamps`: fakesnow sent a NULL TIMESTAMP_NTZ / _LTZ / _TZ as epoch 0, read by the connector as
   1970-01-01; Snowflake answers NULL ("Data types"): the result's timestamp struct carries the nulls.
 
+- `unhandled`: a statement the emulator cannot run (an exception fakesnow does not expect, e.g. its CREATE
+  SCHEMA of a name holding a quote or a dot) was answered with HTTP 500, which the connector retries for its
+  whole network timeout (a hung cycle); it is a SQL error naming the statement, as Snowflake answers one.
+
 Adding a workaround: a new module with a function `patch(duck_conn)` (or several), and one entry in
 PATCHES below, plus a line in this list naming the page it follows.
 """
@@ -126,6 +130,7 @@ from aurora_sync.stack.emulator import (
     rewrites,
     strict_values,
     translation_cache,
+    unhandled,
     variant,
 )
 
@@ -157,7 +162,8 @@ PATCHES: list[Callable[[Any], None]] = [
     collation.patch,
     translation_cache.patch,  # after fraction_digits: it keeps what every `_transform` patch produced
     null_timestamps.patch,
-    notifications.patch,  # last: it answers its statements before the privilege model parses them
+    notifications.patch,  # it answers its statements before the privilege model parses them
+    unhandled.patch,  # last: around every execute above, an unexpected exception is a SQL error, not HTTP 500
 ]
 
 
