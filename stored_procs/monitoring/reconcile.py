@@ -69,8 +69,15 @@ REPORT_COLUMNS = (
 
 
 TARGET = "T"  # the target table's alias: every column reference is qualified (no clash with the walk's columns)
-NODES, DOCS = '"__RECON_NODES"', '"__RECON_DOCS"'
-ROW, COL, PATH, VALUE, HASH = '"__RECON_R"', '"__RECON_C"', '"__RECON_P"', '"__RECON_V"', '"__RECON_H"'
+# the walk's relations and columns: under the reserved prefix of every internal name (configuration.renames)
+NODES, DOCS = '"_AURORA_SYNC_RECON_NODES"', '"_AURORA_SYNC_RECON_DOCS"'
+ROW, COL, PATH, VALUE, HASH = (
+    '"_AURORA_SYNC_RECON_R"',
+    '"_AURORA_SYNC_RECON_C"',
+    '"_AURORA_SYNC_RECON_P"',
+    '"_AURORA_SYNC_RECON_V"',
+    '"_AURORA_SYNC_RECON_H"',
+)
 
 
 def canonical(name: str | None, pg_type: str, document: int | None = None, as_type: str | None = None) -> str:
