@@ -5,27 +5,13 @@ ways to retry it, and `aurora-sync retry` is the local one."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from stored_procs import ledger
 from tests.integration.test_app_procedures import app, call  # noqa: F401  (app: a fixture)
+from tests.integration.test_cli import _cli  # the CLI as a user runs it
 
 pytestmark = pytest.mark.integration
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aurora_sync.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "COLUMNS": "200"},
-        check=False,
-    )
 
 
 def _manifests(h, table: str) -> list[tuple]:

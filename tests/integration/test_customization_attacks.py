@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import tomllib
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -227,12 +228,13 @@ def test_history_with_renamed_key_and_watermark_and_transform_through_delete_and
 # --- history: a key that comes back unchanged ---------------------------------------------------------
 
 
-def test_history_a_deleted_key_restored_identical_is_current_again_after_a_resync(pg, harness):
+def _history_key_deleted(pg: Any, harness: Any, table: str) -> tuple[Any, Any]:
+    """A history table with keys 1 and 2 whose key set has closed key 2: (cursor, table harness)."""
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.atk_hback (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL)")
-    cur.executemany("INSERT INTO public.atk_hback VALUES (%s, %s, %s)", [(1, "a", at(1)), (2, "b", at(1))])
+    cur.execute(f"CREATE TABLE public.{table} (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL)")
+    cur.executemany(f"INSERT INTO public.{table} VALUES (%s, %s, %s)", [(1, "a", at(1)), (2, "b", at(1))])
     h = harness.add(
-        "public.atk_hback",
+        f"public.{table}",
         ["id"],
         "updated_at",
         history="true",
@@ -242,10 +244,15 @@ def test_history_a_deleted_key_restored_identical_is_current_again_after_a_resyn
     )
     flush_counts(cur)
     _ok(h.cycle())
-    cur.execute("DELETE FROM public.atk_hback WHERE id = 2")
+    cur.execute(f"DELETE FROM public.{table} WHERE id = 2")
     flush_counts(cur)
     _ok(h.cycle())
-    assert [r[4] for r in versions(h, "ATK_HBACK")] == [True, False]
+    assert [r[4] for r in versions(h, table.upper())] == [True, False]
+    return cur, h
+
+
+def test_history_a_deleted_key_restored_identical_is_current_again_after_a_resync(pg, harness):
+    cur, h = _history_key_deleted(pg, harness, "atk_hback")
     cur.execute("INSERT INTO public.atk_hback VALUES (2, 'b', %s)", (at(1),))  # restored as it was
     resync_table(h.snow, h.config.place, "public.atk_hback", "atk-resync")
     flush_counts(cur)
@@ -262,23 +269,7 @@ def test_history_a_deleted_key_restored_identical_is_current_again_after_a_resyn
 
 def test_history_a_deleted_key_restored_identical_with_a_newer_watermark_is_current_on_its_next_export(pg, harness):
     # the regular incremental window covers the restored row: it is current again without a resync
-    cur = pg.cursor()
-    cur.execute("CREATE TABLE public.atk_hback2 (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL)")
-    cur.executemany("INSERT INTO public.atk_hback2 VALUES (%s, %s, %s)", [(1, "a", at(1)), (2, "b", at(1))])
-    h = harness.add(
-        "public.atk_hback2",
-        ["id"],
-        "updated_at",
-        history="true",
-        delete_detection="'delete'",
-        keys_interval_hours="0",
-        max_delete_fraction="1.0",
-    )
-    flush_counts(cur)
-    _ok(h.cycle())
-    cur.execute("DELETE FROM public.atk_hback2 WHERE id = 2")
-    flush_counts(cur)
-    _ok(h.cycle())
+    cur, h = _history_key_deleted(pg, harness, "atk_hback2")
     cur.execute("INSERT INTO public.atk_hback2 VALUES (2, 'b', %s)", (at(5),))
     flush_counts(cur)
     _ok(h.cycle())

@@ -12,19 +12,9 @@ import sys
 import pytest
 
 from aurora_sync.config import ConfigError
+from tests.integration.test_cli import _cli  # the CLI as a user runs it
 
 pytestmark = pytest.mark.integration
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "aurora_sync.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "COLUMNS": "200"},
-        check=False,
-    )
 
 
 def test_a_quarantined_row_has_one_reason_per_column_and_no_trailing_separator(pg, harness):
