@@ -21,7 +21,6 @@ from stored_procs.statement import run
 from sync_contract.column_changes import compare
 from sync_contract.manifest import Manifest, parse_manifest_json
 
-
 # what a table's load read before its first batch (loading.table_ledger): the target's columns, the newest
 # loaded export's (DOC, WINDOW_HIGH), and, for a history table, its current view's columns (None: not read)
 Known = tuple[set[str], tuple[str, str | None] | None, set[str] | None]

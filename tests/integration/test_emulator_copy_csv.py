@@ -140,6 +140,6 @@ def test_a_json_file_loads_and_one_that_is_not_json_fails_naming_the_staged_file
     rows = run(snow, Stmt(f"SELECT DOC:n::NUMBER AS N, F FROM {schema}.J ORDER BY N"))
     assert [tuple(r) for r in rows] == [(1, PREFIX + "docs/a.json"), (2, PREFIX + "docs/a.json")]
     s3.put_object(Bucket=BUCKET, Key=PREFIX + "docs/b.json", Body=b'{"n": 3')
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(Exception, match=f"s3://{BUCKET}/{PREFIX}docs/b.json") as refused:
         run(snow, Stmt(copy))
-    assert f"s3://{BUCKET}/{PREFIX}docs/b.json" in str(refused.value) and "aurora-copy" not in str(refused.value)
+    assert "aurora-copy" not in str(refused.value)
