@@ -200,6 +200,8 @@ def test_source_columns_named_like_the_syncs_own_are_refused_naming_them(pg, har
     h = harness.add("public.own_rn", ["id"], "updated_at")
     h.add("public.own_flag", ["id"], "updated_at", delete_detection='"soft_delete"')
     rn, flag = h.cycle().tables
-    assert rn.load["status"] == "FAILED" and "columns ['_AURORA_SYNC_RN'] of public.own_rn" in rn.load["error"]
+    # the reserved prefix of every internal column (docs/CUSTOMIZATION.md, "Reserved names"), and the fix
+    assert rn.load["status"] == "FAILED" and "'_AURORA_SYNC_RN' start(s) with _AURORA_SYNC_" in rn.load["error"]
+    assert 'rename = { _aurora_sync_rn = "OTHER_NAME" }' in rn.load["error"]
     assert flag.load["status"] == "FAILED" and "columns ['_DELETED'] of public.own_flag" in flag.load["error"]
     assert "replicate a view that renames them" in flag.load["error"]
