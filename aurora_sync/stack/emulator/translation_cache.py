@@ -69,7 +69,11 @@ class _Kept:
 
 def _generating(tree: exp.Expr, kept: _Kept) -> exp.Expr:
     """`tree`, whose DuckDB text is `kept.text` when known, else generated once and remembered there
-    (sqlglot's generation of the staged checks of a wide table took ~50 ms each time)."""
+    (sqlglot's generation of the staged checks of a wide table took ~50 ms each time).
+
+    Correct only while nothing edits the tree between fakesnow's translation and `_execute`'s
+    `.sql("duckdb")` (strict_values and result_description read it, never change it): a future patch of
+    `_execute` that edits the tree must drop the kept text, or it would run the stale statement."""
     generate = tree.sql
 
     def sql(dialect: Any = None, **opts: Any) -> str:
