@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tomllib
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ def _child(toml_text: str, failpoint: str | None) -> None:
             report = run_cycle(session, config, exporter)
         os._exit(1 if report.failed else 0)
     except BaseException:
+        traceback.print_exc()  # what the child died of, in pytest's captured stderr
         os._exit(2)
 
 
