@@ -150,16 +150,16 @@ def test_allow_lossy_number_override_quarantines_only_what_does_not_fit(pg, harn
 
 def test_two_columns_renamed_onto_each_others_names_swap_values(pg, harness):
     cur = pg.cursor()
-    cur.execute("CREATE TABLE public.atk_rename_swap (id int PRIMARY KEY, a text, b text, updated_at timestamptz NOT NULL)")
-    cur.execute("INSERT INTO public.atk_rename_swap VALUES (1, 'from-a', 'from-b', now())")
+    cur.execute("CREATE TABLE public.atk_rswap (id int PRIMARY KEY, a text, b text, updated_at timestamptz NOT NULL)")
+    cur.execute("INSERT INTO public.atk_rswap VALUES (1, 'from-a', 'from-b', now())")
     h = harness.add(
-        "public.atk_rename_swap", ["id"], "updated_at", rename='{ a = "B", b = "A" }', transform='{ A = "UPPER(A)" }'
+        "public.atk_rswap", ["id"], "updated_at", rename='{ a = "B", b = "A" }', transform='{ A = "UPPER(A)" }'
     )
     flush_counts(cur)
     _ok(h.cycle())
-    target = '"ANALYTICS"."PUBLIC"."ATK_SWAP"'
+    target = '"ANALYTICS"."PUBLIC"."ATK_RSWAP"'
     assert _tbl(h, target, '"ID", "A", "B"') == [(1, "FROM-B", "from-a")]
-    cur.execute("UPDATE public.atk_rename_swap SET a = 'a2', updated_at = clock_timestamp()")
+    cur.execute("UPDATE public.atk_rswap SET a = 'a2', updated_at = clock_timestamp()")
     flush_counts(cur)
     _ok(h.cycle())
     assert _tbl(h, target, '"ID", "A", "B"') == [(1, "FROM-B", "a2")]
