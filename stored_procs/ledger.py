@@ -11,7 +11,7 @@ from typing import Any
 from stored_procs import datetime_text
 from stored_procs.control_tables import control_ddl
 from stored_procs.row_sql import insert_row
-from stored_procs.spec import Place, TableSpec
+from stored_procs.spec import Place, TableSpec, customization_options
 from stored_procs.statement import Stmt, run
 from sync_contract.manifest import Manifest
 
@@ -50,7 +50,7 @@ def save_table_spec(session: Any, place: Place, spec: TableSpec, enabled: bool =
             **({"max_rows_per_invocation": spec.max_rows_per_invocation} if spec.max_rows_per_invocation else {}),
             **({"freshness_sla_minutes": spec.freshness_sla_minutes} if spec.freshness_sla_minutes else {}),
             # customization (configuration.customization): only what differs from the defaults
-            **{k: v for k, v in _customization(spec).items() if v},
+            **{k: v for k, v in customization_options(spec).items() if v},
         },
         sort_keys=True,
     )
@@ -113,16 +113,6 @@ def spec_from_row(r: Any) -> TableSpec:
         watermark_column=r[6],
         **_options(r[7]),
     )
-
-
-def _customization(spec: TableSpec) -> dict[str, Any]:
-    return {
-        "rename": spec.rename,
-        "transform": spec.transform,
-        "type_overrides": spec.type_overrides,
-        "allow_lossy": spec.allow_lossy,
-        "history": spec.history,
-    }
 
 
 def _options(text: str | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sync_contract.errors import IdentifierError
 from sync_contract.identifiers import quote_qualified, slug, split_parts, target_name
@@ -140,3 +141,15 @@ class TableSpec:
     @property
     def staging_name(self) -> str:
         return "_STG_" + self.slug.upper().replace("-", "_")
+
+
+def customization_options(spec: TableSpec) -> dict[str, Any]:
+    """A table's customization options as configuration.customization.parse reads them back (ADD_TABLE's
+    summary, SYNC_TABLES.OPTIONS): {"rename", "transform", "type_overrides", "allow_lossy", "history"}."""
+    return {
+        "rename": dict(spec.rename),
+        "transform": dict(spec.transform),
+        "type_overrides": dict(spec.type_overrides),
+        "allow_lossy": spec.allow_lossy,
+        "history": spec.history,
+    }

@@ -94,17 +94,6 @@ def _check_transforms(transform: dict[str, str], options: dict[str, Any], rename
             raise InvalidSetting(f"{expression!r} {why}", key)
 
 
-def options(spec: Any) -> dict[str, Any]:
-    """The customization options of a TableSpec, as `parse` reads them back (SYNC_TABLES.OPTIONS)."""
-    return {
-        "rename": dict(spec.rename),
-        "transform": dict(spec.transform),
-        "type_overrides": dict(spec.type_overrides),
-        "allow_lossy": spec.allow_lossy,
-        "history": spec.history,
-    }
-
-
 def _mapping(value: Any, key: str, expected: str) -> dict[Any, Any]:
     if value is None:
         return {}

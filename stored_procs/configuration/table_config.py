@@ -13,7 +13,7 @@ from stored_procs.configuration import access, app_config, customization, histor
 from stored_procs.configuration.app_config import InvalidSetting
 from stored_procs.configuration.targets import CONTROL_TABLES, target_clash
 from stored_procs.loading import quarantine, transforms
-from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec
+from stored_procs.spec import APP_CODE_SCHEMA, Place, TableSpec, customization_options
 from stored_procs.sql import drop_staging
 from stored_procs.statement import run
 from sync_contract.errors import ContractError
@@ -143,7 +143,7 @@ def spec_options(spec: TableSpec) -> dict[str, Any]:
         "bad_values": spec.bad_values,
         "max_rows_per_invocation": spec.max_rows_per_invocation,
         "freshness_sla_minutes": spec.freshness_sla_minutes,
-        **customization.options(spec),
+        **customization_options(spec),
     }
 
 
